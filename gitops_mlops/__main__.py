@@ -1,0 +1,3 @@
+from gitops_mlops.cli import main
+
+main()

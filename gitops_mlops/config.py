@@ -1,0 +1,206 @@
+"""Load and validate ``gitops-mlops.yaml`` into frozen dataclasses.
+
+Every error names the file, the line and the cause. Unknown keys are errors:
+a typo in a policy must not silently turn the policy off.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitops_mlops.errors import InputError
+from gitops_mlops.imageref import parse_repository
+from gitops_mlops.yamlnodes import MappingNode, Node, ScalarNode, SequenceNode, compose, line_of
+
+CONFIG_FILE = "gitops-mlops.yaml"
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+SITE_NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?(/[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?)*$")
+DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    image: str  # the kustomize images[].name used in base manifests (may be a placeholder)
+    repository: str  # where its builds are pushed: registry[:port]/path
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    name: str
+    path: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class Hold:
+    model: str
+    site: str
+    digest: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Policy:
+    allowed_registries: tuple[str, ...] = ()
+    remote_resources: tuple[str, ...] = ()  # URL prefixes kustomize may fetch; none by default
+
+
+@dataclass(frozen=True)
+class Config:
+    models: tuple[Model, ...]
+    stages: tuple[Stage, ...]
+    sites: tuple[SiteSpec, ...] = ()
+    policy: Policy = field(default_factory=Policy)
+    holds: tuple[Hold, ...] = ()
+    repo_url: str = ""
+    target_branch: str = "main"
+    remote: str = "origin"
+
+    def model(self, name: str) -> Model:
+        for model in self.models:
+            if model.name == name:
+                return model
+        known = ", ".join(m.name for m in self.models) or "none"
+        raise InputError(f"unknown model {name!r} (configured: {known})")
+
+    def stage_index(self, stage: str) -> int:
+        for index, candidate in enumerate(self.stages):
+            if candidate.name == stage:
+                return index
+        return len(self.stages)
+
+
+class _Reader:
+    """Typed access to a mapping node with file:line errors."""
+
+    def __init__(self, source: str, node: Node, where: str, allowed: set[str]) -> None:
+        if not isinstance(node, MappingNode):
+            raise InputError(f"{source}:{line_of(node)}: {where} must be a mapping")
+        self.source, self.node, self.where = source, node, where
+        self.values = {k.value: v for k, v in node.value}
+        for key, _ in node.value:
+            if key.value not in allowed:
+                raise InputError(f"{source}:{line_of(key)}: unknown key {key.value!r} in {where} (allowed: {', '.join(sorted(allowed))})")
+
+    def error(self, node: Node, message: str) -> InputError:
+        return InputError(f"{self.source}:{line_of(node)}: {message}")
+
+    def str(self, key: str, default: str | None = None, pattern: re.Pattern[str] | None = None) -> str:
+        node = self.values.get(key)
+        if node is None:
+            if default is None:
+                raise InputError(f"{self.source}:{line_of(self.node)}: {self.where} needs {key!r}")
+            return default
+        if not isinstance(node, ScalarNode) or not node.tag.endswith(":str") or not node.value:
+            raise self.error(node, f"{self.where}.{key} must be a non-empty string")
+        if pattern is not None and not pattern.match(node.value):
+            raise self.error(node, f"{self.where}.{key} {node.value!r} is not a valid name")
+        return node.value
+
+    def list(self, key: str) -> list[Node]:
+        node = self.values.get(key)
+        if node is None or (isinstance(node, ScalarNode) and node.tag.endswith(":null")):
+            return []
+        if not isinstance(node, SequenceNode):
+            raise self.error(node, f"{self.where}.{key} must be a list")
+        return list(node.value)
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        out = []
+        for item in self.list(key):
+            if not isinstance(item, ScalarNode) or not item.value:
+                raise self.error(item, f"{self.where}.{key} must be a list of strings")
+            out.append(item.value)
+        return tuple(out)
+
+
+def load_config(repo: Path) -> Config:
+    """Read ``gitops-mlops.yaml`` at the repository root."""
+    path = repo / CONFIG_FILE
+    if not path.is_file():
+        raise InputError(f"{path}: not found (run 'gitops-mlops init' or pass --repo)")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise InputError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
+    return parse_config(text, CONFIG_FILE)
+
+
+def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
+    root = compose(text, source)
+    if root is None:
+        raise InputError(f"{source}: empty")
+    top = _Reader(source, root, "config", {"repoURL", "targetBranch", "remote", "models", "stages", "sites", "policy", "holds"})
+
+    models: list[Model] = []
+    for node in top.list("models"):
+        r = _Reader(source, node, "model", {"name", "image", "repository"})
+        name = r.str("name", pattern=NAME_RE)
+        repository = r.str("repository")
+        try:
+            parse_repository(repository)
+        except InputError as exc:
+            raise r.error(r.values["repository"], str(exc)) from None
+        if any(m.name == name for m in models):
+            raise r.error(node, f"model {name!r} is defined twice")
+        models.append(Model(name=name, image=r.str("image", default=name), repository=repository))
+    if not models:
+        raise InputError(f"{source}:{line_of(root)}: config needs at least one model under 'models'")
+    images = [m.image for m in models]
+    if len(set(images)) != len(images):
+        raise InputError(f"{source}: two models share one image name; each model needs its own 'image'")
+
+    stages: list[Stage] = []
+    for node in top.list("stages"):
+        r = _Reader(source, node, "stage", {"name"})
+        name = r.str("name", pattern=NAME_RE)
+        if any(s.name == name for s in stages):
+            raise r.error(node, f"stage {name!r} is defined twice")
+        stages.append(Stage(name=name))
+
+    sites: list[SiteSpec] = []
+    for node in top.list("sites"):
+        r = _Reader(source, node, "site", {"name", "path", "stage"})
+        name = r.str("name", pattern=SITE_NAME_RE)
+        stage = r.str("stage", default=name.split("/")[0])
+        if stages and stage not in {s.name for s in stages}:
+            raise r.error(node, f"site {name!r}: unknown stage {stage!r}")
+        if any(s.name == name for s in sites):
+            raise r.error(node, f"site {name!r} is defined twice")
+        sites.append(SiteSpec(name=name, path=r.str("path"), stage=stage))
+
+    policy = Policy()
+    if "policy" in top.values:
+        r = _Reader(source, top.values["policy"], "policy", {"allowedRegistries", "remoteResources"})
+        policy = Policy(allowed_registries=r.strings("allowedRegistries"), remote_resources=r.strings("remoteResources"))
+
+    holds: list[Hold] = []
+    for node in top.list("holds"):
+        r = _Reader(source, node, "hold", {"model", "site", "digest", "reason"})
+        digest = r.str("digest")
+        if not DIGEST_RE.match(digest):
+            raise r.error(r.values["digest"], f"hold digest {digest!r} is not sha256:<64 hex>")
+        holds.append(Hold(model=r.str("model"), site=r.str("site"), digest=digest, reason=r.str("reason", default="")))
+
+    return Config(
+        models=tuple(models),
+        stages=tuple(stages),
+        sites=tuple(sites),
+        policy=policy,
+        holds=tuple(holds),
+        repo_url=top.str("repoURL", default=""),
+        target_branch=top.str("targetBranch", default="main"),
+        remote=top.str("remote", default="origin"),
+    )
