@@ -1,0 +1,272 @@
+"""Read a kustomization's image pins fast, and edit one pin in place.
+
+The edit is a text splice at the positions the YAML parser reports: only the
+bytes of the changed values (or the inserted lines) differ afterwards. Comments,
+key order, quoting, indentation, blank lines, ``---`` and CRLF stay as they were.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_mlops.errors import InputError
+from gitops_mlops.yamlnodes import MappingNode, Node, ScalarNode, SequenceNode, compose, line_of, mapping_get
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+MAX_KUSTOMIZATION_BYTES = 1024 * 1024
+PIN_FIELDS = ("newName", "newTag", "digest")
+_PLAIN_SAFE = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./:@+-]*$|^[0-9]+\.[0-9]+\.[0-9]+([-+][A-Za-z0-9.+-]*)?$")
+_NOT_STRING = re.compile(
+    r"^(~|null|Null|NULL|true|True|TRUE|false|False|FALSE|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|y|Y|n|N"
+    r"|[-+]?[0-9_]+(\.[0-9_]*)?([eE][-+]?[0-9]+)?|[-+]?\.[0-9]+|0x[0-9a-fA-F]+|0o[0-7]+|\.inf|\.nan)$"
+)
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One ``images:`` entry of a kustomization."""
+
+    name: str
+    new_name: str | None = None
+    new_tag: str | None = None
+    digest: str | None = None
+    line: int = 0
+
+    @property
+    def repository(self) -> str:
+        return self.new_name or self.name
+
+
+@dataclass(frozen=True)
+class Kustomization:
+    source: str
+    pins: tuple[Pin, ...]
+    references: tuple[str, ...]  # resources/components/bases entries, as written
+
+    def pin(self, image: str) -> Pin | None:
+        for pin in self.pins:
+            if pin.name == image:
+                return pin
+        return None
+
+
+def find_kustomization_file(directory: Path) -> Path | None:
+    """The one kustomization file of a directory; two is an error, none is None."""
+    found = [directory / name for name in KUSTOMIZATION_FILES if (directory / name).is_file()]
+    if len(found) > 1:
+        names = " and ".join(p.name for p in found)
+        raise InputError(f"{directory}: two kustomization files ({names}); keep one")
+    return found[0] if found else None
+
+
+def read_text(path: Path, source: str) -> str:
+    """Read a kustomization as text, exactly (no newline translation)."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read: {exc.strerror}") from None
+    if size > MAX_KUSTOMIZATION_BYTES:
+        raise InputError(f"{source}: {size} bytes is larger than the {MAX_KUSTOMIZATION_BYTES} byte limit for a kustomization")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{source}: not UTF-8 text") from None
+
+
+def parse(text: str, source: str) -> Kustomization:
+    root, images = _root_and_images(text, source)
+    pins = tuple(_pin_of(entry, source) for entry in images.value) if images is not None else ()
+    seen: dict[str, int] = {}
+    for pin in pins:
+        if pin.name in seen:
+            raise InputError(f"{source}:{pin.line}: two images entries for {pin.name!r} (first at line {seen[pin.name]})")
+        seen[pin.name] = pin.line
+    references: list[str] = []
+    for key in ("resources", "components", "bases"):
+        pair = mapping_get(root, key) if root is not None else None
+        if pair is None or (isinstance(pair[1], ScalarNode) and pair[1].tag.endswith(":null")):
+            continue
+        if not isinstance(pair[1], SequenceNode):
+            raise InputError(f"{source}:{line_of(pair[1])}: {key} must be a list")
+        for item in pair[1].value:
+            if not isinstance(item, ScalarNode):
+                raise InputError(f"{source}:{line_of(item)}: {key} entries must be strings")
+            references.append(item.value)
+    return Kustomization(source=source, pins=pins, references=tuple(references))
+
+
+def read(path: Path, source: str | None = None) -> Kustomization:
+    source = source or str(path)
+    return parse(read_text(path, source), source)
+
+
+def _root_and_images(text: str, source: str) -> tuple[MappingNode | None, SequenceNode | None]:
+    root = compose(text, source)
+    if root is None:
+        return None, None
+    if not isinstance(root, MappingNode):
+        raise InputError(f"{source}:{line_of(root)}: a kustomization must be a mapping")
+    pair = mapping_get(root, "images")
+    if pair is None:
+        return root, None
+    value = pair[1]
+    if isinstance(value, ScalarNode) and value.tag.endswith(":null"):
+        return root, None
+    if not isinstance(value, SequenceNode):
+        raise InputError(f"{source}:{line_of(value)}: images must be a list")
+    return root, value
+
+
+def _pin_of(entry: Node, source: str) -> Pin:
+    if not isinstance(entry, MappingNode):
+        raise InputError(f"{source}:{line_of(entry)}: an images entry must be a mapping")
+    fields: dict[str, str] = {}
+    for key, value in entry.value:
+        if not isinstance(value, ScalarNode) or value.style in ("|", ">"):
+            raise InputError(f"{source}:{line_of(value)}: images entry field {key.value!r} must be a plain string")
+        fields[key.value] = value.value
+    if not fields.get("name"):
+        raise InputError(f"{source}:{line_of(entry)}: an images entry has no name")
+    return Pin(
+        name=fields["name"],
+        new_name=fields.get("newName"),
+        new_tag=fields.get("newTag"),
+        digest=fields.get("digest"),
+        line=line_of(entry),
+    )
+
+
+# ---------------------------------------------------------------- the edit
+
+
+def format_scalar(value: str, style: str | None = None, flow: bool = False) -> str:
+    """A YAML scalar that reads back as the string ``value``, in the given quoting style when it is safe."""
+    if style == "'" and "'" not in value:
+        return f"'{value}'"
+    if style == '"' or style == "'":
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if _PLAIN_SAFE.match(value) and not _NOT_STRING.match(value) and not (flow and ":" in value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def set_pin(text: str, source: str, image: str, values: dict[str, str]) -> str:
+    """Return ``text`` with the pin of ``image`` holding ``values`` (newName/newTag/digest).
+
+    Existing values are replaced in place; missing keys are added after the
+    entry's last key; a missing entry is appended to ``images:``; a missing
+    ``images:`` is appended to the file.
+    """
+    root, images = _root_and_images(text, source)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    if root is None:
+        raise InputError(f"{source}: empty kustomization")
+    if images is None:
+        if mapping_get(root, "images") is not None:
+            raise InputError(f"{source}: 'images:' is empty; remove it or write 'images: []'")
+        if root.flow_style:
+            raise InputError(f"{source}:{line_of(root)}: a flow-style kustomization cannot be edited; use block style")
+        body = _new_entry_block(image, values, dash_col=_dash_indent(text, root), newline=newline)
+        prefix = text if text.endswith(("\n", "\r")) or not text else text + newline
+        return prefix + "images:" + newline + body
+    entries = [e for e in images.value if isinstance(e, MappingNode) and _name_of(e) == image]
+    parse(text, source)  # duplicate pins and malformed entries are errors, never guesses
+    if not entries:
+        return _append_entry(text, images, image, values, newline)
+    return _update_entry(text, entries[0], values, newline)
+
+
+def _name_of(entry: MappingNode) -> str | None:
+    pair = mapping_get(entry, "name")
+    return pair[1].value if pair else None
+
+
+def _update_entry(text: str, entry: MappingNode, values: dict[str, str], newline: str) -> str:
+    edits: list[tuple[int, int, str]] = []
+    missing: list[tuple[str, str]] = []
+    for key in PIN_FIELDS:
+        if key not in values:
+            continue
+        pair = mapping_get(entry, key)
+        if pair is None:
+            missing.append((key, values[key]))
+            continue
+        node = pair[1]
+        if node.value == values[key]:
+            continue
+        start, end = node.start_mark.index, node.end_mark.index
+        if start == end:  # an empty value: `newTag:` with nothing after it
+            edits.append((start, end, " " + format_scalar(values[key]) if text[start - 1 : start] == ":" else format_scalar(values[key])))
+        else:
+            edits.append((start, end, format_scalar(values[key], node.style, flow=entry.flow_style)))
+    if missing:
+        if entry.flow_style:
+            close = entry.end_mark.index - 1  # the '}'
+            addition = "".join(f", {k}: {format_scalar(v, flow=True)}" for k, v in missing)
+            edits.append((close, close, addition))
+        else:
+            first_key = entry.value[0][0]
+            indent = " " * first_key.start_mark.column
+            at = _end_of_line(text, entry.value[-1][1].end_mark.index)
+            lines = "".join(f"{indent}{k}: {format_scalar(v)}{newline}" for k, v in missing)
+            if at == len(text) and not text.endswith(("\n", "\r")):
+                lines = newline + lines.rstrip("\r\n")
+            edits.append((at, at, lines))
+    for start, end, replacement in sorted(edits, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
+
+
+def _append_entry(text: str, images: SequenceNode, image: str, values: dict[str, str], newline: str) -> str:
+    if images.flow_style:
+        close = images.end_mark.index - 1  # the ']'
+        fields = ", ".join(f"{k}: {format_scalar(v, flow=True)}" for k, v in (("name", image), *_ordered(values)))
+        sep = ", " if images.value else ""
+        return text[:close] + f"{sep}{{{fields}}}" + text[close:]
+    last = images.value[-1]
+    dash_col = _dash_column(text, last)
+    at = _end_of_line(text, last.end_mark.index if not isinstance(last, MappingNode) else _last_index(last))
+    body = _new_entry_block(image, values, dash_col=dash_col, newline=newline)
+    if at == len(text) and not text.endswith(("\n", "\r")):
+        body = newline + body.rstrip("\r\n")
+    return text[:at] + body + text[at:]
+
+
+def _ordered(values: dict[str, str]) -> list[tuple[str, str]]:
+    return [(k, values[k]) for k in PIN_FIELDS if k in values]
+
+
+def _new_entry_block(image: str, values: dict[str, str], dash_col: int, newline: str) -> str:
+    pad = " " * dash_col
+    lines = [f"{pad}- name: {format_scalar(image)}"]
+    lines += [f"{pad}  {k}: {format_scalar(v)}" for k, v in _ordered(values)]
+    return newline.join(lines) + newline
+
+
+def _last_index(mapping: MappingNode) -> int:
+    return mapping.value[-1][1].end_mark.index if mapping.value else mapping.end_mark.index
+
+
+def _end_of_line(text: str, index: int) -> int:
+    """Index just past the line break of the line holding ``index`` (len(text) at EOF)."""
+    if index > 0 and text[index - 1] == "\n":
+        return index  # a block value that already ends with its line break
+    newline = text.find("\n", index)
+    return len(text) if newline < 0 else newline + 1
+
+
+def _dash_column(text: str, item: Node) -> int:
+    """Column of the '-' that starts a block sequence item."""
+    line_start = text.rfind("\n", 0, item.start_mark.index) + 1
+    dash = text.rfind("-", line_start, item.start_mark.index)
+    return dash - line_start if dash >= 0 else item.start_mark.column
+
+
+def _dash_indent(text: str, root: MappingNode) -> int:
+    """The file's sequence indentation, from its first block sequence (0 if none)."""
+    for _, value in root.value:
+        if isinstance(value, SequenceNode) and not value.flow_style and value.value:
+            return _dash_column(text, value.value[0])
+    return 0

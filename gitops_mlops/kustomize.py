@@ -1,0 +1,204 @@
+"""The only module that runs kustomize.
+
+kustomize is found as ``kustomize``, else ``oc kustomize``, else ``kubectl
+kustomize`` (``GITOPS_MLOPS_KUSTOMIZE`` overrides). It runs on a leash: load
+restrictor RootOnly, no Helm, no exec or KRM plugins, remote resources refused
+before the build (unless allow-listed), network proxied to nowhere, a timeout.
+
+Many sites render in one process: each overlay is wrapped in a tiny
+kustomization whose ``nameSuffix`` carries a unique marker, so resource ids of
+different sites never collide; the output is split back by marker, and the
+marker removed. Batches run in parallel, one per core; a failing batch is
+bisected so each broken site gets its own error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_mlops import kustomization
+from gitops_mlops.errors import InputError, RenderError
+from gitops_mlops.sites import Site, contained, kustomization_of
+
+DEFAULT_TIMEOUT = float(os.environ.get("GITOPS_MLOPS_KUSTOMIZE_TIMEOUT", "300"))
+INSTALL_HINT = (
+    "install kustomize (https://kubectl.docs.kubernetes.io/installation/kustomize/), "
+    "the OpenShift CLI 'oc', or kubectl, or set GITOPS_MLOPS_KUSTOMIZE"
+)
+_REMOTE_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|[\w.-]+\.[a-z]{2,}(?::\d+)?/[^?]*\?|github\.com/|gitlab\.com/|bitbucket\.org/)", re.I)
+_DOC_SPLIT = re.compile(r"^---[ \t]*\r?\n", re.M)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    site: str
+    output: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+@dataclass(frozen=True)
+class Kustomize:
+    command: tuple[str, ...]
+
+    @classmethod
+    def find(cls) -> "Kustomize":
+        override = os.environ.get("GITOPS_MLOPS_KUSTOMIZE")
+        if override:
+            parts = tuple(override.split())
+            if not shutil.which(parts[0]):
+                raise RenderError(f"GITOPS_MLOPS_KUSTOMIZE={override!r}: {parts[0]} not found on PATH")
+            return cls(parts)
+        for parts in (("kustomize", "build"), ("oc", "kustomize"), ("kubectl", "kustomize")):
+            if shutil.which(parts[0]):
+                return cls(parts)
+        raise RenderError(f"kustomize not found: {INSTALL_HINT}")
+
+    def build(self, directory: Path, cwd: Path | None = None, timeout: float = DEFAULT_TIMEOUT) -> str:
+        """Render one kustomization directory; RenderError with kustomize's own first error line."""
+        argv = [*self.command, "--load-restrictor", "LoadRestrictionsRootOnly", str(directory)]
+        try:
+            proc = subprocess.run(argv, cwd=cwd, env=_leashed_env(), capture_output=True, text=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise RenderError(f"{directory}: kustomize build timed out after {timeout:g}s") from None
+        except OSError as exc:
+            raise RenderError(f"cannot run {' '.join(self.command)}: {exc.strerror}; {INSTALL_HINT}") from None
+        if proc.returncode != 0:
+            raise RenderError(f"{directory}: kustomize build failed: {_first_error(proc.stderr)}")
+        return proc.stdout
+
+
+def _leashed_env() -> dict[str, str]:
+    env = dict(os.environ)
+    dead = "http://127.0.0.1:9"  # nothing listens: a fetch fails at once instead of hanging
+    env.update(HTTP_PROXY=dead, HTTPS_PROXY=dead, http_proxy=dead, https_proxy=dead, NO_PROXY="", no_proxy="")
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_ALLOW_PROTOCOL="file")
+    for key in ("KUSTOMIZE_PLUGIN_HOME", "XDG_CONFIG_HOME"):
+        env.pop(key, None)
+    return env
+
+
+def _first_error(stderr: str) -> str:
+    """kustomize's error as one line, without kubectl's log prefix."""
+    text = " ".join(line.strip() for line in stderr.splitlines() if line.strip()) or "no error output"
+    text = re.sub(r'E\d{4} [\d:.]+\s+\d+ \S+\] "command failed" err=', "", text)
+    return text.strip('<> "')[:500]
+
+
+def is_remote(reference: str) -> bool:
+    return bool(_REMOTE_RE.match(reference))
+
+
+def check_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = (), cache: dict[Path, tuple[str, ...]] | None = None) -> None:
+    """Refuse, before any build, remote resources (unless allow-listed) and local references that leave the repository."""
+    cache = {} if cache is None else cache
+    root = repo.resolve()
+    stack = [kustomization_of(repo, site).parent]
+    while stack:
+        directory = stack.pop()
+        if directory in cache:
+            continue
+        file = kustomization.find_kustomization_file(directory)
+        rel_dir = directory.relative_to(root).as_posix()
+        refs = kustomization.read(file, f"{rel_dir}/{file.name}").references if file else ()
+        cache[directory] = refs
+        for ref in refs:
+            if is_remote(ref):
+                if not any(ref.startswith(prefix) for prefix in allowed_remote):
+                    raise InputError(f"site {site.name}: {rel_dir}/{file.name}: remote resource {ref!r} is refused (allow it under policy.remoteResources)")
+                continue
+            where = f"site {site.name}: {rel_dir}/{file.name}: resource {ref!r}"
+            try:
+                target = contained(repo, os.path.normpath(os.path.join(rel_dir, ref)), "path")
+            except InputError as exc:
+                raise InputError(f"{where}: {str(exc).split(': ', 1)[-1]}") from None
+            if target.is_dir():
+                stack.append(target)
+            elif not target.exists():
+                raise InputError(f"{where}: does not exist")
+
+
+def render_sites(
+    repo: Path,
+    sites: tuple[Site, ...] | list[Site],
+    allowed_remote: tuple[str, ...] = (),
+    kustomize: Kustomize | None = None,
+    jobs: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> dict[str, Rendered]:
+    """Render every site; a broken site gets its own error and does not hide the others."""
+    kustomize = kustomize or Kustomize.find()
+    repo = repo.resolve()
+    results: dict[str, Rendered] = {}
+    cache: dict[Path, tuple[str, ...]] = {}
+    buildable: list[Site] = []
+    for site in sites:
+        try:
+            check_references(repo, site, allowed_remote, cache)
+            buildable.append(site)
+        except InputError as exc:
+            results[site.name] = Rendered(site.name, error=str(exc))
+    if not buildable:
+        return results
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(buildable)))
+    size = -(-len(buildable) // jobs)
+    batches = [buildable[i : i + size] for i in range(0, len(buildable), size)]
+    with tempfile.TemporaryDirectory(prefix="gitops-mlops-render-") as tmp, ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(_render_batch, kustomize, repo, Path(tmp), f"b{n}", batch, timeout) for n, batch in enumerate(batches)]
+        for future in futures:
+            results.update(future.result())
+    return {site.name: results[site.name] for site in sites}
+
+
+def _render_batch(kustomize: Kustomize, repo: Path, tmp: Path, label: str, batch: list[Site], timeout: float) -> dict[str, Rendered]:
+    if len(batch) == 1:
+        site = batch[0]
+        try:
+            return {site.name: Rendered(site.name, output=kustomize.build(Path(site.path), cwd=repo, timeout=timeout))}
+        except RenderError as exc:
+            return {site.name: Rendered(site.name, error=f"site {site.name}: {exc}")}
+    token = "g" + secrets.token_hex(4)
+    wrapper = tmp / label
+    wrapper.mkdir()
+    (wrapper / "kustomization.yaml").write_text("resources:\n" + "".join(f"- s{i}\n" for i in range(len(batch))))
+    for i, site in enumerate(batch):
+        (wrapper / f"s{i}").mkdir()
+        target = os.path.relpath(repo / site.path, wrapper / f"s{i}")
+        (wrapper / f"s{i}" / "kustomization.yaml").write_text(f"resources:\n- {target}\nnameSuffix: -{token}{i}z\n")
+    try:
+        output = kustomize.build(wrapper, timeout=timeout)
+    except RenderError:
+        half = len(batch) // 2
+        out = _render_batch(kustomize, repo, tmp, label + "l", batch[:half], timeout)
+        out.update(_render_batch(kustomize, repo, tmp, label + "r", batch[half:], timeout))
+        return out
+    return _split(output, token, batch)
+
+
+def _split(output: str, token: str, batch: list[Site]) -> dict[str, Rendered]:
+    marker = re.compile(rf"-{token}(\d+)z")
+    docs: list[list[str]] = [[] for _ in batch]
+    for doc in _DOC_SPLIT.split(output):
+        if not doc.strip():
+            continue
+        found = marker.search(doc)
+        if found is None:
+            raise RenderError(f"rendered resource without a site marker: {doc.splitlines()[:3]}")
+        docs[int(found.group(1))].append(marker.sub("", doc))
+    return {site.name: Rendered(site.name, output="---\n".join(docs[i])) for i, site in enumerate(batch)}
+
+
+def split_documents(output: str) -> list[str]:
+    """The YAML documents of a rendered output, in order."""
+    return [doc for doc in _DOC_SPLIT.split(output) if doc.strip()]

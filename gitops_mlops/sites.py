@@ -1,0 +1,123 @@
+"""Find sites, resolve selectors, and keep every path inside the repository."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_mlops.config import SITE_NAME_RE, Config
+from gitops_mlops.errors import InputError
+from gitops_mlops.kustomization import KUSTOMIZATION_FILES, find_kustomization_file
+
+OVERLAYS_DIR = "overlays"
+_SELECTOR_RE = re.compile(r"^[A-Za-z0-9_.*?\[\]/-]+$")
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str  # path-like: "datacenter", "edge/berlin-01"
+    path: str  # overlay directory, relative to the repository root, posix
+    stage: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def contained(repo: Path, relative: str, what: str) -> Path:
+    """``repo/relative`` resolved; refuse absolute paths, NUL and anything (symlinks included) that leaves ``repo``."""
+    if "\x00" in relative or "\n" in relative:
+        raise InputError(f"{what} {relative!r}: contains a NUL or newline character")
+    if os.path.isabs(relative) or relative.startswith("~"):
+        raise InputError(f"{what} {relative!r}: must be a path relative to the repository")
+    root = repo.resolve()
+    try:
+        target = (root / relative).resolve(strict=False)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: symlink loop on older Pythons
+        raise InputError(f"{what} {relative!r}: cannot be resolved ({exc})") from None
+    if target != root and root not in target.parents:
+        raise InputError(f"{what} {relative!r}: leaves the repository")
+    return target
+
+
+def kustomization_of(repo: Path, site: Site) -> Path:
+    """The site's one kustomization file, checked to stay inside the repository."""
+    directory = contained(repo, site.path, f"site {site.name}: path")
+    if not directory.is_dir():
+        raise InputError(f"site {site.name}: {site.path} is not a directory")
+    found = find_kustomization_file(directory)
+    if found is None:
+        raise InputError(f"site {site.name}: no kustomization file in {site.path}")
+    contained(repo, os.path.relpath(found.resolve(), repo.resolve()), f"site {site.name}: kustomization")
+    return found
+
+
+def discover_sites(repo: Path, config: Config) -> tuple[Site, ...]:
+    """The configured sites, or every kustomization leaf under overlays/ (stage = first path component)."""
+    if config.sites:
+        sites = [Site(name=s.name, path=s.path.rstrip("/"), stage=s.stage) for s in config.sites]
+        for site in sites:
+            kustomization_of(repo, site)
+    else:
+        sites = _walk_overlays(repo)
+    return tuple(sorted(sites, key=lambda s: (config.stage_index(s.stage), s.name)))
+
+
+def _walk_overlays(repo: Path) -> list[Site]:
+    root = repo.resolve()
+    overlays = root / OVERLAYS_DIR
+    if not overlays.is_dir():
+        return []
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(overlays):
+        here = Path(dirpath)
+        for name in list(dirnames):
+            child = here / name
+            if child.is_symlink():
+                rel = child.relative_to(root).as_posix()
+                contained(repo, rel, "overlay")  # a link out of the repository is an error, not a skip
+                dirnames.remove(name)
+                if find_kustomization_file(child) is not None:
+                    found.append(rel)
+        if any(f in KUSTOMIZATION_FILES for f in filenames):
+            find_kustomization_file(here)  # two kustomization files: an error
+            found.append(here.relative_to(root).as_posix())
+    leaves = [p for p in found if not any(other.startswith(p + "/") for other in found)]
+    sites = []
+    for path in leaves:
+        name = path[len(OVERLAYS_DIR) + 1 :]
+        if not name:
+            continue
+        if not SITE_NAME_RE.match(name):
+            raise InputError(f"{path}: {name!r} is not a usable site name (letters, digits, . _ - per path component)")
+        sites.append(Site(name=name, path=path, stage=name.split("/")[0]))
+    return sites
+
+
+def select(sites: tuple[Site, ...], selectors: list[str] | tuple[str, ...]) -> tuple[Site, ...]:
+    """Sites matching any selector: an exact name, a group prefix (``edge``) or a glob (``edge/f-*``)."""
+    if not selectors:
+        raise InputError("no site selector given")
+    chosen: dict[str, Site] = {}
+    for selector in selectors:
+        check_selector(selector)
+        matched = [s for s in sites if matches(s.name, selector)]
+        if not matched:
+            raise InputError(f"site selector {selector!r} matches no site")
+        for site in matched:
+            chosen[site.name] = site
+    return tuple(s for s in sites if s.name in chosen)
+
+
+def check_selector(selector: str) -> None:
+    if not _SELECTOR_RE.match(selector) or selector.startswith(("/", "-")) or ".." in selector.split("/"):
+        raise InputError(f"site selector {selector!r}: only site names, group prefixes and globs (* ? []) are allowed")
+
+
+def matches(name: str, selector: str) -> bool:
+    selector = selector.rstrip("/")
+    if name == selector or name.startswith(selector + "/"):
+        return True
+    return any(c in selector for c in "*?[") and fnmatch.fnmatchcase(name, selector)
