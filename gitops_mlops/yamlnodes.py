@@ -119,8 +119,11 @@ def to_python(node: Node | None) -> Any:
         except ValueError:
             return value
     if tag.endswith(":float"):
+        text = value.replace("_", "").lower()
+        if text.lstrip("+-") in (".inf", ".nan"):
+            text = text.replace(".", "")
         try:
-            return float(value.replace("_", ""))
+            return float(text)
         except ValueError:
             return value
     return value

@@ -1,0 +1,221 @@
+"""The command line: parse, call one library function, print. Nothing else.
+
+JSON goes to stdout, messages to stderr. Exit codes: 0 done, 2 bad input,
+3 refused by policy, 4 rendering/validation failed, 5 git or remote failed,
+6 registry failed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from gitops_mlops import __version__
+from gitops_mlops.errors import GitOpsError, InputError, RenderError
+
+app = typer.Typer(
+    name="gitops-mlops",
+    help="Own a Kustomize GitOps repository of ML model serving; promote image digests with one validated commit.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Output(str, Enum):
+    table = "table"
+    json = "json"
+
+
+RepoOpt = Annotated[Path, typer.Option("--repo", help="The GitOps repository (default: current directory).")]
+OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="table or json")]
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _json(data) -> None:
+    typer.echo(json.dumps(data, indent=2))
+
+
+def _table(rows: list[list[str]], header: list[str]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    for row in [header, *rows]:
+        typer.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gitops-mlops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = None,
+) -> None:
+    """gitops-mlops: promote ML model images through a Kustomize GitOps repository."""
+
+
+def _context(repo: Path):
+    from gitops_mlops.config import load_config
+    from gitops_mlops.sites import discover_sites
+
+    config = load_config(repo)
+    return config, discover_sites(repo, config)
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Directory for the new repository.")],
+    model: Annotated[list[str], typer.Option("--model", help="NAME=REPOSITORY, repeatable.")] = [],
+    edge_site: Annotated[list[str], typer.Option("--edge-site", help="An edge site name, repeatable.")] = [],
+    edge_sites: Annotated[Optional[int], typer.Option("--edge-sites", min=0, help="Generate N edge sites site-0001...")] = None,
+    repo_url: Annotated[Optional[str], typer.Option("--repo-url", help="The URL Argo CD pulls this repo from.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Write into a non-empty directory.")] = False,
+) -> None:
+    """Write the example layout (config, base, overlays, environments) into a new git repository and commit it."""
+    from gitops_mlops.initrepo import init_repository
+    from gitops_mlops.scaffold import ScaffoldSpec, edge_site_names
+
+    defaults = ScaffoldSpec()
+    models = []
+    for item in model:
+        name, sep, repository = item.partition("=")
+        if not sep or not name or not repository:
+            raise InputError(f"--model {item!r}: expected NAME=REPOSITORY")
+        models.append((name, repository))
+    if edge_site and edge_sites is not None:
+        raise InputError("use either --edge-site or --edge-sites, not both")
+    sites = tuple(edge_site) if edge_site else (edge_site_names(edge_sites) if edge_sites is not None else defaults.edge_sites)
+    spec = ScaffoldSpec(models=tuple(models) or defaults.models, edge_sites=sites, repo_url=repo_url or defaults.repo_url)
+    root, sha, count = init_repository(directory, spec, force=force)
+    _err(f"initialized {root}: {count} files, commit {sha[:12]}")
+
+
+@app.command()
+def sites(repo: RepoOpt = Path("."), output: OutputOpt = Output.table) -> None:
+    """List the sites (overlay directories) and their stages."""
+    _, found = _context(repo)
+    if output is Output.json:
+        _json([{"name": s.name, "path": s.path, "stage": s.stage} for s in found])
+    else:
+        _table([[s.name, s.stage, s.path] for s in found], ["SITE", "STAGE", "PATH"])
+
+
+@app.command()
+def models(repo: RepoOpt = Path("."), output: OutputOpt = Output.table) -> None:
+    """List the configured models."""
+    from gitops_mlops.config import load_config
+
+    config = load_config(repo)
+    if output is Output.json:
+        _json([{"name": m.name, "image": m.image, "repository": m.repository} for m in config.models])
+    else:
+        _table([[m.name, m.image, m.repository] for m in config.models], ["MODEL", "IMAGE", "REPOSITORY"])
+
+
+@app.command()
+def validate(
+    site: Annotated[list[str], typer.Option("--site", help="Site selector (name, group or glob); default all.")] = [],
+    repo: RepoOpt = Path("."),
+    output: OutputOpt = Output.table,
+) -> None:
+    """Render the selected sites with kustomize and check every model is pinned by digest."""
+    from gitops_mlops.sites import select
+    from gitops_mlops.validate import validate_sites
+
+    config, found = _context(repo)
+    chosen = select(found, site) if site else found
+    reports = validate_sites(repo, config, chosen)
+    if output is Output.json:
+        _json([r.as_json() for r in reports])
+    else:
+        for r in reports:
+            typer.echo(f"ok    {r.site}" if r.ok else f"FAIL  {r.site}: {'; '.join(r.errors)}")
+    failed = [r for r in reports if not r.ok]
+    if failed:
+        raise RenderError(f"{len(failed)} of {len(reports)} sites failed validation")
+    _err(f"{len(reports)} sites valid")
+
+
+@app.command()
+def promote(
+    model: Annotated[str, typer.Argument(help="Model name from gitops-mlops.yaml.")],
+    image: Annotated[str, typer.Argument(help="registry[:port]/path[:tag]@sha256:<digest>")],
+    to: Annotated[list[str], typer.Option("--to", help="Site selector, repeatable: name, group (edge) or glob.")],
+    version: Annotated[Optional[str], typer.Option("--version", help="Semantic version (default: the image tag).")] = None,
+    repo: RepoOpt = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff; change nothing.")] = False,
+    push: Annotated[bool, typer.Option("--push", help="Push to the remote (retrying if it moved; never force).")] = False,
+    remote: Annotated[Optional[str], typer.Option("--remote", help="Remote name (default: config remote, origin).")] = None,
+    target_branch: Annotated[Optional[str], typer.Option("--target-branch", help="Branch Argo CD watches (default: config).")] = None,
+    branch: Annotated[Optional[str], typer.Option("--branch", help="Commit on this new branch (pull-request mode).")] = None,
+    message: Annotated[str, typer.Option("--message", "-m", help="Extra text for the commit message.")] = "",
+    allow_downgrade: Annotated[bool, typer.Option("--allow-downgrade", help="Allow a lower semantic version.")] = False,
+    force_order: Annotated[bool, typer.Option("--force-order", help="Skip the stage-order gate (recorded as Forced: true).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Promote a digest that is on hold after a rollback.")] = False,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Pin MODEL to IMAGE at the selected sites: one validated commit, optionally pushed."""
+    from gitops_mlops.promotion import Request, promote as run
+
+    request = Request(
+        model=model, image=image, selectors=tuple(to), version=version, message=message,
+        force_order=force_order, allow_downgrade=allow_downgrade, force_hold=force, dry_run=dry_run,
+        push=push, remote=remote, target_branch=target_branch, branch=branch,
+    )
+    result = run(repo, request)
+    _report_promotion(result, output, dry_run)
+
+
+def _report_promotion(result, output: Output, dry_run: bool) -> None:
+    if dry_run:
+        if output is Output.json:
+            _json({**result.as_json(), "diff": result.diff})
+        else:
+            typer.echo(result.diff, nl=False)
+        _err(f"dry run: {len(result.changed)} sites would change, {len(result.unchanged)} already up to date; nothing written")
+        return
+    if output is Output.json:
+        _json(result.as_json())
+    if not result.changed:
+        _err(f"{result.model} {result.version}: already up to date at {len(result.unchanged)} sites; no commit")
+        return
+    where = f"pushed to {result.branch}" if result.pushed else f"committed on {result.branch or 'detached HEAD'}"
+    tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
+    count = f"{len(result.changed)} site" + ("s" if len(result.changed) != 1 else "")
+    _err(f"{result.model} {result.version} -> {count}, commit {result.commit[:12]}, {where}{tries}")
+    if output is Output.table:
+        for change in result.changes:
+            old = change.old
+            typer.echo(f"{change.site}: {(old.new_tag if old else None) or '-'} -> {change.new_version}  {change.new_digest[:19]}")
+    if result.pr_title:
+        _err("")
+        typer.echo(f"# {result.pr_title}\n\n{result.pr_body}", err=output is Output.json)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except GitOpsError as exc:
+        _err(f"error: {exc}")
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        _err("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+        raise

@@ -1,0 +1,231 @@
+"""The only module that imports GitPython: clean checks, commits, fetch/push, log.
+
+Every git failure becomes a GitError (exit 5) whose text names the command and
+git's own reason, with credentials in URLs redacted. A push refused because the
+remote moved raises PushRejected, the one retryable case.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+
+from gitops_mlops.errors import GitError, InputError, PushRejected
+
+_CREDENTIALS_RE = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
+_NON_FAST_FORWARD = ("non-fast-forward", "fetch first", "[rejected]", "failed to update ref", "cannot lock ref", "stale info")
+_HOOK_OR_POLICY = ("pre-receive hook declined", "hook declined", "protected branch", "[remote rejected]")
+_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")}
+
+
+def redact(text: str) -> str:
+    """Remove credentials from any URL in ``text``."""
+    return _CREDENTIALS_RE.sub(lambda m: f"{m.group('scheme')}***@", text)
+
+
+def _reason(exc: GitCommandError) -> str:
+    stderr = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr or "")
+    lines = [line.strip() for line in stderr.replace("stderr:", "").splitlines() if line.strip().strip("'")]
+    text = " ".join(line.strip("'") for line in lines) or f"exit code {exc.status}"
+    return redact(text)[:600]
+
+
+@dataclass(frozen=True)
+class Trailered:
+    """One commit with its trailers, as history reads it."""
+
+    sha: str
+    date: str
+    author: str
+    subject: str
+    trailers: tuple[tuple[str, str], ...]
+
+
+class GitRepo:
+    def __init__(self, path: Path) -> None:
+        try:
+            self._repo = git.Repo(path, search_parent_directories=False)
+        except (InvalidGitRepositoryError, NoSuchPathError):
+            raise GitError(f"{path}: not a git repository (run 'gitops-mlops init' or 'git init')") from None
+        if self._repo.bare:
+            raise GitError(f"{path}: is a bare repository; promote needs a working tree")
+        self.root = Path(self._repo.working_tree_dir).resolve()
+        self._git = self._repo.git
+        self._git.update_environment(**_GIT_ENV)
+
+    @classmethod
+    def init(cls, path: Path, branch: str = "main") -> "GitRepo":
+        try:
+            git.Repo.init(path, initial_branch=branch)
+        except GitCommandError as exc:
+            raise GitError(f"git init {path}: {_reason(exc)}") from None
+        return cls(path)
+
+    def run(self, *args: str, stdin: str | None = None) -> str:
+        try:
+            if stdin is None:
+                return self._git.execute(["git", *args], strip_newline_in_stdout=False)
+            with _stdin(stdin) as handle:
+                return self._git.execute(["git", *args], istream=handle, strip_newline_in_stdout=False)
+        except GitCommandError as exc:
+            raise GitError(f"git {args[0]}: {_reason(exc)}") from None
+
+    # ------------------------------------------------------------ state
+
+    def head(self) -> str | None:
+        try:
+            return self._repo.head.commit.hexsha
+        except ValueError:
+            return None  # no commit yet
+
+    def branch(self) -> str | None:
+        """The checked-out branch, or None on a detached HEAD."""
+        return None if self._repo.head.is_detached else self._repo.active_branch.name
+
+    def dirty(self, paths: list[str] | None = None) -> list[str]:
+        """Paths with uncommitted changes (staged, unstaged or untracked) under ``paths``."""
+        lock = self.root / ".git" / "index.lock"
+        if lock.exists():
+            raise GitError(f"{lock} exists: another git process is running, or one crashed; if none is running, delete the file")
+        args = ["status", "--porcelain=v1", "-z", "--untracked-files=all"]
+        if paths is not None:
+            args += ["--", *paths]
+        out = self.run(*args)
+        return [entry[3:] for entry in out.split("\0") if len(entry) > 3]
+
+    def resolve(self, ref: str) -> str:
+        if ref.startswith("-"):
+            raise InputError(f"unknown git ref {ref!r}")
+        try:
+            return self._git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}").strip()
+        except GitCommandError:
+            raise InputError(f"unknown git ref {ref!r}") from None
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        try:
+            self._git.merge_base("--is-ancestor", ancestor, descendant)
+            return True
+        except GitCommandError as exc:
+            if exc.status == 1:
+                return False
+            raise GitError(f"git merge-base: {_reason(exc)}") from None
+
+    def show_file(self, ref: str, path: str) -> str | None:
+        try:
+            return self._git.show(f"{ref}:{path}", strip_newline_in_stdout=False)
+        except GitCommandError:
+            return None
+
+    # ------------------------------------------------------------ writes
+
+    def commit(self, paths: list[str], message: str) -> str:
+        """Commit exactly ``paths`` (other staged changes stay out) with ``message``; return the new sha."""
+        spec = "\0".join(paths)
+        self.run("add", "--pathspec-from-file=-", "--pathspec-file-nul", stdin=spec)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".pathspec") as pathspec:
+            pathspec.write(spec)
+            pathspec.flush()
+            try:
+                with self._git.custom_environment(**self._identity_env()), _stdin(message) as handle:
+                    self._git.execute(
+                        ["git", "commit", "--quiet", "--file=-", f"--pathspec-from-file={pathspec.name}", "--pathspec-file-nul"],
+                        istream=handle,
+                    )
+            except GitCommandError as exc:
+                raise GitError(f"git commit: {_reason(exc)}") from None
+        return self.head()
+
+    def _identity_env(self) -> dict[str, str]:
+        reader = self._repo.config_reader()
+        env = {}
+        if not reader.has_option("user", "name") and "GIT_AUTHOR_NAME" not in os.environ:
+            env.update(GIT_AUTHOR_NAME="gitops-mlops", GIT_COMMITTER_NAME="gitops-mlops")
+        if not reader.has_option("user", "email") and "GIT_AUTHOR_EMAIL" not in os.environ:
+            env.update(GIT_AUTHOR_EMAIL="gitops-mlops@localhost", GIT_COMMITTER_EMAIL="gitops-mlops@localhost")
+        return env
+
+    def reset_keep(self, sha: str) -> None:
+        """Move HEAD (and the current branch) to ``sha``, keeping unrelated local changes."""
+        self.run("reset", "--quiet", "--keep", sha)
+
+    def checkout_new_branch(self, name: str, sha: str) -> None:
+        self.run("checkout", "--quiet", "-b", name, sha)
+
+    def local_branch_exists(self, name: str) -> bool:
+        return any(head.name == name for head in self._repo.heads)
+
+    # ------------------------------------------------------------ remote
+
+    def has_remote(self, remote: str) -> bool:
+        return any(r.name == remote for r in self._repo.remotes)
+
+    def fetch(self, remote: str, branch: str) -> str:
+        """Fetch ``branch`` from ``remote``; return the sha of its tip."""
+        if not self.has_remote(remote):
+            raise GitError(f"no git remote named {remote!r} (see 'git remote -v')")
+        try:
+            self._git.fetch("--quiet", "--no-tags", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
+        except GitCommandError as exc:
+            raise GitError(f"git fetch {remote} {branch}: {_reason(exc)}") from None
+        return self.resolve(f"refs/remotes/{remote}/{branch}")
+
+    def remote_branch_exists(self, remote: str, branch: str) -> bool:
+        try:
+            out = self._git.ls_remote("--heads", remote, f"refs/heads/{branch}")
+        except GitCommandError as exc:
+            raise GitError(f"git ls-remote {remote}: {_reason(exc)}") from None
+        return bool(out.strip())
+
+    def push(self, remote: str, sha: str, branch: str) -> None:
+        """Push ``sha`` to ``remote``'s ``branch`` without force; PushRejected when the remote moved."""
+        try:
+            self._git.push("--porcelain", remote, f"{sha}:refs/heads/{branch}")
+        except GitCommandError as exc:
+            reason = _reason(exc)
+            text = f"{exc.stdout or ''} {reason}".lower()
+            if any(marker in text for marker in _HOOK_OR_POLICY):
+                raise GitError(f"push to {remote}/{branch} refused by the remote: {reason}") from None
+            if any(marker in text for marker in _NON_FAST_FORWARD):
+                raise PushRejected(f"push to {remote}/{branch} rejected: the remote branch moved ({reason})") from None
+            raise GitError(f"push to {remote}/{branch} failed: {reason}") from None
+
+    # ------------------------------------------------------------ history
+
+    def log_trailers(self, ref: str, grep: list[str] | None = None, paths: list[str] | None = None, limit: int | None = None) -> list[Trailered]:
+        """Commits reachable from ``ref`` (newest first) with their trailers."""
+        sep, end = "\x1f", "\x1e"
+        fmt = f"%H{sep}%aI{sep}%an{sep}%s{sep}%(trailers:only,unfold){end}"
+        args = ["log", f"--format={fmt}", "--no-color"]
+        for pattern in grep or []:
+            args += ["--grep", pattern]
+        if grep:
+            args += ["--all-match", "--extended-regexp"]
+        if limit:
+            args.append(f"--max-count={limit}")
+        args.append(ref)
+        if paths:
+            args += ["--", *paths]
+        out = self.run(*args)
+        commits = []
+        for record in out.split(end):
+            record = record.strip("\n")
+            if not record:
+                continue
+            sha, date, author, subject, trailers = record.split(sep, 4)
+            pairs = tuple(tuple(p.strip() for p in line.split(":", 1)) for line in trailers.splitlines() if ":" in line)
+            commits.append(Trailered(sha=sha, date=date, author=author, subject=subject, trailers=pairs))
+        return commits
+
+
+def _stdin(text: str):
+    """A real file for GitPython's ``execute(istream=...)`` (it becomes the process's stdin)."""
+    handle = tempfile.TemporaryFile()
+    handle.write(text.encode("utf-8"))
+    handle.seek(0)
+    return handle

@@ -1,0 +1,95 @@
+"""Promotion policy: the image belongs to the model, stage order, no silent downgrade, holds."""
+
+from __future__ import annotations
+
+import semver
+
+from gitops_mlops.config import Config, Model
+from gitops_mlops.errors import InputError, PolicyError
+from gitops_mlops.imageref import ImageRef, parse_repository
+from gitops_mlops.kustomization import Pin
+from gitops_mlops.sites import Site
+
+
+def parse_version(text: str, what: str = "version") -> semver.Version:
+    """A semantic version; a leading 'v' is accepted (v1.4.0)."""
+    candidate = text[1:] if text[:1] in "vV" else text
+    try:
+        return semver.Version.parse(candidate)
+    except (ValueError, TypeError):
+        raise InputError(f"{what} {text!r} is not a semantic version (X.Y.Z)") from None
+
+
+def promotion_version(image: ImageRef, version: str | None) -> str:
+    """``--version`` if given, else the image tag when it is semver; else an error."""
+    if version is not None:
+        parse_version(version, "--version")
+        if image.tag and image.tag != version and _is_semver(image.tag):
+            raise InputError(f"--version {version} disagrees with the image tag {image.tag!r}")
+        return version
+    if image.tag and _is_semver(image.tag):
+        return image.tag
+    if image.tag:
+        raise InputError(f"image tag {image.tag!r} is not a semantic version; pass --version X.Y.Z")
+    raise InputError(f"image {image} has no tag; pass --version X.Y.Z")
+
+
+def _is_semver(text: str) -> bool:
+    try:
+        parse_version(text)
+        return True
+    except InputError:
+        return False
+
+
+def check_image(config: Config, model: Model, image: ImageRef) -> None:
+    """The image must be the model's repository, from an allowed registry, pinned by digest."""
+    expected = parse_repository(model.repository)
+    if image.repository != expected.repository:
+        raise PolicyError(f"image repository {image.repository} is not model {model.name}'s repository {expected.repository}")
+    allowed = config.policy.allowed_registries
+    if allowed and image.registry not in allowed:
+        raise PolicyError(f"registry {image.registry} is not allowed by policy.allowedRegistries ({', '.join(allowed)})")
+    if not image.digest:
+        raise InputError(f"image {image} has no digest; pass IMAGE@sha256:<digest> (a tag alone is never deployed)")
+
+
+def check_stage_order(config: Config, model: Model, digest: str, targets: tuple[Site, ...], pins: dict[str, Pin | None], all_sites: tuple[Site, ...]) -> None:
+    """Each target of stage N needs every site of the closest earlier stage that pins the model to run ``digest``."""
+    order = [stage.name for stage in config.stages]
+    for stage in sorted({site.stage for site in targets}, key=config.stage_index):
+        if stage not in order:
+            continue
+        for previous in reversed(order[: order.index(stage)]):
+            deployed = [s for s in all_sites if s.stage == previous and pins.get(s.name) is not None]
+            if not deployed:
+                continue
+            behind = [s.name for s in deployed if pins[s.name].digest != digest]
+            if behind:
+                shown = ", ".join(behind[:10]) + (f" and {len(behind) - 10} more" if len(behind) > 10 else "")
+                raise PolicyError(
+                    f"stage order: {stage} needs every {previous} site to run {model.name}@{digest[:19]} first; "
+                    f"not yet: {shown} (use --force-order to override)"
+                )
+            break
+
+
+def check_downgrade(model: Model, version: str, pins: dict[str, Pin | None], targets: tuple[Site, ...]) -> None:
+    new = parse_version(version)
+    for site in targets:
+        pin = pins.get(site.name)
+        if pin is None or not pin.new_tag or not _is_semver(pin.new_tag):
+            continue
+        if new < parse_version(pin.new_tag):
+            raise PolicyError(f"downgrade refused: {site.name} runs {model.name} {pin.new_tag}, newer than {version} (use --allow-downgrade)")
+
+
+def check_holds(config: Config, model: Model, digest: str, targets: tuple[Site, ...]) -> None:
+    names = {site.name for site in targets}
+    for hold in config.holds:
+        if hold.model == model.name and hold.digest == digest and hold.site in names:
+            why = f" ({hold.reason})" if hold.reason else ""
+            raise PolicyError(
+                f"{model.name}@{digest[:19]} is on hold at {hold.site} after a rollback{why}; "
+                "use --force or 'gitops-mlops release-hold'"
+            )
