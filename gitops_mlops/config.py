@@ -156,11 +156,10 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         if any(m.name == name for m in models):
             raise r.error(node, f"model {name!r} is defined twice")
         models.append(Model(name=name, image=r.str("image", default=name), repository=repository))
+        if any(m.image == models[-1].image for m in models[:-1]):
+            raise r.error(node, f"model {name!r} and another model share one image {models[-1].image!r}; each model needs its own 'image'")
     if not models:
         raise InputError(f"{source}:{line_of(root)}: config needs at least one model under 'models'")
-    images = [m.image for m in models]
-    if len(set(images)) != len(images):
-        raise InputError(f"{source}: two models share one image name; each model needs its own 'image'")
 
     stages: list[Stage] = []
     for node in top.list("stages"):

@@ -17,6 +17,7 @@ from gitops_mlops.yamlnodes import MappingNode, Node, ScalarNode, SequenceNode, 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 MAX_KUSTOMIZATION_BYTES = 1024 * 1024
 PIN_FIELDS = ("newName", "newTag", "digest")
+_DOCUMENT_END = re.compile(r"^\.\.\.[ \t]*(#.*)?\r?$", re.M)
 _PLAIN_SAFE = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./:@+-]*$|^[0-9]+\.[0-9]+\.[0-9]+([-+][A-Za-z0-9.+-]*)?$")
 _NOT_STRING = re.compile(
     r"^(~|null|Null|NULL|true|True|TRUE|false|False|FALSE|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|y|Y|n|N"
@@ -147,7 +148,7 @@ def format_scalar(value: str, style: str | None = None, flow: bool = False) -> s
         return f"'{value}'"
     if style == '"' or style == "'":
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if _PLAIN_SAFE.match(value) and not _NOT_STRING.match(value) and not (flow and ":" in value):
+    if _PLAIN_SAFE.match(value) and not _NOT_STRING.match(value) and not value.endswith(":") and not (flow and ":" in value):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -168,9 +169,14 @@ def set_pin(text: str, source: str, image: str, values: dict[str, str]) -> str:
             raise InputError(f"{source}: 'images:' is empty; remove it or write 'images: []'")
         if root.flow_style:
             raise InputError(f"{source}:{line_of(root)}: a flow-style kustomization cannot be edited; use block style")
-        body = _new_entry_block(image, values, dash_col=_dash_indent(text, root), newline=newline)
-        prefix = text if text.endswith(("\n", "\r")) or not text else text + newline
-        return prefix + "images:" + newline + body
+        indent = root.value[0][0].start_mark.column if root.value else 0
+        dash_col = max(_dash_indent(text, root), indent) if root.value else 0
+        body = " " * indent + "images:" + newline + _new_entry_block(image, values, dash_col=dash_col, newline=newline)
+        marker = _DOCUMENT_END.search(text, _content_end(root)) if root.value else None
+        at = marker.start() if marker else len(text)  # at the end, but before a '...' document end
+        if at == len(text) and text and not text.endswith(("\n", "\r")):
+            body = newline + body.rstrip("\r\n")
+        return text[:at] + body + text[at:]
     entries = [e for e in images.value if isinstance(e, MappingNode) and _name_of(e) == image]
     parse(text, source)  # duplicate pins and malformed entries are errors, never guesses
     if not entries:
@@ -204,17 +210,22 @@ def _update_entry(text: str, entry: MappingNode, values: dict[str, str], newline
     if missing:
         if entry.flow_style:
             close = entry.end_mark.index - 1  # the '}'
-            addition = "".join(f", {k}: {format_scalar(v, flow=True)}" for k, v in missing)
-            edits.append((close, close, addition))
+            addition = ", ".join(f"{k}: {format_scalar(v, flow=True)}" for k, v in missing)
+            edits.append((close, close, _flow_separator(text, close) + addition))
         else:
             first_key = entry.value[0][0]
             indent = " " * first_key.start_mark.column
-            at = _end_of_line(text, entry.value[-1][1].end_mark.index)
+            at = _end_of_line(text, _content_end(entry))
             lines = "".join(f"{indent}{k}: {format_scalar(v)}{newline}" for k, v in missing)
             if at == len(text) and not text.endswith(("\n", "\r")):
                 lines = newline + lines.rstrip("\r\n")
             edits.append((at, at, lines))
-    for start, end, replacement in sorted(edits, reverse=True):
+    return _apply(text, edits)
+
+
+def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
+    """Apply (start, end, replacement) edits from the end; at one position, earlier edits end up first."""
+    for _, (start, end, replacement) in sorted(enumerate(edits), key=lambda item: (item[1][0], item[0]), reverse=True):
         text = text[:start] + replacement + text[end:]
     return text
 
@@ -223,11 +234,10 @@ def _append_entry(text: str, images: SequenceNode, image: str, values: dict[str,
     if images.flow_style:
         close = images.end_mark.index - 1  # the ']'
         fields = ", ".join(f"{k}: {format_scalar(v, flow=True)}" for k, v in (("name", image), *_ordered(values)))
-        sep = ", " if images.value else ""
-        return text[:close] + f"{sep}{{{fields}}}" + text[close:]
+        return text[:close] + f"{_flow_separator(text, close)}{{{fields}}}" + text[close:]
     last = images.value[-1]
     dash_col = _dash_column(text, last)
-    at = _end_of_line(text, last.end_mark.index if not isinstance(last, MappingNode) else _last_index(last))
+    at = _end_of_line(text, _content_end(last))
     body = _new_entry_block(image, values, dash_col=dash_col, newline=newline)
     if at == len(text) and not text.endswith(("\n", "\r")):
         body = newline + body.rstrip("\r\n")
@@ -245,8 +255,17 @@ def _new_entry_block(image: str, values: dict[str, str], dash_col: int, newline:
     return newline.join(lines) + newline
 
 
-def _last_index(mapping: MappingNode) -> int:
-    return mapping.value[-1][1].end_mark.index if mapping.value else mapping.end_mark.index
+def _content_end(node: Node) -> int:
+    """Index just past a node's own content (a block collection's end mark lies beyond trailing comments)."""
+    while isinstance(node, (MappingNode, SequenceNode)) and not node.flow_style and node.value:
+        node = node.value[-1][1] if isinstance(node, MappingNode) else node.value[-1]
+    return node.end_mark.index
+
+
+def _flow_separator(text: str, close: int) -> str:
+    """What goes before an item inserted at a flow collection's closing bracket."""
+    before = text[:close].rstrip()
+    return "" if before.endswith((",", "[", "{")) else ", "
 
 
 def _end_of_line(text: str, index: int) -> int:

@@ -114,10 +114,14 @@ def to_python(node: Node | None) -> Any:
     if tag.endswith(":bool"):
         return value in _BOOL_TRUE
     if tag.endswith(":int"):
+        text = value.replace("_", "")
         try:
-            return int(value.replace("_", ""), 0)
+            return int(text, 0)
         except ValueError:
-            return value
+            try:
+                return int(text, 10)  # YAML 1.2: 017 is decimal 17
+            except ValueError:
+                return value
     if tag.endswith(":float"):
         text = value.replace("_", "").lower()
         if text.lstrip("+-") in (".inf", ".nan"):
