@@ -1,0 +1,131 @@
+"""Shared fixtures: isolated git config, real bare remotes and clones, the real kustomize."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED = PROJECT_ROOT.parent / "shared"
+DIGEST_A = "sha256:" + "a" * 64
+DIGEST_B = "sha256:" + "b" * 64
+DIGEST_C = "sha256:" + "c" * 64
+
+
+@pytest.fixture(autouse=True)
+def isolated_git(tmp_path_factory, monkeypatch):
+    """Every test gets its own HOME and git identity; the user's config never leaks in."""
+    home = tmp_path_factory.mktemp("home")
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Test Pipeline\n\temail = pipeline@example.test\n[init]\n\tdefaultBranch = main\n"
+        "[protocol \"file\"]\n\tallow = always\n[advice]\n\tdetachedHead = false\n"
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GITOPS_MLOPS_KUSTOMIZE"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kustomize_available():
+    """kustomize (or oc/kubectl) is required: fail loudly, never skip."""
+    from gitops_mlops.errors import RenderError
+    from gitops_mlops.kustomize import Kustomize
+
+    try:
+        return Kustomize.find()
+    except RenderError as exc:
+        pytest.fail(f"{exc} (scripts/bootstrap.sh installs kubectl)", pytrace=False)
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout
+
+
+@dataclass
+class Cli:
+    code: int
+    out: str
+    err: str
+
+
+def cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> Cli:
+    """Run the real command line in a subprocess."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "gitops_mlops", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+    return Cli(proc.returncode, proc.stdout, proc.stderr)
+
+
+@dataclass
+class GitOpsRepo:
+    """A clone (``work``) of a bare remote (``remote``) holding the example layout."""
+
+    work: Path
+    remote: Path
+
+    def git(self, *args: str) -> str:
+        return git(self.work, *args)
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD").strip()
+
+    def remote_head(self, branch: str = "main") -> str:
+        return git(self.remote, "rev-parse", f"refs/heads/{branch}").strip()
+
+    def read(self, relative: str) -> str:
+        return (self.work / relative).read_bytes().decode()
+
+    def clone(self, name: str) -> "GitOpsRepo":
+        other = self.work.parent / name
+        git(self.work.parent, "clone", "--quiet", str(self.remote), str(other))
+        return GitOpsRepo(work=other, remote=self.remote)
+
+
+def make_gitops_repo(base: Path, edge_sites: tuple[str, ...] | None = None) -> GitOpsRepo:
+    from gitops_mlops.initrepo import init_repository
+    from gitops_mlops.scaffold import ScaffoldSpec
+
+    spec = ScaffoldSpec() if edge_sites is None else ScaffoldSpec(edge_sites=edge_sites)
+    remote = base / "remote.git"
+    git(base, "init", "--quiet", "--bare", "--initial-branch=main", str(remote))
+    seed = base / "seed"
+    init_repository(seed, spec)
+    git(seed, "remote", "add", "origin", str(remote))
+    git(seed, "push", "--quiet", "origin", "main")
+    work = base / "work"
+    git(base, "clone", "--quiet", str(remote), str(work))
+    return GitOpsRepo(work=work, remote=remote)
+
+
+@pytest.fixture
+def gitops_repo(tmp_path) -> GitOpsRepo:
+    return make_gitops_repo(tmp_path)
+
+
+def tree_snapshot(*roots: Path) -> dict[str, bytes]:
+    """Every file's bytes under the roots (git internals included): proves 'nothing changed'."""
+    snap = {}
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                rel = f"{root.name}/{path.relative_to(root)}"
+                if rel.endswith(("/index", "FETCH_HEAD", "ORIG_HEAD")) or "/logs/" in rel:
+                    continue
+                snap[rel] = path.read_bytes()
+    return snap

@@ -1,0 +1,127 @@
+"""Site discovery, selectors and containment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from gitops_mlops.config import parse_config
+from gitops_mlops.errors import InputError
+from gitops_mlops.sites import Site, contained, discover_sites, select
+
+CONFIG = """\
+models:
+  - name: fraud-detector
+    repository: quay.io/example/fraud-detector
+stages:
+  - name: datacenter
+  - name: cloud
+  - name: edge
+"""
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def k(path: str) -> dict[str, str]:
+    return {f"{path}/kustomization.yaml": "resources: []\n"}
+
+
+def test_discovers_overlay_leaves_in_stage_order(tmp_path):
+    write(tmp_path, {**k("overlays/edge/b"), **k("overlays/edge/a"), **k("overlays/cloud"), **k("overlays/datacenter")})
+    sites = discover_sites(tmp_path, parse_config(CONFIG))
+    assert [(s.name, s.stage, s.path) for s in sites] == [
+        ("datacenter", "datacenter", "overlays/datacenter"),
+        ("cloud", "cloud", "overlays/cloud"),
+        ("edge/a", "edge", "overlays/edge/a"),
+        ("edge/b", "edge", "overlays/edge/b"),
+    ]
+
+
+def test_only_leaves_are_sites(tmp_path):
+    write(tmp_path, {**k("overlays/edge"), **k("overlays/edge/a")})
+    assert [s.name for s in discover_sites(tmp_path, parse_config(CONFIG))] == ["edge/a"]
+
+
+def test_configured_sites_adopt_another_layout(tmp_path):
+    write(tmp_path, {**k("clusters/berlin/overlays/prod"), **k("clusters/dc1/overlays/prod")})
+    config = parse_config(
+        CONFIG
+        + "sites:\n  - name: edge/berlin\n    path: clusters/berlin/overlays/prod\n    stage: edge\n"
+        + "  - name: datacenter\n    path: clusters/dc1/overlays/prod\n"
+    )
+    sites = discover_sites(tmp_path, config)
+    assert [(s.name, s.path, s.stage) for s in sites] == [
+        ("datacenter", "clusters/dc1/overlays/prod", "datacenter"),
+        ("edge/berlin", "clusters/berlin/overlays/prod", "edge"),
+    ]
+
+
+def test_two_kustomization_files_are_refused(tmp_path):
+    write(tmp_path, {**k("overlays/cloud"), "overlays/cloud/kustomization.yml": "resources: []\n"})
+    with pytest.raises(InputError, match="two kustomization files"):
+        discover_sites(tmp_path, parse_config(CONFIG))
+
+
+def test_symlinked_overlay_leaving_the_repo_is_refused(tmp_path):
+    outside = tmp_path / "outside"
+    write(outside, k("x"))
+    repo = tmp_path / "repo"
+    write(repo, k("overlays/cloud"))
+    (repo / "overlays/edge").mkdir(parents=True)
+    os.symlink(outside / "x", repo / "overlays/edge/evil")
+    with pytest.raises(InputError, match="leaves the repository"):
+        discover_sites(repo, parse_config(CONFIG))
+
+
+def test_configured_site_path_leaving_the_repo_is_refused(tmp_path):
+    repo = tmp_path / "repo"
+    write(tmp_path, k("elsewhere"))
+    repo.mkdir()
+    config = parse_config(CONFIG + "sites:\n  - name: cloud\n    path: ../elsewhere\n")
+    with pytest.raises(InputError, match="leaves the repository"):
+        discover_sites(repo, config)
+
+
+def test_contained_refuses_absolute_nul_and_loops(tmp_path):
+    for bad, cause in [("/etc", "relative"), ("a\x00b", "NUL"), ("../x", "leaves")]:
+        with pytest.raises(InputError, match=cause):
+            contained(tmp_path, bad, "path")
+    os.symlink("loop", tmp_path / "loop")
+    with pytest.raises(InputError):
+        contained(tmp_path, "loop/x", "path")
+
+
+SITES = tuple(Site(n, f"overlays/{n}", n.split("/")[0]) for n in ["datacenter", "cloud", "edge/factory-1", "edge/factory-2", "edge/store-1"])
+
+
+@pytest.mark.parametrize(
+    "selectors,expected",
+    [
+        (["datacenter"], ["datacenter"]),
+        (["edge"], ["edge/factory-1", "edge/factory-2", "edge/store-1"]),
+        (["edge/factory-*"], ["edge/factory-1", "edge/factory-2"]),
+        (["cloud", "edge/store-1", "cloud"], ["cloud", "edge/store-1"]),
+        (["*"], ["datacenter", "cloud", "edge/factory-1", "edge/factory-2", "edge/store-1"]),
+    ],
+)
+def test_selectors(selectors, expected):
+    assert [s.name for s in select(SITES, selectors)] == expected
+
+
+@pytest.mark.parametrize("selector", ["edg", "edge/factory", "mars", "edge/x*"])
+def test_selector_matching_nothing_is_an_error(selector):
+    with pytest.raises(InputError, match="matches no site"):
+        select(SITES, [selector])
+
+
+@pytest.mark.parametrize("selector", ["../edge", "/edge", "-x", "edge/../cloud", "ed ge", "edge\x00", "edge%2e%2e"])
+def test_hostile_selectors_are_refused(selector):
+    with pytest.raises(InputError, match="site selector"):
+        select(SITES, [selector])
