@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitops_mlops import yamledit
 from gitops_mlops.errors import InputError
 from gitops_mlops.yamlnodes import MappingNode, Node, ScalarNode, SequenceNode, compose, line_of, mapping_get
 
@@ -18,11 +19,6 @@ KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 MAX_KUSTOMIZATION_BYTES = 1024 * 1024
 PIN_FIELDS = ("newName", "newTag", "digest")
 _DOCUMENT_END = re.compile(r"^\.\.\.[ \t]*(#.*)?\r?$", re.M)
-_PLAIN_SAFE = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./:@+-]*$|^[0-9]+\.[0-9]+\.[0-9]+([-+][A-Za-z0-9.+-]*)?$")
-_NOT_STRING = re.compile(
-    r"^(~|null|Null|NULL|true|True|TRUE|false|False|FALSE|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|y|Y|n|N"
-    r"|[-+]?[0-9_]+(\.[0-9_]*)?([eE][-+]?[0-9]+)?|[-+]?\.[0-9]+|0x[0-9a-fA-F]+|0o[0-7]+|\.inf|\.nan)$"
-)
 
 
 @dataclass(frozen=True)
@@ -142,17 +138,6 @@ def _pin_of(entry: Node, source: str) -> Pin:
 # ---------------------------------------------------------------- the edit
 
 
-def format_scalar(value: str, style: str | None = None, flow: bool = False) -> str:
-    """A YAML scalar that reads back as the string ``value``, in the given quoting style when it is safe."""
-    if style == "'" and "'" not in value:
-        return f"'{value}'"
-    if style == '"' or style == "'":
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if _PLAIN_SAFE.match(value) and not _NOT_STRING.match(value) and not value.endswith(":") and not (flow and ":" in value):
-        return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def set_pin(text: str, source: str, image: str, values: dict[str, str]) -> str:
     """Return ``text`` with the pin of ``image`` holding ``values`` (newName/newTag/digest).
 
@@ -172,7 +157,7 @@ def set_pin(text: str, source: str, image: str, values: dict[str, str]) -> str:
         indent = root.value[0][0].start_mark.column if root.value else 0
         dash_col = max(_dash_indent(text, root), indent) if root.value else 0
         body = " " * indent + "images:" + newline + _new_entry_block(image, values, dash_col=dash_col, newline=newline)
-        marker = _DOCUMENT_END.search(text, _content_end(root)) if root.value else None
+        marker = _DOCUMENT_END.search(text, yamledit.content_end(root)) if root.value else None
         at = marker.start() if marker else len(text)  # at the end, but before a '...' document end
         if at == len(text) and text and not text.endswith(("\n", "\r")):
             body = newline + body.rstrip("\r\n")
@@ -204,40 +189,33 @@ def _update_entry(text: str, entry: MappingNode, values: dict[str, str], newline
             continue
         start, end = node.start_mark.index, node.end_mark.index
         if start == end:  # an empty value: `newTag:` with nothing after it
-            edits.append((start, end, " " + format_scalar(values[key]) if text[start - 1 : start] == ":" else format_scalar(values[key])))
+            edits.append((start, end, " " + yamledit.format_scalar(values[key]) if text[start - 1 : start] == ":" else yamledit.format_scalar(values[key])))
         else:
-            edits.append((start, end, format_scalar(values[key], node.style, flow=entry.flow_style)))
+            edits.append((start, end, yamledit.format_scalar(values[key], node.style, flow=entry.flow_style)))
     if missing:
         if entry.flow_style:
             close = entry.end_mark.index - 1  # the '}'
-            addition = ", ".join(f"{k}: {format_scalar(v, flow=True)}" for k, v in missing)
-            edits.append((close, close, _flow_separator(text, close) + addition))
+            addition = ", ".join(f"{k}: {yamledit.format_scalar(v, flow=True)}" for k, v in missing)
+            edits.append((close, close, yamledit.flow_separator(text, close) + addition))
         else:
             first_key = entry.value[0][0]
             indent = " " * first_key.start_mark.column
-            at = _end_of_line(text, _content_end(entry))
-            lines = "".join(f"{indent}{k}: {format_scalar(v)}{newline}" for k, v in missing)
+            at = yamledit.end_of_line(text, yamledit.content_end(entry))
+            lines = "".join(f"{indent}{k}: {yamledit.format_scalar(v)}{newline}" for k, v in missing)
             if at == len(text) and not text.endswith(("\n", "\r")):
                 lines = newline + lines.rstrip("\r\n")
             edits.append((at, at, lines))
-    return _apply(text, edits)
-
-
-def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
-    """Apply (start, end, replacement) edits from the end; at one position, earlier edits end up first."""
-    for _, (start, end, replacement) in sorted(enumerate(edits), key=lambda item: (item[1][0], item[0]), reverse=True):
-        text = text[:start] + replacement + text[end:]
-    return text
+    return yamledit.apply_edits(text, edits)
 
 
 def _append_entry(text: str, images: SequenceNode, image: str, values: dict[str, str], newline: str) -> str:
     if images.flow_style:
         close = images.end_mark.index - 1  # the ']'
-        fields = ", ".join(f"{k}: {format_scalar(v, flow=True)}" for k, v in (("name", image), *_ordered(values)))
-        return text[:close] + f"{_flow_separator(text, close)}{{{fields}}}" + text[close:]
+        fields = ", ".join(f"{k}: {yamledit.format_scalar(v, flow=True)}" for k, v in (("name", image), *_ordered(values)))
+        return text[:close] + f"{yamledit.flow_separator(text, close)}{{{fields}}}" + text[close:]
     last = images.value[-1]
-    dash_col = _dash_column(text, last)
-    at = _end_of_line(text, _content_end(last))
+    dash_col = yamledit.dash_column(text, last)
+    at = yamledit.end_of_line(text, yamledit.content_end(last))
     body = _new_entry_block(image, values, dash_col=dash_col, newline=newline)
     if at == len(text) and not text.endswith(("\n", "\r")):
         body = newline + body.rstrip("\r\n")
@@ -250,42 +228,14 @@ def _ordered(values: dict[str, str]) -> list[tuple[str, str]]:
 
 def _new_entry_block(image: str, values: dict[str, str], dash_col: int, newline: str) -> str:
     pad = " " * dash_col
-    lines = [f"{pad}- name: {format_scalar(image)}"]
-    lines += [f"{pad}  {k}: {format_scalar(v)}" for k, v in _ordered(values)]
+    lines = [f"{pad}- name: {yamledit.format_scalar(image)}"]
+    lines += [f"{pad}  {k}: {yamledit.format_scalar(v)}" for k, v in _ordered(values)]
     return newline.join(lines) + newline
-
-
-def _content_end(node: Node) -> int:
-    """Index just past a node's own content (a block collection's end mark lies beyond trailing comments)."""
-    while isinstance(node, (MappingNode, SequenceNode)) and not node.flow_style and node.value:
-        node = node.value[-1][1] if isinstance(node, MappingNode) else node.value[-1]
-    return node.end_mark.index
-
-
-def _flow_separator(text: str, close: int) -> str:
-    """What goes before an item inserted at a flow collection's closing bracket."""
-    before = text[:close].rstrip()
-    return "" if before.endswith((",", "[", "{")) else ", "
-
-
-def _end_of_line(text: str, index: int) -> int:
-    """Index just past the line break of the line holding ``index`` (len(text) at EOF)."""
-    if index > 0 and text[index - 1] == "\n":
-        return index  # a block value that already ends with its line break
-    newline = text.find("\n", index)
-    return len(text) if newline < 0 else newline + 1
-
-
-def _dash_column(text: str, item: Node) -> int:
-    """Column of the '-' that starts a block sequence item."""
-    line_start = text.rfind("\n", 0, item.start_mark.index) + 1
-    dash = text.rfind("-", line_start, item.start_mark.index)
-    return dash - line_start if dash >= 0 else item.start_mark.column
 
 
 def _dash_indent(text: str, root: MappingNode) -> int:
     """The file's sequence indentation, from its first block sequence (0 if none)."""
     for _, value in root.value:
         if isinstance(value, SequenceNode) and not value.flow_style and value.value:
-            return _dash_column(text, value.value[0])
+            return yamledit.dash_column(text, value.value[0])
     return 0

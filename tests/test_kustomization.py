@@ -15,11 +15,11 @@ from gitops_mlops.kustomization import (
     MAX_KUSTOMIZATION_BYTES,
     Pin,
     find_kustomization_file,
-    format_scalar,
     parse,
     read,
     set_pin,
 )
+from gitops_mlops.yamledit import format_scalar
 from gitops_mlops.yamlnodes import compose, to_python
 
 GOLDEN = Path(__file__).parent / "golden"
