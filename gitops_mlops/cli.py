@@ -175,6 +175,117 @@ def promote(
     _report_promotion(result, output, dry_run)
 
 
+@app.command()
+def status(
+    model: Annotated[list[str], typer.Option("--model", help="Only these models (repeatable).")] = [],
+    site: Annotated[list[str], typer.Option("--site", help="Site selector (repeatable).")] = [],
+    repo: RepoOpt = Path("."),
+    output: OutputOpt = Output.table,
+) -> None:
+    """What runs where: version and digest of each model at each site; drift and lagging stages marked."""
+    from gitops_mlops.status import read_status
+
+    rows = read_status(repo, tuple(model), tuple(site))
+    if output is Output.json:
+        _json([r.as_json() for r in rows])
+        return
+    table = []
+    for r in rows:
+        marks = ",".join(m for m, on in (("drift", r.drift), ("behind", r.behind)) if on)
+        table.append([r.model, r.site, r.stage, r.version or "-", r.digest[:19] or "-", marks])
+    _table(table, ["MODEL", "SITE", "STAGE", "VERSION", "DIGEST", "NOTE"])
+
+
+@app.command()
+def history(
+    model: Annotated[str, typer.Argument(help="Model name.")],
+    site: Annotated[list[str], typer.Option("--site", help="Only entries touching these sites.")] = [],
+    limit: Annotated[Optional[int], typer.Option("--limit", "-n", min=1, help="At most N entries.")] = None,
+    repo: RepoOpt = Path("."),
+    output: OutputOpt = Output.table,
+) -> None:
+    """Promotions and rollbacks of MODEL, newest first, read from commit trailers."""
+    from gitops_mlops.history import read_history
+
+    entries = read_history(repo, model, tuple(site), limit)
+    if output is Output.json:
+        _json([e.as_json() for e in entries])
+        return
+    rows = []
+    for e in entries:
+        sites = ", ".join(e.sites) if len(e.sites) <= 3 else f"{len(e.sites)} sites ({e.sites[0]}, ...)"
+        rows.append([e.commit[:12], e.date[:19], e.action + ("!" if e.forced else ""), e.version or "-", (e.digest or "several")[:19], sites, e.author])
+    _table(rows, ["COMMIT", "DATE", "ACTION", "VERSION", "DIGEST", "SITES", "AUTHOR"])
+
+
+@app.command()
+def rollback(
+    model: Annotated[str, typer.Argument(help="Model name.")],
+    site: Annotated[list[str], typer.Option("--site", help="Site selector, repeatable.")],
+    to: Annotated[Optional[str], typer.Option("--to", help="VERSION or sha256 DIGEST deployed there before (default: the previous one).")] = None,
+    repo: RepoOpt = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff; change nothing.")] = False,
+    push: Annotated[bool, typer.Option("--push", help="Push to the remote (retrying if it moved; never force).")] = False,
+    remote: Annotated[Optional[str], typer.Option("--remote")] = None,
+    target_branch: Annotated[Optional[str], typer.Option("--target-branch")] = None,
+    branch: Annotated[Optional[str], typer.Option("--branch", help="Commit on this new branch (pull-request mode).")] = None,
+    message: Annotated[str, typer.Option("--message", "-m")] = "",
+    output: OutputOpt = Output.table,
+) -> None:
+    """Pin the previously deployed digest at the sites, and hold the rolled-back one against re-promotion."""
+    from gitops_mlops.config import load_config
+    from gitops_mlops.promotion import Request, promote as run
+
+    repository = load_config(repo).model(model).repository
+    request = Request(
+        model=model, image=repository, selectors=tuple(site), action="rollback", to=to, message=message,
+        dry_run=dry_run, push=push, remote=remote, target_branch=target_branch, branch=branch,
+    )
+    _report_promotion(run(repo, request), output, dry_run)
+
+
+@app.command("release-hold")
+def release_hold(
+    model: Annotated[str, typer.Argument(help="Model name.")],
+    site: Annotated[list[str], typer.Option("--site", help="Site selector, repeatable.")],
+    digest: Annotated[Optional[str], typer.Option("--digest", help="Only the hold of this digest.")] = None,
+    repo: RepoOpt = Path("."),
+    push: Annotated[bool, typer.Option("--push")] = False,
+    remote: Annotated[Optional[str], typer.Option("--remote")] = None,
+    target_branch: Annotated[Optional[str], typer.Option("--target-branch")] = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Clear rollback holds so the held digest may be promoted again."""
+    from gitops_mlops.config import load_config
+    from gitops_mlops.promotion import Request, release_hold as run
+
+    repository = load_config(repo).model(model).repository
+    request = Request(model=model, image=repository, selectors=tuple(site), action="release-hold", push=push, remote=remote, target_branch=target_branch)
+    result = run(repo, request, digest)
+    if output is Output.json:
+        _json({"model": result.model, "released": list(result.changed), "commit": result.commit, "pushed": result.pushed})
+    if not result.changed:
+        _err(f"no hold of {model} at the selected sites; nothing to release")
+    else:
+        _err(f"released {len(result.changed)} hold(s) on {model}, commit {result.commit[:12]}" + (" (pushed)" if result.pushed else ""))
+
+
+@app.command()
+def diff(
+    base: Annotated[Optional[str], typer.Option("--base", help="Base ref (default: merge-base with the remote target branch).")] = None,
+    head: Annotated[Optional[str], typer.Option("--head", help="Head ref (default: HEAD).")] = None,
+    site: Annotated[list[str], typer.Option("--site", help="Site selector (repeatable).")] = [],
+    markdown: Annotated[bool, typer.Option("--markdown", help="A pull-request comment: summary table, one collapsible diff per site.")] = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Render every affected site at both refs and print the manifest diff per site."""
+    from gitops_mlops.diff import diff_refs, to_markdown, to_text
+
+    report = diff_refs(repo, base, head, tuple(site))
+    typer.echo(to_markdown(report) if markdown else to_text(report), nl=False)
+    _err(f"{len(report.sites)} site(s) differ")
+
+
 def _report_promotion(result, output: Output, dry_run: bool) -> None:
     if dry_run:
         if output is Output.json:

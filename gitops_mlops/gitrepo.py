@@ -122,6 +122,24 @@ class GitRepo:
         except GitCommandError:
             return None
 
+    def merge_base(self, a: str, b: str) -> str:
+        try:
+            return self._git.merge_base(a, b).strip()
+        except GitCommandError:
+            raise InputError(f"{a[:12]} and {b[:12]} have no common ancestor; pass --base REF") from None
+
+    def changed_paths(self, base: str, head: str) -> list[str]:
+        return [p for p in self.run("diff", "--name-only", "-z", "--no-renames", base, head).split("\0") if p]
+
+    def add_worktree(self, path: Path, sha: str) -> None:
+        self.run("worktree", "add", "--quiet", "--detach", str(path), sha)
+
+    def remove_worktree(self, path: Path) -> None:
+        try:
+            self._git.worktree("remove", "--force", str(path))
+        except GitCommandError:
+            self._git.worktree("prune")
+
     # ------------------------------------------------------------ writes
 
     def commit(self, paths: list[str], message: str) -> str:
@@ -197,7 +215,7 @@ class GitRepo:
 
     # ------------------------------------------------------------ history
 
-    def log_trailers(self, ref: str, grep: list[str] | None = None, paths: list[str] | None = None, limit: int | None = None) -> list[Trailered]:
+    def log_trailers(self, ref: str, grep: list[str] | None = None, paths: list[str] | None = None, limit: int | None = None, skip: int = 0) -> list[Trailered]:
         """Commits reachable from ``ref`` (newest first) with their trailers."""
         sep, end = "\x1f", "\x1e"
         fmt = f"%H{sep}%aI{sep}%an{sep}%s{sep}%(trailers:only,unfold){end}"
@@ -208,6 +226,8 @@ class GitRepo:
             args += ["--all-match", "--extended-regexp"]
         if limit:
             args.append(f"--max-count={limit}")
+        if skip:
+            args.append(f"--skip={skip}")
         args.append(ref)
         if paths:
             args += ["--", *paths]

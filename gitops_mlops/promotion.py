@@ -16,13 +16,16 @@ import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 from gitops_mlops import kustomization, policy
-from gitops_mlops.config import Config, Model, load_config
-from gitops_mlops.errors import GitError, InputError, PushRejected, RenderError
+from gitops_mlops.config import CONFIG_FILE, Config, Hold, Model, load_config
+from gitops_mlops.errors import GitError, PushRejected, RenderError
 from gitops_mlops.gitrepo import GitRepo
+from gitops_mlops.holds import add_holds, remove_holds
 from gitops_mlops.imageref import ImageRef, parse_image
 from gitops_mlops.kustomization import Pin
+from gitops_mlops.rollback import rollback_targets
 from gitops_mlops.sites import Site, discover_sites, kustomization_of, select
 from gitops_mlops.validate import validate_sites
 
@@ -49,7 +52,7 @@ class Request:
     remote: str | None = None
     target_branch: str | None = None
     branch: str | None = None
-    per_site_digest: tuple[tuple[str, str, str], ...] = ()  # rollback: (site, digest, version)
+    to: str | None = None  # rollback: the version or digest to return to (default: the previous one)
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,22 @@ class PinChange:
     new_digest: str
     before: str = field(repr=False, default="")
     after: str = field(repr=False, default="")
+
+
+@dataclass(frozen=True)
+class FileEdit:
+    """Another file the same commit changes (gitops-mlops.yaml holds)."""
+
+    file: str
+    before: str = field(repr=False)
+    after: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[PinChange, ...]
+    unchanged: tuple[str, ...]
+    edits: tuple[FileEdit, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,17 +129,22 @@ def promote(repo_dir: Path, request: Request) -> Result:
     repo_dir = Path(repo_dir).resolve()
     intent = _resolve_intent(repo_dir, request)
     git = GitRepo(repo_dir)
-    remote = request.remote or intent.config.remote
-    target = request.target_branch or intent.config.target_branch
     if request.dry_run:
-        changes, unchanged = _plan(repo_dir, intent, request)
-        return _result(intent, changes, unchanged, diff=_unified_diff(changes))
-    _refuse_dirty(git, repo_dir, intent)
+        plan = _plan(repo_dir, intent, request)
+        return _result(intent, plan, diff=_unified_diff(plan))
+    _refuse_dirty(git, [site.path for site in intent.targets] + [CONFIG_FILE])
+    return publish(git, request, intent.config, lambda: _apply_and_commit(repo_dir, git, request))
+
+
+def publish(git: GitRepo, request: Request, config: Config, apply: Callable[[], Result]) -> Result:
+    """Commit locally, on a new branch, or on the remote's tip with push and retries."""
+    remote = request.remote or config.remote
+    target = request.target_branch or config.target_branch
     if request.branch:
-        return _promote_on_new_branch(repo_dir, git, request, remote, target)
+        return _on_new_branch(git, request, remote, target, apply)
     if not request.push:
-        return _apply_and_commit(repo_dir, git, request)
-    return _promote_and_push(repo_dir, git, request, remote, target)
+        return apply()
+    return _push_with_retries(git, remote, target, apply)
 
 
 def _resolve_intent(repo_dir: Path, request: Request) -> _Intent:
@@ -129,45 +153,35 @@ def _resolve_intent(repo_dir: Path, request: Request) -> _Intent:
     image = parse_image(request.image)
     all_sites = discover_sites(repo_dir, config)
     targets = select(all_sites, request.selectors)
-    version = policy.promotion_version(image, request.version) if request.action == "promote" else (request.version or "")
+    version = ""
     if request.action == "promote":
+        version = policy.promotion_version(image, request.version)
         policy.check_image(config, model, image)
     return _Intent(config=config, model=model, image=image, version=version, targets=targets, all_sites=all_sites)
 
 
-def _refuse_dirty(git: GitRepo, repo_dir: Path, intent: _Intent) -> None:
-    paths = [site.path for site in intent.targets] + ["gitops-mlops.yaml"]
+def _refuse_dirty(git: GitRepo, paths: list[str]) -> None:
     dirty = git.dirty(paths)
     if dirty:
         shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
-        raise GitError(f"uncommitted changes under the sites to promote: {shown}; commit or stash them first")
+        raise GitError(f"uncommitted changes under the paths to change: {shown}; commit or stash them first")
 
 
-def _target_for(intent: _Intent, request: Request, site: str) -> tuple[str, str]:
-    for name, digest, version in request.per_site_digest:
-        if name == site:
-            return digest, version
-    return intent.image.digest or "", intent.version
-
-
-def _plan(repo_dir: Path, intent: _Intent, request: Request) -> tuple[list[PinChange], list[str]]:
+def _plan(repo_dir: Path, intent: _Intent, request: Request) -> Plan:
     """Read current pins, check policy, compute new file texts. Writes nothing."""
-    root = repo_dir
     model = intent.model
-    texts: dict[str, tuple[Path, str]] = {}
+    texts: dict[str, tuple[str, str]] = {}
     pins: dict[str, Pin | None] = {}
     needed = {s.name for s in intent.targets}
     if request.action == "promote" and not request.force_order:
-        target_stages = {intent.config.stage_index(s.stage) for s in intent.targets}
-        needed |= {s.name for s in intent.all_sites if intent.config.stage_index(s.stage) < max(target_stages)}
+        last_stage = max(intent.config.stage_index(s.stage) for s in intent.targets)
+        needed |= {s.name for s in intent.all_sites if intent.config.stage_index(s.stage) < last_stage}
     for site in intent.all_sites:
-        if site.name not in needed:
-            continue
-        path = kustomization_of(root, site)
-        rel = path.relative_to(root).as_posix()
-        text = kustomization.read_text(path, rel)
-        texts[site.name] = (path, text)
-        pins[site.name] = kustomization.parse(text, rel).pin(model.image)
+        if site.name in needed:
+            path = kustomization_of(repo_dir, site)
+            rel = path.relative_to(repo_dir).as_posix()
+            texts[site.name] = (rel, kustomization.read_text(path, rel))
+            pins[site.name] = kustomization.parse(texts[site.name][1], rel).pin(model.image)
     digest = intent.image.digest or ""
     if request.action == "promote":
         if not request.force_order:
@@ -176,12 +190,15 @@ def _plan(repo_dir: Path, intent: _Intent, request: Request) -> tuple[list[PinCh
             policy.check_downgrade(model, intent.version, pins, intent.targets)
         if not request.force_hold:
             policy.check_holds(intent.config, model, digest, intent.targets)
+        goals = {site.name: (digest, intent.version) for site in intent.targets}
+    else:
+        files = {name: rel for name, (rel, _) in texts.items()}
+        goals = {t.site: (t.digest, t.version) for t in rollback_targets(repo_dir, intent.config, model, intent.targets, pins, files, request.to)}
     changes, unchanged = [], []
     for site in intent.targets:
-        path, text = texts[site.name]
-        rel = path.relative_to(root).as_posix()
-        new_digest, new_version = _target_for(intent, request, site.name)
-        values = {"newName": _new_name(intent, request), "newTag": new_version, "digest": new_digest}
+        rel, text = texts[site.name]
+        new_digest, new_version = goals[site.name]
+        values = {"newName": model.repository if request.action == "rollback" else intent.image.repository, "newTag": new_version, "digest": new_digest}
         if not new_version:
             values.pop("newTag")
         after = kustomization.set_pin(text, rel, model.image, values)
@@ -189,37 +206,44 @@ def _plan(repo_dir: Path, intent: _Intent, request: Request) -> tuple[list[PinCh
             unchanged.append(site.name)
         else:
             changes.append(PinChange(site.name, rel, pins[site.name], new_version, new_digest, before=text, after=after))
-    return changes, unchanged
+    edits: tuple[FileEdit, ...] = ()
+    if request.action == "rollback" and changes:
+        edits = (_hold_edit(repo_dir, model, changes),)
+    return Plan(tuple(changes), tuple(unchanged), edits)
 
 
-def _new_name(intent: _Intent, request: Request) -> str:
-    return intent.image.repository if request.action == "promote" else intent.model.repository
+def _hold_edit(repo_dir: Path, model: Model, changes: list[PinChange]) -> FileEdit:
+    """Put each rolled-back (model, site, digest) on hold, so automation does not undo the rollback."""
+    path = repo_dir / CONFIG_FILE
+    before = path.read_bytes().decode("utf-8")
+    new = [
+        Hold(model.name, c.site, c.old.digest, f"rolled back from {c.old.new_tag or c.old.digest[:19]} to {c.new_version or c.new_digest[:19]}")
+        for c in changes
+        if c.old is not None and c.old.digest
+    ]
+    return FileEdit(CONFIG_FILE, before, add_holds(before, new))
 
 
-def _result(intent: _Intent, changes: list[PinChange], unchanged: list[str], **extra) -> Result:
+def _result(intent: _Intent, plan: Plan, **extra) -> Result:
+    digests = sorted({c.new_digest for c in plan.changes})
+    version = intent.version or ", ".join(sorted({c.new_version for c in plan.changes if c.new_version}))
     return Result(
         model=intent.model.name,
-        version=intent.version,
-        image=str(intent.image),
-        digest=intent.image.digest or "",
-        changed=tuple(c.site for c in changes),
-        unchanged=tuple(unchanged),
-        changes=tuple(changes),
+        version=version,
+        image=str(intent.image) if intent.version else f"{intent.model.repository}@{', '.join(digests)}",
+        digest=intent.image.digest if intent.version else ", ".join(digests),
+        changed=tuple(c.site for c in plan.changes),
+        unchanged=plan.unchanged,
+        changes=plan.changes,
         **extra,
     )
 
 
-def _unified_diff(changes: list[PinChange]) -> str:
+def _unified_diff(plan: Plan) -> str:
     out = []
-    for change in changes:
-        out.extend(
-            difflib.unified_diff(
-                change.before.splitlines(keepends=True),
-                change.after.splitlines(keepends=True),
-                fromfile=f"a/{change.file}",
-                tofile=f"b/{change.file}",
-            )
-        )
+    files = [(c.file, c.before, c.after) for c in plan.changes] + [(e.file, e.before, e.after) for e in plan.edits]
+    for name, before, after in files:
+        out.extend(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), fromfile=f"a/{name}", tofile=f"b/{name}"))
     return "".join(out)
 
 
@@ -246,48 +270,50 @@ def write_atomic(path: Path, text: str) -> None:
 def _apply_and_commit(repo_dir: Path, git: GitRepo, request: Request) -> Result:
     clock = [("start", time.perf_counter())]
     intent = _resolve_intent(repo_dir, request)
-    changes, unchanged = _plan(repo_dir, intent, request)
+    plan = _plan(repo_dir, intent, request)
     clock.append(("plan", time.perf_counter()))
-    if not changes:
-        return _result(intent, changes, unchanged)
-    written: list[PinChange] = []
+    if not plan.changes:
+        return _result(intent, plan)
+    files = [FileEdit(c.file, c.before, c.after) for c in plan.changes] + list(plan.edits)
+    written: list[FileEdit] = []
     try:
-        for change in changes:
-            write_atomic(repo_dir / change.file, change.after)
-            written.append(change)
+        for edit in files:
+            write_atomic(repo_dir / edit.file, edit.after)
+            written.append(edit)
         clock.append(("write", time.perf_counter()))
-        changed_sites = tuple(s for s in intent.targets if s.name in {c.site for c in changes})
-        reports = validate_sites(repo_dir, intent.config, changed_sites)
-        failed = [r for r in reports if not r.ok]
+        config = load_config(repo_dir) if plan.edits else intent.config  # an edited config must still load
+        changed_sites = tuple(s for s in intent.targets if s.name in {c.site for c in plan.changes})
+        failed = [r for r in validate_sites(repo_dir, config, changed_sites) if not r.ok]
         if failed:
-            first = failed[0].errors[0]
             more = f" (and {len(failed) - 1} more sites)" if len(failed) > 1 else ""
-            raise RenderError(f"validation failed, nothing changed: {first}{more}")
+            raise RenderError(f"validation failed, nothing changed: {failed[0].errors[0]}{more}")
         clock.append(("validate", time.perf_counter()))
-        sha = git.commit([c.file for c in changes], commit_message(intent, request, changes))
+        sha = git.commit([f.file for f in files], commit_message(intent, request, plan))
         clock.append(("commit", time.perf_counter()))
     except BaseException:
-        for change in written:
-            write_atomic(repo_dir / change.file, change.before)
+        for edit in written:
+            write_atomic(repo_dir / edit.file, edit.before)
         raise
     timings = tuple((name, t - clock[i][1]) for i, (name, t) in enumerate(clock[1:]))
-    return _result(intent, changes, unchanged, commit=sha, branch=git.branch(), timings=timings)
+    return _result(intent, plan, commit=sha, branch=git.branch(), timings=timings)
 
 
-def commit_message(intent: _Intent, request: Request, changes: list[PinChange]) -> str:
+def commit_message(intent: _Intent, request: Request, plan: Plan) -> str:
+    """Subject, optional body, then the trailers ``history`` reads (Image/Sites pairs, one per digest)."""
+    changes = plan.changes
     sites = [c.site for c in changes]
     where = sites[0] if len(sites) == 1 else f"{len(sites)} sites"
     version = intent.version or ", ".join(sorted({c.new_version for c in changes if c.new_version}))
     subject = f"{request.action} {intent.model.name} {version} to {where}".replace("  ", " ")
-    body = request.message.replace("\x00", "").strip()
-    image = str(intent.image) if request.action == "promote" else ", ".join(sorted({f"{intent.model.repository}@{c.new_digest}" for c in changes}))
-    trailers = [
-        f"Model: {intent.model.name}",
-        f"Model-Version: {version}",
-        f"Image: {image}",
-        f"Sites: {', '.join(sites)}",
-        f"Action: {request.action}",
-    ]
+    body = " ".join(request.message.replace("\x00", "").split("\n\n")).strip()
+    trailers = [f"Model: {intent.model.name}", f"Model-Version: {version}"]
+    by_digest: dict[tuple[str, str], list[str]] = {}
+    for change in changes:
+        by_digest.setdefault((change.new_digest, change.new_version), []).append(change.site)
+    for (digest, version_at), group in by_digest.items():
+        image = str(intent.image) if request.action == "promote" else f"{intent.model.repository}{':' + version_at if version_at else ''}@{digest}"
+        trailers += [f"Image: {image}", f"Sites: {', '.join(group)}"]
+    trailers.append(f"Action: {request.action}")
     if request.force_order and request.action == "promote":
         trailers.append("Forced: true")
     return subject + "\n\n" + (body + "\n\n" if body else "") + "\n".join(trailers) + "\n"
@@ -296,14 +322,15 @@ def commit_message(intent: _Intent, request: Request, changes: list[PinChange]) 
 # ------------------------------------------------------------------ push
 
 
-def _promote_and_push(repo_dir: Path, git: GitRepo, request: Request, remote: str, target: str) -> Result:
+def _push_with_retries(git: GitRepo, remote: str, target: str, apply: Callable[[], Result]) -> Result:
+    """Apply on the remote tip and push; when the remote moved, reset to the new tip and apply the intent again."""
     head = git.head()
     tip = git.fetch(remote, target)
     if head and not git.is_ancestor(head, tip):
-        raise GitError(f"HEAD has commits that {remote}/{target} does not; push or drop them before promoting with --push")
+        raise GitError(f"HEAD has commits that {remote}/{target} does not; push or drop them before using --push")
     for attempt in range(1, MAX_PUSH_ATTEMPTS + 1):
         git.reset_keep(tip)
-        result = _apply_and_commit(repo_dir, git, request)
+        result = apply()
         if result.commit is None:
             return replace(result, attempts=attempt, branch=target)
         try:
@@ -311,13 +338,14 @@ def _promote_and_push(repo_dir: Path, git: GitRepo, request: Request, remote: st
             return replace(result, pushed=True, attempts=attempt, branch=target)
         except PushRejected:
             if attempt == MAX_PUSH_ATTEMPTS:
+                git.reset_keep(tip)
                 raise GitError(f"push to {remote}/{target} still rejected after {attempt} attempts: the branch keeps moving; nothing was pushed") from None
             time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))))
             tip = git.fetch(remote, target)
     raise AssertionError("unreachable")
 
 
-def _promote_on_new_branch(repo_dir: Path, git: GitRepo, request: Request, remote: str, target: str) -> Result:
+def _on_new_branch(git: GitRepo, request: Request, remote: str, target: str, apply: Callable[[], Result]) -> Result:
     name = request.branch
     if git.local_branch_exists(name):
         raise GitError(f"branch {name!r} already exists locally; choose another --branch")
@@ -329,7 +357,7 @@ def _promote_on_new_branch(repo_dir: Path, git: GitRepo, request: Request, remot
     if base is None:
         raise GitError("the repository has no commit yet")
     git.checkout_new_branch(name, base)
-    result = _apply_and_commit(repo_dir, git, request)
+    result = apply()
     if result.commit is None:
         return replace(result, branch=name)
     if request.push:
@@ -361,8 +389,33 @@ def pull_request_text(result: Result, remote: str, target: str, branch: str) -> 
     return title, body + "\n"
 
 
-def parse_request_image(text: str) -> ImageRef:
-    """Validate an image reference where it enters (the CLI)."""
-    if text.startswith("-"):
-        raise InputError(f"image reference {text!r}: must not start with '-'")
-    return parse_image(text)
+def release_hold(repo_dir: Path, request: Request, digest: str | None = None) -> Result:
+    """Remove holds of ``request.model`` at the selected sites (one commit, same publish path)."""
+    repo_dir = Path(repo_dir).resolve()
+    intent = _resolve_intent(repo_dir, request)
+    git = GitRepo(repo_dir)
+    if not request.dry_run:
+        _refuse_dirty(git, [CONFIG_FILE])
+
+    def apply() -> Result:
+        fresh = _resolve_intent(repo_dir, request)
+        before = (repo_dir / CONFIG_FILE).read_bytes().decode("utf-8")
+        after, removed = remove_holds(before, fresh.model.name, {s.name for s in fresh.targets}, digest)
+        released = tuple(f"{h.site}@{h.digest[:19]}" for h in removed)
+        result = Result(model=fresh.model.name, version="", image="", digest=digest or "", changed=released, unchanged=())
+        if not removed or request.dry_run:
+            return replace(result, diff="".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"a/{CONFIG_FILE}", f"b/{CONFIG_FILE}")))
+        write_atomic(repo_dir / CONFIG_FILE, after)
+        try:
+            load_config(repo_dir)
+            sites = ", ".join(sorted({h.site for h in removed}))
+            message = f"release {len(removed)} hold(s) on {fresh.model.name}\n\nModel: {fresh.model.name}\nSites: {sites}\nAction: release-hold\n"
+            sha = git.commit([CONFIG_FILE], message)
+        except BaseException:
+            write_atomic(repo_dir / CONFIG_FILE, before)
+            raise
+        return replace(result, commit=sha, branch=git.branch())
+
+    if request.dry_run:
+        return apply()
+    return publish(git, request, intent.config, apply)

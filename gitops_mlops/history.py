@@ -1,0 +1,113 @@
+"""Promotions and rollbacks of a model, read from commit trailers (never from free text)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_mlops.config import load_config
+from gitops_mlops.errors import InputError
+from gitops_mlops.gitrepo import GitRepo, Trailered
+from gitops_mlops.sites import check_selector, matches
+
+ACTIONS = ("promote", "rollback")
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Entry:
+    commit: str
+    date: str
+    author: str
+    action: str
+    model: str
+    version: str
+    images: tuple[tuple[str, tuple[str, ...]], ...]  # (image ref, sites) pairs: one for a promotion
+    forced: bool = False
+
+    @property
+    def sites(self) -> tuple[str, ...]:
+        return tuple(site for _, sites in self.images for site in sites)
+
+    @property
+    def digest(self) -> str:
+        digests = {image.partition("@")[2] for image, _ in self.images}
+        return digests.pop() if len(digests) == 1 else ""
+
+    def digest_at(self, site: str) -> str | None:
+        for image, sites in self.images:
+            if site in sites:
+                return image.partition("@")[2]
+        return None
+
+    def as_json(self) -> dict:
+        return {
+            "commit": self.commit,
+            "date": self.date,
+            "author": self.author,
+            "action": self.action,
+            "model": self.model,
+            "version": self.version,
+            "digest": self.digest,
+            "sites": list(self.sites),
+        }
+
+
+def entry_of(commit: Trailered) -> Entry | None:
+    """An Entry from a commit's trailers, or None when they are not a gitops-mlops record."""
+    values: dict[str, str] = {}
+    pairs: list[tuple[str, tuple[str, ...]]] = []
+    image = None
+    for key, value in commit.trailers:
+        if key == "Image":
+            image = value
+        elif key == "Sites" and image is not None:
+            pairs.append((image, tuple(s.strip() for s in value.split(",") if s.strip())))
+            image = None
+        else:
+            values.setdefault(key, value)
+    if values.get("Action") not in ACTIONS or "Model" not in values or not pairs:
+        return None
+    return Entry(
+        commit=commit.sha,
+        date=commit.date,
+        author=commit.author,
+        action=values["Action"],
+        model=values["Model"],
+        version=values.get("Model-Version", ""),
+        images=tuple(pairs),
+        forced=values.get("Forced") == "true",
+    )
+
+
+def read_history(repo_dir: Path, model: str, selectors: tuple[str, ...] = (), limit: int | None = None, ref: str = "HEAD") -> list[Entry]:
+    """Newest first. Unknown model or ref, or a model with no history: InputError."""
+    repo_dir = Path(repo_dir)
+    load_config(repo_dir).model(model)
+    for selector in selectors:
+        check_selector(selector)
+    if limit is not None and limit < 1:
+        raise InputError("--limit must be at least 1")
+    git = GitRepo(repo_dir)
+    git.resolve(ref)
+    grep = [f"^Model: {model}$", f"^Action: ({'|'.join(ACTIONS)})$"]
+    entries: list[Entry] = []
+    skip = 0
+    while True:
+        chunk = git.log_trailers(ref, grep=grep, limit=limit if not selectors else CHUNK, skip=skip)
+        for commit in chunk:
+            entry = entry_of(commit)
+            if entry is None or entry.model != model:
+                continue
+            if selectors and not any(matches(site, sel) for site in entry.sites for sel in selectors):
+                continue
+            entries.append(entry)
+            if limit is not None and len(entries) >= limit:
+                return entries
+        if not selectors or len(chunk) < CHUNK:
+            break
+        skip += CHUNK
+    if not entries:
+        where = f" at {', '.join(selectors)}" if selectors else ""
+        raise InputError(f"model {model!r} has no promotion or rollback history{where}")
+    return entries
