@@ -8,7 +8,7 @@ key order, quoting, indentation, blank lines, ``---`` and CRLF stay as they were
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_mlops import yamledit
@@ -29,7 +29,7 @@ class Pin:
     new_name: str | None = None
     new_tag: str | None = None
     digest: str | None = None
-    line: int = 0
+    line: int = field(default=0, compare=False)  # 0: not known (the fast reader)
 
     @property
     def repository(self) -> str:
@@ -97,6 +97,66 @@ def parse(text: str, source: str) -> Kustomization:
 def read(path: Path, source: str | None = None) -> Kustomization:
     source = source or str(path)
     return parse(read_text(path, source), source)
+
+
+# A fast reader of pins for read-only views over thousands of files. It accepts
+# only the plain block form tools and people write; anything else (flow style,
+# anchors, escapes, several documents, an indented root) returns None and the
+# caller uses the full parser, so both always agree.
+_IMAGES_LINE = re.compile(r"^images:[ ]*\n", re.M)
+_TOP_KEY = re.compile(r"^images\b", re.M)
+_NEXT_TOP = re.compile(r"^(?! |- |\n)", re.M)
+_S = r"""("[^"\\\n]*"|'[^'\n]*'|[A-Za-z0-9_./][A-Za-z0-9_./:@+-]*)"""
+_ENTRY = re.compile(rf"( *)- name: {_S}\n(?:\1  newName: {_S}\n)?(?:\1  newTag: {_S}\n)?(?:\1  digest: {_S}\n)?")
+
+
+def fast_pin_fields(text: str) -> list[tuple[str, str | None, str | None, str | None]] | None:
+    """(name, newName, newTag, digest) of pins written in the plain form this tool writes
+    (those keys in that order, no comments), or None when the full parser must decide."""
+    if "&" in text or "\r" in text or "\n---" in text or "\n..." in text:
+        return None
+    count = text.count("\nimages") + text.startswith("images")
+    if count != 1:
+        return None if "images" in text else []
+    found = _IMAGES_LINE.search(text)
+    if found is None:
+        return None
+    following = _NEXT_TOP.search(text, found.end())
+    end = following.start() if following else len(text)
+    while end > found.end() and text[end - 2 : end] == "\n\n":
+        end -= 1  # blank lines before the next key
+    entries, at, indent = [], found.end(), None
+    for match in _ENTRY.finditer(text, found.end(), end):
+        pad, name, new_name, new_tag, digest = match.groups()
+        if match.start() != at or (indent is not None and pad != indent):
+            return None
+        indent, at = pad, match.end()
+        entries.append((name, new_name, new_tag, digest))
+    if at != end:
+        return None
+    if "'" in text or '"' in text:
+        entries = [tuple(_unquote(v) for v in entry) for entry in entries]
+    if len({entry[0] for entry in entries}) != len(entries):
+        return None
+    return entries
+
+
+def fast_pins(text: str) -> tuple[Pin, ...] | None:
+    fields = fast_pin_fields(text)
+    return None if fields is None else tuple(Pin(name=n, new_name=nn, new_tag=t, digest=d) for n, nn, t, d in fields)
+
+
+def _unquote(value: str | None) -> str | None:
+    return value[1:-1] if value and value[0] in "\"'" else value
+
+
+def read_pin_fields(path: Path, source: str) -> list[tuple[str, str | None, str | None, str | None]]:
+    """(name, newName, newTag, digest) of every pin of a kustomization file: fast when it can be."""
+    text = read_text(path, source)
+    fields = fast_pin_fields(text)
+    if fields is None:
+        fields = [(p.name, p.new_name, p.new_tag, p.digest) for p in parse(text, source).pins]
+    return fields
 
 
 def _root_and_images(text: str, source: str) -> tuple[MappingNode | None, SequenceNode | None]:

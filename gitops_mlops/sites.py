@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_mlops.config import SITE_NAME_RE, Config
@@ -21,6 +21,7 @@ class Site:
     name: str  # path-like: "datacenter", "edge/berlin-01"
     path: str  # overlay directory, relative to the repository root, posix
     stage: str
+    file: str = field(default="", compare=False)  # its kustomization file, when discovery already checked it
 
     def __str__(self) -> str:
         return self.name
@@ -44,6 +45,8 @@ def contained(repo: Path, relative: str, what: str) -> Path:
 
 def kustomization_of(repo: Path, site: Site) -> Path:
     """The site's one kustomization file, checked to stay inside the repository."""
+    if site.file:
+        return repo.resolve() / site.file
     directory = contained(repo, site.path, f"site {site.name}: path")
     if not directory.is_dir():
         raise InputError(f"site {site.name}: {site.path} is not a directory")
@@ -70,7 +73,7 @@ def _walk_overlays(repo: Path) -> list[Site]:
     overlays = root / OVERLAYS_DIR
     if not overlays.is_dir():
         return []
-    found: list[str] = []
+    found: dict[str, str] = {}  # overlay dir -> its kustomization file, both repository-relative
     for dirpath, dirnames, filenames in os.walk(overlays):
         here = Path(dirpath)
         for name in list(dirnames):
@@ -79,20 +82,27 @@ def _walk_overlays(repo: Path) -> list[Site]:
                 rel = child.relative_to(root).as_posix()
                 contained(repo, rel, "overlay")  # a link out of the repository is an error, not a skip
                 dirnames.remove(name)
-                if find_kustomization_file(child) is not None:
-                    found.append(rel)
-        if any(f in KUSTOMIZATION_FILES for f in filenames):
-            find_kustomization_file(here)  # two kustomization files: an error
-            found.append(here.relative_to(root).as_posix())
-    leaves = [p for p in found if not any(other.startswith(p + "/") for other in found)]
+                file = find_kustomization_file(child)
+                if file is not None:
+                    found[rel] = ""
+        names = [f for f in filenames if f in KUSTOMIZATION_FILES]
+        if names:
+            rel = here.relative_to(root).as_posix()
+            if len(names) > 1:
+                find_kustomization_file(here)  # raises: two kustomization files
+            file = f"{rel}/{names[0]}"
+            if os.path.islink(root / file):
+                contained(repo, os.path.relpath(os.path.realpath(root / file), root), f"{file}: symlink target")
+            found[rel] = file
+    parents = {"/".join(p.split("/")[:i]) for p in found for i in range(1, p.count("/") + 1)}
     sites = []
-    for path in leaves:
+    for path, file in found.items():
         name = path[len(OVERLAYS_DIR) + 1 :]
-        if not name:
+        if path in parents or not name:
             continue
         if not SITE_NAME_RE.match(name):
             raise InputError(f"{path}: {name!r} is not a usable site name (letters, digits, . _ - per path component)")
-        sites.append(Site(name=name, path=path, stage=name.split("/")[0]))
+        sites.append(Site(name=name, path=path, stage=name.split("/")[0], file=file))
     return sites
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gitops_mlops import kustomization
@@ -35,12 +35,12 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
     rows = []
     for site in chosen_sites:
         path = kustomization_of(repo_dir, site)
-        doc = kustomization.read(path, path.relative_to(repo_dir).as_posix())
+        pins = {fields[0]: fields for fields in kustomization.read_pin_fields(path, path.relative_to(repo_dir).as_posix())}
         for model in chosen_models:
-            pin = doc.pin(model.image)
-            if pin is None:
-                continue
-            rows.append(Row(model.name, site.name, site.stage, pin.repository, pin.digest or "", pin.new_tag or ""))
+            pin = pins.get(model.image)
+            if pin is not None:
+                name, new_name, new_tag, digest = pin
+                rows.append(Row(model.name, site.name, site.stage, new_name or name, digest or "", new_tag or ""))
     return _mark(config, rows)
 
 
@@ -49,20 +49,26 @@ def _mark(config: Config, rows: list[Row]) -> list[Row]:
     Behind: the site does not run what most sites of the closest earlier stage run."""
     counts: dict[tuple[str, str], Counter] = {}
     for row in rows:
-        counts.setdefault((row.model, row.stage), Counter())[row.digest] += 1
+        key = (row.model, row.stage)
+        counter = counts.get(key)
+        if counter is None:
+            counter = counts[key] = Counter()
+        counter[row.digest] += 1
     common: dict[tuple[str, str], set[str]] = {}
     for key, counter in counts.items():
-        top = counter.most_common(1)[0][1]
+        top = max(counter.values())
         common[key] = {digest for digest, n in counter.items() if n == top}
     order = [s.name for s in config.stages]
+    reference: dict[tuple[str, str], set[str] | None] = {}
+    for model, stage in counts:
+        earlier = [s for s in order[: order.index(stage)] if (model, s) in common] if stage in order else []
+        previous = common[(model, earlier[-1])] if earlier else None
+        reference[(model, stage)] = previous if previous is not None and len(previous) == 1 else None
     marked = []
     for row in rows:
         key = (row.model, row.stage)
         drift = len(counts[key]) > 1 and (len(common[key]) > 1 or row.digest not in common[key])
-        behind = False
-        if row.stage in order:
-            earlier = [s for s in order[: order.index(row.stage)] if (row.model, s) in common]
-            if earlier and len(common[(row.model, earlier[-1])]) == 1:
-                behind = row.digest not in common[(row.model, earlier[-1])]
-        marked.append(Row(**{**row.__dict__, "drift": drift, "behind": behind}))
+        previous = reference[key]
+        behind = previous is not None and row.digest not in previous
+        marked.append(replace(row, drift=drift, behind=behind) if drift or behind else row)
     return marked
