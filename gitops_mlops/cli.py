@@ -313,20 +313,9 @@ def _report_promotion(result, output: Output, dry_run: bool) -> None:
 
 
 def main() -> None:
+    """Entry point: usage errors exit 2 (Typer); a GitOpsError prints one line and exits with its code."""
     try:
-        app(standalone_mode=False)
+        app()
     except GitOpsError as exc:
         _err(f"error: {exc}")
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        _err("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
-        raise

@@ -20,7 +20,7 @@ from gitops_mlops.errors import GitError, InputError, PushRejected
 
 _CREDENTIALS_RE = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
 _NON_FAST_FORWARD = ("non-fast-forward", "fetch first", "[rejected]", "failed to update ref", "cannot lock ref", "stale info")
-_HOOK_OR_POLICY = ("pre-receive hook declined", "hook declined", "protected branch", "[remote rejected]")
+_HOOK_OR_POLICY = ("hook declined", "protected branch", "permission", "denied", "not allowed")
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")}
 
 

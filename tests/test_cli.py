@@ -1,0 +1,122 @@
+"""The command line's contracts: exit codes, JSON on stdout, one-line errors on stderr, nothing changed on error."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import DIGEST_B, cli, tree_snapshot
+
+REPO = "quay.io/example/fraud-detector"
+
+
+def test_version_prints():
+    result = cli("--version")
+    assert result.code == 0 and result.out.startswith("gitops-mlops ")
+
+
+def test_sites_json(gitops_repo):
+    result = cli("sites", "-o", "json", cwd=gitops_repo.work)
+    assert result.code == 0, result.err
+    sites = json.loads(result.out)
+    assert {"name": "datacenter", "path": "overlays/datacenter", "stage": "datacenter"} in sites
+    assert [s["stage"] for s in sites] == sorted((s["stage"] for s in sites), key=["datacenter", "cloud", "edge"].index)
+    assert {s["name"] for s in sites if s["stage"] == "edge"} == {"edge/berlin-01", "edge/austin-01", "edge/singapore-01"}
+
+
+def test_models_json(gitops_repo):
+    result = cli("models", "--output", "json", "--repo", str(gitops_repo.work))
+    assert result.code == 0, result.err
+    assert {"name": "fraud-detector", "image": "fraud-detector", "repository": REPO} in json.loads(result.out)
+
+
+def test_validate_json_all_ok(gitops_repo):
+    result = cli("validate", "-o", "json", cwd=gitops_repo.work)
+    assert result.code == 0, result.err
+    reports = json.loads(result.out)
+    assert len(reports) == 5 and all(r["ok"] and r["errors"] == [] for r in reports)
+
+
+def test_validate_names_site_file_and_cause(gitops_repo):
+    path = gitops_repo.work / "overlays/edge/berlin-01/kustomization.yaml"
+    path.write_text(path.read_text().replace("digest: sha256:", "digest: sha256:XYZ", 1))
+    result = cli("validate", "-o", "json", cwd=gitops_repo.work)
+    assert result.code == 4
+    bad = [r for r in json.loads(result.out) if not r["ok"]]
+    assert [r["site"] for r in bad] == ["edge/berlin-01"]
+    assert "overlays/edge/berlin-01/kustomization.yaml:" in bad[0]["errors"][0] and "malformed digest" in bad[0]["errors"][0]
+
+
+def test_validate_site_selector(gitops_repo):
+    result = cli("validate", "--site", "edge", "-o", "json", cwd=gitops_repo.work)
+    assert result.code == 0 and len(json.loads(result.out)) == 3
+
+
+def test_promote_json(gitops_repo):
+    result = cli("promote", "fraud-detector", f"{REPO}:1.4.0@{DIGEST_B}", "--to", "datacenter", "-o", "json", cwd=gitops_repo.work)
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert set(data) == {"model", "version", "image", "digest", "changed", "unchanged", "commit", "pushed", "branch"}
+    assert data["changed"] == ["datacenter"] and data["digest"] == DIGEST_B and data["version"] == "1.4.0"
+    assert data["commit"] == gitops_repo.head() and data["pushed"] is False
+
+
+def test_already_up_to_date_exits_zero(gitops_repo):
+    args = ("promote", "fraud-detector", f"{REPO}:1.4.0@{DIGEST_B}", "--to", "datacenter")
+    assert cli(*args, cwd=gitops_repo.work).code == 0
+    again = cli(*args, cwd=gitops_repo.work)
+    assert again.code == 0 and "already up to date" in again.err
+
+
+BAD_INPUT = [
+    ("unknown model", ["promote", "nope", f"{REPO}:1.4.0@{DIGEST_B}", "--to", "datacenter"], "unknown model 'nope'"),
+    ("selector matches nothing", ["promote", "fraud-detector", f"{REPO}:1.4.0@{DIGEST_B}", "--to", "mars"], "matches no site"),
+    ("selector escapes", ["promote", "fraud-detector", f"{REPO}:1.4.0@{DIGEST_B}", "--to", "../etc"], "site selector"),
+    ("short digest", ["promote", "fraud-detector", f"{REPO}:1.4.0@sha256:abc", "--to", "datacenter"], "64 lowercase hex"),
+    ("long digest", ["promote", "fraud-detector", f"{REPO}:1.4.0@sha256:{'a' * 65}", "--to", "datacenter"], "64 lowercase hex"),
+    ("upper-case digest", ["promote", "fraud-detector", f"{REPO}:1.4.0@sha256:{'A' * 64}", "--to", "datacenter"], "64 lowercase hex"),
+    ("sha512", ["promote", "fraud-detector", f"{REPO}:1.4.0@sha512:{'a' * 128}", "--to", "datacenter"], "sha256"),
+    ("bad tag", ["promote", "fraud-detector", f"{REPO}:-bad@{DIGEST_B}", "--to", "datacenter"], "invalid tag"),
+    ("no digest", ["promote", "fraud-detector", f"{REPO}:1.4.0", "--to", "datacenter"], "no digest"),
+    ("port is not a tag", ["promote", "fraud-detector", f"localhost:5000/fraud-detector@{DIGEST_B}", "--to", "datacenter"], "no tag"),
+    ("invalid version", ["promote", "fraud-detector", f"{REPO}@{DIGEST_B}", "--to", "datacenter", "--version", "1.4"], "not a semantic version"),
+    ("sidecar is not the model", ["promote", "fraud-detector-sidecar", f"{REPO}-sidecar:1.0.0@{DIGEST_B}", "--to", "datacenter"], "unknown model"),
+]
+
+
+@pytest.mark.parametrize("args,needle", [pytest.param(a, n, id=i) for i, a, n in BAD_INPUT])
+def test_bad_input_exits_2_with_one_line_and_changes_nothing(gitops_repo, args, needle):
+    snap = tree_snapshot(gitops_repo.work, gitops_repo.remote)
+    result = cli(*args, "--push", cwd=gitops_repo.work)
+    assert result.code == 2, result.err
+    assert len(result.err.strip().splitlines()) == 1 and needle in result.err
+    assert result.out == ""
+    assert tree_snapshot(gitops_repo.work, gitops_repo.remote) == snap
+
+
+def test_policy_refusal_exits_3(gitops_repo):
+    result = cli("promote", "fraud-detector", f"{REPO}:1.4.0@{DIGEST_B}", "--to", "edge", cwd=gitops_repo.work)
+    assert result.code == 3 and "stage order" in result.err
+
+
+def test_missing_config_is_bad_input(tmp_path):
+    result = cli("sites", cwd=tmp_path)
+    assert result.code == 2 and "gitops-mlops.yaml: not found" in result.err
+
+
+def test_malformed_config_names_the_line(gitops_repo):
+    config = gitops_repo.work / "gitops-mlops.yaml"
+    config.write_text(config.read_text() + "models: [\n")
+    result = cli("sites", cwd=gitops_repo.work)
+    assert result.code == 2 and "gitops-mlops.yaml:" in result.err
+
+
+def test_usage_error_exits_2(gitops_repo):
+    result = cli("promote", "fraud-detector", cwd=gitops_repo.work)
+    assert result.code == 2
+
+
+def test_kustomize_missing_is_reported_with_how_to_install(gitops_repo):
+    result = cli("validate", cwd=gitops_repo.work, env={"PATH": "/nonexistent", "GITOPS_MLOPS_KUSTOMIZE": ""})
+    assert result.code == 4 and "kustomize not found" in result.err and "install" in result.err

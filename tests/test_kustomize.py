@@ -1,0 +1,100 @@
+"""The kustomize runner: batched rendering equals per-site builds; the leash holds."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from gitops_mlops.config import load_config
+from gitops_mlops.errors import InputError, RenderError
+from gitops_mlops.kustomize import Kustomize, check_references, is_remote, render_sites, split_documents
+from gitops_mlops.sites import Site, discover_sites
+
+
+def sites_of(repo: Path):
+    return discover_sites(repo, load_config(repo))
+
+
+def test_batched_render_equals_one_build_per_site(gitops_repo):
+    repo = gitops_repo.work
+    sites = sites_of(repo)
+    batched = render_sites(repo, sites, jobs=2)
+    kustomize = Kustomize.find()
+    for site in sites:
+        alone = kustomize.build(Path(site.path), cwd=repo)
+        assert batched[site.name].ok
+        assert sorted(split_documents(batched[site.name].output)) == sorted(split_documents(alone)), site.name
+
+
+def test_a_broken_site_gets_its_own_error_and_hides_no_other(gitops_repo):
+    repo = gitops_repo.work
+    bad = repo / "overlays/edge/austin-01/kustomization.yaml"
+    bad.write_text(bad.read_text() + "configMapGenerator:\n  - name: settings\n    files:\n      - no-such-file.properties\n")
+    results = render_sites(repo, sites_of(repo), jobs=1)
+    failed = {name for name, r in results.items() if not r.ok}
+    assert failed == {"edge/austin-01"}
+    assert "no-such-file.properties" in results["edge/austin-01"].error and "\n" not in results["edge/austin-01"].error
+    assert all("kind: Deployment" in r.output for n, r in results.items() if n != "edge/austin-01")
+
+
+@pytest.mark.parametrize(
+    "ref,remote",
+    [
+        ("https://github.com/org/repo//base?ref=v1", True),
+        ("github.com/org/repo/base?ref=v1", True),
+        ("git@github.com:org/repo.git//base", True),
+        ("ssh://git@example.com/repo.git", True),
+        ("../../base/fraud-detector", False),
+        ("deployment.yaml", False),
+    ],
+)
+def test_remote_references_are_recognised(ref, remote):
+    assert is_remote(ref) is remote
+
+
+def _overlay(repo: Path, resources: str) -> Site:
+    path = repo / "overlays/cloud/kustomization.yaml"
+    path.write_text(f"resources:\n{resources}")
+    return Site("cloud", "overlays/cloud", "cloud")
+
+
+def test_remote_base_is_refused_before_any_build(gitops_repo):
+    site = _overlay(gitops_repo.work, "  - https://github.com/example/models//base?ref=main\n")
+    with pytest.raises(InputError, match="remote resource .* is refused"):
+        check_references(gitops_repo.work, site)
+    start = time.perf_counter()
+    result = render_sites(gitops_repo.work, (site,))["cloud"]
+    assert not result.ok and "refused" in result.error and time.perf_counter() - start < 5
+
+
+def test_allow_listed_remote_base_fails_fast_without_network(gitops_repo):
+    site = _overlay(gitops_repo.work, "  - https://github.com/example/models//base?ref=main\n")
+    start = time.perf_counter()
+    result = render_sites(gitops_repo.work, (site,), allowed_remote=("https://github.com/example/",), timeout=60)["cloud"]
+    assert not result.ok and time.perf_counter() - start < 60
+
+
+def test_local_reference_leaving_the_repo_is_refused(gitops_repo):
+    site = _overlay(gitops_repo.work, "  - ../../../outside\n")
+    with pytest.raises(InputError, match="leaves the repository"):
+        check_references(gitops_repo.work, site)
+
+
+def test_build_timeout_is_an_error(gitops_repo):
+    with pytest.raises(RenderError, match="timed out"):
+        Kustomize.find().build(Path("overlays/cloud"), cwd=gitops_repo.work, timeout=0.001)
+
+
+def test_exec_and_helm_are_off(gitops_repo):
+    path = gitops_repo.work / "overlays/cloud/kustomization.yaml"
+    path.write_text(path.read_text() + "helmCharts:\n  - name: x\n    repo: https://charts.example.com\n    version: 1.0.0\n")
+    result = render_sites(gitops_repo.work, (Site("cloud", "overlays/cloud", "cloud"),))["cloud"]
+    assert not result.ok and "helm" in result.error.lower()
+
+
+def test_override_naming_a_missing_binary_is_reported(monkeypatch):
+    monkeypatch.setenv("GITOPS_MLOPS_KUSTOMIZE", "no-such-kustomize build")
+    with pytest.raises(RenderError, match="not found"):
+        Kustomize.find()

@@ -1,0 +1,215 @@
+"""Promotion end to end on real git repositories (bare remote + clone) and the real kustomize."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from conftest import DIGEST_B, DIGEST_C, git, tree_snapshot
+from gitops_mlops.errors import GitError, InputError, PolicyError, RenderError
+from gitops_mlops.kustomization import parse
+from gitops_mlops.promotion import Request, promote
+
+REPO = "quay.io/example/fraud-detector"
+
+
+def request(to=("datacenter",), tag="1.4.0", digest=DIGEST_B, **kw) -> Request:
+    return Request(model="fraud-detector", image=f"{REPO}:{tag}@{digest}", selectors=tuple(to), **kw)
+
+
+def pin(repo, site: str):
+    path = f"overlays/{site}/kustomization.yaml"
+    return parse(repo.read(path), path).pin("fraud-detector")
+
+
+def trailers(repo, ref="HEAD") -> dict[str, str]:
+    out = repo.git("log", "-1", "--format=%(trailers:only,unfold)", ref)
+    return dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+
+
+def test_promotion_pins_digest_and_version_in_one_commit(gitops_repo):
+    before = gitops_repo.head()
+    result = promote(gitops_repo.work, request())
+    assert result.changed == ("datacenter",)
+    assert gitops_repo.git("rev-parse", "HEAD~1").strip() == before
+    assert gitops_repo.git("diff", "--name-only", "HEAD~1").split() == ["overlays/datacenter/kustomization.yaml"]
+    p = pin(gitops_repo, "datacenter")
+    assert (p.new_name, p.new_tag, p.digest) == (REPO, "1.4.0", DIGEST_B)
+    assert trailers(gitops_repo) == {
+        "Model": "fraud-detector",
+        "Model-Version": "1.4.0",
+        "Image": f"{REPO}:1.4.0@{DIGEST_B}",
+        "Sites": "datacenter",
+        "Action": "promote",
+    }
+
+
+def test_promotion_changes_only_the_pin_lines(gitops_repo):
+    path = "overlays/datacenter/kustomization.yaml"
+    old = gitops_repo.read(path).splitlines()
+    promote(gitops_repo.work, request())
+    new = gitops_repo.read(path).splitlines()
+    assert len(old) == len(new)
+    changed = [(a, b) for a, b in zip(old, new) if a != b]
+    assert [b.strip() for _, b in changed] == ["newTag: 1.4.0", f"digest: {DIGEST_B}"]
+
+
+def test_promote_is_idempotent(gitops_repo):
+    promote(gitops_repo.work, request())
+    head = gitops_repo.head()
+    again = promote(gitops_repo.work, request())
+    assert again.changed == () and again.unchanged == ("datacenter",) and again.commit is None
+    assert gitops_repo.head() == head
+
+
+def test_many_sites_one_commit(gitops_repo):
+    promote(gitops_repo.work, request(to=("datacenter",)))
+    promote(gitops_repo.work, request(to=("cloud",)))
+    before = gitops_repo.head()
+    result = promote(gitops_repo.work, request(to=("edge",)))
+    assert len(result.changed) == 3
+    assert gitops_repo.git("rev-list", "--count", f"{before}..HEAD").strip() == "1"
+    assert trailers(gitops_repo)["Sites"] == ", ".join(result.changed)
+
+
+def test_stage_order_refuses_cloud_before_datacenter(gitops_repo):
+    snap = tree_snapshot(gitops_repo.work)
+    with pytest.raises(PolicyError, match="datacenter"):
+        promote(gitops_repo.work, request(to=("cloud",)))
+    assert tree_snapshot(gitops_repo.work) == snap
+
+
+def test_force_order_is_recorded(gitops_repo):
+    promote(gitops_repo.work, request(to=("edge/berlin-01",), force_order=True))
+    assert trailers(gitops_repo)["Forced"] == "true"
+
+
+def test_downgrade_is_refused_unless_allowed(gitops_repo):
+    promote(gitops_repo.work, request(tag="1.4.0"))
+    with pytest.raises(PolicyError, match="downgrade"):
+        promote(gitops_repo.work, request(tag="1.3.9", digest=DIGEST_C))
+    result = promote(gitops_repo.work, request(tag="1.3.9", digest=DIGEST_C, allow_downgrade=True))
+    assert result.changed == ("datacenter",)
+
+
+def test_image_of_another_repository_is_refused(gitops_repo):
+    bad = Request(model="fraud-detector", image=f"quay.io/example/fraud-detector-sidecar:1.4.0@{DIGEST_B}", selectors=("datacenter",))
+    with pytest.raises(PolicyError, match="not model fraud-detector's repository"):
+        promote(gitops_repo.work, bad)
+
+
+def test_registry_outside_the_allow_list_is_refused(gitops_repo):
+    config = gitops_repo.work / "gitops-mlops.yaml"
+    config.write_text(config.read_text().replace("repository: quay.io/example/fraud-detector", "repository: ghcr.io/example/fraud-detector"))
+    gitops_repo.git("commit", "-qam", "move registry")
+    bad = Request(model="fraud-detector", image=f"ghcr.io/example/fraud-detector:1.4.0@{DIGEST_B}", selectors=("datacenter",))
+    with pytest.raises(PolicyError, match="not allowed"):
+        promote(gitops_repo.work, bad)
+
+
+def test_version_must_come_from_flag_or_semver_tag(gitops_repo):
+    with pytest.raises(InputError, match="--version"):
+        promote(gitops_repo.work, Request(model="fraud-detector", image=f"{REPO}@{DIGEST_B}", selectors=("datacenter",)))
+    result = promote(gitops_repo.work, Request(model="fraud-detector", image=f"{REPO}@{DIGEST_B}", selectors=("datacenter",), version="1.5.0"))
+    assert pin(gitops_repo, "datacenter").new_tag == "1.5.0" and result.version == "1.5.0"
+
+
+def test_dirty_site_is_refused_before_anything_is_written(gitops_repo):
+    path = gitops_repo.work / "overlays/datacenter/kustomization.yaml"
+    path.write_text(path.read_text() + "# local edit\n")
+    snap = tree_snapshot(gitops_repo.work)
+    with pytest.raises(GitError, match="uncommitted changes"):
+        promote(gitops_repo.work, request())
+    assert tree_snapshot(gitops_repo.work) == snap
+
+
+def test_failed_render_restores_every_file(gitops_repo):
+    path = gitops_repo.work / "overlays/datacenter/kustomization.yaml"
+    path.write_text(path.read_text() + "configMapGenerator:\n  - name: settings\n    files:\n      - missing-file.properties\n")
+    gitops_repo.git("commit", "-qam", "a generator whose file is missing")
+    snap, head = tree_snapshot(gitops_repo.work), gitops_repo.head()
+    with pytest.raises(RenderError, match="datacenter"):
+        promote(gitops_repo.work, request())
+    assert tree_snapshot(gitops_repo.work) == snap and gitops_repo.head() == head
+    assert gitops_repo.git("status", "--porcelain") == ""
+
+
+def test_dry_run_prints_diff_and_changes_nothing(gitops_repo):
+    snap = tree_snapshot(gitops_repo.work)
+    result = promote(gitops_repo.work, request(dry_run=True))
+    assert "+    newTag: 1.4.0" in result.diff and f"+    digest: {DIGEST_B}" in result.diff
+    assert result.commit is None and tree_snapshot(gitops_repo.work) == snap
+
+
+def test_push_lands_on_the_remote(gitops_repo):
+    result = promote(gitops_repo.work, request(push=True))
+    assert result.pushed and gitops_repo.remote_head() == result.commit
+
+
+def test_push_starts_from_the_remote_tip(gitops_repo):
+    other = gitops_repo.clone("other")
+    promote(other.work, Request(model="demand-forecast", image=f"quay.io/example/demand-forecast:2.0.0@{DIGEST_C}", selectors=("datacenter",), push=True))
+    result = promote(gitops_repo.work, request(push=True))  # the local checkout is behind: fetched first
+    assert result.pushed and result.attempts == 1
+    git(other.work, "pull", "--quiet")
+    assert pin(other, "datacenter").digest == DIGEST_B
+    dfp = parse(other.read("overlays/datacenter/kustomization.yaml"), "x").pin("demand-forecast")
+    assert dfp.digest == DIGEST_C  # nobody's update is lost
+
+
+def test_push_rejected_mid_flight_is_reapplied_on_the_new_tip(gitops_repo):
+    """A competing pipeline pushes between our fetch and our push (a pre-push hook makes the race certain)."""
+    other = gitops_repo.clone("other")
+    marker = gitops_repo.work.parent / "raced"
+    hook = gitops_repo.work / ".git" / "hooks" / "pre-push"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"[ -e {marker} ] && exit 0\ntouch {marker}\n"
+        f"cd {other.work} && unset GIT_DIR GIT_INDEX_FILE GIT_WORK_TREE && "
+        f"{sys.executable} -m gitops_mlops promote demand-forecast quay.io/example/demand-forecast:2.0.0@{DIGEST_C} --to datacenter --push >/dev/null 2>&1\n"
+    )
+    hook.chmod(0o755)
+    result = promote(gitops_repo.work, request(push=True))
+    assert marker.exists() and result.pushed and result.attempts == 2
+    assert git(gitops_repo.remote, "rev-list", "--count", "main").strip() == "3"  # init + theirs + ours: linear
+    git(other.work, "pull", "--quiet")
+    assert pin(other, "datacenter").digest == DIGEST_B
+    assert parse(other.read("overlays/datacenter/kustomization.yaml"), "x").pin("demand-forecast").digest == DIGEST_C
+
+
+def test_push_from_detached_head(gitops_repo):
+    gitops_repo.git("checkout", "--quiet", "--detach", "HEAD")
+    result = promote(gitops_repo.work, request(push=True))
+    assert result.pushed and gitops_repo.remote_head() == result.commit
+
+
+def test_push_refused_by_a_server_hook_exits_at_once(gitops_repo):
+    hook = gitops_repo.remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'protected: promotions need review' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    before = gitops_repo.remote_head()
+    with pytest.raises(GitError, match="refused by the remote") as caught:
+        promote(gitops_repo.work, request(push=True))
+    assert "PushRejected" not in type(caught.value).__name__
+    assert gitops_repo.remote_head() == before
+
+
+def test_pull_request_branch_is_pushed_with_a_review_body(gitops_repo):
+    result = promote(gitops_repo.work, request(push=True, branch="promote/fraud-detector-1.4.0"))
+    assert result.branch == "promote/fraud-detector-1.4.0" and result.pushed
+    assert gitops_repo.remote_head("promote/fraud-detector-1.4.0") == result.commit
+    assert gitops_repo.remote_head() != result.commit  # main untouched
+    assert "datacenter" in result.pr_body and "gitops-mlops diff" in result.pr_body
+    assert "1.0.0 → 1.4.0" in result.pr_body
+
+
+def test_new_pin_is_added_when_a_site_lacks_it(gitops_repo):
+    path = gitops_repo.work / "overlays/datacenter/kustomization.yaml"
+    text = path.read_text()
+    start = text.index("  - name: fraud-detector")
+    end = text.index("  - name:", start + 5) if "  - name:" in text[start + 5 :] else len(text)
+    path.write_text(text[:start] + text[end:])
+    gitops_repo.git("commit", "-qam", "drop the pin")
+    promote(gitops_repo.work, request())
+    assert pin(gitops_repo, "datacenter").digest == DIGEST_B
