@@ -1,0 +1,45 @@
+"""Shared set-up for the benchmark scripts: a realistic fleet repository and median timing."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from gitops_mlops.scaffold import ScaffoldSpec, edge_site_names, render_layout
+
+
+def fleet_spec(edge_sites: int, models: int) -> ScaffoldSpec:
+    names = [f"model-{i:02d}" for i in range(1, models + 1)]
+    return ScaffoldSpec(models=tuple((n, f"quay.io/example/{n}") for n in names), edge_sites=edge_site_names(edge_sites))
+
+
+def make_fleet_repo(root: Path, edge_sites: int, models: int) -> Path:
+    """A committed git repository (with a bare remote 'origin') holding the fleet layout."""
+    work, remote = root / "work", root / "remote.git"
+    for relative, text in render_layout(fleet_spec(edge_sites, models)).items():
+        path = work / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    git = lambda *a, cwd=work: subprocess.run(["git", *a], cwd=cwd, check=True, capture_output=True)  # noqa: E731
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "fleet")
+    git("remote", "add", "origin", str(remote))
+    git("push", "-q", "origin", "main")
+    return work
+
+
+def median_of(runs: int, fn) -> tuple[float, list[float]]:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def fmt(times: list[float]) -> str:
+    return ", ".join(f"{t:.2f}" for t in times)

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The main job on the embedded example: a throwaway copy of this repository's
+# GitOps layout with a bare "remote", then what a pipeline and a reviewer do:
+# validate, promote a new model digest datacenter -> cloud -> edge with --push,
+# a refused out-of-order promotion, and a pull-request promotion.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/bootstrap.sh
+export PATH="$PWD/${GITOPS_MLOPS_VENV:-.venv}/bin:$PATH"
+PROJECT="$PWD"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gitops-mlops-demo.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+export GIT_AUTHOR_NAME="Model Pipeline" GIT_AUTHOR_EMAIL="pipeline@example.com"
+export GIT_COMMITTER_NAME="Model Pipeline" GIT_COMMITTER_EMAIL="pipeline@example.com"
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+run() { step "$*"; "$@"; }
+
+# A bare remote that Argo CD would watch, seeded with this project's example layout.
+git init --quiet --bare --initial-branch=main "$WORK/remote.git"
+mkdir "$WORK/seed"
+cp -r "$PROJECT/gitops-mlops.yaml" "$PROJECT/base" "$PROJECT/overlays" "$PROJECT/environments" "$WORK/seed/"
+git -C "$WORK/seed" init --quiet --initial-branch=main
+git -C "$WORK/seed" add -A && git -C "$WORK/seed" commit --quiet -m "example GitOps repository"
+git -C "$WORK/seed" push --quiet "$WORK/remote.git" main
+git clone --quiet "$WORK/remote.git" "$WORK/pipeline"
+cd "$WORK/pipeline"
+
+DIGEST=sha256:$(printf 'fraud-detector 1.4.0' | sha256sum | cut -c1-64)
+IMAGE=quay.io/example/fraud-detector:1.4.0@$DIGEST
+
+run gitops-mlops models
+run gitops-mlops sites
+run gitops-mlops validate
+
+step "# the pipeline just pushed $IMAGE"
+run gitops-mlops promote fraud-detector "$IMAGE" --to datacenter --push
+step "# edge before cloud is refused (exit 3): stage order"
+gitops-mlops promote fraud-detector "$IMAGE" --to edge --push || echo "exit code $?"
+run gitops-mlops promote fraud-detector "$IMAGE" --to cloud --push
+run gitops-mlops promote fraud-detector "$IMAGE" --to edge --push -o json
+step "# running it again is a no-op"
+gitops-mlops promote fraud-detector "$IMAGE" --to edge --push
+
+DF=quay.io/example/demand-forecast:1.1.0@sha256:$(printf 'demand-forecast 1.1.0' | sha256sum | cut -c1-64)
+step "# a reviewed rollout: commit on a branch, push it, print the pull request"
+run gitops-mlops promote demand-forecast "$DF" --to datacenter --branch promote/demand-forecast-1.1.0 --push
+
+step "# what Argo CD sees on main (trailers are machine-readable)"
+git --git-dir="$WORK/remote.git" log --format='%h %s%n%(trailers:key=Sites,key=Image)' main -4
