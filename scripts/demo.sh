@@ -45,5 +45,17 @@ DF=quay.io/example/demand-forecast:1.1.0@sha256:$(printf 'demand-forecast 1.1.0'
 step "# a reviewed rollout: commit on a branch, push it, print the pull request"
 run gitops-mlops promote demand-forecast "$DF" --to datacenter --branch promote/demand-forecast-1.1.0 --push
 
-step "# what Argo CD sees on main (trailers are machine-readable)"
-git --git-dir="$WORK/remote.git" log --format='%h %s%n%(trailers:key=Sites,key=Image)' main -4
+step "# the reviewer's pull-request check: validate, then the rendered diff as a PR comment"
+run bash "$PROJECT/scripts/pr-check.sh" origin/main "$WORK/pr-comment.md"
+sed -n '1,12p' "$WORK/pr-comment.md"
+
+step "# the operator: what runs where, and the audit trail (read from commit trailers)"
+git switch --quiet --detach origin/main
+run gitops-mlops status --model fraud-detector
+run gitops-mlops history fraud-detector
+
+step "# drift alarms at berlin-01: roll it back; the bad digest is put on hold"
+run gitops-mlops rollback fraud-detector --site edge/berlin-01 --push
+step "# automation re-promoting the held digest is refused (exit 3) until the hold is released"
+gitops-mlops promote fraud-detector "$IMAGE" --to edge --push || echo "exit code $?"
+run gitops-mlops history fraud-detector --site edge/berlin-01 --limit 2
