@@ -9,7 +9,6 @@ rendered at both refs and kept when their output differs.
 from __future__ import annotations
 
 import difflib
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from gitops_mlops import kustomization
 from gitops_mlops.config import load_config
 from gitops_mlops.errors import InputError
 from gitops_mlops.gitrepo import GitRepo
-from gitops_mlops.kustomize import check_references, render_sites
+from gitops_mlops.kustomize import References, check_references, closure, render_sites
 from gitops_mlops.sites import Site, discover_sites, kustomization_of, select
 
 MARKDOWN_LIMIT = 60_000  # pull-request comments are capped at 65,536 characters
@@ -96,7 +95,7 @@ def _affected(git: GitRepo, trees: dict[str, Path], base: str, head: str, select
     for side, tree in trees.items():
         config, sites = _sites_at(tree)
         chosen = select(tuple(sites.values()), selectors) if selectors else tuple(sites.values())
-        cache: dict[Path, tuple[str, ...]] = {}
+        refs = References()
         root = tree.resolve()
         for site in chosen:
             other = trees["head" if side == "base" else "base"]
@@ -104,30 +103,14 @@ def _affected(git: GitRepo, trees: dict[str, Path], base: str, head: str, select
                 names.add(site.name)
                 continue
             try:
-                check_references(tree, site, config.policy.remote_resources, cache)
+                check_references(tree, site, config.policy.remote_resources, refs)
             except InputError:
                 names.add(site.name)  # broken on one side: render shows why
                 continue
-            closure = _closure(root, site, cache)
-            if any(path == d or path.startswith(d + "/") for path in changed for d in closure):
+            dirs = {d.relative_to(root).as_posix() for d in closure((root / site.path).resolve(), refs)}
+            if any(path == d or path.startswith(d + "/") for path in changed for d in dirs):
                 names.add(site.name)
     return sorted(names)
-
-
-def _closure(root: Path, site: Site, cache: dict[Path, tuple[str, ...]]) -> set[str]:
-    """Repository-relative directories a site's build reads."""
-    start = (root / site.path).resolve()
-    seen, stack = set(), [start]
-    while stack:
-        directory = stack.pop()
-        if directory in seen:
-            continue
-        seen.add(directory)
-        for ref in cache.get(directory, ()):
-            target = Path(os.path.normpath(directory / ref))
-            if target in cache:
-                stack.append(target)
-    return {d.relative_to(root).as_posix() for d in seen}
 
 
 def _compare(trees: dict[str, Path], names: list[str]) -> list[SiteDiff]:

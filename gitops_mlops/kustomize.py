@@ -14,6 +14,7 @@ bisected so each broken site gets its own error.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -21,7 +22,7 @@ import shutil
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_mlops import kustomization
@@ -96,37 +97,64 @@ def _first_error(stderr: str) -> str:
     return text.strip('<> "')[:500]
 
 
+@dataclass
+class References:
+    """What check_references learned, shared by all sites of one render: each directory's
+    child directories, and each checked path. Shared bases are read and resolved once."""
+
+    children: dict[Path, tuple[Path, ...]] = field(default_factory=dict)
+    resolved: dict[str, Path] = field(default_factory=dict)
+    closures: dict[Path, tuple[Path, ...]] = field(default_factory=dict)
+
+
 def is_remote(reference: str) -> bool:
     return bool(_REMOTE_RE.match(reference))
 
 
-def check_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = (), cache: dict[Path, tuple[str, ...]] | None = None) -> None:
+def check_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = (), refs: References | None = None) -> None:
     """Refuse, before any build, remote resources (unless allow-listed) and local references that leave the repository."""
-    cache = {} if cache is None else cache
+    refs = References() if refs is None else refs
     root = repo.resolve()
     stack = [kustomization_of(repo, site).parent]
     while stack:
         directory = stack.pop()
-        if directory in cache:
+        if directory in refs.children:
             continue
         file = kustomization.find_kustomization_file(directory)
         rel_dir = directory.relative_to(root).as_posix()
-        refs = kustomization.read(file, f"{rel_dir}/{file.name}").references if file else ()
-        cache[directory] = refs
-        for ref in refs:
+        entries = kustomization.read(file, f"{rel_dir}/{file.name}").references if file else ()
+        children = []
+        for ref in entries:
             if is_remote(ref):
                 if not any(ref.startswith(prefix) for prefix in allowed_remote):
                     raise InputError(f"site {site.name}: {rel_dir}/{file.name}: remote resource {ref!r} is refused (allow it under policy.remoteResources)")
                 continue
             where = f"site {site.name}: {rel_dir}/{file.name}: resource {ref!r}"
-            try:
-                target = contained(repo, os.path.normpath(os.path.join(rel_dir, ref)), "path")
-            except InputError as exc:
-                raise InputError(f"{where}: {str(exc).split(': ', 1)[-1]}") from None
+            normal = os.path.normpath(os.path.join(rel_dir, ref))
+            target = refs.resolved.get(normal)
+            if target is None:
+                try:
+                    target = refs.resolved[normal] = contained(repo, normal, "path")
+                except InputError as exc:
+                    raise InputError(f"{where}: {str(exc).split(': ', 1)[-1]}") from None
             if target.is_dir():
+                children.append(target)
                 stack.append(target)
             elif not target.exists():
                 raise InputError(f"{where}: does not exist")
+        refs.children[directory] = tuple(children)
+
+
+def closure(directory: Path, refs: References) -> tuple[Path, ...]:
+    """``directory`` and every directory its build reads, after check_references walked it."""
+    known = refs.closures.get(directory)
+    if known is None:
+        seen = {directory: None}
+        for child in refs.children.get(directory, ()):
+            for path in closure(child, refs):
+                seen.setdefault(path, None)
+        known = refs.closures[directory] = tuple(seen)
+    return known
 
 
 def render_sites(
@@ -141,24 +169,63 @@ def render_sites(
     kustomize = kustomize or Kustomize.find()
     repo = repo.resolve()
     results: dict[str, Rendered] = {}
-    cache: dict[Path, tuple[str, ...]] = {}
+    refs = References()
     buildable: list[Site] = []
     for site in sites:
         try:
-            check_references(repo, site, allowed_remote, cache)
+            check_references(repo, site, allowed_remote, refs)
             buildable.append(site)
         except InputError as exc:
             results[site.name] = Rendered(site.name, error=str(exc))
     if not buildable:
         return results
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(buildable)))
-    size = -(-len(buildable) // jobs)
-    batches = [buildable[i : i + size] for i in range(0, len(buildable), size)]
+    groups = _identical_inputs(repo, buildable, refs)
+    unique = [members[0] for members in groups.values()]
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(unique)))
+    size = -(-len(unique) // jobs)
+    batches = [unique[i : i + size] for i in range(0, len(unique), size)]
     with tempfile.TemporaryDirectory(prefix="gitops-mlops-render-") as tmp, ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(_render_batch, kustomize, repo, Path(tmp), f"b{n}", batch, timeout) for n, batch in enumerate(batches)]
         for future in futures:
             results.update(future.result())
+    for first, *others in groups.values():
+        done = results[first.name]
+        for site in others:  # same inputs, same output; an error names this site
+            error = done.error.replace(f"site {first.name}:", f"site {site.name}:").replace(first.path, site.path)
+            results[site.name] = Rendered(site.name, output=done.output, error=error)
     return {site.name: results[site.name] for site in sites}
+
+
+def _without_header(data: bytes) -> bytes:
+    """The file without its leading comment lines (a site's own header); nothing else is touched."""
+    lines = data.split(b"\n")
+    first = next((i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith(b"#")), len(lines))
+    return b"\n".join(lines[first:])
+
+
+def _identical_inputs(repo: Path, sites: list[Site], refs: References) -> dict[str, list[Site]]:
+    """Group sites whose builds read exactly the same inputs; kustomize is deterministic, so one build serves a group.
+
+    The key: every file under the site's own directory (bytes, relative path) and
+    the repository paths of the shared directories it reaches outside it.
+    """
+    groups: dict[str, list[Site]] = {}
+    for site in sites:
+        own = (repo / site.path).resolve()
+        digest = hashlib.sha256()
+        for directory in closure(own, refs):
+            if directory != own and own not in directory.parents:
+                digest.update(b"D" + str(directory).encode() + b"\0")
+        for dirpath, dirnames, filenames in os.walk(own):
+            dirnames.sort()
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                data = path.read_bytes()
+                if dirpath == str(own) and name in kustomization.KUSTOMIZATION_FILES:
+                    data = _without_header(data)  # a header comment does not change the build
+                digest.update(b"F" + path.relative_to(own).as_posix().encode() + b"\0" + data + b"\0")
+        groups.setdefault(digest.hexdigest(), []).append(site)
+    return groups
 
 
 def _render_batch(kustomize: Kustomize, repo: Path, tmp: Path, label: str, batch: list[Site], timeout: float) -> dict[str, Rendered]:

@@ -119,10 +119,6 @@ holds: []
 
 
 def _base(name: str) -> dict[str, str]:
-    labels = f"""\
-        app.kubernetes.io/name: {name}
-        app.kubernetes.io/component: model-server
-        app.kubernetes.io/part-of: gitops-mlops"""
     return {
         f"base/{name}/kustomization.yaml": f"""\
 # Model-serving manifests for {name}. Overlays pin the image by digest and size it per site.

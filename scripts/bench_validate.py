@@ -30,13 +30,18 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=10)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--baseline-runs", type=int, default=1)
+    parser.add_argument("--distinct", action="store_true", help="give every edge site its own annotation, so no two sites share a build")
     args = parser.parse_args()
     kustomize = Kustomize.find()
     with tempfile.TemporaryDirectory(prefix="bench-validate-") as tmp:
         repo = make_fleet_repo(Path(tmp), args.sites, args.models)
+        if args.distinct:
+            for path in sorted(repo.glob("overlays/edge/*/kustomization.yaml")):
+                path.write_text(path.read_text() + f"commonAnnotations:\n  example.com/site: {path.parent.name}\n")
         config = load_config(repo)
         sites = discover_sites(repo, config)
-        print(f"repo: {len(sites)} sites ({args.sites} edge), {args.models} models; kustomize: {' '.join(kustomize.command)}")
+        kind = "every edge site distinct" if args.distinct else "edge sites from one template"
+        print(f"repo: {len(sites)} sites ({args.sites} edge, {kind}), {args.models} models; kustomize: {' '.join(kustomize.command)}")
 
         def batched():
             reports = validate_sites(repo, config, sites, kustomize=kustomize)

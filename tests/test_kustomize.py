@@ -98,3 +98,29 @@ def test_override_naming_a_missing_binary_is_reported(monkeypatch):
     monkeypatch.setenv("GITOPS_MLOPS_KUSTOMIZE", "no-such-kustomize build")
     with pytest.raises(RenderError, match="not found"):
         Kustomize.find()
+
+
+def test_sites_with_identical_inputs_share_one_build(gitops_repo):
+    from gitops_mlops.kustomize import References, _identical_inputs
+
+    repo = gitops_repo.work.resolve()
+    sites = sites_of(repo)
+    refs = References()
+    for site in sites:
+        check_references(repo, site, (), refs)
+    groups = _identical_inputs(repo, list(sites), refs)
+    # the three edge overlays differ only in their header comment: one build serves them
+    assert sorted(len(g) for g in groups.values()) == [1, 1, 3]
+    (repo / "overlays/edge/austin-01/extra.yaml").write_text("kind: ConfigMap\n")
+    assert sorted(len(g) for g in _identical_inputs(repo, list(sites), refs).values()) == [1, 1, 1, 2]
+
+
+def test_a_shared_build_error_names_each_site(gitops_repo):
+    repo = gitops_repo.work
+    for site in ("austin-01", "berlin-01"):
+        path = repo / f"overlays/edge/{site}/kustomization.yaml"
+        path.write_text(path.read_text() + "configMapGenerator:\n  - name: settings\n    files:\n      - no-such-file.properties\n")
+    results = render_sites(repo, sites_of(repo))
+    assert {n for n, r in results.items() if not r.ok} == {"edge/austin-01", "edge/berlin-01"}
+    assert results["edge/austin-01"].error.startswith("site edge/austin-01:") and "overlays/edge/austin-01" in results["edge/austin-01"].error
+    assert results["edge/berlin-01"].error.startswith("site edge/berlin-01:") and "overlays/edge/berlin-01" in results["edge/berlin-01"].error

@@ -1,0 +1,88 @@
+"""``gitops-mlops init`` and the scaffold it writes: identical to the project's own example."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT_ROOT, cli, git
+from gitops_mlops.config import parse_config
+from gitops_mlops.errors import InputError
+from gitops_mlops.scaffold import ScaffoldSpec, edge_site_names, render_layout
+
+EXAMPLE = ("gitops-mlops.yaml", "base", "overlays", "environments")
+
+
+def example_files(root: Path) -> dict[str, bytes]:
+    files = {}
+    for top in EXAMPLE:
+        path = root / top
+        for file in [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()):
+            files[file.relative_to(root).as_posix()] = file.read_bytes()
+    return files
+
+
+def test_default_layout_is_the_project_example():
+    rendered = {k: v.encode() for k, v in render_layout(ScaffoldSpec()).items()}
+    assert rendered == example_files(PROJECT_ROOT)
+
+
+def test_init_writes_and_commits_the_example_byte_for_byte(tmp_path):
+    result = cli("init", str(tmp_path / "repo"))
+    assert result.code == 0, result.err
+    assert example_files(tmp_path / "repo") == example_files(PROJECT_ROOT)
+    assert git(tmp_path / "repo", "status", "--porcelain") == ""
+    assert git(tmp_path / "repo", "rev-list", "--count", "HEAD").strip() == "1"
+
+
+def test_init_with_models_and_generated_edge_sites(tmp_path):
+    repo = tmp_path / "fleet"
+    result = cli("init", str(repo), "--model", "churn=quay.io/acme/churn", "--edge-sites", "12", "--repo-url", "https://git.example.com/ml.git")
+    assert result.code == 0, result.err
+    config = parse_config((repo / "gitops-mlops.yaml").read_text())
+    assert [m.name for m in config.models] == ["churn"] and config.repo_url == "https://git.example.com/ml.git"
+    assert sorted(p.name for p in (repo / "overlays/edge").iterdir()) == list(edge_site_names(12))
+    assert "https://git.example.com/ml.git" in (repo / "environments/edge-fleet.yaml").read_text()
+    sites = cli("sites", "-o", "json", cwd=repo)
+    assert sites.code == 0 and sites.out.count('"stage": "edge"') == 12
+    assert cli("validate", "--site", "edge/site-0007", cwd=repo).code == 0
+
+
+def test_init_named_edge_sites(tmp_path):
+    result = cli("init", str(tmp_path / "r"), "--edge-site", "factory-1", "--edge-site", "store-9")
+    assert result.code == 0 and sorted(p.name for p in (tmp_path / "r/overlays/edge").iterdir()) == ["factory-1", "store-9"]
+
+
+def test_init_refuses_a_non_empty_directory_unless_forced(tmp_path):
+    target = tmp_path / "busy"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine\n")
+    refused = cli("init", str(target))
+    assert refused.code == 2 and "not empty" in refused.err and sorted(p.name for p in target.iterdir()) == ["notes.txt"]
+    forced = cli("init", str(target), "--force")
+    assert forced.code == 0 and (target / "notes.txt").read_text() == "mine\n" and (target / "gitops-mlops.yaml").is_file()
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--model", "Bad_Name=quay.io/a/b"], "model name"),
+        (["--model", "ok=quay.io/a/B"], "invalid repository path"),
+        (["--model", "no-equals-sign"], "NAME=REPOSITORY"),
+        (["--edge-site", "../escape"], "edge site name"),
+        (["--edge-site", "a", "--edge-site", "a"], "given twice"),
+        (["--edge-site", "a", "--edge-sites", "3"], "not both"),
+    ],
+)
+def test_init_bad_input_writes_nothing(tmp_path, args, needle):
+    target = tmp_path / "new"
+    result = cli("init", str(target), *args)
+    assert result.code == 2 and needle in result.err and len(result.err.strip().splitlines()) == 1
+    assert not target.exists()
+
+
+def test_scaffold_spec_validation():
+    with pytest.raises(InputError, match="at least one model"):
+        render_layout(ScaffoldSpec(models=()))
+    assert len(render_layout(ScaffoldSpec(edge_sites=edge_site_names(1000)))) == 1 + 2 * 5 + 2 + 1000 + 5
