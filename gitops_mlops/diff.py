@@ -17,6 +17,7 @@ from gitops_mlops import kustomization
 from gitops_mlops.config import load_config
 from gitops_mlops.errors import InputError
 from gitops_mlops.gitrepo import GitRepo
+from gitops_mlops.kustomization import Pin
 from gitops_mlops.kustomize import References, check_references, closure, render_sites
 from gitops_mlops.sites import Site, discover_sites, kustomization_of, select
 
@@ -74,8 +75,9 @@ def diff_refs(repo_dir: Path, base: str | None = None, head: str | None = None, 
             trees[side] = Path(tmp) / side
             git.add_worktree(trees[side], sha)
         try:
-            sites = _affected(git, trees, base_sha, head_sha, selectors)
-            return DiffReport(base_sha, head_sha, tuple(_compare(trees, sites)))
+            refs = {side: References() for side in trees}
+            sites = _affected(git, trees, base_sha, head_sha, selectors, refs)
+            return DiffReport(base_sha, head_sha, tuple(_compare(trees, sites, refs)))
         finally:
             for path in trees.values():
                 git.remove_worktree(path)
@@ -89,31 +91,31 @@ def _sites_at(tree: Path) -> tuple[object, dict[str, Site]]:
     return config, {s.name: s for s in discover_sites(tree, config)}
 
 
-def _affected(git: GitRepo, trees: dict[str, Path], base: str, head: str, selectors: tuple[str, ...]) -> list[str]:
-    changed = git.changed_paths(base, head)
+def _affected(git: GitRepo, trees: dict[str, Path], base: str, head: str, selectors: tuple[str, ...], refs: dict[str, References]) -> list[str]:
+    changed_dirs = {"/".join(p.split("/")[:i]) for p in git.changed_paths(base, head) for i in range(1, p.count("/") + 1)}
     names: set[str] = set()
     for side, tree in trees.items():
         config, sites = _sites_at(tree)
         chosen = select(tuple(sites.values()), selectors) if selectors else tuple(sites.values())
-        refs = References()
         root = tree.resolve()
+        other = trees["head" if side == "base" else "base"]
         for site in chosen:
-            other = trees["head" if side == "base" else "base"]
+            if site.name in names:
+                continue
             if not (other / site.path).is_dir():
                 names.add(site.name)
                 continue
             try:
-                check_references(tree, site, config.policy.remote_resources, refs)
+                check_references(tree, site, config.policy.remote_resources, refs[side])
             except InputError:
-                names.add(site.name)  # broken on one side: render shows why
+                names.add(site.name)  # broken on one side: the render shows why
                 continue
-            dirs = {d.relative_to(root).as_posix() for d in closure((root / site.path).resolve(), refs)}
-            if any(path == d or path.startswith(d + "/") for path in changed for d in dirs):
+            if any(d.relative_to(root).as_posix() in changed_dirs for d in closure((root / site.path).resolve(), refs[side])):
                 names.add(site.name)
     return sorted(names)
 
 
-def _compare(trees: dict[str, Path], names: list[str]) -> list[SiteDiff]:
+def _compare(trees: dict[str, Path], names: list[str], refs: dict[str, References]) -> list[SiteDiff]:
     rendered = {}
     configs = {}
     for side, tree in trees.items():
@@ -121,16 +123,20 @@ def _compare(trees: dict[str, Path], names: list[str]) -> list[SiteDiff]:
         configs[side] = config
         present = tuple(sites[n] for n in names if n in sites)
         allowed = config.policy.remote_resources if config else ()
-        results = render_sites(tree, present, allowed) if present else {}
+        results = render_sites(tree, present, allowed, refs=refs[side]) if present else {}
         rendered[side] = {n: (r.output if r.ok else f"# render failed: {r.error}\n") for n, r in results.items()}
         rendered[side + "_sites"] = sites
     out = []
+    bodies: dict[tuple[str, str], str] = {}  # sites that share both builds share the diff body
     for name in names:
         before, after = rendered["base"].get(name, ""), rendered["head"].get(name, "")
         if before == after:
             continue
-        diff = "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"base/{name}", f"head/{name}", n=3))
-        out.append(SiteDiff(name, diff, _pin_deltas(trees, rendered, configs, name)))
+        body = bodies.get((before, after))
+        if body is None:
+            lines = difflib.unified_diff(before.splitlines(True), after.splitlines(True), "a", "b", n=3)
+            body = bodies[(before, after)] = "".join(list(lines)[2:])
+        out.append(SiteDiff(name, f"--- base/{name}\n+++ head/{name}\n{body}", _pin_deltas(trees, rendered, configs, name)))
     return out
 
 
@@ -143,8 +149,7 @@ def _pin_deltas(trees, rendered, configs, name: str) -> tuple[PinDelta, ...]:
             continue
         try:
             path = kustomization_of(trees[side], site)
-            doc = kustomization.read(path, site.path)
-            pins[side] = {p.name: p for p in doc.pins}
+            pins[side] = {f[0]: Pin(*f) for f in kustomization.read_pin_fields(path, site.path)}
         except InputError:
             pins[side] = {}
     config = configs["head"] or configs["base"]

@@ -143,18 +143,19 @@ class GitRepo:
     # ------------------------------------------------------------ writes
 
     def commit(self, paths: list[str], message: str) -> str:
-        """Commit exactly ``paths`` (other staged changes stay out) with ``message``; return the new sha."""
+        """Commit exactly ``paths`` (changes staged elsewhere stay out) with ``message``; return the new sha."""
         spec = "\0".join(paths)
-        self.run("add", "--pathspec-from-file=-", "--pathspec-file-nul", stdin=spec)
+        others = set(self.run("diff", "--cached", "--name-only", "-z").split("\0")) - set(paths) - {""}
+        self.run("update-index", "--add", "-z", "--stdin", stdin=spec)  # exact paths: no pathspec matching
+        argv = ["git", "commit", "--quiet", "--file=-"]
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".pathspec") as pathspec:
-            pathspec.write(spec)
-            pathspec.flush()
+            if others:  # only then pay for a commit limited to our paths
+                pathspec.write(spec)
+                pathspec.flush()
+                argv += [f"--pathspec-from-file={pathspec.name}", "--pathspec-file-nul"]
             try:
                 with self._git.custom_environment(**self._identity_env()), _stdin(message) as handle:
-                    self._git.execute(
-                        ["git", "commit", "--quiet", "--file=-", f"--pathspec-from-file={pathspec.name}", "--pathspec-file-nul"],
-                        istream=handle,
-                    )
+                    self._git.execute(argv, istream=handle)
             except GitCommandError as exc:
                 raise GitError(f"git commit: {_reason(exc)}") from None
         return self.head()

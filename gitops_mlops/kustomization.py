@@ -74,12 +74,7 @@ def read_text(path: Path, source: str) -> str:
 
 def parse(text: str, source: str) -> Kustomization:
     root, images = _root_and_images(text, source)
-    pins = tuple(_pin_of(entry, source) for entry in images.value) if images is not None else ()
-    seen: dict[str, int] = {}
-    for pin in pins:
-        if pin.name in seen:
-            raise InputError(f"{source}:{pin.line}: two images entries for {pin.name!r} (first at line {seen[pin.name]})")
-        seen[pin.name] = pin.line
+    pins = _pins_of(images, source)
     references: list[str] = []
     for key in ("resources", "components", "bases"):
         pair = mapping_get(root, key) if root is not None else None
@@ -110,9 +105,9 @@ _S = r"""("[^"\\\n]*"|'[^'\n]*'|[A-Za-z0-9_./][A-Za-z0-9_./:@+-]*)"""
 _ENTRY = re.compile(rf"( *)- name: {_S}\n(?:\1  newName: {_S}\n)?(?:\1  newTag: {_S}\n)?(?:\1  digest: {_S}\n)?")
 
 
-def fast_pin_fields(text: str) -> list[tuple[str, str | None, str | None, str | None]] | None:
-    """(name, newName, newTag, digest) of pins written in the plain form this tool writes
-    (those keys in that order, no comments), or None when the full parser must decide."""
+def _fast_matches(text: str) -> list[re.Match] | None:
+    """The ``images:`` entries of a kustomization in the plain form this tool writes (name, newName,
+    newTag, digest, in that order, no comments inside), or None when the full parser must decide."""
     if "&" in text or "\r" in text or "\n---" in text or "\n..." in text:
         return None
     count = text.count("\nimages") + text.startswith("images")
@@ -125,20 +120,25 @@ def fast_pin_fields(text: str) -> list[tuple[str, str | None, str | None, str | 
     end = following.start() if following else len(text)
     while end > found.end() and text[end - 2 : end] == "\n\n":
         end -= 1  # blank lines before the next key
-    entries, at, indent = [], found.end(), None
+    matches, at, indent = [], found.end(), None
     for match in _ENTRY.finditer(text, found.end(), end):
-        pad, name, new_name, new_tag, digest = match.groups()
-        if match.start() != at or (indent is not None and pad != indent):
+        if match.start() != at or (indent is not None and match.group(1) != indent):
             return None
-        indent, at = pad, match.end()
-        entries.append((name, new_name, new_tag, digest))
-    if at != end:
+        indent, at = match.group(1), match.end()
+        matches.append(match)
+    if at != end or len({_unquote(m.group(2)) for m in matches}) != len(matches):
         return None
-    if "'" in text or '"' in text:
-        entries = [tuple(_unquote(v) for v in entry) for entry in entries]
-    if len({entry[0] for entry in entries}) != len(entries):
+    return matches
+
+
+def fast_pin_fields(text: str) -> list[tuple[str, str | None, str | None, str | None]] | None:
+    """(name, newName, newTag, digest) of every pin, or None when the full parser must decide."""
+    matches = _fast_matches(text)
+    if matches is None:
         return None
-    return entries
+    if "'" not in text and '"' not in text:
+        return [m.groups()[1:] for m in matches]
+    return [tuple(_unquote(v) for v in m.groups()[1:]) for m in matches]
 
 
 def fast_pins(text: str) -> tuple[Pin, ...] | None:
@@ -174,6 +174,17 @@ def _root_and_images(text: str, source: str) -> tuple[MappingNode | None, Sequen
     if not isinstance(value, SequenceNode):
         raise InputError(f"{source}:{line_of(value)}: images must be a list")
     return root, value
+
+
+def _pins_of(images: SequenceNode | None, source: str) -> tuple[Pin, ...]:
+    """Every pin of an ``images:`` node; two entries for one image are an error, never a guess."""
+    pins = tuple(_pin_of(entry, source) for entry in images.value) if images is not None else ()
+    seen: dict[str, int] = {}
+    for pin in pins:
+        if pin.name in seen:
+            raise InputError(f"{source}:{pin.line}: two images entries for {pin.name!r} (first at line {seen[pin.name]})")
+        seen[pin.name] = pin.line
+    return pins
 
 
 def _pin_of(entry: Node, source: str) -> Pin:
@@ -223,10 +234,33 @@ def set_pin(text: str, source: str, image: str, values: dict[str, str]) -> str:
             body = newline + body.rstrip("\r\n")
         return text[:at] + body + text[at:]
     entries = [e for e in images.value if isinstance(e, MappingNode) and _name_of(e) == image]
-    parse(text, source)  # duplicate pins and malformed entries are errors, never guesses
+    _pins_of(images, source)  # duplicate pins and malformed entries are errors, never guesses
     if not entries:
         return _append_entry(text, images, image, values, newline)
     return _update_entry(text, entries[0], values, newline)
+
+
+_GROUP = {"newName": 3, "newTag": 4, "digest": 5}
+
+
+def edit_pin(text: str, source: str, image: str, values: dict[str, str]) -> tuple[Pin | None, str]:
+    """The current pin of ``image`` and ``text`` with ``values`` set; see set_pin.
+
+    The plain form this tool writes is edited from one regular-expression match
+    (value spans replaced, quoting kept); anything else through the YAML parser."""
+    matches = _fast_matches(text)
+    match = next((m for m in matches if _unquote(m.group(2)) == image), None) if matches else None
+    if match is not None and all(match.group(_GROUP[key]) is not None for key in values):
+        old = Pin(*(_unquote(v) for v in match.groups()[1:]))
+        edits = []
+        for key, value in values.items():
+            raw = match.group(_GROUP[key])
+            if _unquote(raw) != value:
+                style = raw[0] if raw[0] in "\"'" else None
+                edits.append((match.start(_GROUP[key]), match.end(_GROUP[key]), yamledit.format_scalar(value, style)))
+        return old, yamledit.apply_edits(text, edits)
+    pin = parse(text, source).pin(image)
+    return pin, set_pin(text, source, image, values)
 
 
 def _name_of(entry: MappingNode) -> str | None:

@@ -164,12 +164,13 @@ def render_sites(
     kustomize: Kustomize | None = None,
     jobs: int | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    refs: References | None = None,
 ) -> dict[str, Rendered]:
     """Render every site; a broken site gets its own error and does not hide the others."""
     kustomize = kustomize or Kustomize.find()
     repo = repo.resolve()
     results: dict[str, Rendered] = {}
-    refs = References()
+    refs = References() if refs is None else refs
     buildable: list[Site] = []
     for site in sites:
         try:

@@ -176,13 +176,20 @@ def _plan(repo_dir: Path, intent: _Intent, request: Request) -> Plan:
     if request.action == "promote" and not request.force_order:
         last_stage = max(intent.config.stage_index(s.stage) for s in intent.targets)
         needed |= {s.name for s in intent.all_sites if intent.config.stage_index(s.stage) < last_stage}
+    targets = {s.name for s in intent.targets}
     for site in intent.all_sites:
         if site.name in needed:
             path = kustomization_of(repo_dir, site)
             rel = path.relative_to(repo_dir).as_posix()
             texts[site.name] = (rel, kustomization.read_text(path, rel))
-            pins[site.name] = kustomization.parse(texts[site.name][1], rel).pin(model.image)
+            if site.name not in targets:  # a target's pin is read by its edit below
+                pins[site.name] = _pin_in(texts[site.name][1], rel, model.image)
     digest = intent.image.digest or ""
+    values = {"newName": model.repository if request.action == "rollback" else intent.image.repository, "newTag": intent.version, "digest": digest}
+    edited = {}
+    for site in intent.targets:
+        rel, text = texts[site.name]
+        pins[site.name], edited[site.name] = kustomization.edit_pin(text, rel, model.image, values) if request.action == "promote" else (_pin_in(text, rel, model.image), None)
     if request.action == "promote":
         if not request.force_order:
             policy.check_stage_order(intent.config, model, digest, intent.targets, pins, intent.all_sites)
@@ -198,10 +205,12 @@ def _plan(repo_dir: Path, intent: _Intent, request: Request) -> Plan:
     for site in intent.targets:
         rel, text = texts[site.name]
         new_digest, new_version = goals[site.name]
-        values = {"newName": model.repository if request.action == "rollback" else intent.image.repository, "newTag": new_version, "digest": new_digest}
-        if not new_version:
-            values.pop("newTag")
-        after = kustomization.set_pin(text, rel, model.image, values)
+        after = edited[site.name]
+        if after is None:  # rollback: each site has its own target
+            site_values = {**values, "newTag": new_version, "digest": new_digest}
+            if not new_version:
+                site_values.pop("newTag")
+            after = kustomization.set_pin(text, rel, model.image, site_values)
         if after == text:
             unchanged.append(site.name)
         else:
@@ -210,6 +219,13 @@ def _plan(repo_dir: Path, intent: _Intent, request: Request) -> Plan:
     if request.action == "rollback" and changes:
         edits = (_hold_edit(repo_dir, model, changes),)
     return Plan(tuple(changes), tuple(unchanged), edits)
+
+
+def _pin_in(text: str, source: str, image: str) -> Pin | None:
+    fields = kustomization.fast_pin_fields(text)
+    if fields is None:
+        return kustomization.parse(text, source).pin(image)
+    return next((Pin(*f) for f in fields if f[0] == image), None)
 
 
 def _hold_edit(repo_dir: Path, model: Model, changes: list[PinChange]) -> FileEdit:
@@ -251,14 +267,12 @@ def _unified_diff(plan: Plan) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` via a temp file + rename: never half-written."""
+    """Replace ``path`` with ``text`` via a temp file + rename: a crash never leaves it half-written."""
     data = text.encode("utf-8")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.chmod(tmp, path.stat().st_mode & 0o7777)
         os.replace(tmp, path)
     except BaseException:

@@ -282,3 +282,26 @@ def test_set_pin_never_returns_broken_yaml(text):
     assert {p.name: (p.new_name, p.new_tag, p.digest) for p in after.pins if p.name != IMAGE} == {
         name: (p.new_name, p.new_tag, p.digest) for name, p in before.items()
     }
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_fast_edit_path_matches_the_parser_path(case):
+    from gitops_mlops.kustomization import edit_pin
+
+    original = golden(case, "original")
+    old, edited = edit_pin(original, SOURCE, IMAGE, VALUES)
+    assert edited == set_pin(original, SOURCE, IMAGE, VALUES)
+    assert old == parse(original, SOURCE).pin(IMAGE)
+
+
+def test_the_form_this_tool_writes_takes_the_fast_path():
+    from gitops_mlops.kustomization import _fast_matches, edit_pin
+
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted(root.glob("overlays/**/kustomization.yaml")):
+        text = path.read_text()
+        assert _fast_matches(text), path
+        old, edited = edit_pin(text, SOURCE, IMAGE, VALUES)
+        assert edited == set_pin(text, SOURCE, IMAGE, VALUES) and old.new_tag == "1.0.0"
+        quoted = text.replace("newTag: 1.0.0", 'newTag: "1.0.0"')
+        assert edit_pin(quoted, SOURCE, IMAGE, VALUES)[1] == set_pin(quoted, SOURCE, IMAGE, VALUES)

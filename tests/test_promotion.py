@@ -213,3 +213,12 @@ def test_new_pin_is_added_when_a_site_lacks_it(gitops_repo):
     gitops_repo.git("commit", "-qam", "drop the pin")
     promote(gitops_repo.work, request())
     assert pin(gitops_repo, "datacenter").digest == DIGEST_B
+
+
+def test_changes_staged_elsewhere_stay_out_of_the_promotion_commit(gitops_repo):
+    readme = gitops_repo.work / "NOTES.md"
+    readme.write_text("work in progress\n")
+    gitops_repo.git("add", "NOTES.md")
+    promote(gitops_repo.work, request())
+    assert gitops_repo.git("show", "--name-only", "--format=", "HEAD").split() == ["overlays/datacenter/kustomization.yaml"]
+    assert gitops_repo.git("diff", "--cached", "--name-only").split() == ["NOTES.md"]

@@ -1,0 +1,37 @@
+"""The pull-request check script a CI system runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import DIGEST_B, PROJECT_ROOT
+from gitops_mlops.promotion import Request, promote
+
+SCRIPT = PROJECT_ROOT / "scripts" / "pr-check.sh"
+
+
+def run_check(cwd: Path, comment: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(["bash", str(SCRIPT), "origin/main", str(comment)], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_pr_check_validates_and_writes_the_review_comment(gitops_repo, tmp_path):
+    promote(gitops_repo.work, Request(model="fraud-detector", image=f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}", selectors=("datacenter",), branch="promote/fd"))
+    comment = tmp_path / "comment.md"
+    result = run_check(gitops_repo.work, comment)
+    assert result.returncode == 0, result.stderr
+    text = comment.read_text()
+    assert "| datacenter | fraud-detector | 1.0.0 → 1.4.0 |" in text and "<details><summary>datacenter</summary>" in text
+
+
+def test_pr_check_fails_with_the_validation_exit_code(gitops_repo, tmp_path):
+    path = gitops_repo.work / "overlays/cloud/kustomization.yaml"
+    path.write_text(path.read_text().replace("digest: sha256:", "digest: sha256:0", 1))
+    gitops_repo.git("commit", "-qam", "a malformed digest")
+    comment = tmp_path / "comment.md"
+    result = run_check(gitops_repo.work, comment)
+    assert result.returncode == 4 and "malformed digest" in result.stdout + result.stderr
+    assert not comment.exists()
