@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 import random
-import tempfile
+import secrets
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -268,16 +268,14 @@ def _unified_diff(plan: Plan) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` via a temp file + rename: a crash never leaves it half-written."""
-    data = text.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, path.stat().st_mode & 0o7777)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
+            handle.write(text.encode("utf-8"))
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
 
 

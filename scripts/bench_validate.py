@@ -53,9 +53,10 @@ def main() -> None:
 
         fast, fast_runs = median_of(args.runs, batched)
         print(f"validate (batched):          median {fast:.2f} s  runs [{fmt(fast_runs)}]")
-        slow, slow_runs = median_of(args.baseline_runs, one_process_per_site)
-        print(f"one kustomize per site:      median {slow:.2f} s  runs [{fmt(slow_runs)}]")
-        print(f"speed-up: {slow / fast:.1f}x")
+        if args.baseline_runs:
+            slow, slow_runs = median_of(args.baseline_runs, one_process_per_site)
+            print(f"one kustomize per site:      median {slow:.2f} s  runs [{fmt(slow_runs)}]")
+            print(f"speed-up: {slow / fast:.1f}x")
 
 
 if __name__ == "__main__":
