@@ -34,8 +34,8 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
     chosen_sites = select(sites, selectors) if selectors else sites
     rows = []
     for site in chosen_sites:
-        path = kustomization_of(repo_dir, site)
-        pins = {fields[0]: fields for fields in kustomization.read_pin_fields(path, path.relative_to(repo_dir).as_posix())}
+        path = repo_dir / site.file if site.file else kustomization_of(repo_dir, site)
+        pins = {fields[0]: fields for fields in kustomization.read_pin_fields(path, site.file or str(path))}
         for model in chosen_models:
             pin = pins.get(model.image)
             if pin is not None:
