@@ -79,10 +79,11 @@ def _check(spec: ScaffoldSpec) -> None:
             raise InputError(f"edge site {site!r} is given twice")
         seen.add(site)
     url = spec.repo_url
-    if not isinstance(url, str) or not _URL_RE.match(url):
-        raise InputError(f"repository URL {url!r}: empty, or has whitespace, control characters, quotes, '#', braces or backslashes")
-    if _URL_CREDENTIALS_RE.match(url):
+    if isinstance(url, str) and _URL_CREDENTIALS_RE.search(url.strip()):
         raise InputError("repository URL: must not carry credentials (it is committed and shown to Argo CD); use a repository secret")
+    if not isinstance(url, str) or not _URL_RE.match(url):
+        shown = "<not shown: it holds '@'>" if isinstance(url, str) and "@" in url else repr(url)
+        raise InputError(f"repository URL {shown}: empty, or has whitespace, control characters, quotes, '#', braces or backslashes")
     if not isinstance(spec.target_branch, str) or not _BRANCH_RE.match(spec.target_branch):
         raise InputError(f"target branch {spec.target_branch!r}: not a valid git branch name")
 

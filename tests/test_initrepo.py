@@ -23,11 +23,6 @@ def example_files(root: Path) -> dict[str, bytes]:
     return files
 
 
-def test_default_layout_is_the_project_example():
-    rendered = {k: v.encode() for k, v in render_layout(ScaffoldSpec()).items()}
-    assert rendered == example_files(PROJECT_ROOT)
-
-
 def test_init_writes_and_commits_the_example_byte_for_byte(tmp_path):
     result = cli("init", str(tmp_path / "repo"))
     assert result.code == 0, result.err
