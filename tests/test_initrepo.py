@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from conftest import PROJECT_ROOT, cli, git
+from test_scaffold import example_files
 from gitops_mlops.config import parse_config
 from gitops_mlops.errors import InputError
 from gitops_mlops.scaffold import ScaffoldSpec, edge_site_names, render_layout
-
-EXAMPLE = ("gitops-mlops.yaml", "base", "overlays", "environments")
-
-
-def example_files(root: Path) -> dict[str, bytes]:
-    files = {}
-    for top in EXAMPLE:
-        path = root / top
-        for file in [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()):
-            files[file.relative_to(root).as_posix()] = file.read_bytes()
-    return files
-
 
 def test_init_writes_and_commits_the_example_byte_for_byte(tmp_path):
     result = cli("init", str(tmp_path / "repo"))
