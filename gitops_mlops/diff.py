@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import difflib
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_mlops import kustomization
-from gitops_mlops.config import load_config
+from gitops_mlops.config import Config, load_config
 from gitops_mlops.errors import InputError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.kustomization import Pin
@@ -60,6 +60,28 @@ def default_base(git: GitRepo, head: str, remote: str, branch: str) -> str:
     return git.merge_base(head, upstream)
 
 
+@dataclass
+class _Side:
+    """One ref checked out: its config and sites, read once, and what check_references learned."""
+
+    tree: Path
+    config: Config | None = None
+    sites: dict[str, Site] = field(default_factory=dict)
+    refs: References = field(default_factory=References)
+
+    @classmethod
+    def at(cls, tree: Path) -> "_Side":
+        try:
+            config = load_config(tree)
+        except InputError:
+            return cls(tree)  # no config at that ref: no sites there
+        return cls(tree, config, {s.name: s for s in discover_sites(tree, config)})
+
+    @property
+    def allowed_remote(self) -> tuple[str, ...]:
+        return self.config.policy.remote_resources if self.config else ()
+
+
 def diff_refs(repo_dir: Path, base: str | None = None, head: str | None = None, selectors: tuple[str, ...] = ()) -> DiffReport:
     repo_dir = Path(repo_dir).resolve()
     git = GitRepo(repo_dir)
@@ -71,61 +93,50 @@ def diff_refs(repo_dir: Path, base: str | None = None, head: str | None = None, 
         base_sha = git.resolve(base)
     with tempfile.TemporaryDirectory(prefix="gitops-mlops-diff-") as tmp:
         trees = {}
-        for side, sha in (("base", base_sha), ("head", head_sha)):
-            trees[side] = Path(tmp) / side
-            git.add_worktree(trees[side], sha)
+        for name, sha in (("base", base_sha), ("head", head_sha)):
+            trees[name] = Path(tmp) / name
+            git.add_worktree(trees[name], sha)
         try:
-            refs = {side: References() for side in trees}
-            sites = _affected(git, trees, base_sha, head_sha, selectors, refs)
-            return DiffReport(base_sha, head_sha, tuple(_compare(trees, sites, refs)))
+            sides = {name: _Side.at(tree) for name, tree in trees.items()}
+            names = _affected(git, sides, base_sha, head_sha, selectors)
+            return DiffReport(base_sha, head_sha, tuple(_compare(sides, names)))
         finally:
             for path in trees.values():
                 git.remove_worktree(path)
 
 
-def _sites_at(tree: Path) -> tuple[object, dict[str, Site]]:
-    try:
-        config = load_config(tree)
-    except InputError:
-        return None, {}
-    return config, {s.name: s for s in discover_sites(tree, config)}
-
-
-def _affected(git: GitRepo, trees: dict[str, Path], base: str, head: str, selectors: tuple[str, ...], refs: dict[str, References]) -> list[str]:
+def _affected(git: GitRepo, sides: dict[str, _Side], base: str, head: str, selectors: tuple[str, ...]) -> list[str]:
+    """Sites present on one side only, broken on one side, or whose build reads a changed directory."""
     changed_dirs = {"/".join(p.split("/")[:i]) for p in git.changed_paths(base, head) for i in range(1, p.count("/") + 1)}
     names: set[str] = set()
-    for side, tree in trees.items():
-        config, sites = _sites_at(tree)
-        chosen = select(tuple(sites.values()), selectors) if selectors else tuple(sites.values())
-        root = tree.resolve()
-        other = trees["head" if side == "base" else "base"]
+    for name, side in sides.items():
+        other = sides["head" if name == "base" else "base"]
+        chosen = select(tuple(side.sites.values()), selectors) if selectors else tuple(side.sites.values())
+        root = side.tree.resolve()
         for site in chosen:
             if site.name in names:
                 continue
-            if not (other / site.path).is_dir():
+            if site.name not in other.sites:
                 names.add(site.name)
                 continue
             try:
-                check_references(tree, site, config.policy.remote_resources, refs[side])
+                check_references(side.tree, site, side.allowed_remote, side.refs)
             except InputError:
                 names.add(site.name)  # broken on one side: the render shows why
                 continue
-            if any(d.relative_to(root).as_posix() in changed_dirs for d in closure((root / site.path).resolve(), refs[side])):
+            if any(d.relative_to(root).as_posix() in changed_dirs for d in closure((root / site.path).resolve(), side.refs)):
                 names.add(site.name)
     return sorted(names)
 
 
-def _compare(trees: dict[str, Path], names: list[str], refs: dict[str, References]) -> list[SiteDiff]:
-    rendered = {}
-    configs = {}
-    for side, tree in trees.items():
-        config, sites = _sites_at(tree)
-        configs[side] = config
-        present = tuple(sites[n] for n in names if n in sites)
-        allowed = config.policy.remote_resources if config else ()
-        results = render_sites(tree, present, allowed, refs=refs[side]) if present else {}
-        rendered[side] = {n: (r.output if r.ok else f"# render failed: {r.error}\n") for n, r in results.items()}
-        rendered[side + "_sites"] = sites
+def _compare(sides: dict[str, _Side], names: list[str]) -> list[SiteDiff]:
+    rendered: dict[str, dict[str, str]] = {}
+    for name, side in sides.items():
+        present = tuple(side.sites[n] for n in names if n in side.sites)
+        results = render_sites(side.tree, present, side.allowed_remote, refs=side.refs) if present else {}
+        rendered[name] = {n: (r.output if r.ok else f"# render failed: {r.error}\n") for n, r in results.items()}
+    config = sides["head"].config or sides["base"].config
+    models = {m.image: m.name for m in config.models} if config else {}
     out = []
     bodies: dict[tuple[str, str], str] = {}  # sites that share both builds share the diff body
     for name in names:
@@ -136,28 +147,26 @@ def _compare(trees: dict[str, Path], names: list[str], refs: dict[str, Reference
         if body is None:
             lines = difflib.unified_diff(before.splitlines(True), after.splitlines(True), "a", "b", n=3)
             body = bodies[(before, after)] = "".join(list(lines)[2:])
-        out.append(SiteDiff(name, f"--- base/{name}\n+++ head/{name}\n{body}", _pin_deltas(trees, rendered, configs, name)))
+        out.append(SiteDiff(name, f"--- base/{name}\n+++ head/{name}\n{body}", _pin_deltas(sides, models, name)))
     return out
 
 
-def _pin_deltas(trees, rendered, configs, name: str) -> tuple[PinDelta, ...]:
-    pins = {}
-    for side in ("base", "head"):
-        site = rendered[side + "_sites"].get(name)
-        if site is None:
-            pins[side] = {}
-            continue
-        try:
-            path = kustomization_of(trees[side], site)
-            pins[side] = {f[0]: Pin(*f) for f in kustomization.read_pin_fields(path, site.path)}
-        except InputError:
-            pins[side] = {}
-    config = configs["head"] or configs["base"]
-    models = {m.image: m.name for m in config.models} if config else {}
+def _pins_at(side: _Side, name: str) -> dict[str, Pin]:
+    site = side.sites.get(name)
+    if site is None:
+        return {}
+    try:
+        return {f[0]: Pin(*f) for f in kustomization.read_pin_fields(kustomization_of(side.tree, site), site.path)}
+    except InputError:
+        return {}
+
+
+def _pin_deltas(sides: dict[str, _Side], models: dict[str, str], name: str) -> tuple[PinDelta, ...]:
+    old_pins, new_pins = _pins_at(sides["base"], name), _pins_at(sides["head"], name)
     deltas = []
-    for image in sorted(set(pins["base"]) | set(pins["head"])):
-        old, new = pins["base"].get(image), pins["head"].get(image)
-        if old == new or (old and new and (old.digest, old.new_tag, old.new_name) == (new.digest, new.new_tag, new.new_name)):
+    for image in sorted(set(old_pins) | set(new_pins)):
+        old, new = old_pins.get(image), new_pins.get(image)
+        if old == new:
             continue
         deltas.append(
             PinDelta(

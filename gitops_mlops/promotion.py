@@ -127,7 +127,7 @@ class _Intent:
 def promote(repo_dir: Path, request: Request) -> Result:
     """Run one promotion (or rollback) end to end."""
     repo_dir = Path(repo_dir).resolve()
-    intent = _resolve_intent(repo_dir, request)
+    intent = _resolve_intent(repo_dir, request)  # bad input fails here, before any fetch; apply re-reads the tip
     git = GitRepo(repo_dir)
     if request.dry_run:
         plan = _plan(repo_dir, intent, request)
