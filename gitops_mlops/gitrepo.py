@@ -7,8 +7,10 @@ remote moved raises PushRejected, the one retryable case.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,12 @@ from gitops_mlops.errors import GitError, InputError, PushRejected
 _CREDENTIALS_RE = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
 _NON_FAST_FORWARD = ("non-fast-forward", "fetch first", "[rejected]", "failed to update ref", "cannot lock ref", "stale info")
 _HOOK_OR_POLICY = ("hook declined", "protected branch", "permission", "denied", "not allowed")
+_COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
+_CONTENT_ATTRIBUTES = ("text", "eol", "crlf", "filter", "ident", "working-tree-encoding")
+_C_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t"}
+# fast-import grows and trims its heap in small steps; with glibc's default trim threshold
+# that costs tens of thousands of page faults on a thousand-file commit (~0.2 s -> ~0.05 s).
+_MALLOC_ENV = {"MALLOC_TOP_PAD_": str(64 << 20)}
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")}
 
 
@@ -143,7 +151,59 @@ class GitRepo:
     # ------------------------------------------------------------ writes
 
     def commit(self, paths: list[str], message: str) -> str:
-        """Commit exactly ``paths`` (changes staged elsewhere stay out) with ``message``; return the new sha."""
+        """Commit exactly ``paths`` (changes staged elsewhere stay out) with ``message``; return the new sha.
+
+        The commit is written as one pack by ``git fast-import`` on top of HEAD: a thousand
+        changed files cost one pack instead of two thousand loose objects. Where that would
+        differ from ``git commit`` (no HEAD yet, commit hooks, signing, content filters) the
+        porcelain is used instead.
+        """
+        head = self.head()
+        if head is None or not self._plain_commit_ok(paths):
+            return self._commit_porcelain(paths, message)
+        return self._commit_fast(head, paths, message)
+
+    def _plain_commit_ok(self, paths: list[str]) -> bool:
+        """True when a commit built from the files' bytes equals what ``git commit`` would make."""
+        reader = self._repo.config_reader()
+        if reader.get_value("commit", "gpgsign", False) or str(reader.get_value("core", "autocrlf", "false")).lower() != "false":
+            return False
+        hooks = Path(self.run("rev-parse", "--git-path", "hooks").strip())
+        hooks = hooks if hooks.is_absolute() else self.root / hooks
+        if any(os.access(hooks / name, os.X_OK) for name in _COMMIT_HOOKS):
+            return False
+        attributes = self.run("check-attr", "-z", "--stdin", *_CONTENT_ATTRIBUTES, stdin="\0".join(paths)).split("\0")
+        return all(value == "unspecified" for value in attributes[2::3])
+
+    def _commit_fast(self, head: str, paths: list[str], message: str) -> str:
+        temp_ref = f"refs/gitops-mlops/commit-{os.getpid()}-{secrets.token_hex(4)}"
+        with self._git.custom_environment(**self._identity_env()):
+            author = self.run("var", "GIT_AUTHOR_IDENT").strip()
+            committer = self.run("var", "GIT_COMMITTER_IDENT").strip()
+        encoded = message.encode("utf-8")
+        stream = [f"commit {temp_ref}\nauthor {author}\ncommitter {committer}\ndata {len(encoded)}\n".encode(), encoded, f"\nfrom {head}\n".encode()]
+        for path in paths:
+            data = (self.root / path).read_bytes()
+            mode = "100755" if os.stat(self.root / path).st_mode & 0o111 else "100644"
+            stream += [f"M {mode} inline {_quote_path(path)}\ndata {len(data)}\n".encode(), data, b"\n"]
+        stream.append(b"done\n")
+        try:
+            with self._git.custom_environment(**_MALLOC_ENV), _stdin_bytes(b"".join(stream)) as handle:
+                self._git.execute(["git", "fast-import", "--quiet", "--done"], istream=handle)
+            sha = self.resolve(temp_ref)
+            subject = message.split("\n", 1)[0]
+            self.run("update-ref", "-m", f"commit: {subject}", "--stdin", stdin=f"update HEAD {sha} {head}\n")
+        except GitCommandError as exc:
+            raise GitError(f"git commit: {_reason(exc)}") from None
+        finally:
+            with contextlib.suppress(GitCommandError):
+                self._git.update_ref("-d", temp_ref)
+        self.run("update-index", "--add", "-z", "--stdin", stdin="\0".join(paths))  # index follows HEAD
+        with contextlib.suppress(GitError):
+            self.run("maintenance", "run", "--auto", "--quiet")  # as git commit does: packs do not pile up
+        return sha
+
+    def _commit_porcelain(self, paths: list[str], message: str) -> str:
         spec = "\0".join(paths)
         others = set(self.run("diff", "--cached", "--name-only", "-z").split("\0")) - set(paths) - {""}
         self.run("update-index", "--add", "-z", "--stdin", stdin=spec)  # exact paths: no pathspec matching
@@ -246,7 +306,17 @@ class GitRepo:
 
 def _stdin(text: str):
     """A real file for GitPython's ``execute(istream=...)`` (it becomes the process's stdin)."""
+    return _stdin_bytes(text.encode("utf-8"))
+
+
+def _stdin_bytes(data: bytes):
     handle = tempfile.TemporaryFile()
-    handle.write(text.encode("utf-8"))
+    handle.write(data)
     handle.seek(0)
     return handle
+
+
+def _quote_path(path: str) -> str:
+    """A path as git fast-import reads it: C-style quoted, so no byte of it is taken for syntax."""
+    escaped = "".join(_C_ESCAPES.get(ch, ch if ch.isprintable() else "".join(f"\\{b:03o}" for b in ch.encode())) for ch in path)
+    return f'"{escaped}"'
