@@ -10,10 +10,12 @@ new tip, re-plan the same intent, re-validate, push again; never force.
 from __future__ import annotations
 
 import difflib
+import itertools
 import os
 import random
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -32,6 +34,9 @@ from gitops_mlops.validate import validate_sites
 MAX_PUSH_ATTEMPTS = int(os.environ.get("GITOPS_MLOPS_PUSH_ATTEMPTS", "12"))
 BACKOFF_BASE = 0.2
 BACKOFF_CAP = 5.0
+WRITE_THREADS = 4
+_TEMP_TAG = secrets.token_hex(4)  # temp names: pid, this tag and a counter; no random draw per file
+_temp_count = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,12 @@ def promote(repo_dir: Path, request: Request) -> Result:
         plan = _plan(repo_dir, intent, request)
         return _result(intent, plan, diff=_unified_diff(plan))
     _refuse_dirty(git, [site.path for site in intent.targets] + [CONFIG_FILE])
-    return publish(git, request, intent.config, lambda: _apply_and_commit(repo_dir, git, request))
+    resolved_at = git.head()
+
+    def apply() -> Result:  # the intent read above holds while HEAD has not moved; after a reset it is read again
+        return _apply_and_commit(repo_dir, git, request, intent if git.head() == resolved_at else None)
+
+    return publish(git, request, intent.config, apply)
 
 
 def publish(git: GitRepo, request: Request, config: Config, apply: Callable[[], Result]) -> Result:
@@ -268,20 +278,42 @@ def _unified_diff(plan: Plan) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` via a temp file + rename: a crash never leaves it half-written."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = f"{path.parent}/.{path.name}.{os.getpid()}.{_TEMP_TAG}.{next(_temp_count)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, path.stat().st_mode & 0o7777)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
+        try:
+            data = memoryview(text.encode("utf-8"))
+            while data:
+                data = data[os.write(fd, data):]
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _apply_and_commit(repo_dir: Path, git: GitRepo, request: Request) -> Result:
+def _write_all(repo_dir: Path, edits: list[FileEdit], written: list[FileEdit]) -> None:
+    """Write every edit (in a few threads: each file costs a create and a rename, mostly kernel
+    time); ``written`` collects those that landed, for the caller to restore on failure."""
+
+    def write(edit: FileEdit) -> None:
+        write_atomic(repo_dir / edit.file, edit.after)
+        written.append(edit)
+
+    if len(edits) < 64:
+        for edit in edits:
+            write(edit)
+        return
+    with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
+        futures = [pool.submit(write, edit) for edit in edits]
+    for future in futures:
+        future.result()  # the first failure, once every write has finished or failed
+
+
+def _apply_and_commit(repo_dir: Path, git: GitRepo, request: Request, intent: _Intent | None = None) -> Result:
     clock = [("start", time.perf_counter())]
-    intent = _resolve_intent(repo_dir, request)
+    intent = intent or _resolve_intent(repo_dir, request)
     plan = _plan(repo_dir, intent, request)
     clock.append(("plan", time.perf_counter()))
     if not plan.changes:
@@ -289,9 +321,7 @@ def _apply_and_commit(repo_dir: Path, git: GitRepo, request: Request) -> Result:
     files = [FileEdit(c.file, c.before, c.after) for c in plan.changes] + list(plan.edits)
     written: list[FileEdit] = []
     try:
-        for edit in files:
-            write_atomic(repo_dir / edit.file, edit.after)
-            written.append(edit)
+        _write_all(repo_dir, files, written)
         clock.append(("write", time.perf_counter()))
         config = load_config(repo_dir) if plan.edits else intent.config  # an edited config must still load
         changed_sites = tuple(s for s in intent.targets if s.name in {c.site for c in plan.changes})

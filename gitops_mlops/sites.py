@@ -45,8 +45,8 @@ def contained(repo: Path, relative: str, what: str) -> Path:
 
 def kustomization_of(repo: Path, site: Site) -> Path:
     """The site's one kustomization file, checked to stay inside the repository."""
-    if site.file:
-        return repo.resolve() / site.file
+    if site.file:  # found (and checked) by discovery
+        return (repo if repo.is_absolute() else repo.resolve()) / site.file
     directory = contained(repo, site.path, f"site {site.name}: path")
     if not directory.is_dir():
         raise InputError(f"site {site.name}: {site.path} is not a directory")
