@@ -222,3 +222,27 @@ def test_changes_staged_elsewhere_stay_out_of_the_promotion_commit(gitops_repo):
     promote(gitops_repo.work, request())
     assert gitops_repo.git("show", "--name-only", "--format=", "HEAD").split() == ["overlays/datacenter/kustomization.yaml"]
     assert gitops_repo.git("diff", "--cached", "--name-only").split() == ["NOTES.md"]
+
+
+def test_a_large_promotion_is_one_commit_and_restored_whole_on_failure(tmp_path):
+    """70 sites: the files are written by several threads; one broken site restores all 70 byte for byte."""
+    from conftest import make_gitops_repo
+
+    repo = make_gitops_repo(tmp_path, edge_sites=tuple(f"site-{i:02d}" for i in range(70)))
+    promote(repo.work, request(to=("datacenter", "cloud"), force_order=True))
+    broken = repo.work / "overlays/edge/site-42/kustomization.yaml"
+    broken.write_text(broken.read_text() + "configMapGenerator:\n  - name: settings\n    files:\n      - missing-file.properties\n")
+    repo.git("commit", "-qam", "site-42 gets a generator whose file is missing")
+    snap, head = tree_snapshot(repo.work), repo.head()
+    with pytest.raises(RenderError, match="site-42"):
+        promote(repo.work, request(to=("edge",)))
+    assert tree_snapshot(repo.work) == snap and repo.head() == head
+    assert repo.git("status", "--porcelain") == ""
+
+    repo.git("checkout", "-q", "HEAD~1", "--", "overlays/edge/site-42/kustomization.yaml")
+    repo.git("commit", "-qm", "fix site-42")
+    result = promote(repo.work, request(to=("edge",)))
+    assert len(result.changed) == 70
+    assert repo.git("show", "--name-only", "--format=", "HEAD").split() == [f"overlays/edge/site-{i:02d}/kustomization.yaml" for i in range(70)]
+    assert repo.git("status", "--porcelain") == ""
+    repo.git("fsck", "--strict")
