@@ -305,3 +305,43 @@ def test_the_form_this_tool_writes_takes_the_fast_path():
         assert edited == set_pin(text, SOURCE, IMAGE, VALUES) and old.new_tag == "1.0.0"
         quoted = text.replace("newTag: 1.0.0", 'newTag: "1.0.0"')
         assert edit_pin(quoted, SOURCE, IMAGE, VALUES)[1] == set_pin(quoted, SOURCE, IMAGE, VALUES)
+
+
+PLAIN = "resources:\n- ../base\nimages:\n- name: a\n  newName: r/a\n  newTag: 1.0.0\n  digest: sha256:1\n- name: b\n  newTag: '2.0'\n"
+FAST_READER_CASES = {
+    # text -> does the fast reader take it (True) or hand it to the parser (False)?
+    "plain": (PLAIN, True),
+    "indented entries": (PLAIN.replace("\n- name", "\n  - name").replace("\n  new", "\n    new").replace("\n  digest", "\n    digest"), True),
+    "images last, blank lines after": (PLAIN + "\n\n", True),
+    "a top-level comment after": (PLAIN + "# end\nnamespace: x\n", True),
+    "quoted empty tag": (PLAIN.replace("newTag: '2.0'", 'newTag: ""'), True),
+    "no images": ("resources:\n- ../base\n", True),
+    "empty images": ("images:\nnamespace: x\n", True),
+    "comment inside the block": (PLAIN.replace("- name: b", "  # b follows\n- name: b"), False),
+    "blank line between entries": (PLAIN.replace("- name: b", "\n- name: b"), False),
+    "mixed indentation": (PLAIN.replace("- name: b\n  newTag", "  - name: b\n    newTag"), False),
+    "fields out of order": (PLAIN.replace("  newTag: 1.0.0\n  digest: sha256:1\n", "  digest: sha256:1\n  newTag: 1.0.0\n"), False),
+    "duplicate pin": (PLAIN.replace("name: b", "name: a"), False),
+    "flow entry": ("images:\n- {name: a, newTag: 1.0.0}\n", False),
+    "crlf": (PLAIN.replace("\n", "\r\n"), False),
+    "two documents": (PLAIN + "---\nimages: []\n", False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAST_READER_CASES) + [f"golden:{c}" for c in CASES])
+def test_fast_pin_reader_agrees_with_the_parser(name):
+    from gitops_mlops.kustomization import fast_pin_fields
+
+    if name.startswith("golden:"):
+        text, fast_expected = golden(name[7:], "original"), None
+    else:
+        text, fast_expected = FAST_READER_CASES[name]
+    fields = fast_pin_fields(text)
+    if fast_expected is not None:
+        assert (fields is not None) == fast_expected
+    if fields is not None:
+        try:
+            pins = parse(text, SOURCE).pins
+        except InputError:
+            pytest.fail("the fast reader accepted a kustomization the parser refuses")
+        assert fields == [(p.name, p.new_name, p.new_tag, p.digest) for p in pins]
