@@ -9,7 +9,10 @@ rendered at both refs and kept when their output differs.
 from __future__ import annotations
 
 import difflib
+import multiprocessing
+import os
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +24,8 @@ from gitops_mlops.kustomization import Pin
 from gitops_mlops.kustomize import References, check_references, closure, render_sites
 from gitops_mlops.sites import Site, discover_sites, kustomization_of, select
 
+SHM = "/dev/shm"
+PARALLEL_SIDES_FROM = 50  # sites; below that a second process costs more than it saves
 MARKDOWN_LIMIT = 60_000  # pull-request comments are capped at 65,536 characters
 
 
@@ -50,6 +55,15 @@ class DiffReport:
     @property
     def pins(self) -> tuple[PinDelta, ...]:
         return tuple(p for s in self.sites for p in s.pins)
+
+
+def scratch_dir() -> str | None:
+    """Where the temporary worktrees go: memory (/dev/shm) when there is one, else the usual temp dir.
+    A checkout is thousands of small files; on tmpfs that costs a tenth of what it costs on disk."""
+    override = os.environ.get("GITOPS_MLOPS_SCRATCH")
+    if override:
+        return override
+    return SHM if os.path.isdir(SHM) and os.access(SHM, os.W_OK | os.X_OK) else None
 
 
 def default_base(git: GitRepo, head: str, remote: str, branch: str) -> str:
@@ -91,50 +105,108 @@ def diff_refs(repo_dir: Path, base: str | None = None, head: str | None = None, 
         base_sha = default_base(git, head_sha, config.remote, config.target_branch)
     else:
         base_sha = git.resolve(base)
-    with tempfile.TemporaryDirectory(prefix="gitops-mlops-diff-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="gitops-mlops-diff-", dir=scratch_dir()) as tmp:
         trees = {}
         for name, sha in (("base", base_sha), ("head", head_sha)):
             trees[name] = Path(tmp) / name
             git.add_worktree(trees[name], sha)
+        base_worker = None
         try:
             sides = {name: _Side.at(tree) for name, tree in trees.items()}
+            base_worker = _BaseWorker(sides["base"], len(sides["base"].sites))
             names = _affected(git, sides, base_sha, head_sha, selectors)
-            return DiffReport(base_sha, head_sha, tuple(_compare(sides, names)))
+            return DiffReport(base_sha, head_sha, tuple(_compare(sides, names, base_worker)))
         finally:
+            if base_worker is not None:
+                base_worker.close()
             for path in trees.values():
                 git.remove_worktree(path)
 
 
 def _affected(git: GitRepo, sides: dict[str, _Side], base: str, head: str, selectors: tuple[str, ...]) -> list[str]:
-    """Sites present on one side only, broken on one side, or whose build reads a changed directory."""
+    """Sites present on one side only, broken at head, or whose build at head reads a changed directory.
+
+    The head side decides: a site whose closure at head holds no changed directory reads, at
+    base, the very same files (the first changed file on any path of its closure would be in
+    a changed directory), so its output cannot differ."""
     changed_dirs = {"/".join(p.split("/")[:i]) for p in git.changed_paths(base, head) for i in range(1, p.count("/") + 1)}
-    names: set[str] = set()
-    for name, side in sides.items():
-        other = sides["head" if name == "base" else "base"]
-        chosen = select(tuple(side.sites.values()), selectors) if selectors else tuple(side.sites.values())
-        root = side.tree.resolve()
-        for site in chosen:
-            if site.name in names:
-                continue
-            if site.name not in other.sites:
-                names.add(site.name)
-                continue
-            try:
-                check_references(side.tree, site, side.allowed_remote, side.refs)
-            except InputError:
-                names.add(site.name)  # broken on one side: the render shows why
-                continue
-            if any(d.relative_to(root).as_posix() in changed_dirs for d in closure((root / site.path).resolve(), side.refs)):
-                names.add(site.name)
+    base_side, head_side = sides["base"], sides["head"]
+    names = {n for n, site in base_side.sites.items() if n not in head_side.sites and (not selectors or select((site,), selectors))}
+    chosen = select(tuple(head_side.sites.values()), selectors) if selectors else tuple(head_side.sites.values())
+    root = head_side.tree.resolve()
+    for site in chosen:
+        if site.name not in base_side.sites:
+            names.add(site.name)
+            continue
+        try:
+            check_references(head_side.tree, site, head_side.allowed_remote, head_side.refs)
+        except InputError:
+            names.add(site.name)  # broken at head: the render shows why
+            continue
+        if any(d.relative_to(root).as_posix() in changed_dirs for d in closure((root / site.path).resolve(), head_side.refs)):
+            names.add(site.name)
     return sorted(names)
 
 
-def _compare(sides: dict[str, _Side], names: list[str]) -> list[SiteDiff]:
-    rendered: dict[str, dict[str, str]] = {}
-    for name, side in sides.items():
-        present = tuple(side.sites[n] for n in names if n in side.sites)
-        results = render_sites(side.tree, present, side.allowed_remote, refs=side.refs) if present else {}
-        rendered[name] = {n: (r.output if r.ok else f"# render failed: {r.error}\n") for n, r in results.items()}
+def _rendered(side: _Side, names: list[str]) -> dict[str, str]:
+    """Each named site of one side rendered (or its error as a comment)."""
+    present = tuple(side.sites[n] for n in names if n in side.sites)
+    results = render_sites(side.tree, present, side.allowed_remote, refs=side.refs) if present else {}
+    return {n: (r.output if r.ok else f"# render failed: {r.error}\n") for n, r in results.items()}
+
+
+class _BaseWorker:
+    """The base side, read and rendered in a forked process while this one reads the head side:
+    the reading and checking is single-threaded Python, so two sides use two cores. The one
+    worker process keeps the side it checked between the two calls. Without fork, or for a
+    handful of sites, everything runs here."""
+
+    _side: _Side | None = None  # in the worker process
+
+    def __init__(self, side: _Side, size: int) -> None:
+        self.side, self.pool, self.checked = side, None, None
+        try:
+            context = multiprocessing.get_context("fork")
+        except ValueError:
+            context = None
+        if context is not None and size >= PARALLEL_SIDES_FROM:
+            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+            self.checked = self.pool.submit(_BaseWorker._check_all, side)
+
+    @staticmethod
+    def _check_all(side: _Side) -> None:
+        for site in side.sites.values():
+            try:
+                check_references(side.tree, site, side.allowed_remote, side.refs)
+            except InputError:
+                pass  # reported by the render
+        _BaseWorker._side = side
+
+    @staticmethod
+    def _render_checked(names: list[str]) -> dict[str, str]:
+        return _rendered(_BaseWorker._side, names)
+
+    def render(self, names: list[str]):
+        """A callable returning the base side's renders of ``names`` (running meanwhile when forked)."""
+        if self.pool is None:
+            return lambda: _rendered(self.side, names)
+        future = self.pool.submit(_BaseWorker._render_checked, names)  # after _check_all: one worker, in order
+
+        def result() -> dict[str, str]:
+            self.checked.result()
+            return future.result()
+
+        return result
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _compare(sides: dict[str, _Side], names: list[str], base_worker: _BaseWorker) -> list[SiteDiff]:
+    base_rendered = base_worker.render(names)
+    rendered = {"head": _rendered(sides["head"], names)}
+    rendered["base"] = base_rendered()
     config = sides["head"].config or sides["base"].config
     models = {m.image: m.name for m in config.models} if config else {}
     out = []

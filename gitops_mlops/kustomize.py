@@ -213,10 +213,12 @@ def _identical_inputs(repo: Path, sites: list[Site], refs: References) -> dict[s
     groups: dict[str, list[Site]] = {}
     for site in sites:
         own = (repo / site.path).resolve()
+        inside = f"{own}{os.sep}"
         digest = hashlib.sha256()
         for directory in closure(own, refs):
-            if directory != own and own not in directory.parents:
-                digest.update(b"D" + str(directory).encode() + b"\0")
+            path = str(directory)
+            if directory != own and not path.startswith(inside):
+                digest.update(b"D" + path.encode() + b"\0")
         for dirpath, dirnames, filenames in os.walk(own):
             dirnames.sort()
             for name in sorted(filenames):

@@ -121,6 +121,40 @@ def test_a_base_change_affects_every_site_that_uses_it(gitops_repo):
     assert len(report.sites) == 5 and report.pins == ()
 
 
+def _diff_both_ways(repo, base, monkeypatch):
+    """The report with the base side in a forked worker and in this process; they must agree."""
+    import gitops_mlops.diff as diff_module
+
+    reports = []
+    for threshold in (1, 10**9):
+        monkeypatch.setattr(diff_module, "PARALLEL_SIDES_FROM", threshold)
+        reports.append(diff_refs(repo.work, base=base))
+    assert reports[0] == reports[1]
+    return reports[0]
+
+
+def test_diff_forked_and_in_process_agree_on_added_removed_and_broken_sites(gitops_repo, monkeypatch):
+    work = gitops_repo.work
+    broken = work / "overlays/edge/austin-01/kustomization.yaml"
+    broken.write_text(broken.read_text().replace("resources:\n", "resources:\n  - missing.yaml\n", 1))
+    gitops_repo.git("commit", "-qam", "austin-01 lists a file that is not there")
+    base = gitops_repo.head()
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
+    gitops_repo.git("rm", "-rq", "overlays/edge/berlin-01")
+    gitops_repo.git("checkout", "-q", base, "--", "overlays/edge/austin-01")
+    (work / "overlays/edge/oslo-01").mkdir()
+    (work / "overlays/edge/oslo-01/kustomization.yaml").write_text((work / "overlays/edge/singapore-01/kustomization.yaml").read_text())
+    broken.write_text(broken.read_text().replace("  - missing.yaml\n", ""))
+    gitops_repo.git("add", "-A")
+    gitops_repo.git("commit", "-qm", "berlin-01 removed, oslo-01 added, austin-01 fixed")
+    report = _diff_both_ways(gitops_repo, base, monkeypatch)
+    by_site = {s.site: s.diff for s in report.sites}
+    assert sorted(by_site) == ["datacenter", "edge/austin-01", "edge/berlin-01", "edge/oslo-01"]
+    assert "render failed" in by_site["edge/austin-01"] and "missing.yaml" in by_site["edge/austin-01"]
+    marks = {site: {line[0] for line in diff.splitlines()[3:]} for site, diff in by_site.items()}  # after the headers
+    assert marks["edge/berlin-01"] == {"-"} and marks["edge/oslo-01"] == {"+"}
+
+
 def test_diff_markdown_for_a_pull_request(gitops_repo):
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
     gitops_repo.git("push", "-q", "origin", "HEAD:refs/heads/review")
