@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_mlops import kustomization
@@ -11,7 +11,7 @@ from gitops_mlops.config import Config, load_config
 from gitops_mlops.sites import discover_sites, kustomization_of, select
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     model: str
     site: str
@@ -29,46 +29,45 @@ class Row:
 def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[str, ...] = ()) -> list[Row]:
     repo_dir = Path(repo_dir).resolve()
     config = load_config(repo_dir)
-    chosen_models = [config.model(m) for m in models] if models else list(config.models)
+    chosen_models = [(m.name, m.image) for m in ([config.model(m) for m in models] if models else config.models)]
     sites = discover_sites(repo_dir, config)
     chosen_sites = select(sites, selectors) if selectors else sites
-    rows = []
+    pins = []  # (model, site, stage, image, digest, version)
     for site in chosen_sites:
         path = repo_dir / site.file if site.file else kustomization_of(repo_dir, site)
-        pins = {fields[0]: fields for fields in kustomization.read_pin_fields(path, site.file or str(path))}
-        for model in chosen_models:
-            pin = pins.get(model.image)
+        by_name = {fields[0]: fields for fields in kustomization.read_pin_fields(path, site.file or str(path))}
+        for model, image in chosen_models:
+            pin = by_name.get(image)
             if pin is not None:
                 name, new_name, new_tag, digest = pin
-                rows.append(Row(model.name, site.name, site.stage, new_name or name, digest or "", new_tag or ""))
-    return _mark(config, rows)
+                pins.append((model, site.name, site.stage, new_name or name, digest or "", new_tag or ""))
+    drift, behind = _marks(config, pins)
+    return [Row(*pin, (pin[0], pin[2], pin[4]) in drift, (pin[0], pin[2], pin[4]) in behind) for pin in pins]
 
 
-def _mark(config: Config, rows: list[Row]) -> list[Row]:
-    """Drift: the site differs from the most common digest of its stage (every site, on a tie).
+def _marks(config: Config, pins: list[tuple[str, ...]]) -> tuple[set[tuple[str, str, str]], set[tuple[str, str, str]]]:
+    """The (model, stage, digest) triples that drift and that are behind.
+
+    Drift: the site differs from the most common digest of its stage (every site, on a tie).
     Behind: the site does not run what most sites of the closest earlier stage run."""
     counts: dict[tuple[str, str], Counter] = {}
-    for row in rows:
-        key = (row.model, row.stage)
-        counter = counts.get(key)
+    for model, _, stage, _, digest, _ in pins:
+        counter = counts.get((model, stage))
         if counter is None:
-            counter = counts[key] = Counter()
-        counter[row.digest] += 1
+            counter = counts[(model, stage)] = Counter()
+        counter[digest] += 1
     common: dict[tuple[str, str], set[str]] = {}
     for key, counter in counts.items():
         top = max(counter.values())
         common[key] = {digest for digest, n in counter.items() if n == top}
     order = [s.name for s in config.stages]
-    reference: dict[tuple[str, str], set[str] | None] = {}
-    for model, stage in counts:
+    drift, behind = set(), set()
+    for (model, stage), counter in counts.items():
+        key = (model, stage)
+        if len(counter) > 1:
+            drift.update((model, stage, d) for d in counter if len(common[key]) > 1 or d not in common[key])
         earlier = [s for s in order[: order.index(stage)] if (model, s) in common] if stage in order else []
         previous = common[(model, earlier[-1])] if earlier else None
-        reference[(model, stage)] = previous if previous is not None and len(previous) == 1 else None
-    marked = []
-    for row in rows:
-        key = (row.model, row.stage)
-        drift = len(counts[key]) > 1 and (len(common[key]) > 1 or row.digest not in common[key])
-        previous = reference[key]
-        behind = previous is not None and row.digest not in previous
-        marked.append(replace(row, drift=drift, behind=behind) if drift or behind else row)
-    return marked
+        if previous is not None and len(previous) == 1:
+            behind.update((model, stage, d) for d in counter if d not in previous)
+    return drift, behind
