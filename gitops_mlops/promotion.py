@@ -29,8 +29,13 @@ from gitops_mlops.rollback import rollback_targets
 from gitops_mlops.sites import Site, discover_sites, kustomization_of, select
 from gitops_mlops.validate import validate_sites
 
-MAX_PUSH_ATTEMPTS = int(os.environ.get("GITOPS_MLOPS_PUSH_ATTEMPTS", "12"))
-BACKOFF_BASE = 0.2
+# Sized for 8 pipelines promoting at once (tests/test_concurrency.py): every rejection means
+# another promotion landed, so the count is bounded by what lands meanwhile; 8 racers x 6
+# promotions needed at most 12 attempts with a 0.2 s base, 8 with 0.5 s (one attempt lasts
+# about that long, so the first retries already spread out). 30 leaves a wide margin; the
+# backoff (full jitter, capped) keeps the worst case near two minutes.
+MAX_PUSH_ATTEMPTS = int(os.environ.get("GITOPS_MLOPS_PUSH_ATTEMPTS", "30"))
+BACKOFF_BASE = 0.5
 BACKOFF_CAP = 5.0
 
 
@@ -340,20 +345,24 @@ def _push_with_retries(git: GitRepo, remote: str, target: str, apply: Callable[[
     tip = git.fetch(remote, target)
     if head and not git.is_ancestor(head, tip):
         raise GitError(f"HEAD has commits that {remote}/{target} does not; push or drop them before using --push")
-    for attempt in range(1, MAX_PUSH_ATTEMPTS + 1):
-        git.reset_keep(tip)
-        result = apply()
-        if result.commit is None:
-            return replace(result, attempts=attempt, branch=target)
-        try:
-            git.push(remote, result.commit, target)
-            return replace(result, pushed=True, attempts=attempt, branch=target)
-        except PushRejected:
-            if attempt == MAX_PUSH_ATTEMPTS:
-                git.reset_keep(tip)
-                raise GitError(f"push to {remote}/{target} still rejected after {attempt} attempts: the branch keeps moving; nothing was pushed") from None
-            time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))))
-            tip = git.fetch(remote, target)
+    try:
+        for attempt in range(1, MAX_PUSH_ATTEMPTS + 1):
+            git.reset_keep(tip)
+            result = apply()
+            if result.commit is None:
+                return replace(result, attempts=attempt, branch=target)
+            try:
+                git.push(remote, result.commit, target)
+                return replace(result, pushed=True, attempts=attempt, branch=target)
+            except PushRejected:
+                if attempt == MAX_PUSH_ATTEMPTS:
+                    raise GitError(f"push to {remote}/{target} still rejected after {attempt} attempts: the branch keeps moving; nothing was pushed") from None
+                time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))))
+                tip = git.fetch(remote, target)
+    except BaseException:
+        if head:  # a failed push leaves the checkout where it was: the unpushed commit is dropped
+            git.reset_keep(head)
+        raise
     raise AssertionError("unreachable")
 
 
