@@ -176,6 +176,7 @@ CASES = [
     Case("anchors", 2, "anchors and aliases are not allowed", setup=append(DC, "commonAnnotations: &notes {team: ml}\n")),
     Case("merge-key", 4, "merge keys", setup=append(DC, "commonLabels:\n  <<: {team: ml}\n")),
     Case("alias-bomb", 2, "anchors and aliases are not allowed", setup=append(DC, BOMB)),
+    Case("config-alias-bomb", 2, "anchors and aliases are not allowed", setup=append("gitops-mlops.yaml", "x-" + BOMB.replace("\nlol", "\nx-lol"))),
     Case("hundred-megabytes", 2, "byte limit", setup=write_bytes(DC, b"# " + b"x" * (100 * 1024 * 1024) + b"\n")),
     Case("not-utf8", 2, "not UTF-8", setup=write_bytes(DC, b"namespace: \xff\xfe\n")),
     Case("not-a-mapping", 2, "must be a mapping", setup=write_bytes(DC, b"- resources\n- images\n")),
