@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_mlops import kustomization
+from gitops_mlops.config import env_number
 from gitops_mlops.errors import InputError, RenderError
 from gitops_mlops.sites import Site, contained, kustomization_of
 
-DEFAULT_TIMEOUT = float(os.environ.get("GITOPS_MLOPS_KUSTOMIZE_TIMEOUT", "300"))
+DEFAULT_TIMEOUT = env_number("GITOPS_MLOPS_KUSTOMIZE_TIMEOUT", 300, minimum=1)
 INSTALL_HINT = (
     "install kustomize (https://kubectl.docs.kubernetes.io/installation/kustomize/), "
     "the OpenShift CLI 'oc', or kubectl, or set GITOPS_MLOPS_KUSTOMIZE"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from gitops_mlops import kustomization, policy
-from gitops_mlops.config import CONFIG_FILE, Config, Hold, Model, load_config
+from gitops_mlops.config import CONFIG_FILE, Config, Hold, Model, env_number, load_config
 from gitops_mlops.errors import GitError, PushRejected, RenderError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.holds import add_holds, remove_holds
@@ -34,7 +34,7 @@ from gitops_mlops.validate import validate_sites
 # promotions needed at most 12 attempts with a 0.2 s base, 8 with 0.5 s (one attempt lasts
 # about that long, so the first retries already spread out). 30 leaves a wide margin; the
 # backoff (full jitter, capped) keeps the worst case near two minutes.
-MAX_PUSH_ATTEMPTS = int(os.environ.get("GITOPS_MLOPS_PUSH_ATTEMPTS", "30"))
+MAX_PUSH_ATTEMPTS = int(env_number("GITOPS_MLOPS_PUSH_ATTEMPTS", 30, minimum=1))
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 5.0
 

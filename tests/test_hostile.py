@@ -192,6 +192,8 @@ CASES = [
     Case("rollback-to-malformed", 2, "never deployed", ("rollback", "fraud-detector", "--site", "datacenter", "--to", "sha256:zz"), setup=promoted, commit=False),
     Case("push-refused-by-hook", 5, "refused by the remote", setup=remote_hook("pre-receive", "#!/bin/sh\necho 'protected: promotions need review' >&2\nexit 1\n"), commit=False),
     Case("remote-refuses-authentication", 5, "Authentication failed", setup=refusing_remote, commit=False),
+    Case("push-attempts-not-a-number", 2, "GITOPS_MLOPS_PUSH_ATTEMPTS", setup=lambda r: {"GITOPS_MLOPS_PUSH_ATTEMPTS": "twelve"}, commit=False),
+    Case("kustomize-timeout-zero", 2, "GITOPS_MLOPS_KUSTOMIZE_TIMEOUT", setup=lambda r: {"GITOPS_MLOPS_KUSTOMIZE_TIMEOUT": "0"}, commit=False),
     Case("kustomize-missing", 4, "kustomize not found", setup=only_git_on_path, commit=False),
     Case("build-fails-after-edit", 4, "validation failed, nothing changed", setup=append(DC, GENERATOR_MISSING_FILE)),
     Case("remote-base-refused", 4, "remote resource", setup=replace_in(DC, "resources:\n", "resources:\n  - https://github.com/example/models//base?ref=main\n")),
