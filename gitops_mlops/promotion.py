@@ -30,10 +30,11 @@ from gitops_mlops.sites import Site, discover_sites, kustomization_of, select
 from gitops_mlops.validate import validate_sites
 
 # Sized for 8 pipelines promoting at once (tests/test_concurrency.py): every rejection means
-# another promotion landed, so the count is bounded by what lands meanwhile; 8 racers x 6
-# promotions needed at most 12 attempts with a 0.2 s base, 8 with 0.5 s (one attempt lasts
-# about that long, so the first retries already spread out). 30 leaves a wide margin; the
-# backoff (full jitter, capped) keeps the worst case near two minutes.
+# another promotion landed, so the count is bounded by what lands meanwhile. 8 racers x 6
+# promotions on 2 cores needed up to 12 attempts for one promotion (the old bound: one gave
+# up). A 0.5 s base (about one attempt's duration, so the first retries already spread out)
+# cut the total attempts by a fifth against 0.2 s. 30 leaves a wide margin; the backoff
+# (full jitter, capped) keeps the worst case near two minutes.
 MAX_PUSH_ATTEMPTS = int(env_number("GITOPS_MLOPS_PUSH_ATTEMPTS", 30, minimum=1))
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 5.0
