@@ -6,6 +6,9 @@ been committed. Afterwards the clone and the remote must be byte-identical to
 before: every file of the work tree, the index lock, refs, config and the
 remote's objects. Only the clone's object store may gain unreachable objects
 (an undone local commit), which nothing shows and ``git gc`` removes.
+
+A NUL cannot travel in a command-line argument, so NUL cases come through the
+config file (a site's name or path), which YAML can spell as ``"\0"``.
 """
 
 from __future__ import annotations
