@@ -150,7 +150,13 @@ def publish(git: GitRepo, request: Request, config: Config, apply: Callable[[], 
         return _on_new_branch(git, request, remote, target, apply)
     if not request.push:
         return apply()
-    return _push_with_retries(git, remote, target, apply)
+    head = git.head()
+    try:
+        return _push_with_retries(git, remote, target, apply)
+    except BaseException:
+        if head:  # a failed push leaves the checkout where it was: the unpushed commit is dropped
+            git.reset_keep(head)
+        raise
 
 
 def _resolve_intent(repo_dir: Path, request: Request) -> _Intent:
@@ -346,24 +352,19 @@ def _push_with_retries(git: GitRepo, remote: str, target: str, apply: Callable[[
     tip = git.fetch(remote, target)
     if head and not git.is_ancestor(head, tip):
         raise GitError(f"HEAD has commits that {remote}/{target} does not; push or drop them before using --push")
-    try:
-        for attempt in range(1, MAX_PUSH_ATTEMPTS + 1):
-            git.reset_keep(tip)
-            result = apply()
-            if result.commit is None:
-                return replace(result, attempts=attempt, branch=target)
-            try:
-                git.push(remote, result.commit, target)
-                return replace(result, pushed=True, attempts=attempt, branch=target)
-            except PushRejected:
-                if attempt == MAX_PUSH_ATTEMPTS:
-                    raise GitError(f"push to {remote}/{target} still rejected after {attempt} attempts: the branch keeps moving; nothing was pushed") from None
-                time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))))
-                tip = git.fetch(remote, target)
-    except BaseException:
-        if head:  # a failed push leaves the checkout where it was: the unpushed commit is dropped
-            git.reset_keep(head)
-        raise
+    for attempt in range(1, MAX_PUSH_ATTEMPTS + 1):
+        git.reset_keep(tip)
+        result = apply()
+        if result.commit is None:
+            return replace(result, attempts=attempt, branch=target)
+        try:
+            git.push(remote, result.commit, target)
+            return replace(result, pushed=True, attempts=attempt, branch=target)
+        except PushRejected:
+            if attempt == MAX_PUSH_ATTEMPTS:
+                raise GitError(f"push to {remote}/{target} still rejected after {attempt} attempts: the branch keeps moving; nothing was pushed") from None
+            time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))))
+            tip = git.fetch(remote, target)
     raise AssertionError("unreachable")
 
 
