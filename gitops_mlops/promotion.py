@@ -31,8 +31,8 @@ from gitops_mlops.validate import validate_sites
 
 # Sized for 8 pipelines promoting at once (tests/test_concurrency.py): every rejection means
 # another promotion landed, so the count is bounded by what lands meanwhile. 8 racers x 6
-# promotions on 2 cores needed up to 12 attempts for one promotion (the old bound: one gave
-# up). A 0.5 s base (about one attempt's duration, so the first retries already spread out)
+# promotions on 2 busy cores needed up to 15 attempts for one promotion (with the old bound
+# of 12, one gave up). A 0.5 s base (about one attempt's duration, so the first retries already spread out)
 # cut the total attempts (175 with 0.2 s; 145 and 158 with 0.5 s). 30 leaves a wide margin; the backoff
 # (full jitter, capped) keeps the worst case near two minutes.
 MAX_PUSH_ATTEMPTS = int(env_number("GITOPS_MLOPS_PUSH_ATTEMPTS", 30, minimum=1))
