@@ -6,6 +6,8 @@ a typo in a policy must not silently turn the policy off.
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +124,20 @@ class _Reader:
                 raise self.error(item, f"{self.where}.{key} must be a list of strings")
             out.append(item.value)
         return tuple(out)
+
+
+def env_number(name: str, default: float, minimum: float) -> float:
+    """A numeric setting from the environment; a bad value is bad input naming the variable."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= minimum):
+        raise InputError(f"{name}={raw!r}: expected a number of at least {minimum:g}")
+    return value
 
 
 def load_config(repo: Path) -> Config:

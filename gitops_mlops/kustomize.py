@@ -3,7 +3,10 @@
 kustomize is found as ``kustomize``, else ``oc kustomize``, else ``kubectl
 kustomize`` (``GITOPS_MLOPS_KUSTOMIZE`` overrides). It runs on a leash: load
 restrictor RootOnly, no Helm, no exec or KRM plugins, remote resources refused
-before the build (unless allow-listed), network proxied to nowhere, a timeout.
+before the build (unless allow-listed), network proxied to nowhere unless the
+config allow-lists remote resources, a wall-clock timeout
+(``GITOPS_MLOPS_KUSTOMIZE_TIMEOUT`` seconds, default 300) that a batch is not
+bisected past.
 
 Many sites render in one process: each overlay is wrapped in a tiny
 kustomization whose ``nameSuffix`` carries a unique marker, so resource ids of
@@ -26,16 +29,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_mlops import kustomization
+from gitops_mlops.config import env_number
 from gitops_mlops.errors import InputError, RenderError
 from gitops_mlops.sites import Site, contained, kustomization_of
 
-DEFAULT_TIMEOUT = float(os.environ.get("GITOPS_MLOPS_KUSTOMIZE_TIMEOUT", "300"))
+DEFAULT_TIMEOUT = env_number("GITOPS_MLOPS_KUSTOMIZE_TIMEOUT", 300, minimum=1)
 INSTALL_HINT = (
     "install kustomize (https://kubectl.docs.kubernetes.io/installation/kustomize/), "
     "the OpenShift CLI 'oc', or kubectl, or set GITOPS_MLOPS_KUSTOMIZE"
 )
 _REMOTE_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|[\w.-]+\.[a-z]{2,}(?::\d+)?/[^?]*\?|github\.com/|gitlab\.com/|bitbucket\.org/)", re.I)
 _DOC_SPLIT = re.compile(r"^---[ \t]*\r?\n", re.M)
+
+
+class TimedOut(RenderError):
+    """kustomize ran past the timeout and was killed."""
 
 
 @dataclass(frozen=True)
@@ -66,13 +74,13 @@ class Kustomize:
                 return cls(parts)
         raise RenderError(f"kustomize not found: {INSTALL_HINT}")
 
-    def build(self, directory: Path, cwd: Path | None = None, timeout: float = DEFAULT_TIMEOUT) -> str:
+    def build(self, directory: Path, cwd: Path | None = None, timeout: float = DEFAULT_TIMEOUT, network: bool = False) -> str:
         """Render one kustomization directory; RenderError with kustomize's own first error line."""
         argv = [*self.command, "--load-restrictor", "LoadRestrictionsRootOnly", str(directory)]
         try:
-            proc = subprocess.run(argv, cwd=cwd, env=_leashed_env(), capture_output=True, text=True, timeout=timeout, check=False)
+            proc = subprocess.run(argv, cwd=cwd, env=_leashed_env(network), capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
-            raise RenderError(f"{directory}: kustomize build timed out after {timeout:g}s") from None
+            raise TimedOut(f"{directory}: kustomize build timed out after {timeout:g}s") from None
         except OSError as exc:
             raise RenderError(f"cannot run {' '.join(self.command)}: {exc.strerror}; {INSTALL_HINT}") from None
         if proc.returncode != 0:
@@ -80,11 +88,14 @@ class Kustomize:
         return proc.stdout
 
 
-def _leashed_env() -> dict[str, str]:
+def _leashed_env(network: bool = False) -> dict[str, str]:
+    """The environment kustomize runs in; ``network`` only when the config allow-lists remote resources
+    (check_references has refused every other remote reference by then)."""
     env = dict(os.environ)
-    dead = "http://127.0.0.1:9"  # nothing listens: a fetch fails at once instead of hanging
-    env.update(HTTP_PROXY=dead, HTTPS_PROXY=dead, http_proxy=dead, https_proxy=dead, NO_PROXY="", no_proxy="")
-    env.update(GIT_TERMINAL_PROMPT="0", GIT_ALLOW_PROTOCOL="file")
+    if not network:
+        dead = "http://127.0.0.1:9"  # nothing listens: a fetch fails at once instead of hanging
+        env.update(HTTP_PROXY=dead, HTTPS_PROXY=dead, http_proxy=dead, https_proxy=dead, NO_PROXY="", no_proxy="")
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_ALLOW_PROTOCOL="file:https:ssh" if network else "file")
     for key in ("KUSTOMIZE_PLUGIN_HOME", "XDG_CONFIG_HOME"):
         env.pop(key, None)
     return env
@@ -186,7 +197,8 @@ def render_sites(
     size = -(-len(unique) // jobs)
     batches = [unique[i : i + size] for i in range(0, len(unique), size)]
     with tempfile.TemporaryDirectory(prefix="gitops-mlops-render-") as tmp, ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_render_batch, kustomize, repo, Path(tmp), f"b{n}", batch, timeout) for n, batch in enumerate(batches)]
+        network = bool(allowed_remote)
+        futures = [pool.submit(_render_batch, kustomize, repo, Path(tmp), f"b{n}", batch, timeout, network) for n, batch in enumerate(batches)]
         for future in futures:
             results.update(future.result())
     for first, *others in groups.values():
@@ -231,11 +243,11 @@ def _identical_inputs(repo: Path, sites: list[Site], refs: References) -> dict[s
     return groups
 
 
-def _render_batch(kustomize: Kustomize, repo: Path, tmp: Path, label: str, batch: list[Site], timeout: float) -> dict[str, Rendered]:
+def _render_batch(kustomize: Kustomize, repo: Path, tmp: Path, label: str, batch: list[Site], timeout: float, network: bool = False) -> dict[str, Rendered]:
     if len(batch) == 1:
         site = batch[0]
         try:
-            return {site.name: Rendered(site.name, output=kustomize.build(Path(site.path), cwd=repo, timeout=timeout))}
+            return {site.name: Rendered(site.name, output=kustomize.build(Path(site.path), cwd=repo, timeout=timeout, network=network))}
         except RenderError as exc:
             return {site.name: Rendered(site.name, error=f"site {site.name}: {exc}")}
     token = "g" + secrets.token_hex(4)
@@ -247,11 +259,13 @@ def _render_batch(kustomize: Kustomize, repo: Path, tmp: Path, label: str, batch
         target = os.path.relpath(repo / site.path, wrapper / f"s{i}")
         (wrapper / f"s{i}" / "kustomization.yaml").write_text(f"resources:\n- {target}\nnameSuffix: -{token}{i}z\n")
     try:
-        output = kustomize.build(wrapper, timeout=timeout)
+        output = kustomize.build(wrapper, timeout=timeout, network=network)
+    except TimedOut as exc:  # bisecting a hung build would wait the timeout again per half
+        return {site.name: Rendered(site.name, error=f"site {site.name}: {exc}") for site in batch}
     except RenderError:
         half = len(batch) // 2
-        out = _render_batch(kustomize, repo, tmp, label + "l", batch[:half], timeout)
-        out.update(_render_batch(kustomize, repo, tmp, label + "r", batch[half:], timeout))
+        out = _render_batch(kustomize, repo, tmp, label + "l", batch[:half], timeout, network)
+        out.update(_render_batch(kustomize, repo, tmp, label + "r", batch[half:], timeout, network))
         return out
     return _split(output, token, batch)
 

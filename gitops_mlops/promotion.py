@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from gitops_mlops import kustomization, policy
-from gitops_mlops.config import CONFIG_FILE, Config, Hold, Model, load_config
+from gitops_mlops.config import CONFIG_FILE, Config, Hold, Model, env_number, load_config
 from gitops_mlops.errors import GitError, PushRejected, RenderError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.holds import add_holds, remove_holds
@@ -31,8 +31,14 @@ from gitops_mlops.rollback import rollback_targets
 from gitops_mlops.sites import Site, discover_sites, kustomization_of, select
 from gitops_mlops.validate import validate_sites
 
-MAX_PUSH_ATTEMPTS = int(os.environ.get("GITOPS_MLOPS_PUSH_ATTEMPTS", "12"))
-BACKOFF_BASE = 0.2
+# Sized for 8 pipelines promoting at once (tests/test_concurrency.py): every rejection means
+# another promotion landed, so the count is bounded by what lands meanwhile. 8 racers x 6
+# promotions on 2 busy cores needed up to 15 attempts for one promotion (with the old bound
+# of 12, one gave up). A 0.5 s base (about one attempt's duration, so the first retries already spread out)
+# cut the total attempts (175 with 0.2 s; 145 and 158 with 0.5 s). 30 leaves a wide margin; the backoff
+# (full jitter, capped) keeps the worst case near two minutes.
+MAX_PUSH_ATTEMPTS = int(env_number("GITOPS_MLOPS_PUSH_ATTEMPTS", 30, minimum=1))
+BACKOFF_BASE = 0.5
 BACKOFF_CAP = 5.0
 WRITE_THREADS = 4
 _TEMP_TAG = secrets.token_hex(4)  # temp names: pid, this tag and a counter; no random draw per file
@@ -154,7 +160,13 @@ def publish(git: GitRepo, request: Request, config: Config, apply: Callable[[], 
         return _on_new_branch(git, request, remote, target, apply)
     if not request.push:
         return apply()
-    return _push_with_retries(git, remote, target, apply)
+    head = git.head()
+    try:
+        return _push_with_retries(git, remote, target, apply)
+    except BaseException:
+        if head:  # a failed push leaves the checkout where it was: the unpushed commit is dropped
+            git.reset_keep(head)
+        raise
 
 
 def _resolve_intent(repo_dir: Path, request: Request) -> _Intent:
@@ -380,7 +392,6 @@ def _push_with_retries(git: GitRepo, remote: str, target: str, apply: Callable[[
             return replace(result, pushed=True, attempts=attempt, branch=target)
         except PushRejected:
             if attempt == MAX_PUSH_ATTEMPTS:
-                git.reset_keep(tip)
                 raise GitError(f"push to {remote}/{target} still rejected after {attempt} attempts: the branch keeps moving; nothing was pushed") from None
             time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))))
             tip = git.fetch(remote, target)

@@ -40,6 +40,8 @@ def contained(repo: Path, relative: str, what: str) -> Path:
         raise InputError(f"{what} {relative!r}: cannot be resolved ({exc})") from None
     if target != root and root not in target.parents:
         raise InputError(f"{what} {relative!r}: leaves the repository")
+    if target.is_symlink():  # resolve() stops at a link only when the link loops
+        raise InputError(f"{what} {relative!r}: is a symlink loop")
     return target
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from conftest import DIGEST_B, cli, tree_snapshot
 from gitops_mlops.config import load_config
 from gitops_mlops.errors import InputError, RenderError
 from gitops_mlops.kustomize import Kustomize, check_references, is_remote, render_sites, split_documents
@@ -124,3 +127,80 @@ def test_a_shared_build_error_names_each_site(gitops_repo):
     assert {n for n, r in results.items() if not r.ok} == {"edge/austin-01", "edge/berlin-01"}
     assert results["edge/austin-01"].error.startswith("site edge/austin-01:") and "overlays/edge/austin-01" in results["edge/austin-01"].error
     assert results["edge/berlin-01"].error.startswith("site edge/berlin-01:") and "overlays/edge/berlin-01" in results["edge/berlin-01"].error
+
+
+FUNCTION = {
+    "exec": "      exec:\n        path: ./generate.sh\n",
+    "container": "      container:\n        image: example.com/generate:1\n",
+}
+
+
+@pytest.mark.parametrize("field", ["generators", "transformers"])
+@pytest.mark.parametrize("kind", sorted(FUNCTION))
+def test_exec_and_krm_function_plugins_are_off(gitops_repo, field, kind):
+    overlay = gitops_repo.work / "overlays/cloud"
+    (overlay / "generate.sh").write_text("#!/bin/sh\ntouch \"$(dirname \"$0\")/plugin-ran\"\n")
+    (overlay / "generate.sh").chmod(0o755)
+    (overlay / "plugin.yaml").write_text(
+        "apiVersion: example.com/v1\nkind: Generate\nmetadata:\n  name: g\n  annotations:\n"
+        f"    config.kubernetes.io/function: |\n{FUNCTION[kind]}"
+    )
+    path = overlay / "kustomization.yaml"
+    path.write_text(path.read_text() + f"{field}:\n  - plugin.yaml\n")
+    result = render_sites(gitops_repo.work, (Site("cloud", "overlays/cloud", "cloud"),))["cloud"]
+    assert not result.ok and "plugin" in result.error
+    assert not (overlay / "plugin-ran").exists()
+
+
+def test_files_outside_the_kustomization_root_are_refused(gitops_repo):
+    path = gitops_repo.work / "overlays/cloud/kustomization.yaml"
+    path.write_text(path.read_text() + "configMapGenerator:\n  - name: leak\n    files:\n      - ../datacenter/kustomization.yaml\n")
+    result = render_sites(gitops_repo.work, (Site("cloud", "overlays/cloud", "cloud"),))["cloud"]
+    assert not result.ok and "is not in or below" in result.error
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP server on localhost that accepts connections and never answers; counts them."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def serve():
+        while True:
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield server.getsockname()[1], accepted
+    server.close()
+    for conn in accepted:
+        conn.close()
+
+
+def test_remote_resource_is_fetched_only_when_allow_listed_and_within_the_timeout(gitops_repo, silent_server):
+    port, accepted = silent_server
+    url = f"https://127.0.0.1:{port}/example/models//base?ref=main"
+    site = _overlay(gitops_repo.work, f"  - {url}\n")
+    refused = render_sites(gitops_repo.work, (site,), timeout=3)["cloud"]
+    assert "is refused" in refused.error and not accepted  # refused before any build: nothing connected
+    start = time.perf_counter()
+    allowed = render_sites(gitops_repo.work, (site,), allowed_remote=(f"https://127.0.0.1:{port}/example/",), timeout=3)["cloud"]
+    assert accepted, "the allow-listed fetch was never attempted"
+    assert "timed out after 3s" in allowed.error and time.perf_counter() - start < 10
+
+
+def test_a_hung_kustomize_is_killed_by_the_timeout_and_exits_4(gitops_repo):
+    hung = gitops_repo.work.parent / "hung-kustomize"
+    hung.write_text("#!/bin/sh\nexec sleep 600\n")
+    hung.chmod(0o755)
+    env = {"GITOPS_MLOPS_KUSTOMIZE": str(hung), "GITOPS_MLOPS_KUSTOMIZE_TIMEOUT": "3"}
+    before = tree_snapshot(gitops_repo.work)
+    result = cli("promote", "fraud-detector", f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}", "--to", "datacenter", cwd=gitops_repo.work, env=env)
+    assert result.code == 4 and "timed out after 3s" in result.err and len(result.err.strip().splitlines()) == 1
+    assert tree_snapshot(gitops_repo.work) == before
+    start = time.perf_counter()
+    result = cli("validate", cwd=gitops_repo.work, env=env)  # several batches: each waits one timeout, never one per bisection
+    assert result.code == 4 and result.out.count("timed out after 3s") == 5
+    assert time.perf_counter() - start < 7  # bisecting the batch of two would take three timeouts: 9 s

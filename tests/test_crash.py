@@ -1,0 +1,168 @@
+"""Crash consistency: ``kill -9`` at each phase of a promotion, then run it again.
+
+The promotion is killed from inside, by what it runs at that phase: kustomize
+(files written, rendering), a pre-commit hook (paths staged, index locked), a
+post-commit hook (committed), a pre-push hook (pushing, nothing sent), the
+remote's post-receive hook (pushed, answer never read); and from outside, at a
+random moment while many files are being written. Afterwards no overlay is ever
+half-written (each is the old or the new bytes), the next run succeeds once the
+leftover its one-line message names is cleared (a stale index.lock, the
+interrupted edit, an unpushed commit), the promotion lands exactly once, and
+``git fsck --strict`` is clean on the clone and the remote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import GitOpsRepo, cli, git, make_gitops_repo
+
+REPO = "quay.io/example/fraud-detector"
+
+# Kill -9 the gitops-mlops process above this one; with KILL_PARENT=1 also the git process that ran it.
+KILLER = """#!/bin/sh
+p=$PPID
+while [ "$p" -gt 1 ]; do
+  if tr '\\0' ' ' < /proc/$p/cmdline | grep -q -- '-m gitops_mlops '; then
+    [ "$KILL_PARENT" = 1 ] && kill -9 "$PPID"
+    kill -9 "$p"
+    exit 0
+  fi
+  p=$(cut -d' ' -f4 /proc/$p/stat)
+done
+exit 1
+"""
+
+PHASES = {
+    # phase: (where the killer goes, environment for the run)
+    "written": ("kustomize", {}),
+    "staged": (".git/hooks/pre-commit", {"KILL_PARENT": "1"}),
+    # with other work staged, git commits our paths through a second index and holds index.lock meanwhile;
+    # the run is local (no --push), since --push resets the index to the remote tip first
+    "staged, index locked": (".git/hooks/pre-commit", {"KILL_PARENT": "1"}),
+    "committed": (".git/hooks/post-commit", {"KILL_PARENT": "1"}),
+    "pushing": (".git/hooks/pre-push", {"KILL_PARENT": "1"}),
+    "pushed": ("remote:hooks/post-receive", {}),
+}
+
+
+def _digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _overlays(repo: GitOpsRepo) -> dict[str, bytes]:
+    return {p.relative_to(repo.work).as_posix(): p.read_bytes() for p in (repo.work / "overlays").rglob("kustomization.yaml")}
+
+
+def _fsck_clean(path: Path) -> None:
+    proc = subprocess.run(["git", "fsck", "--strict", "--no-progress"], cwd=path, capture_output=True, text=True)
+    assert proc.returncode == 0 and not any(w in proc.stdout + proc.stderr for w in ("error", "missing", "broken", "corrupt")), proc.stdout + proc.stderr
+
+
+def _landed(repo: GitOpsRepo, digest: str) -> int:
+    return len(git(repo.remote, "log", "--format=%H", f"--grep=@{digest}", "main").split())
+
+
+def recover(repo: GitOpsRepo, args: tuple[str, ...]) -> list[str]:
+    """Run the promotion again, clearing what each one-line refusal names, until it succeeds."""
+    said = []
+    for _ in range(4):
+        result = cli(*args, cwd=repo.work)
+        if result.code == 0:
+            return said
+        lines = result.err.strip().splitlines()
+        assert result.code == 5 and len(lines) == 1, result.err
+        said.append(lines[0])
+        if "index.lock exists" in lines[0] and "delete the file" in lines[0]:
+            (repo.work / ".git" / "index.lock").unlink()
+        elif "uncommitted changes" in lines[0]:
+            repo.git("stash", "--include-untracked", "--quiet")
+        elif "HEAD has commits" in lines[0]:
+            repo.git("reset", "--quiet", "--keep", "origin/main")
+        else:
+            raise AssertionError(f"no known way out of: {lines[0]}")
+    raise AssertionError(f"still failing after: {said}")
+
+
+def _install_killer(repo: GitOpsRepo, where: str) -> tuple[Path, dict]:
+    path = repo.remote / where.split(":", 1)[1] if where.startswith("remote:") else repo.work.parent / "crash-kustomize" if where == "kustomize" else repo.work / where
+    path.write_text(KILLER)
+    path.chmod(0o755)
+    return path, {"GITOPS_MLOPS_KUSTOMIZE": str(path)} if where == "kustomize" else {}
+
+
+def test_kill_at_each_phase_then_the_next_run_succeeds(tmp_path, capsys):
+    repo = make_gitops_repo(tmp_path)
+    target = "overlays/datacenter/kustomization.yaml"
+    tried, said = 0, {}
+    for round_ in range(2):
+        for n, (phase, (where, env)) in enumerate(PHASES.items()):
+            version = f"1.{round_ * len(PHASES) + n + 1}.0"
+            digest = _digest(f"{phase}-{round_}")
+            local = phase == "staged, index locked"  # --push would reset the index, unstaging the other work
+            args = ("promote", "fraud-detector", f"{REPO}:{version}@{digest}", "--to", "datacenter", *(() if local else ("--push",)))
+            old = repo.read(target).encode()
+            killer, extra = _install_killer(repo, where)
+            if phase == "staged, index locked":
+                (repo.work / "NOTES.md").write_text("work in progress\n")
+                repo.git("add", "NOTES.md")
+            crashed = cli(*args, cwd=repo.work, env={**env, **extra})
+            killer.unlink()
+            assert crashed.code == -signal.SIGKILL, (phase, crashed.err)
+            tried += 1
+            half = (repo.work / target).read_bytes()
+            locked = (repo.work / ".git" / "index.lock").exists()
+            steps = recover(repo, args)
+            assert locked == (phase == "staged, index locked") == ("index.lock exists" in (steps or [""])[0]), steps
+            said.setdefault(phase, []).extend(m.split(": ")[1] if "exists" not in m else "index.lock exists" for m in steps)
+            if local:
+                repo.git("push", "--quiet", "origin", "HEAD:main")
+            new = repo.read(target).encode()
+            assert half in (old, new) and old != new, phase  # never half-written
+            assert _landed(repo, digest) == 1, phase  # exactly once on the remote
+            assert repo.git("status", "--porcelain") == ""
+            _fsck_clean(repo.work)
+            _fsck_clean(repo.remote)
+    with capsys.disabled():
+        print(f"\ncrash: {tried} kills at {len(PHASES)} phases, {tried} recovered; what the next runs said: {said}")
+
+
+def test_kill_while_writing_many_files_leaves_each_old_or_new(tmp_path, capsys):
+    sites = tuple(f"site-{n:03d}" for n in range(100))
+    repo = make_gitops_repo(tmp_path, edge_sites=sites)
+    first = repo.work / "overlays/edge" / sites[0]
+    mixed, killed = 0, 0
+    for attempt in range(3):
+        digest = _digest(f"many-{attempt}")
+        args = ("promote", "fraud-detector", f"{REPO}:1.{attempt + 1}.0@{digest}", "--to", "edge", "--force-order", "--push")
+        old = _overlays(repo)
+        mtime = first.stat().st_mtime_ns
+        proc = subprocess.Popen([sys.executable, "-m", "gitops_mlops", *args], cwd=repo.work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while first.stat().st_mtime_ns == mtime and proc.poll() is None and time.monotonic() < deadline:
+            pass  # the write phase begins when the first overlay's directory changes
+        time.sleep(random.uniform(0, 0.01))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        killed += proc.returncode == -signal.SIGKILL
+        half = _overlays(repo)
+        recover(repo, args)
+        new = _overlays(repo)
+        assert all(half[path] in (old[path], new[path]) for path in old)  # every file: old bytes or new bytes
+        states = {half[path] == new[path] for path in old if old[path] != new[path]}
+        mixed += states == {True, False}
+        assert _landed(repo, digest) == 1
+        _fsck_clean(repo.work)
+    with capsys.disabled():
+        print(f"\ncrash while writing {len(sites)} files: {killed} of 3 runs killed, {mixed} mid-write (some files new, some old); all recovered")
+    assert killed == 3

@@ -1,0 +1,264 @@
+"""A catalogue of hostile input: each case exits with its documented code and one line, and changes nothing.
+
+Every case runs the real command line (``promote ... --push`` unless it says
+otherwise) on a fresh clone and its bare remote, after the case's set-up has
+been committed. Afterwards the clone and the remote must be byte-identical to
+before: every file of the work tree, the index lock, refs, config and the
+remote's objects. Only the clone's object store may gain unreachable objects
+(an undone local commit), which nothing shows and ``git gc`` removes.
+
+A NUL cannot travel in a command-line argument, so NUL cases come through the
+config file (a site's name or path), which YAML can spell as ``"\0"``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from conftest import DIGEST_B, GitOpsRepo, cli, git, make_gitops_repo, tree_snapshot
+from gitops_mlops.errors import InputError
+from gitops_mlops.kustomization import parse
+
+REPO = "quay.io/example/fraud-detector"
+IMAGE = f"{REPO}:1.4.0@{DIGEST_B}"
+DC = "overlays/datacenter/kustomization.yaml"
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    code: int
+    needle: str
+    args: tuple[str, ...] = ()  # default: promote IMAGE to datacenter, pushed
+    setup: Callable[[GitOpsRepo], dict | None] | None = None  # returns extra environment, if any
+    commit: bool = True  # commit what set-up changed
+    extra: tuple[str, ...] = field(default=("--push",))
+
+
+def promote(image: str = IMAGE, to: str = "datacenter", model: str = "fraud-detector", *more: str) -> tuple[str, ...]:
+    return ("promote", model, image, "--to", to, *more)
+
+
+def append(path: str, text: str):
+    def setup(repo: GitOpsRepo):
+        with open(repo.work / path, "a", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    return setup
+
+
+def replace_in(path: str, old: str, new: str):
+    def setup(repo: GitOpsRepo):
+        target = repo.work / path
+        text = target.read_bytes().decode()
+        assert old in text
+        target.write_bytes(text.replace(old, new, 1).encode())
+    return setup
+
+
+def write_bytes(path: str, data: bytes):
+    def setup(repo: GitOpsRepo):
+        (repo.work / path).write_bytes(data)
+    return setup
+
+
+def config_sites(path: str, name: str = "datacenter"):
+    return append("gitops-mlops.yaml", f"sites:\n  - name: {name}\n    path: {path}\n    stage: datacenter\n")
+
+
+def outside(repo: GitOpsRepo) -> Path:
+    """A directory beside the clone, outside the repository, with a valid-looking kustomization."""
+    out = repo.work.parent / "outside"
+    out.mkdir(exist_ok=True)
+    (out / "kustomization.yaml").write_text("resources: []\n")
+    return out
+
+
+def link(path: str, target: Callable[[GitOpsRepo], str] | str, replace: bool = False):
+    def setup(repo: GitOpsRepo):
+        where = repo.work / path
+        if replace:
+            where.unlink()
+        os.symlink(target(repo) if callable(target) else target, where)
+    return setup
+
+
+def remote_hook(name: str, script: str):
+    def setup(repo: GitOpsRepo):
+        hook = repo.remote / "hooks" / name
+        hook.write_text(script)
+        hook.chmod(0o755)
+    return setup
+
+
+def only_git_on_path(repo: GitOpsRepo) -> dict:
+    bin_dir = repo.work.parent / "bin-without-kustomize"
+    bin_dir.mkdir()
+    os.symlink(shutil.which("git"), bin_dir / "git")
+    return {"PATH": str(bin_dir)}
+
+
+def stale_index_lock(repo: GitOpsRepo):
+    (repo.work / ".git" / "index.lock").write_bytes(b"")
+
+
+def detached_unpushed(repo: GitOpsRepo):
+    repo.git("checkout", "--quiet", "--detach")
+    repo.git("commit", "--quiet", "--allow-empty", "-m", "local only")
+
+
+def promoted(repo: GitOpsRepo):
+    assert cli(*promote(), "--push", cwd=repo.work).code == 0
+
+
+def refusing_remote(repo: GitOpsRepo, http_refusing: str) -> None:
+    repo.git("remote", "set-url", "origin", http_refusing.replace("http://", "http://pipeline:wrong-password@") + "/gitops.git")
+
+
+BOMB = "lol0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"lol{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]\n" for n in range(1, 10)
+)
+GENERATOR_MISSING_FILE = "configMapGenerator:\n  - name: settings\n    files:\n      - missing-file.properties\n"
+
+CASES = [
+    # site selectors and names
+    Case("site-dotdot", 2, "site selector", promote(to="../etc")),
+    Case("site-nested-dotdot", 2, "site selector", promote(to="edge/../../etc")),
+    Case("site-absolute", 2, "site selector", promote(to="/etc/passwd")),
+    Case("site-url-encoded-dots", 2, "site selector", promote(to="%2e%2e/%2e%2e/etc")),
+    Case("site-newline", 2, "site selector", promote(to="datacenter\nedge")),
+    Case("site-leading-dash", 2, "site selector", promote(to="-datacenter")),
+    Case("site-unknown", 2, "matches no site", promote(to="mars")),
+    Case("model-dotdot", 2, "unknown model", promote(model="../fraud-detector")),
+    Case("model-absolute", 2, "unknown model", promote(model="/etc/passwd")),
+    Case("model-newline", 2, "unknown model", promote(model="fraud-detector\nx")),
+    Case("model-leading-dash", 2, "unknown model", ("promote", "--to", "datacenter", "--push", "--", "-fraud-detector", IMAGE), extra=()),
+    Case("config-site-path-dotdot", 2, "leaves the repository", setup=config_sites("../../outside")),
+    Case("config-site-path-absolute", 2, "must be a path relative", setup=config_sites("/etc")),
+    Case("config-site-path-url-encoded", 2, "is not a directory", setup=config_sites("overlays/%2e%2e/%2e%2e/etc")),
+    Case("config-site-path-nul", 2, "NUL", setup=config_sites('"overlays/data\\0center"')),
+    Case("config-site-name-nul", 2, "not a valid name", setup=config_sites("overlays/datacenter", name='"data\\0center"')),
+    Case("config-site-name-dotdot", 2, "not a valid name", setup=config_sites("overlays/datacenter", name="../datacenter")),
+    # symlinks out of the repository, symlink loops
+    Case("overlay-symlink-out", 2, "leaves the repository", setup=link("overlays/edge/evil", lambda r: str(outside(r)))),
+    Case("kustomization-symlink-out", 2, "leaves the repository", setup=link(DC, lambda r: str(outside(r) / "kustomization.yaml"), replace=True)),
+    Case("kustomization-symlink-loop", 2, "cannot be resolved", setup=link(DC, "kustomization.yaml", replace=True)),
+    Case("config-site-path-symlink-loop", 2, "overlays/loop", setup=lambda r: (link("overlays/loop", "loop")(r), config_sites("overlays/loop")(r))[0]),
+    Case("resource-symlink-loop", 4, "loop", setup=lambda r: (link("overlays/datacenter/loop", "loop")(r), replace_in(DC, "resources:\n", "resources:\n  - loop\n")(r))[0]),
+    Case("resource-leaves-repo", 4, "leaves the repository", setup=replace_in(DC, "resources:\n", "resources:\n  - ../../../outside\n")),
+    # image references, versions, policy
+    Case("digest-short", 2, "64 lowercase hex", promote(image=f"{REPO}:1.4.0@sha256:abc")),
+    Case("digest-upper-case", 2, "64 lowercase hex", promote(image=f"{REPO}:1.4.0@sha256:{'A' * 64}")),
+    Case("digest-sha512", 2, "sha256", promote(image=f"{REPO}:1.4.0@sha512:{'a' * 128}")),
+    Case("digest-twice", 2, "64 lowercase hex", promote(image=f"{IMAGE}@{DIGEST_B}")),
+    Case("digest-missing", 2, "no digest", promote(image=f"{REPO}:1.4.0")),
+    Case("tag-leading-dash", 2, "invalid tag", promote(image=f"{REPO}:-bad@{DIGEST_B}")),
+    Case("tag-too-long", 2, "invalid tag", promote(image=f"{REPO}:{'1' * 129}@{DIGEST_B}")),
+    Case("reference-whitespace", 2, "whitespace", promote(image=f"{REPO}:1.4.0 @{DIGEST_B}")),
+    Case("reference-url", 2, "image reference", promote(image=f"https://{IMAGE}")),
+    Case("reference-upper-case-path", 2, "invalid repository path", promote(image=f"quay.io/Example/fraud-detector:1.4.0@{DIGEST_B}")),
+    Case("reference-empty-registry-label", 2, "image reference", promote(image=f"quay..io/example/fraud-detector:1.4.0@{DIGEST_B}")),
+    Case("version-not-semver", 2, "not a semantic version", promote(IMAGE, "datacenter", "fraud-detector", "--version", "1.4")),
+    Case("tag-not-semver", 2, "not a semantic version", promote(image=f"{REPO}:latest@{DIGEST_B}")),
+    Case("version-disagrees-with-tag", 2, "disagrees", promote(IMAGE, "datacenter", "fraud-detector", "--version", "1.5.0")),
+    Case("downgrade", 3, "downgrade refused", promote(image=f"{REPO}:0.9.0@{DIGEST_B}")),
+    Case("foreign-repository", 3, "not model fraud-detector's repository", promote(image=f"ghcr.io/example/fraud-detector:1.4.0@{DIGEST_B}")),
+    Case("stage-order", 3, "stage order", promote(to="edge")),
+    Case("digest-on-hold", 3, "on hold", setup=replace_in("gitops-mlops.yaml", "holds: []", f"holds:\n  - model: fraud-detector\n    site: datacenter\n    digest: {DIGEST_B}")),
+    # the kustomization itself
+    Case("duplicate-pins", 2, "two images entries", setup=append(DC, "  - name: fraud-detector\n    digest: " + DIGEST_B + "\n")),
+    Case("multi-document", 2, "more than one YAML document", setup=append(DC, "---\nkind: ConfigMap\n")),
+    Case("duplicate-keys", 4, "duplicate key 'namespace'", setup=append(DC, "namespace: elsewhere\n")),
+    Case("anchors", 2, "anchors and aliases are not allowed", setup=append(DC, "commonAnnotations: &notes {team: ml}\n")),
+    Case("merge-key", 4, "merge keys", setup=append(DC, "commonLabels:\n  <<: {team: ml}\n")),
+    Case("alias-bomb", 2, "anchors and aliases are not allowed", setup=append(DC, BOMB)),
+    Case("config-alias-bomb", 2, "anchors and aliases are not allowed", setup=append("gitops-mlops.yaml", "x-" + BOMB.replace("\nlol", "\nx-lol"))),
+    Case("hundred-megabytes", 2, "byte limit", setup=write_bytes(DC, b"# " + b"x" * (100 * 1024 * 1024) + b"\n")),
+    Case("not-utf8", 2, "not UTF-8", setup=write_bytes(DC, b"namespace: \xff\xfe\n")),
+    Case("not-a-mapping", 2, "must be a mapping", setup=write_bytes(DC, b"- resources\n- images\n")),
+    Case("block-scalar-digest", 2, "must be a plain string", setup=replace_in(DC, "    digest: ", "    digest: |\n      ")),
+    # git state, remote, rendering
+    Case("dirty-tree", 5, "uncommitted changes", setup=append(DC, "# local edit\n"), commit=False),
+    Case("stale-index-lock", 5, "index.lock exists", setup=stale_index_lock, commit=False),
+    Case("detached-head-unpushed", 5, "HEAD has commits", setup=detached_unpushed, commit=False),
+    Case("target-branch-malformed", 5, "invalid refspec", promote(IMAGE, "datacenter", "fraud-detector", "--target-branch", "main..x")),
+    Case("review-branch-malformed", 5, "not a valid branch name", promote(IMAGE, "datacenter", "fraud-detector", "--branch", "-x")),
+    Case("remote-unknown", 5, "no git remote named", promote(IMAGE, "datacenter", "fraud-detector", "--remote", "nowhere")),
+    Case("diff-base-malformed", 2, "unknown git ref", ("diff", "--base", "--output=/tmp/x"), extra=()),
+    Case("rollback-to-malformed", 2, "never deployed", ("rollback", "fraud-detector", "--site", "datacenter", "--to", "sha256:zz"), setup=promoted, commit=False),
+    Case("push-refused-by-hook", 5, "refused by the remote", setup=remote_hook("pre-receive", "#!/bin/sh\necho 'protected: promotions need review' >&2\nexit 1\n"), commit=False),
+    Case("remote-refuses-authentication", 5, "Authentication failed", setup=refusing_remote, commit=False),
+    Case("push-attempts-not-a-number", 2, "GITOPS_MLOPS_PUSH_ATTEMPTS", setup=lambda r: {"GITOPS_MLOPS_PUSH_ATTEMPTS": "twelve"}, commit=False),
+    Case("kustomize-timeout-zero", 2, "GITOPS_MLOPS_KUSTOMIZE_TIMEOUT", setup=lambda r: {"GITOPS_MLOPS_KUSTOMIZE_TIMEOUT": "0"}, commit=False),
+    Case("kustomize-missing", 4, "kustomize not found", setup=only_git_on_path, commit=False),
+    Case("build-fails-after-edit", 4, "validation failed, nothing changed", setup=append(DC, GENERATOR_MISSING_FILE)),
+    Case("remote-base-refused", 4, "remote resource", setup=replace_in(DC, "resources:\n", "resources:\n  - https://github.com/example/models//base?ref=main\n")),
+    Case("helm-chart", 4, "validation failed", setup=append(DC, "helmCharts:\n  - name: x\n    repo: https://charts.example.com\n    version: 1.0.0\n")),
+    Case("exec-plugin", 4, "plugin", setup=lambda r: (append(DC, "generators:\n  - gen.yaml\n")(r), write_bytes("overlays/datacenter/gen.yaml", b"apiVersion: example.com/v1\nkind: Gen\nmetadata:\n  name: g\n  annotations:\n    config.kubernetes.io/function: |\n      exec:\n        path: ./evil.sh\n")(r))[0]),
+]
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    return make_gitops_repo(tmp_path_factory.mktemp("pristine"))
+
+
+@pytest.fixture
+def fresh(pristine, tmp_path) -> GitOpsRepo:
+    """A copy of the pristine clone and remote (faster than building one per case)."""
+    remote, work = tmp_path / "remote.git", tmp_path / "work"
+    shutil.copytree(pristine.remote, remote, symlinks=True)
+    shutil.copytree(pristine.work, work, symlinks=True)
+    git(work, "remote", "set-url", "origin", str(remote))
+    return GitOpsRepo(work=work, remote=remote)
+
+
+def state(repo: GitOpsRepo) -> dict[str, bytes]:
+    """Every byte of the clone and the remote, but the clone's object store (see the module docstring)."""
+    snap = tree_snapshot(repo.work, repo.remote)
+    links = {f"link:{p.relative_to(repo.work)}": os.readlink(p).encode() for p in repo.work.rglob("*") if p.is_symlink()}
+    scratch = (f"{repo.work.name}/.git/objects/", f"{repo.work.name}/.git/COMMIT_EDITMSG")  # git's own scratch
+    return {k: v for k, v in snap.items() if not k.startswith(scratch)} | links
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_hostile_input_is_refused_with_one_line_and_changes_nothing(case, fresh, http_refusing):
+    env = None
+    if case.setup is not None:
+        env = case.setup(fresh, http_refusing) if case.setup is refusing_remote else case.setup(fresh)
+    if case.setup is not None and case.commit:
+        fresh.git("add", "-A")
+        fresh.git("commit", "--quiet", "-m", f"set up {case.id}")
+        fresh.git("push", "--quiet", "origin", "HEAD:main")
+    before = state(fresh)
+    started = time.monotonic()
+    result = cli(*(case.args or promote()), *case.extra, cwd=fresh.work, env=env)
+    elapsed = time.monotonic() - started
+    assert result.code == case.code, result.err
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and case.needle in lines[0], result.err
+    assert result.out == ""
+    assert state(fresh) == before
+    assert elapsed < 30  # nothing hangs: no network wait, no expansion
+
+
+def test_the_catalogue_is_large_enough():
+    assert len(CASES) >= 40 and len({c.id for c in CASES}) == len(CASES)
+
+
+def test_an_alias_bomb_fails_in_under_a_second_and_small_memory():
+    tracemalloc.start()
+    started = time.perf_counter()
+    with pytest.raises(InputError, match="anchors and aliases"):
+        parse("resources: []\n" + BOMB, "kustomization.yaml")
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert elapsed < 1 and peak < 5 * 1024 * 1024
