@@ -294,6 +294,8 @@ def _report_promotion(result, output: Output, dry_run: bool) -> None:
             typer.echo(result.diff, nl=False)
         _err(f"dry run: {len(result.changed)} sites would change, {len(result.unchanged)} already up to date; nothing written")
         return
+    if result.recovered:
+        _err(f"note: {result.recovered}")
     if output is Output.json:
         _json(result.as_json())
     if not result.changed:

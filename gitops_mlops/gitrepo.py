@@ -86,6 +86,11 @@ class GitRepo:
 
     # ------------------------------------------------------------ state
 
+    @property
+    def git_dir(self) -> Path:
+        """This checkout's own git directory (``.git``, or ``.git/worktrees/NAME`` in a linked worktree)."""
+        return Path(self._repo.git_dir)
+
     def head(self) -> str | None:
         try:
             return self._repo.head.commit.hexsha
@@ -98,7 +103,7 @@ class GitRepo:
 
     def dirty(self, paths: list[str] | None = None) -> list[str]:
         """Paths with uncommitted changes (staged, unstaged or untracked) under ``paths``."""
-        lock = self.root / ".git" / "index.lock"
+        lock = self.git_dir / "index.lock"
         if lock.exists():
             raise GitError(f"{lock} exists: another git process is running, or one crashed; if none is running, delete the file")
         args = ["status", "--porcelain=v1", "-z", "--untracked-files=all"]
@@ -228,6 +233,15 @@ class GitRepo:
         if not reader.has_option("user", "email") and "GIT_AUTHOR_EMAIL" not in os.environ:
             env.update(GIT_AUTHOR_EMAIL="gitops-mlops@localhost", GIT_COMMITTER_EMAIL="gitops-mlops@localhost")
         return env
+
+    def move_head(self, new: str, old: str) -> None:
+        """Point HEAD (its branch, when on one) at ``new`` if it is still at ``old``; the files stay."""
+        self.run("update-ref", "-m", "gitops-mlops: undo an interrupted run", "HEAD", new, old)
+
+    def restore_paths(self, paths: list[str]) -> None:
+        """Put ``paths`` back, in the index and the working tree, as HEAD has them."""
+        with self._git.custom_environment(GIT_LITERAL_PATHSPECS="1"):
+            self.run("checkout", "--quiet", "HEAD", "--pathspec-from-file=-", "--pathspec-file-nul", stdin="\0".join(paths))
 
     def reset_keep(self, sha: str) -> None:
         """Move HEAD (and the current branch) to ``sha``, keeping unrelated local changes."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from gitops_mlops import kustomization, policy
+from gitops_mlops import journal, kustomization, policy
 from gitops_mlops.config import CONFIG_FILE, Config, Hold, Model, env_number, load_config
 from gitops_mlops.errors import GitError, PushRejected, RenderError
 from gitops_mlops.gitrepo import GitRepo
@@ -110,6 +110,7 @@ class Result:
     pr_title: str = ""
     pr_body: str = ""
     timings: tuple[tuple[str, float], ...] = ()  # phase -> seconds, for benchmarks
+    recovered: str = ""  # what was undone of an interrupted earlier run before this one
 
     def as_json(self) -> dict:
         return {
@@ -143,13 +144,22 @@ def promote(repo_dir: Path, request: Request) -> Result:
     if request.dry_run:
         plan = _plan(repo_dir, intent, request)
         return _result(intent, plan, diff=_unified_diff(plan))
+    recovered = journal.recover(git)
     _refuse_dirty(git, [site.path for site in intent.targets] + [CONFIG_FILE])
     resolved_at = git.head()
 
     def apply() -> Result:  # the intent read above holds while HEAD has not moved; after a reset it is read again
         return _apply_and_commit(repo_dir, git, request, intent if git.head() == resolved_at else None)
 
-    return publish(git, request, intent.config, apply)
+    return replace(_journaled(git, lambda: publish(git, request, intent.config, apply)), recovered=recovered)
+
+
+def _journaled(git: GitRepo, run: Callable[[], Result]) -> Result:
+    """Run a publish; its journal (written by apply) goes once it has finished, well or not."""
+    try:
+        return run()
+    finally:
+        journal.clear(git)
 
 
 def publish(git: GitRepo, request: Request, config: Config, apply: Callable[[], Result]) -> Result:
@@ -332,6 +342,7 @@ def _apply_and_commit(repo_dir: Path, git: GitRepo, request: Request, intent: _I
         return _result(intent, plan)
     files = [FileEdit(c.file, c.before, c.after) for c in plan.changes] + list(plan.edits)
     written: list[FileEdit] = []
+    note = journal.begin(git, [(f.file, f.before, f.after) for f in files])
     try:
         _write_all(repo_dir, files, written)
         clock.append(("write", time.perf_counter()))
@@ -343,6 +354,7 @@ def _apply_and_commit(repo_dir: Path, git: GitRepo, request: Request, intent: _I
             raise RenderError(f"validation failed, nothing changed: {failed[0].errors[0]}{more}")
         clock.append(("validate", time.perf_counter()))
         sha = git.commit([f.file for f in files], commit_message(intent, request, plan))
+        journal.committed(git, note, sha)
         clock.append(("commit", time.perf_counter()))
     except BaseException:
         for edit in written:
@@ -447,6 +459,7 @@ def release_hold(repo_dir: Path, request: Request, digest: str | None = None) ->
     repo_dir = Path(repo_dir).resolve()
     intent = _resolve_intent(repo_dir, request)
     git = GitRepo(repo_dir)
+    recovered = "" if request.dry_run else journal.recover(git)
     if not request.dry_run:
         _refuse_dirty(git, [CONFIG_FILE])
 
@@ -458,12 +471,14 @@ def release_hold(repo_dir: Path, request: Request, digest: str | None = None) ->
         result = Result(model=fresh.model.name, version="", image="", digest=digest or "", changed=released, unchanged=())
         if not removed or request.dry_run:
             return replace(result, diff="".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"a/{CONFIG_FILE}", f"b/{CONFIG_FILE}")))
+        note = journal.begin(git, [(CONFIG_FILE, before, after)])
         write_atomic(repo_dir / CONFIG_FILE, after)
         try:
             load_config(repo_dir)
             sites = ", ".join(sorted({h.site for h in removed}))
             message = f"release {len(removed)} hold(s) on {fresh.model.name}\n\nModel: {fresh.model.name}\nSites: {sites}\nAction: release-hold\n"
             sha = git.commit([CONFIG_FILE], message)
+            journal.committed(git, note, sha)
         except BaseException:
             write_atomic(repo_dir / CONFIG_FILE, before)
             raise
@@ -471,4 +486,4 @@ def release_hold(repo_dir: Path, request: Request, digest: str | None = None) ->
 
     if request.dry_run:
         return apply()
-    return publish(git, request, intent.config, apply)
+    return replace(_journaled(git, lambda: publish(git, request, intent.config, apply)), recovered=recovered)

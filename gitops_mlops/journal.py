@@ -1,0 +1,149 @@
+"""A note, in the git directory, of what a promotion in progress is changing.
+
+Written before the first overlay is touched and updated once the commit exists,
+it lets the next run undo a run that was killed half-way (kill -9, a lost CI
+runner, a full disk) instead of refusing its leftovers: overlays that hold
+either their old or their new bytes are put back as HEAD has them, an unpushed
+commit of the dead run is dropped, its temp files are removed. A file that
+holds anything else was edited since, and is left for a person to sort out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_mlops.errors import GitError
+from gitops_mlops.gitrepo import GitRepo
+
+FILE = "gitops-mlops-journal.json"
+
+
+@dataclass(frozen=True)
+class Journal:
+    owner: str  # "pid:start time" of the process that wrote it
+    head: str | None  # HEAD before the run's commit
+    files: tuple[tuple[str, str, str], ...]  # path, sha256 of the bytes before, sha256 after
+    commit: str | None = None
+
+
+def begin(git: GitRepo, edits: list[tuple[str, str, str]]) -> Journal:
+    """Record that ``edits`` ((path, before, after) texts) are about to be written over HEAD."""
+    journal = Journal(_me(), git.head(), tuple((path, _sha(before), _sha(after)) for path, before, after in edits))
+    _write(git, journal)
+    return journal
+
+
+def committed(git: GitRepo, journal: Journal, sha: str) -> None:
+    _write(git, Journal(journal.owner, journal.head, journal.files, sha))
+
+
+def clear(git: GitRepo) -> None:
+    (git.git_dir / FILE).unlink(missing_ok=True)
+
+
+def recover(git: GitRepo) -> str:
+    """Undo what a killed run left; return what was done ('' when there was nothing to do)."""
+    path = git.git_dir / FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        journal = Journal(data["owner"], data["head"], tuple(tuple(f) for f in data["files"]), data.get("commit"))
+    except FileNotFoundError:
+        return ""
+    except (ValueError, KeyError, TypeError):
+        raise GitError(f"{path}: unreadable; if no gitops-mlops run is going on in this checkout, delete it") from None
+    if _alive(journal.owner):
+        raise GitError(f"another gitops-mlops run (pid {journal.owner.split(':')[0]}) is changing this checkout; wait for it")
+    paths = [f[0] for f in journal.files]
+    foreign = [p for p, before, after in journal.files if _sha_of(git.root / p) not in (before, after, None)]
+    if foreign:
+        raise GitError(
+            f"an interrupted gitops-mlops run left {foreign[0]} changed and it was edited since; "
+            f"restore it (git checkout HEAD -- {foreign[0]}) or commit it, then delete {path}"
+        )
+    head = git.head()
+    done = []
+    commit = journal.commit or _commit_of_the_run(git, journal, head)
+    if commit and head == commit and journal.head:
+        git.move_head(journal.head, commit)  # the dead run's commit: dropped, the next run makes it again
+        done.append(f"dropped its commit {commit[:12]}")
+    elif head != journal.head:  # HEAD moved on since: only clean files are ours to forget
+        if git.dirty(paths):
+            raise GitError(f"an interrupted gitops-mlops run left changes under {', '.join(paths[:3])} and HEAD has moved since; sort them out, then delete {path}")
+        _forget(git, journal)
+        return ""
+    if git.dirty(paths):
+        git.restore_paths(paths)
+        done.append(f"restored {len(paths)} file(s)")
+    _forget(git, journal)
+    return f"undid an interrupted run (pid {journal.owner.split(':')[0]}): " + (", ".join(done) or "nothing had changed")
+
+
+def _forget(git: GitRepo, journal: Journal) -> None:
+    """Remove the dead run's temp files (write_atomic names them after its pid), then the journal."""
+    pid = journal.owner.split(":")[0]
+    for relative, _, _ in journal.files:
+        target = git.root / relative
+        for leftover in target.parent.glob(f".{target.name}.{pid}.*.tmp"):
+            leftover.unlink(missing_ok=True)
+    clear(git)
+
+
+def _commit_of_the_run(git: GitRepo, journal: Journal, head: str | None) -> str | None:
+    """HEAD, when it is the commit the run was making as it died (before the journal heard of it):
+    the child of the run's HEAD that changes exactly its files, to exactly their new bytes."""
+    if not head or not journal.head or head == journal.head or git.run("rev-parse", f"{head}^@").split() != [journal.head]:
+        return None
+    paths = {f[0] for f in journal.files}
+    if set(git.changed_paths(journal.head, head)) != paths:
+        return None
+    return head if all(_sha_of(git.root / p) == after for p, _, after in journal.files) else None  # the index may lag
+
+
+def _write(git: GitRepo, journal: Journal) -> None:
+    path = git.git_dir / FILE
+    tmp = path.with_name(f"{FILE}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"owner": journal.owner, "head": journal.head, "files": journal.files, "commit": journal.commit}), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _sha_of(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time (clock ticks since boot) where /proc has it: a reused pid is not the
+    writer. A zombie (killed, not yet reaped) counts as gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return ""
+    return "zombie" if fields[0] == "Z" else fields[19]
+
+
+def _me() -> str:
+    return f"{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def _alive(owner: str) -> bool:
+    pid_text, _, started = owner.partition(":")
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # this process: a journal left by an earlier call that raised without clearing
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _start_time(pid) == started

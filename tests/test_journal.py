@@ -1,0 +1,83 @@
+"""The journal of a promotion in progress: what the next run undoes, and what it leaves to a person."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from conftest import DIGEST_B, tree_snapshot
+from gitops_mlops import journal
+from gitops_mlops.errors import GitError
+from gitops_mlops.gitrepo import GitRepo
+from gitops_mlops.promotion import Request, promote
+
+SITE = "overlays/datacenter/kustomization.yaml"
+REQUEST = Request(model="fraud-detector", image=f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}", selectors=("datacenter",))
+
+
+def _half_done(repo) -> tuple[GitRepo, str]:
+    """What a run killed after writing the overlay leaves: its journal, the new bytes, a temp file."""
+    git = GitRepo(repo.work)
+    before = repo.read(SITE)
+    after = before.replace("newTag: 1.0.0", "newTag: 1.3.0")
+    journal.begin(git, [(SITE, before, after)])
+    (repo.work / SITE).write_text(after)
+    owner = json.loads((git.git_dir / journal.FILE).read_text())["owner"].split(":")[0]
+    (repo.work / "overlays/datacenter" / f".kustomization.yaml.{owner}.abcd.0.tmp").write_text(after[:10])
+    return git, before
+
+
+def test_the_next_promotion_undoes_a_half_done_run_and_lands(gitops_repo):
+    git, before = _half_done(gitops_repo)
+    result = promote(gitops_repo.work, REQUEST)
+    assert result.recovered.startswith("undid an interrupted run") and "restored 1 file(s)" in result.recovered
+    assert result.changed == ("datacenter",) and "newTag: 1.4.0" in gitops_repo.read(SITE)
+    assert not (git.git_dir / journal.FILE).exists()
+    assert gitops_repo.git("status", "--porcelain", "--untracked-files=all") == ""  # the temp file is gone too
+
+
+def test_a_file_edited_since_is_left_to_a_person(gitops_repo):
+    git, _ = _half_done(gitops_repo)
+    (gitops_repo.work / SITE).write_text("# someone's own edit\n")
+    snap, head = tree_snapshot(gitops_repo.work), gitops_repo.head()
+    with pytest.raises(GitError, match=f"left {SITE} changed and it was edited since"):
+        promote(gitops_repo.work, REQUEST)
+    assert tree_snapshot(gitops_repo.work) == snap and gitops_repo.head() == head
+
+
+def test_a_live_run_in_the_same_checkout_is_not_disturbed(gitops_repo):
+    git = GitRepo(gitops_repo.work)
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        before = gitops_repo.read(SITE)
+        journal.begin(git, [(SITE, before, before.replace("newTag: 1.0.0", "newTag: 1.3.0"))])
+        path = git.git_dir / journal.FILE
+        data = json.loads(path.read_text())
+        data["owner"] = f"{other.pid}:{journal._start_time(other.pid)}"
+        path.write_text(json.dumps(data))
+        snap = tree_snapshot(gitops_repo.work)
+        with pytest.raises(GitError, match=f"another gitops-mlops run \\(pid {other.pid}\\) is changing this checkout"):
+            promote(gitops_repo.work, REQUEST)
+        assert tree_snapshot(gitops_repo.work) == snap
+    finally:
+        other.kill()
+        other.wait()
+    assert promote(gitops_repo.work, REQUEST).changed == ("datacenter",)  # its owner is gone (reaped): undone
+
+
+def test_a_stale_journal_after_the_user_moved_on_is_dropped(gitops_repo):
+    git, before = _half_done(gitops_repo)
+    (gitops_repo.work / SITE).write_text(before)
+    gitops_repo.git("commit", "-q", "--allow-empty", "-m", "someone else's work")
+    result = promote(gitops_repo.work, REQUEST)
+    assert result.recovered == "" and result.changed == ("datacenter",)
+    assert not (git.git_dir / journal.FILE).exists()
+
+
+def test_an_unreadable_journal_is_named(gitops_repo):
+    git = GitRepo(gitops_repo.work)
+    (git.git_dir / journal.FILE).write_text("{not json")
+    with pytest.raises(GitError, match="gitops-mlops-journal.json: unreadable"):
+        promote(gitops_repo.work, REQUEST)
