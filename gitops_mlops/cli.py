@@ -34,6 +34,7 @@ class Output(str, Enum):
 
 RepoOpt = Annotated[Path, typer.Option("--repo", help="The GitOps repository (default: current directory).")]
 OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="table or json")]
+InsecureOpt = Annotated[list[str], typer.Option("--insecure-registry", help="HOST[:PORT] reached over plain HTTP (loopback, labs); repeatable.")]
 
 
 def _err(message: str) -> None:
@@ -148,7 +149,7 @@ def validate(
 @app.command()
 def promote(
     model: Annotated[str, typer.Argument(help="Model name from gitops-mlops.yaml.")],
-    image: Annotated[str, typer.Argument(help="registry[:port]/path[:tag]@sha256:<digest>")],
+    image: Annotated[str, typer.Argument(help="registry[:port]/path:tag (resolved in the registry) or path[:tag]@sha256:<digest>")],
     to: Annotated[list[str], typer.Option("--to", help="Site selector, repeatable: name, group (edge) or glob.")],
     version: Annotated[Optional[str], typer.Option("--version", help="Semantic version (default: the image tag).")] = None,
     repo: RepoOpt = Path("."),
@@ -161,15 +162,20 @@ def promote(
     allow_downgrade: Annotated[bool, typer.Option("--allow-downgrade", help="Allow a lower semantic version.")] = False,
     force_order: Annotated[bool, typer.Option("--force-order", help="Skip the stage-order gate (recorded as Forced: true).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Promote a digest that is on hold after a rollback.")] = False,
+    insecure_registry: InsecureOpt = [],
     output: OutputOpt = Output.table,
 ) -> None:
-    """Pin MODEL to IMAGE at the selected sites: one validated commit, optionally pushed."""
+    """Pin MODEL to IMAGE at the selected sites: one validated commit, optionally pushed.
+
+    A tag without a digest is resolved in the registry; a digest is checked to exist
+    in registries listed under 'registries:' in the config or named with --insecure-registry.
+    """
     from gitops_mlops.promotion import Request, promote as run
 
     request = Request(
         model=model, image=image, selectors=tuple(to), version=version, message=message,
         force_order=force_order, allow_downgrade=allow_downgrade, force_hold=force, dry_run=dry_run,
-        push=push, remote=remote, target_branch=target_branch, branch=branch,
+        push=push, remote=remote, target_branch=target_branch, branch=branch, insecure_registries=tuple(insecure_registry),
     )
     result = run(repo, request)
     _report_promotion(result, output, dry_run)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from gitops_mlops import kustomization, policy
+from gitops_mlops import kustomization, policy, registry
 from gitops_mlops.config import CONFIG_FILE, Config, Hold, Model, load_config
 from gitops_mlops.errors import GitError, PushRejected, RenderError
 from gitops_mlops.gitrepo import GitRepo
@@ -53,6 +53,8 @@ class Request:
     target_branch: str | None = None
     branch: str | None = None
     to: str | None = None  # rollback: the version or digest to return to (default: the previous one)
+    insecure_registries: tuple[str, ...] = ()  # HOST[:PORT] reached over plain HTTP (loopback, labs)
+    registry_checked: bool = False  # the image's digest was already resolved/verified by this command
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,10 @@ class _Intent:
 def promote(repo_dir: Path, request: Request) -> Result:
     """Run one promotion (or rollback) end to end."""
     repo_dir = Path(repo_dir).resolve()
-    intent = _resolve_intent(repo_dir, request)  # bad input fails here, before any fetch; apply re-reads the tip
+    intent = _resolve_intent(repo_dir, request)  # bad input fails here, before the registry or any fetch; apply re-reads the tip
+    if request.action == "promote" and not request.registry_checked:
+        request = settle_image(intent.config, intent.image, request)  # once: retries after a rejected push reuse the digest
+        intent = replace(intent, image=parse_image(request.image))
     git = GitRepo(repo_dir)
     if request.dry_run:
         plan = _plan(repo_dir, intent, request)
@@ -147,6 +152,24 @@ def publish(git: GitRepo, request: Request, config: Config, apply: Callable[[], 
     return _push_with_retries(git, remote, target, apply)
 
 
+def settle_image(config: Config, image: ImageRef, request: Request) -> Request:
+    """Ask the registry before anything is written: a tag becomes its digest; a digest must exist.
+
+    A tag without a digest always needs the registry. A digest is checked only in
+    registries the config lists under ``registries:`` or ``--insecure-registry``
+    names; others are not contacted, so promoting a known digest works offline.
+    """
+    endpoints = registry.endpoints_for(config.registries, request.insecure_registries)
+    if image.digest and image.registry not in endpoints:
+        return request
+    with registry.RegistryClient(endpoints.values()) as client:
+        if image.digest:
+            client.verify(image)
+            return replace(request, registry_checked=True)
+        found = client.resolve(image)
+    return replace(request, image=str(replace(image, digest=found.digest)), registry_checked=True)
+
+
 def _resolve_intent(repo_dir: Path, request: Request) -> _Intent:
     config = load_config(repo_dir)
     model = config.model(request.model)
@@ -156,7 +179,10 @@ def _resolve_intent(repo_dir: Path, request: Request) -> _Intent:
     version = ""
     if request.action == "promote":
         version = policy.promotion_version(image, request.version)
-        policy.check_image(config, model, image)
+        if image.digest or request.registry_checked or not image.tag:
+            policy.check_image(config, model, image)
+        else:  # a tag: the registry resolves it next (promote), after the policy checks that need no digest
+            policy.check_source(config, model, image)
     return _Intent(config=config, model=model, image=image, version=version, targets=targets, all_sites=all_sites)
 
 
