@@ -322,7 +322,7 @@ class RegistryClient:
             cause = reasons[response.status]
         elif response.status == 404:
             code = _error_code(response.body)
-            cause = {"NAME_UNKNOWN": "unknown repository", "MANIFEST_UNKNOWN": "not found in the registry"}.get(code, "not found (404)")
+            cause = "unknown repository" if code == "NAME_UNKNOWN" else "not found in the registry"
         else:
             cause = f"HTTP {response.status}"
             code = _error_code(response.body)
