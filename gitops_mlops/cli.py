@@ -182,6 +182,42 @@ def promote(
 
 
 @app.command()
+def update(
+    model: Annotated[list[str], typer.Option("--model", help="Only these models (repeatable; default all).")] = [],
+    site: Annotated[list[str], typer.Option("--site", help="Only these sites (selector, repeatable).")] = [],
+    repo: RepoOpt = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; write nothing.")] = False,
+    push: Annotated[bool, typer.Option("--push", help="Push each promotion (retrying if the remote moved; never force).")] = False,
+    remote: Annotated[Optional[str], typer.Option("--remote", help="Remote name (default: config remote, origin).")] = None,
+    target_branch: Annotated[Optional[str], typer.Option("--target-branch", help="Branch Argo CD watches (default: config).")] = None,
+    insecure_registry: InsecureOpt = [],
+    output: OutputOpt = Output.table,
+) -> None:
+    """Promote each model's highest semver tag allowed by each stage's constraint to the sites running an older one."""
+    from gitops_mlops.update import Options, update as run
+
+    options = Options(
+        models=tuple(model), selectors=tuple(site), push=push, dry_run=dry_run, remote=remote,
+        target_branch=target_branch, insecure_registries=tuple(insecure_registry),
+    )
+    report = run(repo, options)
+    if output is Output.json:
+        _json({**report.as_json(), "dryRun": dry_run})
+    else:
+        rows = []
+        for u in report.updates:
+            sites = ", ".join(u.sites) if len(u.sites) <= 3 else f"{len(u.sites)} sites ({u.sites[0]}, ...)"
+            note = u.note or (f"held at {', '.join(u.held)}" if u.held else "")
+            rows.append([u.model, u.stage, u.status, u.version or "-", u.digest[:19] or "-", sites or "-", note])
+        _table(rows, ["MODEL", "STAGE", "STATUS", "VERSION", "DIGEST", "SITES", "NOTE"])
+        if dry_run:
+            typer.echo("".join(u.diff for u in report.updates), nl=False)
+    changed = [u for u in report.updates if u.status in ("updated", "would-update") and u.sites]
+    verb = "would change" if dry_run else "changed"
+    _err(f"update: {len(changed)} promotion(s) {verb}, {report.requests} registry request(s)" + ("; nothing written" if dry_run else ""))
+
+
+@app.command()
 def status(
     model: Annotated[list[str], typer.Option("--model", help="Only these models (repeatable).")] = [],
     site: Annotated[list[str], typer.Option("--site", help="Site selector (repeatable).")] = [],
