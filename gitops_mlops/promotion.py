@@ -305,7 +305,45 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def _apply_and_commit(repo_dir: Path, git: GitRepo, request: Request) -> Result:
+def promote_together(repo_dir: Path, requests: list[Request], push: bool = False, remote: str | None = None, target_branch: str | None = None) -> list[Result]:
+    """Several promotions, one commit each (each with its own trailers), rendered and validated
+    together once on the final tree before anything is pushed; if that fails, the branch
+    returns to where it was. With ``push``, all commits go in one push, re-applied from
+    intent if the remote moved. Used by ``update``: one kustomize run instead of one per model.
+    """
+    repo_dir = Path(repo_dir).resolve()
+    intents = [_resolve_intent(repo_dir, r) for r in requests]
+    git = GitRepo(repo_dir)
+    _refuse_dirty(git, sorted({site.path for i in intents for site in i.targets}) + [CONFIG_FILE])
+    results: list[Result] = []
+
+    def apply() -> Result:
+        results.clear()
+        base = git.head()
+        try:
+            for request in requests:
+                results.append(_apply_and_commit(repo_dir, git, request, validate=False))
+            changed = {name for r in results for name in r.changed}
+            if changed:
+                config = load_config(repo_dir)
+                sites = tuple(s for s in discover_sites(repo_dir, config) if s.name in changed)
+                failed = [r for r in validate_sites(repo_dir, config, sites) if not r.ok]
+                if failed:
+                    more = f" (and {len(failed) - 1} more sites)" if len(failed) > 1 else ""
+                    raise RenderError(f"validation failed, nothing changed: {failed[0].errors[0]}{more}")
+        except BaseException:
+            if base and git.head() != base:
+                git.reset_keep(base)
+            raise
+        return next((r for r in reversed(results) if r.commit), results[-1])
+
+    if not requests:
+        return []
+    last = publish(git, replace(requests[0], push=push, remote=remote, target_branch=target_branch, branch=None), intents[0].config, apply)
+    return [replace(r, pushed=last.pushed and r.commit is not None, branch=last.branch, attempts=last.attempts) for r in results]
+
+
+def _apply_and_commit(repo_dir: Path, git: GitRepo, request: Request, validate: bool = True) -> Result:
     clock = [("start", time.perf_counter())]
     intent = _resolve_intent(repo_dir, request)
     plan = _plan(repo_dir, intent, request)
@@ -321,7 +359,7 @@ def _apply_and_commit(repo_dir: Path, git: GitRepo, request: Request) -> Result:
         clock.append(("write", time.perf_counter()))
         config = load_config(repo_dir) if plan.edits else intent.config  # an edited config must still load
         changed_sites = tuple(s for s in intent.targets if s.name in {c.site for c in plan.changes})
-        failed = [r for r in validate_sites(repo_dir, config, changed_sites) if not r.ok]
+        failed = [r for r in validate_sites(repo_dir, config, changed_sites) if not r.ok] if validate else []
         if failed:
             more = f" (and {len(failed) - 1} more sites)" if len(failed) > 1 else ""
             raise RenderError(f"validation failed, nothing changed: {failed[0].errors[0]}{more}")

@@ -10,11 +10,13 @@ site holding that digest after a rollback is skipped.
 
 Everything the registry is asked (tag lists, one manifest HEAD per chosen tag)
 happens before anything is written, so a registry failure changes nothing.
-Then each (model, stage) is one ``promotion.promote`` call, with its
-validation, one commit with the usual trailers (one model, one version, one
-digest) and the push path. Stages are applied from the last to the first, so a
-stage is judged against what the stage before ran when the command started:
-one run never carries a new build through several stages.
+Then each (model, stage) is one promotion commit with the usual trailers (one
+model, one version, one digest: ``history`` and ``rollback`` read them as for
+``promote``); all of them are rendered and validated together once, and pushed
+together (``promotion.promote_together``), so a failure leaves the branch as it
+was. Stages are applied from the last to the first, so a stage is judged
+against what the stage before ran when the command started: one run never
+carries a new build through several stages.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from gitops_mlops.config import Config, Model, Stage, load_config
 from gitops_mlops.errors import PolicyError
 from gitops_mlops.imageref import parse_repository
 from gitops_mlops.kustomization import Pin
-from gitops_mlops.promotion import Request, promote
+from gitops_mlops.promotion import Request, promote, promote_together
 from gitops_mlops.semrange import parse_range, parse_version
 from gitops_mlops.sites import Site, discover_sites, kustomization_of, select
 
@@ -36,7 +38,7 @@ from gitops_mlops.sites import Site, discover_sites, kustomization_of, select
 class StageUpdate:
     model: str
     stage: str
-    status: str  # updated | would-update | up-to-date | waiting | held | no-match | refused
+    status: str  # updated | would-update | up-to-date | waiting | held | no-match
     version: str = ""
     digest: str = ""
     sites: tuple[str, ...] = ()  # the sites that took (or would take) it
@@ -89,7 +91,7 @@ def update(repo_dir: Path, options: Options = Options(), client: registry.Regist
     finally:
         if own:
             client.close()
-    done = [_apply(repo_dir, item, options) if item.status == "would-update" else item for item in planned]
+    done = _apply(repo_dir, planned, options)
     order = {name: i for i, name in enumerate(_stage_order(config, all_sites))}
     done.sort(key=lambda u: (models.index(config.model(u.model)), order[u.stage]))
     return UpdateReport(tuple(done), client.requests)
@@ -152,18 +154,31 @@ def _plan_model(config: Config, model: Model, client: registry.RegistryClient, c
     return out
 
 
-def _apply(repo_dir: Path, item: StageUpdate, options: Options) -> StageUpdate:
+def _apply(repo_dir: Path, planned: list[StageUpdate], options: Options) -> list[StageUpdate]:
+    """Each planned (model, stage) is one promotion commit; all are validated together, then pushed together."""
+    todo = [item for item in planned if item.status == "would-update"]
+    if not todo:
+        return planned
     config = load_config(repo_dir)
-    image = f"{config.model(item.model).repository}:{item.version}@{item.digest}"
-    request = Request(
-        model=item.model, image=image, selectors=item.sites, dry_run=options.dry_run, push=options.push,
-        remote=options.remote, target_branch=options.target_branch, registry_checked=True,
-        message=f"update: highest tag allowed for stage {item.stage}",
-    )
-    try:
-        result = promote(repo_dir, request)
-    except PolicyError as exc:  # the remote tip moved on since the plan (--push): the next run decides again
-        return replace(item, status="refused", note=str(exc))
+    requests = [
+        Request(
+            model=item.model, image=f"{config.model(item.model).repository}:{item.version}@{item.digest}", selectors=item.sites,
+            dry_run=options.dry_run, registry_checked=True, message=f"update: the highest tag stage {item.stage} allows",
+        )
+        for item in todo
+    ]
     if options.dry_run:
-        return replace(item, sites=result.changed, diff=result.diff)
-    return replace(item, status="updated" if result.changed else "up-to-date", sites=result.changed, commit=result.commit, pushed=result.pushed)
+        results = [promote(repo_dir, request) for request in requests]
+    else:
+        results = promote_together(repo_dir, requests, push=options.push, remote=options.remote, target_branch=options.target_branch)
+    done = {id(item): result for item, result in zip(todo, results)}
+    out = []
+    for item in planned:
+        result = done.get(id(item))
+        if result is None:
+            out.append(item)
+        elif options.dry_run:
+            out.append(replace(item, sites=result.changed, diff=result.diff))
+        else:
+            out.append(replace(item, status="updated" if result.changed else "up-to-date", sites=result.changed, commit=result.commit, pushed=result.pushed))
+    return out

@@ -176,3 +176,19 @@ def test_token_auth_registry(gitops_repo, token_registry, monkeypatch):
     monkeypatch.setenv("GITOPS_MLOPS_REGISTRY_PASSWORD", PASSWORD)
     report = update(gitops_repo.work, Options(models=FD))
     assert by_stage(report)["datacenter"] == ("updated", "1.5.0") and pin(gitops_repo, "datacenter").digest == digest
+
+
+def test_failed_validation_leaves_the_branch_and_files_as_they_were(gitops_repo, registry, pusher):
+    ns = configure(gitops_repo, registry.host)
+    push_tags(pusher, f"{ns}/fraud-detector", ["1.5.0"])
+    push_tags(pusher, f"{ns}/demand-forecast", ["1.1.0"])
+    path = gitops_repo.work / "overlays/datacenter/kustomization.yaml"
+    path.write_text(path.read_text() + "configMapGenerator:\n  - name: settings\n    files:\n      - missing-file.properties\n")
+    gitops_repo.git("commit", "-qam", "a generator whose file is missing")
+    files = lambda: {k: v for k, v in tree_snapshot(gitops_repo.work).items() if not k.startswith("work/.git/")}  # noqa: E731
+    snap, head, refs = files(), gitops_repo.head(), gitops_repo.git("show-ref")
+    result = cli("update", cwd=gitops_repo.work)
+    assert result.code == 4 and "validation failed, nothing changed" in result.err and "datacenter" in result.err
+    # the two local commits were made, then dropped: files, HEAD and refs as before (only unreachable objects remain)
+    assert gitops_repo.head() == head and gitops_repo.git("show-ref") == refs and files() == snap
+    assert gitops_repo.git("status", "--porcelain") == ""
