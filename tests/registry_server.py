@@ -12,6 +12,7 @@ import http.client
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -119,6 +120,31 @@ class TokenIssuer:
         self.server.server_close()
 
 
+def self_signed_loopback_cert(root: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (its own CA): tls.crt and tls.key under ``root``."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (root / "tls.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (root / "tls.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
+    return root / "tls.crt", root / "tls.key"
+
+
 # ---------------------------------------------------------------- the registry
 
 
@@ -127,9 +153,14 @@ class RegistryServer:
     root: Path
     auth: str = ""  # "", "htpasswd" or "token"
     users: dict[str, str] = field(default_factory=dict)
+    tls: bool = False  # HTTPS with a self-signed certificate for 127.0.0.1 (``ca_file``)
     port: int = 0
     issuer: TokenIssuer | None = None
     process: subprocess.Popen | None = None
+
+    @property
+    def ca_file(self) -> Path:
+        return self.root / "tls.crt"
 
     @property
     def host(self) -> str:
@@ -151,13 +182,17 @@ class RegistryServer:
                 f"auth:\n  token:\n    realm: {self.issuer.realm}\n    service: {self.issuer.service}\n"
                 f"    issuer: {self.issuer.issuer}\n    rootcertbundle: {self.issuer.bundle}\n"
             )
+        if self.tls:
+            self_signed_loopback_cert(self.root)
         for _ in range(5):
             self.port = free_port()
             config = self.root / "config.yml"
             config.write_text(
                 "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
                 f"storage:\n  filesystem:\n    rootdirectory: {self.root / 'data'}\n  delete:\n    enabled: true\n"
-                f"http:\n  addr: 127.0.0.1:{self.port}\n  secret: test-secret\n" + auth
+                f"http:\n  addr: 127.0.0.1:{self.port}\n  secret: test-secret\n"
+                + (f"  tls:\n    certificate: {self.ca_file}\n    key: {self.root / 'tls.key'}\n" if self.tls else "")
+                + auth
             )
             log = open(self.root / "registry.log", "ab")
             self.process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
@@ -202,7 +237,11 @@ class Pusher:
 
     def __init__(self, server: RegistryServer) -> None:
         self.server = server
-        self.conn = http.client.HTTPConnection(server.host, timeout=30)
+        if server.tls:
+            context = ssl.create_default_context(cafile=str(server.ca_file))
+            self.conn = http.client.HTTPSConnection(server.host, timeout=30, context=context)
+        else:
+            self.conn = http.client.HTTPConnection(server.host, timeout=30)
 
     def close(self) -> None:
         self.conn.close()

@@ -98,6 +98,24 @@ def test_one_connection_is_reused_for_many_calls(registry, pusher):
         assert client._connections[("http", registry.host)].sock is sock and client.requests == 6
 
 
+def test_https_registry_with_its_ca_file_and_without(tmp_path_factory):
+    from registry_server import RegistryServer
+
+    server = RegistryServer(tmp_path_factory.mktemp("registry-tls"), tls=True).start()
+    try:
+        pusher = server.pusher()
+        digest, _ = pusher.image("team/model", "1.0.0")
+        pusher.close()
+        ref = parse_image(f"{server.host}/team/model:1.0.0")
+        with RegistryClient([Endpoint(server.host, ca_file=str(server.ca_file))], env={}) as client:
+            assert client.resolve(ref).digest == digest
+        with RegistryClient([], env={}) as client, pytest.raises(RegistryError) as caught:  # system CAs do not know it
+            client.resolve(ref)
+        assert str(caught.value).startswith(f"registry {server.host}: repository team/model: TLS failed with {server.host}: CERTIFICATE_VERIFY_FAILED")
+    finally:
+        server.stop()
+
+
 # ---------------------------------------------------------------- auth
 
 
@@ -185,7 +203,10 @@ class Scripted:
                     self.send_header(key, value)
                 self.end_headers()
                 if with_body:
-                    self.wfile.write(body)
+                    try:
+                        self.wfile.write(body)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # the client stopped reading (size limit, timeout): that is the point
 
             def do_GET(self) -> None:  # noqa: N802
                 self._answer(True)
