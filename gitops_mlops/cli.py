@@ -34,6 +34,7 @@ class Output(str, Enum):
 
 RepoOpt = Annotated[Path, typer.Option("--repo", help="The GitOps repository (default: current directory).")]
 OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="table or json")]
+InsecureOpt = Annotated[list[str], typer.Option("--insecure-registry", help="HOST[:PORT] reached over plain HTTP (loopback, labs); repeatable.")]
 
 
 def _err(message: str) -> None:
@@ -148,7 +149,7 @@ def validate(
 @app.command()
 def promote(
     model: Annotated[str, typer.Argument(help="Model name from gitops-mlops.yaml.")],
-    image: Annotated[str, typer.Argument(help="registry[:port]/path[:tag]@sha256:<digest>")],
+    image: Annotated[str, typer.Argument(help="registry[:port]/path:tag (resolved in the registry) or path[:tag]@sha256:<digest>")],
     to: Annotated[list[str], typer.Option("--to", help="Site selector, repeatable: name, group (edge) or glob.")],
     version: Annotated[Optional[str], typer.Option("--version", help="Semantic version (default: the image tag).")] = None,
     repo: RepoOpt = Path("."),
@@ -161,18 +162,59 @@ def promote(
     allow_downgrade: Annotated[bool, typer.Option("--allow-downgrade", help="Allow a lower semantic version.")] = False,
     force_order: Annotated[bool, typer.Option("--force-order", help="Skip the stage-order gate (recorded as Forced: true).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Promote a digest that is on hold after a rollback.")] = False,
+    insecure_registry: InsecureOpt = [],
     output: OutputOpt = Output.table,
 ) -> None:
-    """Pin MODEL to IMAGE at the selected sites: one validated commit, optionally pushed."""
+    """Pin MODEL to IMAGE at the selected sites: one validated commit, optionally pushed.
+
+    A tag without a digest is resolved in the registry; a digest is checked to exist
+    in registries listed under 'registries:' in the config or named with --insecure-registry.
+    """
     from gitops_mlops.promotion import Request, promote as run
 
     request = Request(
         model=model, image=image, selectors=tuple(to), version=version, message=message,
         force_order=force_order, allow_downgrade=allow_downgrade, force_hold=force, dry_run=dry_run,
-        push=push, remote=remote, target_branch=target_branch, branch=branch,
+        push=push, remote=remote, target_branch=target_branch, branch=branch, insecure_registries=tuple(insecure_registry),
     )
     result = run(repo, request)
     _report_promotion(result, output, dry_run)
+
+
+@app.command()
+def update(
+    model: Annotated[list[str], typer.Option("--model", help="Only these models (repeatable; default all).")] = [],
+    site: Annotated[list[str], typer.Option("--site", help="Only these sites (selector, repeatable).")] = [],
+    repo: RepoOpt = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; write nothing.")] = False,
+    push: Annotated[bool, typer.Option("--push", help="Push each promotion (retrying if the remote moved; never force).")] = False,
+    remote: Annotated[Optional[str], typer.Option("--remote", help="Remote name (default: config remote, origin).")] = None,
+    target_branch: Annotated[Optional[str], typer.Option("--target-branch", help="Branch Argo CD watches (default: config).")] = None,
+    insecure_registry: InsecureOpt = [],
+    output: OutputOpt = Output.table,
+) -> None:
+    """Promote each model's highest semver tag allowed by each stage's constraint to the sites running an older one."""
+    from gitops_mlops.update import Options, update as run
+
+    options = Options(
+        models=tuple(model), selectors=tuple(site), push=push, dry_run=dry_run, remote=remote,
+        target_branch=target_branch, insecure_registries=tuple(insecure_registry),
+    )
+    report = run(repo, options)
+    if output is Output.json:
+        _json({**report.as_json(), "dryRun": dry_run})
+    else:
+        rows = []
+        for u in report.updates:
+            sites = ", ".join(u.sites) if len(u.sites) <= 3 else f"{len(u.sites)} sites ({u.sites[0]}, ...)"
+            note = u.note or (f"held at {', '.join(u.held)}" if u.held else "")
+            rows.append([u.model, u.stage, u.status, u.version or "-", u.digest[:19] or "-", sites or "-", note])
+        _table(rows, ["MODEL", "STAGE", "STATUS", "VERSION", "DIGEST", "SITES", "NOTE"])
+        if dry_run:
+            typer.echo("".join(u.diff for u in report.updates), nl=False)
+    changed = [u for u in report.updates if u.status in ("updated", "would-update") and u.sites]
+    verb = "would change" if dry_run else "changed"
+    _err(f"update: {len(changed)} promotion(s) {verb}, {report.requests} registry request(s)" + ("; nothing written" if dry_run else ""))
 
 
 @app.command()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gitops_mlops.errors import InputError
 from gitops_mlops.imageref import parse_repository
+from gitops_mlops.semrange import parse_range
 from gitops_mlops.yamlnodes import MappingNode, Node, ScalarNode, SequenceNode, compose, line_of
 
 CONFIG_FILE = "gitops-mlops.yaml"
@@ -22,6 +23,7 @@ MAX_CONFIG_BYTES = 4 * 1024 * 1024
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 SITE_NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?(/[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?)*$")
 DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,19 @@ class Model:
 @dataclass(frozen=True)
 class Stage:
     name: str
+    constraint: str = ""  # semver range the stage accepts from `update`, e.g. ">=1.2.0 <2.0.0"; empty: any
+    prereleases: bool = False  # whether `update` may pick 1.5.0-rc.1 for this stage
+
+
+@dataclass(frozen=True)
+class RegistrySpec:
+    """A registry promotion talks to: digests of its images are checked before anything is written."""
+
+    host: str  # registry[:port], as in image references
+    insecure: bool = False  # plain HTTP (loopback, labs)
+    ca_file: str = ""
+    username_env: str = ""  # names of environment variables holding credentials (never the values)
+    password_env: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,7 @@ class Config:
     sites: tuple[SiteSpec, ...] = ()
     policy: Policy = field(default_factory=Policy)
     holds: tuple[Hold, ...] = ()
+    registries: tuple[RegistrySpec, ...] = ()
     repo_url: str = ""
     target_branch: str = "main"
     remote: str = "origin"
@@ -108,6 +124,14 @@ class _Reader:
         if pattern is not None and not pattern.match(node.value):
             raise self.error(node, f"{self.where}.{key} {node.value!r} is not a valid name")
         return node.value
+
+    def bool(self, key: str, default: bool = False) -> bool:
+        node = self.values.get(key)
+        if node is None:
+            return default
+        if not isinstance(node, ScalarNode) or not node.tag.endswith(":bool"):
+            raise self.error(node, f"{self.where}.{key} must be true or false")
+        return node.value.lower() in ("true", "yes", "on")
 
     def list(self, key: str) -> list[Node]:
         node = self.values.get(key)
@@ -158,7 +182,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     root = compose(text, source)
     if root is None:
         raise InputError(f"{source}: empty")
-    top = _Reader(source, root, "config", {"repoURL", "targetBranch", "remote", "models", "stages", "sites", "policy", "holds"})
+    top = _Reader(source, root, "config", {"repoURL", "targetBranch", "remote", "models", "stages", "sites", "policy", "holds", "registries"})
 
     models: list[Model] = []
     for node in top.list("models"):
@@ -179,11 +203,16 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
 
     stages: list[Stage] = []
     for node in top.list("stages"):
-        r = _Reader(source, node, "stage", {"name"})
+        r = _Reader(source, node, "stage", {"name", "constraint", "prereleases"})
         name = r.str("name", pattern=NAME_RE)
         if any(s.name == name for s in stages):
             raise r.error(node, f"stage {name!r} is defined twice")
-        stages.append(Stage(name=name))
+        constraint = r.str("constraint", default="")
+        try:
+            parse_range(constraint)
+        except InputError as exc:
+            raise r.error(r.values["constraint"], f"stage {name!r}: {exc}") from None
+        stages.append(Stage(name=name, constraint=constraint, prereleases=r.bool("prereleases")))
 
     sites: list[SiteSpec] = []
     for node in top.list("sites"):
@@ -209,12 +238,26 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
             raise r.error(r.values["digest"], f"hold digest {digest!r} is not sha256:<64 hex>")
         holds.append(Hold(model=r.str("model"), site=r.str("site"), digest=digest, reason=r.str("reason", default="")))
 
+    registries: list[RegistrySpec] = []
+    for node in top.list("registries"):
+        r = _Reader(source, node, "registry", {"host", "insecure", "caFile", "usernameEnv", "passwordEnv"})
+        host = r.str("host", pattern=HOST_RE)
+        if any(x.host == host for x in registries):
+            raise r.error(node, f"registry {host!r} is listed twice")
+        spec = RegistrySpec(host, r.bool("insecure"), r.str("caFile", default=""), r.str("usernameEnv", default=""), r.str("passwordEnv", default=""))
+        if bool(spec.username_env) != bool(spec.password_env):
+            raise r.error(node, f"registry {host!r}: usernameEnv and passwordEnv go together")
+        if spec.insecure and spec.ca_file:
+            raise r.error(node, f"registry {host!r}: caFile is for HTTPS, but the registry is insecure (plain HTTP)")
+        registries.append(spec)
+
     return Config(
         models=tuple(models),
         stages=tuple(stages),
         sites=tuple(sites),
         policy=policy,
         holds=tuple(holds),
+        registries=tuple(registries),
         repo_url=top.str("repoURL", default=""),
         target_branch=top.str("targetBranch", default="main"),
         remote=top.str("remote", default="origin"),

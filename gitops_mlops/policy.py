@@ -44,14 +44,19 @@ def _is_semver(text: str) -> bool:
 
 def check_image(config: Config, model: Model, image: ImageRef) -> None:
     """The image must be the model's repository, from an allowed registry, pinned by digest."""
+    check_source(config, model, image)
+    if not image.digest:
+        raise InputError(f"image {image} has no digest; pass IMAGE@sha256:<digest> (a tag alone is never deployed)")
+
+
+def check_source(config: Config, model: Model, image: ImageRef) -> None:
+    """The image must be the model's repository, from an allowed registry (checked before any registry is contacted)."""
     expected = parse_repository(model.repository)
     if image.repository != expected.repository:
         raise PolicyError(f"image repository {image.repository} is not model {model.name}'s repository {expected.repository}")
     allowed = config.policy.allowed_registries
     if allowed and image.registry not in allowed:
         raise PolicyError(f"registry {image.registry} is not allowed by policy.allowedRegistries ({', '.join(allowed)})")
-    if not image.digest:
-        raise InputError(f"image {image} has no digest; pass IMAGE@sha256:<digest> (a tag alone is never deployed)")
 
 
 def check_stage_order(config: Config, model: Model, digest: str, targets: tuple[Site, ...], pins: dict[str, Pin | None], all_sites: tuple[Site, ...]) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from gitops_mlops import journal, kustomization, policy
+from gitops_mlops import journal, kustomization, policy, registry
 from gitops_mlops.config import CONFIG_FILE, Config, Hold, Model, env_number, load_config
 from gitops_mlops.errors import GitError, PushRejected, RenderError
 from gitops_mlops.gitrepo import GitRepo
@@ -64,6 +64,8 @@ class Request:
     target_branch: str | None = None
     branch: str | None = None
     to: str | None = None  # rollback: the version or digest to return to (default: the previous one)
+    insecure_registries: tuple[str, ...] = ()  # HOST[:PORT] reached over plain HTTP (loopback, labs)
+    registry_checked: bool = False  # the image's digest was already resolved/verified by this command
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,10 @@ class _Intent:
 def promote(repo_dir: Path, request: Request) -> Result:
     """Run one promotion (or rollback) end to end."""
     repo_dir = Path(repo_dir).resolve()
-    intent = _resolve_intent(repo_dir, request)  # bad input fails here, before any fetch; apply re-reads the tip
+    intent = _resolve_intent(repo_dir, request)  # bad input fails here, before the registry or any fetch; apply re-reads the tip
+    if request.action == "promote" and not request.registry_checked:
+        request = settle_image(intent.config, intent.image, request)  # once: retries after a rejected push reuse the digest
+        intent = replace(intent, image=parse_image(request.image))
     git = GitRepo(repo_dir)
     if request.dry_run:
         plan = _plan(repo_dir, intent, request)
@@ -179,6 +184,24 @@ def publish(git: GitRepo, request: Request, config: Config, apply: Callable[[], 
         raise
 
 
+def settle_image(config: Config, image: ImageRef, request: Request) -> Request:
+    """Ask the registry before anything is written: a tag becomes its digest; a digest must exist.
+
+    A tag without a digest always needs the registry. A digest is checked only in
+    registries the config lists under ``registries:`` or ``--insecure-registry``
+    names; others are not contacted, so promoting a known digest works offline.
+    """
+    endpoints = registry.endpoints_for(config.registries, request.insecure_registries)
+    if image.digest and image.registry not in endpoints:
+        return request
+    with registry.RegistryClient(endpoints.values()) as client:
+        if image.digest:
+            client.verify(image)
+            return replace(request, registry_checked=True)
+        found = client.resolve(image)
+    return replace(request, image=str(replace(image, digest=found.digest)), registry_checked=True)
+
+
 def _resolve_intent(repo_dir: Path, request: Request) -> _Intent:
     config = load_config(repo_dir)
     model = config.model(request.model)
@@ -188,7 +211,10 @@ def _resolve_intent(repo_dir: Path, request: Request) -> _Intent:
     version = ""
     if request.action == "promote":
         version = policy.promotion_version(image, request.version)
-        policy.check_image(config, model, image)
+        if image.digest or request.registry_checked or not image.tag:
+            policy.check_image(config, model, image)
+        else:  # a tag: the registry resolves it next (promote), after the policy checks that need no digest
+            policy.check_source(config, model, image)
     return _Intent(config=config, model=model, image=image, version=version, targets=targets, all_sites=all_sites)
 
 
@@ -333,7 +359,46 @@ def _write_all(repo_dir: Path, edits: list[FileEdit], written: list[FileEdit]) -
         future.result()  # the first failure, once every write has finished or failed
 
 
-def _apply_and_commit(repo_dir: Path, git: GitRepo, request: Request, intent: _Intent | None = None) -> Result:
+def promote_together(repo_dir: Path, requests: list[Request], push: bool = False, remote: str | None = None, target_branch: str | None = None) -> list[Result]:
+    """Several promotions, one commit each (each with its own trailers), rendered and validated
+    together once on the final tree before anything is pushed; if that fails, the branch
+    returns to where it was. With ``push``, all commits go in one push, re-applied from
+    intent if the remote moved. Used by ``update``: one kustomize run instead of one per model.
+    """
+    repo_dir = Path(repo_dir).resolve()
+    intents = [_resolve_intent(repo_dir, r) for r in requests]
+    git = GitRepo(repo_dir)
+    journal.recover(git)
+    _refuse_dirty(git, sorted({site.path for i in intents for site in i.targets}) + [CONFIG_FILE])
+    results: list[Result] = []
+
+    def apply() -> Result:
+        results.clear()
+        base = git.head()
+        try:
+            for request in requests:
+                results.append(_apply_and_commit(repo_dir, git, request, validate=False))
+            changed = {name for r in results for name in r.changed}
+            if changed:
+                config = load_config(repo_dir)
+                sites = tuple(s for s in discover_sites(repo_dir, config) if s.name in changed)
+                failed = [r for r in validate_sites(repo_dir, config, sites) if not r.ok]
+                if failed:
+                    more = f" (and {len(failed) - 1} more sites)" if len(failed) > 1 else ""
+                    raise RenderError(f"validation failed, nothing changed: {failed[0].errors[0]}{more}")
+        except BaseException:
+            if base and git.head() != base:
+                git.reset_keep(base)
+            raise
+        return next((r for r in reversed(results) if r.commit), results[-1])
+
+    if not requests:
+        return []
+    last = _journaled(git, lambda: publish(git, replace(requests[0], push=push, remote=remote, target_branch=target_branch, branch=None), intents[0].config, apply))
+    return [replace(r, pushed=last.pushed and r.commit is not None, branch=last.branch, attempts=last.attempts) for r in results]
+
+
+def _apply_and_commit(repo_dir: Path, git: GitRepo, request: Request, intent: _Intent | None = None, validate: bool = True) -> Result:
     clock = [("start", time.perf_counter())]
     intent = intent or _resolve_intent(repo_dir, request)
     plan = _plan(repo_dir, intent, request)
@@ -348,7 +413,7 @@ def _apply_and_commit(repo_dir: Path, git: GitRepo, request: Request, intent: _I
         clock.append(("write", time.perf_counter()))
         config = load_config(repo_dir) if plan.edits else intent.config  # an edited config must still load
         changed_sites = tuple(s for s in intent.targets if s.name in {c.site for c in plan.changes})
-        failed = [r for r in validate_sites(repo_dir, config, changed_sites) if not r.ok]
+        failed = [r for r in validate_sites(repo_dir, config, changed_sites) if not r.ok] if validate else []
         if failed:
             more = f" (and {len(failed) - 1} more sites)" if len(failed) > 1 else ""
             raise RenderError(f"validation failed, nothing changed: {failed[0].errors[0]}{more}")

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Set up this checkout on a fresh machine: a virtualenv with gitops-mlops and its
-# test dependencies, and a kustomize (kustomize, oc or kubectl) on PATH.
+# test dependencies, and a kustomize (kustomize, oc or kubectl) on PATH; with
+# --with-registry (scripts/test.sh passes it) also the distribution registry
+# (Debian's docker-registry) that the registry tests run on loopback.
 # Idempotent; prints what it does to stderr. Source it or run it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,7 +21,7 @@ stamp="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   say "installing gitops-mlops and test dependencies"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
-  "$VENV/bin/python" -c 'import gitops_mlops, typer, git, semver, ruamel.yaml, pytest, kubernetes_validate' \
+  "$VENV/bin/python" -c 'import gitops_mlops, typer, git, semver, ruamel.yaml, pytest, kubernetes_validate, bcrypt, jwt, cryptography' \
     || { say "installing the Python dependencies failed"; exit 1; }
   touch "$stamp"
 fi
@@ -43,4 +45,15 @@ export PATH="$PWD/$VENV/bin:$PATH"
 if ! kubectl kustomize --help >/dev/null 2>&1 && ! command -v kustomize >/dev/null && ! command -v oc >/dev/null; then
   say "kubectl is present but has no 'kustomize' subcommand; install kustomize"
   exit 1
+fi
+
+# The registry tests and bench_registry.py run the CNCF distribution registry on loopback.
+if [ "${1:-}" = "--with-registry" ] && ! command -v docker-registry >/dev/null; then
+  say "docker-registry not on PATH; installing Debian's docker-registry package"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq docker-registry; } >&2; then
+    say "could not install docker-registry (apt-get install -y docker-registry); the registry tests need it"
+    exit 1
+  fi
+  command -v docker-registry >/dev/null || { say "docker-registry still not on PATH after installing; the registry tests need /usr/bin/docker-registry"; exit 1; }
 fi

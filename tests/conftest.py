@@ -153,3 +153,66 @@ def http_refusing():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+# ---------------------------------------------------------------- a real registry on loopback
+
+USER, PASSWORD = "pipeline", "pw-Zq81-not-for-output"
+
+
+def _start_registry(tmp_path_factory, auth: str):
+    from registry_server import RegistryServer
+
+    try:
+        return RegistryServer(tmp_path_factory.mktemp(f"registry-{auth or 'anonymous'}"), auth=auth, users={USER: PASSWORD} if auth else {}).start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    """docker-registry (CNCF distribution) on a free loopback port, anonymous access; fails loudly if missing."""
+    server = _start_registry(tmp_path_factory, "")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def basic_registry(tmp_path_factory):
+    """The same registry behind htpasswd (bcrypt) basic auth."""
+    server = _start_registry(tmp_path_factory, "htpasswd")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def token_registry(tmp_path_factory):
+    """The same registry behind token auth, with a loopback token issuer that demands basic credentials."""
+    server = _start_registry(tmp_path_factory, "token")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pusher(registry):
+    p = registry.pusher()
+    yield p
+    p.close()
+
+
+_namespaces = iter(range(1, 1_000_000))
+
+
+def registry_namespace() -> str:
+    """A fresh repository namespace per test on the shared registry."""
+    return f"t{os.getpid()}-{next(_namespaces)}"
+
+
+def point_models_at(repo: GitOpsRepo, host: str, namespace: str, extra: str = "", listed: bool = True) -> None:
+    """Rewrite the example config so models live in ``host/namespace/``; commit it."""
+    path = repo.work / "gitops-mlops.yaml"
+    text = path.read_text().replace("quay.io/example/", f"{host}/{namespace}/").replace("    - quay.io\n", f"    - {host}\n")
+    if listed:
+        text += f"registries:\n  - host: {host}\n    insecure: true\n"
+    path.write_text(text + extra)
+    repo.git("commit", "-qam", "models from the test registry")

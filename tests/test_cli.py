@@ -78,7 +78,7 @@ BAD_INPUT = [
     ("upper-case digest", ["promote", "fraud-detector", f"{REPO}:1.4.0@sha256:{'A' * 64}", "--to", "datacenter"], "64 lowercase hex"),
     ("sha512", ["promote", "fraud-detector", f"{REPO}:1.4.0@sha512:{'a' * 128}", "--to", "datacenter"], "sha256"),
     ("bad tag", ["promote", "fraud-detector", f"{REPO}:-bad@{DIGEST_B}", "--to", "datacenter"], "invalid tag"),
-    ("no digest", ["promote", "fraud-detector", f"{REPO}:1.4.0", "--to", "datacenter"], "no digest"),
+    ("no tag, no digest", ["promote", "fraud-detector", REPO, "--to", "datacenter", "--version", "1.4.0"], "no digest"),
     ("port is not a tag", ["promote", "fraud-detector", f"localhost:5000/fraud-detector@{DIGEST_B}", "--to", "datacenter"], "no tag"),
     ("invalid version", ["promote", "fraud-detector", f"{REPO}@{DIGEST_B}", "--to", "datacenter", "--version", "1.4"], "not a semantic version"),
     ("sidecar is not the model", ["promote", "fraud-detector-sidecar", f"{REPO}-sidecar:1.0.0@{DIGEST_B}", "--to", "datacenter"], "unknown model"),

@@ -1,0 +1,184 @@
+"""``update``: promote the newest allowed tag of each model, the semver strategy of
+Argo CD Image Updater as ordinary promotion commits, with no controller to run.
+
+For each model: list the repository's tags (all pages), keep the semantic
+versions each stage's ``constraint`` allows (pre-releases only where the stage
+sets ``prereleases: true``), and promote the highest to the sites of that stage
+that run an older version. Stage order and holds apply as for ``promote``: a
+stage waits until every site of the stage before runs the chosen digest, and a
+site holding that digest after a rollback is skipped.
+
+Everything the registry is asked (tag lists, one manifest HEAD per chosen tag)
+happens before anything is written, so a registry failure changes nothing.
+Then each (model, stage) is one promotion commit with the usual trailers (one
+model, one version, one digest: ``history`` and ``rollback`` read them as for
+``promote``); all of them are rendered and validated together once, and pushed
+together (``promotion.promote_together``), so a failure leaves the branch as it
+was. Stages are applied from the last to the first, so a stage is judged
+against what the stage before ran when the command started: one run never
+carries a new build through several stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from gitops_mlops import kustomization, policy, registry
+from gitops_mlops.config import Config, Model, Stage, load_config
+from gitops_mlops.errors import PolicyError
+from gitops_mlops.imageref import parse_repository
+from gitops_mlops.kustomization import Pin
+from gitops_mlops.promotion import Request, promote, promote_together
+from gitops_mlops.semrange import parse_range, parse_version
+from gitops_mlops.sites import Site, discover_sites, kustomization_of, select
+
+
+@dataclass(frozen=True)
+class StageUpdate:
+    model: str
+    stage: str
+    status: str  # updated | would-update | up-to-date | waiting | held | no-match
+    version: str = ""
+    digest: str = ""
+    sites: tuple[str, ...] = ()  # the sites that took (or would take) it
+    held: tuple[str, ...] = ()  # sites skipped because the digest is on hold there
+    note: str = ""
+    commit: str | None = None
+    pushed: bool = False
+    diff: str = ""
+
+    def as_json(self) -> dict:
+        return {
+            "model": self.model, "stage": self.stage, "status": self.status, "version": self.version, "digest": self.digest,
+            "sites": list(self.sites), "held": list(self.held), "note": self.note, "commit": self.commit, "pushed": self.pushed,
+        }
+
+
+@dataclass(frozen=True)
+class UpdateReport:
+    updates: tuple[StageUpdate, ...]
+    requests: int  # HTTP requests sent to registries
+
+    def as_json(self) -> dict:
+        return {"updates": [u.as_json() for u in self.updates], "requests": self.requests}
+
+
+@dataclass(frozen=True)
+class Options:
+    models: tuple[str, ...] = ()
+    selectors: tuple[str, ...] = ()
+    push: bool = False
+    dry_run: bool = False
+    remote: str | None = None
+    target_branch: str | None = None
+    insecure_registries: tuple[str, ...] = ()
+
+
+def update(repo_dir: Path, options: Options = Options(), client: registry.RegistryClient | None = None) -> UpdateReport:
+    repo_dir = Path(repo_dir).resolve()
+    config = load_config(repo_dir)
+    models = [config.model(m) for m in options.models] if options.models else list(config.models)
+    all_sites = discover_sites(repo_dir, config)
+    chosen = select(all_sites, options.selectors) if options.selectors else all_sites
+    for model in models:  # policy before any registry is contacted
+        policy.check_source(config, model, parse_repository(model.repository))
+    pins = _read_pins(repo_dir, all_sites)
+    own = client is None
+    client = client or registry.RegistryClient(registry.endpoints_for(config.registries, options.insecure_registries).values())
+    try:
+        planned = [item for model in models for item in _plan_model(config, model, client, chosen, all_sites, pins)]
+    finally:
+        if own:
+            client.close()
+    done = _apply(repo_dir, planned, options)
+    order = {name: i for i, name in enumerate(_stage_order(config, all_sites))}
+    done.sort(key=lambda u: (models.index(config.model(u.model)), order[u.stage]))
+    return UpdateReport(tuple(done), client.requests)
+
+
+def _read_pins(repo_dir: Path, sites: tuple[Site, ...]) -> dict[str, dict[str, Pin]]:
+    out = {}
+    for site in sites:
+        path = repo_dir / site.file if site.file else kustomization_of(repo_dir, site)
+        out[site.name] = {f[0]: Pin(*f) for f in kustomization.read_pin_fields(path, site.file or str(path))}
+    return out
+
+
+def _stage_order(config: Config, sites: tuple[Site, ...]) -> list[str]:
+    order = [s.name for s in config.stages]
+    return order + sorted({s.stage for s in sites} - set(order))
+
+
+def _plan_model(config: Config, model: Model, client: registry.RegistryClient, chosen: tuple[Site, ...], all_sites: tuple[Site, ...], pins: dict[str, dict[str, Pin]]) -> list[StageUpdate]:
+    ref = parse_repository(model.repository)
+    model_pins = {name: found.get(model.image) for name, found in pins.items()}
+    running = [s for s in chosen if model_pins.get(s.name) is not None]
+    if not running:
+        return []
+    versions = [(v, tag) for tag in client.list_tags(ref) if (v := parse_version(tag)) is not None]
+    stages = {s.name: s for s in config.stages}
+    digests: dict[str, str] = {}
+    out = []
+    for name in reversed(_stage_order(config, all_sites)):
+        stage = stages.get(name, Stage(name))
+        sites = [s for s in running if s.stage == name]
+        if not sites:
+            continue
+        rule = parse_range(stage.constraint)
+        allowed = [(v, tag) for v, tag in versions if rule.allows(v, stage.prereleases)]
+        if not allowed:
+            out.append(StageUpdate(model.name, name, "no-match", note=f"no tag of {ref.repository} matches {stage.constraint or 'a semantic version'}"))
+            continue
+        best, tag = max(allowed)
+        behind = [s for s in sites if (current := parse_version(model_pins[s.name].new_tag or "")) is None or current < best]
+        if not behind:
+            out.append(StageUpdate(model.name, name, "up-to-date", version=tag))
+            continue
+        if tag not in digests:
+            digests[tag] = client.head(ref, tag).digest  # only the chosen tag's manifest, once per model
+        digest = digests[tag]
+        held_names = {h.site for h in config.holds if h.model == model.name and h.digest == digest}
+        targets = tuple(s for s in behind if s.name not in held_names)
+        held = tuple(s.name for s in behind if s.name in held_names)
+        item = StageUpdate(model.name, name, "would-update", version=tag, digest=digest, sites=tuple(s.name for s in targets), held=held)
+        if not targets:
+            out.append(replace(item, status="held", note=f"{digest[:19]} is on hold after a rollback"))
+            continue
+        try:
+            policy.check_stage_order(config, model, digest, targets, model_pins, all_sites)
+        except PolicyError as exc:
+            out.append(replace(item, status="waiting", note=str(exc).split(" (use --force-order")[0]))
+            continue
+        out.append(item)
+    return out
+
+
+def _apply(repo_dir: Path, planned: list[StageUpdate], options: Options) -> list[StageUpdate]:
+    """Each planned (model, stage) is one promotion commit; all are validated together, then pushed together."""
+    todo = [item for item in planned if item.status == "would-update"]
+    if not todo:
+        return planned
+    config = load_config(repo_dir)
+    requests = [
+        Request(
+            model=item.model, image=f"{config.model(item.model).repository}:{item.version}@{item.digest}", selectors=item.sites,
+            dry_run=options.dry_run, registry_checked=True, message=f"update: the highest tag stage {item.stage} allows",
+        )
+        for item in todo
+    ]
+    if options.dry_run:
+        results = [promote(repo_dir, request) for request in requests]
+    else:
+        results = promote_together(repo_dir, requests, push=options.push, remote=options.remote, target_branch=options.target_branch)
+    done = {id(item): result for item, result in zip(todo, results)}
+    out = []
+    for item in planned:
+        result = done.get(id(item))
+        if result is None:
+            out.append(item)
+        elif options.dry_run:
+            out.append(replace(item, sites=result.changed, diff=result.diff))
+        else:
+            out.append(replace(item, status="updated" if result.changed else "up-to-date", sites=result.changed, commit=result.commit, pushed=result.pushed))
+    return out
