@@ -158,7 +158,7 @@ CASES = [
     Case("digest-upper-case", 2, "64 lowercase hex", promote(image=f"{REPO}:1.4.0@sha256:{'A' * 64}")),
     Case("digest-sha512", 2, "sha256", promote(image=f"{REPO}:1.4.0@sha512:{'a' * 128}")),
     Case("digest-twice", 2, "64 lowercase hex", promote(image=f"{IMAGE}@{DIGEST_B}")),
-    Case("digest-missing", 2, "no digest", promote(image=f"{REPO}:1.4.0")),
+    Case("digest-missing", 2, "no digest", promote(REPO, "datacenter", "fraud-detector", "--version", "1.4.0")),
     Case("tag-leading-dash", 2, "invalid tag", promote(image=f"{REPO}:-bad@{DIGEST_B}")),
     Case("tag-too-long", 2, "invalid tag", promote(image=f"{REPO}:{'1' * 129}@{DIGEST_B}")),
     Case("reference-whitespace", 2, "whitespace", promote(image=f"{REPO}:1.4.0 @{DIGEST_B}")),

@@ -115,3 +115,39 @@ def test_no_command_leaks_a_secret_in_any_failure(tmp_path, http_refusing, monke
     written = [p for p in tmp_path.rglob("*") if p.is_file() and "/objects/" not in p.as_posix()]
     own = {repo.work / ".git" / "config", tmp_path / "registry-auth.json"}  # the secrets as we configured them
     assert not [str(p) for p in written if p not in own and leaks(p.read_bytes().decode("utf-8", "replace"))]
+
+
+def test_registry_failures_leak_no_password(tmp_path, basic_registry, monkeypatch):
+    """Against a real registry behind basic auth: wrong password (401), the right one with an
+    unknown tag or digest (404), update with wrong credentials: exit 6, and no password anywhere."""
+    from conftest import PASSWORD, USER, point_models_at, registry_namespace
+
+    repo = make_gitops_repo(tmp_path)
+    ns = registry_namespace()
+    point_models_at(repo, basic_registry.host, ns)
+    pusher = basic_registry.pusher()
+    try:
+        pusher.image(f"{ns}/fraud-detector", "1.4.0")
+    finally:
+        pusher.close()
+    image = f"{basic_registry.host}/{ns}/fraud-detector"
+    secrets = (*SECRETS, PASSWORD, base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode())
+    runs = [
+        ("wrong password, tag", {"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": REGISTRY_PASSWORD}, ("promote", "fraud-detector", f"{image}:1.4.0", "--to", "datacenter")),
+        ("wrong password, digest", {"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": REGISTRY_PASSWORD}, ("promote", "fraud-detector", f"{image}:1.4.0@{DIGEST_B}", "--to", "datacenter", "-o", "json")),
+        ("right password, unknown tag", {"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": PASSWORD}, ("promote", "fraud-detector", f"{image}:9.9.9", "--to", "datacenter")),
+        ("right password, unknown digest", {"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": PASSWORD}, ("promote", "fraud-detector", f"{image}:1.4.0@{DIGEST_C}", "--to", "datacenter")),
+        ("update, wrong password", {"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": REGISTRY_PASSWORD}, ("update", "--dry-run", "-o", "json")),
+    ]
+    for name, env, args in runs:
+        result = cli(*args, cwd=repo.work, env=env)
+        assert result.code == 6, (name, result.err)
+        assert len(result.err.strip().splitlines()) == 1, (name, result.err)
+        assert not [s for s in secrets if s in result.out + result.err], name
+    for key, value in runs[0][1].items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(GitOpsError) as caught:
+        promote(repo.work, Request(model="fraud-detector", image=f"{image}:1.4.0", selectors=("datacenter",)))
+    text = "".join(traceback.format_exception(caught.value)) + repr(caught.value)
+    assert caught.value.exit_code == 6 and not [s for s in secrets if s in text]
+    assert not [s for s in secrets if s in git(repo.work, "log", "--all", "-p", "--format=%H%n%B")]
