@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,21 +34,33 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
     chosen_models = [(m.name, m.image) for m in ([config.model(m) for m in models] if models else config.models)]
     sites = discover_sites(repo_dir, config)
     chosen_sites = select(sites, selectors) if selectors else sites
-    pins = []  # (model, site, stage, image, digest, version)
-    for site in chosen_sites:
-        path = repo_dir / site.file if site.file else kustomization_of(repo_dir, site)
-        by_name = {fields[0]: fields for fields in kustomization.read_pin_fields(path, site.file or str(path))}
-        for model, image in chosen_models:
-            pin = by_name.get(image)
-            if pin is not None:
-                name, new_name, new_tag, digest = pin
-                pins.append((model, site.name, site.stage, new_name or name, digest or "", new_tag or ""))
-    drift, behind = _marks(config, pins)
-    return [Row(*pin, (pin[0], pin[2], pin[4]) in drift, (pin[0], pin[2], pin[4]) in behind) for pin in pins]
+    with _collector_paused():  # some 300,000 acyclic tuples and rows: the cycle collector's passes find nothing
+        pins = []  # (model, site, stage, image, digest, version)
+        for site in chosen_sites:
+            path = repo_dir / site.file if site.file else kustomization_of(repo_dir, site)
+            by_name = {fields[0]: fields for fields in kustomization.read_pin_fields(path, site.file or str(path))}
+            for model, image in chosen_models:
+                pin = by_name.get(image)
+                if pin is not None:
+                    name, new_name, new_tag, digest = pin
+                    pins.append((model, site.name, site.stage, new_name or name, digest or "", new_tag or ""))
+        marks = _marks(config, pins)
+        return [Row(*pin, *marks.get((pin[0], pin[2], pin[4]), (False, False))) for pin in pins]
 
 
-def _marks(config: Config, pins: list[tuple[str, ...]]) -> tuple[set[tuple[str, str, str]], set[tuple[str, str, str]]]:
-    """The (model, stage, digest) triples that drift and that are behind.
+@contextlib.contextmanager
+def _collector_paused():
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _marks(config: Config, pins: list[tuple[str, ...]]) -> dict[tuple[str, str, str], tuple[bool, bool]]:
+    """(drift, behind) of each (model, stage, digest) that drifts or is behind.
 
     Drift: the site differs from the most common digest of its stage (every site, on a tie).
     Behind: the site does not run what most sites of the closest earlier stage run."""
@@ -70,4 +84,4 @@ def _marks(config: Config, pins: list[tuple[str, ...]]) -> tuple[set[tuple[str, 
         previous = common[(model, earlier[-1])] if earlier else None
         if previous is not None and len(previous) == 1:
             behind.update((model, stage, d) for d in counter if d not in previous)
-    return drift, behind
+    return {key: (key in drift, key in behind) for key in drift | behind}
