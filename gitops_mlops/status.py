@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gitops_mlops import kustomization
@@ -34,8 +34,8 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
     chosen_models = [(m.name, m.image) for m in ([config.model(m) for m in models] if models else config.models)]
     sites = discover_sites(repo_dir, config)
     chosen_sites = select(sites, selectors) if selectors else sites
-    with _collector_paused():  # some 300,000 acyclic tuples and rows: the cycle collector's passes find nothing
-        pins = []  # (model, site, stage, image, digest, version)
+    with _collector_paused():  # some 200,000 acyclic objects: the cycle collector's passes find nothing
+        rows = []
         for site in chosen_sites:
             path = repo_dir / site.file if site.file else kustomization_of(repo_dir, site)
             by_name = {fields[0]: fields for fields in kustomization.read_pin_fields(path, site.file or str(path))}
@@ -43,9 +43,11 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
                 pin = by_name.get(image)
                 if pin is not None:
                     name, new_name, new_tag, digest = pin
-                    pins.append((model, site.name, site.stage, new_name or name, digest or "", new_tag or ""))
-        marks = _marks(config, pins)
-        return [Row(*pin, *marks.get((pin[0], pin[2], pin[4]), (False, False))) for pin in pins]
+                    rows.append(Row(model, site.name, site.stage, new_name or name, digest or "", new_tag or ""))
+        marks = _marks(config, rows)
+        if marks:  # rows that drift or lag are few: rebuild only those
+            rows = [replace(row, drift=mark[0], behind=mark[1]) if (mark := marks.get((row.model, row.stage, row.digest))) else row for row in rows]
+        return rows
 
 
 @contextlib.contextmanager
@@ -59,17 +61,18 @@ def _collector_paused():
             gc.enable()
 
 
-def _marks(config: Config, pins: list[tuple[str, ...]]) -> dict[tuple[str, str, str], tuple[bool, bool]]:
+def _marks(config: Config, rows: list[Row]) -> dict[tuple[str, str, str], tuple[bool, bool]]:
     """(drift, behind) of each (model, stage, digest) that drifts or is behind.
 
     Drift: the site differs from the most common digest of its stage (every site, on a tie).
     Behind: the site does not run what most sites of the closest earlier stage run."""
     counts: dict[tuple[str, str], Counter] = {}
-    for model, _, stage, _, digest, _ in pins:
-        counter = counts.get((model, stage))
+    for row in rows:
+        key = (row.model, row.stage)
+        counter = counts.get(key)
         if counter is None:
-            counter = counts[(model, stage)] = Counter()
-        counter[digest] += 1
+            counter = counts[key] = Counter()
+        counter[row.digest] += 1
     common: dict[tuple[str, str], set[str]] = {}
     for key, counter in counts.items():
         top = max(counter.values())
