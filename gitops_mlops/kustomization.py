@@ -8,6 +8,7 @@ key order, quoting, indentation, blank lines, ``---`` and CRLF stay as they were
 from __future__ import annotations
 
 import functools
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,13 +63,15 @@ def find_kustomization_file(directory: Path) -> Path | None:
 def read_text(path: Path, source: str) -> str:
     """Read a kustomization as text, exactly (no newline translation)."""
     try:
-        size = path.stat().st_size
+        with open(path, "rb") as handle:  # one open and read; never more than the limit in memory
+            data = handle.read(MAX_KUSTOMIZATION_BYTES + 1)
+            if len(data) > MAX_KUSTOMIZATION_BYTES:
+                size = os.fstat(handle.fileno()).st_size
+                raise InputError(f"{source}: {size} bytes is larger than the {MAX_KUSTOMIZATION_BYTES} byte limit for a kustomization")
     except OSError as exc:
         raise InputError(f"{source}: cannot read: {exc.strerror}") from None
-    if size > MAX_KUSTOMIZATION_BYTES:
-        raise InputError(f"{source}: {size} bytes is larger than the {MAX_KUSTOMIZATION_BYTES} byte limit for a kustomization")
     try:
-        return path.read_bytes().decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{source}: not UTF-8 text") from None
 

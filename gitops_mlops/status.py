@@ -36,15 +36,22 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
     chosen_sites = select(sites, selectors) if selectors else sites
     with _collector_paused():  # some 200,000 acyclic objects: the cycle collector's passes find nothing
         rows = []
+        counts: dict[tuple[str, str], Counter] = {}  # (model, stage) -> how many sites run each digest
         for site in chosen_sites:
             path = repo_dir / site.file if site.file else kustomization_of(repo_dir, site)
             by_name = {fields[0]: fields for fields in kustomization.read_pin_fields(path, site.file or str(path))}
+            name_, stage = site.name, site.stage
             for model, image in chosen_models:
                 pin = by_name.get(image)
                 if pin is not None:
                     name, new_name, new_tag, digest = pin
-                    rows.append(Row(model, site.name, site.stage, new_name or name, digest or "", new_tag or ""))
-        marks = _marks(config, rows)
+                    digest = digest or ""
+                    rows.append(Row(model, name_, stage, new_name or name, digest, new_tag or ""))
+                    counter = counts.get((model, stage))
+                    if counter is None:
+                        counter = counts[(model, stage)] = Counter()
+                    counter[digest] += 1
+        marks = _marks(config, counts)
         if marks:  # rows that drift or lag are few: rebuild only those
             rows = [replace(row, drift=mark[0], behind=mark[1]) if (mark := marks.get((row.model, row.stage, row.digest))) else row for row in rows]
         return rows
@@ -61,18 +68,12 @@ def _collector_paused():
             gc.enable()
 
 
-def _marks(config: Config, rows: list[Row]) -> dict[tuple[str, str, str], tuple[bool, bool]]:
-    """(drift, behind) of each (model, stage, digest) that drifts or is behind.
+def _marks(config: Config, counts: dict[tuple[str, str], Counter]) -> dict[tuple[str, str, str], tuple[bool, bool]]:
+    """(drift, behind) of each (model, stage, digest) that drifts or is behind, from how many
+    sites of each (model, stage) run each digest.
 
     Drift: the site differs from the most common digest of its stage (every site, on a tie).
     Behind: the site does not run what most sites of the closest earlier stage run."""
-    counts: dict[tuple[str, str], Counter] = {}
-    for row in rows:
-        key = (row.model, row.stage)
-        counter = counts.get(key)
-        if counter is None:
-            counter = counts[key] = Counter()
-        counter[row.digest] += 1
     common: dict[tuple[str, str], set[str]] = {}
     for key, counter in counts.items():
         top = max(counter.values())
