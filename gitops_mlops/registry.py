@@ -25,10 +25,11 @@ import re
 import socket
 import ssl
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
 from gitops_mlops import regauth
+from gitops_mlops.config import RegistrySpec as Endpoint  # how to reach one registry host: config or --insecure-registry
 from gitops_mlops.errors import InputError, RegistryError
 from gitops_mlops.imageref import DIGEST_RE, ImageRef
 
@@ -50,17 +51,6 @@ DEFAULT_TIMEOUT = float(os.environ.get("GITOPS_MLOPS_REGISTRY_TIMEOUT", "30"))
 
 
 @dataclass(frozen=True)
-class Endpoint:
-    """How to reach one registry host (``registries:`` in the config, or ``--insecure-registry``)."""
-
-    host: str
-    insecure: bool = False  # plain HTTP
-    ca_file: str = ""
-    username_env: str = ""
-    password_env: str = ""
-
-
-@dataclass(frozen=True)
 class Manifest:
     digest: str
     media_type: str
@@ -69,12 +59,12 @@ class Manifest:
 
 def endpoints_for(registries: Iterable, insecure_hosts: Iterable[str] = ()) -> dict[str, Endpoint]:
     """The registries a command may contact: the config's ``registries:`` plus ``--insecure-registry`` hosts."""
-    found = {r.host: Endpoint(r.host, r.insecure, r.ca_file, r.username_env, r.password_env) for r in registries}
+    found = {r.host: r for r in registries}
     for host in insecure_hosts:
         if not _HOST_RE.match(host):
             raise InputError(f"--insecure-registry {host!r}: expected HOST or HOST:PORT")
         known = found.get(host)
-        found[host] = Endpoint(host, True, "", known.username_env if known else "", known.password_env if known else "")
+        found[host] = replace(known, insecure=True, ca_file="") if known else Endpoint(host, insecure=True)
     return found
 
 
