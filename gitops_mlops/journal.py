@@ -31,8 +31,18 @@ class Journal:
 
 
 def begin(git: GitRepo, edits: list[tuple[str, str, str]]) -> Journal:
-    """Record that ``edits`` ((path, before, after) texts) are about to be written over HEAD."""
-    journal = Journal(_me(), git.head(), tuple((path, _sha(before), _sha(after)) for path, before, after in edits))
+    """Record that ``edits`` ((path, before, after) texts) are about to be written over HEAD.
+
+    A run that commits several times (``update``) or retries after a rejected push adds to its
+    own journal, so every version of a file it wrote counts as its own. Building on its own last
+    commit, the HEAD it started from stays; after a reset to a new remote tip, that tip is it."""
+    files = tuple((path, _sha(before), _sha(after)) for path, before, after in edits)
+    previous, head = _load(git.git_dir / FILE), git.head()
+    if previous is not None and previous.owner == _me():
+        on_its_own = previous.commit is not None and previous.commit == head
+        journal = Journal(previous.owner, previous.head if on_its_own else head, previous.files + files, previous.commit if on_its_own else None)
+    else:
+        journal = Journal(_me(), head, files)
     _write(git, journal)
     return journal
 
@@ -48,17 +58,16 @@ def clear(git: GitRepo) -> None:
 def recover(git: GitRepo) -> str:
     """Undo what a killed run left; return what was done ('' when there was nothing to do)."""
     path = git.git_dir / FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        journal = Journal(data["owner"], data["head"], tuple(tuple(f) for f in data["files"]), data.get("commit"))
-    except FileNotFoundError:
+    journal = _load(path)
+    if journal is None:
         return ""
-    except (ValueError, KeyError, TypeError):
-        raise GitError(f"{path}: unreadable; if no gitops-mlops run is going on in this checkout, delete it") from None
     if _alive(journal.owner):
         raise GitError(f"another gitops-mlops run (pid {journal.owner.split(':')[0]}) is changing this checkout; wait for it")
-    paths = [f[0] for f in journal.files]
-    foreign = [p for p, before, after in journal.files if _sha_of(git.root / p) not in (before, after, None)]
+    paths = sorted({f[0] for f in journal.files})
+    known: dict[str, set[str | None]] = {p: {None} for p in paths}  # None: the file is gone
+    for p, before, after in journal.files:
+        known[p] |= {before, after}
+    foreign = [p for p in paths if _sha_of(git.root / p) not in known[p]]
     if foreign:
         raise GitError(
             f"an interrupted gitops-mlops run left {foreign[0]} changed and it was edited since; "
@@ -85,7 +94,7 @@ def recover(git: GitRepo) -> str:
 def _forget(git: GitRepo, journal: Journal) -> None:
     """Remove the dead run's temp files (write_atomic names them after its pid), then the journal."""
     pid = journal.owner.split(":")[0]
-    for relative, _, _ in journal.files:
+    for relative in {f[0] for f in journal.files}:
         target = git.root / relative
         for leftover in target.parent.glob(f".{target.name}.{pid}.*.tmp"):
             leftover.unlink(missing_ok=True)
@@ -93,14 +102,23 @@ def _forget(git: GitRepo, journal: Journal) -> None:
 
 
 def _commit_of_the_run(git: GitRepo, journal: Journal, head: str | None) -> str | None:
-    """HEAD, when it is the commit the run was making as it died (before the journal heard of it):
-    the child of the run's HEAD that changes exactly its files, to exactly their new bytes."""
-    if not head or not journal.head or head == journal.head or git.run("rev-parse", f"{head}^@").split() != [journal.head]:
+    """HEAD, when it is the commit a one-commit run was making as it died (before the journal heard
+    of it): the child of the run's HEAD that changes exactly its files, to exactly their new bytes."""
+    if journal.commit or not head or not journal.head or head == journal.head or git.run("rev-parse", f"{head}^@").split() != [journal.head]:
         return None
-    paths = {f[0] for f in journal.files}
-    if set(git.changed_paths(journal.head, head)) != paths:
+    if set(git.changed_paths(journal.head, head)) != {f[0] for f in journal.files}:
         return None
     return head if all(_sha_of(git.root / p) == after for p, _, after in journal.files) else None  # the index may lag
+
+
+def _load(path: Path) -> Journal | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Journal(data["owner"], data["head"], tuple(tuple(f) for f in data["files"]), data.get("commit"))
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError):
+        raise GitError(f"{path}: unreadable; if no gitops-mlops run is going on in this checkout, delete it") from None
 
 
 def _write(git: GitRepo, journal: Journal) -> None:

@@ -81,3 +81,38 @@ def test_an_unreadable_journal_is_named(gitops_repo):
     (git.git_dir / journal.FILE).write_text("{not json")
     with pytest.raises(GitError, match="gitops-mlops-journal.json: unreadable"):
         promote(gitops_repo.work, REQUEST)
+
+
+def test_a_run_of_several_commits_is_undone_whole(gitops_repo):
+    """update makes one commit per model and stage: killed after the second, both are dropped."""
+    git = GitRepo(gitops_repo.work)
+    start = gitops_repo.head()
+    edits = {SITE: ("1.0.0", "1.3.0"), "overlays/cloud/kustomization.yaml": ("1.0.0", "1.2.0")}
+    for path, (old, new) in edits.items():
+        before = gitops_repo.read(path)
+        after = before.replace(f"newTag: {old}", f"newTag: {new}", 1)
+        note = journal.begin(git, [(path, before, after)])
+        (gitops_repo.work / path).write_text(after)
+        journal.committed(git, note, git.commit([path], f"bump {path}\n"))
+    assert gitops_repo.git("rev-list", "--count", f"{start}..HEAD").strip() == "2"
+    said = journal.recover(git)
+    assert "dropped its commit" in said
+    assert gitops_repo.head() == start and gitops_repo.git("status", "--porcelain") == ""
+
+
+def test_a_retry_after_a_reset_keeps_every_version_of_its_files(gitops_repo):
+    """A push retry resets to the new tip and writes again: killed then, the next run still undoes it."""
+    git = GitRepo(gitops_repo.work)
+    before = gitops_repo.read(SITE)
+    first = before.replace("newTag: 1.0.0", "newTag: 1.3.0")
+    note = journal.begin(git, [(SITE, before, first)])
+    (gitops_repo.work / SITE).write_text(first)
+    journal.committed(git, note, git.commit([SITE], "attempt 1\n"))
+    gitops_repo.git("reset", "-q", "--keep", "HEAD~1")  # rejected: back to the (here unchanged) tip
+    gitops_repo.git("commit", "-q", "--allow-empty", "-m", "another pipeline landed first")
+    second = before.replace("newTag: 1.0.0", "newTag: 1.4.0")
+    journal.begin(git, [(SITE, before, second)])
+    (gitops_repo.work / SITE).write_text(second)
+    head = gitops_repo.head()
+    assert journal.recover(git).startswith("undid an interrupted run")
+    assert gitops_repo.head() == head and gitops_repo.read(SITE) == before
