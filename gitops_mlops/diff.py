@@ -16,13 +16,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops_mlops import kustomization
 from gitops_mlops.config import Config, load_config
 from gitops_mlops.errors import InputError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.kustomization import Pin
 from gitops_mlops.kustomize import References, check_references, closure, render_sites
-from gitops_mlops.sites import Site, discover_sites, kustomization_of, select
+from gitops_mlops.sites import Site, discover_sites, select, site_pin_fields
 
 SHM = "/dev/shm"
 PARALLEL_SIDES_FROM = 50  # sites; below that a second process costs more than it saves
@@ -228,7 +227,7 @@ def _pins_at(side: _Side, name: str) -> dict[str, Pin]:
     if site is None:
         return {}
     try:
-        return {f[0]: Pin(*f) for f in kustomization.read_pin_fields(kustomization_of(side.tree, site), site.path)}
+        return {f[0]: Pin(*f) for f in site_pin_fields(side.tree, site)}
     except InputError:
         return {}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gitops_mlops.config import SITE_NAME_RE, Config
 from gitops_mlops.errors import InputError
-from gitops_mlops.kustomization import KUSTOMIZATION_FILES, find_kustomization_file
+from gitops_mlops.kustomization import KUSTOMIZATION_FILES, find_kustomization_file, read_pin_fields
 
 OVERLAYS_DIR = "overlays"
 _SELECTOR_RE = re.compile(r"^[A-Za-z0-9_.*?\[\]/-]+$")
@@ -57,6 +57,12 @@ def kustomization_of(repo: Path, site: Site) -> Path:
         raise InputError(f"site {site.name}: no kustomization file in {site.path}")
     contained(repo, os.path.relpath(found.resolve(), repo.resolve()), f"site {site.name}: kustomization")
     return found
+
+
+def site_pin_fields(repo: Path, site: Site) -> list[tuple[str, str | None, str | None, str | None]]:
+    """(name, newName, newTag, digest) of every pin in the site's kustomization."""
+    path = kustomization_of(repo, site)
+    return read_pin_fields(path, site.file or site.path)
 
 
 def discover_sites(repo: Path, config: Config) -> tuple[Site, ...]:

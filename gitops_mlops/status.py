@@ -8,9 +8,8 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gitops_mlops import kustomization
 from gitops_mlops.config import Config, load_config
-from gitops_mlops.sites import discover_sites, kustomization_of, select
+from gitops_mlops.sites import discover_sites, select, site_pin_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +37,7 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
         rows = []
         counts: dict[tuple[str, str], Counter] = {}  # (model, stage) -> how many sites run each digest
         for site in chosen_sites:
-            path = repo_dir / site.file if site.file else kustomization_of(repo_dir, site)
-            by_name = {fields[0]: fields for fields in kustomization.read_pin_fields(path, site.file or str(path))}
+            by_name = {fields[0]: fields for fields in site_pin_fields(repo_dir, site)}
             name_, stage = site.name, site.stage
             for model, image in chosen_models:
                 pin = by_name.get(image)

@@ -24,14 +24,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gitops_mlops import kustomization, policy, registry
+from gitops_mlops import policy, registry
 from gitops_mlops.config import Config, Model, Stage, load_config
 from gitops_mlops.errors import PolicyError
 from gitops_mlops.imageref import parse_repository
 from gitops_mlops.kustomization import Pin
 from gitops_mlops.promotion import Request, promote, promote_together
 from gitops_mlops.semrange import parse_range, parse_version
-from gitops_mlops.sites import Site, discover_sites, kustomization_of, select
+from gitops_mlops.sites import Site, discover_sites, select, site_pin_fields
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,7 @@ def update(repo_dir: Path, options: Options = Options(), client: registry.Regist
 def _read_pins(repo_dir: Path, sites: tuple[Site, ...]) -> dict[str, dict[str, Pin]]:
     out = {}
     for site in sites:
-        path = repo_dir / site.file if site.file else kustomization_of(repo_dir, site)
-        out[site.name] = {f[0]: Pin(*f) for f in kustomization.read_pin_fields(path, site.file or str(path))}
+        out[site.name] = {f[0]: Pin(*f) for f in site_pin_fields(repo_dir, site)}
     return out
 
 
