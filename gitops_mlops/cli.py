@@ -170,14 +170,14 @@ def promote(
     A tag without a digest is resolved in the registry; a digest is checked to exist
     in registries listed under 'registries:' in the config or named with --insecure-registry.
     """
-    from gitops_mlops.promotion import Request, promote as run
+    from gitops_mlops.promotion import promote as run
+    from gitops_mlops.requests import PromoteRequest, Publish
 
-    request = Request(
+    request = PromoteRequest(
         model=model, image=image, selectors=tuple(to), version=version, message=message,
-        force_order=force_order, allow_downgrade=allow_downgrade, force_hold=force, dry_run=dry_run,
-        push=push, remote=remote, target_branch=target_branch, branch=branch, insecure_registries=tuple(insecure_registry),
+        force_order=force_order, allow_downgrade=allow_downgrade, force_hold=force, insecure_registries=tuple(insecure_registry),
     )
-    result = run(repo, request)
+    result = run(repo, request, Publish(push=push, remote=remote, target_branch=target_branch, branch=branch, dry_run=dry_run))
     _report_promotion(result, output, dry_run)
 
 
@@ -227,15 +227,19 @@ def status(
     """What runs where: version and digest of each model at each site; drift and lagging stages marked."""
     from gitops_mlops.status import read_status
 
-    rows = read_status(repo, tuple(model), tuple(site))
+    report = read_status(repo, tuple(model), tuple(site))
     if output is Output.json:
-        _json([r.as_json() for r in rows])
-        return
-    table = []
-    for r in rows:
-        marks = ",".join(m for m, on in (("drift", r.drift), ("behind", r.behind)) if on)
-        table.append([r.model, r.site, r.stage, r.version or "-", r.digest[:19] or "-", marks])
-    _table(table, ["MODEL", "SITE", "STAGE", "VERSION", "DIGEST", "NOTE"])
+        _json([r.as_json() for r in report.rows])
+    else:
+        table = []
+        for r in report.rows:
+            marks = ",".join(m for m, on in (("drift", r.drift), ("behind", r.behind), ("hold", bool(r.hold)), ("unpinned", not r.pinned)) if on)
+            table.append([r.model, r.site, r.stage, r.version or "-", r.digest[:19] or "-", r.source, marks])
+        _table(table, ["MODEL", "SITE", "STAGE", "VERSION", "DIGEST", "SET IN", "NOTE"])
+    for error in report.errors:
+        _err(f"error: {error}")
+    if report.errors:
+        raise RenderError(f"{len(report.errors)} site(s) did not render; their rows are missing")
 
 
 @app.command()
@@ -264,7 +268,7 @@ def history(
 def rollback(
     model: Annotated[str, typer.Argument(help="Model name.")],
     site: Annotated[list[str], typer.Option("--site", help="Site selector, repeatable.")],
-    to: Annotated[Optional[str], typer.Option("--to", help="VERSION or sha256 DIGEST deployed there before (default: the previous one).")] = None,
+    to: Annotated[Optional[str], typer.Option("--to", help="VERSION or sha256 DIGEST (12+ hex) the site ran before (default: undo the latest promotion).")] = None,
     repo: RepoOpt = Path("."),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff; change nothing.")] = False,
     push: Annotated[bool, typer.Option("--push", help="Push to the remote (retrying if it moved; never force).")] = False,
@@ -275,15 +279,11 @@ def rollback(
     output: OutputOpt = Output.table,
 ) -> None:
     """Pin the previously deployed digest at the sites, and hold the rolled-back one against re-promotion."""
-    from gitops_mlops.config import load_config
-    from gitops_mlops.promotion import Request, promote as run
+    from gitops_mlops.requests import Publish, RollbackRequest
+    from gitops_mlops.rollback import rollback as run
 
-    repository = load_config(repo).model(model).repository
-    request = Request(
-        model=model, image=repository, selectors=tuple(site), action="rollback", to=to, message=message,
-        dry_run=dry_run, push=push, remote=remote, target_branch=target_branch, branch=branch,
-    )
-    _report_promotion(run(repo, request), output, dry_run)
+    request = RollbackRequest(model=model, selectors=tuple(site), to=to, message=message)
+    _report_promotion(run(repo, request, Publish(push=push, remote=remote, target_branch=target_branch, branch=branch, dry_run=dry_run)), output, dry_run)
 
 
 @app.command("release-hold")
@@ -298,12 +298,11 @@ def release_hold(
     output: OutputOpt = Output.table,
 ) -> None:
     """Clear rollback holds so the held digest may be promoted again."""
-    from gitops_mlops.config import load_config
-    from gitops_mlops.promotion import Request, release_hold as run
+    from gitops_mlops.release import release_hold as run
+    from gitops_mlops.requests import Publish, ReleaseHoldRequest
 
-    repository = load_config(repo).model(model).repository
-    request = Request(model=model, image=repository, selectors=tuple(site), action="release-hold", push=push, remote=remote, target_branch=target_branch)
-    result = run(repo, request, digest)
+    request = ReleaseHoldRequest(model=model, selectors=tuple(site), digest=digest)
+    result = run(repo, request, Publish(push=push, remote=remote, target_branch=target_branch))
     if output is Output.json:
         _json({"model": result.model, "released": list(result.changed), "commit": result.commit, "pushed": result.pushed})
     if not result.changed:
@@ -341,7 +340,7 @@ def _report_promotion(result, output: Output, dry_run: bool) -> None:
     if output is Output.json:
         _json(result.as_json())
     if not result.changed:
-        _err(f"{result.model} {result.version}: already up to date at {len(result.unchanged)} sites; no commit")
+        _err(f"{result.model} {result.version}: already up to date at {len(result.unchanged)} sites; no commit".replace("  ", " "))
         return
     where = f"pushed to {result.branch}" if result.pushed else f"committed on {result.branch or 'detached HEAD'}"
     tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
@@ -350,7 +349,7 @@ def _report_promotion(result, output: Output, dry_run: bool) -> None:
     if output is Output.table:
         for change in result.changes:
             old = change.old
-            typer.echo(f"{change.site}: {(old.new_tag if old else None) or '-'} -> {change.new_version}  {change.new_digest[:19]}")
+            typer.echo(f"{change.site}: {(old.new_tag if old else None) or '-'} -> {change.new_version or '-'}  {change.new_digest[:19]}")
     if result.pr_title:
         _err("")
         typer.echo(f"# {result.pr_title}\n\n{result.pr_body}", err=output is Output.json)

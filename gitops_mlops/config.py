@@ -14,16 +14,13 @@ from pathlib import Path
 
 from gitops_mlops.errors import InputError
 from gitops_mlops.imageref import parse_repository
+from gitops_mlops.names import DIGEST_RE, HOST_RE, NAME_RE, SITE_NAME_RE
 from gitops_mlops.semrange import parse_range
 from gitops_mlops.yamlnodes import MappingNode, Node, ScalarNode, SequenceNode, compose, line_of
 
 CONFIG_FILE = "gitops-mlops.yaml"
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
-NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-SITE_NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?(/[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?)*$")
-DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
-HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
 
 
 @dataclass(frozen=True)
@@ -31,6 +28,7 @@ class Model:
     name: str
     image: str  # the kustomize images[].name used in base manifests (may be a placeholder)
     repository: str  # where its builds are pushed: registry[:port]/path
+    sites: tuple[str, ...] = ()  # selectors of the sites it lives at (needed when models share one image name)
 
 
 @dataclass(frozen=True)
@@ -53,6 +51,9 @@ class RegistrySpec:
 
 @dataclass(frozen=True)
 class SiteSpec:
+    """A configured site, or a pattern of them: ``path`` may hold ``*`` (one path segment);
+    ``name`` then uses ``{1}``, ``{2}``... for what each ``*`` matched (default: the path)."""
+
     name: str
     path: str
     stage: str
@@ -150,20 +151,6 @@ class _Reader:
         return tuple(out)
 
 
-def env_number(name: str, default: float, minimum: float) -> float:
-    """A numeric setting from the environment; a bad value is bad input naming the variable."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= minimum):
-        raise InputError(f"{name}={raw!r}: expected a number of at least {minimum:g}")
-    return value
-
-
 def load_config(repo: Path) -> Config:
     """Read ``gitops-mlops.yaml`` at the repository root."""
     path = repo / CONFIG_FILE
@@ -186,7 +173,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
 
     models: list[Model] = []
     for node in top.list("models"):
-        r = _Reader(source, node, "model", {"name", "image", "repository"})
+        r = _Reader(source, node, "model", {"name", "image", "repository", "sites"})
         name = r.str("name", pattern=NAME_RE)
         repository = r.str("repository")
         try:
@@ -195,9 +182,10 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
             raise r.error(r.values["repository"], str(exc)) from None
         if any(m.name == name for m in models):
             raise r.error(node, f"model {name!r} is defined twice")
-        models.append(Model(name=name, image=r.str("image", default=name), repository=repository))
-        if any(m.image == models[-1].image for m in models[:-1]):
-            raise r.error(node, f"model {name!r} and another model share one image {models[-1].image!r}; each model needs its own 'image'")
+        models.append(Model(name=name, image=r.str("image", default=name), repository=repository, sites=r.strings("sites")))
+        for other in models[:-1]:
+            if other.image == models[-1].image and not (other.sites and models[-1].sites):
+                raise r.error(node, f"models {other.name!r} and {name!r} share one image {other.image!r}: give each its own 'image', or list where each lives under 'sites'")
     if not models:
         raise InputError(f"{source}:{line_of(root)}: config needs at least one model under 'models'")
 
@@ -217,13 +205,22 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     sites: list[SiteSpec] = []
     for node in top.list("sites"):
         r = _Reader(source, node, "site", {"name", "path", "stage"})
-        name = r.str("name", pattern=SITE_NAME_RE)
+        path = r.str("path").rstrip("/")
+        wildcards = path.count("*")
+        if wildcards and any(part != "*" and "*" in part for part in path.split("/")):
+            raise r.error(r.values["path"], f"site path {path!r}: '*' stands for one whole path segment")
+        name = r.str("name", default=path)
+        example = re.sub(r"\{(\d+)\}", lambda m: "x" if 1 <= int(m.group(1)) <= wildcards else "{bad}", name.replace("*", "x")) if wildcards else name
+        if not SITE_NAME_RE.match(example):
+            raise r.error(r.values.get("name", node), f"site name {name!r} is not usable (letters, digits, . _ - per path component; {{1}}, {{2}}... for the path's wildcards)")
+        if wildcards and "name" in r.values and not re.search(r"\{\d+\}", name):
+            raise r.error(r.values["name"], f"site name {name!r}: a pattern's name needs {{1}}, {{2}}... so each match has its own")
         stage = r.str("stage", default=name.split("/")[0])
-        if stages and stage not in {s.name for s in stages}:
-            raise r.error(node, f"site {name!r}: unknown stage {stage!r}")
+        if stage not in {s.name for s in stages}:
+            raise r.error(node, f"site {name!r}: stage {stage!r} is not one of the stages ({', '.join(s.name for s in stages) or 'none configured'})")
         if any(s.name == name for s in sites):
             raise r.error(node, f"site {name!r} is defined twice")
-        sites.append(SiteSpec(name=name, path=r.str("path"), stage=stage))
+        sites.append(SiteSpec(name=name, path=path, stage=stage))
 
     policy = Policy()
     if "policy" in top.values:

@@ -16,14 +16,15 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitops_mlops import settings
 from gitops_mlops.config import Config, load_config
 from gitops_mlops.errors import InputError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.kustomization import Pin
-from gitops_mlops.kustomize import References, check_references, closure, render_sites
+from gitops_mlops.inputs import References, check_references, closure
+from gitops_mlops.kustomize import render_sites
 from gitops_mlops.sites import Site, discover_sites, select, site_pin_fields
 
-SHM = "/dev/shm"
 PARALLEL_SIDES_FROM = 50  # sites; below that a second process costs more than it saves
 MARKDOWN_LIMIT = 60_000  # pull-request comments are capped at 65,536 characters
 
@@ -54,15 +55,6 @@ class DiffReport:
     @property
     def pins(self) -> tuple[PinDelta, ...]:
         return tuple(p for s in self.sites for p in s.pins)
-
-
-def scratch_dir() -> str | None:
-    """Where the temporary worktrees go: memory (/dev/shm) when there is one, else the usual temp dir.
-    A checkout is thousands of small files; on tmpfs that costs a tenth of what it costs on disk."""
-    override = os.environ.get("GITOPS_MLOPS_SCRATCH")
-    if override:
-        return override
-    return SHM if os.path.isdir(SHM) and os.access(SHM, os.W_OK | os.X_OK) else None
 
 
 def default_base(git: GitRepo, head: str, remote: str, branch: str) -> str:
@@ -104,7 +96,7 @@ def diff_refs(repo_dir: Path, base: str | None = None, head: str | None = None, 
         base_sha = default_base(git, head_sha, config.remote, config.target_branch)
     else:
         base_sha = git.resolve(base)
-    with tempfile.TemporaryDirectory(prefix="gitops-mlops-diff-", dir=scratch_dir()) as tmp:
+    with tempfile.TemporaryDirectory(prefix="gitops-mlops-diff-", dir=settings.scratch_dir()) as tmp:
         trees = {}
         for name, sha in (("base", base_sha), ("head", head_sha)):
             trees[name] = Path(tmp) / name

@@ -11,6 +11,8 @@ import contextlib
 import os
 import re
 import secrets
+import io
+import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -290,11 +292,25 @@ class GitRepo:
 
     # ------------------------------------------------------------ history
 
-    def log_trailers(self, ref: str, grep: list[str] | None = None, paths: list[str] | None = None, limit: int | None = None, skip: int = 0) -> list[Trailered]:
+    def extract(self, sha: str, paths: list[str], dest: Path) -> None:
+        """The files under ``paths`` at commit ``sha`` written below ``dest`` (regular files only)."""
+        try:
+            data = self._git.execute(["git", "archive", "--format=tar", sha, "--", *paths], stdout_as_string=False)
+        except GitCommandError as exc:
+            raise GitError(f"git archive: {_reason(exc)}") from None
+        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+            archive.extractall(dest, members=_safe_members(archive), filter="data")
+
+    def paths_at(self, sha: str, paths: list[str]) -> list[str]:
+        """Which of ``paths`` exist at commit ``sha``."""
+        out = self.run("ls-tree", "--name-only", sha, "--", *paths)
+        return [line for line in out.splitlines() if line]
+
+    def log_trailers(self, ref: str, grep: list[str] | None = None, paths: list[str] | None = None, limit: int | None = None, skip: int = 0, first_parent: bool = False) -> list[Trailered]:
         """Commits reachable from ``ref`` (newest first) with their trailers."""
         sep, end = "\x1f", "\x1e"
         fmt = f"%H{sep}%aI{sep}%an{sep}%s{sep}%(trailers:only,unfold){end}"
-        args = ["log", f"--format={fmt}", "--no-color"]
+        args = ["log", f"--format={fmt}", "--no-color"] + (["--first-parent"] if first_parent else [])
         for pattern in grep or []:
             args += ["--grep", pattern]
         if grep:
@@ -316,6 +332,12 @@ class GitRepo:
             pairs = tuple(tuple(p.strip() for p in line.split(":", 1)) for line in trailers.splitlines() if ":" in line)
             commits.append(Trailered(sha=sha, date=date, author=author, subject=subject, trailers=pairs))
         return commits
+
+
+def _safe_members(archive: tarfile.TarFile):
+    for member in archive:
+        if member.isfile() or member.isdir():
+            yield member
 
 
 def _stdin(text: str):

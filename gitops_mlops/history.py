@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitops_mlops import trailers
 from gitops_mlops.config import load_config
 from gitops_mlops.errors import InputError
 from gitops_mlops.gitrepo import GitRepo, Trailered
 from gitops_mlops.sites import check_selector, matches
 
-ACTIONS = ("promote", "rollback")
 CHUNK = 500
 
 
@@ -55,28 +55,18 @@ class Entry:
 
 def entry_of(commit: Trailered) -> Entry | None:
     """An Entry from a commit's trailers, or None when they are not a gitops-mlops record."""
-    values: dict[str, str] = {}
-    pairs: list[tuple[str, tuple[str, ...]]] = []
-    image = None
-    for key, value in commit.trailers:
-        if key == "Image":
-            image = value
-        elif key == "Sites" and image is not None:
-            pairs.append((image, tuple(s.strip() for s in value.split(",") if s.strip())))
-            image = None
-        else:
-            values.setdefault(key, value)
-    if values.get("Action") not in ACTIONS or "Model" not in values or not pairs:
+    record = trailers.read(commit)
+    if record is None:
         return None
     return Entry(
         commit=commit.sha,
         date=commit.date,
         author=commit.author,
-        action=values["Action"],
-        model=values["Model"],
-        version=values.get("Model-Version", ""),
-        images=tuple(pairs),
-        forced=values.get("Forced") == "true",
+        action=record.action,
+        model=record.model,
+        version=record.version,
+        images=record.images,
+        forced=record.forced,
     )
 
 
@@ -90,7 +80,7 @@ def read_history(repo_dir: Path, model: str, selectors: tuple[str, ...] = (), li
         raise InputError("--limit must be at least 1")
     git = GitRepo(repo_dir)
     git.resolve(ref)
-    grep = [f"^Model: {model}$", f"^Action: ({'|'.join(ACTIONS)})$"]
+    grep = [f"^Model: {model}$", f"^Action: ({'|'.join(trailers.ACTIONS)})$"]
     entries: list[Entry] = []
     skip = 0
     while True:

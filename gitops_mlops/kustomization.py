@@ -292,6 +292,44 @@ def edit_pin(text: str, source: str, image: str, values: dict[str, str]) -> tupl
     return pin, set_pin(text, source, image, values)
 
 
+def set_pin_exact(text: str, source: str, image: str, values: dict[str, str | None]) -> str:
+    """``text`` with the pin of ``image`` holding exactly ``values``: a None value removes that field."""
+    text = set_pin(text, source, image, {k: v for k, v in values.items() if v is not None})
+    gone = [k for k, v in values.items() if v is None]
+    if not gone:
+        return text
+    _, images = _root_and_images(text, source)
+    entry = next(e for e in images.value if isinstance(e, MappingNode) and _name_of(e) == image)
+    edits = []
+    for key in gone:
+        pair = mapping_get(entry, key)
+        if pair is None:
+            continue
+        if entry.flow_style:
+            raise InputError(f"{source}:{line_of(entry)}: cannot remove {key} from a flow-style images entry; use block style")
+        start = text.rfind("\n", 0, pair[0].start_mark.index) + 1
+        edits.append((start, yamledit.end_of_line(text, pair[1].end_mark.index), ""))
+    return yamledit.apply_edits(text, edits)
+
+
+def remove_pin(text: str, source: str, image: str) -> str:
+    """``text`` without the pin of ``image`` (and without ``images:`` when that was its only entry)."""
+    root, images = _root_and_images(text, source)
+    entries = [e for e in (images.value if images is not None else []) if isinstance(e, MappingNode) and _name_of(e) == image]
+    if not entries:
+        return text
+    if images.flow_style:
+        raise InputError(f"{source}:{line_of(images)}: cannot remove an entry from a flow-style images list; use block style")
+    if len(images.value) == 1:
+        key = mapping_get(root, "images")[0]
+        start, end = text.rfind("\n", 0, key.start_mark.index) + 1, yamledit.end_of_line(text, yamledit.content_end(images))
+    else:
+        entry = entries[0]
+        start = text.rfind("\n", 0, entry.start_mark.index) + 1
+        end = yamledit.end_of_line(text, yamledit.content_end(entry))
+    return text[:start] + text[end:]
+
+
 def _name_of(entry: MappingNode) -> str | None:
     pair = mapping_get(entry, "name")
     return pair[1].value if pair else None

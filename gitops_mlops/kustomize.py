@@ -17,7 +17,6 @@ bisected so each broken site gets its own error.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import secrets
@@ -25,20 +24,18 @@ import shutil
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_mlops import kustomization
-from gitops_mlops.config import env_number
+from gitops_mlops import settings
 from gitops_mlops.errors import InputError, RenderError
-from gitops_mlops.sites import Site, contained, kustomization_of
+from gitops_mlops.inputs import References, check_references, site_keys
+from gitops_mlops.sites import Site
 
-DEFAULT_TIMEOUT = env_number("GITOPS_MLOPS_KUSTOMIZE_TIMEOUT", 300, minimum=1)
 INSTALL_HINT = (
     "install kustomize (https://kubectl.docs.kubernetes.io/installation/kustomize/), "
     "the OpenShift CLI 'oc', or kubectl, or set GITOPS_MLOPS_KUSTOMIZE"
 )
-_REMOTE_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|[\w.-]+\.[a-z]{2,}(?::\d+)?/[^?]*\?|github\.com/|gitlab\.com/|bitbucket\.org/)", re.I)
 _DOC_SPLIT = re.compile(r"^---[ \t]*\r?\n", re.M)
 
 
@@ -63,7 +60,7 @@ class Kustomize:
 
     @classmethod
     def find(cls) -> "Kustomize":
-        override = os.environ.get("GITOPS_MLOPS_KUSTOMIZE")
+        override = settings.kustomize_command()
         if override:
             parts = tuple(override.split())
             if not shutil.which(parts[0]):
@@ -74,8 +71,18 @@ class Kustomize:
                 return cls(parts)
         raise RenderError(f"kustomize not found: {INSTALL_HINT}")
 
-    def build(self, directory: Path, cwd: Path | None = None, timeout: float = DEFAULT_TIMEOUT, network: bool = False) -> str:
+    def identity(self) -> str:
+        """What identifies this kustomize's output format: its binary's path, size and time (cached renders key on it)."""
+        path = shutil.which(self.command[0]) or self.command[0]
+        try:
+            info = os.stat(path)
+        except OSError:
+            return path
+        return f"{os.path.realpath(path)}:{info.st_size}:{info.st_mtime_ns}"
+
+    def build(self, directory: Path, cwd: Path | None = None, timeout: float | None = None, network: bool = False) -> str:
         """Render one kustomization directory; RenderError with kustomize's own first error line."""
+        timeout = settings.kustomize_timeout() if timeout is None else timeout
         argv = [*self.command, "--load-restrictor", "LoadRestrictionsRootOnly", str(directory)]
         try:
             proc = subprocess.run(argv, cwd=cwd, env=_leashed_env(network), capture_output=True, text=True, timeout=timeout, check=False)
@@ -108,77 +115,21 @@ def _first_error(stderr: str) -> str:
     return text.strip('<> "')[:500]
 
 
-@dataclass
-class References:
-    """What check_references learned, shared by all sites of one render: each directory's
-    child directories, and each checked path. Shared bases are read and resolved once."""
-
-    children: dict[Path, tuple[Path, ...]] = field(default_factory=dict)
-    resolved: dict[str, Path] = field(default_factory=dict)
-    closures: dict[Path, tuple[Path, ...]] = field(default_factory=dict)
-
-
-def is_remote(reference: str) -> bool:
-    return bool(_REMOTE_RE.match(reference))
-
-
-def check_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = (), refs: References | None = None) -> None:
-    """Refuse, before any build, remote resources (unless allow-listed) and local references that leave the repository."""
-    refs = References() if refs is None else refs
-    root = repo.resolve()
-    stack = [kustomization_of(repo, site).parent]
-    while stack:
-        directory = stack.pop()
-        if directory in refs.children:
-            continue
-        file = kustomization.find_kustomization_file(directory)
-        rel_dir = directory.relative_to(root).as_posix()
-        entries = kustomization.read(file, f"{rel_dir}/{file.name}").references if file else ()
-        children = []
-        for ref in entries:
-            if is_remote(ref):
-                if not any(ref.startswith(prefix) for prefix in allowed_remote):
-                    raise InputError(f"site {site.name}: {rel_dir}/{file.name}: remote resource {ref!r} is refused (allow it under policy.remoteResources)")
-                continue
-            where = f"site {site.name}: {rel_dir}/{file.name}: resource {ref!r}"
-            normal = os.path.normpath(os.path.join(rel_dir, ref))
-            target = refs.resolved.get(normal)
-            if target is None:
-                try:
-                    target = refs.resolved[normal] = contained(repo, normal, "path")
-                except InputError as exc:
-                    raise InputError(f"{where}: {str(exc).split(': ', 1)[-1]}") from None
-            if target.is_dir():
-                children.append(target)
-                stack.append(target)
-            elif not target.exists():
-                raise InputError(f"{where}: does not exist")
-        refs.children[directory] = tuple(children)
-
-
-def closure(directory: Path, refs: References) -> tuple[Path, ...]:
-    """``directory`` and every directory its build reads, after check_references walked it."""
-    known = refs.closures.get(directory)
-    if known is None:
-        seen = {directory: None}
-        for child in refs.children.get(directory, ()):
-            for path in closure(child, refs):
-                seen.setdefault(path, None)
-        known = refs.closures[directory] = tuple(seen)
-    return known
-
-
 def render_sites(
     repo: Path,
     sites: tuple[Site, ...] | list[Site],
     allowed_remote: tuple[str, ...] = (),
     kustomize: Kustomize | None = None,
     jobs: int | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float | None = None,
     refs: References | None = None,
+    keys: dict[str, str] | None = None,
 ) -> dict[str, Rendered]:
-    """Render every site; a broken site gets its own error and does not hide the others."""
+    """Render every site; a broken site gets its own error and does not hide the others.
+
+    Sites with equal input keys (``inputs.site_keys``) are rendered once."""
     kustomize = kustomize or Kustomize.find()
+    timeout = settings.kustomize_timeout() if timeout is None else timeout
     repo = repo.resolve()
     results: dict[str, Rendered] = {}
     refs = References() if refs is None else refs
@@ -190,8 +141,11 @@ def render_sites(
         except InputError as exc:
             results[site.name] = Rendered(site.name, error=str(exc))
     if not buildable:
-        return results
-    groups = _identical_inputs(repo, buildable, refs)
+        return {site.name: results[site.name] for site in sites}
+    keys = keys if keys is not None and all(s.name in keys for s in buildable) else site_keys(repo, buildable, refs)
+    groups: dict[str, list[Site]] = {}
+    for site in buildable:
+        groups.setdefault(keys[site.name], []).append(site)
     unique = [members[0] for members in groups.values()]
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(unique)))
     size = -(-len(unique) // jobs)
@@ -207,40 +161,6 @@ def render_sites(
             error = done.error.replace(f"site {first.name}:", f"site {site.name}:").replace(first.path, site.path)
             results[site.name] = Rendered(site.name, output=done.output, error=error)
     return {site.name: results[site.name] for site in sites}
-
-
-def _without_header(data: bytes) -> bytes:
-    """The file without its leading comment lines (a site's own header); nothing else is touched."""
-    lines = data.split(b"\n")
-    first = next((i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith(b"#")), len(lines))
-    return b"\n".join(lines[first:])
-
-
-def _identical_inputs(repo: Path, sites: list[Site], refs: References) -> dict[str, list[Site]]:
-    """Group sites whose builds read exactly the same inputs; kustomize is deterministic, so one build serves a group.
-
-    The key: every file under the site's own directory (bytes, relative path) and
-    the repository paths of the shared directories it reaches outside it.
-    """
-    groups: dict[str, list[Site]] = {}
-    for site in sites:
-        own = (repo / site.path).resolve()
-        inside = f"{own}{os.sep}"
-        digest = hashlib.sha256()
-        for directory in closure(own, refs):
-            path = str(directory)
-            if directory != own and not path.startswith(inside):
-                digest.update(b"D" + path.encode() + b"\0")
-        for dirpath, dirnames, filenames in os.walk(own):
-            dirnames.sort()
-            for name in sorted(filenames):
-                path = Path(dirpath) / name
-                data = path.read_bytes()
-                if dirpath == str(own) and name in kustomization.KUSTOMIZATION_FILES:
-                    data = _without_header(data)  # a header comment does not change the build
-                digest.update(b"F" + path.relative_to(own).as_posix().encode() + b"\0" + data + b"\0")
-        groups.setdefault(digest.hexdigest(), []).append(site)
-    return groups
 
 
 def _render_batch(kustomize: Kustomize, repo: Path, tmp: Path, label: str, batch: list[Site], timeout: float, network: bool = False) -> dict[str, Rendered]:

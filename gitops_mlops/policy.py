@@ -7,7 +7,6 @@ import semver
 from gitops_mlops.config import Config, Model
 from gitops_mlops.errors import InputError, PolicyError
 from gitops_mlops.imageref import ImageRef, parse_repository
-from gitops_mlops.kustomization import Pin
 from gitops_mlops.sites import Site
 
 
@@ -59,34 +58,30 @@ def check_source(config: Config, model: Model, image: ImageRef) -> None:
         raise PolicyError(f"registry {image.registry} is not allowed by policy.allowedRegistries ({', '.join(allowed)})")
 
 
-def check_stage_order(config: Config, model: Model, digest: str, targets: tuple[Site, ...], pins: dict[str, Pin | None], all_sites: tuple[Site, ...]) -> None:
-    """Each target of stage N needs every site of the closest earlier stage that pins the model to run ``digest``."""
-    order = [stage.name for stage in config.stages]
-    for stage in sorted({site.stage for site in targets}, key=config.stage_index):
-        if stage not in order:
-            continue
-        for previous in reversed(order[: order.index(stage)]):
-            deployed = [s for s in all_sites if s.stage == previous and pins.get(s.name) is not None]
-            if not deployed:
-                continue
-            behind = [s.name for s in deployed if pins[s.name].digest != digest]
-            if behind:
-                shown = ", ".join(behind[:10]) + (f" and {len(behind) - 10} more" if len(behind) > 10 else "")
-                raise PolicyError(
-                    f"stage order: {stage} needs every {previous} site to run {model.name}@{digest[:19]} first; "
-                    f"not yet: {shown} (use --force-order to override)"
-                )
-            break
+def check_stage_order(config: Config, model: Model, digest: str, targets: tuple[Site, ...], rendered: dict[str, set[str]], all_sites: tuple[Site, ...]) -> None:
+    """A site of stage N takes ``digest`` only when every site of the earlier stages that renders
+    the model renders it (``rendered``: site -> the model's digests in its render before this
+    promotion, pinned or not). Earlier-stage sites in the same promotion do not count as done."""
+    last = max(targets, key=lambda s: config.stage_index(s.stage))
+    before = config.stage_index(last.stage)
+    behind = [s.name for s in all_sites if config.stage_index(s.stage) < before and rendered.get(s.name) and rendered[s.name] != {digest}]
+    if behind:
+        shown = ", ".join(behind[:10]) + (f" and {len(behind) - 10} more" if len(behind) > 10 else "")
+        raise PolicyError(
+            f"stage order: {last.stage} needs every site of the earlier stages that runs {model.name} to run {digest[:19]} first; "
+            f"not yet: {shown} (use --force-order to override)"
+        )
 
 
-def check_downgrade(model: Model, version: str, pins: dict[str, Pin | None], targets: tuple[Site, ...]) -> None:
+def check_downgrade(model: Model, version: str, current: dict[str, str], targets: tuple[Site, ...]) -> None:
+    """``current``: site -> the version it renders now (the rendered tag, else the pin's newTag)."""
     new = parse_version(version)
     for site in targets:
-        pin = pins.get(site.name)
-        if pin is None or not pin.new_tag or not _is_semver(pin.new_tag):
+        running = current.get(site.name)
+        if not running or not _is_semver(running):
             continue
-        if new < parse_version(pin.new_tag):
-            raise PolicyError(f"downgrade refused: {site.name} runs {model.name} {pin.new_tag}, newer than {version} (use --allow-downgrade)")
+        if new < parse_version(running):
+            raise PolicyError(f"downgrade refused: {site.name} runs {model.name} {running}, newer than {version} (use --allow-downgrade)")
 
 
 def check_holds(config: Config, model: Model, digest: str, targets: tuple[Site, ...]) -> None:
@@ -96,5 +91,5 @@ def check_holds(config: Config, model: Model, digest: str, targets: tuple[Site, 
             why = f" ({hold.reason})" if hold.reason else ""
             raise PolicyError(
                 f"{model.name}@{digest[:19]} is on hold at {hold.site} after a rollback{why}; "
-                "use --force or 'gitops-mlops release-hold'"
+                f"use --force, or lift it: gitops-mlops release-hold {model.name} --site {hold.site} --digest {digest}"
             )

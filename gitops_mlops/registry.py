@@ -28,10 +28,11 @@ import urllib.parse
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
-from gitops_mlops import regauth
+from gitops_mlops import regauth, settings
 from gitops_mlops.config import RegistrySpec as Endpoint  # how to reach one registry host: config or --insecure-registry
 from gitops_mlops.errors import InputError, RegistryError
-from gitops_mlops.imageref import DIGEST_RE, ImageRef
+from gitops_mlops.imageref import ImageRef
+from gitops_mlops.names import DIGEST_RE, HOST_RE
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -46,8 +47,6 @@ MAX_TOKEN_BYTES = 1024 * 1024
 MAX_TAGS = 1_000_000
 PAGE_SIZE = 10_000
 MAX_REDIRECTS = 5
-_HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
-DEFAULT_TIMEOUT = float(os.environ.get("GITOPS_MLOPS_REGISTRY_TIMEOUT", "30"))
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ def endpoints_for(registries: Iterable, insecure_hosts: Iterable[str] = ()) -> d
     """The registries a command may contact: the config's ``registries:`` plus ``--insecure-registry`` hosts."""
     found = {r.host: r for r in registries}
     for host in insecure_hosts:
-        if not _HOST_RE.match(host):
+        if not HOST_RE.match(host):
             raise InputError(f"--insecure-registry {host!r}: expected HOST or HOST:PORT")
         known = found.get(host)
         found[host] = replace(known, insecure=True, ca_file="") if known else Endpoint(host, insecure=True)
@@ -79,9 +78,9 @@ class _Response:
 class RegistryClient:
     """One client per command: connections and tokens are reused across calls."""
 
-    def __init__(self, endpoints: Iterable[Endpoint] = (), timeout: float = DEFAULT_TIMEOUT, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, endpoints: Iterable[Endpoint] = (), timeout: float | None = None, env: Mapping[str, str] | None = None) -> None:
         self.endpoints = {e.host: e for e in endpoints}
-        self.timeout = timeout
+        self.timeout = settings.registry_timeout() if timeout is None else timeout
         self.env = os.environ if env is None else env
         self.requests = 0  # HTTP requests sent (benchmarks report it)
         self._connections: dict[tuple[str, str], http.client.HTTPConnection] = {}

@@ -1,66 +1,229 @@
-"""Where a rollback goes: for each site, the previous digest recorded in history (or the one asked for)."""
+"""Rollback: return sites to what they ran before, read from their renders at earlier commits.
+
+Without ``--to`` each selected site undoes its latest change of the model's render that
+was not itself a rollback (the latest promotion, by the tool or by hand); run again it
+finds that change already undone and does nothing, so a retried step never rolls back
+twice. ``--to VERSION|DIGEST`` returns to the newest earlier state that ran it, even
+from before the tool's first commit. The pin is written back as it was at that commit
+(a digest-only pin stays digest-only; a pin the promotion added goes); when that does
+not bring the old render back (the change was made elsewhere), the old image is pinned
+instead. The rolled-back digest is put on hold. Stage order does not hold a rollback back.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gitops_mlops import kustomization
-from gitops_mlops.config import Config, Model
-from gitops_mlops.errors import InputError
+from gitops_mlops import journal, kustomization, trailers
+from gitops_mlops.config import CONFIG_FILE, Config, Hold, Model, load_config
+from gitops_mlops.edit import FileEdit, restore, write_all
+from gitops_mlops.effect import Expected, verify
+from gitops_mlops.errors import InputError, RenderError
 from gitops_mlops.gitrepo import GitRepo
-from gitops_mlops.history import Entry, read_history
+from gitops_mlops.holds import add_holds
+from gitops_mlops.inputs import References
 from gitops_mlops.kustomization import Pin
-from gitops_mlops.sites import Site
+from gitops_mlops.names import DIGEST_PREFIX_RE, VERSION_RE
+from gitops_mlops.plan import PinChange, pin_to_edit
+from gitops_mlops.promotion import Result, pull_request_text, refuse_dirty, unified_diff
+from gitops_mlops.publish import journaled, publish
+from gitops_mlops.rendercache import RenderCache
+from gitops_mlops.renders import ModelMatcher, render_state, split_image
+from gitops_mlops.requests import Publish, RollbackRequest
+from gitops_mlops.sitehistory import State, site_states
+from gitops_mlops.sites import Site, discover_sites, kustomization_of, select
 
 
 @dataclass(frozen=True)
-class Deployed:
-    digest: str
-    version: str
-    commit: str  # the commit that deployed it ("" for the state before any recorded promotion)
+class Target:
+    site: Site
+    file: str
+    pin_name: str
+    current: State
+    goal: State
+    text: str  # the kustomization now
 
 
-@dataclass(frozen=True)
-class RollbackTarget:
-    site: str
-    digest: str
-    version: str
-    current: Pin | None
-
-
-def deployed_at(git: GitRepo, entries: list[Entry], site: Site, model: Model, kustomization_file: str) -> list[Deployed]:
-    """What the site ran, newest first: every recorded promotion/rollback, then the state before the first one."""
-    found = [Deployed(e.digest_at(site.name) or "", e.version, e.commit) for e in entries if site.name in e.sites]
-    if found:
-        before = git.show_file(f"{found[-1].commit}^", kustomization_file)
-        if before is not None:
-            try:
-                pin = kustomization.parse(before, kustomization_file).pin(model.image)
-            except InputError:
-                pin = None
-            if pin is not None and pin.digest:
-                found.append(Deployed(pin.digest, pin.new_tag or "", ""))
-    return found
-
-
-def rollback_targets(repo_dir: Path, config: Config, model: Model, sites: tuple[Site, ...], pins: dict[str, Pin | None], files: dict[str, str], to: str | None) -> list[RollbackTarget]:
+def rollback(repo_dir: Path, request: RollbackRequest, options: Publish = Publish()) -> Result:
+    repo_dir = Path(repo_dir).resolve()
+    options.check()
+    if request.to is not None and not (DIGEST_PREFIX_RE.match(request.to) or VERSION_RE.match(request.to)):
+        raise InputError(f"--to {request.to!r}: not a version or a sha256 digest (sha256: and 12 to 64 hex characters)")
+    config = load_config(repo_dir)
+    model = config.model(request.model)
+    targets = select(discover_sites(repo_dir, config), request.selectors)
     git = GitRepo(repo_dir)
-    entries = read_history(repo_dir, model.name)
-    held = {(h.site, h.digest) for h in config.holds if h.model == model.name}
-    targets = []
+    if options.dry_run:
+        with RenderCache(repo_dir) as cache:
+            goals, _ = plan_rollback(repo_dir, git, config, model, targets, request.to, cache)
+        edits = [FileEdit(g.file, g.text, restore_pin(g.text, g.file, g.pin_name, g.goal.pin)) for g in goals]
+        return _result(model, goals, (), diff=unified_diff(edits))
+    recovered = journal.recover(git)
+    refuse_dirty(git, [site.path for site in targets] + [CONFIG_FILE])
+
+    def apply() -> Result:
+        return _apply(repo_dir, git, request, targets)
+
+    result = journaled(git, lambda: publish(git, options, config, apply))
+    if options.branch and result.commit:
+        title, body = pull_request_text(result, options.remote or config.remote, options.target_branch or config.target_branch, options.branch)
+        result = replace(result, pr_title=title, pr_body=body)
+    return replace(result, recovered=recovered)
+
+
+def plan_rollback(repo_dir: Path, git: GitRepo, config: Config, model: Model, sites: tuple[Site, ...], to: str | None, cache: RenderCache) -> tuple[list[Target], dict]:
+    """Each site's goal state (sites already there are left out), and what every site renders now."""
+    now = render_state(repo_dir, config, sites, cache=cache)
+    matcher = ModelMatcher(config)
+    goals = []
     for site in sites:
-        current = pins.get(site.name)
-        history = deployed_at(git, entries, site, model, files[site.name])
-        if to is not None:
-            key = "digest" if to.startswith("sha256:") else "version"
-            match = next((d for d in history if getattr(d, key) == to), None)
-            if match is None:
-                raise InputError(f"{model.name} {key} {to} was never deployed at {site.name}")
-        else:
-            current_digest = current.digest if current else None
-            match = next((d for d in history if d.digest != current_digest and (site.name, d.digest) not in held), None)
-            if match is None:
-                raise InputError(f"no earlier {model.name} digest is recorded for {site.name}; pass --to VERSION|DIGEST")
-        targets.append(RollbackTarget(site.name, match.digest, match.version, current))
-    return targets
+        if not now[site.name].ok:
+            raise RenderError(f"site {site.name}: cannot roll back a site that does not render: {now[site.name].error}")
+        containers = matcher.by_model(site.name, now[site.name].containers).get(model.name, [])
+        path = kustomization_of(repo_dir, site)
+        rel = path.relative_to(repo_dir).as_posix()
+        text = kustomization.read_text(path, rel)
+        name, _ = pin_to_edit(text, rel, model, containers)
+        states = site_states(repo_dir, git, config, model, site, name, cache)
+        current = next(states, None)
+        if current is None or not containers:
+            raise InputError(f"site {site.name}: no {model.name} workload in its render and no earlier state to return to")
+        goal = _goal(model, site, current, states, to)
+        if goal is not None and goal.images != current.images:
+            goals.append(Target(site, rel, name, current, goal, text))
+    return goals, now
+
+
+def _goal(model: Model, site: Site, current: State, older, to: str | None) -> State | None:
+    if to is not None:
+        for state in (current, *older):
+            if _runs(state, to):
+                return state
+        raise InputError(f"{model.name} {to} never ran at {site.name} (as far back as its history reaches)")
+    newer = current
+    for state in older:
+        if not newer.undoes(model.name, site.name) and state.images != newer.images:
+            if not state.images:
+                break
+            return state
+        newer = state
+    raise InputError(f"no earlier {model.name} state at {site.name} to return to; pass --to VERSION|DIGEST")
+
+
+def _runs(state: State, to: str) -> bool:
+    if not state.images:
+        return False
+    if to.startswith("sha256:"):
+        return len(to) >= 19 and all(split_image(i)[2].startswith(to) for i in state.images)
+    return state.version == to
+
+
+def restore_pin(text: str, source: str, name: str, pin: Pin | None) -> str:
+    """``text`` with the pin ``name`` exactly as ``pin`` (no pin: the entry removed)."""
+    if pin is None:
+        return kustomization.remove_pin(text, source, name)
+    values = {"newName": pin.new_name, "newTag": pin.new_tag, "digest": pin.digest}
+    return kustomization.set_pin_exact(text, source, name, values)
+
+
+def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[Site, ...]) -> Result:
+    config = load_config(repo_dir)
+    model = config.model(request.model)
+    with RenderCache(repo_dir) as cache:
+        goals, now = plan_rollback(repo_dir, git, config, model, sites, request.to, cache)
+        if not goals:
+            return _result(model, (), tuple(s.name for s in sites))
+        edits = {g.site.name: FileEdit(g.file, g.text, restore_pin(g.text, g.file, g.pin_name, g.goal.pin)) for g in goals}
+        hold = _hold_edit(repo_dir, model, goals)
+        files = [*edits.values(), hold]
+        written: list[FileEdit] = []
+        note = journal.begin(git, [(f.file, f.before, f.after) for f in files])
+        try:
+            write_all(repo_dir, files, written)
+            config = load_config(repo_dir)  # the edited config must still load
+            _verify(repo_dir, config, model, goals, edits, written, cache, now)
+            changes = _changes(goals, edits)
+            sha = git.commit([f.file for f in files], commit_message(model, goals, request.message))
+            journal.committed(git, note, sha)
+        except BaseException:
+            restore(repo_dir, written)
+            raise
+    return _result(model, goals, (), commit=sha, branch=git.branch(), changes=changes)
+
+
+def _verify(repo_dir: Path, config: Config, model: Model, goals: list[Target], edits: dict[str, FileEdit], written: list[FileEdit], cache: RenderCache, now: dict) -> None:
+    """The old render must come back; where restoring the pin does not bring it, pin the old image itself."""
+    sites = {g.site.name: g.site for g in goals}
+    matcher = ModelMatcher(config)
+    after = render_state(repo_dir, config, tuple(sites.values()), cache=cache)
+    for goal in goals:
+        state = after[goal.site.name]
+        images = {c.image for c in matcher.by_model(goal.site.name, state.containers).get(model.name, [])}
+        if state.ok and images == set(goal.goal.images):
+            continue
+        repository, tag, digest = split_image(goal.goal.images[0])
+        text = kustomization.set_pin_exact(goal.text, goal.file, goal.pin_name, {"newName": repository, "newTag": tag or None, "digest": digest or None})
+        edit = edits[goal.site.name] = FileEdit(goal.file, goal.text, text)
+        write_all(repo_dir, [edit], written)
+    verify(repo_dir, config, model, {g.site.name: _expected(g.goal) for g in goals}, sites, (), now, References(), cache)
+
+
+def _expected(state: State) -> Expected:
+    repository, tag, digest = split_image(state.images[0])
+    return Expected(repository, digest, tag)
+
+
+def _changes(goals: list[Target], edits: dict[str, FileEdit]) -> tuple[PinChange, ...]:
+    out = []
+    for g in goals:
+        edit = edits[g.site.name]
+        old = Pin(g.pin_name, digest=g.current.digest, new_tag=g.current.version or None)
+        out.append(PinChange(g.site.name, g.file, g.pin_name, old, g.goal.version, g.goal.digest, g.current.images[0] if g.current.images else "", before=edit.before, after=edit.after))
+    return tuple(out)
+
+
+def _hold_edit(repo_dir: Path, model: Model, goals: list[Target]) -> FileEdit:
+    """Put each rolled-back (model, site, digest) on hold, so automation does not undo the rollback."""
+    path = repo_dir / CONFIG_FILE
+    before = path.read_bytes().decode("utf-8")
+    new = [
+        Hold(model.name, g.site.name, g.current.digest, f"rolled back from {g.current.version or g.current.digest[:19]} to {g.goal.version or g.goal.digest[:19]}")
+        for g in goals
+        if g.current.digest
+    ]
+    return FileEdit(CONFIG_FILE, before, add_holds(before, new))
+
+
+def commit_message(model: Model, goals: list[Target], message: str) -> str:
+    by_image: dict[str, list[str]] = {}
+    for g in goals:
+        by_image.setdefault(g.goal.images[0], []).append(g.site.name)
+    versions = sorted({g.goal.version for g in goals if g.goal.version})
+    version = ", ".join(versions)
+    sites = [g.site.name for g in goals]
+    record = trailers.Record(
+        action="rollback",
+        model=model.name,
+        version=version,
+        images=tuple((image, tuple(names)) for image, names in by_image.items()),
+        subject=trailers.subject("rollback", model.name, version, sites),
+        body=message,
+    )
+    return trailers.write(record)
+
+
+def _result(model: Model, goals, unchanged: tuple[str, ...], **extra) -> Result:
+    images = sorted({g.goal.images[0] for g in goals})
+    digests = sorted({g.goal.digest for g in goals})
+    versions = sorted({g.goal.version for g in goals if g.goal.version})
+    return Result(
+        action="rollback",
+        model=model.name,
+        version=", ".join(versions),
+        image=", ".join(images),
+        digest=", ".join(digests),
+        changed=tuple(g.site.name for g in goals),
+        unchanged=unchanged,
+        **extra,
+    )

@@ -15,10 +15,9 @@ from pathlib import Path
 
 from gitops_mlops.errors import InputError
 from gitops_mlops.imageref import parse_repository
+from gitops_mlops.names import BRANCH_RE, NAME_RE
 
-NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _NAME_RULE = "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"
-_BRANCH_RE = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]+(?<![./])(?<!\.lock)$")
 _URL_RE = re.compile(r"^[A-Za-z0-9][^\s\x00-\x1f\x7f\"'#\\{}]*$")
 _URL_CREDENTIALS_RE = re.compile(r"^(?:https?://[^/@]+@|[a-z][a-z0-9+.-]*://[^/@:]+:[^/@]*@)", re.I)
 
@@ -84,7 +83,7 @@ def _check(spec: ScaffoldSpec) -> None:
     if not isinstance(url, str) or not _URL_RE.match(url):
         shown = "<not shown: it holds '@'>" if isinstance(url, str) and "@" in url else repr(url)
         raise InputError(f"repository URL {shown}: empty, or has whitespace, control characters, quotes, '#', braces or backslashes")
-    if not isinstance(spec.target_branch, str) or not _BRANCH_RE.match(spec.target_branch):
+    if not isinstance(spec.target_branch, str) or not BRANCH_RE.match(spec.target_branch):
         raise InputError(f"target branch {spec.target_branch!r}: not a valid git branch name")
 
 

@@ -8,8 +8,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops_mlops.config import SITE_NAME_RE, Config
+from gitops_mlops.config import Config
 from gitops_mlops.errors import InputError
+from gitops_mlops.names import SITE_NAME_RE
 from gitops_mlops.kustomization import KUSTOMIZATION_FILES, find_kustomization_file, read_pin_fields
 
 OVERLAYS_DIR = "overlays"
@@ -66,14 +67,79 @@ def site_pin_fields(repo: Path, site: Site) -> list[tuple[str, str | None, str |
 
 
 def discover_sites(repo: Path, config: Config) -> tuple[Site, ...]:
-    """The configured sites, or every kustomization leaf under overlays/ (stage = first path component)."""
+    """The configured sites (patterns expanded), or every kustomization leaf under overlays/
+    (stage = first path component). Every site's stage must be a configured stage, and
+    there must be at least one site."""
     if config.sites:
-        sites = [Site(name=s.name, path=s.path.rstrip("/"), stage=s.stage) for s in config.sites]
+        sites = []
+        for spec in config.sites:
+            sites += _expand(repo, spec) if "*" in spec.path else [Site(name=spec.name, path=spec.path, stage=spec.stage)]
         for site in sites:
             kustomization_of(repo, site)
+        names: dict[str, str] = {}
+        for site in sites:
+            if site.name in names:
+                raise InputError(f"site {site.name!r} is named twice (paths {names[site.name]} and {site.path}); give the sites: entries distinct names")
+            names[site.name] = site.path
     else:
         sites = _walk_overlays(repo)
-    return tuple(sorted(sites, key=lambda s: (config.stage_index(s.stage), s.name)))
+    if not sites:
+        where = "the sites: entries of gitops-mlops.yaml match no directory" if config.sites else f"no {OVERLAYS_DIR}/**/kustomization.yaml found and no sites: in gitops-mlops.yaml"
+        raise InputError(f"no sites: {where}")
+    stages = {s.name for s in config.stages}
+    for site in sites:
+        if site.stage not in stages:
+            raise InputError(f"site {site.name}: stage {site.stage!r} is not one of the stages in gitops-mlops.yaml ({', '.join(s.name for s in config.stages)}); add it or set the site's stage")
+    found = tuple(sorted(sites, key=lambda s: (config.stage_index(s.stage), s.name)))
+    _check_model_sites(config, found)
+    return found
+
+
+def _expand(repo: Path, spec) -> list[Site]:
+    """The sites a ``path`` with ``*`` segments matches: each matching directory with a kustomization."""
+    root = repo.resolve()
+    parts = spec.path.split("/")
+    current = [("", ())]
+    for part in parts:
+        following = []
+        for prefix, captured in current:
+            base = root / prefix if prefix else root
+            if part == "*":
+                try:
+                    children = sorted(e.name for e in os.scandir(base) if e.is_dir() and not e.name.startswith("."))
+                except OSError:
+                    children = []
+                following += [(f"{prefix}/{c}" if prefix else c, (*captured, c)) for c in children]
+            elif (base / part).is_dir():
+                following.append((f"{prefix}/{part}" if prefix else part, captured))
+        current = following
+    sites = []
+    for path, captured in current:
+        if find_kustomization_file(root / path) is None:
+            continue
+        contained(repo, path, f"site path {spec.path!r}")
+        name = spec.name
+        if name == spec.path:
+            name = path
+        else:
+            name = re.sub(r"\{(\d+)\}", lambda m: captured[int(m.group(1)) - 1], name)
+        if not SITE_NAME_RE.match(name):
+            raise InputError(f"site path {spec.path!r}: {path} gives the name {name!r}, which is not a usable site name")
+        sites.append(Site(name=name, path=path, stage=spec.stage))
+    return sites
+
+
+def _check_model_sites(config: Config, sites: tuple[Site, ...]) -> None:
+    """Models that share one image name must live at sites that do not overlap."""
+    owners: dict[tuple[str, str], str] = {}
+    for model in config.models:
+        if not model.sites:
+            continue
+        for site in select(sites, model.sites, what=f"model {model.name}: sites selector"):
+            other = owners.get((model.image, site.name))
+            if other is not None:
+                raise InputError(f"models {other} and {model.name} share the image name {model.image!r} and both list site {site.name}; their sites: lists must not overlap")
+            owners[(model.image, site.name)] = model.name
 
 
 def _walk_overlays(repo: Path) -> list[Site]:
@@ -114,24 +180,25 @@ def _walk_overlays(repo: Path) -> list[Site]:
     return sites
 
 
-def select(sites: tuple[Site, ...], selectors: list[str] | tuple[str, ...]) -> tuple[Site, ...]:
-    """Sites matching any selector: an exact name, a group prefix (``edge``) or a glob (``edge/f-*``)."""
+def select(sites: tuple[Site, ...], selectors: list[str] | tuple[str, ...], what: str = "site selector") -> tuple[Site, ...]:
+    """Sites matching any selector: a stage (every site of it), an exact name, a group prefix (``edge``)
+    or a glob (``edge/f-*``)."""
     if not selectors:
         raise InputError("no site selector given")
     chosen: dict[str, Site] = {}
     for selector in selectors:
-        check_selector(selector)
-        matched = [s for s in sites if matches(s.name, selector)]
+        check_selector(selector, what)
+        matched = [s for s in sites if s.stage == selector or matches(s.name, selector)]
         if not matched:
-            raise InputError(f"site selector {selector!r} matches no site")
+            raise InputError(f"{what} {selector!r} matches no site")
         for site in matched:
             chosen[site.name] = site
     return tuple(s for s in sites if s.name in chosen)
 
 
-def check_selector(selector: str) -> None:
+def check_selector(selector: str, what: str = "site selector") -> None:
     if not _SELECTOR_RE.match(selector) or selector.startswith(("/", "-")) or ".." in selector.split("/"):
-        raise InputError(f"site selector {selector!r}: only site names, group prefixes and globs (* ? []) are allowed")
+        raise InputError(f"{what} {selector!r}: only stages, site names, group prefixes and globs (* ? []) are allowed")
 
 
 def matches(name: str, selector: str) -> bool:

@@ -1,4 +1,10 @@
-"""What runs where: the pin of every model at every site, with drift and stage lag marked."""
+"""What runs where, from what kustomize renders for each site (cached by input content).
+
+One row per (model, site) for every site whose render has the model: the rendered
+version (the tag, else the pin's newTag) and digest, whether the site's own
+kustomization pins it and where it is set (``pin``, or the file), drift within its
+stage, lag behind the stage before, and holds.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gitops_mlops.config import Config, load_config
+from gitops_mlops.errors import GitOpsError
+from gitops_mlops.inputs import References
+from gitops_mlops.provenance import where_set
+from gitops_mlops.rendercache import RenderCache
+from gitops_mlops.renders import ModelMatcher, render_state
 from gitops_mlops.sites import discover_sites, select, site_pin_fields
 
 
@@ -17,42 +28,81 @@ class Row:
     model: str
     site: str
     stage: str
-    image: str
-    digest: str
+    image: str  # the full rendered reference
+    digest: str  # '' when the site renders a tag without a digest
     version: str
+    pinned: bool = True  # the site's own kustomization pins the model
+    source: str = "pin"  # 'pin', or the file that sets the image
     drift: bool = False  # differs from what most sites of its stage run
     behind: bool = False  # its stage does not yet run what the previous stage runs
+    hold: tuple[str, ...] = ()  # digests of the model on hold at this site
 
     def as_json(self) -> dict:
-        return {"model": self.model, "site": self.site, "stage": self.stage, "image": self.image, "digest": self.digest, "version": self.version}
+        return {
+            "site": self.site, "stage": self.stage, "model": self.model, "version": self.version, "digest": self.digest,
+            "image": self.image, "pinned": self.pinned, "source": self.source, "drift": self.drift, "behind": self.behind,
+            "hold": list(self.hold),
+        }
 
 
-def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[str, ...] = ()) -> list[Row]:
+@dataclass(frozen=True)
+class StatusReport:
+    rows: list[Row]
+    errors: tuple[str, ...] = ()  # sites that did not render
+
+
+def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[str, ...] = ()) -> StatusReport:
     repo_dir = Path(repo_dir).resolve()
     config = load_config(repo_dir)
-    chosen_models = [(m.name, m.image) for m in ([config.model(m) for m in models] if models else config.models)]
+    chosen_models = [config.model(m) for m in models] if models else list(config.models)
+    wanted = {m.name for m in chosen_models}
     sites = discover_sites(repo_dir, config)
     chosen_sites = select(sites, selectors) if selectors else sites
+    holds: dict[tuple[str, str], tuple[str, ...]] = {}
+    for hold in config.holds:
+        holds[(hold.model, hold.site)] = (*holds.get((hold.model, hold.site), ()), hold.digest)
+    refs = References()
+    with RenderCache(repo_dir) as cache:
+        state = render_state(repo_dir, config, chosen_sites, refs=refs, cache=cache)
+    matcher = ModelMatcher(config)
+    order = {m.name: i for i, m in enumerate(config.models)}
+    errors = []
     with _collector_paused():  # some 200,000 acyclic objects: the cycle collector's passes find nothing
         rows = []
         counts: dict[tuple[str, str], Counter] = {}  # (model, stage) -> how many sites run each digest
         for site in chosen_sites:
-            by_name = {fields[0]: fields for fields in site_pin_fields(repo_dir, site)}
-            name_, stage = site.name, site.stage
-            for model, image in chosen_models:
-                pin = by_name.get(image)
-                if pin is not None:
-                    name, new_name, new_tag, digest = pin
-                    digest = digest or ""
-                    rows.append(Row(model, name_, stage, new_name or name, digest, new_tag or ""))
-                    counter = counts.get((model, stage))
-                    if counter is None:
-                        counter = counts[(model, stage)] = Counter()
-                    counter[digest] += 1
+            rendered = state[site.name]
+            if not rendered.ok:
+                errors.append(rendered.error)
+                continue
+            try:
+                pins = {fields[0]: fields for fields in site_pin_fields(repo_dir, site)}
+            except GitOpsError as exc:
+                errors.append(str(exc))
+                continue
+            seen, site_rows = set(), []
+            for container in rendered.containers:
+                model, _ = matcher.model_of(site.name, container.repository)
+                if model is None or model.name not in wanted or model.name in seen:
+                    continue
+                seen.add(model.name)
+                repository, tag, digest = container.repository, container.tag, container.digest
+                pin = pins.get(model.image) or pins.get(repository)
+                effective = pin is not None and (pin[1] or pin[0]) == repository and (pin[3] or "") == digest
+                source = "pin" if effective else where_set(repo_dir, site, refs, (repository, model.image), kustomizations=True) or "?"
+                version = tag or (pin[2] if pin else "") or ""
+                site_rows.append(Row(model.name, site.name, site.stage, container.image, digest, version, pin is not None, source, hold=holds.get((model.name, site.name), ())))
+                counter = counts.get((model.name, site.stage))
+                if counter is None:
+                    counter = counts[(model.name, site.stage)] = Counter()
+                counter[digest] += 1
+            if len(site_rows) > 1:
+                site_rows.sort(key=lambda r: order[r.model])
+            rows += site_rows
         marks = _marks(config, counts)
         if marks:  # rows that drift or lag are few: rebuild only those
             rows = [replace(row, drift=mark[0], behind=mark[1]) if (mark := marks.get((row.model, row.stage, row.digest))) else row for row in rows]
-        return rows
+        return StatusReport(rows, tuple(errors))
 
 
 @contextlib.contextmanager

@@ -26,12 +26,13 @@ from pathlib import Path
 
 from gitops_mlops import policy, registry
 from gitops_mlops.config import Config, Model, Stage, load_config
-from gitops_mlops.errors import PolicyError
+from gitops_mlops.errors import PolicyError, RenderError
 from gitops_mlops.imageref import parse_repository
-from gitops_mlops.kustomization import Pin
-from gitops_mlops.promotion import Request, promote, promote_together
+from gitops_mlops.promotion import promote, promote_together
+from gitops_mlops.renders import ModelMatcher, render_state
+from gitops_mlops.requests import PromoteRequest, Publish
 from gitops_mlops.semrange import parse_range, parse_version
-from gitops_mlops.sites import Site, discover_sites, select, site_pin_fields
+from gitops_mlops.sites import Site, discover_sites, select
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def update(repo_dir: Path, options: Options = Options(), client: registry.Regist
     chosen = select(all_sites, options.selectors) if options.selectors else all_sites
     for model in models:  # policy before any registry is contacted
         policy.check_source(config, model, parse_repository(model.repository))
-    pins = _read_pins(repo_dir, all_sites)
+    pins = _rendered(repo_dir, config, all_sites)
     own = client is None
     client = client or registry.RegistryClient(registry.endpoints_for(config.registries, options.insecure_registries).values())
     try:
@@ -97,10 +98,20 @@ def update(repo_dir: Path, options: Options = Options(), client: registry.Regist
     return UpdateReport(tuple(done), client.requests)
 
 
-def _read_pins(repo_dir: Path, sites: tuple[Site, ...]) -> dict[str, dict[str, Pin]]:
-    out = {}
+def _rendered(repo_dir: Path, config: Config, sites: tuple[Site, ...]) -> dict[str, dict[str, tuple[set[str], str]]]:
+    """site -> model -> (the digests its render gives the model, the rendered version)."""
+    state = render_state(repo_dir, config, sites)
+    matcher = ModelMatcher(config)
+    out: dict[str, dict[str, tuple[set[str], str]]] = {}
+    broken = [state[s.name].error for s in sites if not state[s.name].ok]
+    if broken:  # what runs there is unknown: no stage may be judged on it
+        more = f" (and {len(broken) - 1} more sites)" if len(broken) > 1 else ""
+        raise RenderError(f"validation failed, nothing changed: {broken[0]}{more}")
     for site in sites:
-        out[site.name] = {f[0]: Pin(*f) for f in site_pin_fields(repo_dir, site)}
+        found: dict[str, tuple[set[str], str]] = {}
+        for model, containers in matcher.by_model(site.name, state[site.name].containers).items():
+            found[model] = ({c.digest for c in containers}, next((c.tag for c in containers if c.tag), ""))
+        out[site.name] = found
     return out
 
 
@@ -109,10 +120,10 @@ def _stage_order(config: Config, sites: tuple[Site, ...]) -> list[str]:
     return order + sorted({s.stage for s in sites} - set(order))
 
 
-def _plan_model(config: Config, model: Model, client: registry.RegistryClient, chosen: tuple[Site, ...], all_sites: tuple[Site, ...], pins: dict[str, dict[str, Pin]]) -> list[StageUpdate]:
+def _plan_model(config: Config, model: Model, client: registry.RegistryClient, chosen: tuple[Site, ...], all_sites: tuple[Site, ...], rendered: dict[str, dict[str, tuple[set[str], str]]]) -> list[StageUpdate]:
     ref = parse_repository(model.repository)
-    model_pins = {name: found.get(model.image) for name, found in pins.items()}
-    running = [s for s in chosen if model_pins.get(s.name) is not None]
+    running_at = {name: found[model.name] for name, found in rendered.items() if model.name in found}
+    running = [s for s in chosen if s.name in running_at]
     if not running:
         return []
     versions = [(v, tag) for tag in client.list_tags(ref) if (v := parse_version(tag)) is not None]
@@ -130,7 +141,7 @@ def _plan_model(config: Config, model: Model, client: registry.RegistryClient, c
             out.append(StageUpdate(model.name, name, "no-match", note=f"no tag of {ref.repository} matches {stage.constraint or 'a semantic version'}"))
             continue
         best, tag = max(allowed)
-        behind = [s for s in sites if (current := parse_version(model_pins[s.name].new_tag or "")) is None or current < best]
+        behind = [s for s in sites if (current := parse_version(running_at[s.name][1])) is None or current < best]
         if not behind:
             out.append(StageUpdate(model.name, name, "up-to-date", version=tag))
             continue
@@ -145,7 +156,7 @@ def _plan_model(config: Config, model: Model, client: registry.RegistryClient, c
             out.append(replace(item, status="held", note=f"{digest[:19]} is on hold after a rollback"))
             continue
         try:
-            policy.check_stage_order(config, model, digest, targets, model_pins, all_sites)
+            policy.check_stage_order(config, model, digest, targets, {n: d for n, (d, _) in running_at.items()}, all_sites)
         except PolicyError as exc:
             out.append(replace(item, status="waiting", note=str(exc).split(" (use --force-order")[0]))
             continue
@@ -160,16 +171,16 @@ def _apply(repo_dir: Path, planned: list[StageUpdate], options: Options) -> list
         return planned
     config = load_config(repo_dir)
     requests = [
-        Request(
+        PromoteRequest(
             model=item.model, image=f"{config.model(item.model).repository}:{item.version}@{item.digest}", selectors=item.sites,
-            dry_run=options.dry_run, registry_checked=True, message=f"update: the highest tag stage {item.stage} allows",
+            registry_checked=True, message=f"update: the highest tag stage {item.stage} allows",
         )
         for item in todo
     ]
     if options.dry_run:
-        results = [promote(repo_dir, request) for request in requests]
+        results = [promote(repo_dir, request, Publish(dry_run=True)) for request in requests]
     else:
-        results = promote_together(repo_dir, requests, push=options.push, remote=options.remote, target_branch=options.target_branch)
+        results = promote_together(repo_dir, requests, Publish(push=options.push, remote=options.remote, target_branch=options.target_branch))
     done = {id(item): result for item, result in zip(todo, results)}
     out = []
     for item in planned:

@@ -27,7 +27,8 @@ from benchlib import fmt, make_fleet_repo  # noqa: E402
 from ruamel.yaml import YAML  # noqa: E402
 
 from gitops_mlops.kustomize import Kustomize  # noqa: E402
-from gitops_mlops.promotion import Request, promote  # noqa: E402
+from gitops_mlops.promotion import promote  # noqa: E402
+from gitops_mlops.requests import PromoteRequest as Request  # noqa: E402
 
 
 def digest(n: int) -> str:

@@ -26,7 +26,8 @@ from benchlib import fmt, make_fleet_repo, median_of  # noqa: E402
 from gitops_mlops.config import load_config  # noqa: E402
 from gitops_mlops.diff import diff_refs  # noqa: E402
 from gitops_mlops.history import read_history  # noqa: E402
-from gitops_mlops.promotion import Request, promote  # noqa: E402
+from gitops_mlops.promotion import promote  # noqa: E402
+from gitops_mlops.requests import PromoteRequest as Request  # noqa: E402
 from gitops_mlops.sites import discover_sites, select  # noqa: E402
 from gitops_mlops.status import read_status  # noqa: E402
 from gitops_mlops.validate import validate_sites  # noqa: E402
@@ -43,7 +44,7 @@ def bench_status(root: Path, runs: int) -> None:
     rows, times = None, []
     for _ in range(runs):
         start = time.perf_counter()
-        rows = read_status(repo)
+        rows = read_status(repo).rows
         times.append(time.perf_counter() - start)
     print(f"status, 100 models x {len(rows) // 100} sites ({len(rows)} pins): median {statistics.median(times):.2f} s  runs [{fmt(times)}]")
     cli, cli_runs = median_of(runs, lambda: subprocess.run([sys.executable, "-m", "gitops_mlops", "status", "-o", "json"], cwd=repo, check=True, capture_output=True))

@@ -57,7 +57,7 @@ def test_promote_json(gitops_repo):
     result = cli("promote", "fraud-detector", f"{REPO}:1.4.0@{DIGEST_B}", "--to", "datacenter", "-o", "json", cwd=gitops_repo.work)
     assert result.code == 0, result.err
     data = json.loads(result.out)
-    assert set(data) == {"model", "version", "image", "digest", "changed", "unchanged", "commit", "pushed", "branch"}
+    assert set(data) == {"action", "model", "version", "image", "digest", "changed", "unchanged", "commit", "pushed", "branch"}
     assert data["changed"] == ["datacenter"] and data["digest"] == DIGEST_B and data["version"] == "1.4.0"
     assert data["commit"] == gitops_repo.head() and data["pushed"] is False
 

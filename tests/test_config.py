@@ -258,7 +258,7 @@ def test_site_with_unknown_stage_is_refused_at_the_site():
         """
     )
     assert f"{CONFIG_FILE}:9:" in message
-    assert "unknown stage 'prdo'" in message
+    assert "stage 'prdo' is not one of the stages (dev)" in message
 
 
 def test_site_stage_defaults_to_the_first_name_segment_and_must_exist():
@@ -275,7 +275,7 @@ def test_site_stage_defaults_to_the_first_name_segment_and_must_exist():
         """
     )
     assert f"{CONFIG_FILE}:7:" in message
-    assert "unknown stage 'prod'" in message
+    assert "stage 'prod' is not one of the stages (dev)" in message
 
 
 @pytest.mark.parametrize(

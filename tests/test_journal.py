@@ -11,7 +11,8 @@ from conftest import DIGEST_B, tree_snapshot
 from gitops_mlops import journal
 from gitops_mlops.errors import GitError
 from gitops_mlops.gitrepo import GitRepo
-from gitops_mlops.promotion import Request, promote
+from gitops_mlops.promotion import promote
+from gitops_mlops.requests import PromoteRequest as Request
 
 SITE = "overlays/datacenter/kustomization.yaml"
 REQUEST = Request(model="fraud-detector", image=f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}", selectors=("datacenter",))

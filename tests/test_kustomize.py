@@ -12,7 +12,8 @@ import pytest
 from conftest import DIGEST_B, cli, tree_snapshot
 from gitops_mlops.config import load_config
 from gitops_mlops.errors import InputError, RenderError
-from gitops_mlops.kustomize import Kustomize, check_references, is_remote, render_sites, split_documents
+from gitops_mlops.inputs import check_references, is_remote
+from gitops_mlops.kustomize import Kustomize, render_sites, split_documents
 from gitops_mlops.sites import Site, discover_sites
 
 
@@ -104,18 +105,39 @@ def test_override_naming_a_missing_binary_is_reported(monkeypatch):
 
 
 def test_sites_with_identical_inputs_share_one_build(gitops_repo):
-    from gitops_mlops.kustomize import References, _identical_inputs
+    from collections import Counter
+
+    from gitops_mlops.inputs import References, site_keys
 
     repo = gitops_repo.work.resolve()
     sites = sites_of(repo)
     refs = References()
     for site in sites:
         check_references(repo, site, (), refs)
-    groups = _identical_inputs(repo, list(sites), refs)
     # the three edge overlays differ only in their header comment: one build serves them
-    assert sorted(len(g) for g in groups.values()) == [1, 1, 3]
+    assert sorted(Counter(site_keys(repo, sites, refs).values()).values()) == [1, 1, 3]
     (repo / "overlays/edge/austin-01/extra.yaml").write_text("kind: ConfigMap\n")
-    assert sorted(len(g) for g in _identical_inputs(repo, list(sites), refs).values()) == [1, 1, 1, 2]
+    assert sorted(Counter(site_keys(repo, sites, References()).values()).values()) == [1, 1, 1, 2]
+
+
+def test_a_changed_shared_base_changes_every_key(gitops_repo):
+    from gitops_mlops.inputs import References, site_keys
+
+    repo = gitops_repo.work.resolve()
+    sites = sites_of(repo)
+    before = site_keys(repo, sites, _checked(repo, sites))
+    (repo / "base/fraud-detector/deployment.yaml").write_text((repo / "base/fraud-detector/deployment.yaml").read_text() + "# changed\n")
+    after = site_keys(repo, sites, _checked(repo, sites))
+    assert all(before[s.name] != after[s.name] for s in sites)
+
+
+def _checked(repo, sites):
+    from gitops_mlops.inputs import References
+
+    refs = References()
+    for site in sites:
+        check_references(repo, site, (), refs)
+    return refs
 
 
 def test_a_shared_build_error_names_each_site(gitops_repo):

@@ -9,13 +9,23 @@ import pytest
 from conftest import DIGEST_B, DIGEST_C, git, tree_snapshot
 from gitops_mlops.errors import GitError, InputError, PolicyError, RenderError
 from gitops_mlops.kustomization import parse
-from gitops_mlops.promotion import Request, promote
+from gitops_mlops.promotion import promote as _promote
+from gitops_mlops.requests import PromoteRequest as Request, Publish
 
 REPO = "quay.io/example/fraud-detector"
 
 
-def request(to=("datacenter",), tag="1.4.0", digest=DIGEST_B, **kw) -> Request:
-    return Request(model="fraud-detector", image=f"{REPO}:{tag}@{digest}", selectors=tuple(to), **kw)
+PUBLISH = ("push", "branch", "dry_run", "remote", "target_branch")
+
+
+def request(to=("datacenter",), tag="1.4.0", digest=DIGEST_B, **kw) -> tuple[Request, Publish]:
+    options = Publish(**{k: kw.pop(k) for k in PUBLISH if k in kw})
+    return Request(model="fraud-detector", image=f"{REPO}:{tag}@{digest}", selectors=tuple(to), **kw), options
+
+
+def promote(repo, what, options: Publish = Publish()):
+    """The library call, taking a (request, publish options) pair as request() makes them."""
+    return _promote(repo, *what) if isinstance(what, tuple) else _promote(repo, what, options)
 
 
 def pin(repo, site: str):
@@ -149,7 +159,7 @@ def test_push_lands_on_the_remote(gitops_repo):
 
 def test_push_starts_from_the_remote_tip(gitops_repo):
     other = gitops_repo.clone("other")
-    promote(other.work, Request(model="demand-forecast", image=f"quay.io/example/demand-forecast:2.0.0@{DIGEST_C}", selectors=("datacenter",), push=True))
+    promote(other.work, Request(model="demand-forecast", image=f"quay.io/example/demand-forecast:2.0.0@{DIGEST_C}", selectors=("datacenter",)), Publish(push=True))
     result = promote(gitops_repo.work, request(push=True))  # the local checkout is behind: fetched first
     assert result.pushed and result.attempts == 1
     git(other.work, "pull", "--quiet")

@@ -11,7 +11,8 @@ import pytest
 from conftest import DIGEST_B, PASSWORD, USER, cli, point_models_at, registry_namespace, tree_snapshot
 from gitops_mlops.errors import RegistryError
 from gitops_mlops.kustomization import parse
-from gitops_mlops.promotion import Request, promote
+from gitops_mlops.promotion import promote
+from gitops_mlops.requests import PromoteRequest as Request
 
 
 def pin(repo, site="datacenter"):

@@ -9,15 +9,18 @@ from gitops_mlops.diff import diff_refs, to_markdown
 from gitops_mlops.errors import InputError, PolicyError
 from gitops_mlops.history import read_history
 from gitops_mlops.kustomization import fast_pins, parse
-from gitops_mlops.promotion import Request, promote, release_hold
+from gitops_mlops.promotion import promote
+from gitops_mlops.release import release_hold
+from gitops_mlops.requests import PromoteRequest as Request, Publish, ReleaseHoldRequest, RollbackRequest
+from gitops_mlops.rollback import rollback
 from gitops_mlops.status import read_status
 
 REPO = "quay.io/example/fraud-detector"
 
 
-def ship(repo, tag, digest, *stages, **kw):
+def ship(repo, tag, digest, *stages, push=False, **kw):
     for stage in stages:
-        promote(repo.work, Request(model="fraud-detector", image=f"{REPO}:{tag}@{digest}", selectors=(stage,), **kw))
+        promote(repo.work, Request(model="fraud-detector", image=f"{REPO}:{tag}@{digest}", selectors=(stage,), **kw), Publish(push=push))
 
 
 def pin_at(repo, site):
@@ -29,14 +32,14 @@ def pin_at(repo, site):
 
 
 def test_status_lists_every_model_at_every_site(gitops_repo):
-    rows = read_status(gitops_repo.work)
+    rows = read_status(gitops_repo.work).rows
     assert len(rows) == 2 * 5
     assert {r.version for r in rows} == {"1.0.0"} and not any(r.drift or r.behind for r in rows)
 
 
 def test_status_marks_drift_and_lagging_stages(gitops_repo):
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud", "edge/berlin-01")
-    rows = {(r.model, r.site): r for r in read_status(gitops_repo.work, models=("fraud-detector",))}
+    rows = {(r.model, r.site): r for r in read_status(gitops_repo.work, models=("fraud-detector",)).rows}
     assert rows[("fraud-detector", "cloud")].version == "1.4.0" and not rows[("fraud-detector", "cloud")].behind
     assert rows[("fraud-detector", "edge/berlin-01")].drift and not rows[("fraud-detector", "edge/berlin-01")].behind
     assert rows[("fraud-detector", "edge/austin-01")].behind
@@ -48,7 +51,7 @@ def test_status_json(gitops_repo):
 
     rows = json.loads(result.out)
     assert result.code == 0 and len(rows) == 6
-    assert set(rows[0]) == {"model", "site", "stage", "image", "digest", "version"}
+    assert set(rows[0]) == {"site", "stage", "model", "version", "digest", "image", "pinned", "source", "drift", "behind", "hold"}
 
 
 def test_fast_pin_reader_agrees_with_the_parser(gitops_repo):
@@ -181,7 +184,7 @@ def test_diff_unknown_ref_is_bad_input(gitops_repo):
 
 def test_rollback_pins_the_previous_digest_and_holds_the_bad_one(gitops_repo):
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
-    result = promote(gitops_repo.work, Request(model="fraud-detector", image=REPO, selectors=("datacenter",), action="rollback"))
+    result = rollback(gitops_repo.work, RollbackRequest(model="fraud-detector", selectors=("datacenter",)))
     assert result.changed == ("datacenter",)
     assert pin_at(gitops_repo, "datacenter").new_tag == "1.0.0"
     trailers = gitops_repo.git("log", "-1", "--format=%(trailers:only,unfold)")
@@ -197,14 +200,14 @@ def test_rollback_pins_the_previous_digest_and_holds_the_bad_one(gitops_repo):
 
 def test_rollback_ignores_stage_order(gitops_repo):
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud")
-    promote(gitops_repo.work, Request(model="fraud-detector", image=REPO, selectors=("datacenter",), action="rollback"))
+    rollback(gitops_repo.work, RollbackRequest(model="fraud-detector", selectors=("datacenter",)))
     assert pin_at(gitops_repo, "datacenter").new_tag == "1.0.0" and pin_at(gitops_repo, "cloud").new_tag == "1.4.0"
 
 
 def test_rollback_to_a_named_version(gitops_repo):
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
     ship(gitops_repo, "1.5.0", DIGEST_C, "datacenter")
-    promote(gitops_repo.work, Request(model="fraud-detector", image=REPO, selectors=("datacenter",), action="rollback", to="1.4.0"))
+    rollback(gitops_repo.work, RollbackRequest(model="fraud-detector", selectors=("datacenter",), to="1.4.0"))
     assert pin_at(gitops_repo, "datacenter").digest == DIGEST_B
 
 
@@ -212,14 +215,14 @@ def test_rollback_to_something_never_deployed_is_bad_input(gitops_repo):
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
     snap = tree_snapshot(gitops_repo.work)
     result = cli("rollback", "fraud-detector", "--site", "datacenter", "--to", "9.9.9", cwd=gitops_repo.work)
-    assert result.code == 2 and "never deployed at datacenter" in result.err
+    assert result.code == 2 and "never ran at datacenter" in result.err
     assert tree_snapshot(gitops_repo.work) == snap
 
 
 def test_release_hold_lets_the_digest_through_again(gitops_repo):
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
-    promote(gitops_repo.work, Request(model="fraud-detector", image=REPO, selectors=("datacenter",), action="rollback"))
-    result = release_hold(gitops_repo.work, Request(model="fraud-detector", image=REPO, selectors=("datacenter",), action="release-hold"))
+    rollback(gitops_repo.work, RollbackRequest(model="fraud-detector", selectors=("datacenter",)))
+    result = release_hold(gitops_repo.work, ReleaseHoldRequest(model="fraud-detector", selectors=("datacenter",)))
     assert len(result.changed) == 1 and "holds: []" in gitops_repo.read("gitops-mlops.yaml")
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
     assert pin_at(gitops_repo, "datacenter").digest == DIGEST_B

@@ -21,10 +21,10 @@ import pytest
 import yaml
 
 from gitops_mlops.config import parse_config
+from conftest import crd_dir
 from test_scaffold import kustomize_build
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared"  # the project is checked out beside shared/
 K8S_VERSION = kubernetes_validate.latest_version()  # the newest Kubernetes the installed package ships
 CORE_KINDS = {"Deployment", "Service", "HorizontalPodAutoscaler"}
 CRDS = {
@@ -46,9 +46,9 @@ def load_all(text: str) -> list[dict]:
 @cache
 def crd_validator(kind: str) -> jsonschema.Draft7Validator:
     """A validator for the openAPIV3Schema of the served version of a CRD in shared/crds/."""
-    path = SHARED / "crds" / CRDS[kind]
+    path = crd_dir() / CRDS[kind]
     if not path.is_file():
-        pytest.fail(f"{path} is missing: check the project out beside shared/ (as CI does)", pytrace=False)
+        pytest.fail(f"{path} is missing from the CRD fixtures", pytrace=False)
     (crd,) = load_all(path.read_text())
     assert crd["kind"] == "CustomResourceDefinition" and crd["spec"]["names"]["kind"] == kind, path
     (version,) = [v for v in crd["spec"]["versions"] if v.get("served")]

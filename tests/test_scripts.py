@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from conftest import DIGEST_B, PROJECT_ROOT
-from gitops_mlops.promotion import Request, promote
+from gitops_mlops.promotion import promote
+from gitops_mlops.requests import PromoteRequest as Request, Publish
 
 SCRIPT = PROJECT_ROOT / "scripts" / "pr-check.sh"
 
@@ -19,7 +20,7 @@ def run_check(cwd: Path, comment: Path) -> subprocess.CompletedProcess:
 
 
 def test_pr_check_validates_and_writes_the_review_comment(gitops_repo, tmp_path):
-    promote(gitops_repo.work, Request(model="fraud-detector", image=f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}", selectors=("datacenter",), branch="promote/fd"))
+    promote(gitops_repo.work, Request(model="fraud-detector", image=f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}", selectors=("datacenter",)), Publish(branch="promote/fd"))
     comment = tmp_path / "comment.md"
     result = run_check(gitops_repo.work, comment)
     assert result.returncode == 0, result.stderr

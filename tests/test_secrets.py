@@ -18,7 +18,8 @@ import pytest
 
 from conftest import DIGEST_B, DIGEST_C, cli, git, make_gitops_repo
 from gitops_mlops.errors import GitOpsError
-from gitops_mlops.promotion import Request, promote
+from gitops_mlops.promotion import promote
+from gitops_mlops.requests import PromoteRequest as Request, Publish
 
 TOKEN = "ghp_Sup3rS3cretT0kenValue0123456789abcd"
 REGISTRY_PASSWORD = "quay-R0b0t-Passw0rd-9f8e7d6c5b4a"
@@ -106,7 +107,7 @@ def test_no_command_leaks_a_secret_in_any_failure(tmp_path, http_refusing, monke
     (repo.work / ".git" / "index.lock").unlink()
     git(repo.work, "checkout", "--quiet", "--", ".")
     with pytest.raises(GitOpsError) as caught:
-        promote(repo.work, Request(model="fraud-detector", image=f"{REPO}:1.6.0@{DIGEST_C}", selectors=("datacenter",), push=True))
+        promote(repo.work, Request(model="fraud-detector", image=f"{REPO}:1.6.0@{DIGEST_C}", selectors=("datacenter",)), Publish(push=True))
     assert not leaks("".join(traceback.format_exception(caught.value)) + repr(caught.value))
 
     # commit messages and contents, in the clone and the remote; every file the tool wrote

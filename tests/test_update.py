@@ -57,7 +57,7 @@ def test_highest_allowed_tag_goes_to_the_first_stage_only(gitops_repo, registry,
         "Model": "fraud-detector", "Model-Version": "2.0.0", "Image": f"{registry.host}/{ns}/fraud-detector:2.0.0@{digests['2.0.0']}",
         "Sites": "datacenter", "Action": "promote",
     }
-    assert "cloud needs every datacenter site" in report.updates[1].note
+    assert "cloud needs every site of the earlier stages" in report.updates[1].note
 
 
 def test_stages_advance_one_per_run_then_nothing_to_do(gitops_repo, registry, pusher):

@@ -1,0 +1,85 @@
+"""Render and verify a written change before it is committed: its effect, and nothing past it.
+
+Every changed site must render the promoted reference at every workload of the model
+(else exit 4, naming what it renders instead and why). Every other site whose render
+changed is named, and if it was not selected the change is refused (exit 3): nothing
+reaches a site past its stage gate through a shared folder. A change may not bring a
+validation problem that was not there before; old problems of other models are not
+its business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_mlops.config import Config, Model
+from gitops_mlops.errors import PolicyError, RenderError
+from gitops_mlops.inputs import References, closure
+from gitops_mlops.rendercache import RenderCache
+from gitops_mlops.renders import ModelMatcher, SiteRender, render_state
+from gitops_mlops.sites import Site
+from gitops_mlops.validate import rendered_errors
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a changed site must render for the model afterwards: the repository and digest."""
+
+    repository: str
+    digest: str
+    version: str = ""
+
+    def matches(self, repository: str, tag: str, digest: str) -> bool:
+        if repository != self.repository or digest != self.digest:
+            return False
+        return not (self.version and tag and tag != self.version)
+
+    def __str__(self) -> str:
+        return f"{self.repository}{':' + self.version if self.version else ''}@{self.digest}"
+
+
+def verify(
+    repo_dir: Path,
+    config: Config,
+    model: Model,
+    expected: dict[str, Expected],
+    sites: dict[str, Site],
+    others: tuple[Site, ...],
+    before: dict[str, SiteRender],
+    refs: References,
+    cache: RenderCache | None = None,
+    render_before=None,
+) -> dict[str, SiteRender]:
+    """Render the changed sites and the others that read their folders; raise unless the effect is exactly the intended one."""
+    fresh = References(parsed=refs.parsed)  # files changed: closures and hashes are read again
+    changed = [sites[name] for name in expected]
+    after = render_state(repo_dir, config, (*changed, *others), refs=fresh, cache=cache)
+    matcher = ModelMatcher(config)
+    for name, want in expected.items():
+        state = after[name]
+        if not state.ok:
+            raise RenderError(f"validation failed, nothing changed: {state.error}")
+        containers = matcher.by_model(name, state.containers).get(model.name, [])
+        wrong = [c for c in containers if not want.matches(c.repository, c.tag, c.digest)]
+        if not containers or wrong:
+            shown = f"{wrong[0].resource} renders {wrong[0].image}" if wrong else f"no workload renders {model.name}"
+            raise RenderError(f"site {name}: after the edit {shown}, not {want}: the image is set outside this site's pin (a wrapped overlay, a patch or a generator); nothing changed")
+    moved = [s.name for s in others if before.get(s.name) is not None and after[s.name].output_sha != before[s.name].output_sha]
+    if moved:
+        via = ", ".join(_shared_folders(repo_dir, refs, [s for s in others if s.name in moved], [sites[n] for n in expected]))
+        shown = ", ".join(moved[:5]) + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
+        raise PolicyError(f"would also change {shown} through {via}, which the selected sites share; select those sites too (nothing changed)")
+    for name in expected:
+        new = set(rendered_errors(config, sites[name], after[name].containers)) - set(rendered_errors(config, sites[name], before[name].containers if name in before else ()))
+        if new:
+            raise RenderError(f"validation failed, nothing changed: {sorted(new)[0]}")
+    return after
+
+
+def _shared_folders(repo_dir: Path, refs: References, readers: list[Site], changed: list[Site]) -> list[str]:
+    """The changed sites' folders that the readers' builds read (from the closures walked before the edit)."""
+    root = Path(repo_dir).resolve()
+    folders = {(root / s.path).resolve(): s.path for s in changed}
+    shared = {folders[d] for site in readers for d in closure((root / site.path).resolve(), refs) if d in folders}
+    return [f"{path}/" for path in sorted(shared)][:5]

@@ -1,0 +1,182 @@
+"""Plan a promotion: from the intent and what each site renders now, the pin edits to make.
+
+Nothing is written here. A site that already renders the promoted reference at every
+workload of the model is up to date. The pin edited is the one that reaches the
+site's workloads: the site's own pin of the model's image name when it takes effect,
+else the name the image has when it reaches this site (a wrapper over an overlay that
+already renamed it pins that name). Policy is judged on renders too: the stage gate
+reads what the earlier stages' sites render, pinned or not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitops_mlops import kustomization, policy
+from gitops_mlops.config import Config, Model, load_config
+from gitops_mlops.edit import FileEdit
+from gitops_mlops.errors import InputError, RenderError
+from gitops_mlops.imageref import ImageRef, parse_image
+from gitops_mlops.inputs import References, check_references, closure
+from gitops_mlops.kustomization import Pin
+from gitops_mlops.provenance import where_set
+from gitops_mlops.rendercache import RenderCache
+from gitops_mlops.renders import Container, ModelMatcher, SiteRender, render_state
+from gitops_mlops.requests import PromoteRequest
+from gitops_mlops.sites import Site, discover_sites, kustomization_of, select
+
+
+@dataclass(frozen=True)
+class Intent:
+    config: Config
+    model: Model
+    image: ImageRef
+    version: str
+    targets: tuple[Site, ...]
+    all_sites: tuple[Site, ...]
+
+
+@dataclass(frozen=True)
+class PinChange:
+    site: str
+    file: str  # repository-relative path of the kustomization
+    pin_name: str  # the images[].name edited
+    old: Pin | None
+    new_version: str
+    new_digest: str
+    old_image: str = ""  # what the site rendered for the model before
+    before: str = field(repr=False, default="")
+    after: str = field(repr=False, default="")
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[PinChange, ...]
+    unchanged: tuple[str, ...]
+    edits: tuple[FileEdit, ...] = ()
+    others: tuple[Site, ...] = ()  # sites not selected whose build reads a changed overlay
+    before: dict[str, SiteRender] = field(default_factory=dict, compare=False, repr=False)
+    refs: References = field(default_factory=References, compare=False, repr=False)
+
+    def files(self) -> list[FileEdit]:
+        return [FileEdit(c.file, c.before, c.after) for c in self.changes] + list(self.edits)
+
+
+def resolve_intent(repo_dir: Path, request: PromoteRequest) -> Intent:
+    """Read the config, check the image against policy, select the sites (bad input fails here)."""
+    config = load_config(repo_dir)
+    model = config.model(request.model)
+    image = parse_image(request.image)
+    all_sites = discover_sites(repo_dir, config)
+    targets = select(all_sites, request.selectors)
+    version = policy.promotion_version(image, request.version)
+    if image.digest or request.registry_checked or not image.tag:
+        policy.check_image(config, model, image)
+    else:  # a tag: the registry resolves it next, after the policy checks that need no digest
+        policy.check_source(config, model, image)
+    return Intent(config=config, model=model, image=image, version=version, targets=targets, all_sites=all_sites)
+
+
+def readers_of(repo_dir: Path, intent: Intent, refs: References, dirs: set[Path]) -> tuple[Site, ...]:
+    """Sites other than the targets whose build reads one of ``dirs``."""
+    targets = {s.name for s in intent.targets}
+    found = []
+    allowed = intent.config.policy.remote_resources
+    root = Path(repo_dir).resolve()
+    for site in intent.all_sites:
+        if site.name in targets:
+            continue
+        try:
+            check_references(repo_dir, site, allowed, refs)
+        except InputError:
+            continue  # broken already; a promotion elsewhere does not change that
+        if any(d in dirs for d in closure((root / site.path).resolve(), refs)):
+            found.append(site)
+    return tuple(found)
+
+
+def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cache: RenderCache | None = None) -> Plan:
+    config, model, image = intent.config, intent.model, intent.image
+    digest = image.digest or ""
+    refs = References()
+    root = Path(repo_dir).resolve()
+    earlier: tuple[Site, ...] = ()
+    if not request.force_order:
+        last = max(config.stage_index(s.stage) for s in intent.targets)
+        earlier = tuple(s for s in intent.all_sites if config.stage_index(s.stage) < last)
+    target_dirs = {kustomization_of(repo_dir, s).parent.resolve() for s in intent.targets}
+    others = readers_of(repo_dir, intent, refs, target_dirs)
+    needed = {s.name: s for s in (*intent.targets, *earlier, *others)}
+    before = render_state(repo_dir, config, tuple(needed.values()), refs=refs, cache=cache)
+    matcher = ModelMatcher(config)
+    rendered = {name: matcher.by_model(name, r.containers).get(model.name, []) for name, r in before.items()}
+    gate = {n: {c.digest for c in cs} if before[n].ok else {"(does not render)"} for n, cs in rendered.items()}  # unknown blocks the gate
+
+    changes, unchanged, versions = [], [], {}
+    for site in intent.targets:
+        containers = rendered[site.name]
+        state = before[site.name]
+        if state.ok and not containers:
+            raise RenderError(not_running(repo_dir, site, model, state, refs))
+        if containers and all(c.repository == image.repository and c.digest == digest for c in containers):
+            unchanged.append(site.name)
+            continue
+        path = kustomization_of(repo_dir, site)
+        rel = path.relative_to(root).as_posix()
+        text = kustomization.read_text(path, rel)
+        name, pin = pin_to_edit(text, rel, model, containers)
+        versions[site.name] = _version_of(containers, pin)
+        values = {"newName": image.repository, "newTag": intent.version, "digest": digest}
+        old, after = kustomization.edit_pin(text, rel, name, values)
+        old_image = containers[0].image if containers else ""
+        if after == text:  # the pin already says this, yet the render differs: it does not reach the workloads
+            raise RenderError(f"site {site.name}: {rel} already pins {name} to {image} but the site renders {old_image or 'no workload of it'}: the image is set outside this site's pin")
+        changes.append(PinChange(site.name, rel, name, old, intent.version, digest, old_image, before=text, after=after))
+
+    if not request.force_order:
+        policy.check_stage_order(config, model, digest, intent.targets, gate, intent.all_sites)
+    if not request.allow_downgrade:
+        policy.check_downgrade(model, intent.version, versions, intent.targets)
+    if not request.force_hold:
+        policy.check_holds(config, model, digest, intent.targets)
+    return Plan(tuple(changes), tuple(unchanged), others=others, before=before, refs=refs)
+
+
+def pin_to_edit(text: str, source: str, model: Model, containers: list[Container]) -> tuple[str, Pin | None]:
+    """The images[].name to edit at this site, and its pin now.
+
+    The site's pin of the model's image name when it takes effect (or nothing renders
+    the model yet); else its pin of the name the image has on arriving here; else that
+    name (a new entry)."""
+    fast = kustomization.fast_pins(text)
+    pins = {p.name: p for p in (fast if fast is not None else kustomization.parse(text, source).pins)}
+    own = pins.get(model.image)
+    if own is not None and (not containers or _takes_effect(own, containers)):
+        return model.image, own
+    for name in dict.fromkeys(c.repository for c in containers):
+        if name in pins:
+            return name, pins[name]
+    if not containers or any(c.repository == model.image for c in containers):
+        return model.image, own
+    return containers[0].repository, None
+
+
+def _takes_effect(pin: Pin, containers: list[Container]) -> bool:
+    repository = pin.new_name or pin.name
+    return any(c.repository == repository and (not pin.digest or c.digest == pin.digest) for c in containers)
+
+
+def _version_of(containers: list[Container], pin: Pin | None) -> str:
+    for container in containers:
+        if container.tag:
+            return container.tag
+    return (pin.new_tag if pin else "") or ""
+
+
+def not_running(repo_dir: Path, site: Site, model: Model, state: SiteRender, refs: References) -> str:
+    """Why a promotion cannot reach a site whose render has no workload of the model."""
+    found = where_set(repo_dir, site, refs, (model.repository, model.image), state.output)
+    if found:
+        return f"site {site.name}: {model.name}'s image is set in {found}, which no kustomize images pin reaches; change it there"
+    return f"site {site.name}: no workload in its render runs {model.name} ({model.repository} or the placeholder {model.image!r}); nothing to pin"

@@ -1,0 +1,109 @@
+"""Publish a change: commit in the checkout, push to the remote's branch with retries, or
+commit on a new branch for a pull request.
+
+With push the change is applied on the remote's tip, whatever the checkout (a CI's
+detached HEAD included). A push rejected because the remote moved is retried: fetch,
+reset to the new tip, apply the same intent again (not a textual rebase), push; with
+jittered backoff, a bounded number of times; never force. A hook or protected branch
+refusing the push fails at once, and the checkout is left where it was.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import replace
+from typing import Callable, Protocol, TypeVar
+
+from gitops_mlops import journal, settings
+from gitops_mlops.config import Config
+from gitops_mlops.errors import GitError, PushRejected
+from gitops_mlops.gitrepo import GitRepo
+from gitops_mlops.requests import Publish
+
+# Sized for 8 pipelines promoting at once (tests/test_concurrency.py): every rejection means
+# another promotion landed, so the count is bounded by what lands meanwhile. 8 racers x 6
+# promotions on 2 busy cores needed up to 15 attempts for one promotion (with the old bound
+# of 12, one gave up). A 0.5 s base (about one attempt's duration, so the first retries already spread out)
+# cut the total attempts (175 with 0.2 s; 145 and 158 with 0.5 s). 30 (GITOPS_MLOPS_PUSH_ATTEMPTS) leaves
+# a wide margin; the backoff (full jitter, capped) keeps the worst case near two minutes.
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 5.0
+
+
+class Published(Protocol):
+    commit: str | None
+    pushed: bool
+    branch: str | None
+    attempts: int
+
+
+R = TypeVar("R", bound=Published)
+
+
+def journaled(git: GitRepo, run: Callable[[], R]) -> R:
+    """Run a publish; its journal (written by apply) goes once it has finished, well or not."""
+    try:
+        return run()
+    finally:
+        journal.clear(git)
+
+
+def publish(git: GitRepo, options: Publish, config: Config, apply: Callable[[], R]) -> R:
+    """Commit locally, on a new branch, or on the remote's tip with push and retries."""
+    remote = options.remote or config.remote
+    target = options.target_branch or config.target_branch
+    if options.branch:
+        return _on_new_branch(git, options, remote, target, apply)
+    if not options.push:
+        return apply()
+    head = git.head()
+    try:
+        return _push_with_retries(git, remote, target, apply)
+    except BaseException:
+        if head:  # a failed push leaves the checkout where it was: the unpushed commit is dropped
+            git.reset_keep(head)
+        raise
+
+
+def _push_with_retries(git: GitRepo, remote: str, target: str, apply: Callable[[], R]) -> R:
+    """Apply on the remote tip and push; when the remote moved, reset to the new tip and apply the intent again."""
+    attempts = settings.push_attempts()
+    head = git.head()
+    tip = git.fetch(remote, target)
+    if head and not git.is_ancestor(head, tip):
+        raise GitError(f"HEAD has commits that {remote}/{target} does not; push or drop them before using --push")
+    for attempt in range(1, attempts + 1):
+        git.reset_keep(tip)
+        result = apply()
+        if result.commit is None:
+            return replace(result, attempts=attempt, branch=target)
+        try:
+            git.push(remote, result.commit, target)
+            return replace(result, pushed=True, attempts=attempt, branch=target)
+        except PushRejected:
+            if attempt == attempts:
+                raise GitError(f"push to {remote}/{target} still rejected after {attempt} attempts: the branch keeps moving; nothing was pushed") from None
+            time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))))
+            tip = git.fetch(remote, target)
+    raise AssertionError("unreachable")
+
+
+def _on_new_branch(git: GitRepo, options: Publish, remote: str, target: str, apply: Callable[[], R]) -> R:
+    name = options.branch
+    if git.local_branch_exists(name):
+        raise GitError(f"branch {name!r} already exists locally; choose another --branch")
+    base = git.head()
+    if options.push:
+        if git.remote_branch_exists(remote, name):
+            raise GitError(f"branch {name!r} already exists on {remote}; choose another --branch")
+        base = git.fetch(remote, target)
+    if base is None:
+        raise GitError("the repository has no commit yet")
+    git.checkout_new_branch(name, base)
+    result = apply()
+    if result.commit is None:
+        return replace(result, branch=name)
+    if options.push:
+        git.push(remote, result.commit, name)
+    return replace(result, pushed=options.push, branch=name)

@@ -1,0 +1,56 @@
+"""release-hold: lift rollback holds so the held digest may be promoted there again (one commit)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import replace
+from pathlib import Path
+
+from gitops_mlops import journal, trailers
+from gitops_mlops.config import CONFIG_FILE, load_config
+from gitops_mlops.edit import write_atomic
+from gitops_mlops.gitrepo import GitRepo
+from gitops_mlops.holds import remove_holds
+from gitops_mlops.promotion import Result, refuse_dirty
+from gitops_mlops.publish import journaled, publish
+from gitops_mlops.requests import Publish, ReleaseHoldRequest
+from gitops_mlops.sites import discover_sites, select
+
+
+def release_hold(repo_dir: Path, request: ReleaseHoldRequest, options: Publish = Publish()) -> Result:
+    """Remove holds of the model at the selected sites (only those of ``request.digest`` when given)."""
+    repo_dir = Path(repo_dir).resolve()
+    options.check()
+    config = load_config(repo_dir)
+    model = config.model(request.model)
+    select(discover_sites(repo_dir, config), request.selectors)  # bad selectors fail before anything
+    git = GitRepo(repo_dir)
+    recovered = "" if options.dry_run else journal.recover(git)
+    if not options.dry_run:
+        refuse_dirty(git, [CONFIG_FILE])
+
+    def apply() -> Result:
+        fresh = load_config(repo_dir)
+        targets = select(discover_sites(repo_dir, fresh), request.selectors)
+        before = (repo_dir / CONFIG_FILE).read_bytes().decode("utf-8")
+        after, removed = remove_holds(before, model.name, {s.name for s in targets}, request.digest)
+        released = tuple(f"{h.site}@{h.digest[:19]}" for h in removed)
+        result = Result(action="release-hold", model=model.name, version="", image="", digest=request.digest or "", changed=released, unchanged=())
+        if not removed or options.dry_run:
+            return replace(result, diff="".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"a/{CONFIG_FILE}", f"b/{CONFIG_FILE}")))
+        note = journal.begin(git, [(CONFIG_FILE, before, after)])
+        write_atomic(repo_dir / CONFIG_FILE, after)
+        try:
+            load_config(repo_dir)
+            sites = tuple(sorted({h.site for h in removed}))
+            message = trailers.write(trailers.Record("release-hold", model.name, "", (("", sites),), subject=f"release {len(removed)} hold(s) on {model.name}"))
+            sha = git.commit([CONFIG_FILE], message)
+            journal.committed(git, note, sha)
+        except BaseException:
+            write_atomic(repo_dir / CONFIG_FILE, before)
+            raise
+        return replace(result, commit=sha, branch=git.branch())
+
+    if options.dry_run:
+        return apply()
+    return replace(journaled(git, lambda: publish(git, options, config, apply)), recovered=recovered)

@@ -1,0 +1,154 @@
+"""The render cache: what each site's build produced, keyed by the content of its inputs.
+
+Kept under the git directory (``.git/gitops-mlops/renders.sqlite``, shared by linked
+worktrees), never in the work tree or a commit. Each entry holds the containers the
+render gives to workloads (all that status, the stage gate and promotion's checks
+read) and the whole output, compressed, for what needs it. A cache that cannot be
+opened, read or written is skipped, never an error: renders are recomputed.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_mlops import settings
+
+SCHEMA = 2
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Entry:
+    containers: str  # "resource\tcontainer\timage\n" per workload container, in render order
+    output_sha: str
+
+
+def git_common_dir(repo: Path) -> Path | None:
+    """The repository's shared git directory (``.git``; the main one from a linked worktree)."""
+    dot = repo / ".git"
+    if dot.is_dir():
+        return dot
+    if not dot.is_file():
+        return None
+    text = dot.read_text(errors="replace").strip()
+    if not text.startswith("gitdir:"):
+        return None
+    own = (repo / text[len("gitdir:") :].strip()).resolve()
+    common = own / "commondir"
+    if common.is_file():
+        return (own / common.read_text().strip()).resolve()
+    return own
+
+
+class RenderCache:
+    def __init__(self, repo: Path) -> None:
+        self._db: sqlite3.Connection | None = None
+        if not settings.render_cache_enabled():
+            return
+        git_dir = git_common_dir(Path(repo))
+        if git_dir is None:
+            return
+        try:
+            folder = git_dir / "gitops-mlops"
+            folder.mkdir(exist_ok=True)
+            db = sqlite3.connect(folder / "renders.sqlite", timeout=10, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA:
+                db.executescript(
+                    "DROP TABLE IF EXISTS renders; DROP TABLE IF EXISTS refs;"
+                    "CREATE TABLE renders (key TEXT PRIMARY KEY, containers TEXT NOT NULL, output_sha TEXT NOT NULL, output BLOB);"
+                    "CREATE TABLE refs (sha TEXT PRIMARY KEY, refs TEXT NOT NULL);"
+                    f"PRAGMA user_version={SCHEMA};"
+                )
+            self._db = db
+        except (OSError, sqlite3.Error):
+            self._db = None
+
+    @property
+    def enabled(self) -> bool:
+        return self._db is not None
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> "RenderCache":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _query(self, sql: str, keys: list[str]) -> list[tuple]:
+        rows: list[tuple] = []
+        if self._db is None or not keys:
+            return rows
+        try:
+            for i in range(0, len(keys), _CHUNK):
+                chunk = keys[i : i + _CHUNK]
+                rows += self._db.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall()
+        except sqlite3.Error:
+            return []
+        return rows
+
+    def entries(self, keys: list[str]) -> dict[str, Entry]:
+        rows = self._query("SELECT key, containers, output_sha FROM renders WHERE key IN ({})", sorted(set(keys)))
+        return {key: Entry(containers, sha) for key, containers, sha in rows}
+
+    def outputs(self, keys: list[str]) -> dict[str, str]:
+        rows = self._query("SELECT key, output FROM renders WHERE key IN ({}) AND output IS NOT NULL", sorted(set(keys)))
+        return {key: zlib.decompress(blob).decode("utf-8") for key, blob in rows}
+
+    def store(self, items: dict[str, tuple[Entry, str]]) -> None:
+        """Keep each key's entry and output (one transaction; a busy or read-only cache is skipped)."""
+        if self._db is None or not items:
+            return
+        rows = [(key, e.containers, e.output_sha, zlib.compress(out.encode("utf-8"), 1)) for key, (e, out) in items.items()]
+        self._write("INSERT OR REPLACE INTO renders VALUES (?, ?, ?, ?)", rows)
+
+    def references(self) -> dict[str, tuple[str, ...]]:
+        """Every kustomization text's references known so far, by the text's sha1."""
+        if self._db is None:
+            return {}
+        try:
+            return {sha: tuple(refs.split("\n")) if refs else () for sha, refs in self._db.execute("SELECT sha, refs FROM refs")}
+        except sqlite3.Error:
+            return {}
+
+    def store_references(self, learned: dict[str, tuple[str, ...]]) -> None:
+        if self._db is not None and learned:
+            rows = [(sha, "\n".join(refs)) for sha, refs in learned.items() if not any("\n" in r for r in refs)]
+            self._write("INSERT OR REPLACE INTO refs VALUES (?, ?)", rows)
+
+    def _write(self, sql: str, rows: list[tuple]) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(sql, rows)
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+
+def cache_path(repo: Path) -> Path | None:
+    git_dir = git_common_dir(Path(repo))
+    return None if git_dir is None else git_dir / "gitops-mlops" / "renders.sqlite"
+
+
+def clear(repo: Path) -> None:
+    """Drop the cache (benchmarks of a cold start; a user who distrusts it)."""
+    path = cache_path(repo)
+    if path is not None:
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.unlink(f"{path}{suffix}")
+            except FileNotFoundError:
+                pass

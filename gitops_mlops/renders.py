@@ -1,0 +1,209 @@
+"""What each site runs, read from what kustomize renders for it: the render truth.
+
+A site runs the images its rendered output gives to the containers and
+initContainers of Pod templates (Deployment, StatefulSet, DaemonSet, Job, CronJob,
+Pod, ...). A container belongs to a model when its image's repository is the
+model's repository, or is the model's placeholder image name (not yet pinned) at a
+site the model is configured for. Renders are cached by the content of each site's
+inputs (``rendercache.py``), so an unchanged site is never rendered twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from ruamel.yaml.error import YAMLError
+
+from gitops_mlops.config import Config, Model
+from gitops_mlops.errors import InputError
+from gitops_mlops.inputs import References, check_references, site_keys
+from gitops_mlops.kustomize import Kustomize, render_sites, split_documents
+from gitops_mlops.rendercache import Entry, RenderCache
+from gitops_mlops.sites import Site, matches
+
+try:
+    from ruamel.yaml.cyaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from ruamel.yaml.loader import SafeLoader as _Loader
+
+_POD_PATHS = (("spec", "template", "spec"), ("spec", "jobTemplate", "spec", "template", "spec"), ("spec",))
+
+
+@dataclass(frozen=True)
+class Container:
+    resource: str  # Kind/name
+    name: str  # the container's name
+    image: str  # as rendered
+
+    @property
+    def repository(self) -> str:
+        return split_image(self.image)[0]
+
+    @property
+    def tag(self) -> str:
+        return split_image(self.image)[1]
+
+    @property
+    def digest(self) -> str:
+        return split_image(self.image)[2]
+
+
+@dataclass(frozen=True)
+class SiteRender:
+    site: str
+    key: str = ""
+    containers: tuple[Container, ...] = ()
+    output_sha: str = ""
+    error: str = ""
+    output: str | None = field(default=None, repr=False)  # when rendered by this command or asked for
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+@lru_cache(maxsize=4096)
+def split_image(image: str) -> tuple[str, str, str]:
+    """(repository, tag, digest) of a rendered image string; '' for what it lacks."""
+    name, _, digest = image.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        return name[:colon], name[colon + 1 :], digest
+    return name, "", digest
+
+
+def containers_of(rendered: str) -> tuple[Container, ...]:
+    """Every container and initContainer of every Pod template in a rendered output."""
+    found = []
+    for doc in split_documents(rendered):
+        if "image:" not in doc:
+            continue
+        loader = _Loader(doc)
+        try:
+            obj = loader.get_single_data()
+        except YAMLError:
+            continue
+        finally:
+            loader.dispose()
+        if not isinstance(obj, dict):
+            continue
+        resource = f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
+        for path in _POD_PATHS:
+            spec = obj
+            for key in path:
+                spec = spec.get(key) if isinstance(spec, dict) else None
+            if isinstance(spec, dict) and ("containers" in spec or "initContainers" in spec):
+                for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+                    if isinstance(container, dict) and isinstance(container.get("image"), str):
+                        found.append(Container(resource, str(container.get("name") or ""), container["image"]))
+                break
+    return tuple(found)
+
+
+def _encode(containers: tuple[Container, ...]) -> str:
+    return "".join(f"{c.resource}\t{c.name}\t{c.image}\n" for c in containers)
+
+
+@lru_cache(maxsize=64)
+def _decode(text: str) -> tuple[Container, ...]:
+    return tuple(Container(*line.split("\t")) for line in text.split("\n") if line)
+
+
+class ModelMatcher:
+    """Which model a rendered container belongs to, at a given site."""
+
+    def __init__(self, config: Config) -> None:
+        self.by_repository: dict[str, list[Model]] = {}
+        self.by_placeholder: dict[str, list[Model]] = {}
+        for model in config.models:
+            self.by_repository.setdefault(model.repository, []).append(model)
+            if model.image != model.repository:
+                self.by_placeholder.setdefault(model.image, []).append(model)
+
+    def model_of(self, site: str, repository: str) -> tuple[Model | None, bool]:
+        """(model, pinned): pinned is False when the image is still the placeholder name."""
+        for table, pinned in ((self.by_repository, True), (self.by_placeholder, False)):
+            candidates = table.get(repository)
+            if candidates:
+                chosen = [m for m in candidates if not m.sites or any(matches(site, s) for s in m.sites)]
+                if chosen:
+                    return chosen[0], pinned
+        return None, False
+
+    def by_model(self, site: str, containers: tuple[Container, ...]) -> dict[str, list[Container]]:
+        out: dict[str, list[Container]] = {}
+        for container in containers:
+            model, _ = self.model_of(site, container.repository)
+            if model is not None:
+                out.setdefault(model.name, []).append(container)
+        return out
+
+
+def _salt(kustomize: Kustomize, allowed_remote: tuple[str, ...]) -> str:
+    return "\0".join((*kustomize.command, kustomize.identity(), *allowed_remote))
+
+
+def render_state(
+    repo: Path,
+    config: Config,
+    sites: tuple[Site, ...] | list[Site],
+    outputs: bool = False,
+    refs: References | None = None,
+    kustomize: Kustomize | None = None,
+    cache: RenderCache | None = None,
+) -> dict[str, SiteRender]:
+    """Every site's render: from the cache when its inputs are unchanged, else from kustomize.
+
+    With ``outputs`` each site's whole rendered output is included too."""
+    repo = Path(repo).resolve()
+    kustomize = kustomize or Kustomize.find()
+    own_cache = cache is None
+    cache = RenderCache(repo) if cache is None else cache
+    try:
+        refs = References() if refs is None else refs
+        if not refs.parsed:
+            refs.parsed.update(cache.references())
+        allowed = config.policy.remote_resources
+        out: dict[str, SiteRender] = {}
+        checked: list[Site] = []
+        for site in sites:
+            try:
+                check_references(repo, site, allowed, refs)
+                checked.append(site)
+            except InputError as exc:
+                out[site.name] = SiteRender(site.name, error=str(exc))
+        cache.store_references(refs.learned)
+        refs.learned.clear()
+        keys = site_keys(repo, checked, refs, _salt(kustomize, allowed))
+        known = cache.entries(list(keys.values()))
+        texts = cache.outputs([keys[s.name] for s in checked if keys[s.name] in known]) if outputs else {}
+        missing = [s for s in checked if keys[s.name] not in known or (outputs and keys[s.name] not in texts)]
+        if missing:
+            rendered = render_sites(repo, missing, allowed, kustomize=kustomize, refs=refs, keys=keys)
+            fresh: dict[str, tuple[Entry, str]] = {}
+            for site in missing:
+                result = rendered[site.name]
+                if not result.ok:
+                    out[site.name] = SiteRender(site.name, keys[site.name], error=result.error)
+                    continue
+                key = keys[site.name]
+                if key not in fresh:
+                    entry = Entry(_encode(containers_of(result.output)), hashlib.sha256(result.output.encode()).hexdigest())
+                    fresh[key] = (entry, result.output)
+                known[key] = fresh[key][0]
+                texts[key] = result.output
+            cache.store(fresh)
+        for site in checked:
+            if site.name in out:
+                continue
+            key = keys[site.name]
+            entry = known[key]
+            out[site.name] = SiteRender(site.name, key, _decode(entry.containers), entry.output_sha, output=texts.get(key))
+        return {site.name: out[site.name] for site in sites}
+    finally:
+        if own_cache:
+            cache.close()

@@ -1,0 +1,62 @@
+"""What a command asks for: one typed request per action, and publish options apart.
+
+A request is the intent re-applied on every retry after the remote moved; the
+publish options say where the commit goes. Both are checked once, here, before
+git or the registry is touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gitops_mlops.errors import InputError
+from gitops_mlops.names import check_branch
+
+
+@dataclass(frozen=True)
+class PromoteRequest:
+    model: str
+    image: str  # registry/repo:TAG (resolved in the registry) or registry/repo[:TAG]@sha256:...
+    selectors: tuple[str, ...]
+    version: str | None = None
+    message: str = ""
+    force_order: bool = False
+    allow_downgrade: bool = False
+    force_hold: bool = False
+    insecure_registries: tuple[str, ...] = ()  # HOST[:PORT] reached over plain HTTP (loopback, labs)
+    registry_checked: bool = False  # the digest was already resolved or verified by this command
+
+
+@dataclass(frozen=True)
+class RollbackRequest:
+    model: str
+    selectors: tuple[str, ...]
+    to: str | None = None  # a version or digest the site ran before; default: undo the latest promotion
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ReleaseHoldRequest:
+    model: str
+    selectors: tuple[str, ...]
+    digest: str | None = None
+
+
+@dataclass(frozen=True)
+class Publish:
+    """Where a commit goes: the checkout (default), the remote's branch (push), or a new branch."""
+
+    push: bool = False
+    remote: str | None = None
+    target_branch: str | None = None
+    branch: str | None = None  # pull-request mode: commit on this new branch
+    dry_run: bool = False
+
+    def check(self) -> "Publish":
+        if self.branch is not None:
+            check_branch(self.branch, "--branch")
+        if self.target_branch is not None:
+            check_branch(self.target_branch, "--target-branch")
+        if self.remote is not None and (not self.remote or self.remote.startswith("-") or any(c.isspace() or c in "\\:" for c in self.remote)):
+            raise InputError(f"--remote {self.remote!r} is not a remote name")
+        return self
