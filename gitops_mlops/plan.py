@@ -112,6 +112,8 @@ def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cach
     matcher = ModelMatcher(config)
     rendered = {name: matcher.by_model(name, r.containers).get(model.name, []) for name, r in before.items()}
     gate = {n: {c.digest for c in cs} if before[n].ok else {"(does not render)"} for n, cs in rendered.items()}  # unknown blocks the gate
+    for name in coupled(repo_dir, intent, refs):
+        gate[name] = {digest}  # a selected earlier site that a selected later site builds on: they move together or not at all
 
     changes, unchanged, versions = [], [], {}
     for site in intent.targets:
@@ -141,6 +143,20 @@ def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cach
     if not request.force_hold:
         policy.check_holds(config, model, digest, intent.targets)
     return Plan(tuple(changes), tuple(unchanged), others=others, before=before, refs=refs)
+
+
+def coupled(repo_dir: Path, intent: Intent, refs: References) -> set[str]:
+    """Selected sites whose folder another selected site's build reads (``prod`` built on ``dev/``)."""
+    root = Path(repo_dir).resolve()
+    folders = {(root / s.path).resolve(): s.name for s in intent.targets}
+    found = set()
+    for site in intent.targets:
+        try:
+            check_references(repo_dir, site, intent.config.policy.remote_resources, refs)
+        except InputError:
+            continue
+        found |= {folders[d] for d in closure((root / site.path).resolve(), refs)[1:] if d in folders}
+    return found
 
 
 def pin_to_edit(text: str, source: str, model: Model, containers: list[Container]) -> tuple[str, Pin | None]:
@@ -176,7 +192,7 @@ def _version_of(containers: list[Container], pin: Pin | None) -> str:
 
 def not_running(repo_dir: Path, site: Site, model: Model, state: SiteRender, refs: References) -> str:
     """Why a promotion cannot reach a site whose render has no workload of the model."""
-    found = where_set(repo_dir, site, refs, (model.repository, model.image), state.output)
+    found = where_set(repo_dir, site, refs, (model.repository,), state.output)  # a placeholder rendered here belongs to another model
     if found:
         return f"site {site.name}: {model.name}'s image is set in {found}, which no kustomize images pin reaches; change it there"
     return f"site {site.name}: no workload in its render runs {model.name} ({model.repository} or the placeholder {model.image!r}); nothing to pin"

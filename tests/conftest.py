@@ -130,6 +130,31 @@ def make_gitops_repo(base: Path, edge_sites: tuple[str, ...] | None = None) -> G
     return GitOpsRepo(work=work, remote=remote)
 
 
+def build_tree(root: Path, files: dict[str, str]) -> None:
+    """Write ``{relative path: text}`` under ``root`` (copier's build_file_tree)."""
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def make_repo_from(base: Path, files: dict[str, str], message: str = "a GitOps repository as found") -> GitOpsRepo:
+    """A bare remote holding one commit of ``files``, and a clone of it."""
+    remote = base / "remote.git"
+    git(base, "init", "--quiet", "--bare", "--initial-branch=main", str(remote))
+    seed = base / "seed"
+    seed.mkdir()
+    git(seed, "init", "--quiet", "--initial-branch=main")
+    build_tree(seed, files)
+    git(seed, "add", "-A")
+    git(seed, "commit", "--quiet", "-m", message)
+    git(seed, "remote", "add", "origin", str(remote))
+    git(seed, "push", "--quiet", "origin", "main")
+    work = base / "work"
+    git(base, "clone", "--quiet", str(remote), str(work))
+    return GitOpsRepo(work=work, remote=remote)
+
+
 @pytest.fixture
 def gitops_repo(tmp_path) -> GitOpsRepo:
     return make_gitops_repo(tmp_path)

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from conftest import GitOpsRepo, cli, git, make_gitops_repo
+from gitops_mlops.kustomize import Kustomize
 
 REPO = "quay.io/example/fraud-detector"
 
@@ -41,6 +42,10 @@ while [ "$p" -gt 1 ]; do
 done
 exit 1
 """
+
+# As kustomize: kill once the run has written its files (its journal exists); before that (renders of
+# the state before the promotion, which the render cache may or may not hold) be the real kustomize.
+RENDER_KILLER = KILLER.replace("p=$PPID", '[ -f "$GIT_DIR_OF_RUN/gitops-mlops-journal.json" ] || exec $REAL_KUSTOMIZE "$@"\np=$PPID', 1)
 
 # Kill only when HEAD's branch has moved (state "committed"), not for the fast path's temporary ref.
 REF_KILLER = KILLER.replace("p=$PPID", '[ "$1" = committed ] && grep -q " refs/heads/main$" || exit 0\np=$PPID', 1)
@@ -96,9 +101,9 @@ def recover(repo: GitOpsRepo, args: tuple[str, ...]) -> tuple[list[str], str]:
 
 def _install_killer(repo: GitOpsRepo, where: str) -> tuple[Path, dict]:
     path = repo.remote / where.split(":", 1)[1] if where.startswith("remote:") else repo.work.parent / "crash-kustomize" if where == "kustomize" else repo.work / where
-    path.write_text(REF_KILLER if where.endswith("reference-transaction") else KILLER)
+    path.write_text(REF_KILLER if where.endswith("reference-transaction") else RENDER_KILLER if where == "kustomize" else KILLER)
     path.chmod(0o755)
-    return path, {"GITOPS_MLOPS_KUSTOMIZE": str(path)} if where == "kustomize" else {}
+    return path, {"GITOPS_MLOPS_KUSTOMIZE": str(path), "GIT_DIR_OF_RUN": str(repo.work / ".git"), "REAL_KUSTOMIZE": " ".join(Kustomize.find().command)} if where == "kustomize" else {}
 
 
 def test_kill_at_each_phase_then_the_next_run_succeeds(tmp_path, capsys):
