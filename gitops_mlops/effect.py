@@ -52,7 +52,7 @@ def verify(
     render_before=None,
 ) -> dict[str, SiteRender]:
     """Render the changed sites and the others that read their folders; raise unless the effect is exactly the intended one."""
-    fresh = References(parsed=refs.parsed)  # files changed: closures and hashes are read again
+    fresh = References(parsed=refs.parsed)  # files changed: closures and keys are read again
     changed = [sites[name] for name in expected]
     after = render_state(repo_dir, config, (*changed, *others), refs=fresh, cache=cache)
     matcher = ModelMatcher(config)

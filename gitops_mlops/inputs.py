@@ -25,14 +25,15 @@ _REMOTE_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|[\w.-]+\.[a-z]{2,}(?::\d
 @dataclass
 class References:
     """What is learned about one tree during one command, shared by all its sites: each
-    directory's child directories, each checked path, each closure and directory hash, and
+    directory's child directories, each checked reference, each closure and shared directory's key, and
     the references of each kustomization text seen (by content, so a cache can preload them)."""
 
     children: dict[Path, tuple[Path, ...]] = field(default_factory=dict)
-    resolved: dict[str, Path] = field(default_factory=dict)
     closures: dict[Path, tuple[Path, ...]] = field(default_factory=dict)
-    hashes: dict[Path, bytes] = field(default_factory=dict)
     parsed: dict[str, tuple[str, ...]] = field(default_factory=dict)  # sha1 of a kustomization text -> its references
+    normal: dict[str, tuple[Path, bool]] = field(default_factory=dict)  # normalised path -> (resolved, is a directory)
+    siblings: dict[tuple[str, tuple[str, ...]], tuple[Path, ...]] = field(default_factory=dict)  # (parent, references) -> children
+    dir_keys: dict[Path, bytes] = field(default_factory=dict)  # a shared directory's part of a site key
     learned: dict[str, tuple[str, ...]] = field(default_factory=dict)  # parsed in this command (for the cache)
 
 
@@ -67,26 +68,38 @@ def check_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = (
         file = kustomization.find_kustomization_file(directory)
         rel_dir = directory.relative_to(root).as_posix()
         entries = _references_of(file, f"{rel_dir}/{file.name}", refs) if file else ()
-        children = []
-        for ref in entries:
-            if is_remote(ref):
-                if not any(ref.startswith(prefix) for prefix in allowed_remote):
-                    raise InputError(f"site {site.name}: {rel_dir}/{file.name}: remote resource {ref!r} is refused (allow it under policy.remoteResources)")
-                continue
+        shared = (rel_dir.rpartition("/")[0], entries) if entries and all(r.startswith("../") for r in entries) else None
+        children = refs.siblings.get(shared) if shared else None  # sibling overlays reaching the same bases
+        if children is None:
+            children = _children(repo, site, rel_dir, file, entries, allowed_remote, refs)
+            if shared:
+                refs.siblings[shared] = children
+        stack.extend(children)
+        refs.children[directory] = children
+
+
+def _children(repo: Path, site: Site, rel_dir: str, file: Path, entries: tuple[str, ...], allowed_remote: tuple[str, ...], refs: References) -> tuple[Path, ...]:
+    """The directories a kustomization's references name (files are checked to exist)."""
+    children = []
+    for ref in entries:
+        if is_remote(ref):
+            if not any(ref.startswith(prefix) for prefix in allowed_remote):
+                raise InputError(f"site {site.name}: {rel_dir}/{file.name}: remote resource {ref!r} is refused (allow it under policy.remoteResources)")
+            continue
+        normal = os.path.normpath(os.path.join(rel_dir, ref))
+        known = refs.normal.get(normal)
+        if known is None:
             where = f"site {site.name}: {rel_dir}/{file.name}: resource {ref!r}"
-            normal = os.path.normpath(os.path.join(rel_dir, ref))
-            target = refs.resolved.get(normal)
-            if target is None:
-                try:
-                    target = refs.resolved[normal] = contained(repo, normal, "path")
-                except InputError as exc:
-                    raise InputError(f"{where}: {str(exc).split(': ', 1)[-1]}") from None
-            if target.is_dir():
-                children.append(target)
-                stack.append(target)
-            elif not target.exists():
+            try:
+                target = contained(repo, normal, "path")
+            except InputError as exc:
+                raise InputError(f"{where}: {str(exc).split(': ', 1)[-1]}") from None
+            if not target.is_dir() and not target.exists():
                 raise InputError(f"{where}: does not exist")
-        refs.children[directory] = tuple(children)
+            known = refs.normal[normal] = (target, target.is_dir())
+        if known[1]:
+            children.append(known[0])
+    return tuple(children)
 
 
 def closure(directory: Path, refs: References) -> tuple[Path, ...]:
@@ -142,14 +155,14 @@ def site_keys(repo: Path, sites: list[Site] | tuple[Site, ...], refs: References
         own = (root / site.path).resolve()
         inside = f"{own}{os.sep}"
         digest = hashlib.sha256(salt.encode())
+        parts = []
         for directory in closure(own, refs):
-            path = str(directory)
-            if directory == own or path.startswith(inside):
-                continue
-            known = refs.hashes.get(directory)
+            known = refs.dir_keys.get(directory)
             if known is None:
-                known = refs.hashes[directory] = _tree_hash(directory)
-            digest.update(b"D" + directory.relative_to(root).as_posix().encode() + b"\0" + known)
+                known = refs.dir_keys[directory] = b"D" + directory.relative_to(root).as_posix().encode() + b"\0" + _tree_hash(directory)
+            if directory != own and not str(directory).startswith(inside):
+                parts.append(known)
+        digest.update(b"".join(parts))
         digest.update(b"O" + _tree_hash(own, strip_header=True))
         keys[site.name] = digest.hexdigest()
     return keys

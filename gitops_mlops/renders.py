@@ -123,9 +123,17 @@ class ModelMatcher:
             self.by_repository.setdefault(model.repository, []).append(model)
             if model.image != model.repository:
                 self.by_placeholder.setdefault(model.image, []).append(model)
+        self._anywhere: dict[str, tuple[Model | None, bool]] = {}  # names whose model does not depend on the site
+        for table, pinned in ((self.by_placeholder, False), (self.by_repository, True)):
+            for name, models in table.items():
+                if len(models) == 1 and not models[0].sites:
+                    self._anywhere[name] = (models[0], pinned)
 
     def model_of(self, site: str, repository: str) -> tuple[Model | None, bool]:
         """(model, pinned): pinned is False when the image is still the placeholder name."""
+        known = self._anywhere.get(repository)
+        if known is not None:
+            return known
         for table, pinned in ((self.by_repository, True), (self.by_placeholder, False)):
             candidates = table.get(repository)
             if candidates:

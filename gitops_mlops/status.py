@@ -19,7 +19,7 @@ from gitops_mlops.errors import GitOpsError
 from gitops_mlops.inputs import References
 from gitops_mlops.provenance import where_set
 from gitops_mlops.rendercache import RenderCache
-from gitops_mlops.renders import ModelMatcher, render_state
+from gitops_mlops.renders import ModelMatcher, render_state, split_image
 from gitops_mlops.sites import discover_sites, select, site_pin_fields
 
 
@@ -82,11 +82,11 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
                 continue
             seen, site_rows = set(), []
             for container in rendered.containers:
-                model, _ = matcher.model_of(site.name, container.repository)
+                model, _ = matcher.model_of(site.name, split_image(container.image)[0])
                 if model is None or model.name not in wanted or model.name in seen:
                     continue
                 seen.add(model.name)
-                repository, tag, digest = container.repository, container.tag, container.digest
+                repository, tag, digest = split_image(container.image)
                 pin = pins.get(model.image) or pins.get(repository)
                 effective = pin is not None and (pin[1] or pin[0]) == repository and (pin[3] or "") == digest
                 source = "pin" if effective else where_set(repo_dir, site, refs, (repository, model.image), kustomizations=True) or "?"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import statistics
 import subprocess
 import sys
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import fmt, make_fleet_repo, median_of  # noqa: E402
 
+from gitops_mlops import rendercache  # noqa: E402
 from gitops_mlops.config import load_config  # noqa: E402
 from gitops_mlops.diff import diff_refs  # noqa: E402
 from gitops_mlops.history import read_history  # noqa: E402
@@ -40,13 +42,33 @@ def digest(text: str) -> str:
 
 
 def bench_status(root: Path, runs: int) -> None:
+    """status from renders: cold (render cache emptied before each run) against validate of the same
+    sites with the cache off, and warm (nothing changed since the last command)."""
     repo = make_fleet_repo(root / "status", edge_sites=998, models=100)  # + datacenter + cloud = 1,000 sites
+    config = load_config(repo)
+    sites = discover_sites(repo, config)
+
+    def cold():
+        rendercache.clear(repo)
+        return read_status(repo).rows
+
+    def validate_uncached():
+        os.environ["GITOPS_MLOPS_RENDER_CACHE"] = "off"
+        try:
+            return validate_sites(repo, config, sites)
+        finally:
+            del os.environ["GITOPS_MLOPS_RENDER_CACHE"]
+
+    cold_median, cold_runs = median_of(runs, cold)
+    validate_median, validate_runs = median_of(runs, validate_uncached)
     rows, times = None, []
+    read_status(repo)
     for _ in range(runs):
         start = time.perf_counter()
         rows = read_status(repo).rows
         times.append(time.perf_counter() - start)
-    print(f"status, 100 models x {len(rows) // 100} sites ({len(rows)} pins): median {statistics.median(times):.2f} s  runs [{fmt(times)}]")
+    print(f"status, 100 models x {len(rows) // 100} sites ({len(rows)} rows), warm: median {statistics.median(times):.2f} s  runs [{fmt(times)}]")
+    print(f"  cold (render cache emptied): median {cold_median:.2f} s  runs [{fmt(cold_runs)}]; validate, no cache: median {validate_median:.2f} s  runs [{fmt(validate_runs)}]")
     cli, cli_runs = median_of(runs, lambda: subprocess.run([sys.executable, "-m", "gitops_mlops", "status", "-o", "json"], cwd=repo, check=True, capture_output=True))
     print(f"  the same through the CLI (-o json, process start included): median {cli:.2f} s  runs [{fmt(cli_runs)}]")
 
