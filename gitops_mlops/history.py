@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_mlops import trailers
-from gitops_mlops.config import load_config
+from gitops_mlops.config import Config, Model, load_config
 from gitops_mlops.errors import InputError
 from gitops_mlops.gitrepo import GitRepo, Trailered
-from gitops_mlops.sites import check_selector, matches
+from gitops_mlops.rendercache import RenderCache
+from gitops_mlops.sitehistory import site_states
+from gitops_mlops.sites import Site, check_selector, discover_sites, matches, select
 
 CHUNK = 500
 
@@ -71,15 +73,27 @@ def entry_of(commit: Trailered) -> Entry | None:
 
 
 def read_history(repo_dir: Path, model: str, selectors: tuple[str, ...] = (), limit: int | None = None, ref: str = "HEAD") -> list[Entry]:
-    """Newest first. Unknown model or ref, or a model with no history: InputError."""
+    """Newest first. Unknown model or ref, or a model with no history: InputError.
+
+    For the whole model, or several sites, the tool's own records (commit trailers). For one
+    site, its renders at every commit that touched its inputs: changes by hand and from
+    before the tool's first commit too (action ``change``)."""
     repo_dir = Path(repo_dir)
-    load_config(repo_dir).model(model)
+    config = load_config(repo_dir)
+    config.model(model)
     for selector in selectors:
         check_selector(selector)
     if limit is not None and limit < 1:
         raise InputError("--limit must be at least 1")
     git = GitRepo(repo_dir)
     git.resolve(ref)
+    if selectors and ref == "HEAD":
+        chosen = select(discover_sites(repo_dir, config), selectors)
+        if len(chosen) == 1:
+            entries = site_history(repo_dir, git, config, config.model(model), chosen[0], limit)
+            if not entries:
+                raise InputError(f"model {model!r} never ran at {chosen[0].name}")
+            return entries
     grep = [f"^Model: {model}$", f"^Action: ({'|'.join(trailers.ACTIONS)})$"]
     entries: list[Entry] = []
     skip = 0
@@ -100,4 +114,24 @@ def read_history(repo_dir: Path, model: str, selectors: tuple[str, ...] = (), li
     if not entries:
         where = f" at {', '.join(selectors)}" if selectors else ""
         raise InputError(f"model {model!r} has no promotion or rollback history{where}")
+    return entries
+
+
+def site_history(repo_dir: Path, git: GitRepo, config: Config, model: Model, site: Site, limit: int | None) -> list[Entry]:
+    """Every change of what the site renders for the model, newest first, from its renders at earlier commits."""
+    entries: list[Entry] = []
+    with RenderCache(repo_dir) as cache:
+        states = site_states(Path(repo_dir).resolve(), git, config, model, site, model.image, cache)
+        newer = next(states, None)
+        for older in (*states, None):
+            if newer is None:
+                break
+            if older is None or older.images != newer.images:
+                if newer.images:
+                    record = newer.record if newer.record is not None and newer.record.model == model.name and site.name in newer.record.sites else None
+                    image = newer.images[0]
+                    entries.append(Entry(newer.commit, newer.date, newer.author, record.action if record else "change", model.name, newer.version, ((image, (site.name,)),), record.forced if record else False))
+                    if limit is not None and len(entries) >= limit:
+                        break
+            newer = older
     return entries

@@ -35,6 +35,8 @@ class State:
     pin: Pin | None  # the site's own pin of ``pin_name`` at that commit
     record: trailers.Record | None  # what the commit says it did, when the tool made it
     error: str = ""
+    date: str = ""
+    author: str = ""
 
     @property
     def digest(self) -> str:
@@ -82,4 +84,4 @@ def _state_at(git, config, model, site, pin_name, folders, rel, commit, tree: Pa
         git.extract(commit.sha, ["."], tree)
         state = render_state(tree, config, (at,), refs=References(parsed=cache.references()), cache=cache)[site.name]
     images = tuple(sorted({c.image for c in matcher.by_model(site.name, state.containers).get(model.name, [])}))
-    return State(commit.sha, images, pin, record, state.error)
+    return State(commit.sha, images, pin, record, state.error, commit.date, commit.author)

@@ -327,6 +327,9 @@ def test_rollback_reaches_before_the_tool_and_removes_a_pin_the_promotion_added(
     assert rendered_images(repo, "overlays/dev") == [f"{REPO}:0.9.0@{D2}"]
     history = json.loads(cli("history", "fraud-detector", "-o", "json", cwd=repo.work).out)
     assert [e["action"] for e in history] == ["rollback", "rollback", "promote"]
+    # one site's history comes from its renders: the change by hand and the first state are there too
+    history = json.loads(cli("history", "fraud-detector", "--site", "dev", "-o", "json", cwd=repo.work).out)
+    assert [(e["action"], e["version"]) for e in history] == [("rollback", "0.9.0"), ("rollback", "1.0.0"), ("promote", "1.1.0"), ("change", "1.0.0"), ("change", "0.9.0")]
 
 
 def test_rollback_to_what_already_runs_is_a_no_op(tmp_path):
