@@ -127,28 +127,34 @@ def without_header(data: bytes) -> bytes:
     return b"\n".join(lines[first:])
 
 
-def _tree_hash(directory: Path, strip_header: bool = False) -> bytes:
-    """Every file under ``directory`` (relative path and bytes), in a stable order."""
+def _tree_hash(directory: Path, strip_header: bool = False, kustomization_text: bytes | None = None) -> bytes:
+    """Every file under ``directory`` (relative path and bytes), in a stable order; with
+    ``kustomization_text``, that in place of the directory's own kustomization file."""
     digest = hashlib.sha256()
     for dirpath, dirnames, filenames in os.walk(directory):
         dirnames.sort()
         for name in sorted(filenames):
             path = os.path.join(dirpath, name)
-            with open(path, "rb") as handle:
-                data = handle.read()
-            if strip_header and dirpath == str(directory) and name in kustomization.KUSTOMIZATION_FILES:
+            own_file = dirpath == str(directory) and name in kustomization.KUSTOMIZATION_FILES
+            if own_file and kustomization_text is not None:
+                data = kustomization_text
+            else:
+                with open(path, "rb") as handle:
+                    data = handle.read()
+            if strip_header and own_file:
                 data = without_header(data)  # a header comment does not change the build
             digest.update(b"F" + os.path.relpath(path, directory).encode() + b"\0" + hashlib.sha1(data).digest())
     return digest.digest()
 
 
-def site_keys(repo: Path, sites: list[Site] | tuple[Site, ...], refs: References, salt: str = "") -> dict[str, str]:
+def site_keys(repo: Path, sites: list[Site] | tuple[Site, ...], refs: References, salt: str = "", texts: dict[str, bytes] | None = None) -> dict[str, str]:
     """A key per (checked) site: equal keys mean kustomize reads the same bytes and so renders the same.
 
     The key: every file under the site's own directory (relative path and bytes, the
     kustomization's header comment left out), and for each directory it reaches outside
     it, that directory's repository path and content. ``salt`` adds what else decides the
-    output (the kustomize in use, allowed remote resources)."""
+    output (the kustomize in use, allowed remote resources). ``texts`` stand in for the
+    kustomization files of the sites they name (their pin-invariant forms)."""
     root = repo.resolve()
     keys = {}
     for site in sites:
@@ -163,6 +169,6 @@ def site_keys(repo: Path, sites: list[Site] | tuple[Site, ...], refs: References
             if directory != own and not str(directory).startswith(inside):
                 parts.append(known)
         digest.update(b"".join(parts))
-        digest.update(b"O" + _tree_hash(own, strip_header=True))
+        digest.update(b"O" + _tree_hash(own, strip_header=True, kustomization_text=(texts or {}).get(site.name)))
         keys[site.name] = digest.hexdigest()
     return keys

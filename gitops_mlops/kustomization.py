@@ -330,6 +330,30 @@ def remove_pin(text: str, source: str, image: str) -> str:
     return text[:start] + text[end:]
 
 
+def pin_value_spans(text: str, source: str) -> list[tuple[str, int, int, str, str | None]]:
+    """(field, start, end, value, quote style) of every newName, newTag and digest value of every pin."""
+    matches = _fast_matches(text)
+    spans = []
+    if matches is not None:
+        for match in matches:
+            for field, group in _GROUP.items():
+                raw = match.group(group)
+                if raw is not None:
+                    spans.append((field, match.start(group), match.end(group), _unquote(raw), raw[0] if raw[0] in "\"'" else None))
+        return spans
+    _, images = _root_and_images(text, source)
+    if images is None:
+        return spans
+    _pins_of(images, source)  # duplicates and malformed entries are errors, never guesses
+    for entry in images.value:
+        for key, value in entry.value:
+            if key.value in _GROUP:
+                if value.start_mark.index == value.end_mark.index:
+                    raise InputError(f"{source}:{line_of(value)}: empty {key.value}")
+                spans.append((key.value, value.start_mark.index, value.end_mark.index, value.value, value.style if value.style in ("'", '"') else None))
+    return spans
+
+
 def _name_of(entry: MappingNode) -> str | None:
     pair = mapping_get(entry, "name")
     return pair[1].value if pair else None

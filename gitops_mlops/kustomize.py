@@ -27,9 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_mlops import settings
+from gitops_mlops import kustomization, settings
 from gitops_mlops.errors import InputError, RenderError
-from gitops_mlops.inputs import References, check_references, site_keys
+from gitops_mlops.inputs import References, check_references, closure, site_keys
 from gitops_mlops.sites import Site
 
 INSTALL_HINT = (
@@ -138,10 +138,13 @@ def render_sites(
     timeout: float | None = None,
     refs: References | None = None,
     keys: dict[str, str] | None = None,
+    texts: dict[str, str] | None = None,
 ) -> dict[str, Rendered]:
     """Render every site; a broken site gets its own error and does not hide the others.
 
-    Sites with equal input keys (``inputs.site_keys``) are rendered once."""
+    Sites with equal input keys (``inputs.site_keys``) are rendered once. A site in ``texts``
+    is rendered with that text as its kustomization (its pin-invariant form), from a mirror
+    of its folder beside links to the folders it reads; the repository is not touched."""
     kustomize = kustomize or Kustomize.find()
     timeout = settings.kustomize_timeout() if timeout is None else timeout
     repo = repo.resolve()
@@ -166,7 +169,11 @@ def render_sites(
     workers = max(1, min(jobs or parallelism(), len(batches)))
     with tempfile.TemporaryDirectory(prefix="gitops-mlops-render-") as tmp, ThreadPoolExecutor(max_workers=workers) as pool:
         network = bool(allowed_remote)
-        futures = [pool.submit(_render_batch, kustomize, repo, Path(tmp), f"b{n}", batch, timeout, network) for n, batch in enumerate(batches)]
+        dirs = {site.name: repo / site.path for site in unique}
+        for n, site in enumerate(unique):
+            if texts and site.name in texts:
+                dirs[site.name] = _mirror(repo, Path(tmp) / f"m{n}", site, texts[site.name], refs)
+        futures = [pool.submit(_render_batch, kustomize, repo, Path(tmp), f"b{n}", batch, timeout, network, dirs) for n, batch in enumerate(batches)]
         for future in futures:
             results.update(future.result())
     for first, *others in groups.values():
@@ -177,20 +184,56 @@ def render_sites(
     return {site.name: results[site.name] for site in sites}
 
 
-def _render_batch(kustomize: Kustomize, repo: Path, tmp: Path, label: str, batch: list[Site], timeout: float, network: bool = False) -> dict[str, Rendered]:
+def mirrorable(repo: Path, site: Site, refs: References) -> bool:
+    """Whether a checked site can render from a mirror (no folder it reads holds it; a small folder)."""
+    own = (repo / site.path).resolve()
+    if any(d in own.parents for d in closure(own, refs)):
+        return False
+    count = 0
+    for _, dirnames, filenames in os.walk(own):
+        count += len(filenames) + len(dirnames)
+        if count > 200:
+            return False
+    return True
+
+
+def _mirror(repo: Path, root: Path, site: Site, text: str, refs: References) -> Path:
+    """A copy of the site's folder with ``text`` as its kustomization, at the same relative place
+    under ``root`` as in the repository, and links to every folder outside it that its build reads."""
+    own = (repo / site.path).resolve()
+    outside = sorted(d for d in closure(own, refs) if d != own and own not in d.parents)
+    if any(d in own.parents for d in outside):
+        raise RenderError(f"site {site.name}: reads a folder that holds it; no pin-invariant render")
+    target = root / site.path
+    shutil.copytree(own, target, symlinks=False)
+    file = kustomization.find_kustomization_file(target)
+    (target / file.name).write_text(text, newline="")
+    linked: list[Path] = []
+    for directory in outside:
+        if any(p in directory.parents for p in linked):
+            continue  # inside a folder already linked
+        link = root / directory.relative_to(repo)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(directory, link)
+        linked.append(directory)
+    return target
+
+
+def _render_batch(kustomize: Kustomize, repo: Path, tmp: Path, label: str, batch: list[Site], timeout: float, network: bool = False, dirs: dict[str, Path] | None = None) -> dict[str, Rendered]:
+    dirs = dirs or {site.name: repo / site.path for site in batch}
     if len(batch) == 1:
         site = batch[0]
         try:
-            return {site.name: Rendered(site.name, output=kustomize.build(Path(site.path), cwd=repo, timeout=timeout, network=network))}
+            return {site.name: Rendered(site.name, output=kustomize.build(dirs[site.name], cwd=repo, timeout=timeout, network=network))}
         except RenderError as exc:
-            return {site.name: Rendered(site.name, error=f"site {site.name}: {exc}")}
+            return {site.name: Rendered(site.name, error=f"site {site.name}: {str(exc).replace(str(dirs[site.name]), site.path)}")}
     token = "g" + secrets.token_hex(4)
     wrapper = tmp / label
     wrapper.mkdir()
     (wrapper / "kustomization.yaml").write_text("resources:\n" + "".join(f"- s{i}\n" for i in range(len(batch))))
     for i, site in enumerate(batch):
         (wrapper / f"s{i}").mkdir()
-        target = os.path.relpath(repo / site.path, wrapper / f"s{i}")
+        target = os.path.relpath(dirs[site.name], wrapper / f"s{i}")
         (wrapper / f"s{i}" / "kustomization.yaml").write_text(f"resources:\n- {target}\nnameSuffix: -{token}{i}z\n")
     try:
         output = kustomize.build(wrapper, timeout=timeout, network=network)
@@ -198,8 +241,8 @@ def _render_batch(kustomize: Kustomize, repo: Path, tmp: Path, label: str, batch
         return {site.name: Rendered(site.name, error=f"site {site.name}: {exc}") for site in batch}
     except RenderError:
         half = len(batch) // 2
-        out = _render_batch(kustomize, repo, tmp, label + "l", batch[:half], timeout, network)
-        out.update(_render_batch(kustomize, repo, tmp, label + "r", batch[half:], timeout, network))
+        out = _render_batch(kustomize, repo, tmp, label + "l", batch[:half], timeout, network, dirs)
+        out.update(_render_batch(kustomize, repo, tmp, label + "r", batch[half:], timeout, network, dirs))
         return out
     return _split(output, token, batch)
 

@@ -20,9 +20,11 @@ from ruamel.yaml.error import YAMLError
 from gitops_mlops.config import Config, Model
 from gitops_mlops.errors import InputError
 from gitops_mlops.inputs import References, check_references, site_keys
-from gitops_mlops.kustomize import Kustomize, render_sites, split_documents
+from gitops_mlops.kustomization import read_text
+from gitops_mlops.kustomize import Kustomize, mirrorable, render_sites, split_documents
 from gitops_mlops.rendercache import Entry, RenderCache
-from gitops_mlops.sites import Site, matches
+from gitops_mlops.sentinels import PinInvariant, pin_invariant
+from gitops_mlops.sites import Site, kustomization_of, matches
 
 try:
     from ruamel.yaml.cyaml import CSafeLoader as _Loader
@@ -166,7 +168,10 @@ def render_state(
 ) -> dict[str, SiteRender]:
     """Every site's render: from the cache when its inputs are unchanged, else from kustomize.
 
-    With ``outputs`` each site's whole rendered output is included too."""
+    Each site has two keys: its inputs as they are, and its pin-invariant form (pin values
+    replaced by sentinels, ``sentinels.py``). A site whose inputs changed only in pin values
+    is its pin-invariant render with the values substituted, without running kustomize.
+    With ``outputs`` each site's whole rendered output (and its sha256) is included too."""
     repo = Path(repo).resolve()
     kustomize = kustomize or Kustomize.find()
     own_cache = cache is None
@@ -186,25 +191,30 @@ def render_state(
                 out[site.name] = SiteRender(site.name, error=str(exc))
         cache.store_references(refs.learned)
         refs.learned.clear()
-        keys = site_keys(repo, checked, refs, _salt(kustomize, allowed))
+        salt = _salt(kustomize, allowed)
+        keys = site_keys(repo, checked, refs, salt)
         known = cache.entries(list(keys.values()))
         texts = cache.outputs([keys[s.name] for s in checked if keys[s.name] in known]) if outputs else {}
         missing = [s for s in checked if keys[s.name] not in known or (outputs and keys[s.name] not in texts)]
+        invariant = _invariant_forms(repo, missing, refs) if missing else {}
+        if invariant:
+            invariant_keys = site_keys(repo, [s for s in missing if s.name in invariant], refs, salt, {n: f.text.encode() for n, f in invariant.items()})
+            found = cache.entries(list(invariant_keys.values()))
+            outs = cache.outputs([k for k in invariant_keys.values() if k in found]) if outputs else {}
+            derived: dict[str, tuple[Entry, str]] = {}
+            for name, key in invariant_keys.items():
+                if key in found and (not outputs or key in outs):
+                    form = invariant[name]
+                    output = form.substitute(outs[key]) if outputs else ""
+                    entry = Entry(form.substitute(found[key].containers), hashlib.sha256(output.encode()).hexdigest() if outputs else "")
+                    known[keys[name]] = entry
+                    if outputs:
+                        texts[keys[name]] = output
+                        derived[keys[name]] = (entry, output)
+            cache.store(derived)
+            missing = [s for s in missing if keys[s.name] not in known or (outputs and keys[s.name] not in texts)]
         if missing:
-            rendered = render_sites(repo, missing, allowed, kustomize=kustomize, refs=refs, keys=keys)
-            fresh: dict[str, tuple[Entry, str]] = {}
-            for site in missing:
-                result = rendered[site.name]
-                if not result.ok:
-                    out[site.name] = SiteRender(site.name, keys[site.name], error=result.error)
-                    continue
-                key = keys[site.name]
-                if key not in fresh:
-                    entry = Entry(_encode(containers_of(result.output)), hashlib.sha256(result.output.encode()).hexdigest())
-                    fresh[key] = (entry, result.output)
-                known[key] = fresh[key][0]
-                texts[key] = result.output
-            cache.store(fresh)
+            _render_missing(repo, config, missing, keys, invariant, refs, kustomize, cache, known, texts, out, salt)
         for site in checked:
             if site.name in out:
                 continue
@@ -215,3 +225,45 @@ def render_state(
     finally:
         if own_cache:
             cache.close()
+
+
+def _invariant_forms(repo: Path, sites: list[Site], refs: References) -> dict[str, PinInvariant]:
+    forms = {}
+    for site in sites:
+        path = kustomization_of(repo, site)
+        try:
+            text = read_text(path, site.path)
+        except InputError:
+            continue
+        form = pin_invariant(text, site.path)
+        if form is not None and mirrorable(repo, site, refs):
+            forms[site.name] = form
+    return forms
+
+
+def _render_missing(repo, config, missing, keys, invariant, refs, kustomize, cache, known, texts, out, salt) -> None:
+    """Render what no cache entry serves: pin-invariant forms where there are some (stored under both
+    keys), the files as they are otherwise."""
+    allowed = config.policy.remote_resources
+    forms = {s.name: invariant[s.name] for s in missing if s.name in invariant}
+    invariant_keys = site_keys(repo, [s for s in missing if s.name in forms], refs, salt, {n: f.text.encode() for n, f in forms.items()}) if forms else {}
+    render_keys = {s.name: invariant_keys.get(s.name, keys[s.name]) for s in missing}
+    rendered = render_sites(repo, missing, allowed, kustomize=kustomize, refs=refs, keys=render_keys, texts={n: f.text for n, f in forms.items()})
+    fresh: dict[str, tuple[Entry, str]] = {}
+    for site in missing:
+        result = rendered[site.name]
+        key = keys[site.name]
+        if not result.ok:
+            out[site.name] = SiteRender(site.name, key, error=result.error)
+            continue
+        form = forms.get(site.name)
+        if form is not None and invariant_keys[site.name] not in fresh:
+            sentinel_entry = Entry(_encode(containers_of(result.output)), hashlib.sha256(result.output.encode()).hexdigest())
+            fresh[invariant_keys[site.name]] = (sentinel_entry, result.output)
+        if key not in fresh:
+            output = form.substitute(result.output) if form is not None else result.output
+            containers = form.substitute(fresh[invariant_keys[site.name]][0].containers) if form is not None else _encode(containers_of(output))
+            fresh[key] = (Entry(containers, hashlib.sha256(output.encode()).hexdigest()), output)
+        known[key] = fresh[key][0]
+        texts[key] = fresh[key][1]
+    cache.store(fresh)
