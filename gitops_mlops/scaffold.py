@@ -454,6 +454,12 @@ _SYNC_POLICY = """\
 """
 
 
+# Argo CD regenerates an Application's manifests only when a commit touches these paths: the
+# site's own overlay (.) and the shared bases (/base, from the repository root). Without it, every
+# commit to this repository regenerates every Application, so a one-site promotion costs the fleet.
+_GENERATE_PATHS = "argocd.argoproj.io/manifest-generate-paths: .;/base"
+
+
 def _application(spec: ScaffoldSpec, site: str, server: str, what: str) -> str:
     return f"""\
 # Argo CD syncs overlays/{site} to {what}.
@@ -464,6 +470,8 @@ metadata:
   namespace: {ARGOCD_NAMESPACE}
   labels:
     app.kubernetes.io/part-of: gitops-mlops
+  annotations:
+    {_GENERATE_PATHS}
 spec:
   project: {PROJECT}
   source:
@@ -540,6 +548,8 @@ spec:
       name: "{PROJECT}-edge-{{{{.path.basename}}}}"
       labels:
         app.kubernetes.io/part-of: gitops-mlops
+      annotations:
+        {_GENERATE_PATHS}
     spec:
       project: {PROJECT}
       source:

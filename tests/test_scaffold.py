@@ -204,3 +204,45 @@ def test_kustomize_build_reports_a_broken_kustomization(tmp_path):
     (tmp_path / "kustomization.yaml").write_text("resources:\n  - missing.yaml\n")
     with pytest.raises(AssertionError, match="failed \\(exit"):
         kustomize_build(tmp_path)
+
+
+def _generate_paths(doc: dict) -> list[str]:
+    return doc["metadata"]["annotations"]["argocd.argoproj.io/manifest-generate-paths"].split(";")
+
+
+def _covered(directory: str, site_path: str, paths: list[str]) -> bool:
+    """Whether Argo CD's manifest-generate-paths (relative to the app's path, or from the root with /) cover a folder."""
+    import posixpath
+
+    for path in paths:
+        anchor = path[1:] if path.startswith("/") else posixpath.normpath(posixpath.join(site_path, path))
+        if directory == anchor or directory.startswith(anchor.rstrip("/") + "/"):
+            return True
+    return False
+
+
+def test_manifest_generate_paths_cover_every_input_of_every_site(tmp_path):
+    """A commit that changes anything a site's build reads must make Argo CD regenerate that site, and
+    only those: each Application (and the edge ApplicationSet's template) names its inputs."""
+    import yaml
+
+    from gitops_mlops.config import load_config
+    from gitops_mlops.inputs import References, check_references, site_closure
+    from gitops_mlops.sites import discover_sites
+
+    repo = tmp_path / "fleet"
+    write_layout(repo, ScaffoldSpec(edge_sites=edge_site_names(20)))
+    apps = {}
+    for name in ("datacenter", "cloud"):
+        doc = yaml.safe_load((repo / f"environments/{name}.yaml").read_text())
+        apps[doc["spec"]["source"]["path"]] = _generate_paths(doc)
+    fleet = yaml.safe_load((repo / "environments/edge-fleet.yaml").read_text())
+    edge_paths = _generate_paths(fleet["spec"]["template"])
+    refs = References()
+    sites = discover_sites(repo, load_config(repo))
+    for site in sites:
+        paths = apps.get(site.path, edge_paths)
+        check_references(repo, site, (), refs)
+        for directory in site_closure(repo, site, refs):
+            assert _covered(directory, site.path, paths), (site.name, directory, paths)
+        assert not _covered("overlays/cloud" if site.stage != "cloud" else "overlays/datacenter", site.path, paths)  # other sites are not its inputs
