@@ -125,15 +125,16 @@ def models(repo: RepoOpt = Path("."), output: OutputOpt = Output.table) -> None:
 @app.command()
 def validate(
     site: Annotated[list[str], typer.Option("--site", help="Site selector (name, group or glob); default all.")] = [],
+    shard_of: Annotated[Optional[str], typer.Option("--shard", metavar="K/N", help="Only the K-th of N shards of the sites (the N shards together are every site once).")] = None,
     repo: RepoOpt = Path("."),
     output: OutputOpt = Output.table,
 ) -> None:
     """Render the selected sites with kustomize and check every model is pinned by digest."""
-    from gitops_mlops.sites import select
+    from gitops_mlops.sites import select, shard
     from gitops_mlops.validate import validate_sites
 
     config, found = _context(repo)
-    chosen = select(found, site) if site else found
+    chosen = shard(select(found, site) if site else found, shard_of)
     reports = validate_sites(repo, config, chosen)
     if output is Output.json:
         _json([r.as_json() for r in reports])
@@ -317,12 +318,13 @@ def diff(
     head: Annotated[Optional[str], typer.Option("--head", help="Head ref (default: HEAD).")] = None,
     site: Annotated[list[str], typer.Option("--site", help="Site selector (repeatable).")] = [],
     markdown: Annotated[bool, typer.Option("--markdown", help="A pull-request comment: summary table, one collapsible diff per site.")] = False,
+    shard_of: Annotated[Optional[str], typer.Option("--shard", metavar="K/N", help="Render only the affected sites of the K-th of N shards.")] = None,
     repo: RepoOpt = Path("."),
 ) -> None:
     """Render every affected site at both refs and print the manifest diff per site."""
     from gitops_mlops.diff import diff_refs, to_markdown, to_text
 
-    report = diff_refs(repo, base, head, tuple(site))
+    report = diff_refs(repo, base, head, tuple(site), shard_of)
     typer.echo(to_markdown(report) if markdown else to_text(report), nl=False)
     _err(f"{len(report.sites)} site(s) differ")
 

@@ -23,7 +23,7 @@ from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.kustomization import Pin
 from gitops_mlops.inputs import References, check_references, closure
 from gitops_mlops.kustomize import render_sites
-from gitops_mlops.sites import Site, discover_sites, select, site_pin_fields
+from gitops_mlops.sites import Site, discover_sites, parse_shard, select, shard, site_pin_fields
 
 PARALLEL_SIDES_FROM = 50  # sites; below that a second process costs more than it saves
 MARKDOWN_LIMIT = 60_000  # pull-request comments are capped at 65,536 characters
@@ -87,8 +87,10 @@ class _Side:
         return self.config.policy.remote_resources if self.config else ()
 
 
-def diff_refs(repo_dir: Path, base: str | None = None, head: str | None = None, selectors: tuple[str, ...] = ()) -> DiffReport:
+def diff_refs(repo_dir: Path, base: str | None = None, head: str | None = None, selectors: tuple[str, ...] = (), shard_of: str | None = None) -> DiffReport:
     repo_dir = Path(repo_dir).resolve()
+    if shard_of is not None:
+        parse_shard(shard_of)
     git = GitRepo(repo_dir)
     head_sha = git.resolve(head or "HEAD")
     if base is None:
@@ -106,6 +108,8 @@ def diff_refs(repo_dir: Path, base: str | None = None, head: str | None = None, 
             sides = {name: _Side.at(tree) for name, tree in trees.items()}
             base_worker = _BaseWorker(sides["base"], len(sides["base"].sites))
             names = _affected(git, sides, base_sha, head_sha, selectors)
+            if shard_of is not None:  # the same split as validate --shard, by site name
+                names = [s.name for s in shard(tuple(Site(n, "", "") for n in names), shard_of)]
             return DiffReport(base_sha, head_sha, tuple(_compare(sides, names, base_worker)))
         finally:
             if base_worker is not None:

@@ -26,6 +26,9 @@ NAMESPACE = "ml-serving"  # where the models run, on every site
 ARGOCD_NAMESPACE = "openshift-gitops"  # the OpenShift GitOps (Argo CD) instance
 PROJECT = "ml-serving"  # the Argo CD AppProject
 IN_CLUSTER = "https://kubernetes.default.svc"
+CI_NAMESPACE = "ml-serving-ci"  # where the repository's pipelines run (OpenShift Pipelines)
+TOOL_IMAGE = "quay.io/example/gitops-mlops:0.1.0"  # the image that runs gitops-mlops in pipelines
+TEMPLATES = Path(__file__).parent / "templates"
 CLOUD_API = "https://api.cloud.example.com:6443"
 
 
@@ -460,6 +463,16 @@ _SYNC_POLICY = """\
 _GENERATE_PATHS = "argocd.argoproj.io/manifest-generate-paths: .;/base"
 
 
+def _template(name: str, **values: str) -> str:
+    """A template file of this package with each ``@@key@@`` filled in."""
+    text = (TEMPLATES / name).read_text()
+    for key, value in values.items():
+        text = text.replace(f"@@{key}@@", value)
+    if "@@" in text:
+        raise AssertionError(f"template {name}: unfilled {text[text.index('@@'):][:40]!r}")
+    return text
+
+
 def _application(spec: ScaffoldSpec, site: str, server: str, what: str) -> str:
     return f"""\
 # Argo CD syncs overlays/{site} to {what}.
@@ -505,6 +518,7 @@ resources:
   - datacenter.yaml
   - cloud.yaml
   - edge-fleet.yaml
+  - pipelines/pr-check.yaml
 """,
         "environments/project.yaml": f"""\
 # The Argo CD project of every serving Application: this repository only, into {NAMESPACE} only.
@@ -524,6 +538,7 @@ spec:
     - group: ""
       kind: Namespace
 """,
+        "environments/pipelines/pr-check.yaml": _template("pr-check-pipeline.yaml", ci_namespace=CI_NAMESPACE, repo_url=spec.repo_url, target_branch=spec.target_branch, tool_image=TOOL_IMAGE),
         "environments/datacenter.yaml": _application(spec, "datacenter", IN_CLUSTER, "the datacenter cluster (where Argo CD runs)"),
         "environments/cloud.yaml": _application(spec, "cloud", CLOUD_API, "the public cloud cluster"),
         "environments/edge-fleet.yaml": f"""\

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -206,3 +207,20 @@ def matches(name: str, selector: str) -> bool:
     if name == selector or name.startswith(selector + "/"):
         return True
     return any(c in selector for c in "*?[") and fnmatch.fnmatchcase(name, selector)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``K/N`` (1 <= K <= N): the K-th of N shards."""
+    k, sep, n = text.partition("/")
+    if not sep or not k.isdigit() or not n.isdigit() or not 1 <= int(k) <= int(n) <= 10_000:
+        raise InputError(f"--shard {text!r}: expected K/N with 1 <= K <= N (e.g. 2/4)")
+    return int(k), int(n)
+
+
+def shard(sites: tuple[Site, ...], spec: str | None) -> tuple[Site, ...]:
+    """The sites of shard ``K/N``: each site by a hash of its name, so shards stay put as sites come
+    and go, and together the N shards are every site exactly once."""
+    if spec is None:
+        return sites
+    k, n = parse_shard(spec)
+    return tuple(s for s in sites if int.from_bytes(hashlib.sha1(s.name.encode()).digest()[:8], "big") % n == k - 1)

@@ -120,3 +120,21 @@ def test_usage_error_exits_2(gitops_repo):
 def test_kustomize_missing_is_reported_with_how_to_install(gitops_repo):
     result = cli("validate", cwd=gitops_repo.work, env={"PATH": "/nonexistent", "GITOPS_MLOPS_KUSTOMIZE": ""})
     assert result.code == 4 and "kustomize not found" in result.err and "install" in result.err
+
+
+def test_validate_shards_together_are_one_run(tmp_path):
+    from conftest import make_gitops_repo
+    from gitops_mlops.scaffold import edge_site_names
+
+    repo = make_gitops_repo(tmp_path, edge_sites=edge_site_names(12))
+    whole = json.loads(cli("validate", "-o", "json", cwd=repo.work).out)
+    parts = []
+    for k in range(1, 5):
+        result = cli("validate", "--shard", f"{k}/4", "-o", "json", cwd=repo.work)
+        assert result.code == 0, result.err
+        parts.append(json.loads(result.out))
+    assert all(parts) and sorted(r["site"] for part in parts for r in part) == sorted(r["site"] for r in whole)
+    assert sorted((r["site"], r["ok"]) for part in parts for r in part) == sorted((r["site"], r["ok"]) for r in whole)
+    for bad in ("0/4", "5/4", "a/b", "2"):
+        result = cli("validate", "--shard", bad, cwd=repo.work)
+        assert result.code == 2 and "--shard" in result.err and len(result.err.strip().splitlines()) == 1

@@ -68,4 +68,4 @@ def test_init_bad_input_writes_nothing(tmp_path, args, needle):
 def test_scaffold_spec_validation():
     with pytest.raises(InputError, match="at least one model"):
         render_layout(ScaffoldSpec(models=()))
-    assert len(render_layout(ScaffoldSpec(edge_sites=edge_site_names(1000)))) == 1 + 2 * 5 + 2 + 1000 + 5
+    assert len(render_layout(ScaffoldSpec(edge_sites=edge_site_names(1000)))) == 1 + 2 * 5 + 2 + 1000 + 6

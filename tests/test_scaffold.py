@@ -18,7 +18,7 @@ from gitops_mlops.scaffold import ScaffoldSpec, edge_site_names, initial_digest,
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ("gitops-mlops.yaml", "base", "overlays", "environments")
 FILES_PER_MODEL = 5  # base/<model>/: kustomization, deployment, service, hpa, route
-FIXED_FILES = 1 + 2 + 5  # gitops-mlops.yaml; datacenter and cloud overlays; environments/
+FIXED_FILES = 1 + 2 + 6  # gitops-mlops.yaml; datacenter and cloud overlays; environments/ (with the pr-check pipeline)
 
 
 def kustomize_build(path: Path) -> str:
@@ -196,7 +196,7 @@ def test_every_kustomization_builds_with_the_real_kustomize(tmp_path, spec):
         for name, repository in spec.models:
             assert f"image: {repository}:1.0.0@{initial_digest(name)}\n" in built[site], (site, name)
     environments = re.findall(r"^kind: (\w+)$", built["environments"], re.M)
-    assert environments == ["AppProject", "Application", "Application", "ApplicationSet"]
+    assert environments == ["AppProject", "Application", "Application", "ApplicationSet", "Pipeline"]
     assert built["environments"].count(f"repoURL: {spec.repo_url}\n") == 4
 
 

@@ -31,6 +31,7 @@ CRDS = {
     "Route": "openshift-route-crd.yaml",
     "Application": "argocd-application-crd.yaml",
     "ApplicationSet": "argocd-applicationset-crd.yaml",
+    "Pipeline": "tekton-pipeline-crd.yaml",
 }
 IMAGE_RE = re.compile(r"(?P<repository>[^@]+):(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})@sha256:[0-9a-f]{64}")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader reads the 1.4 MB ApplicationSet CRD in <1 s
@@ -44,14 +45,16 @@ def load_all(text: str) -> list[dict]:
 
 
 @cache
-def crd_validator(kind: str) -> jsonschema.Draft7Validator:
-    """A validator for the openAPIV3Schema of the served version of a CRD in shared/crds/."""
+def crd_validator(kind: str, api_version: str = "") -> jsonschema.Draft7Validator:
+    """A validator for the openAPIV3Schema of the served version (the object's, when it names one) of a CRD fixture."""
     path = crd_dir() / CRDS[kind]
     if not path.is_file():
         pytest.fail(f"{path} is missing from the CRD fixtures", pytrace=False)
     (crd,) = load_all(path.read_text())
     assert crd["kind"] == "CustomResourceDefinition" and crd["spec"]["names"]["kind"] == kind, path
-    (version,) = [v for v in crd["spec"]["versions"] if v.get("served")]
+    served = [v for v in crd["spec"]["versions"] if v.get("served")]
+    wanted = api_version.rpartition("/")[2]
+    (version,) = [v for v in served if v["name"] == wanted] if len(served) > 1 else served
     schema = _strict(_drop_nulls(version["schema"]["openAPIV3Schema"]))
     jsonschema.Draft7Validator.check_schema(schema)
     return jsonschema.Draft7Validator(schema)
@@ -105,7 +108,7 @@ def _apply_defaults(obj, schema: dict) -> None:
 
 def crd_errors(obj: dict) -> list[str]:
     """Every schema violation of a custom resource, as 'path: message'."""
-    validator = crd_validator(obj["kind"])
+    validator = crd_validator(obj["kind"], obj.get("apiVersion", ""))
     obj = copy.deepcopy(obj)
     _apply_defaults(obj, validator.schema)
     return [f"{'/'.join(map(str, e.absolute_path)) or '.'}: {e.message}" for e in validator.iter_errors(obj)]
@@ -213,7 +216,7 @@ def test_every_environments_file_is_schema_valid(environments):
 
 def test_environments_kustomization_lists_every_file():
     (kustomization,) = load_all((PROJECT_ROOT / "environments/kustomization.yaml").read_text())
-    files = sorted(p.name for p in (PROJECT_ROOT / "environments").glob("*.yaml") if p.name != "kustomization.yaml")
+    files = sorted(p.relative_to(PROJECT_ROOT / "environments").as_posix() for p in (PROJECT_ROOT / "environments").rglob("*.yaml") if p.name != "kustomization.yaml")
     assert sorted(kustomization["resources"]) == files
 
 
@@ -325,3 +328,16 @@ def test_every_custom_resource_validator_rejects_a_broken_object(rendered, envir
     project["spec"]["sourceRepos"] = []
     assert any("sourceRepos" in e for e in schema_errors(project))
     assert schema_errors({"kind": "ConfigMap"}) == ["no schema for kind 'ConfigMap'"]
+
+
+def test_the_pr_check_pipeline_is_a_valid_tekton_v1_pipeline_that_fans_out_over_shards():
+    (pipeline,) = load_all((PROJECT_ROOT / "environments/pipelines/pr-check.yaml").read_text())
+    assert pipeline["apiVersion"] == "tekton.dev/v1" and schema_errors(pipeline) == []
+    tasks = {t["name"]: t for t in pipeline["spec"]["tasks"]}
+    assert tasks["validate"]["matrix"]["params"] == [{"name": "shard", "value": "$(params.shards[*])"}]
+    assert 'gitops-mlops validate --shard "$SHARD"' in tasks["validate"]["taskSpec"]["steps"][0]["script"]
+    assert tasks["gather"]["params"][0]["value"] == "$(tasks.validate.results.summary[*])"
+    assert tasks["clone"]["taskRef"]["resolver"] == "cluster"
+    broken = copy.deepcopy(pipeline)
+    broken["spec"]["tasks"][1]["matrixx"] = broken["spec"]["tasks"][1].pop("matrix")
+    assert any("matrixx" in e for e in schema_errors(broken))

@@ -125,3 +125,14 @@ def test_selector_matching_nothing_is_an_error(selector):
 def test_hostile_selectors_are_refused(selector):
     with pytest.raises(InputError, match="site selector"):
         select(SITES, [selector])
+
+
+def test_shards_split_every_site_exactly_once_and_stay_put():
+    from gitops_mlops.sites import shard
+
+    sites = tuple(Site(f"edge/site-{i:04d}", f"overlays/edge/site-{i:04d}", "edge") for i in range(1, 1001))
+    parts = [shard(sites, f"{k}/7") for k in range(1, 8)]
+    assert sorted(s.name for p in parts for s in p) == sorted(s.name for s in sites)
+    assert min(len(p) for p in parts) > 100  # roughly even
+    fewer = shard(sites[:500], "3/7")  # a site's shard does not depend on the others
+    assert set(fewer) == set(parts[2]) & set(sites[:500])
