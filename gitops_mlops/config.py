@@ -6,8 +6,6 @@ a typo in a policy must not silently turn the policy off.
 
 from __future__ import annotations
 
-import math
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import multiprocessing
-import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gitops_mlops.config import Config, Model
 from gitops_mlops.errors import PolicyError, RenderError
-from gitops_mlops.inputs import References, closure
+from gitops_mlops.inputs import References, closure, site_dir
 from gitops_mlops.rendercache import RenderCache
 from gitops_mlops.renders import ModelMatcher, SiteRender, render_state
 from gitops_mlops.sites import Site
@@ -54,7 +54,9 @@ def verify(
     """Render the changed sites and the others that read their folders; raise unless the effect is exactly the intended one."""
     fresh = References(parsed=refs.parsed)  # files changed: closures and keys are read again
     changed = [sites[name] for name in expected]
-    after = render_state(repo_dir, config, (*changed, *others), refs=fresh, cache=cache)
+    after = render_state(repo_dir, config, changed, refs=fresh, cache=cache)
+    if others:  # their whole output, to compare with before
+        after |= render_state(repo_dir, config, others, outputs=True, refs=fresh, cache=cache)
     matcher = ModelMatcher(config)
     for name, want in expected.items():
         state = after[name]
@@ -79,7 +81,6 @@ def verify(
 
 def _shared_folders(repo_dir: Path, refs: References, readers: list[Site], changed: list[Site]) -> list[str]:
     """The changed sites' folders that the readers' builds read (from the closures walked before the edit)."""
-    root = Path(repo_dir).resolve()
-    folders = {(root / s.path).resolve(): s.path for s in changed}
-    shared = {folders[d] for site in readers for d in closure((root / site.path).resolve(), refs) if d in folders}
+    folders = {site_dir(repo_dir, s, refs): s.path for s in changed}
+    shared = {folders[d] for site in readers for d in closure(site_dir(repo_dir, site, refs), refs) if d in folders}
     return [f"{path}/" for path in sorted(shared)][:5]

@@ -109,10 +109,15 @@ class GitRepo:
         if lock.exists():
             raise GitError(f"{lock} exists: another git process is running, or one crashed; if none is running, delete the file")
         args = ["status", "--porcelain=v1", "-z", "--untracked-files=all"]
-        if paths is not None:
+        many = paths is not None and len(paths) > 64  # thousands of pathspecs cost git more than one walk
+        if paths is not None and not many:
             args += ["--", *paths]
-        out = self.run(*args)
-        return [entry[3:] for entry in out.split("\0") if len(entry) > 3]
+        out = self.run(*args, "--", *sorted({p.split("/")[0] for p in paths})) if many else self.run(*args)
+        found = [entry[3:] for entry in out.split("\0") if len(entry) > 3]
+        if many:
+            wanted = {p.rstrip("/") for p in paths}
+            found = [f for f in found if _under(f, wanted)]
+        return found
 
     def resolve(self, ref: str) -> str:
         if ref.startswith("-"):
@@ -332,6 +337,11 @@ class GitRepo:
             pairs = tuple(tuple(p.strip() for p in line.split(":", 1)) for line in trailers.splitlines() if ":" in line)
             commits.append(Trailered(sha=sha, date=date, author=author, subject=subject, trailers=pairs))
         return commits
+
+
+def _under(path: str, prefixes: set[str]) -> bool:
+    parts = path.split("/")
+    return any("/".join(parts[:i]) in prefixes for i in range(1, len(parts) + 1))
 
 
 def _safe_members(archive: tarfile.TarFile):

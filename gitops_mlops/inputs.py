@@ -34,24 +34,88 @@ class References:
     normal: dict[str, tuple[Path, bool]] = field(default_factory=dict)  # normalised path -> (resolved, is a directory)
     siblings: dict[tuple[str, tuple[str, ...]], tuple[Path, ...]] = field(default_factory=dict)  # (parent, references) -> children
     dir_keys: dict[Path, bytes] = field(default_factory=dict)  # a shared directory's part of a site key
+    resolved: dict[tuple[Path, str], Path] = field(default_factory=dict)  # (repository, relative path) -> resolved
+    files: dict[Path, list[tuple[bytes, bytes, bool]]] = field(default_factory=dict)  # a site's folder -> (path, sha1, is its kustomization)
     learned: dict[str, tuple[str, ...]] = field(default_factory=dict)  # parsed in this command (for the cache)
+
+
+def resolved(repo: Path, relative: str, refs: References) -> Path:
+    """``repo/relative`` resolved (symlinks followed), once per command."""
+    key = (repo, relative)
+    found = refs.resolved.get(key)
+    if found is None:
+        found = refs.resolved[key] = (repo / relative).resolve() if relative else repo.resolve()
+    return found
+
+
+def site_dir(repo: Path, site: Site, refs: References) -> Path:
+    """A site's folder, resolved."""
+    return resolved(repo, site.path, refs)
 
 
 def is_remote(reference: str) -> bool:
     return bool(_REMOTE_RE.match(reference))
 
 
+# A fast reader of references for the plain block form (``resources:`` then ``- path`` lines);
+# anything else (flow style, quotes, anchors, several documents, CRLF, tabs) returns None and the
+# full parser decides, so both always agree (tests/test_inputs.py).
+_REFERENCE_KEYS = ("resources", "components", "bases")
+_BLOCK_ITEM = re.compile(r"( *)- ([A-Za-z0-9_./][^\s#'\"\[\]{}&*!|>%@`,]*)[ ]*(?:#[^\n]*)?\n")
+_SKIP = re.compile(r"(?:[ ]*(?:#[^\n]*)?\n)*")
+
+
+_TOP_KEY = re.compile(r"^([^\s#-][^:\n]*):", re.M)
+
+
+def fast_references(text: str) -> tuple[str, ...] | None:
+    if "\r" in text or "\t" in text or "&" in text or "*" in text or "<<" in text or "\n---" in text or text.startswith(("---", "%")) or "\n..." in text or not text.endswith("\n"):
+        return None
+    top = _TOP_KEY.findall(text)
+    if len(top) != len(set(top)):
+        return None  # a duplicate key: the parser refuses it with its line
+    found: list[str] = []
+    for key in _REFERENCE_KEYS:
+        count = text.count(f"\n{key}:") + text.startswith(f"{key}:")
+        if count == 0:
+            if key in text:
+                return None  # indented, quoted or otherwise unusual: the parser decides
+            continue
+        if count > 1:
+            return None
+        at = 0 if text.startswith(f"{key}:") else text.index(f"\n{key}:") + 1
+        at += len(key) + 1
+        line_end = text.index("\n", at)
+        if text[at:line_end].strip():
+            return None  # a value on the key's line: flow style or a scalar
+        at = _SKIP.match(text, line_end + 1).end()
+        indent = None
+        while True:
+            item = _BLOCK_ITEM.match(text, at)
+            if item is None or (indent is not None and item.group(1) != indent):
+                break
+            indent = item.group(1)
+            found.append(item.group(2))
+            at = _SKIP.match(text, item.end()).end()
+        if at < len(text) and (text[at] == " " or text.startswith("- ", at) or text.startswith("-\n", at)):
+            return None  # something else inside the block
+    return tuple(found) if found or not any(k in text for k in _REFERENCE_KEYS) else None
+
+
 def _references_of(file: Path, source: str, refs: References) -> tuple[str, ...]:
     data = file.read_bytes() if file.stat().st_size <= kustomization.MAX_KUSTOMIZATION_BYTES else None
     if data is None:
         return kustomization.read(file, source).references  # raises: too large
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{source}: not UTF-8 text") from None
+    fast = fast_references(text)
+    if fast is not None:
+        return fast
     sha = hashlib.sha1(data).hexdigest()
     known = refs.parsed.get(sha)
     if known is None:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InputError(f"{source}: not UTF-8 text") from None
         known = refs.parsed[sha] = refs.learned[sha] = kustomization.parse(text, source).references
     return known
 
@@ -59,7 +123,7 @@ def _references_of(file: Path, source: str, refs: References) -> tuple[str, ...]
 def check_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = (), refs: References | None = None) -> None:
     """Refuse, before any build, remote resources (unless allow-listed) and local references that leave the repository."""
     refs = References() if refs is None else refs
-    root = repo.resolve()
+    root = resolved(repo, "", refs)
     stack = [kustomization_of(repo, site).parent]
     while stack:
         directory = stack.pop()
@@ -116,8 +180,8 @@ def closure(directory: Path, refs: References) -> tuple[Path, ...]:
 
 def site_closure(repo: Path, site: Site, refs: References) -> tuple[str, ...]:
     """The repository-relative directories a checked site's build reads, its own first."""
-    root = repo.resolve()
-    return tuple(d.relative_to(root).as_posix() for d in closure((root / site.path).resolve(), refs))
+    root = resolved(repo, "", refs)
+    return tuple(d.relative_to(root).as_posix() for d in closure(site_dir(repo, site, refs), refs))
 
 
 def without_header(data: bytes) -> bytes:
@@ -127,23 +191,32 @@ def without_header(data: bytes) -> bytes:
     return b"\n".join(lines[first:])
 
 
-def _tree_hash(directory: Path, strip_header: bool = False, kustomization_text: bytes | None = None) -> bytes:
-    """Every file under ``directory`` (relative path and bytes), in a stable order; with
-    ``kustomization_text``, that in place of the directory's own kustomization file."""
-    digest = hashlib.sha256()
+def _files(directory: Path, strip_header: bool = False) -> list[tuple[bytes, bytes, bool]]:
+    """Every file under ``directory``: (relative path, sha1 of its bytes, whether it is the folder's
+    own kustomization), in a stable order. With ``strip_header`` the kustomization's header comment
+    is left out (it does not change the build)."""
+    out = []
     for dirpath, dirnames, filenames in os.walk(directory):
         dirnames.sort()
         for name in sorted(filenames):
             path = os.path.join(dirpath, name)
             own_file = dirpath == str(directory) and name in kustomization.KUSTOMIZATION_FILES
-            if own_file and kustomization_text is not None:
-                data = kustomization_text
-            else:
-                with open(path, "rb") as handle:
-                    data = handle.read()
+            with open(path, "rb") as handle:
+                data = handle.read()
             if strip_header and own_file:
-                data = without_header(data)  # a header comment does not change the build
-            digest.update(b"F" + os.path.relpath(path, directory).encode() + b"\0" + hashlib.sha1(data).digest())
+                data = without_header(data)
+            out.append((os.path.relpath(path, directory).encode(), hashlib.sha1(data).digest(), own_file))
+    return out
+
+
+def _tree_hash(directory: Path, files: list[tuple[bytes, bytes, bool]] | None = None, kustomization_text: bytes | None = None) -> bytes:
+    """A hash of ``files`` (default: every file under ``directory``); with ``kustomization_text``,
+    that (header left out) in place of the folder's own kustomization."""
+    digest = hashlib.sha256()
+    for relative, sha, own_file in files if files is not None else _files(directory):
+        if own_file and kustomization_text is not None:
+            sha = hashlib.sha1(without_header(kustomization_text)).digest()
+        digest.update(b"F" + relative + b"\0" + sha)
     return digest.digest()
 
 
@@ -155,10 +228,10 @@ def site_keys(repo: Path, sites: list[Site] | tuple[Site, ...], refs: References
     it, that directory's repository path and content. ``salt`` adds what else decides the
     output (the kustomize in use, allowed remote resources). ``texts`` stand in for the
     kustomization files of the sites they name (their pin-invariant forms)."""
-    root = repo.resolve()
+    root = resolved(repo, "", refs)
     keys = {}
     for site in sites:
-        own = (root / site.path).resolve()
+        own = site_dir(repo, site, refs)
         inside = f"{own}{os.sep}"
         digest = hashlib.sha256(salt.encode())
         parts = []
@@ -169,6 +242,9 @@ def site_keys(repo: Path, sites: list[Site] | tuple[Site, ...], refs: References
             if directory != own and not str(directory).startswith(inside):
                 parts.append(known)
         digest.update(b"".join(parts))
-        digest.update(b"O" + _tree_hash(own, strip_header=True, kustomization_text=(texts or {}).get(site.name)))
+        files = refs.files.get(own)
+        if files is None:
+            files = refs.files[own] = _files(own, strip_header=True)
+        digest.update(b"O" + _tree_hash(own, files, (texts or {}).get(site.name)))
         keys[site.name] = digest.hexdigest()
     return keys

@@ -336,10 +336,10 @@ def pin_value_spans(text: str, source: str) -> list[tuple[str, int, int, str, st
     spans = []
     if matches is not None:
         for match in matches:
-            for field, group in _GROUP.items():
+            for key, group in _GROUP.items():
                 raw = match.group(group)
                 if raw is not None:
-                    spans.append((field, match.start(group), match.end(group), _unquote(raw), raw[0] if raw[0] in "\"'" else None))
+                    spans.append((key, match.start(group), match.end(group), _unquote(raw), raw[0] if raw[0] in "\"'" else None))
         return spans
     _, images = _root_and_images(text, source)
     if images is None:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from gitops_mlops import kustomization, settings
 from gitops_mlops.errors import InputError, RenderError
-from gitops_mlops.inputs import References, check_references, closure, site_keys
+from gitops_mlops.inputs import References, check_references, closure, site_dir, site_keys
 from gitops_mlops.sites import Site
 
 INSTALL_HINT = (
@@ -186,21 +186,18 @@ def render_sites(
 
 def mirrorable(repo: Path, site: Site, refs: References) -> bool:
     """Whether a checked site can render from a mirror (no folder it reads holds it; a small folder)."""
-    own = (repo / site.path).resolve()
-    if any(d in own.parents for d in closure(own, refs)):
+    own = site_dir(repo, site, refs)
+    inside = str(own)
+    if any(inside.startswith(f"{d}{os.sep}") for d in closure(own, refs)):
         return False
-    count = 0
-    for _, dirnames, filenames in os.walk(own):
-        count += len(filenames) + len(dirnames)
-        if count > 200:
-            return False
-    return True
+    files = refs.files.get(own)
+    return files is not None and len(files) <= 200
 
 
 def _mirror(repo: Path, root: Path, site: Site, text: str, refs: References) -> Path:
     """A copy of the site's folder with ``text`` as its kustomization, at the same relative place
     under ``root`` as in the repository, and links to every folder outside it that its build reads."""
-    own = (repo / site.path).resolve()
+    own = site_dir(repo, site, refs)
     outside = sorted(d for d in closure(own, refs) if d != own and own not in d.parents)
     if any(d in own.parents for d in outside):
         raise RenderError(f"site {site.name}: reads a folder that holds it; no pin-invariant render")

@@ -18,7 +18,7 @@ from gitops_mlops.config import Config, Model, load_config
 from gitops_mlops.edit import FileEdit
 from gitops_mlops.errors import InputError, RenderError
 from gitops_mlops.imageref import ImageRef, parse_image
-from gitops_mlops.inputs import References, check_references, closure
+from gitops_mlops.inputs import References, check_references, closure, site_dir
 from gitops_mlops.kustomization import Pin
 from gitops_mlops.provenance import where_set
 from gitops_mlops.rendercache import RenderCache
@@ -83,7 +83,6 @@ def readers_of(repo_dir: Path, intent: Intent, refs: References, dirs: set[Path]
     targets = {s.name for s in intent.targets}
     found = []
     allowed = intent.config.policy.remote_resources
-    root = Path(repo_dir).resolve()
     for site in intent.all_sites:
         if site.name in targets:
             continue
@@ -91,7 +90,7 @@ def readers_of(repo_dir: Path, intent: Intent, refs: References, dirs: set[Path]
             check_references(repo_dir, site, allowed, refs)
         except InputError:
             continue  # broken already; a promotion elsewhere does not change that
-        if any(d in dirs for d in closure((root / site.path).resolve(), refs)):
+        if any(d in dirs for d in closure(site_dir(repo_dir, site, refs), refs)):
             found.append(site)
     return tuple(found)
 
@@ -107,8 +106,10 @@ def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cach
         earlier = tuple(s for s in intent.all_sites if config.stage_index(s.stage) < last)
     target_dirs = {kustomization_of(repo_dir, s).parent.resolve() for s in intent.targets}
     others = readers_of(repo_dir, intent, refs, target_dirs)
-    needed = {s.name: s for s in (*intent.targets, *earlier, *others)}
+    needed = {s.name: s for s in (*intent.targets, *earlier) if s not in others}
     before = render_state(repo_dir, config, tuple(needed.values()), refs=refs, cache=cache)
+    if others:  # their whole output is compared after the edit
+        before |= render_state(repo_dir, config, others, outputs=True, refs=refs, cache=cache)
     matcher = ModelMatcher(config)
     rendered = {name: matcher.by_model(name, r.containers).get(model.name, []) for name, r in before.items()}
     gate = {n: {c.digest for c in cs} if before[n].ok else {"(does not render)"} for n, cs in rendered.items()}  # unknown blocks the gate
@@ -147,15 +148,14 @@ def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cach
 
 def coupled(repo_dir: Path, intent: Intent, refs: References) -> set[str]:
     """Selected sites whose folder another selected site's build reads (``prod`` built on ``dev/``)."""
-    root = Path(repo_dir).resolve()
-    folders = {(root / s.path).resolve(): s.name for s in intent.targets}
+    folders = {site_dir(repo_dir, s, refs): s.name for s in intent.targets}
     found = set()
     for site in intent.targets:
         try:
             check_references(repo_dir, site, intent.config.policy.remote_resources, refs)
         except InputError:
             continue
-        found |= {folders[d] for d in closure((root / site.path).resolve(), refs)[1:] if d in folders}
+        found |= {folders[d] for d in closure(site_dir(repo_dir, site, refs), refs)[1:] if d in folders}
     return found
 
 

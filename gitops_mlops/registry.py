@@ -21,7 +21,6 @@ import hashlib
 import http.client
 import json
 import os
-import re
 import socket
 import ssl
 import urllib.parse

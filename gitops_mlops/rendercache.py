@@ -105,11 +105,11 @@ class RenderCache:
         rows = self._query("SELECT key, output FROM renders WHERE key IN ({}) AND output IS NOT NULL", sorted(set(keys)))
         return {key: zlib.decompress(blob).decode("utf-8") for key, blob in rows}
 
-    def store(self, items: dict[str, tuple[Entry, str]]) -> None:
-        """Keep each key's entry and output (one transaction; a busy or read-only cache is skipped)."""
+    def store(self, items: dict[str, tuple[Entry, str | None]]) -> None:
+        """Keep each key's entry and output, when known (one transaction; a busy or read-only cache is skipped)."""
         if self._db is None or not items:
             return
-        rows = [(key, e.containers, e.output_sha, zlib.compress(out.encode("utf-8"), 1)) for key, (e, out) in items.items()]
+        rows = [(key, e.containers, e.output_sha, None if out is None else zlib.compress(out.encode("utf-8"), 1)) for key, (e, out) in items.items()]
         self._write("INSERT OR REPLACE INTO renders VALUES (?, ?, ?, ?)", rows)
 
     def references(self) -> dict[str, tuple[str, ...]]:

@@ -201,16 +201,16 @@ def render_state(
             invariant_keys = site_keys(repo, [s for s in missing if s.name in invariant], refs, salt, {n: f.text.encode() for n, f in invariant.items()})
             found = cache.entries(list(invariant_keys.values()))
             outs = cache.outputs([k for k in invariant_keys.values() if k in found]) if outputs else {}
-            derived: dict[str, tuple[Entry, str]] = {}
+            derived: dict[str, tuple[Entry, str | None]] = {}
             for name, key in invariant_keys.items():
                 if key in found and (not outputs or key in outs):
                     form = invariant[name]
-                    output = form.substitute(outs[key]) if outputs else ""
+                    output = form.substitute(outs[key]) if outputs else None
                     entry = Entry(form.substitute(found[key].containers), hashlib.sha256(output.encode()).hexdigest() if outputs else "")
                     known[keys[name]] = entry
+                    derived[keys[name]] = (entry, output)  # the next command finds it by its own key
                     if outputs:
                         texts[keys[name]] = output
-                        derived[keys[name]] = (entry, output)
             cache.store(derived)
             missing = [s for s in missing if keys[s.name] not in known or (outputs and keys[s.name] not in texts)]
         if missing:
