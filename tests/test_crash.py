@@ -52,7 +52,8 @@ REF_KILLER = KILLER.replace("p=$PPID", '[ "$1" = committed ] && grep -q " refs/h
 
 PHASES = {
     # phase: (where the killer goes, environment for the run)
-    "written": ("kustomize", {}),
+    # files written, rendering: with no render cache, so the written files are rendered by kustomize
+    "written": ("kustomize", {"GITOPS_MLOPS_RENDER_CACHE": "off"}),
     "staged": (".git/hooks/pre-commit", {"KILL_PARENT": "1"}),
     # with other work staged, git commits our paths through a second index and holds index.lock meanwhile;
     # the run is local (no --push), since --push resets the index to the remote tip first
