@@ -329,6 +329,34 @@ def diff(
     _err(f"{len(report.sites)} site(s) differ")
 
 
+@app.command("hydrate")
+def hydrate_command(
+    check_only: Annotated[bool, typer.Option("--check", help="Only say whether the hydrated branch was made from HEAD (exit 4 when not).")] = False,
+    push: Annotated[bool, typer.Option("--push", help="Push the hydrated branch.")] = False,
+    repo: RepoOpt = Path("."),
+    output: OutputOpt = Output.table,
+) -> None:
+    """Write every site's rendered manifests to the hydrated branch for HEAD, when it was not made from HEAD."""
+    from gitops_mlops.hydrate import check, hydrate_head
+
+    if check_only:
+        state = check(repo)
+        data = {"branch": state.branch, "tip": state.tip, "madeFrom": state.made_from, "source": state.source, "matches": state.matches}
+        if output is Output.json:
+            _json(data)
+        if not state.matches:
+            raise RenderError(f"hydrated branch {state.branch} was made from {(state.made_from or 'nothing')[:12]}, not from HEAD {state.source[:12]}: run 'gitops-mlops hydrate'")
+        _err(f"hydrated branch {state.branch} matches HEAD {state.source[:12]}")
+        return
+    state, hydrated = hydrate_head(repo, push)
+    if hydrated is None:
+        _err(f"hydrated branch {state.branch} already matches HEAD {state.source[:12]}; nothing to do")
+        return
+    if output is Output.json:
+        _json({"branch": hydrated.branch, "commit": hydrated.sha, "sites": list(hydrated.sites), "pushed": push})
+    _err(f"hydrated {len(hydrated.sites)} site(s) on {hydrated.branch}: commit {hydrated.sha[:12]}" + (" (pushed)" if push else ""))
+
+
 def _report_promotion(result, output: Output, dry_run: bool) -> None:
     if dry_run:
         if output is Output.json:

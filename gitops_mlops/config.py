@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gitops_mlops.errors import InputError
 from gitops_mlops.imageref import parse_repository
-from gitops_mlops.names import DIGEST_RE, HOST_RE, NAME_RE, SITE_NAME_RE
+from gitops_mlops.names import DIGEST_RE, HOST_RE, NAME_RE, SITE_NAME_RE, check_branch
 from gitops_mlops.semrange import parse_range
 from gitops_mlops.yamlnodes import MappingNode, Node, ScalarNode, SequenceNode, compose, line_of
 
@@ -66,6 +66,14 @@ class Hold:
 
 
 @dataclass(frozen=True)
+class HydrateSpec:
+    """Rendered manifests committed beside the source: each site's render under ``path/<site>/`` on ``branch``."""
+
+    branch: str
+    path: str = "sites"
+
+
+@dataclass(frozen=True)
 class Policy:
     allowed_registries: tuple[str, ...] = ()
     remote_resources: tuple[str, ...] = ()  # URL prefixes kustomize may fetch; none by default
@@ -82,6 +90,7 @@ class Config:
     repo_url: str = ""
     target_branch: str = "main"
     remote: str = "origin"
+    hydrate: HydrateSpec | None = None
 
     def model(self, name: str) -> Model:
         for model in self.models:
@@ -167,7 +176,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     root = compose(text, source)
     if root is None:
         raise InputError(f"{source}: empty")
-    top = _Reader(source, root, "config", {"repoURL", "targetBranch", "remote", "models", "stages", "sites", "policy", "holds", "registries"})
+    top = _Reader(source, root, "config", {"repoURL", "targetBranch", "remote", "models", "stages", "sites", "policy", "holds", "registries", "hydrate"})
 
     models: list[Model] = []
     for node in top.list("models"):
@@ -246,7 +255,22 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
             raise r.error(node, f"registry {host!r}: caFile is for HTTPS, but the registry is insecure (plain HTTP)")
         registries.append(spec)
 
+    hydrate = None
+    if "hydrate" in top.values:
+        r = _Reader(source, top.values["hydrate"], "hydrate", {"branch", "path"})
+        branch, path = r.str("branch"), r.str("path", default="sites").strip("/")
+        try:
+            check_branch(branch, "hydrate.branch")
+        except InputError as exc:
+            raise r.error(r.values["branch"], str(exc)) from None
+        if not SITE_NAME_RE.match(path):
+            raise r.error(r.values.get("path", r.node), f"hydrate.path {path!r}: a relative folder (letters, digits, . _ - per component)")
+        if branch == top.str("targetBranch", default="main"):
+            raise r.error(r.values["branch"], "hydrate.branch must not be the branch the source lives on")
+        hydrate = HydrateSpec(branch, path)
+
     return Config(
+        hydrate=hydrate,
         models=tuple(models),
         stages=tuple(stages),
         sites=tuple(sites),

@@ -215,6 +215,70 @@ class GitRepo:
             self.run("maintenance", "run", "--auto", "--quiet")  # as git commit does: packs do not pile up
         return sha
 
+    def commit_tree(self, parent: str | None, files: dict[str, bytes | None], message: str, replace_all: bool = False) -> str:
+        """A commit of ``files`` (path -> bytes; None deletes) on ``parent`` (or a root commit), written
+        by fast-import without touching the work tree, the index or any branch; its sha."""
+        temp_ref = f"refs/gitops-mlops/tree-{os.getpid()}-{secrets.token_hex(4)}"
+        with self._git.custom_environment(**self._identity_env()):
+            author = self.run("var", "GIT_AUTHOR_IDENT").strip()
+            committer = self.run("var", "GIT_COMMITTER_IDENT").strip()
+        encoded = message.encode("utf-8")
+        stream = [f"commit {temp_ref}\nauthor {author}\ncommitter {committer}\ndata {len(encoded)}\n".encode(), encoded, b"\n"]
+        if parent:
+            stream.append(f"from {parent}\n".encode())
+        if replace_all:
+            stream.append(b"deleteall\n")
+        for path, data in sorted(files.items()):
+            if data is None:
+                stream.append(f"D {_quote_path(path)}\n".encode())
+            else:
+                stream += [f"M 100644 inline {_quote_path(path)}\ndata {len(data)}\n".encode(), data, b"\n"]
+        stream.append(b"done\n")
+        try:
+            with self._git.custom_environment(**_MALLOC_ENV), _stdin_bytes(b"".join(stream)) as handle:
+                self._git.execute(["git", "fast-import", "--quiet", "--done"], istream=handle)
+            return self.resolve(temp_ref)
+        except GitCommandError as exc:
+            raise GitError(f"git fast-import: {_reason(exc)}") from None
+        finally:
+            with contextlib.suppress(GitCommandError):
+                self._git.update_ref("-d", temp_ref)
+
+    def set_branch(self, branch: str, new: str, old: str | None) -> None:
+        """Point ``refs/heads/branch`` at ``new`` if it is still at ``old`` (None: it must not exist)."""
+        self.run("update-ref", "-m", "gitops-mlops", f"refs/heads/{branch}", new, old or "0" * 40)
+
+    def try_resolve(self, ref: str) -> str | None:
+        try:
+            return self.resolve(ref)
+        except InputError:
+            return None
+
+    def fetch_if_exists(self, remote: str, branch: str) -> str | None:
+        """Fetch ``remote``'s ``branch`` when it has one; its sha, or None."""
+        try:
+            self._git.fetch("--quiet", "--no-tags", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
+        except GitCommandError as exc:
+            if "couldn't find remote ref" in _reason(exc).lower():
+                return None
+            raise GitError(f"git fetch {remote} {branch}: {_reason(exc)}") from None
+        return self.resolve(f"refs/remotes/{remote}/{branch}")
+
+    def push_atomic(self, remote: str, updates: list[tuple[str, str]]) -> None:
+        """Push (sha, branch) pairs in one all-or-nothing push (``git push --atomic``), never forced."""
+        specs = [f"{sha}:refs/heads/{branch}" for sha, branch in updates]
+        names = " and ".join(branch for _, branch in updates)
+        try:
+            self._git.push("--porcelain", "--atomic", remote, *specs)
+        except GitCommandError as exc:
+            reason = _reason(exc)
+            text = f"{exc.stdout or ''} {reason}".lower()
+            if any(marker in text for marker in _HOOK_OR_POLICY):
+                raise GitError(f"push to {remote} ({names}) refused by the remote: {reason}") from None
+            if any(marker in text for marker in _NON_FAST_FORWARD):
+                raise PushRejected(f"push to {remote} ({names}) rejected: a branch moved ({reason})") from None
+            raise GitError(f"push to {remote} ({names}) failed: {reason}") from None
+
     def _commit_porcelain(self, paths: list[str], message: str) -> str:
         spec = "\0".join(paths)
         others = set(self.run("diff", "--cached", "--name-only", "-z").split("\0")) - set(paths) - {""}
@@ -305,6 +369,26 @@ class GitRepo:
             raise GitError(f"git archive: {_reason(exc)}") from None
         with tarfile.open(fileobj=io.BytesIO(data)) as archive:
             archive.extractall(dest, members=_safe_members(archive), filter="data")
+
+    def show_files(self, sha: str, paths: list[str]) -> dict[str, str]:
+        """The text of each of ``paths`` at commit ``sha`` (missing ones left out), read in one git process."""
+        request = "".join(f"{sha}:{path}\n" for path in paths).encode()
+        try:
+            with _stdin_bytes(request) as handle:
+                data = self._git.execute(["git", "cat-file", "--batch"], istream=handle, stdout_as_string=False)
+        except GitCommandError as exc:
+            raise GitError(f"git cat-file: {_reason(exc)}") from None
+        out, at = {}, 0
+        for path in paths:
+            end = data.index(b"\n", at)
+            header = data[at:end].split()
+            at = end + 1
+            if len(header) < 3 or header[-1] == b"missing":
+                continue
+            size = int(header[2])
+            out[path] = data[at : at + size].decode("utf-8", errors="replace")
+            at += size + 1
+        return out
 
     def paths_at(self, sha: str, paths: list[str]) -> list[str]:
         """Which of ``paths`` exist at commit ``sha``."""

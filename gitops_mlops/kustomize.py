@@ -91,6 +91,23 @@ class Kustomize:
             return path
         return f"{os.path.realpath(path)}:{info.st_size}:{info.st_mtime_ns}"
 
+    def version(self) -> str:
+        """The kustomize version (what decides the output), so renders cached on one machine serve
+        another; the binary's identity when the command has no version to ask (a wrapper script)."""
+        if self.command[-1] == "build":
+            argv = [*self.command[:-1], "version"]
+        elif self.command[-1] == "kustomize":
+            argv = [self.command[0], "version", "--client"]
+        else:
+            return self.identity()
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False, env=_leashed_env())
+        except (OSError, subprocess.TimeoutExpired):
+            return self.identity()
+        lines = [line for line in proc.stdout.splitlines() if "ustomize" in line] or proc.stdout.splitlines()
+        found = re.search(r"v?\d+\.\d+\.\d+", " ".join(lines))
+        return f"kustomize {found.group()}" if found else self.identity()
+
     def build(self, directory: Path, cwd: Path | None = None, timeout: float | None = None, network: bool = False) -> str:
         """Render one kustomization directory; RenderError with kustomize's own first error line."""
         timeout = settings.kustomize_timeout() if timeout is None else timeout

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gitops_mlops import journal, registry, trailers
+from gitops_mlops import hydrate, journal, registry, trailers
 from gitops_mlops.config import Config, load_config
 from gitops_mlops.edit import FileEdit, restore, write_all
 from gitops_mlops.effect import Expected, verify
@@ -46,6 +46,7 @@ class Result:
     changes: tuple[PinChange, ...] = ()
     pr_title: str = ""
     pr_body: str = ""
+    also: tuple[tuple[str, str], ...] = ()  # (sha, branch) pushed with the commit, atomically (the hydrated branch)
     timings: tuple[tuple[str, float], ...] = ()  # phase -> seconds, for benchmarks
     recovered: str = ""  # what was undone of an interrupted earlier run before this one
 
@@ -116,16 +117,18 @@ def refuse_dirty(git: GitRepo, paths: list[str]) -> None:
         raise GitError(f"uncommitted changes under the paths to change: {shown}; commit or stash them first")
 
 
-def apply_promotion(repo_dir: Path, git: GitRepo, intent: Intent, request: PromoteRequest, verify_effect: bool = True) -> Result:
-    """Plan, write, render and verify, commit; on any failure every file is put back."""
+def apply_promotion(repo_dir: Path, git: GitRepo, intent: Intent, request: PromoteRequest, verify_effect: bool = True, hydrate_it: bool = True) -> Result:
+    """Plan, write, render and verify, commit (and hydrate); on any failure every file is put back."""
     clock = [("start", time.perf_counter())]
     with RenderCache(repo_dir) as cache:
+        hydrate.seed(git, intent.config, cache)
         plan = plan_promotion(repo_dir, intent, request, cache)
         clock.append(("plan", time.perf_counter()))
         if not plan.changes:
             return _result(intent, plan)
         files = plan.files()
         written: list[FileEdit] = []
+        parent, sha = git.head(), None
         note = journal.begin(git, [(f.file, f.before, f.after) for f in files])
         try:
             write_all(repo_dir, files, written)
@@ -138,11 +141,15 @@ def apply_promotion(repo_dir: Path, git: GitRepo, intent: Intent, request: Promo
             sha = git.commit([f.file for f in files], commit_message(intent, request, plan))
             journal.committed(git, note, sha)
             clock.append(("commit", time.perf_counter()))
+            also = hydrate.after_commit(repo_dir, git, intent.config, sha, parent, {c.site for c in plan.changes}, cache) if hydrate_it else ()
+            clock.append(("hydrate", time.perf_counter()))
         except BaseException:
+            if sha is not None and parent and git.head() == sha:
+                git.reset_keep(parent)
             restore(repo_dir, written)
             raise
     timings = tuple((name, t - clock[i][1]) for i, (name, t) in enumerate(clock[1:]))
-    return _result(intent, plan, commit=sha, branch=git.branch(), timings=timings)
+    return _result(intent, plan, commit=sha, branch=git.branch(), timings=timings, also=also)
 
 
 def commit_message(intent: Intent, request: PromoteRequest, plan: Plan) -> str:
@@ -178,7 +185,7 @@ def promote_together(repo_dir: Path, requests: list[PromoteRequest], options: Pu
         base = git.head()
         try:
             for request in requests:
-                results.append(apply_promotion(repo_dir, git, resolve_intent(repo_dir, request), request, verify_effect=False))
+                results.append(apply_promotion(repo_dir, git, resolve_intent(repo_dir, request), request, verify_effect=False, hydrate_it=False))
             changed = {name for r in results for name in r.changed}
             if changed:
                 config = load_config(repo_dir)
@@ -187,6 +194,11 @@ def promote_together(repo_dir: Path, requests: list[PromoteRequest], options: Pu
                 if failed:
                     more = f" (and {len(failed) - 1} more sites)" if len(failed) > 1 else ""
                     raise RenderError(f"validation failed, nothing changed: {failed[0].errors[0]}{more}")
+                with RenderCache(repo_dir) as cache:
+                    also = hydrate.after_commit(repo_dir, git, config, git.head(), base, changed, cache)
+                if also:  # pushed with the last commit
+                    last = max(i for i, r in enumerate(results) if r.commit)
+                    results[last] = replace(results[last], also=also)
         except BaseException:
             if base and git.head() != base:
                 git.reset_keep(base)

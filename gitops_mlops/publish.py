@@ -78,8 +78,14 @@ def _push_with_retries(git: GitRepo, remote: str, target: str, apply: Callable[[
         result = apply()
         if result.commit is None:
             return replace(result, attempts=attempt, branch=target)
+        also = getattr(result, "also", ())
         try:
-            git.push(remote, result.commit, target)
+            if also:  # the hydrated branch goes with its source commit, or neither does
+                git.push_atomic(remote, [(result.commit, target), *also])
+                for sha, branch in also:
+                    git.run("update-ref", f"refs/remotes/{remote}/{branch}", sha)
+            else:
+                git.push(remote, result.commit, target)
             return replace(result, pushed=True, attempts=attempt, branch=target)
         except PushRejected:
             if attempt == attempts:

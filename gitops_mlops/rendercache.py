@@ -17,7 +17,7 @@ from pathlib import Path
 
 from gitops_mlops import settings
 
-SCHEMA = 2
+SCHEMA = 3
 _CHUNK = 500
 
 
@@ -61,9 +61,10 @@ class RenderCache:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA:
                 db.executescript(
-                    "DROP TABLE IF EXISTS renders; DROP TABLE IF EXISTS refs;"
+                    "DROP TABLE IF EXISTS renders; DROP TABLE IF EXISTS refs; DROP TABLE IF EXISTS meta;"
                     "CREATE TABLE renders (key TEXT PRIMARY KEY, containers TEXT NOT NULL, output_sha TEXT NOT NULL, output BLOB);"
                     "CREATE TABLE refs (sha TEXT PRIMARY KEY, refs TEXT NOT NULL);"
+                    "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
                     f"PRAGMA user_version={SCHEMA};"
                 )
             self._db = db
@@ -111,6 +112,19 @@ class RenderCache:
             return
         rows = [(key, e.containers, e.output_sha, None if out is None else zlib.compress(out.encode("utf-8"), 1)) for key, (e, out) in items.items()]
         self._write("INSERT OR REPLACE INTO renders VALUES (?, ?, ?, ?)", rows)
+
+    def meta(self, name: str) -> str | None:
+        if self._db is None:
+            return None
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        except sqlite3.Error:
+            return None
+        return row[0] if row else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        if self._db is not None:
+            self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(name, value)])
 
     def references(self) -> dict[str, tuple[str, ...]]:
         """Every kustomization text's references known so far, by the text's sha1."""

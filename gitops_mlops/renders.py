@@ -61,6 +61,7 @@ class SiteRender:
     output_sha: str = ""
     error: str = ""
     output: str | None = field(default=None, repr=False)  # when rendered by this command or asked for
+    invariant: str = ""  # the key of its pin-invariant render, when it has one
 
     @property
     def ok(self) -> bool:
@@ -106,7 +107,7 @@ def containers_of(rendered: str) -> tuple[Container, ...]:
     return tuple(found)
 
 
-def _encode(containers: tuple[Container, ...]) -> str:
+def encode_containers(containers: tuple[Container, ...]) -> str:
     return "".join(f"{c.resource}\t{c.name}\t{c.image}\n" for c in containers)
 
 
@@ -153,8 +154,15 @@ class ModelMatcher:
         return out
 
 
-def _salt(kustomize: Kustomize, allowed_remote: tuple[str, ...]) -> str:
-    return "\0".join((*kustomize.command, kustomize.identity(), *allowed_remote))
+def _salt(kustomize: Kustomize, allowed_remote: tuple[str, ...], cache: RenderCache) -> str:
+    """What decides a render besides its inputs: the kustomize version (asked once per binary) and
+    the remote resources allowed."""
+    identity = kustomize.identity()
+    version = cache.meta(f"version:{identity}")
+    if version is None:
+        version = kustomize.version()
+        cache.set_meta(f"version:{identity}", version)
+    return "\0".join((version, *allowed_remote))
 
 
 def render_state(
@@ -165,13 +173,15 @@ def render_state(
     refs: References | None = None,
     kustomize: Kustomize | None = None,
     cache: RenderCache | None = None,
+    invariants: bool = False,
 ) -> dict[str, SiteRender]:
     """Every site's render: from the cache when its inputs are unchanged, else from kustomize.
 
     Each site has two keys: its inputs as they are, and its pin-invariant form (pin values
     replaced by sentinels, ``sentinels.py``). A site whose inputs changed only in pin values
     is its pin-invariant render with the values substituted, without running kustomize.
-    With ``outputs`` each site's whole rendered output (and its sha256) is included too."""
+    With ``outputs`` each site's whole rendered output (and its sha256) is included too; with
+    ``invariants`` every site that has a pin-invariant form gets its render cached and named."""
     repo = Path(repo).resolve()
     kustomize = kustomize or Kustomize.find()
     own_cache = cache is None
@@ -191,18 +201,21 @@ def render_state(
                 out[site.name] = SiteRender(site.name, error=str(exc))
         cache.store_references(refs.learned)
         refs.learned.clear()
-        salt = _salt(kustomize, allowed)
+        salt = _salt(kustomize, allowed, cache)
         keys = site_keys(repo, checked, refs, salt)
         known = cache.entries(list(keys.values()))
         texts = cache.outputs([keys[s.name] for s in checked if keys[s.name] in known]) if outputs else {}
         missing = [s for s in checked if keys[s.name] not in known or (outputs and keys[s.name] not in texts)]
-        invariant = _invariant_forms(repo, missing, refs) if missing else {}
+        invariant = _invariant_forms(repo, checked if invariants else missing, refs) if missing or invariants else {}
+        invariant_keys: dict[str, str] = {}
         if invariant:
-            invariant_keys = site_keys(repo, [s for s in missing if s.name in invariant], refs, salt, {n: f.text.encode() for n, f in invariant.items()})
+            invariant_keys = site_keys(repo, [s for s in checked if s.name in invariant], refs, salt, {n: f.text.encode() for n, f in invariant.items()})
             found = cache.entries(list(invariant_keys.values()))
             outs = cache.outputs([k for k in invariant_keys.values() if k in found]) if outputs else {}
             derived: dict[str, tuple[Entry, str | None]] = {}
             for name, key in invariant_keys.items():
+                if keys[name] in known and (not outputs or keys[name] in texts):
+                    continue
                 if key in found and (not outputs or key in outs):
                     form = invariant[name]
                     output = form.substitute(outs[key]) if outputs else None
@@ -213,6 +226,8 @@ def render_state(
                         texts[keys[name]] = output
             cache.store(derived)
             missing = [s for s in missing if keys[s.name] not in known or (outputs and keys[s.name] not in texts)]
+            if invariants:  # sites served by their own key whose pin-invariant render is not cached yet
+                missing += [s for s in checked if s.name in invariant and invariant_keys[s.name] not in found and s not in missing]
         if missing:
             _render_missing(repo, config, missing, keys, invariant, refs, kustomize, cache, known, texts, out, salt)
         for site in checked:
@@ -220,7 +235,7 @@ def render_state(
                 continue
             key = keys[site.name]
             entry = known[key]
-            out[site.name] = SiteRender(site.name, key, _decode(entry.containers), entry.output_sha, output=texts.get(key))
+            out[site.name] = SiteRender(site.name, key, _decode(entry.containers), entry.output_sha, output=texts.get(key), invariant=invariant_keys.get(site.name, ""))
         return {site.name: out[site.name] for site in sites}
     finally:
         if own_cache:
@@ -258,11 +273,11 @@ def _render_missing(repo, config, missing, keys, invariant, refs, kustomize, cac
             continue
         form = forms.get(site.name)
         if form is not None and invariant_keys[site.name] not in fresh:
-            sentinel_entry = Entry(_encode(containers_of(result.output)), hashlib.sha256(result.output.encode()).hexdigest())
+            sentinel_entry = Entry(encode_containers(containers_of(result.output)), hashlib.sha256(result.output.encode()).hexdigest())
             fresh[invariant_keys[site.name]] = (sentinel_entry, result.output)
         if key not in fresh:
             output = form.substitute(result.output) if form is not None else result.output
-            containers = form.substitute(fresh[invariant_keys[site.name]][0].containers) if form is not None else _encode(containers_of(output))
+            containers = form.substitute(fresh[invariant_keys[site.name]][0].containers) if form is not None else encode_containers(containers_of(output))
             fresh[key] = (Entry(containers, hashlib.sha256(output.encode()).hexdigest()), output)
         known[key] = fresh[key][0]
         texts[key] = fresh[key][1]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gitops_mlops import journal, kustomization, trailers
+from gitops_mlops import hydrate, journal, kustomization, trailers
 from gitops_mlops.config import CONFIG_FILE, Config, Hold, Model, load_config
 from gitops_mlops.edit import FileEdit, restore, write_all
 from gitops_mlops.effect import Expected, verify
@@ -144,12 +144,18 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
             config = load_config(repo_dir)  # the edited config must still load
             _verify(repo_dir, config, model, goals, edits, written, cache, now)
             changes = _changes(goals, edits)
+            parent = git.head()
             sha = git.commit([f.file for f in files], commit_message(model, goals, request.message))
             journal.committed(git, note, sha)
+            try:
+                also = hydrate.after_commit(repo_dir, git, config, sha, parent, {g.site.name for g in goals}, cache)
+            except BaseException:
+                git.reset_keep(parent)
+                raise
         except BaseException:
             restore(repo_dir, written)
             raise
-    return _result(model, goals, (), commit=sha, branch=git.branch(), changes=changes)
+    return _result(model, goals, (), commit=sha, branch=git.branch(), changes=changes, also=also)
 
 
 def _verify(repo_dir: Path, config: Config, model: Model, goals: list[Target], edits: dict[str, FileEdit], written: list[FileEdit], cache: RenderCache, now: dict) -> None:

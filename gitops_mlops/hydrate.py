@@ -1,0 +1,173 @@
+"""Hydrated manifests: each site's rendered output committed to its own branch, beside the source.
+
+With ``hydrate: {branch, path}`` in the config, every promotion (and rollback) also writes
+the rendered manifests of the sites it changed to ``path/<site>/manifests.yaml`` on the
+hydrated branch, in a commit whose ``Source-Commit:`` trailer names the source commit, and
+pushes both branches in one atomic push: Argo CD can sync plain manifests, reviewers read
+the exact change, and a fresh clone starts with a warm render cache (the branch also keeps,
+under ``.gitops-mlops/``, each site's input keys and its pin-invariant render).
+
+A hydrated branch is trusted only when it matches: its tip must have been made from the
+source commit the new one builds on. Otherwise (someone committed to the source by hand,
+or the branch was edited) it is rebuilt whole, every site rendered from the source.
+Cache entries seeded from it are keyed by the content of each site's inputs, so a stale
+entry can only ever serve inputs identical to the ones it was rendered from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_mlops.config import Config
+from gitops_mlops.errors import GitError, RenderError
+from gitops_mlops.gitrepo import GitRepo
+from gitops_mlops.rendercache import Entry, RenderCache
+from gitops_mlops.renders import containers_of, encode_containers, render_state
+from gitops_mlops.sites import discover_sites
+
+INDEX = ".gitops-mlops/sites"  # one line per site: name, exact key, pin-invariant key
+RENDERS = ".gitops-mlops/renders"  # pin-invariant renders by key
+MANIFESTS = "manifests.yaml"
+
+
+@dataclass(frozen=True)
+class Hydrated:
+    sha: str
+    branch: str
+    base: str | None  # the hydrated tip it was made on
+    rebuilt: bool  # the tip did not match its source: every site was rendered again
+    sites: tuple[str, ...]
+
+
+def tip(git: GitRepo, config: Config, fetch: bool = True) -> str | None:
+    """The hydrated branch's tip: the remote's when there is a remote (fetched), else the local branch."""
+    spec = config.hydrate
+    if fetch and git.has_remote(config.remote):
+        found = git.fetch_if_exists(config.remote, spec.branch)
+        if found:
+            return found
+    return git.try_resolve(f"refs/heads/{spec.branch}") or git.try_resolve(f"refs/remotes/{config.remote}/{spec.branch}")
+
+
+def source_of(git: GitRepo, sha: str) -> str | None:
+    for key, value in git.log_trailers(sha, limit=1)[0].trailers if sha else ():
+        if key == "Source-Commit":
+            return value
+    return None
+
+
+def build(repo_dir: Path, git: GitRepo, config: Config, source: str, source_parent: str | None, changed: set[str], cache: RenderCache, base: str | None) -> Hydrated:
+    """The hydrated commit for source commit ``source`` (the work tree holds it): the changed sites
+    written on ``base`` when that was made from ``source_parent``, else every site written anew."""
+    spec = config.hydrate
+    rebuilt = base is None or source_parent is None or source_of(git, base) != source_parent
+    sites = discover_sites(repo_dir, config)
+    chosen = sites if rebuilt else tuple(s for s in sites if s.name in changed)
+    state = render_state(repo_dir, config, chosen, outputs=True, cache=cache, invariants=True)
+    broken = [r.error for r in state.values() if not r.ok]
+    if broken:
+        raise RenderError(f"hydrate: {broken[0]}" + (f" (and {len(broken) - 1} more sites)" if len(broken) > 1 else ""))
+    index = {} if rebuilt else _index(git, base)
+    invariant = cache.outputs([r.invariant for r in state.values() if r.invariant])
+    files: dict[str, bytes | None] = {}
+    for site in chosen:
+        rendered = state[site.name]
+        files[f"{spec.path}/{site.name}/{MANIFESTS}"] = rendered.output.encode()
+        if rendered.invariant in invariant:
+            files[f"{RENDERS}/{rendered.invariant}.yaml"] = invariant[rendered.invariant].encode()
+        index[site.name] = (rendered.key, rendered.invariant if rendered.invariant in invariant else "")
+    files[INDEX] = "".join(f"{name}\t{key}\t{inv}\n" for name, (key, inv) in sorted(index.items())).encode()
+    message = f"hydrate {source[:12]}: {len(chosen)} site(s){' (rebuilt)' if rebuilt else ''}\n\nSource-Commit: {source}\n"
+    sha = git.commit_tree(base, files, message, replace_all=rebuilt)
+    return Hydrated(sha, spec.branch, base, rebuilt, tuple(s.name for s in chosen))
+
+
+def after_commit(repo_dir: Path, git: GitRepo, config: Config, source: str, source_parent: str | None, changed: set[str], cache: RenderCache) -> tuple[tuple[str, str], ...]:
+    """Hydrate a source commit just made: the (sha, branch) to push with it atomically, or () when
+    the config hydrates nothing. The local branch follows, as the record of the last hydration."""
+    if config.hydrate is None:
+        return ()
+    base = tip(git, config)
+    hydrated = build(repo_dir, git, config, source, source_parent, changed, cache, base)
+    git.set_branch(hydrated.branch, hydrated.sha, git.try_resolve(f"refs/heads/{hydrated.branch}"))
+    return ((hydrated.sha, hydrated.branch),)
+
+
+def _index(git: GitRepo, sha: str) -> dict[str, tuple[str, str]]:
+    text = git.show_file(sha, INDEX) or ""
+    out = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3:
+            out[parts[0]] = (parts[1], parts[2])
+    return out
+
+
+def seed(git: GitRepo, config: Config, cache: RenderCache) -> int:
+    """Fill the render cache from the hydrated branch, once per hydrated commit; the entries stored."""
+    if config.hydrate is None or not cache.enabled:
+        return 0
+    sha = tip(git, config, fetch=False)
+    if sha is None or cache.meta("hydrated-seed") == sha:
+        return 0
+    index = _index(git, sha)
+    paths = {f"{config.hydrate.path}/{name}/{MANIFESTS}": key for name, (key, _) in index.items()}
+    paths |= {f"{RENDERS}/{inv}.yaml": inv for _, inv in index.values() if inv}
+    try:
+        blobs = git.show_files(sha, list(paths))
+    except GitError:
+        return 0
+    entries: dict[str, tuple[Entry, str | None]] = {}
+    for path, key in paths.items():
+        text = blobs.get(path)
+        if text is not None:
+            entries[key] = (Entry(encode_containers(containers_of(text)), hashlib.sha256(text.encode()).hexdigest()), text)
+    cache.store(entries)
+    cache.set_meta("hydrated-seed", sha)
+    return len(entries)
+
+
+@dataclass(frozen=True)
+class Check:
+    branch: str
+    tip: str | None
+    made_from: str | None  # the source commit the tip was made from
+    source: str  # HEAD
+
+    @property
+    def matches(self) -> bool:
+        return self.made_from == self.source
+
+
+def check(repo_dir: Path) -> Check:
+    """Whether the hydrated branch was made from the checked-out source commit."""
+    from gitops_mlops.config import load_config
+
+    config = load_config(repo_dir)
+    if config.hydrate is None:
+        from gitops_mlops.errors import InputError
+
+        raise InputError("gitops-mlops.yaml has no 'hydrate:' (branch and path of the rendered manifests)")
+    git = GitRepo(repo_dir)
+    found = tip(git, config)
+    return Check(config.hydrate.branch, found, source_of(git, found) if found else None, git.head() or "")
+
+
+def hydrate_head(repo_dir: Path, push: bool = False) -> tuple[Check, Hydrated | None]:
+    """Hydrate the checked-out source commit when the branch does not match it (rebuilt whole),
+    optionally pushing the hydrated branch; nothing when it already matches."""
+    from gitops_mlops.config import load_config
+
+    state = check(repo_dir)
+    if state.matches:
+        return state, None
+    config = load_config(repo_dir)
+    git = GitRepo(repo_dir)
+    with RenderCache(repo_dir) as cache:
+        hydrated = build(Path(repo_dir).resolve(), git, config, state.source, None, set(), cache, state.tip)
+    git.set_branch(hydrated.branch, hydrated.sha, git.try_resolve(f"refs/heads/{hydrated.branch}"))
+    if push:
+        git.push(config.remote, hydrated.sha, hydrated.branch)
+    return state, hydrated
