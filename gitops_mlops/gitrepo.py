@@ -266,18 +266,7 @@ class GitRepo:
 
     def push_atomic(self, remote: str, updates: list[tuple[str, str]]) -> None:
         """Push (sha, branch) pairs in one all-or-nothing push (``git push --atomic``), never forced."""
-        specs = [f"{sha}:refs/heads/{branch}" for sha, branch in updates]
-        names = " and ".join(branch for _, branch in updates)
-        try:
-            self._git.push("--porcelain", "--atomic", remote, *specs)
-        except GitCommandError as exc:
-            reason = _reason(exc)
-            text = f"{exc.stdout or ''} {reason}".lower()
-            if any(marker in text for marker in _HOOK_OR_POLICY):
-                raise GitError(f"push to {remote} ({names}) refused by the remote: {reason}") from None
-            if any(marker in text for marker in _NON_FAST_FORWARD):
-                raise PushRejected(f"push to {remote} ({names}) rejected: a branch moved ({reason})") from None
-            raise GitError(f"push to {remote} ({names}) failed: {reason}") from None
+        self._push(remote, updates, atomic=True)
 
     def _commit_porcelain(self, paths: list[str], message: str) -> str:
         spec = "\0".join(paths)
@@ -348,16 +337,22 @@ class GitRepo:
 
     def push(self, remote: str, sha: str, branch: str) -> None:
         """Push ``sha`` to ``remote``'s ``branch`` without force; PushRejected when the remote moved."""
+        self._push(remote, [(sha, branch)])
+
+    def _push(self, remote: str, updates: list[tuple[str, str]], atomic: bool = False) -> None:
+        specs = [f"{sha}:refs/heads/{branch}" for sha, branch in updates]
+        where = f"{remote}/{updates[0][1]}" if len(updates) == 1 else f"{remote} ({' and '.join(b for _, b in updates)})"
         try:
-            self._git.push("--porcelain", remote, f"{sha}:refs/heads/{branch}")
+            self._git.push("--porcelain", *(["--atomic"] if atomic else []), remote, *specs)
         except GitCommandError as exc:
             reason = _reason(exc)
             text = f"{exc.stdout or ''} {reason}".lower()
             if any(marker in text for marker in _HOOK_OR_POLICY):
-                raise GitError(f"push to {remote}/{branch} refused by the remote: {reason}") from None
+                raise GitError(f"push to {where} refused by the remote: {reason}") from None
             if any(marker in text for marker in _NON_FAST_FORWARD):
-                raise PushRejected(f"push to {remote}/{branch} rejected: the remote branch moved ({reason})") from None
-            raise GitError(f"push to {remote}/{branch} failed: {reason}") from None
+                moved = "the remote branch moved" if len(updates) == 1 else "a branch moved"
+                raise PushRejected(f"push to {where} rejected: {moved} ({reason})") from None
+            raise GitError(f"push to {where} failed: {reason}") from None
 
     # ------------------------------------------------------------ history
 

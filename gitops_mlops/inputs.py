@@ -142,6 +142,18 @@ def check_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = (
         refs.children[directory] = children
 
 
+def check_all(repo: Path, sites, allowed_remote: tuple[str, ...], refs: References) -> tuple[list[Site], dict[str, str]]:
+    """The sites whose references check out, and the error of each that does not."""
+    good, errors = [], {}
+    for site in sites:
+        try:
+            check_references(repo, site, allowed_remote, refs)
+            good.append(site)
+        except InputError as exc:
+            errors[site.name] = str(exc)
+    return good, errors
+
+
 def _children(repo: Path, site: Site, rel_dir: str, file: Path, entries: tuple[str, ...], allowed_remote: tuple[str, ...], refs: References) -> tuple[Path, ...]:
     """The directories a kustomization's references name (files are checked to exist)."""
     children = []

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_mlops import kustomization, settings
-from gitops_mlops.errors import InputError, RenderError
-from gitops_mlops.inputs import References, check_references, closure, site_dir, site_keys
+from gitops_mlops.errors import RenderError
+from gitops_mlops.inputs import References, check_all, closure, site_dir, site_keys
 from gitops_mlops.sites import Site
 
 INSTALL_HINT = (
@@ -165,15 +165,9 @@ def render_sites(
     kustomize = kustomize or Kustomize.find()
     timeout = settings.kustomize_timeout() if timeout is None else timeout
     repo = repo.resolve()
-    results: dict[str, Rendered] = {}
     refs = References() if refs is None else refs
-    buildable: list[Site] = []
-    for site in sites:
-        try:
-            check_references(repo, site, allowed_remote, refs)
-            buildable.append(site)
-        except InputError as exc:
-            results[site.name] = Rendered(site.name, error=str(exc))
+    buildable, errors = check_all(repo, sites, allowed_remote, refs)
+    results: dict[str, Rendered] = {name: Rendered(name, error=error) for name, error in errors.items()}
     if not buildable:
         return {site.name: results[site.name] for site in sites}
     keys = keys if keys is not None and all(s.name in keys for s in buildable) else site_keys(repo, buildable, refs)

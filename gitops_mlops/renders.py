@@ -19,7 +19,7 @@ from ruamel.yaml.error import YAMLError
 
 from gitops_mlops.config import Config, Model
 from gitops_mlops.errors import InputError
-from gitops_mlops.inputs import References, check_references, site_keys
+from gitops_mlops.inputs import References, check_all, site_keys
 from gitops_mlops.kustomization import read_text
 from gitops_mlops.kustomize import Kustomize, mirrorable, render_sites, split_documents
 from gitops_mlops.rendercache import Entry, RenderCache
@@ -191,14 +191,8 @@ def render_state(
         if not refs.parsed:
             refs.parsed.update(cache.references())
         allowed = config.policy.remote_resources
-        out: dict[str, SiteRender] = {}
-        checked: list[Site] = []
-        for site in sites:
-            try:
-                check_references(repo, site, allowed, refs)
-                checked.append(site)
-            except InputError as exc:
-                out[site.name] = SiteRender(site.name, error=str(exc))
+        checked, errors = check_all(repo, sites, allowed, refs)
+        out: dict[str, SiteRender] = {name: SiteRender(name, error=error) for name, error in errors.items()}
         cache.store_references(refs.learned)
         refs.learned.clear()
         salt = _salt(kustomize, allowed, cache)

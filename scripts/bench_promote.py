@@ -33,7 +33,7 @@ from ruamel.yaml import YAML  # noqa: E402
 
 from gitops_mlops.kustomize import Kustomize  # noqa: E402
 from gitops_mlops.promotion import promote  # noqa: E402
-from gitops_mlops.requests import PromoteRequest as Request  # noqa: E402
+from gitops_mlops.requests import PromoteRequest as Request, Publish  # noqa: E402
 
 
 def digest(n: int) -> str:
@@ -47,21 +47,27 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--baseline-sites", type=int, default=1000)
     parser.add_argument("--distinct", action="store_true", help="give every edge site its own annotation, so no two sites share a build")
+    parser.add_argument("--hydrate", action="store_true", help="hydrate (pushing both branches), then promote once more from a fresh clone")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-promote-") as tmp:
         repo = make_fleet_repo(Path(tmp), args.sites, args.models)
         if args.distinct:
             make_distinct(repo)
+        if args.hydrate:
+            with open(repo / "gitops-mlops.yaml", "a") as config:
+                config.write("hydrate:\n  branch: hydrated\n  path: sites\n")
+            commit_and_push(repo, "hydrate the sites")
+        publish = Publish(push=args.hydrate)
         kind = "every edge site distinct" if args.distinct else "edge sites from one template"
         print(f"repo: {args.sites} edge sites ({kind}) + datacenter + cloud, {args.models} models")
         counter = count_kustomize(Path(tmp))
         totals, edits, processes = [], [], []
         for n in range(0 if args.distinct else 1, args.runs + 1):
             image = f"quay.io/example/model-01:1.{n}.0@{digest(n)}"
-            promote(repo, Request(model="model-01", image=image, selectors=("datacenter", "cloud"), force_order=True))
+            promote(repo, Request(model="model-01", image=image, selectors=("datacenter", "cloud"), force_order=True), publish)
             before = counter()
             start = time.perf_counter()
-            result = promote(repo, Request(model="model-01", image=image, selectors=("edge",)))
+            result = promote(repo, Request(model="model-01", image=image, selectors=("edge",)), publish)
             elapsed = time.perf_counter() - start
             if n == 0:  # the distinct fleet's first promotion renders every site: cold, reported apart
                 print(f"  cold (no render cached yet): {elapsed:.2f} s, {counter() - before} kustomize processes")
@@ -75,6 +81,18 @@ def main() -> None:
         fast = statistics.median(totals)
         print(f"promote to {args.sites} edge sites:   median {fast:.2f} s  runs [{fmt(totals)}], kustomize processes {processes}")
         print(f"  edit + commit part alone:  median {statistics.median(edits):.2f} s  runs [{fmt(edits)}]")
+        if args.hydrate:
+            fresh = Path(tmp) / "fresh"
+            subprocess.run(["git", "clone", "-q", str(Path(tmp) / "remote.git"), str(fresh)], check=True)
+            image = f"quay.io/example/model-01:2.0.0@{digest(1000)}"
+            promote(fresh, Request(model="model-01", image=image, selectors=("datacenter", "cloud"), force_order=True), publish)
+            before = counter()
+            start = time.perf_counter()
+            result = promote(fresh, Request(model="model-01", image=image, selectors=("edge",)), publish)
+            elapsed = time.perf_counter() - start
+            assert len(result.changed) == args.sites and result.pushed
+            print(f"promote to {args.sites} edge sites from a fresh clone (render cache seeded from the hydrated branch, both branches pushed): "
+                  f"{elapsed:.2f} s, {counter() - before} kustomize processes  " + "  ".join(f"{k} {v:.2f}" for k, v in result.timings))
 
         count = min(args.baseline_sites, args.sites)
         start = time.perf_counter()
@@ -89,7 +107,11 @@ def main() -> None:
 def make_distinct(repo: Path) -> None:
     for path in sorted(repo.glob("overlays/edge/*/kustomization.yaml")):
         path.write_text(path.read_text() + f"commonAnnotations:\n  example.com/site: {path.parent.name}\n")
-    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qam", "distinct sites"], cwd=repo, check=True)
+    commit_and_push(repo, "distinct sites")
+
+
+def commit_and_push(repo: Path, message: str) -> None:
+    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qam", message], cwd=repo, check=True)
     subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo, check=True)
 
 

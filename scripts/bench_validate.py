@@ -2,7 +2,9 @@
 """Benchmark: `validate` of a repository with 1,000 edge sites and 10 models.
 
 Compares the batched renderer (many overlays per kustomize process, one batch
-per core) with one `kustomize build` process per site, in the same run.
+per core) with one `kustomize build` process per site, in the same run: cold (the
+render cache emptied before each run, so every site is rendered) and warm (nothing
+changed since the last run), with the kustomize processes each started.
 
     python scripts/bench_validate.py [--sites 1000] [--models 10] [--runs 5] [--baseline-runs 1]
 """
@@ -18,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import fmt, make_fleet_repo, median_of  # noqa: E402
 
+from gitops_mlops import rendercache  # noqa: E402
 from gitops_mlops.config import load_config  # noqa: E402
 from gitops_mlops.kustomize import Kustomize  # noqa: E402
 from gitops_mlops.sites import discover_sites  # noqa: E402
@@ -44,15 +47,28 @@ def main() -> None:
         print(f"repo: {len(sites)} sites ({args.sites} edge, {kind}), {args.models} models; kustomize: {' '.join(kustomize.command)}")
 
         def batched():
-            reports = validate_sites(repo, config, sites, kustomize=kustomize)
+            reports = validate_sites(repo, config, sites, kustomize=counted)
             assert all(r.ok for r in reports), [r for r in reports if not r.ok][:1]
+
+        def cold():
+            rendercache.clear(repo)
+            batched()
 
         def one_process_per_site():
             for site in sites:
                 kustomize.build(Path(site.path), cwd=repo)
 
-        fast, fast_runs = median_of(args.runs, batched)
-        print(f"validate (batched):          median {fast:.2f} s  runs [{fmt(fast_runs)}]")
+        log, script = Path(tmp) / "runs.log", Path(tmp) / "counted-kustomize"
+        script.write_text(f"#!/bin/sh\necho >> {log}\nexec {' '.join(kustomize.command)} \"$@\"\n")
+        script.chmod(0o755)
+        log.write_text("")
+        counted = Kustomize((str(script),))
+        fast, fast_runs = median_of(args.runs, cold)
+        processes = log.read_text().count("\n") // args.runs
+        print(f"validate, cold (batched):    median {fast:.2f} s  runs [{fmt(fast_runs)}], {processes} kustomize processes a run")
+        log.write_text("")
+        warm, warm_runs = median_of(args.runs, batched)
+        print(f"validate, nothing changed:   median {warm:.2f} s  runs [{fmt(warm_runs)}], {log.read_text().count(chr(10))} kustomize processes in all")
         if args.baseline_runs:
             slow, slow_runs = median_of(args.baseline_runs, one_process_per_site)
             print(f"one kustomize per site:      median {slow:.2f} s  runs [{fmt(slow_runs)}]")

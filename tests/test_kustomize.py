@@ -121,7 +121,7 @@ def test_sites_with_identical_inputs_share_one_build(gitops_repo):
 
 
 def test_a_changed_shared_base_changes_every_key(gitops_repo):
-    from gitops_mlops.inputs import References, site_keys
+    from gitops_mlops.inputs import site_keys
 
     repo = gitops_repo.work.resolve()
     sites = sites_of(repo)

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Benchmark: how the commands grow from 1,000 to 10,000 edge sites (template fleet, 2 models).
+
+For each size: `init --edge-sites N`, `validate` cold (empty render cache) and warm, `status`,
+and `promote` of a new digest to every edge site; wall time, peak memory of the gitops-mlops
+process (kustomize's own processes apart) and the kustomize processes started. The time per
+site should stay flat: no step may grow quadratically.
+
+    python scripts/bench_scale.py [--sizes 1000,2000,5000,10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def run(args: list[str], cwd: Path, env: dict) -> tuple[float, int]:
+    """Seconds and peak resident kilobytes of one command (its own process)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "gitops_mlops", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"gitops-mlops {' '.join(args)} failed: {proc.stderr.read().decode()[-500:]}")
+    return elapsed, usage.ru_maxrss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,2000,5000,10000")
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from gitops_mlops.kustomize import Kustomize
+
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        log, script = Path(tmp) / "runs.log", Path(tmp) / "counted-kustomize"
+        script.write_text(f"#!/bin/sh\necho >> {log}\nexec {' '.join(Kustomize.find().command)} \"$@\"\n")
+        script.chmod(0o755)
+        env = {**os.environ, "GITOPS_MLOPS_KUSTOMIZE": str(script), "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
+               "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}
+        print(f"{'sites':>6} | {'init':>7} | {'validate cold':>13} | {'validate warm':>13} | {'status':>7} | {'promote':>7} | {'ms/site promote':>15} | {'peak MB':>7} | kustomize runs")
+        for size in (int(s) for s in args.sizes.split(",")):
+            repo = Path(tmp) / f"fleet-{size}"
+            log.write_text("")
+            init, mem_init = run(["init", str(repo), "--edge-sites", str(size)], Path(tmp), env)
+            cold, mem_cold = run(["validate"], repo, env)
+            warm, mem_warm = run(["validate"], repo, env)
+            status, mem_status = run(["status", "-o", "json"], repo, env)
+            digest = "sha256:" + hashlib.sha256(str(size).encode()).hexdigest()
+            promote, mem_promote = run(["promote", "fraud-detector", f"quay.io/example/fraud-detector:2.0.0@{digest}", "--to", "edge", "--force-order", "-o", "json"], repo, env)
+            peak = max(mem_init, mem_cold, mem_warm, mem_status, mem_promote) / 1024
+            runs = log.read_text().count("\n")
+            print(f"{size:>6} | {init:6.2f}s | {cold:12.2f}s | {warm:12.2f}s | {status:6.2f}s | {promote:6.2f}s | {promote / size * 1000:15.2f} | {peak:7.0f} | {runs}")
+
+
+if __name__ == "__main__":
+    main()
