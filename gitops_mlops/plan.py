@@ -165,8 +165,7 @@ def pin_to_edit(text: str, source: str, model: Model, containers: list[Container
     The site's pin of the model's image name when it takes effect (or nothing renders
     the model yet); else its pin of the name the image has on arriving here; else that
     name (a new entry)."""
-    fast = kustomization.fast_pins(text)
-    pins = {p.name: p for p in (fast if fast is not None else kustomization.parse(text, source).pins)}
+    pins = {p.name: p for p in kustomization.pins(text, source)}
     own = pins.get(model.image)
     if own is not None and (not containers or _takes_effect(own, containers)):
         return model.image, own

@@ -71,7 +71,7 @@ def _state_at(git, config, model, site, pin_name, folders, rel, commit, tree: Pa
     pin = None
     if text is not None:
         try:
-            pin = kustomization.parse(text, rel).pin(pin_name)
+            pin = next((p for p in kustomization.pins(text, rel) if p.name == pin_name), None)
         except GitOpsError:
             pin = None
     tree.mkdir()
