@@ -32,7 +32,13 @@ class Output(str, Enum):
     json = "json"
 
 
-RepoOpt = Annotated[Path, typer.Option("--repo", help="The GitOps repository (default: current directory).")]
+def _repo(value: Path) -> Path:
+    from gitops_mlops.config import find_repo
+
+    return find_repo(value) if value == Path(".") else value
+
+
+RepoOpt = Annotated[Path, typer.Option("--repo", callback=_repo, help="The GitOps repository (default: found upward from the current directory, as git does).")]
 OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="table or json")]
 InsecureOpt = Annotated[list[str], typer.Option("--insecure-registry", help="HOST[:PORT] reached over plain HTTP (loopback, labs); repeatable.")]
 
@@ -53,7 +59,25 @@ def _table(rows: list[list[str]], header: list[str]) -> None:
 
 def _version(value: bool) -> None:
     if value:
+        import platform
+        import subprocess
+
+        from gitops_mlops.kustomize import Kustomize
+
         typer.echo(f"gitops-mlops {__version__}")
+        typer.echo(f"python {platform.python_version()} ({sys.executable})")
+        try:
+            git = subprocess.run(["git", "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+        except OSError:
+            git = "git: not found"
+        typer.echo(git)
+        try:
+            kustomize = Kustomize.find()
+            import shutil
+
+            typer.echo(f"{kustomize.version()} ({' '.join(kustomize.command)}, {shutil.which(kustomize.command[0])})")
+        except GitOpsError as exc:
+            typer.echo(f"kustomize: {exc}")
         raise typer.Exit()
 
 

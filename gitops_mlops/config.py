@@ -158,6 +158,18 @@ class _Reader:
         return tuple(out)
 
 
+def find_repo(start: Path) -> Path:
+    """The repository holding ``start``: the nearest folder upward with a ``gitops-mlops.yaml``,
+    not past the top of the git work tree (as git finds its repository); ``start`` itself when none."""
+    here = Path(start).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+        if (folder / ".git").exists():
+            break
+    return Path(start)
+
+
 def load_config(repo: Path) -> Config:
     """Read ``gitops-mlops.yaml`` at the repository root."""
     path = repo / CONFIG_FILE

@@ -9,12 +9,24 @@ from pathlib import Path
 from gitops_mlops import journal, trailers
 from gitops_mlops.config import CONFIG_FILE, load_config
 from gitops_mlops.edit import write_atomic
+from gitops_mlops.errors import InputError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.holds import remove_holds
+from gitops_mlops.names import DIGEST_PREFIX_RE
 from gitops_mlops.promotion import Result, refuse_dirty
 from gitops_mlops.publish import journaled, publish
 from gitops_mlops.requests import Publish, ReleaseHoldRequest
 from gitops_mlops.sites import discover_sites, select
+
+
+def full_digest(given: str, known: set[str]) -> str:
+    """A digest or its first 12+ hex characters, as one of ``known``; ambiguity is an error, never a guess."""
+    if not DIGEST_PREFIX_RE.match(given):
+        raise InputError(f"--digest {given!r}: not a sha256 digest (sha256: and 12 to 64 hex characters)")
+    found = sorted(d for d in known if d.startswith(given))
+    if len(found) > 1:
+        raise InputError(f"--digest {given!r} matches {len(found)} held digests ({', '.join(d[:19] for d in found)}); give more of it")
+    return found[0] if found else given
 
 
 def release_hold(repo_dir: Path, request: ReleaseHoldRequest, options: Publish = Publish()) -> Result:
@@ -23,7 +35,9 @@ def release_hold(repo_dir: Path, request: ReleaseHoldRequest, options: Publish =
     options.check()
     config = load_config(repo_dir)
     model = config.model(request.model)
-    select(discover_sites(repo_dir, config), request.selectors)  # bad selectors fail before anything
+    chosen = select(discover_sites(repo_dir, config), request.selectors)  # bad selectors fail before anything
+    if request.digest is not None:
+        request = replace(request, digest=full_digest(request.digest, {h.digest for h in config.holds if h.model == model.name and h.site in {s.name for s in chosen}}))
     git = GitRepo(repo_dir)
     recovered = "" if options.dry_run else journal.recover(git)
     if not options.dry_run:

@@ -138,3 +138,29 @@ def test_validate_shards_together_are_one_run(tmp_path):
     for bad in ("0/4", "5/4", "a/b", "2"):
         result = cli("validate", "--shard", bad, cwd=repo.work)
         assert result.code == 2 and "--shard" in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_the_repository_is_found_upward_from_a_subfolder(gitops_repo):
+    result = cli("sites", "-o", "json", cwd=gitops_repo.work / "overlays" / "edge")
+    assert result.code == 0 and "edge/berlin-01" in result.out, result.err
+
+
+def test_version_names_python_git_and_the_kustomize_in_use():
+    result = cli("--version")
+    lines = result.out.splitlines()
+    assert result.code == 0 and lines[0].startswith("gitops-mlops ") and lines[1].startswith("python ") and lines[2].startswith("git version")
+    assert lines[3].startswith("kustomize v") and "kustomize" in lines[3].split("(", 1)[1]
+
+
+def test_release_hold_takes_a_digest_prefix(gitops_repo):
+    for tag, digest in (("1.4.0", DIGEST_B), ("1.5.0", "sha256:" + "b" * 12 + "c" * 52)):
+        assert cli("promote", "fraud-detector", f"{REPO}:{tag}@{digest}", "--to", "datacenter", cwd=gitops_repo.work).code == 0
+        assert cli("rollback", "fraud-detector", "--site", "datacenter", cwd=gitops_repo.work).code == 0
+    ambiguous = cli("release-hold", "fraud-detector", "--site", "datacenter", "--digest", "sha256:" + "b" * 12, cwd=gitops_repo.work)
+    assert ambiguous.code == 2 and "matches 2 held digests" in ambiguous.err
+    bad = cli("release-hold", "fraud-detector", "--site", "datacenter", "--digest", "sha256:bbbb", cwd=gitops_repo.work)
+    assert bad.code == 2 and "12 to 64 hex" in bad.err
+    released = cli("release-hold", "fraud-detector", "--site", "datacenter", "--digest", "sha256:" + "b" * 13, cwd=gitops_repo.work)
+    assert released.code == 0 and "released 1 hold(s)" in released.err, released.err
+    holds = gitops_repo.read("gitops-mlops.yaml").split("holds:")[1]
+    assert DIGEST_B not in holds and "b" * 12 + "c" * 52 in holds  # the one the prefix names, and only it
