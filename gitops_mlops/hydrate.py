@@ -17,6 +17,7 @@ entry can only ever serve inputs identical to the ones it was rendered from.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +25,10 @@ from gitops_mlops.config import Config
 from gitops_mlops.errors import GitError, RenderError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.rendercache import Entry, RenderCache
-from gitops_mlops.renders import containers_of, encode_containers, render_state
+from gitops_mlops.renders import encode_containers, render_state
 from gitops_mlops.sites import discover_sites
 
-INDEX = ".gitops-mlops/sites"  # one line per site: name, exact key, pin-invariant key
+INDEX = ".gitops-mlops/sites.jsonl"  # one line per site: its keys, and what the cache keeps of its renders
 RENDERS = ".gitops-mlops/renders"  # pin-invariant renders by key
 MANIFESTS = "manifests.yaml"
 
@@ -70,15 +71,19 @@ def build(repo_dir: Path, git: GitRepo, config: Config, source: str, source_pare
     if broken:
         raise RenderError(f"hydrate: {broken[0]}" + (f" (and {len(broken) - 1} more sites)" if len(broken) > 1 else ""))
     index = {} if rebuilt else _index(git, base)
-    invariant = cache.outputs([r.invariant for r in state.values() if r.invariant])
+    invariant_keys = [r.invariant for r in state.values() if r.invariant]
+    invariant, entries = cache.outputs(invariant_keys), cache.entries(invariant_keys)
     files: dict[str, bytes | None] = {}
     for site in chosen:
         rendered = state[site.name]
         files[f"{spec.path}/{site.name}/{MANIFESTS}"] = rendered.output.encode()
-        if rendered.invariant in invariant:
+        record = {"site": site.name, "key": rendered.key, "sha": rendered.output_sha, "containers": encode_containers(rendered.containers)}
+        if rendered.invariant in invariant and rendered.invariant in entries:
             files[f"{RENDERS}/{rendered.invariant}.yaml"] = invariant[rendered.invariant].encode()
-        index[site.name] = (rendered.key, rendered.invariant if rendered.invariant in invariant else "")
-    files[INDEX] = "".join(f"{name}\t{key}\t{inv}\n" for name, (key, inv) in sorted(index.items())).encode()
+            entry = entries[rendered.invariant]
+            record |= {"invariant": rendered.invariant, "invariantSha": entry.output_sha, "invariantContainers": entry.containers}
+        index[site.name] = record
+    files[INDEX] = "".join(json.dumps(record, sort_keys=True) + "\n" for _, record in sorted(index.items())).encode()
     message = f"hydrate {source[:12]}: {len(chosen)} site(s){' (rebuilt)' if rebuilt else ''}\n\nSource-Commit: {source}\n"
     sha = git.commit_tree(base, files, message, replace_all=rebuilt)
     return Hydrated(sha, spec.branch, base, rebuilt, tuple(s.name for s in chosen))
@@ -95,13 +100,16 @@ def after_commit(repo_dir: Path, git: GitRepo, config: Config, source: str, sour
     return ((hydrated.sha, hydrated.branch),)
 
 
-def _index(git: GitRepo, sha: str) -> dict[str, tuple[str, str]]:
+def _index(git: GitRepo, sha: str) -> dict[str, dict]:
     text = git.show_file(sha, INDEX) or ""
     out = {}
     for line in text.splitlines():
-        parts = line.split("\t")
-        if len(parts) == 3:
-            out[parts[0]] = (parts[1], parts[2])
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("site"), str):
+            out[record["site"]] = record
     return out
 
 
@@ -112,18 +120,23 @@ def seed(git: GitRepo, config: Config, cache: RenderCache) -> int:
     sha = tip(git, config, fetch=False)
     if sha is None or cache.meta("hydrated-seed") == sha:
         return 0
-    index = _index(git, sha)
-    paths = {f"{config.hydrate.path}/{name}/{MANIFESTS}": key for name, (key, _) in index.items()}
-    paths |= {f"{RENDERS}/{inv}.yaml": inv for _, inv in index.values() if inv}
+    wanted: dict[str, tuple[str, Entry]] = {}  # key -> (the file holding its output, what the cache keeps)
+    for name, record in _index(git, sha).items():
+        if record.get("key") and record.get("sha"):
+            wanted[record["key"]] = (f"{config.hydrate.path}/{name}/{MANIFESTS}", Entry(record.get("containers", ""), record["sha"]))
+        if record.get("invariant") and record.get("invariantSha"):
+            wanted[record["invariant"]] = (f"{RENDERS}/{record['invariant']}.yaml", Entry(record.get("invariantContainers", ""), record["invariantSha"]))
+    present = cache.entries(list(wanted))
+    missing = {key: value for key, value in wanted.items() if key not in present}
     try:
-        blobs = git.show_files(sha, list(paths))
+        blobs = git.show_files(sha, [path for path, _ in missing.values()])
     except GitError:
         return 0
     entries: dict[str, tuple[Entry, str | None]] = {}
-    for path, key in paths.items():
+    for key, (path, entry) in missing.items():
         text = blobs.get(path)
-        if text is not None:
-            entries[key] = (Entry(encode_containers(containers_of(text)), hashlib.sha256(text.encode()).hexdigest()), text)
+        if text is not None and hashlib.sha256(text.encode()).hexdigest() == entry.output_sha:  # what the index says, or nothing
+            entries[key] = (entry, text)
     cache.store(entries)
     cache.set_meta("hydrated-seed", sha)
     return len(entries)

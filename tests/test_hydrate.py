@@ -42,7 +42,7 @@ def test_a_promotion_pushes_its_rendered_manifests_with_it(tmp_path):
     assert result.code == 0, result.err
     assert source_commit(repo) == repo.remote_head() and git(repo.remote, "rev-parse", "hydrated^").strip() == before
     changed = git(repo.remote, "diff", "--name-only", "hydrated^", "hydrated").split()
-    assert changed == [".gitops-mlops/sites", "sites/cloud/manifests.yaml"]  # only the site that changed
+    assert changed == [".gitops-mlops/sites.jsonl", "sites/cloud/manifests.yaml"]  # only the site that changed
 
 
 def test_both_branches_move_together_or_not_at_all(tmp_path):
