@@ -85,13 +85,12 @@ def main() -> None:
             fresh = Path(tmp) / "fresh"
             subprocess.run(["git", "clone", "-q", str(Path(tmp) / "remote.git"), str(fresh)], check=True)
             image = f"quay.io/example/model-01:2.0.0@{digest(1000)}"
-            promote(fresh, Request(model="model-01", image=image, selectors=("datacenter", "cloud"), force_order=True), publish)
             before = counter()
-            start = time.perf_counter()
-            result = promote(fresh, Request(model="model-01", image=image, selectors=("edge",)), publish)
+            start = time.perf_counter()  # the clone's first command: seeding its render cache included
+            result = promote(fresh, Request(model="model-01", image=image, selectors=("edge",), force_order=True), publish)
             elapsed = time.perf_counter() - start
             assert len(result.changed) == args.sites and result.pushed
-            print(f"promote to {args.sites} edge sites from a fresh clone (render cache seeded from the hydrated branch, both branches pushed): "
+            print(f"promote to {args.sites} edge sites as a fresh clone's first command (render cache seeded from the hydrated branch, both branches pushed): "
                   f"{elapsed:.2f} s, {counter() - before} kustomize processes  " + "  ".join(f"{k} {v:.2f}" for k, v in result.timings))
 
         count = min(args.baseline_sites, args.sites)
