@@ -11,6 +11,7 @@ inputs (``rendercache.py``), so an unchanged site is never rendered twice.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -79,32 +80,124 @@ def split_image(image: str) -> tuple[str, str, str]:
     return name, "", digest
 
 
+_POD_KEYS = {("spec", "template", "spec"), ("spec", "jobTemplate", "spec", "template", "spec"), ("spec",)}
+_KEY_LINE = re.compile(r"( *)(- )?([A-Za-z0-9_][A-Za-z0-9_./-]*):(?: +(.*))?$")
+_PLAIN = re.compile(r"[A-Za-z0-9_./:@+-]+$")
+
+
+def _scalar(value: str) -> str | None:
+    """A plain or simply quoted scalar; None for anything a parser must decide."""
+    if " #" in value:
+        value = value.split(" #", 1)[0]
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        inner = value[1:-1]
+        return inner if "\\" not in inner and value[0] not in inner else None
+    return value if _PLAIN.match(value) else None
+
+
+def _scan(doc: str) -> list[Container] | None:
+    """The Pod-template containers of one document in the block form kustomize writes, read line by
+    line; None when anything is not in that form, and the YAML parser decides."""
+    if "\t" in doc or "\r" in doc:
+        return None
+    kind = name = ""
+    path: list[tuple[int, str]] = []  # (indent, key) of the mappings enclosing the current line
+    found: list[tuple[str, str]] = []  # (container name, image)
+    dash: int | None = None  # in a containers list: the indent of its items' dashes (None: not yet known)
+    listing = False
+    item: dict[str, str] | None = None
+    block = -1  # inside a block scalar: lines indented past this are its text
+    for line in doc.split("\n"):
+        stripped = line.lstrip(" ")
+        indent = len(line) - len(stripped)
+        if not stripped or stripped.startswith("#") or indent > block >= 0:
+            continue
+        block = -1
+        match = _KEY_LINE.match(line)
+        if listing:
+            if dash is None and match and match.group(2) and indent >= path[-1][0]:
+                dash = indent
+            if dash is not None and match and match.group(2) and indent == dash:
+                if item and "image" in item:
+                    found.append((item.get("name", ""), item["image"]))
+                item = {}
+                key_indent = indent + 2
+            elif dash is not None and indent > dash:
+                key_indent = indent
+            else:
+                if item and "image" in item:
+                    found.append((item.get("name", ""), item["image"]))
+                listing, item, dash = False, None, None
+            if listing:
+                if match and key_indent == dash + 2 and match.group(3) in ("image", "name"):
+                    value = _scalar(match.group(4) or "")
+                    if value is None:
+                        return None
+                    item[match.group(3)] = value
+                elif match and match.group(4) and match.group(4)[:1] in "|>":
+                    block = key_indent
+                continue
+        if match is None:
+            if stripped.startswith("- ") or stripped == "-":
+                continue  # an item of a list of scalars
+            return None
+        key_indent = indent + 2 if match.group(2) else indent
+        key, value = match.group(3), match.group(4)
+        while path and path[-1][0] >= key_indent:
+            path.pop()
+        if key_indent == 0 and key == "kind":
+            kind = _scalar(value or "") or ""
+        elif key_indent == 2 and key == "name" and [k for _, k in path] == ["metadata"]:
+            name = _scalar(value or "") or ""
+        if not value:
+            if key in ("containers", "initContainers") and tuple(k for _, k in path) in _POD_KEYS:
+                path.append((key_indent, key))
+                listing, dash, item = True, None, None
+                continue
+            path.append((key_indent, key))
+        elif value[:1] in "|>":
+            block = key_indent
+        elif value[:1] in "[{&*!" and key in ("containers", "initContainers", "image"):
+            return None
+    if listing and item and "image" in item:
+        found.append((item.get("name", ""), item["image"]))
+    return [Container(f"{kind}/{name}", container, image) for container, image in found]
+
+
 def containers_of(rendered: str) -> tuple[Container, ...]:
     """Every container and initContainer of every Pod template in a rendered output."""
-    found = []
+    found: list[Container] = []
     for doc in split_documents(rendered):
-        if "image:" not in doc:
-            continue
-        loader = _Loader(doc)
-        try:
-            obj = loader.get_single_data()
-        except YAMLError:
-            continue
-        finally:
-            loader.dispose()
-        if not isinstance(obj, dict):
-            continue
-        resource = f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
-        for path in _POD_PATHS:
-            spec = obj
-            for key in path:
-                spec = spec.get(key) if isinstance(spec, dict) else None
-            if isinstance(spec, dict) and ("containers" in spec or "initContainers" in spec):
-                for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
-                    if isinstance(container, dict) and isinstance(container.get("image"), str):
-                        found.append(Container(resource, str(container.get("name") or ""), container["image"]))
-                break
+        if "image:" in doc:
+            scanned = _scan(doc)
+            found += scanned if scanned is not None else _parsed(doc)
     return tuple(found)
+
+
+def _parsed(doc: str) -> list[Container]:
+    """The containers of one document, by the YAML parser."""
+    loader = _Loader(doc)
+    try:
+        obj = loader.get_single_data()
+    except YAMLError:
+        return []
+    finally:
+        loader.dispose()
+    if not isinstance(obj, dict):
+        return []
+    resource = f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
+    found = []
+    for path in _POD_PATHS:
+        spec = obj
+        for key in path:
+            spec = spec.get(key) if isinstance(spec, dict) else None
+        if isinstance(spec, dict) and ("containers" in spec or "initContainers" in spec):
+            for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+                if isinstance(container, dict) and isinstance(container.get("image"), str):
+                    found.append(Container(resource, str(container.get("name") or ""), container["image"]))
+            break
+    return found
 
 
 def encode_containers(containers: tuple[Container, ...]) -> str:
