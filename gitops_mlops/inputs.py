@@ -106,17 +106,15 @@ def _references_of(file: Path, source: str, refs: References) -> tuple[str, ...]
     data = file.read_bytes() if file.stat().st_size <= kustomization.MAX_KUSTOMIZATION_BYTES else None
     if data is None:
         return kustomization.read(file, source).references  # raises: too large
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{source}: not UTF-8 text") from None
-    fast = fast_references(text)
-    if fast is not None:
-        return fast
     sha = hashlib.sha1(data).hexdigest()
-    known = refs.parsed.get(sha)
+    known = refs.parsed.get(sha)  # read before, in this command or an earlier one (the render cache keeps them)
     if known is None:
-        known = refs.parsed[sha] = refs.learned[sha] = kustomization.parse(text, source).references
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(f"{source}: not UTF-8 text") from None
+        fast = fast_references(text)
+        known = refs.parsed[sha] = refs.learned[sha] = fast if fast is not None else kustomization.parse(text, source).references
     return known
 
 
