@@ -178,7 +178,7 @@ def promote(
     to: Annotated[list[str], typer.Option("--to", help="Site selector, repeatable: name, group (edge) or glob.")],
     version: Annotated[Optional[str], typer.Option("--version", help="Semantic version (default: the image tag).")] = None,
     repo: RepoOpt = Path("."),
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff; change nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check, edit, render and verify as the real run, print the diff; then put every file back and commit nothing.")] = False,
     push: Annotated[bool, typer.Option("--push", help="Push to the remote (retrying if it moved; never force).")] = False,
     remote: Annotated[Optional[str], typer.Option("--remote", help="Remote name (default: config remote, origin).")] = None,
     target_branch: Annotated[Optional[str], typer.Option("--target-branch", help="Branch Argo CD watches (default: config).")] = None,

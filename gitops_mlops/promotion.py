@@ -74,10 +74,10 @@ def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish(
         request = settle_image(intent.config, intent.image, request)  # once: retries reuse the digest
         intent = replace(intent, image=parse_image(request.image))
     git = GitRepo(repo_dir)
-    if options.dry_run:
-        plan = plan_promotion(repo_dir, intent, request)
-        return _result(intent, plan, diff=unified_diff(plan.files()))
     recovered = journal.recover(git)
+    if options.dry_run:  # the real run's checks, renders included; every file put back, nothing committed
+        refuse_dirty(git, [site.path for site in intent.targets])
+        return replace(journaled(git, lambda: apply_promotion(repo_dir, git, intent, request, dry_run=True)), recovered=recovered)
     refuse_dirty(git, [site.path for site in intent.targets] + ["gitops-mlops.yaml"])
     resolved_at = git.head()
 
@@ -117,8 +117,9 @@ def refuse_dirty(git: GitRepo, paths: list[str]) -> None:
         raise GitError(f"uncommitted changes under the paths to change: {shown}; commit or stash them first")
 
 
-def apply_promotion(repo_dir: Path, git: GitRepo, intent: Intent, request: PromoteRequest, verify_effect: bool = True, hydrate_it: bool = True) -> Result:
-    """Plan, write, render and verify, commit (and hydrate); on any failure every file is put back."""
+def apply_promotion(repo_dir: Path, git: GitRepo, intent: Intent, request: PromoteRequest, verify_effect: bool = True, hydrate_it: bool = True, dry_run: bool = False) -> Result:
+    """Plan, write, render and verify, commit (and hydrate); on any failure every file is put back.
+    A dry run stops after the verification and puts every file back: it exits as the real run would."""
     clock = [("start", time.perf_counter())]
     with RenderCache(repo_dir) as cache:
         hydrate.seed(git, intent.config, cache)
@@ -138,6 +139,9 @@ def apply_promotion(repo_dir: Path, git: GitRepo, intent: Intent, request: Promo
                 sites = {s.name: s for s in intent.all_sites}
                 verify(repo_dir, intent.config, intent.model, {c.site: want for c in plan.changes}, sites, plan.others, plan.before, plan.refs, cache)
             clock.append(("verify", time.perf_counter()))
+            if dry_run:
+                restore(repo_dir, written)
+                return _result(intent, plan, diff=unified_diff(files))
             sha = git.commit([f.file for f in files], commit_message(intent, request, plan))
             journal.committed(git, note, sha)
             clock.append(("commit", time.perf_counter()))

@@ -256,3 +256,16 @@ def test_a_large_promotion_is_one_commit_and_restored_whole_on_failure(tmp_path)
     assert repo.git("show", "--name-only", "--format=", "HEAD").split() == [f"overlays/edge/site-{i:02d}/kustomization.yaml" for i in range(70)]
     assert repo.git("status", "--porcelain") == ""
     repo.git("fsck", "--strict")
+
+
+def test_dry_run_renders_and_exits_as_the_real_run_would(gitops_repo):
+    path = gitops_repo.work / "overlays/datacenter/kustomization.yaml"
+    path.write_text(path.read_text() + "configMapGenerator:\n  - name: settings\n    files:\n      - missing.properties\n")
+    gitops_repo.git("commit", "-qam", "a generator whose file is missing")
+    snap, head = tree_snapshot(gitops_repo.work), gitops_repo.head()
+    with pytest.raises(RenderError, match="missing.properties"):
+        promote(gitops_repo.work, request(dry_run=True))
+    assert tree_snapshot(gitops_repo.work) == snap and gitops_repo.head() == head
+    with pytest.raises(PolicyError, match="stage order"):
+        promote(gitops_repo.work, request(to=("edge",), dry_run=True))
+    assert tree_snapshot(gitops_repo.work) == snap and gitops_repo.head() == head
