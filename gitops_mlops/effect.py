@@ -49,7 +49,6 @@ def verify(
     before: dict[str, SiteRender],
     refs: References,
     cache: RenderCache | None = None,
-    render_before=None,
 ) -> dict[str, SiteRender]:
     """Render the changed sites and the others that read their folders; raise unless the effect is exactly the intended one."""
     fresh = References(parsed=refs.parsed)  # files changed: closures and keys are read again

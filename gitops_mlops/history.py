@@ -36,12 +36,6 @@ class Entry:
         digests = {image.partition("@")[2] for image, _ in self.images}
         return digests.pop() if len(digests) == 1 else ""
 
-    def digest_at(self, site: str) -> str | None:
-        for image, sites in self.images:
-            if site in sites:
-                return image.partition("@")[2]
-        return None
-
     def as_json(self) -> dict:
         return {
             "commit": self.commit,

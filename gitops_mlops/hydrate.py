@@ -21,8 +21,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_mlops.config import Config
-from gitops_mlops.errors import GitError, RenderError
+from gitops_mlops.config import Config, load_config
+from gitops_mlops.errors import GitError, InputError, RenderError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.rendercache import Entry, RenderCache
 from gitops_mlops.renders import encode_containers, render_state
@@ -156,12 +156,8 @@ class Check:
 
 def check(repo_dir: Path) -> Check:
     """Whether the hydrated branch was made from the checked-out source commit."""
-    from gitops_mlops.config import load_config
-
     config = load_config(repo_dir)
     if config.hydrate is None:
-        from gitops_mlops.errors import InputError
-
         raise InputError("gitops-mlops.yaml has no 'hydrate:' (branch and path of the rendered manifests)")
     git = GitRepo(repo_dir)
     found = tip(git, config)
@@ -171,8 +167,6 @@ def check(repo_dir: Path) -> Check:
 def hydrate_head(repo_dir: Path, push: bool = False) -> tuple[Check, Hydrated | None]:
     """Hydrate the checked-out source commit when the branch does not match it (rebuilt whole),
     optionally pushing the hydrated branch; nothing when it already matches."""
-    from gitops_mlops.config import load_config
-
     state = check(repo_dir)
     if state.matches:
         return state, None

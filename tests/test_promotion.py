@@ -134,10 +134,15 @@ def test_dirty_site_is_refused_before_anything_is_written(gitops_repo):
     assert tree_snapshot(gitops_repo.work) == snap
 
 
-def test_failed_render_restores_every_file(gitops_repo):
-    path = gitops_repo.work / "overlays/datacenter/kustomization.yaml"
+def break_datacenter_render(repo) -> None:
+    """Commit a generator whose file is missing: the datacenter overlay no longer renders."""
+    path = repo.work / "overlays/datacenter/kustomization.yaml"
     path.write_text(path.read_text() + "configMapGenerator:\n  - name: settings\n    files:\n      - missing-file.properties\n")
-    gitops_repo.git("commit", "-qam", "a generator whose file is missing")
+    repo.git("commit", "-qam", "a generator whose file is missing")
+
+
+def test_failed_render_restores_every_file(gitops_repo):
+    break_datacenter_render(gitops_repo)
     snap, head = tree_snapshot(gitops_repo.work), gitops_repo.head()
     with pytest.raises(RenderError, match="datacenter"):
         promote(gitops_repo.work, request())
@@ -259,11 +264,9 @@ def test_a_large_promotion_is_one_commit_and_restored_whole_on_failure(tmp_path)
 
 
 def test_dry_run_renders_and_exits_as_the_real_run_would(gitops_repo):
-    path = gitops_repo.work / "overlays/datacenter/kustomization.yaml"
-    path.write_text(path.read_text() + "configMapGenerator:\n  - name: settings\n    files:\n      - missing.properties\n")
-    gitops_repo.git("commit", "-qam", "a generator whose file is missing")
+    break_datacenter_render(gitops_repo)
     snap, head = tree_snapshot(gitops_repo.work), gitops_repo.head()
-    with pytest.raises(RenderError, match="missing.properties"):
+    with pytest.raises(RenderError, match="missing-file.properties"):
         promote(gitops_repo.work, request(dry_run=True))
     assert tree_snapshot(gitops_repo.work) == snap and gitops_repo.head() == head
     with pytest.raises(PolicyError, match="stage order"):
