@@ -5,14 +5,16 @@ kustomize`` (``GITOPS_MLOPS_KUSTOMIZE`` overrides). It runs on a leash: load
 restrictor RootOnly, no Helm, no exec or KRM plugins, remote resources refused
 before the build (unless allow-listed), network proxied to nowhere unless the
 config allow-lists remote resources, a wall-clock timeout
-(``GITOPS_MLOPS_KUSTOMIZE_TIMEOUT`` seconds, default 300) that a batch is not
-bisected past.
+(``GITOPS_MLOPS_KUSTOMIZE_TIMEOUT`` seconds, default 300) per process.
 
 Many sites render in one process: each overlay is wrapped in a tiny
 kustomization whose ``nameSuffix`` carries a unique marker, so resource ids of
 different sites never collide; the output is split back by marker, and the
 marker removed. Batches run in parallel, one per core; a failing batch is
-bisected so each broken site gets its own error.
+bisected so each broken site gets its own error, and a batch that runs past
+the timeout is split into single sites once kustomize has shown it can finish
+a build (another batch, or one of the batch's sites alone), so a timeout names
+only the sites that cannot render in time, never a whole fleet.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class Rendered:
     site: str
     output: str = ""
     error: str = ""
+    timed_out: bool = False
 
     @property
     def ok(self) -> bool:
@@ -187,6 +190,9 @@ def render_sites(
         futures = [pool.submit(_render_batch, kustomize, repo, Path(tmp), f"b{n}", batch, timeout, network, dirs) for n, batch in enumerate(batches)]
         for future in futures:
             results.update(future.result())
+        stalled = [site for batch in batches if len(batch) > 1 and results[batch[0].name].timed_out for site in batch]
+        if stalled:
+            results.update(_render_singly(pool, kustomize, repo, Path(tmp), stalled, timeout, network, dirs, results))
     for first, *others in groups.values():
         done = results[first.name]
         for site in others:  # same inputs, same output; an error names this site
@@ -227,6 +233,23 @@ def _mirror(repo: Path, root: Path, site: Site, text: str, refs: References) -> 
     return target
 
 
+def _render_singly(pool, kustomize: Kustomize, repo: Path, tmp: Path, stalled: list[Site], timeout: float, network: bool, dirs: dict[str, Path], done: dict[str, Rendered]) -> dict[str, Rendered]:
+    """The sites of batches that ran past the timeout, each alone: once some build has finished in
+    time (or the first of these alone does), so a kustomize that hangs on everything costs one more
+    timeout, not one per site."""
+    out: dict[str, Rendered] = {}
+    rest = stalled
+    if not any(r.ok for r in done.values()):
+        out.update(_render_batch(kustomize, repo, tmp, "p", stalled[:1], timeout, network, dirs))
+        if not out[stalled[0].name].ok:
+            return out
+        rest = stalled[1:]
+    futures = [pool.submit(_render_batch, kustomize, repo, tmp, f"t{n}", [site], timeout, network, dirs) for n, site in enumerate(rest)]
+    for future in futures:
+        out.update(future.result())
+    return out
+
+
 def _render_batch(kustomize: Kustomize, repo: Path, tmp: Path, label: str, batch: list[Site], timeout: float, network: bool = False, dirs: dict[str, Path] | None = None) -> dict[str, Rendered]:
     dirs = dirs or {site.name: repo / site.path for site in batch}
     if len(batch) == 1:
@@ -234,7 +257,8 @@ def _render_batch(kustomize: Kustomize, repo: Path, tmp: Path, label: str, batch
         try:
             return {site.name: Rendered(site.name, output=kustomize.build(dirs[site.name], cwd=repo, timeout=timeout, network=network))}
         except RenderError as exc:
-            return {site.name: Rendered(site.name, error=f"site {site.name}: {str(exc).replace(str(dirs[site.name]), site.path)}")}
+            error = f"site {site.name}: {str(exc).replace(str(dirs[site.name]), site.path)}"
+            return {site.name: Rendered(site.name, error=error, timed_out=isinstance(exc, TimedOut))}
     token = "g" + secrets.token_hex(4)
     wrapper = tmp / label
     wrapper.mkdir()
@@ -245,8 +269,8 @@ def _render_batch(kustomize: Kustomize, repo: Path, tmp: Path, label: str, batch
         (wrapper / f"s{i}" / "kustomization.yaml").write_text(f"resources:\n- {target}\nnameSuffix: -{token}{i}z\n")
     try:
         output = kustomize.build(wrapper, timeout=timeout, network=network)
-    except TimedOut as exc:  # bisecting a hung build would wait the timeout again per half
-        return {site.name: Rendered(site.name, error=f"site {site.name}: {exc}") for site in batch}
+    except TimedOut as exc:  # render_sites splits it once the other batches are done
+        return {site.name: Rendered(site.name, error=f"site {site.name}: {exc}", timed_out=True) for site in batch}
     except RenderError:
         half = len(batch) // 2
         out = _render_batch(kustomize, repo, tmp, label + "l", batch[:half], timeout, network, dirs)

@@ -217,12 +217,39 @@ def test_a_hung_kustomize_is_killed_by_the_timeout_and_exits_4(gitops_repo):
     hung = gitops_repo.work.parent / "hung-kustomize"
     hung.write_text("#!/bin/sh\nexec sleep 600\n")
     hung.chmod(0o755)
-    env = {"GITOPS_MLOPS_KUSTOMIZE": str(hung), "GITOPS_MLOPS_KUSTOMIZE_TIMEOUT": "3"}
+    env = {"GITOPS_MLOPS_KUSTOMIZE": str(hung), "GITOPS_MLOPS_KUSTOMIZE_TIMEOUT": "2"}
     before = tree_snapshot(gitops_repo.work)
     result = cli("promote", "fraud-detector", f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}", "--to", "datacenter", cwd=gitops_repo.work, env=env)
-    assert result.code == 4 and "timed out after 3s" in result.err and len(result.err.strip().splitlines()) == 1
+    assert result.code == 4 and "timed out after 2s" in result.err and len(result.err.strip().splitlines()) == 1
     assert tree_snapshot(gitops_repo.work) == before
     start = time.perf_counter()
-    result = cli("validate", cwd=gitops_repo.work, env=env)  # several batches: each waits one timeout, never one per bisection
-    assert result.code == 4 and result.out.count("timed out after 3s") == 5
-    assert time.perf_counter() - start < 7  # bisecting the batch of two would take three timeouts: 9 s
+    result = cli("validate", cwd=gitops_repo.work, env=env)  # two batches time out, then one site alone: nothing ever finishes, so no more
+    assert result.code == 4 and result.out.count("timed out after 2s") == 5
+    assert time.perf_counter() - start < 7  # one timeout per site would take 10 s
+
+
+def test_a_batch_past_the_timeout_is_split_and_only_the_site_that_hangs_is_named(gitops_repo, tmp_path):
+    """One site's build hangs: its batch runs past the timeout, is split into single sites, and every
+    other site of that batch still renders; the timeout names the one site."""
+    real = " ".join(Kustomize.find().command)
+    slow = tmp_path / "slow-kustomize"
+    slow.write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do\n'
+        '  case "$a" in *austin-01*) exec sleep 600;; esac\n'
+        '  if [ -d "$a" ] && grep -rqs austin-01 "$a"; then exec sleep 600; fi\n'
+        "done\n"
+        f'exec {real} "$@"\n'
+    )
+    slow.chmod(0o755)
+    repo = gitops_repo.work.resolve()
+    sites = sites_of(repo)
+    for n, site in enumerate(sites):  # distinct inputs, so every site is its own build
+        path = repo / site.path / "kustomization.yaml"
+        path.write_text(path.read_text() + f"commonAnnotations:\n  example.com/n: '{n}'\n")
+    batched = render_sites(repo, sites, kustomize=Kustomize((str(slow),)), jobs=1, timeout=3)
+    assert [name for name, r in batched.items() if not r.ok] == ["edge/austin-01"]
+    assert batched["edge/austin-01"].timed_out and "timed out after 3s" in batched["edge/austin-01"].error
+    assert batched["edge/austin-01"].error.startswith("site edge/austin-01: overlays/edge/austin-01")
+    alone = render_sites(repo, sites, timeout=60)
+    assert all(batched[s.name].output == alone[s.name].output for s in sites if s.name != "edge/austin-01")
