@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import fmt, make_fleet_repo  # noqa: E402
+from benchlib import commit_and_push, fmt, make_distinct, make_fleet_repo  # noqa: E402
 from ruamel.yaml import YAML  # noqa: E402
 
 from gitops_mlops.kustomize import Kustomize  # noqa: E402
@@ -101,17 +101,6 @@ def main() -> None:
         note = "" if count == args.sites else f" (measured on {count} sites, scaled)"
         print(f"per-site edit + build + commit: {scaled:.2f} s{note}")
         print(f"speed-up: {scaled / fast:.1f}x")
-
-
-def make_distinct(repo: Path) -> None:
-    for path in sorted(repo.glob("overlays/edge/*/kustomization.yaml")):
-        path.write_text(path.read_text() + f"commonAnnotations:\n  example.com/site: {path.parent.name}\n")
-    commit_and_push(repo, "distinct sites")
-
-
-def commit_and_push(repo: Path, message: str) -> None:
-    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qam", message], cwd=repo, check=True)
-    subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo, check=True)
 
 
 def count_kustomize(tmp: Path):

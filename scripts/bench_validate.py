@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import fmt, make_fleet_repo, median_of  # noqa: E402
+from benchlib import fmt, make_distinct, make_fleet_repo, median_of  # noqa: E402
 
 from gitops_mlops import rendercache  # noqa: E402
 from gitops_mlops.config import load_config  # noqa: E402
@@ -39,8 +39,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-validate-") as tmp:
         repo = make_fleet_repo(Path(tmp), args.sites, args.models)
         if args.distinct:
-            for path in sorted(repo.glob("overlays/edge/*/kustomization.yaml")):
-                path.write_text(path.read_text() + f"commonAnnotations:\n  example.com/site: {path.parent.name}\n")
+            make_distinct(repo)
         config = load_config(repo)
         sites = discover_sites(repo, config)
         kind = "every edge site distinct" if args.distinct else "edge sites from one template"

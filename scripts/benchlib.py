@@ -32,6 +32,18 @@ def make_fleet_repo(root: Path, edge_sites: int, models: int) -> Path:
     return work
 
 
+def make_distinct(repo: Path) -> None:
+    """Give every edge site its own annotation (committed and pushed), so no two sites share a build."""
+    for path in sorted(repo.glob("overlays/edge/*/kustomization.yaml")):
+        path.write_text(path.read_text() + f"commonAnnotations:\n  example.com/site: {path.parent.name}\n")
+    commit_and_push(repo, "distinct sites")
+
+
+def commit_and_push(repo: Path, message: str) -> None:
+    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qam", message], cwd=repo, check=True)
+    subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo, check=True)
+
+
 def median_of(runs: int, fn) -> tuple[float, list[float]]:
     times = []
     for _ in range(runs):
