@@ -20,7 +20,6 @@ CONFIG_FILE = "gitops-mlops.yaml"
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
-
 @dataclass(frozen=True)
 class Model:
     name: str
@@ -204,7 +203,10 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         models.append(Model(name=name, image=r.str("image", default=name), repository=repository, sites=r.strings("sites")))
         for other in models[:-1]:
             if other.image == models[-1].image and not (other.sites and models[-1].sites):
-                raise r.error(node, f"models {other.name!r} and {name!r} share one image {other.image!r}: give each its own 'image', or list where each lives under 'sites'")
+                raise r.error(
+                    node,
+                    f"models {other.name!r} and {name!r} share one image {other.image!r}: give each its own 'image', or list where each lives under 'sites'",
+                )
     if not models:
         raise InputError(f"{source}:{line_of(root)}: config needs at least one model under 'models'")
 
@@ -229,9 +231,12 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         if wildcards and any(part != "*" and "*" in part for part in path.split("/")):
             raise r.error(r.values["path"], f"site path {path!r}: '*' stands for one whole path segment")
         name = r.str("name", default=path)
-        example = re.sub(r"\{(\d+)\}", lambda m: "x" if 1 <= int(m.group(1)) <= wildcards else "{bad}", name.replace("*", "x")) if wildcards else name
+        example = re.sub(r"\{(\d+)\}", lambda m, n=wildcards: "x" if 1 <= int(m.group(1)) <= n else "{bad}", name.replace("*", "x")) if wildcards else name
         if not SITE_NAME_RE.match(example):
-            raise r.error(r.values.get("name", node), f"site name {name!r} is not usable (letters, digits, . _ - per path component; {{1}}, {{2}}... for the path's wildcards)")
+            raise r.error(
+                r.values.get("name", node),
+                f"site name {name!r} is not usable (letters, digits, . _ - per path component; {{1}}, {{2}}... for the path's wildcards)",
+            )
         if wildcards and "name" in r.values and not re.search(r"\{\d+\}", name):
             raise r.error(r.values["name"], f"site name {name!r}: a pattern's name needs {{1}}, {{2}}... so each match has its own")
         stage = r.str("stage", default=name.split("/")[0])

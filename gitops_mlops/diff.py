@@ -19,9 +19,10 @@ from gitops_mlops import settings
 from gitops_mlops.config import Config, load_config
 from gitops_mlops.errors import InputError
 from gitops_mlops.gitrepo import GitRepo
-from gitops_mlops.kustomization import Pin
 from gitops_mlops.inputs import References, check_references, closure
-from gitops_mlops.kustomize import render_sites
+from gitops_mlops.kustomization import Pin
+from gitops_mlops.present import grouped, short, some
+from gitops_mlops.rendering import render_sites
 from gitops_mlops.sites import Site, discover_sites, parse_shard, select, shard, site_pin_fields
 
 PARALLEL_SIDES_FROM = 50  # sites; below that a second process costs more than it saves
@@ -43,6 +44,12 @@ class SiteDiff:
     site: str
     diff: str
     pins: tuple[PinDelta, ...] = ()
+    stage: str = ""
+
+    @property
+    def body(self) -> str:
+        """The diff without its two header lines: equal at sites whose renders changed alike."""
+        return self.diff.split("\n", 2)[2] if self.diff.count("\n") >= 2 else ""
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,7 @@ class _Side:
     refs: References = field(default_factory=References)
 
     @classmethod
-    def at(cls, tree: Path) -> "_Side":
+    def at(cls, tree: Path) -> _Side:
         try:
             config = load_config(tree)
         except InputError:
@@ -213,7 +220,8 @@ def _compare(sides: dict[str, _Side], names: list[str], base_worker: _BaseWorker
         if body is None:
             lines = difflib.unified_diff(before.splitlines(True), after.splitlines(True), "a", "b", n=3)
             body = bodies[(before, after)] = "".join(list(lines)[2:])
-        out.append(SiteDiff(name, f"--- base/{name}\n+++ head/{name}\n{body}", _pin_deltas(sides, models, name)))
+        site = sides["head"].sites.get(name) or sides["base"].sites.get(name)
+        out.append(SiteDiff(name, f"--- base/{name}\n+++ head/{name}\n{body}", _pin_deltas(sides, models, name), site.stage if site else ""))
     return out
 
 
@@ -247,11 +255,53 @@ def _pin_deltas(sides: dict[str, _Side], models: dict[str, str], name: str) -> t
     return tuple(deltas)
 
 
+def to_json(report: DiffReport) -> list[dict]:
+    """Per site: its stage, the pins that changed (model, from, to) and the rendered diff."""
+    return [
+        {
+            "site": s.site,
+            "stage": s.stage,
+            "pins": [
+                {
+                    "model": p.model,
+                    "from": {"version": p.old_version or None, "digest": p.old_digest or None},
+                    "to": {"version": p.new_version or None, "digest": p.new_digest or None},
+                }
+                for p in s.pins
+            ],
+            "diff": s.diff,
+        }
+        for s in report.sites
+    ]
+
+
+def pin_lines(report: DiffReport) -> list[str]:
+    """One line per (model, from -> to): the count and the first few sites."""
+    keyed = (((p.model, p.old_version, p.new_version, p.old_digest, p.new_digest), p.site) for p in report.pins)
+    lines = []
+    for (model, old_version, new_version, old_digest, new_digest), names in grouped(keyed):
+        change = f"{model} {old_version or '-'} -> {new_version or '-'}  {short(old_digest)} -> {short(new_digest)}"
+        lines.append(f"{change}  ({len(names)} site{'s' if len(names) != 1 else ''}: {some(names)})")
+    return lines
+
+
+def same_changes(report: DiffReport) -> list[tuple[SiteDiff, list[str]]]:
+    """Sites whose renders changed alike, each group once: (its first site's diff, every site in it)."""
+    first: dict[str, SiteDiff] = {}
+    for s in report.sites:
+        first.setdefault(s.body, s)
+    return [(first[body], names) for body, names in grouped((s.body, s.site) for s in report.sites)]
+
+
 def to_text(report: DiffReport) -> str:
     lines = [f"# {len(report.sites)} site(s) change between {report.base[:12]} and {report.head[:12]}"]
-    for p in report.pins:
-        lines.append(f"# {p.site}: {p.model} {p.old_version or '-'} -> {p.new_version or '-'}  {_short(p.old_digest)} -> {_short(p.new_digest)}")
-    return "\n".join(lines) + "\n" + "".join(s.diff for s in report.sites)
+    lines += [f"# {line}" for line in pin_lines(report)]
+    out = "\n".join(lines) + "\n"
+    for diff, names in same_changes(report):
+        if len(names) > 1:
+            out += f"# the same change at {len(names)} sites: {', '.join(names)}\n"
+        out += diff.diff
+    return out
 
 
 def to_markdown(report: DiffReport) -> str:
@@ -262,21 +312,22 @@ def to_markdown(report: DiffReport) -> str:
         "",
     ]
     if report.pins:
-        head += ["| site | model | version | digest |", "| --- | --- | --- | --- |"]
-        head += [f"| {p.site} | {p.model} | {p.old_version or '-'} → {p.new_version or '-'} | `{_short(p.old_digest)}` → `{_short(p.new_digest)}` |" for p in report.pins]
+        head += ["| model | version | digest | sites |", "| --- | --- | --- | --- |"]
+        keyed = (((p.model, p.old_version, p.new_version, p.old_digest, p.new_digest), p.site) for p in report.pins)
+        for (model, old_version, new_version, old_digest, new_digest), names in grouped(keyed):
+            versions = f"{old_version or '-'} → {new_version or '-'}"
+            head.append(f"| {model} | {versions} | `{short(old_digest)}` → `{short(new_digest)}` | {len(names)}: {some(names)} |")
         head.append("")
     body = "\n".join(head)
+    groups = same_changes(report)
     shown = 0
-    for site in report.sites:
-        block = f"\n<details><summary>{site.site}</summary>\n\n```diff\n{site.diff}```\n</details>\n"
+    for diff, names in groups:
+        title = diff.site if len(names) == 1 else f"{len(names)} sites: {some(names, 10)}"
+        block = f"\n<details><summary>{title}</summary>\n\n```diff\n{diff.diff}```\n</details>\n"
         if len(body) + len(block) > MARKDOWN_LIMIT:
             break
         body += block
         shown += 1
-    if shown < len(report.sites):
-        body += f"\n_{len(report.sites) - shown} more site diffs not shown (comment size limit); run `gitops-mlops diff` locally._\n"
+    if shown < len(groups):
+        body += f"\n_{len(groups) - shown} more distinct changes not shown (comment size limit); run `gitops-mlops diff` locally._\n"
     return body
-
-
-def _short(digest: str) -> str:
-    return digest[:19] if digest else "-"

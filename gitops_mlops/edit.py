@@ -30,7 +30,7 @@ def write_atomic(path: Path, text: str) -> None:
         try:
             data = memoryview(text.encode("utf-8"))
             while data:
-                data = data[os.write(fd, data):]
+                data = data[os.write(fd, data) :]
         finally:
             os.close(fd)
         os.replace(tmp, path)

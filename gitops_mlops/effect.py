@@ -65,14 +65,18 @@ def verify(
         wrong = [c for c in containers if not want.matches(c.repository, c.tag, c.digest)]
         if not containers or wrong:
             shown = f"{wrong[0].resource} renders {wrong[0].image}" if wrong else f"no workload renders {model.name}"
-            raise RenderError(f"site {name}: after the edit {shown}, not {want}: the image is set outside this site's pin (a wrapped overlay, a patch or a generator); nothing changed")
+            raise RenderError(
+                f"site {name}: after the edit {shown}, not {want}: the image is set outside this site's pin (a wrapped overlay, a patch or a generator); nothing changed"
+            )
     moved = [s.name for s in others if before.get(s.name) is not None and after[s.name].output_sha != before[s.name].output_sha]
     if moved:
         via = ", ".join(_shared_folders(repo_dir, refs, [s for s in others if s.name in moved], [sites[n] for n in expected]))
         shown = ", ".join(moved[:5]) + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
         raise PolicyError(f"would also change {shown} through {via}, which the selected sites share; select those sites too (nothing changed)")
     for name in expected:
-        new = set(rendered_errors(config, sites[name], after[name].containers)) - set(rendered_errors(config, sites[name], before[name].containers if name in before else ()))
+        new = set(rendered_errors(config, sites[name], after[name].containers)) - set(
+            rendered_errors(config, sites[name], before[name].containers if name in before else ())
+        )
         if new:
             raise RenderError(f"validation failed, nothing changed: {sorted(new)[0]}")
     return after

@@ -8,10 +8,11 @@ remote moved raises PushRejected, the one retryable case.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import secrets
-import io
+import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ class GitRepo:
         self._git.update_environment(**_GIT_ENV)
 
     @classmethod
-    def init(cls, path: Path, branch: str = "main") -> "GitRepo":
+    def init(cls, path: Path, branch: str = "main") -> GitRepo:
         try:
             git.Repo.init(path, initial_branch=branch)
         except GitCommandError as exc:
@@ -87,6 +88,13 @@ class GitRepo:
             raise GitError(f"git {args[0]}: {_reason(exc)}") from None
 
     # ------------------------------------------------------------ state
+
+    def remote_url(self, name: str) -> str | None:
+        """The URL of remote ``name``, or None when there is no such remote."""
+        try:
+            return self.run("remote", "get-url", name).strip()
+        except GitError:
+            return None
 
     @property
     def git_dir(self) -> Path:
@@ -163,7 +171,8 @@ class GitRepo:
     # ------------------------------------------------------------ writes
 
     def commit(self, paths: list[str], message: str) -> str:
-        """Commit exactly ``paths`` (changes staged elsewhere stay out) with ``message``; return the new sha.
+        """Commit exactly ``paths`` (changes staged elsewhere stay out; a path gone from the work tree is
+        deleted) with ``message``; return the new sha.
 
         The commit is written as one pack by ``git fast-import`` on top of HEAD: a thousand
         changed files cost one pack instead of two thousand loose objects. Where that would
@@ -195,6 +204,9 @@ class GitRepo:
         encoded = message.encode("utf-8")
         stream = [f"commit {temp_ref}\nauthor {author}\ncommitter {committer}\ndata {len(encoded)}\n".encode(), encoded, f"\nfrom {head}\n".encode()]
         for path in paths:
+            if not (self.root / path).exists():  # deleted from the work tree: deleted in the commit
+                stream.append(f"D {_quote_path(path)}\n".encode())
+                continue
             data = (self.root / path).read_bytes()
             mode = "100755" if os.stat(self.root / path).st_mode & 0o111 else "100644"
             stream += [f"M {mode} inline {_quote_path(path)}\ndata {len(data)}\n".encode(), data, b"\n"]
@@ -210,7 +222,7 @@ class GitRepo:
         finally:
             with contextlib.suppress(GitCommandError):
                 self._git.update_ref("-d", temp_ref)
-        self.run("update-index", "--add", "-z", "--stdin", stdin="\0".join(paths))  # index follows HEAD
+        self.run("update-index", "--add", "--remove", "-z", "--stdin", stdin="\0".join(paths))  # index follows HEAD
         with contextlib.suppress(GitError):
             self.run("maintenance", "run", "--auto", "--quiet")  # as git commit does: packs do not pile up
         return sha
@@ -271,7 +283,7 @@ class GitRepo:
     def _commit_porcelain(self, paths: list[str], message: str) -> str:
         spec = "\0".join(paths)
         others = set(self.run("diff", "--cached", "--name-only", "-z").split("\0")) - set(paths) - {""}
-        self.run("update-index", "--add", "-z", "--stdin", stdin=spec)  # exact paths: no pathspec matching
+        self.run("update-index", "--add", "--remove", "-z", "--stdin", stdin=spec)  # exact paths: no pathspec matching
         argv = ["git", "commit", "--quiet", "--file=-"]
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".pathspec") as pathspec:
             if others:  # only then pay for a commit limited to our paths
@@ -286,13 +298,11 @@ class GitRepo:
         return self.head()
 
     def _identity_env(self) -> dict[str, str]:
-        reader = self._repo.config_reader()
-        env = {}
-        if not reader.has_option("user", "name") and "GIT_AUTHOR_NAME" not in os.environ:
-            env.update(GIT_AUTHOR_NAME="gitops-mlops", GIT_COMMITTER_NAME="gitops-mlops")
-        if not reader.has_option("user", "email") and "GIT_AUTHOR_EMAIL" not in os.environ:
-            env.update(GIT_AUTHOR_EMAIL="gitops-mlops@localhost", GIT_COMMITTER_EMAIL="gitops-mlops@localhost")
-        return env
+        return identity_env(self.root)
+
+    def check_identity(self) -> None:
+        """Refuse, before anything is written, when there is no identity to commit as."""
+        identity_env(self.root)
 
     def move_head(self, new: str, old: str) -> None:
         """Point HEAD (its branch, when on one) at ``new`` if it is still at ``old``; the files stay."""
@@ -303,12 +313,40 @@ class GitRepo:
         with self._git.custom_environment(GIT_LITERAL_PATHSPECS="1"):
             self.run("checkout", "--quiet", "HEAD", "--pathspec-from-file=-", "--pathspec-file-nul", stdin="\0".join(paths))
 
+    def cherry_pick(self, sha: str) -> str | None:
+        """Apply commit ``sha`` on HEAD with its message and author; the new sha, or None when HEAD
+        already has its change. GitError (and nothing changed) when it does not apply cleanly."""
+        try:
+            self.run("cherry-pick", "--no-commit", sha)
+        except GitError as exc:
+            with contextlib.suppress(GitError):
+                self.run("reset", "--quiet", "--merge")
+            raise GitError(str(exc).split("\n")[0]) from None
+        if not self.run("diff", "--cached", "--name-only", "HEAD"):
+            return None
+        with self._git.custom_environment(**self._identity_env()):
+            self.run("commit", "--quiet", "--no-verify", "--reuse-message", sha)
+        return self.head()
+
     def reset_keep(self, sha: str) -> None:
         """Move HEAD (and the current branch) to ``sha``, keeping unrelated local changes."""
         self.run("reset", "--quiet", "--keep", sha)
 
     def checkout_new_branch(self, name: str, sha: str) -> None:
         self.run("checkout", "--quiet", "-b", name, sha)
+
+    def patch_id(self, sha: str) -> str:
+        """The stable patch id of a commit's change (equal for the same change on another parent)."""
+        diff = self.run("diff-tree", "--patch", "--no-color", "--full-index", "--root", sha)
+        return self.run("patch-id", "--stable", stdin=diff).split(" ", 1)[0]
+
+    def remote_branch_sha(self, remote: str, branch: str) -> str | None:
+        """The sha of ``branch`` on ``remote`` (asked now), or None."""
+        try:
+            out = self._git.ls_remote("--heads", remote, f"refs/heads/{branch}")
+        except GitCommandError as exc:
+            raise GitError(f"git ls-remote {remote}: {_reason(exc)}") from None
+        return out.split()[0] if out.strip() else None
 
     def local_branch_exists(self, name: str) -> bool:
         return any(head.name == name for head in self._repo.heads)
@@ -390,7 +428,9 @@ class GitRepo:
         out = self.run("ls-tree", "--name-only", sha, "--", *paths)
         return [line for line in out.splitlines() if line]
 
-    def log_trailers(self, ref: str, grep: list[str] | None = None, paths: list[str] | None = None, limit: int | None = None, skip: int = 0, first_parent: bool = False) -> list[Trailered]:
+    def log_trailers(
+        self, ref: str, grep: list[str] | None = None, paths: list[str] | None = None, limit: int | None = None, skip: int = 0, first_parent: bool = False
+    ) -> list[Trailered]:
         """Commits reachable from ``ref`` (newest first) with their trailers."""
         sep, end = "\x1f", "\x1e"
         fmt = f"%H{sep}%aI{sep}%an{sep}%s{sep}%(trailers:only,unfold){end}"
@@ -416,6 +456,28 @@ class GitRepo:
             pairs = tuple(tuple(p.strip() for p in line.split(":", 1)) for line in trailers.splitlines() if ":" in line)
             commits.append(Trailered(sha=sha, date=date, author=author, subject=subject, trailers=pairs))
         return commits
+
+
+NO_IDENTITY = (
+    "no git identity to commit as: set one with git config --global user.name 'NAME' and git config --global user.email EMAIL, or pass --author 'NAME <EMAIL>'"
+)
+
+
+def identity_env(cwd: Path) -> dict[str, str]:
+    """Who commits, as git's environment: git's own identity (its variables, then its config at
+    ``cwd``); the author stands in for a committer git does not know. InputError when there is none:
+    the tool never invents an identity."""
+
+    def config(key: str) -> str:
+        proc = subprocess.run(["git", "config", "--get", key], cwd=cwd, capture_output=True, text=True, check=False)
+        return proc.stdout.strip()
+
+    name, email = config("user.name"), config("user.email") or os.environ.get("EMAIL", "")
+    author = (os.environ.get("GIT_AUTHOR_NAME") or name, os.environ.get("GIT_AUTHOR_EMAIL") or email)
+    if not all(author):
+        raise InputError(NO_IDENTITY)
+    committer = (os.environ.get("GIT_COMMITTER_NAME") or name or author[0], os.environ.get("GIT_COMMITTER_EMAIL") or email or author[1])
+    return {"GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1], "GIT_COMMITTER_NAME": committer[0], "GIT_COMMITTER_EMAIL": committer[1]}
 
 
 def _under(path: str, prefixes: set[str]) -> bool:

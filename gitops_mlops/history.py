@@ -84,10 +84,7 @@ def read_history(repo_dir: Path, model: str, selectors: tuple[str, ...] = (), li
     if selectors and ref == "HEAD":
         chosen = select(discover_sites(repo_dir, config), selectors)
         if len(chosen) == 1:
-            entries = site_history(repo_dir, git, config, config.model(model), chosen[0], limit)
-            if not entries:
-                raise InputError(f"model {model!r} never ran at {chosen[0].name}")
-            return entries
+            return site_history(repo_dir, git, config, config.model(model), chosen[0], limit)
     grep = [f"^Model: {model}$", f"^Action: ({'|'.join(trailers.ACTIONS)})$"]
     entries: list[Entry] = []
     skip = 0
@@ -105,10 +102,7 @@ def read_history(repo_dir: Path, model: str, selectors: tuple[str, ...] = (), li
         if not selectors or len(chunk) < CHUNK:
             break
         skip += CHUNK
-    if not entries:
-        where = f" at {', '.join(selectors)}" if selectors else ""
-        raise InputError(f"model {model!r} has no promotion or rollback history{where}")
-    return entries
+    return entries  # none is an empty history, not an error
 
 
 def site_history(repo_dir: Path, git: GitRepo, config: Config, model: Model, site: Site, limit: int | None) -> list[Entry]:
@@ -124,7 +118,18 @@ def site_history(repo_dir: Path, git: GitRepo, config: Config, model: Model, sit
                 if newer.images:
                     record = newer.record if newer.record is not None and newer.record.model == model.name and site.name in newer.record.sites else None
                     image = newer.images[0]
-                    entries.append(Entry(newer.commit, newer.date, newer.author, record.action if record else "change", model.name, newer.version, ((image, (site.name,)),), record.forced if record else False))
+                    entries.append(
+                        Entry(
+                            newer.commit,
+                            newer.date,
+                            newer.author,
+                            record.action if record else "change",
+                            model.name,
+                            newer.version,
+                            ((image, (site.name,)),),
+                            record.forced if record else False,
+                        )
+                    )
                     if limit is not None and len(entries) >= limit:
                         break
             newer = older

@@ -83,10 +83,13 @@ def remove_holds(text: str, model: str, sites: set[str], digest: str | None = No
     if not removed:
         return text, []
     if not keep:
-        start = node.start_mark.index if node.flow_style else key.end_mark.index + 1
-        end = node.end_mark.index if node.flow_style else end_of_line(text, content_end(node))
+        if node.flow_style:
+            return text[: node.start_mark.index].rstrip(" ") + " []" + text[node.end_mark.index :], removed
+        start = key.end_mark.index + 1
+        rest = text[start : end_of_line(text, start)].rstrip("\r\n")
+        comment = rest if rest.strip().startswith("#") else ""  # `holds:  # none yet` keeps its comment, spacing and all
         newline = "\r\n" if "\r\n" in text else "\n"
-        return text[:start].rstrip(" ") + " []" + ("" if node.flow_style else newline) + text[end:], removed
+        return text[:start].rstrip(" ") + " []" + comment + newline + text[end_of_line(text, content_end(node)) :], removed
     if node.flow_style:
         inner = ", ".join(text[i.start_mark.index : i.end_mark.index] for i in keep)
         return text[: node.start_mark.index] + "[" + inner + "]" + text[node.end_mark.index :], removed

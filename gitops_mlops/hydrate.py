@@ -59,7 +59,9 @@ def source_of(git: GitRepo, sha: str) -> str | None:
     return None
 
 
-def build(repo_dir: Path, git: GitRepo, config: Config, source: str, source_parent: str | None, changed: set[str], cache: RenderCache, base: str | None) -> Hydrated:
+def build(
+    repo_dir: Path, git: GitRepo, config: Config, source: str, source_parent: str | None, changed: set[str], cache: RenderCache, base: str | None
+) -> Hydrated:
     """The hydrated commit for source commit ``source`` (the work tree holds it): the changed sites
     written on ``base`` when that was made from ``source_parent``, else every site written anew."""
     spec = config.hydrate
@@ -89,7 +91,9 @@ def build(repo_dir: Path, git: GitRepo, config: Config, source: str, source_pare
     return Hydrated(sha, spec.branch, base, rebuilt, tuple(s.name for s in chosen))
 
 
-def after_commit(repo_dir: Path, git: GitRepo, config: Config, source: str, source_parent: str | None, changed: set[str], cache: RenderCache) -> tuple[tuple[str, str], ...]:
+def after_commit(
+    repo_dir: Path, git: GitRepo, config: Config, source: str, source_parent: str | None, changed: set[str], cache: RenderCache
+) -> tuple[tuple[str, str], ...]:
     """Hydrate a source commit just made: the (sha, branch) to push with it atomically, or () when
     the config hydrates nothing. The local branch follows, as the record of the last hydration."""
     if config.hydrate is None:
@@ -172,6 +176,7 @@ def hydrate_head(repo_dir: Path, push: bool = False) -> tuple[Check, Hydrated | 
         return state, None
     config = load_config(repo_dir)
     git = GitRepo(repo_dir)
+    git.check_identity()
     with RenderCache(repo_dir) as cache:
         hydrated = build(Path(repo_dir).resolve(), git, config, state.source, None, set(), cache, state.tip)
     git.set_branch(hydrated.branch, hydrated.sha, git.try_resolve(f"refs/heads/{hydrated.branch}"))

@@ -70,9 +70,7 @@ def parse_image(text: str) -> ImageRef:
     if not _DOMAIN_RE.match(registry):
         raise InputError(f"image reference {text!r}: invalid registry {registry!r}")
     if not path or not all(_PATH_COMPONENT_RE.match(part) for part in path.split("/")):
-        raise InputError(
-            f"image reference {text!r}: invalid repository path {path!r} (lowercase letters, digits and . _ - separators)"
-        )
+        raise InputError(f"image reference {text!r}: invalid repository path {path!r} (lowercase letters, digits and . _ - separators)")
     return ImageRef(registry=registry, path=path, tag=tag, digest=digest or None)
 
 

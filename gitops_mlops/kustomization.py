@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_mlops import yamledit
-from gitops_mlops.fastpins import _fast_matches, _unquote, fast_pin_fields  # noqa: F401 (fast_pin_fields: the tuple reader)
 from gitops_mlops.errors import InputError
+from gitops_mlops.fastpins import _fast_matches, _unquote, fast_pin_fields
 from gitops_mlops.yamlnodes import MappingNode, Node, ScalarNode, SequenceNode, compose, line_of, mapping_get
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")

@@ -19,5 +19,7 @@ BRANCH_RE = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*/\.)(?!\.)[A-Za-z0-9._/-]+
 def check_branch(name: str, what: str = "--branch") -> str:
     """A branch name git accepts, refused here before git ever runs (``a..b``, ``-x``, ``x.lock``)."""
     if not BRANCH_RE.match(name) or len(name) > 255:
-        raise InputError(f"{what} {name!r} is not a valid branch name (letters, digits, . _ / -; no '..', no leading '-' or '.', no trailing '/', '.' or '.lock')")
+        raise InputError(
+            f"{what} {name!r} is not a valid branch name (letters, digits, . _ / -; no '..', no leading '-' or '.', no trailing '/', '.' or '.lock')"
+        )
     return name

@@ -46,6 +46,8 @@ class PinChange:
     new_version: str
     new_digest: str
     old_image: str = ""  # what the site rendered for the model before
+    stage: str = ""
+    new_image: str = ""  # the full reference the site renders once changed
     before: str = field(repr=False, default="")
     after: str = field(repr=False, default="")
 
@@ -134,8 +136,12 @@ def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cach
         old, after = kustomization.edit_pin(text, rel, name, values)
         old_image = containers[0].image if containers else ""
         if after == text:  # the pin already says this, yet the render differs: it does not reach the workloads
-            raise RenderError(f"site {site.name}: {rel} already pins {name} to {image} but the site renders {old_image or 'no workload of it'}: the image is set outside this site's pin")
-        changes.append(PinChange(site.name, rel, name, old, intent.version, digest, old_image, before=text, after=after))
+            raise RenderError(
+                f"site {site.name}: {rel} already pins {name} to {image} but the site renders {old_image or 'no workload of it'}: the image is set outside this site's pin"
+            )
+        changes.append(
+            PinChange(site.name, rel, name, old, intent.version, digest, old_image, stage=site.stage, new_image=str(intent.image), before=text, after=after)
+        )
 
     if not request.force_order:
         policy.check_stage_order(config, model, digest, intent.targets, gate, intent.all_sites)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gitops_mlops import hydrate, journal, registry, trailers
+from gitops_mlops import hydrate, recovery, registry, settings, trailers
 from gitops_mlops.config import Config, load_config
 from gitops_mlops.edit import FileEdit, restore, write_all
 from gitops_mlops.effect import Expected, verify
@@ -24,6 +24,7 @@ from gitops_mlops.imageref import ImageRef, parse_image
 from gitops_mlops.plan import Intent, PinChange, Plan, plan_promotion, resolve_intent
 from gitops_mlops.publish import journaled, publish
 from gitops_mlops.rendercache import RenderCache
+from gitops_mlops.renders import split_image
 from gitops_mlops.requests import PromoteRequest, Publish
 from gitops_mlops.sites import discover_sites
 from gitops_mlops.validate import validate_sites
@@ -62,7 +63,20 @@ class Result:
             "commit": self.commit,
             "pushed": self.pushed,
             "branch": self.branch,
+            "changes": [change_json(c) for c in self.changes],
         }
+
+
+def change_json(change: PinChange) -> dict:
+    """One site's change in the shared vocabulary: what it rendered before and what it renders now."""
+    old_version = (change.old.new_tag if change.old else None) or split_image(change.old_image)[1] or None
+    old_digest = split_image(change.old_image)[2] or (change.old.digest if change.old else "") or None
+    return {
+        "site": change.site,
+        "stage": change.stage,
+        "from": {"version": old_version, "digest": old_digest, "image": change.old_image or None},
+        "to": {"version": change.new_version or None, "digest": change.new_digest, "image": change.new_image or None},
+    }
 
 
 def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish()) -> Result:
@@ -74,7 +88,9 @@ def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish(
         request = settle_image(intent.config, intent.image, request)  # once: retries reuse the digest
         intent = replace(intent, image=parse_image(request.image))
     git = GitRepo(repo_dir)
-    recovered = journal.recover(git)
+    if not options.dry_run:
+        git.check_identity()
+    recovered = recovery.recover(git)
     if options.dry_run:  # the real run's checks, renders included; every file put back, nothing committed
         refuse_dirty(git, [site.path for site in intent.targets])
         return replace(journaled(git, lambda: apply_promotion(repo_dir, git, intent, request, dry_run=True)), recovered=recovered)
@@ -95,12 +111,13 @@ def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish(
 def settle_image(config: Config, image: ImageRef, request: PromoteRequest) -> PromoteRequest:
     """Ask the registry before anything is written: a tag becomes its digest; a digest must exist.
 
-    A tag without a digest always needs the registry. A digest is checked only in
-    registries the config lists under ``registries:`` or ``--insecure-registry``
-    names; others are not contacted, so promoting a known digest works offline.
+    A tag without a digest always needs the registry. A digest is checked in its registry
+    (HTTPS, anonymous or with the credentials configured for it; any registry the policy
+    allows, listed under ``registries:`` or not) unless ``--no-verify`` (or
+    GITOPS_MLOPS_NO_VERIFY) says not to.
     """
     endpoints = registry.endpoints_for(config.registries, request.insecure_registries)
-    if image.digest and image.registry not in endpoints:
+    if image.digest and (not request.verify or settings.no_verify()):
         return request
     with registry.RegistryClient(endpoints.values()) as client:
         if image.digest:
@@ -117,7 +134,9 @@ def refuse_dirty(git: GitRepo, paths: list[str]) -> None:
         raise GitError(f"uncommitted changes under the paths to change: {shown}; commit or stash them first")
 
 
-def apply_promotion(repo_dir: Path, git: GitRepo, intent: Intent, request: PromoteRequest, verify_effect: bool = True, hydrate_it: bool = True, dry_run: bool = False) -> Result:
+def apply_promotion(
+    repo_dir: Path, git: GitRepo, intent: Intent, request: PromoteRequest, verify_effect: bool = True, hydrate_it: bool = True, dry_run: bool = False
+) -> Result:
     """Plan, write, render and verify, commit (and hydrate); on any failure every file is put back.
     A dry run stops after the verification and puts every file back: it exits as the real run would."""
     clock = [("start", time.perf_counter())]
@@ -130,7 +149,7 @@ def apply_promotion(repo_dir: Path, git: GitRepo, intent: Intent, request: Promo
         files = plan.files()
         written: list[FileEdit] = []
         parent, sha = git.head(), None
-        note = journal.begin(git, [(f.file, f.before, f.after) for f in files])
+        note = recovery.begin(git, [(f.file, f.before, f.after) for f in files])
         try:
             write_all(repo_dir, files, written)
             clock.append(("write", time.perf_counter()))
@@ -143,7 +162,7 @@ def apply_promotion(repo_dir: Path, git: GitRepo, intent: Intent, request: Promo
                 restore(repo_dir, written)
                 return _result(intent, plan, diff=unified_diff(files))
             sha = git.commit([f.file for f in files], commit_message(intent, request, plan))
-            journal.committed(git, note, sha)
+            recovery.committed(git, note, sha)
             clock.append(("commit", time.perf_counter()))
             also = hydrate.after_commit(repo_dir, git, intent.config, sha, parent, {c.site for c in plan.changes}, cache) if hydrate_it else ()
             clock.append(("hydrate", time.perf_counter()))
@@ -180,7 +199,8 @@ def promote_together(repo_dir: Path, requests: list[PromoteRequest], options: Pu
     options.check()
     intents = [resolve_intent(repo_dir, r) for r in requests]
     git = GitRepo(repo_dir)
-    journal.recover(git)
+    git.check_identity()
+    recovery.recover(git)
     refuse_dirty(git, sorted({site.path for i in intents for site in i.targets}) + ["gitops-mlops.yaml"])
     results: list[Result] = []
 
@@ -232,7 +252,11 @@ def _result(intent: Intent, plan: Plan, **extra) -> Result:
 def unified_diff(files: list[FileEdit]) -> str:
     out = []
     for edit in files:
-        out.extend(difflib.unified_diff(edit.before.splitlines(keepends=True), edit.after.splitlines(keepends=True), fromfile=f"a/{edit.file}", tofile=f"b/{edit.file}"))
+        out.extend(
+            difflib.unified_diff(
+                edit.before.splitlines(keepends=True), edit.after.splitlines(keepends=True), fromfile=f"a/{edit.file}", tofile=f"b/{edit.file}"
+            )
+        )
     return "".join(out)
 
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
-from gitops_mlops import journal, settings
+from gitops_mlops import recovery, settings
 from gitops_mlops.config import Config
 from gitops_mlops.errors import GitError, PushRejected
 from gitops_mlops.gitrepo import GitRepo
+from gitops_mlops.localcommits import own_local_commits, replay
 from gitops_mlops.requests import Publish
 
 # Sized for 8 pipelines promoting at once (tests/test_concurrency.py): every rejection means
@@ -46,7 +48,7 @@ def journaled(git: GitRepo, run: Callable[[], R]) -> R:
     try:
         return run()
     finally:
-        journal.clear(git)
+        recovery.clear(git)
 
 
 def publish(git: GitRepo, options: Publish, config: Config, apply: Callable[[], R]) -> R:
@@ -71,21 +73,27 @@ def _push_with_retries(git: GitRepo, remote: str, target: str, apply: Callable[[
     attempts = settings.push_attempts()
     head = git.head()
     tip = git.fetch(remote, target)
-    if head and not git.is_ancestor(head, tip):
-        raise GitError(f"HEAD has commits that {remote}/{target} does not; push or drop them before using --push")
+    where = f"{remote}/{target}"
+    local = own_local_commits(git, head, tip, where)  # the tool's own earlier commits go first
     for attempt in range(1, attempts + 1):
-        git.reset_keep(tip)
+        if local and git.is_ancestor(tip, head):  # the remote has not moved past them: they go as they are
+            git.reset_keep(head)
+            replayed = local
+        else:
+            git.reset_keep(tip)
+            replayed = replay(git, local, where)
         result = apply()
-        if result.commit is None:
+        if result.commit is None and not replayed:
             return replace(result, attempts=attempt, branch=target)
+        top = result.commit or git.head()
         also = getattr(result, "also", ())
         try:
             if also:  # the hydrated branch goes with its source commit, or neither does
-                git.push_atomic(remote, [(result.commit, target), *also])
+                git.push_atomic(remote, [(top, target), *also])
                 for sha, branch in also:
                     git.run("update-ref", f"refs/remotes/{remote}/{branch}", sha)
             else:
-                git.push(remote, result.commit, target)
+                git.push(remote, top, target)
             return replace(result, pushed=True, attempts=attempt, branch=target)
         except PushRejected:
             if attempt == attempts:
@@ -97,15 +105,16 @@ def _push_with_retries(git: GitRepo, remote: str, target: str, apply: Callable[[
 
 def _on_new_branch(git: GitRepo, options: Publish, remote: str, target: str, apply: Callable[[], R]) -> R:
     name = options.branch
-    if git.local_branch_exists(name):
-        raise GitError(f"branch {name!r} already exists locally; choose another --branch")
+    earlier = git.resolve(f"refs/heads/{name}") if git.local_branch_exists(name) else None
     base = git.head()
     if options.push:
         if git.remote_branch_exists(remote, name):
-            raise GitError(f"branch {name!r} already exists on {remote}; choose another --branch")
+            earlier = earlier or git.fetch(remote, name)
         base = git.fetch(remote, target)
     if base is None:
         raise GitError("the repository has no commit yet")
+    if earlier is not None:
+        return _reuse_branch(git, options, remote, name, base, earlier, apply)
     git.checkout_new_branch(name, base)
     result = apply()
     if result.commit is None:
@@ -113,3 +122,26 @@ def _on_new_branch(git: GitRepo, options: Publish, remote: str, target: str, app
     if options.push:
         git.push(remote, result.commit, name)
     return replace(result, pushed=options.push, branch=name)
+
+
+def _reuse_branch(git: GitRepo, options: Publish, remote: str, name: str, base: str, earlier: str, apply: Callable[[], R]) -> R:
+    """``--branch`` names a branch that exists: when its last commit makes the same change this run
+    makes (equal patch ids), that branch is the result (pushed when the remote lacks it); else refused."""
+    where, head = git.branch(), git.head()
+    git.run("checkout", "--quiet", "--detach", base)
+    try:
+        result = apply()
+        same = result.commit is not None and git.patch_id(result.commit) == git.patch_id(earlier)
+    finally:
+        git.run("checkout", "--quiet", where or head)
+    if result.commit is None:  # the target branch already has the change: nothing to propose
+        return replace(result, branch=name)
+    if not same:
+        raise GitError(f"branch {name!r} already exists with another change; choose another --branch (or delete it: git branch -D {name})")
+    if git.local_branch_exists(name):
+        git.run("checkout", "--quiet", name)
+    else:
+        git.checkout_new_branch(name, earlier)
+    if options.push and git.remote_branch_sha(remote, name) != earlier:
+        git.push(remote, earlier, name)
+    return replace(result, commit=earlier, pushed=options.push, branch=name)

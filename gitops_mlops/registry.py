@@ -21,13 +21,12 @@ import hashlib
 import http.client
 import json
 import os
-import socket
 import ssl
 import urllib.parse
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Iterable, Mapping
 
-from gitops_mlops import regauth, settings
+from gitops_mlops import registryauth, settings
 from gitops_mlops.config import RegistrySpec as Endpoint  # how to reach one registry host: config or --insecure-registry
 from gitops_mlops.errors import InputError, RegistryError
 from gitops_mlops.imageref import ImageRef
@@ -84,7 +83,7 @@ class RegistryClient:
         self.requests = 0  # HTTP requests sent (benchmarks report it)
         self._connections: dict[tuple[str, str], http.client.HTTPConnection] = {}
         self._auth: dict[tuple[str, str], str] = {}  # (host, repository) -> Authorization header
-        self._credentials: dict[str, regauth.Credentials | None] = {}
+        self._credentials: dict[str, registryauth.Credentials | None] = {}
         self._secrets: set[str] = set()
 
     def knows(self, host: str) -> bool:
@@ -95,7 +94,7 @@ class RegistryClient:
             conn.close()
         self._connections.clear()
 
-    def __enter__(self) -> "RegistryClient":
+    def __enter__(self) -> RegistryClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -196,7 +195,7 @@ class RegistryClient:
         return response
 
     def _authorize(self, ref: ImageRef, challenge: str) -> str | None:
-        scheme, params = regauth.parse_challenge(challenge) if challenge else ("", {})
+        scheme, params = registryauth.parse_challenge(challenge) if challenge else ("", {})
         credentials = self._credentials_for(ref.registry)
         if scheme == "basic":
             return credentials.basic_header() if credentials else None
@@ -225,10 +224,10 @@ class RegistryClient:
         self._secrets.add(token)
         return f"Bearer {token}"
 
-    def _credentials_for(self, host: str) -> regauth.Credentials | None:
+    def _credentials_for(self, host: str) -> registryauth.Credentials | None:
         if host not in self._credentials:
             endpoint = self.endpoints.get(host, Endpoint(host))
-            found = regauth.lookup(host, endpoint.username_env, endpoint.password_env, self.env)
+            found = registryauth.lookup(host, endpoint.username_env, endpoint.password_env, self.env)
             self._credentials[host] = found
             if found:
                 self._secrets.update(found.secrets())
@@ -274,7 +273,7 @@ class RegistryClient:
                 if raw.will_close:
                     conn.close()
                 return _Response(raw.status, raw.headers, body)
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 conn.close()
                 raise self._error(ref, f"no answer within {self.timeout:g} s from {host}") from None
             except ssl.SSLError as exc:
@@ -319,7 +318,7 @@ class RegistryClient:
         return self._error(ref, f"{what}: {cause}")
 
     def _error(self, ref: ImageRef, cause: str) -> RegistryError:
-        return RegistryError(regauth.redact(f"registry {ref.registry}: repository {ref.path}: {cause}", tuple(self._secrets)))
+        return RegistryError(registryauth.redact(f"registry {ref.registry}: repository {ref.path}: {cause}", tuple(self._secrets)))
 
 
 def _error_code(body: bytes) -> str:

@@ -6,7 +6,7 @@ import difflib
 from dataclasses import replace
 from pathlib import Path
 
-from gitops_mlops import journal, trailers
+from gitops_mlops import recovery, trailers
 from gitops_mlops.config import CONFIG_FILE, load_config
 from gitops_mlops.edit import write_atomic
 from gitops_mlops.errors import InputError
@@ -37,9 +37,13 @@ def release_hold(repo_dir: Path, request: ReleaseHoldRequest, options: Publish =
     model = config.model(request.model)
     chosen = select(discover_sites(repo_dir, config), request.selectors)  # bad selectors fail before anything
     if request.digest is not None:
-        request = replace(request, digest=full_digest(request.digest, {h.digest for h in config.holds if h.model == model.name and h.site in {s.name for s in chosen}}))
+        request = replace(
+            request, digest=full_digest(request.digest, {h.digest for h in config.holds if h.model == model.name and h.site in {s.name for s in chosen}})
+        )
     git = GitRepo(repo_dir)
-    recovered = "" if options.dry_run else journal.recover(git)
+    if not options.dry_run:
+        git.check_identity()
+    recovered = "" if options.dry_run else recovery.recover(git)
     if not options.dry_run:
         refuse_dirty(git, [CONFIG_FILE])
 
@@ -48,18 +52,18 @@ def release_hold(repo_dir: Path, request: ReleaseHoldRequest, options: Publish =
         targets = select(discover_sites(repo_dir, fresh), request.selectors)
         before = (repo_dir / CONFIG_FILE).read_bytes().decode("utf-8")
         after, removed = remove_holds(before, model.name, {s.name for s in targets}, request.digest)
-        released = tuple(f"{h.site}@{h.digest[:19]}" for h in removed)
+        released = tuple(f"{h.site}@{h.digest}" for h in removed)
         result = Result(action="release-hold", model=model.name, version="", image="", digest=request.digest or "", changed=released, unchanged=())
         if not removed or options.dry_run:
             return replace(result, diff="".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"a/{CONFIG_FILE}", f"b/{CONFIG_FILE}")))
-        note = journal.begin(git, [(CONFIG_FILE, before, after)])
+        note = recovery.begin(git, [(CONFIG_FILE, before, after)])
         write_atomic(repo_dir / CONFIG_FILE, after)
         try:
             load_config(repo_dir)
             sites = tuple(sorted({h.site for h in removed}))
             message = trailers.write(trailers.Record("release-hold", model.name, "", (("", sites),), subject=f"release {len(removed)} hold(s) on {model.name}"))
             sha = git.commit([CONFIG_FILE], message)
-            journal.committed(git, note, sha)
+            recovery.committed(git, note, sha)
         except BaseException:
             write_atomic(repo_dir / CONFIG_FILE, before)
             raise

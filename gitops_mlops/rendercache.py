@@ -80,7 +80,7 @@ class RenderCache:
             self._db.close()
             self._db = None
 
-    def __enter__(self) -> "RenderCache":
+    def __enter__(self) -> RenderCache:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -22,8 +22,8 @@ from gitops_mlops.config import Config, Model
 from gitops_mlops.errors import InputError
 from gitops_mlops.inputs import References, check_all, site_keys
 from gitops_mlops.kustomization import read_text
-from gitops_mlops.kustomize import Kustomize, mirrorable, render_sites, split_documents
 from gitops_mlops.rendercache import Entry, RenderCache
+from gitops_mlops.rendering import Kustomize, mirrorable, render_sites, split_documents
 from gitops_mlops.sentinels import PinInvariant, pin_invariant
 from gitops_mlops.sites import Site, kustomization_of, matches
 
@@ -322,7 +322,9 @@ def render_state(
                 continue
             key = keys[site.name]
             entry = known[key]
-            out[site.name] = SiteRender(site.name, key, _decode(entry.containers), entry.output_sha, output=texts.get(key), invariant=invariant_keys.get(site.name, ""))
+            out[site.name] = SiteRender(
+                site.name, key, _decode(entry.containers), entry.output_sha, output=texts.get(key), invariant=invariant_keys.get(site.name, "")
+            )
         return {site.name: out[site.name] for site in sites}
     finally:
         if own_cache:

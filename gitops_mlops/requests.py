@@ -25,6 +25,7 @@ class PromoteRequest:
     force_hold: bool = False
     insecure_registries: tuple[str, ...] = ()  # HOST[:PORT] reached over plain HTTP (loopback, labs)
     registry_checked: bool = False  # the digest was already resolved or verified by this command
+    verify: bool = True  # a digest is checked to exist in its registry (False: --no-verify)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class RollbackRequest:
     selectors: tuple[str, ...]
     to: str | None = None  # a version or digest the site ran before; default: undo the latest promotion
     message: str = ""
+    verify: bool = True  # the digest gone back to is checked to still exist in its registry
+    insecure_registries: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class Publish:
     branch: str | None = None  # pull-request mode: commit on this new branch
     dry_run: bool = False
 
-    def check(self) -> "Publish":
+    def check(self) -> Publish:
         if self.branch is not None:
             check_branch(self.branch, "--branch")
         if self.target_branch is not None:

@@ -15,13 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gitops_mlops import hydrate, journal, kustomization, trailers
+from gitops_mlops import hydrate, kustomization, recovery, registry, settings, trailers
 from gitops_mlops.config import CONFIG_FILE, Config, Hold, Model, load_config
 from gitops_mlops.edit import FileEdit, restore, write_all
 from gitops_mlops.effect import Expected, verify
 from gitops_mlops.errors import InputError, RenderError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.holds import add_holds
+from gitops_mlops.imageref import parse_image
 from gitops_mlops.inputs import References
 from gitops_mlops.kustomization import Pin
 from gitops_mlops.names import DIGEST_PREFIX_RE, VERSION_RE
@@ -54,12 +55,14 @@ def rollback(repo_dir: Path, request: RollbackRequest, options: Publish = Publis
     model = config.model(request.model)
     targets = select(discover_sites(repo_dir, config), request.selectors)
     git = GitRepo(repo_dir)
+    if not options.dry_run:
+        git.check_identity()
     if options.dry_run:
         with RenderCache(repo_dir) as cache:
             goals, _ = plan_rollback(repo_dir, git, config, model, targets, request.to, cache)
         edits = [FileEdit(g.file, g.text, restore_pin(g.text, g.file, g.pin_name, g.goal.pin)) for g in goals]
         return _result(model, goals, (), diff=unified_diff(edits))
-    recovered = journal.recover(git)
+    recovered = recovery.recover(git)
     refuse_dirty(git, [site.path for site in targets] + [CONFIG_FILE])
 
     def apply() -> Result:
@@ -72,7 +75,9 @@ def rollback(repo_dir: Path, request: RollbackRequest, options: Publish = Publis
     return replace(result, recovered=recovered)
 
 
-def plan_rollback(repo_dir: Path, git: GitRepo, config: Config, model: Model, sites: tuple[Site, ...], to: str | None, cache: RenderCache) -> tuple[list[Target], dict]:
+def plan_rollback(
+    repo_dir: Path, git: GitRepo, config: Config, model: Model, sites: tuple[Site, ...], to: str | None, cache: RenderCache
+) -> tuple[list[Target], dict]:
     """Each site's goal state (sites already there are left out), and what every site renders now."""
     now = render_state(repo_dir, config, sites, cache=cache)
     matcher = ModelMatcher(config)
@@ -134,11 +139,12 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
         goals, now = plan_rollback(repo_dir, git, config, model, sites, request.to, cache)
         if not goals:
             return _result(model, (), tuple(s.name for s in sites))
+        _check_exists(config, request, goals)
         edits = {g.site.name: FileEdit(g.file, g.text, restore_pin(g.text, g.file, g.pin_name, g.goal.pin)) for g in goals}
         hold = _hold_edit(repo_dir, model, goals)
         files = [*edits.values(), hold]
         written: list[FileEdit] = []
-        note = journal.begin(git, [(f.file, f.before, f.after) for f in files])
+        note = recovery.begin(git, [(f.file, f.before, f.after) for f in files])
         try:
             write_all(repo_dir, files, written)
             config = load_config(repo_dir)  # the edited config must still load
@@ -146,7 +152,7 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
             changes = _changes(goals, edits)
             parent = git.head()
             sha = git.commit([f.file for f in files], commit_message(model, goals, request.message))
-            journal.committed(git, note, sha)
+            recovery.committed(git, note, sha)
             try:
                 also = hydrate.after_commit(repo_dir, git, config, sha, parent, {g.site.name for g in goals}, cache)
             except BaseException:
@@ -158,7 +164,9 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
     return _result(model, goals, (), commit=sha, branch=git.branch(), changes=changes, also=also)
 
 
-def _verify(repo_dir: Path, config: Config, model: Model, goals: list[Target], edits: dict[str, FileEdit], written: list[FileEdit], cache: RenderCache, now: dict) -> None:
+def _verify(
+    repo_dir: Path, config: Config, model: Model, goals: list[Target], edits: dict[str, FileEdit], written: list[FileEdit], cache: RenderCache, now: dict
+) -> None:
     """The old render must come back; where restoring the pin does not bring it, pin the old image itself."""
     sites = {g.site.name: g.site for g in goals}
     matcher = ModelMatcher(config)
@@ -180,12 +188,37 @@ def _expected(state: State) -> Expected:
     return Expected(repository, digest, tag)
 
 
+def _check_exists(config: Config, request: RollbackRequest, goals: list[Target]) -> None:
+    """Every digest gone back to must still be in its registry (a garbage-collected build would fail
+    to pull at every site), unless ``--no-verify``."""
+    if not request.verify or settings.no_verify():
+        return
+    endpoints = registry.endpoints_for(config.registries, request.insecure_registries)
+    with registry.RegistryClient(endpoints.values()) as client:
+        for image in sorted({g.goal.images[0] for g in goals if g.goal.images and "@" in g.goal.images[0]}):
+            client.verify(parse_image(image))
+
+
 def _changes(goals: list[Target], edits: dict[str, FileEdit]) -> tuple[PinChange, ...]:
     out = []
     for g in goals:
         edit = edits[g.site.name]
         old = Pin(g.pin_name, digest=g.current.digest, new_tag=g.current.version or None)
-        out.append(PinChange(g.site.name, g.file, g.pin_name, old, g.goal.version, g.goal.digest, g.current.images[0] if g.current.images else "", before=edit.before, after=edit.after))
+        out.append(
+            PinChange(
+                g.site.name,
+                g.file,
+                g.pin_name,
+                old,
+                g.goal.version,
+                g.goal.digest,
+                g.current.images[0] if g.current.images else "",
+                stage=g.site.stage,
+                new_image=g.goal.images[0] if g.goal.images else "",
+                before=edit.before,
+                after=edit.after,
+            )
+        )
     return tuple(out)
 
 
@@ -194,7 +227,12 @@ def _hold_edit(repo_dir: Path, model: Model, goals: list[Target]) -> FileEdit:
     path = repo_dir / CONFIG_FILE
     before = path.read_bytes().decode("utf-8")
     new = [
-        Hold(model.name, g.site.name, g.current.digest, f"rolled back from {g.current.version or g.current.digest[:19]} to {g.goal.version or g.goal.digest[:19]}")
+        Hold(
+            model.name,
+            g.site.name,
+            g.current.digest,
+            f"rolled back from {g.current.version or g.current.digest[:19]} to {g.goal.version or g.goal.digest[:19]}",
+        )
         for g in goals
         if g.current.digest
     ]

@@ -1,13 +1,15 @@
 """The layout of a managed GitOps repository: config, base manifests, overlays, Argo CD.
 
-Pure: renders file texts from a spec with string templates (no git, no YAML
-library), so the output is byte-stable and fast for thousands of edge sites.
+Pure: renders file texts from a spec with the template files under ``templates/``
+(``@@key@@`` places; no git, no YAML library), so the output is byte-stable and fast
+for thousands of edge sites.
 ``gitops-mlops init`` writes it; the project root's own example is the default
 spec's output (``scripts/regenerate_example.py``), and a test keeps the two identical.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -22,13 +24,11 @@ _URL_RE = re.compile(r"^[A-Za-z0-9][^\s\x00-\x1f\x7f\"'#\\{}]*$")
 _URL_CREDENTIALS_RE = re.compile(r"^(?:https?://[^/@]+@|[a-z][a-z0-9+.-]*://[^/@:]+:[^/@]*@)", re.I)
 
 INITIAL_VERSION = "1.0.0"
-NAMESPACE = "ml-serving"  # where the models run, on every site
-ARGOCD_NAMESPACE = "openshift-gitops"  # the OpenShift GitOps (Argo CD) instance
-PROJECT = "ml-serving"  # the Argo CD AppProject
 IN_CLUSTER = "https://kubernetes.default.svc"
 CI_NAMESPACE = "ml-serving-ci"  # where the repository's pipelines run (OpenShift Pipelines)
 TOOL_IMAGE = "quay.io/example/gitops-mlops:0.1.0"  # the image that runs gitops-mlops in pipelines
 TEMPLATES = Path(__file__).parent / "templates"
+_PLACE = re.compile(r"@@(\w+)@@")
 CLOUD_API = "https://api.cloud.example.com:6443"
 
 
@@ -128,7 +128,27 @@ def write_layout(root: Path, spec: ScaffoldSpec) -> list[Path]:
     return written
 
 
-# ------------------------------------------------------------------ gitops-mlops.yaml
+# ------------------------------------------------------------------ the files, from templates/
+#
+# Every file is a template under templates/ with @@key@@ places filled in here; only lists
+# (models, registries, resources, pins) are put together in code.
+
+_BASE_FILES = ("kustomization.yaml", "deployment.yaml", "service.yaml", "hpa.yaml", "route.yaml")
+
+
+@functools.cache
+def _read(template: str) -> str:
+    return (TEMPLATES / template).read_text(encoding="utf-8")
+
+
+def _template(template: str, **values: str) -> str:
+    """A template file of this package with each ``@@key@@`` filled in, in one pass (a value is never
+    read as a place); the places and the values must match exactly."""
+    text = _read(template)
+    places = set(_PLACE.findall(text))
+    if places != set(values):
+        raise AssertionError(f"template {template}: places {sorted(places)}, values {sorted(values)}")
+    return _PLACE.sub(lambda m: values[m.group(1)], text) if places else text
 
 
 def _config(spec: ScaffoldSpec) -> str:
@@ -141,450 +161,49 @@ def _config(spec: ScaffoldSpec) -> str:
         for name, repo in spec.models
     )
     allowed = "".join(f"    - {registry}\n" for registry in registries)
-    return f"""\
-# gitops-mlops: the models this repository serves and the order in which sites take a new build.
-# Sites are not listed: every overlays/**/kustomization.yaml is one, named by its path under
-# overlays/ (datacenter, cloud, edge/<site>); its stage is the first path component.
-repoURL: {spec.repo_url}
-targetBranch: {spec.target_branch}
-remote: origin
-models:
-{models}\
-# Promotion order: a site takes a digest only once every site of the stage before runs it.
-stages:
-  - name: datacenter
-  - name: cloud
-  - name: edge
-policy:
-  allowedRegistries:           # images may come only from these registries
-{allowed}\
-  remoteResources: []          # URL prefixes kustomize may fetch; none: every base lives here
-# (model, site, digest) kept out after a rollback; 'gitops-mlops release-hold' clears one.
-holds: []
-"""
-
-
-# ------------------------------------------------------------------ base/<model>
+    return _template("gitops-mlops.yaml", repo_url=spec.repo_url, target_branch=spec.target_branch, models=models, allowed_registries=allowed)
 
 
 def _base(name: str) -> dict[str, str]:
-    return {
-        f"base/{name}/kustomization.yaml": f"""\
-# Model-serving manifests for {name}. Overlays pin the image by digest and size it per site.
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-labels:
-  - pairs:
-      app.kubernetes.io/name: {name}
-    includeSelectors: true
-  - pairs:
-      app.kubernetes.io/component: model-server
-      app.kubernetes.io/part-of: gitops-mlops
-    includeTemplates: true
-resources:
-  - deployment.yaml
-  - service.yaml
-  - hpa.yaml
-  - route.yaml
-""",
-        f"base/{name}/deployment.yaml": f"""\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-spec:
-  replicas: 2
-  revisionHistoryLimit: 5
-  strategy:
-    type: RollingUpdate
-    rollingUpdate:
-      maxSurge: 1
-      maxUnavailable: 0
-  template:
-    metadata:
-      annotations:
-        prometheus.io/scrape: "true"
-        prometheus.io/port: "8080"
-        prometheus.io/path: /metrics
-    spec:
-      automountServiceAccountToken: false
-      terminationGracePeriodSeconds: 30
-      securityContext:
-        runAsNonRoot: true
-        seccompProfile:
-          type: RuntimeDefault
-      containers:
-        - name: model-server
-          image: {name}  # a placeholder: each overlay's images: pins it by digest
-          ports:
-            - name: http
-              containerPort: 8080
-              protocol: TCP
-          env:
-            - name: MODEL_NAME
-              value: {name}
-            - name: HOME
-              value: /tmp
-          resources:
-            requests:
-              cpu: 500m
-              memory: 1Gi
-            limits:
-              cpu: "2"
-              memory: 2Gi
-          startupProbe:  # loading model weights can take minutes; liveness waits for it
-            httpGet:
-              path: /v2/health/ready
-              port: http
-            periodSeconds: 10
-            failureThreshold: 30
-          readinessProbe:
-            httpGet:
-              path: /v2/health/ready
-              port: http
-            periodSeconds: 10
-          livenessProbe:
-            httpGet:
-              path: /v2/health/live
-              port: http
-            periodSeconds: 20
-            failureThreshold: 3
-          securityContext:
-            allowPrivilegeEscalation: false
-            readOnlyRootFilesystem: true
-            capabilities:
-              drop:
-                - ALL
-          volumeMounts:
-            - name: tmp
-              mountPath: /tmp
-      volumes:
-        - name: tmp
-          emptyDir:
-            sizeLimit: 1Gi
-""",
-        f"base/{name}/service.yaml": f"""\
-apiVersion: v1
-kind: Service
-metadata:
-  name: {name}
-spec:
-  ports:
-    - name: http
-      port: 8080
-      targetPort: http
-      protocol: TCP
-""",
-        f"base/{name}/hpa.yaml": f"""\
-apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
-metadata:
-  name: {name}
-spec:
-  scaleTargetRef:
-    apiVersion: apps/v1
-    kind: Deployment
-    name: {name}
-  minReplicas: 2
-  maxReplicas: 6
-  metrics:
-    - type: Resource
-      resource:
-        name: cpu
-        target:
-          type: Utilization
-          averageUtilization: 70
-""",
-        f"base/{name}/route.yaml": f"""\
-apiVersion: route.openshift.io/v1
-kind: Route
-metadata:
-  name: {name}
-spec:
-  to:
-    kind: Service
-    name: {name}
-    weight: 100
-  port:
-    targetPort: http
-  tls:
-    termination: edge
-    insecureEdgeTerminationPolicy: Redirect
-""",
-    }
+    return {f"base/{name}/{file}": _template(f"base/{file}", name=name) for file in _BASE_FILES}
 
 
-# ------------------------------------------------------------------ overlays
-#
-# Patches are inline (kustomize refuses patch files outside an overlay's own
-# directory) and target by kind, so one patch sizes every model of the site. They
-# are strategic merges keyed by the container name, so a sidecar never shifts them.
-
-_DEPLOYMENT_PATCH_HEAD = """\
-  - target:
-      kind: Deployment
-    patch: |-
-      apiVersion: apps/v1
-      kind: Deployment
-      metadata:
-        name: every-model  # ignored: the target selects every Deployment
-      spec:
-"""
-
-_HEADERS = {
-    "datacenter": "# Datacenter: the on-premises OpenShift cluster with GPU nodes; 3 to 12 replicas per model.\n",
-    "cloud": "# Public cloud: a managed OpenShift cluster on CPU nodes; 2 to 20 replicas per model.\n",
-}
+# Patches are inline (kustomize refuses patch files outside an overlay's own directory) and
+# target by kind, so one patch sizes every model of the site. They are strategic merges keyed
+# by the container name, so a sidecar never shifts them.
 
 
 def _edge_header(site: str) -> str:
-    return f"# Edge site {site}: a single-node cluster (MicroShift); one small replica per model, no autoscaler.\n"
-
-
-_PATCHES = {
-    "datacenter": _DEPLOYMENT_PATCH_HEAD
-    + """\
-        replicas: 3
-        template:
-          spec:
-            containers:
-              - name: model-server
-                resources:
-                  requests:
-                    cpu: "2"
-                    memory: 8Gi
-                    nvidia.com/gpu: "1"
-                  limits:
-                    cpu: "4"
-                    memory: 16Gi
-                    nvidia.com/gpu: "1"
-            tolerations:
-              - key: nvidia.com/gpu
-                operator: Exists
-                effect: NoSchedule
-  - target:
-      kind: HorizontalPodAutoscaler
-    patch: |-
-      apiVersion: autoscaling/v2
-      kind: HorizontalPodAutoscaler
-      metadata:
-        name: every-model
-      spec:
-        minReplicas: 3
-        maxReplicas: 12
-""",
-    "cloud": _DEPLOYMENT_PATCH_HEAD
-    + """\
-        template:
-          spec:
-            containers:
-              - name: model-server
-                resources:
-                  requests:
-                    cpu: "1"
-                    memory: 2Gi
-                  limits:
-                    cpu: "2"
-                    memory: 4Gi
-  - target:
-      kind: HorizontalPodAutoscaler
-    patch: |-
-      apiVersion: autoscaling/v2
-      kind: HorizontalPodAutoscaler
-      metadata:
-        name: every-model
-      spec:
-        minReplicas: 2
-        maxReplicas: 20
-""",
-    "edge": _DEPLOYMENT_PATCH_HEAD
-    + """\
-        replicas: 1
-        template:
-          spec:
-            nodeSelector:
-              node-role.kubernetes.io/edge: ""
-            tolerations:
-              - key: node-role.kubernetes.io/edge
-                operator: Exists
-                effect: NoSchedule
-            containers:
-              - name: model-server
-                resources:
-                  requests:
-                    cpu: 250m
-                    memory: 512Mi
-                  limits:
-                    cpu: "1"
-                    memory: 1Gi
-  - target:
-      kind: HorizontalPodAutoscaler
-    patch: |-
-      $patch: delete
-      apiVersion: autoscaling/v2
-      kind: HorizontalPodAutoscaler
-      metadata:
-        name: every-model
-""",
-}
+    return _template("overlays/header-edge.yaml", site=site)
 
 
 def _overlay(spec: ScaffoldSpec, stage: str, up: str) -> str:
-    return _HEADERS[stage] + _overlay_body(spec, stage, up)
+    return _template(f"overlays/header-{stage}.yaml") + _overlay_body(spec, stage, up)
 
 
 def _overlay_body(spec: ScaffoldSpec, stage: str, up: str) -> str:
     resources = "".join(f"  - {up}/base/{name}\n" for name, _ in spec.models)
-    pins = "".join(
-        f"  - name: {name}\n    newName: {repo}\n    newTag: {INITIAL_VERSION}\n    digest: {initial_digest(name)}\n"
-        for name, repo in spec.models
-    )
-    return (
-        f"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {NAMESPACE}\n"
-        f"resources:\n{resources}patches:\n{_PATCHES[stage]}"
-        f"# Image pins: written by 'gitops-mlops promote', one commit per promotion.\nimages:\n{pins}"
-    )
+    pins = "".join(f"  - name: {name}\n    newName: {repo}\n    newTag: {INITIAL_VERSION}\n    digest: {initial_digest(name)}\n" for name, repo in spec.models)
+    return _template("overlays/kustomization.yaml", resources=resources, patches=_template(f"overlays/patches-{stage}.yaml"), pins=pins)
 
 
-# ------------------------------------------------------------------ environments (Argo CD)
-
-_SYNC_POLICY = """\
-    automated:
-      prune: true
-      selfHeal: true
-    syncOptions:
-      - CreateNamespace=true
-"""
-
-
-# Argo CD regenerates an Application's manifests only when a commit touches these paths: the
-# site's own overlay (.) and the shared bases (/base, from the repository root). Without it, every
-# commit to this repository regenerates every Application, so a one-site promotion costs the fleet.
-_GENERATE_PATHS = "argocd.argoproj.io/manifest-generate-paths: .;/base"
-
-
-def _template(name: str, **values: str) -> str:
-    """A template file of this package with each ``@@key@@`` filled in."""
-    text = (TEMPLATES / name).read_text()
-    for key, value in values.items():
-        text = text.replace(f"@@{key}@@", value)
-    if "@@" in text:
-        raise AssertionError(f"template {name}: unfilled {text[text.index('@@'):][:40]!r}")
-    return text
+# Argo CD regenerates an Application's manifests only when a commit touches the paths of its
+# manifest-generate-paths annotation (in the templates): the site's own overlay (.) and the shared
+# bases (/base, from the repository root). Without it, every commit to this repository regenerates
+# every Application, so a one-site promotion costs the fleet.
 
 
 def _application(spec: ScaffoldSpec, site: str, server: str, what: str) -> str:
-    return f"""\
-# Argo CD syncs overlays/{site} to {what}.
-apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata:
-  name: {PROJECT}-{site}
-  namespace: {ARGOCD_NAMESPACE}
-  labels:
-    app.kubernetes.io/part-of: gitops-mlops
-  annotations:
-    {_GENERATE_PATHS}
-spec:
-  project: {PROJECT}
-  source:
-    repoURL: {spec.repo_url}
-    targetRevision: {spec.target_branch}
-    path: overlays/{site}
-  destination:
-    server: {server}
-    namespace: {NAMESPACE}
-  # The HorizontalPodAutoscaler owns the replica count here; Argo CD must not reset it.
-  ignoreDifferences:
-    - group: apps
-      kind: Deployment
-      jsonPointers:
-        - /spec/replicas
-  syncPolicy:
-{_SYNC_POLICY}\
-      - RespectIgnoreDifferences=true
-"""
+    return _template("environments/application.yaml", site=site, server=server, what=what, repo_url=spec.repo_url, target_branch=spec.target_branch)
 
 
 def _environments(spec: ScaffoldSpec) -> dict[str, str]:
+    repo = {"repo_url": spec.repo_url, "target_branch": spec.target_branch}
     return {
-        "environments/kustomization.yaml": f"""\
-# Argo CD objects for the serving fleet, all in the {ARGOCD_NAMESPACE} namespace:
-# apply once with 'oc apply -k environments/' (or from an app-of-apps).
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-  - project.yaml
-  - datacenter.yaml
-  - cloud.yaml
-  - edge-fleet.yaml
-  - pipelines/pr-check.yaml
-""",
-        "environments/project.yaml": f"""\
-# The Argo CD project of every serving Application: this repository only, into {NAMESPACE} only.
-apiVersion: argoproj.io/v1alpha1
-kind: AppProject
-metadata:
-  name: {PROJECT}
-  namespace: {ARGOCD_NAMESPACE}
-spec:
-  description: ML model serving, promoted by gitops-mlops
-  sourceRepos:
-    - {spec.repo_url}
-  destinations:
-    - server: "*"
-      namespace: {NAMESPACE}
-  clusterResourceWhitelist:
-    - group: ""
-      kind: Namespace
-""",
-        "environments/pipelines/pr-check.yaml": _template("pr-check-pipeline.yaml", ci_namespace=CI_NAMESPACE, repo_url=spec.repo_url, target_branch=spec.target_branch, tool_image=TOOL_IMAGE),
+        "environments/kustomization.yaml": _template("environments/kustomization.yaml"),
+        "environments/project.yaml": _template("environments/project.yaml", repo_url=spec.repo_url),
+        "environments/pipelines/pr-check.yaml": _template("environments/pr-check-pipeline.yaml", ci_namespace=CI_NAMESPACE, tool_image=TOOL_IMAGE, **repo),
         "environments/datacenter.yaml": _application(spec, "datacenter", IN_CLUSTER, "the datacenter cluster (where Argo CD runs)"),
         "environments/cloud.yaml": _application(spec, "cloud", CLOUD_API, "the public cloud cluster"),
-        "environments/edge-fleet.yaml": f"""\
-# One Application per edge site: every directory under overlays/edge/ is a site, deployed
-# to the Argo CD cluster of the same name. Adding a site is adding its directory.
-apiVersion: argoproj.io/v1alpha1
-kind: ApplicationSet
-metadata:
-  name: {PROJECT}-edge
-  namespace: {ARGOCD_NAMESPACE}
-spec:
-  goTemplate: true
-  goTemplateOptions: ["missingkey=error"]
-  generators:
-    - git:
-        repoURL: {spec.repo_url}
-        revision: {spec.target_branch}
-        directories:
-          - path: overlays/edge/*
-  template:
-    metadata:
-      name: "{PROJECT}-edge-{{{{.path.basename}}}}"
-      labels:
-        app.kubernetes.io/part-of: gitops-mlops
-      annotations:
-        {_GENERATE_PATHS}
-    spec:
-      project: {PROJECT}
-      source:
-        repoURL: {spec.repo_url}
-        targetRevision: {spec.target_branch}
-        path: "{{{{.path.path}}}}"
-      destination:
-        name: "{{{{.path.basename}}}}"
-        namespace: {NAMESPACE}
-      syncPolicy:
-        automated:
-          prune: true
-          selfHeal: true
-        syncOptions:
-          - CreateNamespace=true
-        retry:  # edge links drop; keep trying instead of failing the sync
-          limit: 10
-          backoff:
-            duration: 30s
-            factor: 2
-            maxDuration: 15m
-""",
+        "environments/edge-fleet.yaml": _template("environments/edge-fleet.yaml", **repo),
     }

@@ -62,3 +62,8 @@ def scratch_dir() -> str | None:
 def render_cache_enabled() -> bool:
     """``GITOPS_MLOPS_RENDER_CACHE=off`` renders everything afresh (benchmarks of a cold start)."""
     return os.environ.get("GITOPS_MLOPS_RENDER_CACHE", "").strip().lower() not in ("off", "0", "false", "no")
+
+
+def no_verify() -> bool:
+    """``GITOPS_MLOPS_NO_VERIFY=1``: ``--no-verify`` for every command (an offline lab); said on stderr each time."""
+    return os.environ.get("GITOPS_MLOPS_NO_VERIFY", "") not in ("", "0", "false", "no")

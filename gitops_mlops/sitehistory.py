@@ -9,9 +9,9 @@ back before the tool's first commit and shows changes made by hand.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from gitops_mlops import kustomization, settings, trailers
 from gitops_mlops.config import Config, Model
@@ -50,7 +50,9 @@ class State:
         return self.record is not None and self.record.action == "rollback" and self.record.model == model and site in self.record.sites
 
 
-def site_states(repo_dir: Path, git: GitRepo, config: Config, model: Model, site: Site, pin_name: str, cache: RenderCache, limit: int = MAX_COMMITS) -> Iterator[State]:
+def site_states(
+    repo_dir: Path, git: GitRepo, config: Config, model: Model, site: Site, pin_name: str, cache: RenderCache, limit: int = MAX_COMMITS
+) -> Iterator[State]:
     """The site's states, newest first: one per commit touching its inputs."""
     repo_dir = Path(repo_dir).resolve()
     refs = References(parsed=cache.references())

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from gitops_mlops.config import Config
 from gitops_mlops.errors import InputError
-from gitops_mlops.names import SITE_NAME_RE
 from gitops_mlops.kustomization import KUSTOMIZATION_FILES, find_kustomization_file, read_pin_fields
+from gitops_mlops.names import SITE_NAME_RE
 
 OVERLAYS_DIR = "overlays"
 _SELECTOR_RE = re.compile(r"^[A-Za-z0-9_.*?\[\]/-]+$")
@@ -85,12 +85,18 @@ def discover_sites(repo: Path, config: Config) -> tuple[Site, ...]:
     else:
         sites = _walk_overlays(repo)
     if not sites:
-        where = "the sites: entries of gitops-mlops.yaml match no directory" if config.sites else f"no {OVERLAYS_DIR}/**/kustomization.yaml found and no sites: in gitops-mlops.yaml"
+        where = (
+            "the sites: entries of gitops-mlops.yaml match no directory"
+            if config.sites
+            else f"no {OVERLAYS_DIR}/**/kustomization.yaml found and no sites: in gitops-mlops.yaml"
+        )
         raise InputError(f"no sites: {where}")
     stages = {s.name for s in config.stages}
     for site in sites:
         if site.stage not in stages:
-            raise InputError(f"site {site.name}: stage {site.stage!r} is not one of the stages in gitops-mlops.yaml ({', '.join(s.name for s in config.stages)}); add it or set the site's stage")
+            raise InputError(
+                f"site {site.name}: stage {site.stage!r} is not one of the stages in gitops-mlops.yaml ({', '.join(s.name for s in config.stages)}); add it or set the site's stage"
+            )
     found = tuple(sorted(sites, key=lambda s: (config.stage_index(s.stage), s.name)))
     _check_model_sites(config, found)
     return found
@@ -123,7 +129,7 @@ def _expand(repo: Path, spec) -> list[Site]:
         if name == spec.path:
             name = path
         else:
-            name = re.sub(r"\{(\d+)\}", lambda m: captured[int(m.group(1)) - 1], name)
+            name = re.sub(r"\{(\d+)\}", lambda m, found=captured: found[int(m.group(1)) - 1], name)
         if not SITE_NAME_RE.match(name):
             raise InputError(f"site path {spec.path!r}: {path} gives the name {name!r}, which is not a usable site name")
         sites.append(Site(name=name, path=path, stage=spec.stage))
@@ -139,7 +145,9 @@ def _check_model_sites(config: Config, sites: tuple[Site, ...]) -> None:
         for site in select(sites, model.sites, what=f"model {model.name}: sites selector"):
             other = owners.get((model.image, site.name))
             if other is not None:
-                raise InputError(f"models {other} and {model.name} share the image name {model.image!r} and both list site {site.name}; their sites: lists must not overlap")
+                raise InputError(
+                    f"models {other} and {model.name} share the image name {model.image!r} and both list site {site.name}; their sites: lists must not overlap"
+                )
             owners[(model.image, site.name)] = model.name
 
 

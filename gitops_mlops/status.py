@@ -39,8 +39,16 @@ class Row:
 
     def as_json(self) -> dict:
         return {
-            "site": self.site, "stage": self.stage, "model": self.model, "version": self.version, "digest": self.digest,
-            "image": self.image, "pinned": self.pinned, "source": self.source, "drift": self.drift, "behind": self.behind,
+            "site": self.site,
+            "stage": self.stage,
+            "model": self.model,
+            "version": self.version,
+            "digest": self.digest,
+            "image": self.image,
+            "pinned": self.pinned,
+            "source": self.source,
+            "drift": self.drift,
+            "behind": self.behind,
             "hold": list(self.hold),
         }
 
@@ -91,7 +99,19 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
                 effective = pin is not None and (pin[1] or pin[0]) == repository and (pin[3] or "") == digest
                 source = "pin" if effective else where_set(repo_dir, site, refs, (repository, model.image), kustomizations=True) or "?"
                 version = tag or (pin[2] if pin else "") or ""
-                site_rows.append(Row(model.name, site.name, site.stage, container.image, digest, version, pin is not None, source, hold=holds.get((model.name, site.name), ())))
+                site_rows.append(
+                    Row(
+                        model.name,
+                        site.name,
+                        site.stage,
+                        container.image,
+                        digest,
+                        version,
+                        pin is not None,
+                        source,
+                        hold=holds.get((model.name, site.name), ()),
+                    )
+                )
                 counter = counts.get((model.name, site.stage))
                 if counter is None:
                     counter = counts[(model.name, site.stage)] = Counter()

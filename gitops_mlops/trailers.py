@@ -11,7 +11,9 @@ read (never free text)::
 
 A promotion to several digests (a rollback may return sites to different builds)
 has one ``Image:``/``Sites:`` pair per digest. ``Forced: true`` records a skipped
-stage gate.
+stage gate. A long ``Sites:`` value is folded onto continuation lines (each starting
+with a space, as git's trailers allow), so a thousand sites never make one
+unreadable line, and git reads the value back whole (``%(trailers:unfold)``).
 """
 
 from __future__ import annotations
@@ -40,20 +42,40 @@ class Record:
         return tuple(site for _, sites in self.images for site in sites)
 
 
+WIDTH = 72  # the longest trailer line, continuation lines included (when a site name allows)
+
+
+def folded(key: str, values: tuple[str, ...] | list[str]) -> str:
+    """``Key: a, b, c`` folded onto continuation lines of at most WIDTH characters."""
+    lines, line = [], f"{key}:"
+    for n, value in enumerate(values):
+        item = value + ("," if n < len(values) - 1 else "")
+        if len(line) + 1 + len(item) > WIDTH and line.strip() and line != f"{key}:":
+            lines.append(line)
+            line = ""
+        line += " " + item
+    return "\n".join([*lines, line])
+
+
 def write(record: Record) -> str:
     """Subject, optional body, then the trailers."""
     trailers = [f"Model: {record.model}"]
     if record.action in ACTIONS:
         trailers.append(f"Model-Version: {record.version}")
         for image, sites in record.images:
-            trailers += [f"Image: {image}", f"Sites: {', '.join(sites)}"]
+            trailers += [f"Image: {image}", folded("Sites", sites)]
     else:
-        trailers.append(f"Sites: {', '.join(record.sites)}")
+        trailers.append(folded("Sites", record.sites))
     trailers.append(f"Action: {record.action}")
     if record.forced:
         trailers.append("Forced: true")
     body = " ".join(record.body.replace("\x00", "").split("\n\n")).strip()
     return record.subject + "\n\n" + (body + "\n\n" if body else "") + "\n".join(trailers) + "\n"
+
+
+def site_message(action: str, site: str, subject: str) -> str:
+    """The message of a commit that adds or removes a site (no model: ``history`` skips it)."""
+    return f"{subject}\n\n{folded('Sites', (site,))}\nAction: {action}\n"
 
 
 def subject(action: str, model: str, version: str, sites: list[str] | tuple[str, ...]) -> str:

@@ -51,8 +51,16 @@ class StageUpdate:
 
     def as_json(self) -> dict:
         return {
-            "model": self.model, "stage": self.stage, "status": self.status, "version": self.version, "digest": self.digest,
-            "sites": list(self.sites), "held": list(self.held), "note": self.note, "commit": self.commit, "pushed": self.pushed,
+            "model": self.model,
+            "stage": self.stage,
+            "status": self.status,
+            "version": self.version,
+            "digest": self.digest,
+            "sites": list(self.sites),
+            "held": list(self.held),
+            "note": self.note,
+            "commit": self.commit,
+            "pushed": self.pushed,
         }
 
 
@@ -120,7 +128,14 @@ def _stage_order(config: Config, sites: tuple[Site, ...]) -> list[str]:
     return order + sorted({s.stage for s in sites} - set(order))
 
 
-def _plan_model(config: Config, model: Model, client: registry.RegistryClient, chosen: tuple[Site, ...], all_sites: tuple[Site, ...], rendered: dict[str, dict[str, tuple[set[str], str]]]) -> list[StageUpdate]:
+def _plan_model(
+    config: Config,
+    model: Model,
+    client: registry.RegistryClient,
+    chosen: tuple[Site, ...],
+    all_sites: tuple[Site, ...],
+    rendered: dict[str, dict[str, tuple[set[str], str]]],
+) -> list[StageUpdate]:
     ref = parse_repository(model.repository)
     running_at = {name: found[model.name] for name, found in rendered.items() if model.name in found}
     running = [s for s in chosen if s.name in running_at]
@@ -172,8 +187,11 @@ def _apply(repo_dir: Path, planned: list[StageUpdate], options: Options) -> list
     config = load_config(repo_dir)
     requests = [
         PromoteRequest(
-            model=item.model, image=f"{config.model(item.model).repository}:{item.version}@{item.digest}", selectors=item.sites,
-            registry_checked=True, message=f"update: the highest tag stage {item.stage} allows",
+            model=item.model,
+            image=f"{config.model(item.model).repository}:{item.version}@{item.digest}",
+            selectors=item.sites,
+            registry_checked=True,
+            message=f"update: the highest tag stage {item.stage} allows",
         )
         for item in todo
     ]
@@ -181,7 +199,7 @@ def _apply(repo_dir: Path, planned: list[StageUpdate], options: Options) -> list
         results = [promote(repo_dir, request, Publish(dry_run=True)) for request in requests]
     else:
         results = promote_together(repo_dir, requests, Publish(push=options.push, remote=options.remote, target_branch=options.target_branch))
-    done = {id(item): result for item, result in zip(todo, results)}
+    done = {id(item): result for item, result in zip(todo, results, strict=True)}
     out = []
     for item in planned:
         result = done.get(id(item))

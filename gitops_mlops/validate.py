@@ -12,9 +12,10 @@ from pathlib import Path
 from gitops_mlops import kustomization
 from gitops_mlops.config import Config
 from gitops_mlops.errors import GitOpsError
-from gitops_mlops.kustomize import Kustomize
 from gitops_mlops.names import DIGEST_RE
+from gitops_mlops.rendering import Kustomize
 from gitops_mlops.renders import Container, ModelMatcher, render_state
+from gitops_mlops.scaffold import initial_digest
 from gitops_mlops.sites import Site, kustomization_of
 
 
@@ -22,13 +23,24 @@ from gitops_mlops.sites import Site, kustomization_of
 class SiteReport:
     site: str
     errors: tuple[str, ...] = ()
+    placeholders: tuple[str, ...] = ()  # models the site still runs at the stand-in digest ``init`` wrote
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
     def as_json(self) -> dict:
-        return {"site": self.site, "ok": self.ok, "errors": list(self.errors)}
+        return {"site": self.site, "ok": self.ok, "errors": list(self.errors), "placeholders": list(self.placeholders)}
+
+
+def placeholders(config: Config, site: Site, containers: tuple[Container, ...], matcher: ModelMatcher) -> tuple[str, ...]:
+    """Models the site renders at the digest ``init`` wrote for them: not yet promoted."""
+    found = []
+    for container in containers:
+        model, _ = matcher.model_of(site.name, container.repository)
+        if model is not None and container.digest == initial_digest(model.name) and model.name not in found:
+            found.append(model.name)
+    return tuple(found)
 
 
 def check_pins(repo: Path, config: Config, site: Site) -> list[str]:
@@ -78,5 +90,6 @@ def validate_sites(repo: Path, config: Config, sites: tuple[Site, ...], kustomiz
         errors = check_pins(repo, config, site)
         result = rendered[site.name]
         errors += [result.error] if result.error else rendered_errors(config, site, result.containers, matcher)
-        reports.append(SiteReport(site=site.name, errors=tuple(errors)))
+        waiting = () if result.error else placeholders(config, site, result.containers, matcher)
+        reports.append(SiteReport(site=site.name, errors=tuple(errors), placeholders=waiting))
     return reports

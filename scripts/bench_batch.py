@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import make_fleet_repo  # noqa: E402
+from benchlib import make_fleet_repo
 
-from gitops_mlops import kustomize as render  # noqa: E402
-from gitops_mlops.config import load_config  # noqa: E402
-from gitops_mlops.sites import discover_sites  # noqa: E402
+from gitops_mlops import rendering as render
+from gitops_mlops.config import load_config
+from gitops_mlops.sites import discover_sites
 
 
 def main() -> None:
@@ -56,7 +56,9 @@ def main() -> None:
         results = render.render_sites(repo, sites, kustomize=kustomize)
         assert all(r.ok for r in results.values())
         elapsed = time.perf_counter() - start
-        print(f"all {len(sites)} with render_sites (batches of {render.BATCH_SIZE}, {render.parallelism()} at a time): {elapsed:.2f} s, {elapsed / len(sites) * 1000:.1f} ms per site")
+        print(
+            f"all {len(sites)} with render_sites (batches of {render.BATCH_SIZE}, {render.parallelism()} at a time): {elapsed:.2f} s, {elapsed / len(sites) * 1000:.1f} ms per site"
+        )
 
 
 if __name__ == "__main__":

@@ -28,12 +28,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import commit_and_push, fmt, make_distinct, make_fleet_repo  # noqa: E402
-from ruamel.yaml import YAML  # noqa: E402
+from benchlib import commit_and_push, fmt, make_distinct, make_fleet_repo
+from ruamel.yaml import YAML
 
-from gitops_mlops.kustomize import Kustomize  # noqa: E402
-from gitops_mlops.promotion import promote  # noqa: E402
-from gitops_mlops.requests import PromoteRequest as Request, Publish  # noqa: E402
+from gitops_mlops.promotion import promote
+from gitops_mlops.rendering import Kustomize
+from gitops_mlops.requests import PromoteRequest as Request
+from gitops_mlops.requests import Publish
 
 
 def digest(n: int) -> str:
@@ -90,8 +91,10 @@ def main() -> None:
             result = promote(fresh, Request(model="model-01", image=image, selectors=("edge",), force_order=True), publish)
             elapsed = time.perf_counter() - start
             assert len(result.changed) == args.sites and result.pushed
-            print(f"promote to {args.sites} edge sites as a fresh clone's first command (render cache seeded from the hydrated branch, both branches pushed): "
-                  f"{elapsed:.2f} s, {counter() - before} kustomize processes  " + "  ".join(f"{k} {v:.2f}" for k, v in result.timings))
+            print(
+                f"promote to {args.sites} edge sites as a fresh clone's first command (render cache seeded from the hydrated branch, both branches pushed): "
+                f"{elapsed:.2f} s, {counter() - before} kustomize processes  " + "  ".join(f"{k} {v:.2f}" for k, v in result.timings)
+            )
 
         count = min(args.baseline_sites, args.sites)
         start = time.perf_counter()
@@ -107,7 +110,7 @@ def count_kustomize(tmp: Path):
     """Run kustomize through a script that counts its runs; returns a function giving the count so far."""
     log, script = tmp / "kustomize-runs.log", tmp / "counted-kustomize"
     log.write_text("")
-    script.write_text(f"#!/bin/sh\necho >> {log}\nexec {' '.join(Kustomize.find().command)} \"$@\"\n")
+    script.write_text(f'#!/bin/sh\necho >> {log}\nexec {" ".join(Kustomize.find().command)} "$@"\n')
     script.chmod(0o755)
     os.environ["GITOPS_MLOPS_KUSTOMIZE"] = str(script)
     return lambda: log.read_text().count("\n")
@@ -127,8 +130,12 @@ def per_site_baseline(repo: Path, count: int, image: str) -> None:
         yaml.dump(data, buffer)
         path.write_text(buffer.getvalue())
         kustomize.build(path.parent, cwd=repo)
-        subprocess.run(["git", "commit", "-qm", f"bump model-01 at {path.parent.name}", "--", str(path)], cwd=repo, check=True,
-                       env={"GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@l", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@l", "PATH": "/usr/bin:/bin"})
+        subprocess.run(
+            ["git", "commit", "-qm", f"bump model-01 at {path.parent.name}", "--", str(path)],
+            cwd=repo,
+            check=True,
+            env={"GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@l", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@l", "PATH": "/usr/bin:/bin"},
+        )
 
 
 if __name__ == "__main__":

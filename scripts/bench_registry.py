@@ -84,8 +84,12 @@ def run(server: RegistryServer, tmp: Path, args) -> None:
     cold, cold_runs = median_of(args.resolve_runs, fresh)
     with RegistryClient(endpoint) as client:
         warm, warm_runs = median_of(args.resolve_runs, lambda: client.resolve(ref))
-    print(f"resolve one tag, new client per call: median {cold * 1000:.2f} ms  (min {min(cold_runs) * 1000:.2f}, max {max(cold_runs) * 1000:.2f}; {args.resolve_runs} runs)")
-    print(f"resolve one tag, client reused:       median {warm * 1000:.2f} ms  (min {min(warm_runs) * 1000:.2f}, max {max(warm_runs) * 1000:.2f}; {args.resolve_runs} runs)")
+    print(
+        f"resolve one tag, new client per call: median {cold * 1000:.2f} ms  (min {min(cold_runs) * 1000:.2f}, max {max(cold_runs) * 1000:.2f}; {args.resolve_runs} runs)"
+    )
+    print(
+        f"resolve one tag, client reused:       median {warm * 1000:.2f} ms  (min {min(warm_runs) * 1000:.2f}, max {max(warm_runs) * 1000:.2f}; {args.resolve_runs} runs)"
+    )
 
     repo = make_fleet_repo(tmp / "fleet", args.sites, args.models)
     config = repo / "gitops-mlops.yaml"
@@ -108,7 +112,9 @@ def run(server: RegistryServer, tmp: Path, args) -> None:
         promoted = [u for u in report.updates if u.status == "updated"]
         assert len(promoted) == args.models and all(u.version == tag_names(args.tags)[-1] for u in promoted), report.updates[:3]
         print(f"  run {n}: {totals[-1]:.2f} s, {len(promoted)} promotions, {report.requests} HTTP requests")
-    print(f"update, {args.models} models x {args.tags} tags, {args.models} promotions: median {statistics.median(totals):.2f} s  runs [{fmt(totals)}]  HTTP requests {requests[0]}")
+    print(
+        f"update, {args.models} models x {args.tags} tags, {args.models} promotions: median {statistics.median(totals):.2f} s  runs [{fmt(totals)}]  HTTP requests {requests[0]}"
+    )
 
     update(repo, Options())  # cloud, then edge catch up: afterwards nothing is left to promote
     update(repo, Options())

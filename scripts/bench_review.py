@@ -21,17 +21,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import fmt, make_distinct, make_fleet_repo, median_of  # noqa: E402
+from benchlib import fmt, make_distinct, make_fleet_repo, median_of
 
-from gitops_mlops import rendercache  # noqa: E402
-from gitops_mlops.config import load_config  # noqa: E402
-from gitops_mlops.diff import diff_refs  # noqa: E402
-from gitops_mlops.history import read_history  # noqa: E402
-from gitops_mlops.promotion import promote  # noqa: E402
-from gitops_mlops.requests import PromoteRequest as Request  # noqa: E402
-from gitops_mlops.sites import discover_sites, select  # noqa: E402
-from gitops_mlops.status import read_status  # noqa: E402
-from gitops_mlops.validate import validate_sites  # noqa: E402
+from gitops_mlops import rendercache
+from gitops_mlops.config import load_config
+from gitops_mlops.diff import diff_refs
+from gitops_mlops.history import read_history
+from gitops_mlops.promotion import promote
+from gitops_mlops.requests import PromoteRequest as Request
+from gitops_mlops.sites import discover_sites, select
+from gitops_mlops.status import read_status
+from gitops_mlops.validate import validate_sites
 
 ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost", "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}
 
@@ -69,12 +69,16 @@ def bench_status(root: Path, runs: int, distinct: bool = False) -> None:
         times.append(time.perf_counter() - start)
     kind = "distinct sites" if distinct else "sites"
     print(f"status, 100 models x {len(rows) // 100} {kind} ({len(rows)} rows), warm: median {statistics.median(times):.2f} s  runs [{fmt(times)}]")
-    cli, cli_runs = median_of(runs, lambda: subprocess.run([sys.executable, "-m", "gitops_mlops", "status", "-o", "json"], cwd=repo, check=True, capture_output=True))
+    cli, cli_runs = median_of(
+        runs, lambda: subprocess.run([sys.executable, "-m", "gitops_mlops", "status", "-o", "json"], cwd=repo, check=True, capture_output=True)
+    )
     print(f"  the same through the CLI (-o json, process start included): median {cli:.2f} s  runs [{fmt(cli_runs)}]")
     if not distinct:
         cold_median, cold_runs = median_of(runs, cold)
         validate_median, validate_runs = median_of(runs, validate_uncached)
-        print(f"  cold (render cache emptied): median {cold_median:.2f} s  runs [{fmt(cold_runs)}]; validate, cold: median {validate_median:.2f} s  runs [{fmt(validate_runs)}]")
+        print(
+            f"  cold (render cache emptied): median {cold_median:.2f} s  runs [{fmt(cold_runs)}]; validate, cold: median {validate_median:.2f} s  runs [{fmt(validate_runs)}]"
+        )
 
 
 def bench_history(root: Path, commits: int, runs: int) -> None:
@@ -137,7 +141,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--commits", type=int, default=10000)
     parser.add_argument("--only", choices=["status", "history", "diff"])
-    parser.add_argument("--distinct", action="store_true", help="status over edge sites that are all distinct builds (a cold render of about ten minutes first)")
+    parser.add_argument(
+        "--distinct", action="store_true", help="status over edge sites that are all distinct builds (a cold render of about ten minutes first)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-review-") as tmp:
         root = Path(tmp)

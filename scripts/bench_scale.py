@@ -39,15 +39,23 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="promotions per size (the median is printed)")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from gitops_mlops.kustomize import Kustomize
+    from gitops_mlops.rendering import Kustomize
 
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         log, script = Path(tmp) / "runs.log", Path(tmp) / "counted-kustomize"
-        script.write_text(f"#!/bin/sh\necho >> {log}\nexec {' '.join(Kustomize.find().command)} \"$@\"\n")
+        script.write_text(f'#!/bin/sh\necho >> {log}\nexec {" ".join(Kustomize.find().command)} "$@"\n')
         script.chmod(0o755)
-        env = {**os.environ, "GITOPS_MLOPS_KUSTOMIZE": str(script), "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
-               "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}
-        print(f"{'sites':>6} | {'init':>7} | {'validate cold':>13} | {'validate warm':>13} | {'status':>7} | {'promote (median)':>16} | {'ms/site promote':>15} | {'peak MB':>7} | kustomize runs")
+        env = {
+            **os.environ,
+            "GITOPS_MLOPS_KUSTOMIZE": str(script),
+            "GIT_AUTHOR_NAME": "bench",
+            "GIT_AUTHOR_EMAIL": "bench@localhost",
+            "GIT_COMMITTER_NAME": "bench",
+            "GIT_COMMITTER_EMAIL": "bench@localhost",
+        }
+        print(
+            f"{'sites':>6} | {'init':>7} | {'validate cold':>13} | {'validate warm':>13} | {'status':>7} | {'promote (median)':>16} | {'ms/site promote':>15} | {'peak MB':>7} | kustomize runs"
+        )
         for size in (int(s) for s in args.sizes.split(",")):
             repo = Path(tmp) / f"fleet-{size}"
             log.write_text("")
@@ -60,13 +68,17 @@ def main() -> None:
                 if n:
                     subprocess.run(["git", "reset", "-q", "--hard", "HEAD~1"], cwd=repo, check=True)
                 digest = "sha256:" + hashlib.sha256(f"{size} {n}".encode()).hexdigest()
-                elapsed, memory = run(["promote", "fraud-detector", f"quay.io/example/fraud-detector:2.0.{n}@{digest}", "--to", "edge", "--force-order", "-o", "json"], repo, env)
+                elapsed, memory = run(
+                    ["promote", "fraud-detector", f"quay.io/example/fraud-detector:2.0.{n}@{digest}", "--to", "edge", "--force-order", "-o", "json"], repo, env
+                )
                 promotes.append(elapsed)
                 mem_promote = max(mem_promote, memory)
             promote = statistics.median(promotes)
             peak = max(mem_init, mem_cold, mem_warm, mem_status, mem_promote) / 1024
             runs = log.read_text().count("\n")
-            print(f"{size:>6} | {init:6.2f}s | {cold:12.2f}s | {warm:12.2f}s | {status:6.2f}s | {promote:15.2f}s | {promote / size * 1000:15.2f} | {peak:7.0f} | {runs}")
+            print(
+                f"{size:>6} | {init:6.2f}s | {cold:12.2f}s | {warm:12.2f}s | {status:6.2f}s | {promote:15.2f}s | {promote / size * 1000:15.2f} | {peak:7.0f} | {runs}"
+            )
 
 
 if __name__ == "__main__":

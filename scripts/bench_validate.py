@@ -18,13 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import fmt, make_distinct, make_fleet_repo, median_of  # noqa: E402
+from benchlib import fmt, make_distinct, make_fleet_repo, median_of
 
-from gitops_mlops import rendercache  # noqa: E402
-from gitops_mlops.config import load_config  # noqa: E402
-from gitops_mlops.kustomize import Kustomize  # noqa: E402
-from gitops_mlops.sites import discover_sites  # noqa: E402
-from gitops_mlops.validate import validate_sites  # noqa: E402
+from gitops_mlops import rendercache
+from gitops_mlops.config import load_config
+from gitops_mlops.rendering import Kustomize
+from gitops_mlops.sites import discover_sites
+from gitops_mlops.validate import validate_sites
 
 
 def main() -> None:
@@ -58,7 +58,7 @@ def main() -> None:
                 kustomize.build(Path(site.path), cwd=repo)
 
         log, script = Path(tmp) / "runs.log", Path(tmp) / "counted-kustomize"
-        script.write_text(f"#!/bin/sh\necho >> {log}\nexec {' '.join(kustomize.command)} \"$@\"\n")
+        script.write_text(f'#!/bin/sh\necho >> {log}\nexec {" ".join(kustomize.command)} "$@"\n')
         script.chmod(0o755)
         log.write_text("")
         counted = Kustomize((str(script),))

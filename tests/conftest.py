@@ -24,21 +24,40 @@ def isolated_git(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
     (home / ".gitconfig").write_text(
         "[user]\n\tname = Test Pipeline\n\temail = pipeline@example.test\n[init]\n\tdefaultBranch = main\n"
-        "[protocol \"file\"]\n\tallow = always\n[advice]\n\tdetachedHead = false\n"
+        '[protocol "file"]\n\tallow = always\n[advice]\n\tdetachedHead = false\n'
     )
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GITOPS_MLOPS_KUSTOMIZE"):
+    for var in (
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GITOPS_MLOPS_KUSTOMIZE",
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+    ):
         monkeypatch.delenv(var, raising=False)
+    # No registry answers for quay.io here: digests are not verified unless a test runs a registry
+    # on loopback (those tests use the ``verify_digests`` fixture, which turns this off).
+    monkeypatch.setenv("GITOPS_MLOPS_NO_VERIFY", "1")
     return home
+
+
+@pytest.fixture(autouse=True)
+def verify_digests(request, monkeypatch, isolated_git):
+    """A test that runs a registry on loopback verifies digests, as every command does by default."""
+    if any("registry" in name for name in request.fixturenames):
+        monkeypatch.delenv("GITOPS_MLOPS_NO_VERIFY", raising=False)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def kustomize_available():
     """kustomize (or oc/kubectl) is required: fail loudly, never skip."""
     from gitops_mlops.errors import RenderError
-    from gitops_mlops.kustomize import Kustomize
+    from gitops_mlops.rendering import Kustomize
 
     try:
         return Kustomize.find()
@@ -108,7 +127,7 @@ class GitOpsRepo:
     def read(self, relative: str) -> str:
         return (self.work / relative).read_bytes().decode()
 
-    def clone(self, name: str) -> "GitOpsRepo":
+    def clone(self, name: str) -> GitOpsRepo:
         other = self.work.parent / name
         git(self.work.parent, "clone", "--quiet", str(self.remote), str(other))
         return GitOpsRepo(work=other, remote=self.remote)
@@ -258,3 +277,23 @@ def point_models_at(repo: GitOpsRepo, host: str, namespace: str, extra: str = ""
     for overlay in (repo.work / "overlays").rglob("kustomization.yaml"):  # the sites run builds of that repository
         overlay.write_text(overlay.read_text().replace("quay.io/example/", f"{host}/{namespace}/"))
     repo.git("commit", "-qam", "models from the test registry")
+
+
+FRAUD_REPO = "quay.io/example/fraud-detector"
+
+
+def ship(repo: GitOpsRepo, tag: str, digest: str, *stages: str, push: bool = False, **kw) -> None:
+    """Promote fraud-detector TAG@DIGEST to each stage in turn (the library, as a pipeline would)."""
+    from gitops_mlops.promotion import promote
+    from gitops_mlops.requests import PromoteRequest, Publish
+
+    for stage in stages:
+        promote(repo.work, PromoteRequest(model="fraud-detector", image=f"{FRAUD_REPO}:{tag}@{digest}", selectors=(stage,), **kw), Publish(push=push))
+
+
+def pin_at(repo: GitOpsRepo, site: str):
+    """fraud-detector's pin in the site's own overlay."""
+    from gitops_mlops.kustomization import parse
+
+    path = f"overlays/{site}/kustomization.yaml"
+    return parse(repo.read(path), path).pin("fraud-detector")

@@ -59,10 +59,14 @@ class TokenIssuer:
         self.service, self.issuer, self.users = service, issuer, users or {}
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test token issuer")])
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         self.cert = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
             .not_valid_after(now + datetime.timedelta(days=1))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(self.key, hashes.SHA256())
@@ -74,7 +78,7 @@ class TokenIssuer:
         issuer_self = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
                 user = issuer_self._user(self.headers.get("Authorization", ""))
                 issuer_self.seen.append({"query": query, "user": user})
@@ -112,7 +116,16 @@ class TokenIssuer:
             if len(parts) == 3:
                 access.append({"type": parts[0], "name": parts[1], "actions": parts[2].split(",")})
         now = int(time.time())
-        claims = {"iss": self.issuer, "sub": subject, "aud": self.service, "exp": now + 300, "nbf": now - 10, "iat": now, "jti": f"{now}-{len(self.seen)}", "access": access}
+        claims = {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": self.service,
+            "exp": now + 300,
+            "nbf": now - 10,
+            "iat": now,
+            "jti": f"{now}-{len(self.seen)}",
+            "access": access,
+        }
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"x5c": [self._der]})
 
     def close(self) -> None:
@@ -131,10 +144,14 @@ def self_signed_loopback_cert(root: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -166,7 +183,7 @@ class RegistryServer:
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> "RegistryServer":
+    def start(self) -> RegistryServer:
         binary = require_binary()
         self.root.mkdir(parents=True, exist_ok=True)
         auth = ""
@@ -228,7 +245,7 @@ class RegistryServer:
 
     # ------------------------------------------------------------ pushing through the API
 
-    def pusher(self) -> "Pusher":
+    def pusher(self) -> Pusher:
         return Pusher(self)
 
 
@@ -282,12 +299,14 @@ class Pusher:
         config = json.dumps({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": [sha256(layer)]}}).encode()
         config_type = "application/vnd.oci.image.config.v1+json" if media_type == OCI_MANIFEST else "application/vnd.docker.container.image.v1+json"
         layer_type = "application/vnd.oci.image.layer.v1.tar" if media_type == OCI_MANIFEST else "application/vnd.docker.image.rootfs.diff.tar"
-        manifest = json.dumps({
-            "schemaVersion": 2,
-            "mediaType": media_type,
-            "config": {"mediaType": config_type, "digest": self.blob(repo, config), "size": len(config)},
-            "layers": [{"mediaType": layer_type, "digest": self.blob(repo, layer), "size": len(layer)}],
-        }).encode()
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": media_type,
+                "config": {"mediaType": config_type, "digest": self.blob(repo, config), "size": len(config)},
+                "layers": [{"mediaType": layer_type, "digest": self.blob(repo, layer), "size": len(layer)}],
+            }
+        ).encode()
         digest = self.manifest(repo, tag, manifest, media_type)
         assert digest == sha256(manifest)
         return digest, manifest
@@ -301,6 +320,11 @@ class Pusher:
             entries.append({"mediaType": OCI_MANIFEST, "digest": digest, "size": len(body), "platform": {"architecture": arch, "os": "linux"}})
         index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}).encode()
         return self.manifest(repo, tag, index, OCI_INDEX), digests
+
+    def delete(self, repo: str, digest: str) -> None:
+        """Delete a manifest, as a registry's garbage collection of an old build does."""
+        response = self._call("DELETE", f"/v2/{repo}/manifests/{digest}", headers=self._auth(repo))
+        assert response.status == 202, f"delete {repo}@{digest}: {response.status}"
 
     def tags(self, repo: str, manifest: bytes, names, media_type: str = OCI_MANIFEST) -> None:
         """PUT one manifest under many tag names (fast: no blobs)."""

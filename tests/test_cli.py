@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import DIGEST_B, cli, tree_snapshot
 
 REPO = "quay.io/example/fraud-detector"
@@ -20,15 +19,15 @@ def test_sites_json(gitops_repo):
     result = cli("sites", "-o", "json", cwd=gitops_repo.work)
     assert result.code == 0, result.err
     sites = json.loads(result.out)
-    assert {"name": "datacenter", "path": "overlays/datacenter", "stage": "datacenter"} in sites
+    assert {"site": "datacenter", "path": "overlays/datacenter", "stage": "datacenter"} in sites
     assert [s["stage"] for s in sites] == sorted((s["stage"] for s in sites), key=["datacenter", "cloud", "edge"].index)
-    assert {s["name"] for s in sites if s["stage"] == "edge"} == {"edge/berlin-01", "edge/austin-01", "edge/singapore-01"}
+    assert {s["site"] for s in sites if s["stage"] == "edge"} == {"edge/berlin-01", "edge/austin-01", "edge/singapore-01"}
 
 
 def test_models_json(gitops_repo):
     result = cli("models", "--output", "json", "--repo", str(gitops_repo.work))
     assert result.code == 0, result.err
-    assert {"name": "fraud-detector", "image": "fraud-detector", "repository": REPO} in json.loads(result.out)
+    assert {"model": "fraud-detector", "imageName": "fraud-detector", "repository": REPO, "sites": []} in json.loads(result.out)
 
 
 def test_validate_json_all_ok(gitops_repo):
@@ -57,9 +56,26 @@ def test_promote_json(gitops_repo):
     result = cli("promote", "fraud-detector", f"{REPO}:1.4.0@{DIGEST_B}", "--to", "datacenter", "-o", "json", cwd=gitops_repo.work)
     assert result.code == 0, result.err
     data = json.loads(result.out)
-    assert set(data) == {"action", "model", "version", "image", "digest", "changed", "unchanged", "commit", "pushed", "branch"}
+    assert set(data) == {"action", "model", "version", "image", "digest", "changed", "unchanged", "commit", "pushed", "branch", "changes"}
     assert data["changed"] == ["datacenter"] and data["digest"] == DIGEST_B and data["version"] == "1.4.0"
     assert data["commit"] == gitops_repo.head() and data["pushed"] is False
+    old = "sha256:797dfd0fa18401432d9bf02e749e3d3f211a89488d1451715c609dd2970767c2"
+    assert data["changes"] == [
+        {
+            "site": "datacenter",
+            "stage": "datacenter",
+            "from": {"version": "1.0.0", "digest": old, "image": f"{REPO}:1.0.0@{old}"},
+            "to": {"version": "1.4.0", "digest": DIGEST_B, "image": f"{REPO}:1.4.0@{DIGEST_B}"},
+        }
+    ]
+
+
+def test_a_promotion_to_many_sites_prints_one_line_per_stage_and_change(gitops_repo):
+    for stage in ("datacenter", "cloud"):
+        assert cli("promote", "fraud-detector", f"{REPO}:1.4.0@{DIGEST_B}", "--to", stage, cwd=gitops_repo.work).code == 0
+    result = cli("promote", "fraud-detector", f"{REPO}:1.4.0@{DIGEST_B}", "--to", "edge", cwd=gitops_repo.work)
+    assert result.code == 0, result.err
+    assert result.out == "edge: 1.0.0 sha256:797dfd0fa184 -> 1.4.0 sha256:bbbbbbbbbbbb  3 sites: edge/austin-01, edge/berlin-01, edge/singapore-01\n"
 
 
 def test_already_up_to_date_exits_zero(gitops_repo):
@@ -124,6 +140,7 @@ def test_kustomize_missing_is_reported_with_how_to_install(gitops_repo):
 
 def test_validate_shards_together_are_one_run(tmp_path):
     from conftest import make_gitops_repo
+
     from gitops_mlops.scaffold import edge_site_names
 
     repo = make_gitops_repo(tmp_path, edge_sites=edge_site_names(12))

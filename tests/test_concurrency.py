@@ -16,7 +16,10 @@ import re
 import threading
 import time
 
+import pytest
 from conftest import cli, git, make_gitops_repo
+
+pytestmark = pytest.mark.slow  # minutes of real processes: outside the inner loop (-m 'not slow')
 
 PROCESSES = 8
 PER_PROCESS = 6

@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
 from conftest import cli, tree_snapshot
+
 from gitops_mlops.config import RegistrySpec, Stage, parse_config
 from gitops_mlops.errors import InputError
 

@@ -24,8 +24,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import GitOpsRepo, cli, git, make_gitops_repo
-from gitops_mlops.kustomize import Kustomize
+
+from gitops_mlops.rendering import Kustomize
+
+pytestmark = pytest.mark.slow  # minutes of real processes: outside the inner loop (-m 'not slow')
 
 REPO = "quay.io/example/fraud-detector"
 
@@ -101,10 +105,20 @@ def recover(repo: GitOpsRepo, args: tuple[str, ...]) -> tuple[list[str], str]:
 
 
 def _install_killer(repo: GitOpsRepo, where: str) -> tuple[Path, dict]:
-    path = repo.remote / where.split(":", 1)[1] if where.startswith("remote:") else repo.work.parent / "crash-kustomize" if where == "kustomize" else repo.work / where
+    path = (
+        repo.remote / where.split(":", 1)[1]
+        if where.startswith("remote:")
+        else repo.work.parent / "crash-kustomize"
+        if where == "kustomize"
+        else repo.work / where
+    )
     path.write_text(REF_KILLER if where.endswith("reference-transaction") else RENDER_KILLER if where == "kustomize" else KILLER)
     path.chmod(0o755)
-    return path, {"GITOPS_MLOPS_KUSTOMIZE": str(path), "GIT_DIR_OF_RUN": str(repo.work / ".git"), "REAL_KUSTOMIZE": " ".join(Kustomize.find().command)} if where == "kustomize" else {}
+    return path, {
+        "GITOPS_MLOPS_KUSTOMIZE": str(path),
+        "GIT_DIR_OF_RUN": str(repo.work / ".git"),
+        "REAL_KUSTOMIZE": " ".join(Kustomize.find().command),
+    } if where == "kustomize" else {}
 
 
 def test_kill_at_each_phase_then_the_next_run_succeeds(tmp_path, capsys):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import git
+
 from gitops_mlops.errors import GitError
 from gitops_mlops.gitrepo import GitRepo, _quote_path
 
@@ -41,7 +41,9 @@ def _commit_both_ways(tmp_path: Path, files: dict[str, str], edits: dict[str, st
 
 
 def test_fast_commit_matches_git_commit_and_keeps_history_clean(tmp_path):
-    files = {f"overlays/edge/s{i}/kustomization.yaml": f"images:\n- name: m\n  digest: sha256:{i}\n" for i in range(120)}  # over fast-import's unpack limit (100 objects)
+    files = {
+        f"overlays/edge/s{i}/kustomization.yaml": f"images:\n- name: m\n  digest: sha256:{i}\n" for i in range(120)
+    }  # over fast-import's unpack limit (100 objects)
     edits = {path: text.replace("sha256:", "sha256:new") for path, text in files.items()}
     ours, theirs = _commit_both_ways(tmp_path, {**files, "README.md": "x\n"}, edits)
     assert ours == theirs
@@ -58,10 +60,12 @@ def test_fast_commit_matches_git_commit_and_keeps_history_clean(tmp_path):
 def test_fast_commit_keeps_modes_crlf_and_unusual_paths(tmp_path):
     odd = 'dir with space/"quoted" é\\n.yaml'
     files = {"run.sh": "#!/bin/sh\n", odd: "a: 1\r\n", "plain.yaml": "b: 1\n"}
+
     def make_executable(work):
         (work / "run.sh").chmod(0o755)
         git(work, "update-index", "--chmod=+x", "run.sh")
         git(work, "commit", "-qm", "exec")
+
     ours, theirs = _commit_both_ways(tmp_path, files, {"run.sh": "#!/bin/sh\necho\n", odd: "a: 2\r\n"}, make_executable)
     assert ours == theirs
     assert git(tmp_path / "ours" / "work", "ls-tree", "HEAD", "run.sh").startswith("100755")
@@ -130,3 +134,37 @@ def test_first_commit_of_an_empty_repository(tmp_path):
 )
 def test_quote_path(path, quoted):
     assert _quote_path(path) == quoted
+
+
+def test_a_deleted_path_is_deleted_in_the_commit_both_ways(tmp_path):
+    for name, prepare in (("fast", lambda work: None), ("porcelain", lambda work: (work / ".gitattributes").write_text("*.yaml text\n"))):
+        work = _repo(tmp_path / name, {"a.yaml": "a\n", "b.yaml": "b\n"})
+        prepare(work)
+        (work / "a.yaml").unlink()
+        (work / "c.yaml").write_text("c\n")
+        GitRepo(work).commit(["a.yaml", "c.yaml"], "swap\n")
+        assert git(work, "ls-tree", "--name-only", "HEAD").split() == ["b.yaml", "c.yaml"], name
+        assert git(work, "status", "--porcelain", "--", "a.yaml", "c.yaml") == ""
+
+
+def test_no_identity_is_refused_with_the_way_to_set_one(tmp_path, monkeypatch):
+    from gitops_mlops.errors import InputError
+    from gitops_mlops.gitrepo import identity_env
+
+    work = _repo(tmp_path, {"a": "a\n"})
+    (tmp_path / "empty").write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "empty"))
+    monkeypatch.delenv("EMAIL", raising=False)
+    with pytest.raises(InputError, match=r"no git identity .*git config --global user.name .*--author"):
+        identity_env(work)
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "CI")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "ci@example.com")
+    assert identity_env(work) == {
+        "GIT_AUTHOR_NAME": "CI",
+        "GIT_AUTHOR_EMAIL": "ci@example.com",
+        "GIT_COMMITTER_NAME": "CI",
+        "GIT_COMMITTER_EMAIL": "ci@example.com",
+    }
+    git(work, "config", "user.name", "Repo Bot")
+    git(work, "config", "user.email", "bot@example.com")
+    assert identity_env(work)["GIT_COMMITTER_NAME"] == "Repo Bot"  # git's committer stays its own

@@ -17,13 +17,13 @@ import os
 import shutil
 import time
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
-
 from conftest import DIGEST_B, GitOpsRepo, cli, git, make_gitops_repo, tree_snapshot
+
 from gitops_mlops.errors import InputError
 from gitops_mlops.kustomization import parse
 
@@ -51,6 +51,7 @@ def append(path: str, text: str):
     def setup(repo: GitOpsRepo):
         with open(repo.work / path, "a", encoding="utf-8", newline="") as handle:
             handle.write(text)
+
     return setup
 
 
@@ -60,12 +61,14 @@ def replace_in(path: str, old: str, new: str):
         text = target.read_bytes().decode()
         assert old in text
         target.write_bytes(text.replace(old, new, 1).encode())
+
     return setup
 
 
 def write_bytes(path: str, data: bytes):
     def setup(repo: GitOpsRepo):
         (repo.work / path).write_bytes(data)
+
     return setup
 
 
@@ -87,6 +90,7 @@ def link(path: str, target: Callable[[GitOpsRepo], str] | str, replace: bool = F
         if replace:
             where.unlink()
         os.symlink(target(repo) if callable(target) else target, where)
+
     return setup
 
 
@@ -95,6 +99,7 @@ def remote_hook(name: str, script: str):
         hook = repo.remote / "hooks" / name
         hook.write_text(script)
         hook.chmod(0o755)
+
     return setup
 
 
@@ -122,9 +127,7 @@ def refusing_remote(repo: GitOpsRepo, http_refusing: str) -> None:
     repo.git("remote", "set-url", "origin", http_refusing.replace("http://", "http://pipeline:wrong-password@") + "/gitops.git")
 
 
-BOMB = "lol0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"lol{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]\n" for n in range(1, 10)
-)
+BOMB = "lol0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(f"lol{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]\n" for n in range(1, 10))
 GENERATOR_MISSING_FILE = "configMapGenerator:\n  - name: settings\n    files:\n      - missing-file.properties\n"
 
 CASES = [
@@ -151,7 +154,12 @@ CASES = [
     Case("kustomization-symlink-out", 2, "leaves the repository", setup=link(DC, lambda r: str(outside(r) / "kustomization.yaml"), replace=True)),
     Case("kustomization-symlink-loop", 2, "cannot be resolved", setup=link(DC, "kustomization.yaml", replace=True)),
     Case("config-site-path-symlink-loop", 2, "overlays/loop", setup=lambda r: (link("overlays/loop", "loop")(r), config_sites("overlays/loop")(r))[0]),
-    Case("resource-symlink-loop", 4, "loop", setup=lambda r: (link("overlays/datacenter/loop", "loop")(r), replace_in(DC, "resources:\n", "resources:\n  - loop\n")(r))[0]),
+    Case(
+        "resource-symlink-loop",
+        4,
+        "loop",
+        setup=lambda r: (link("overlays/datacenter/loop", "loop")(r), replace_in(DC, "resources:\n", "resources:\n  - loop\n")(r))[0],
+    ),
     Case("resource-leaves-repo", 4, "leaves the repository", setup=replace_in(DC, "resources:\n", "resources:\n  - ../../../outside\n")),
     # image references, versions, policy
     Case("digest-short", 2, "64 lowercase hex", promote(image=f"{REPO}:1.4.0@sha256:abc")),
@@ -171,7 +179,12 @@ CASES = [
     Case("downgrade", 3, "downgrade refused", promote(image=f"{REPO}:0.9.0@{DIGEST_B}")),
     Case("foreign-repository", 3, "not model fraud-detector's repository", promote(image=f"ghcr.io/example/fraud-detector:1.4.0@{DIGEST_B}")),
     Case("stage-order", 3, "stage order", promote(to="edge")),
-    Case("digest-on-hold", 3, "on hold", setup=replace_in("gitops-mlops.yaml", "holds: []", f"holds:\n  - model: fraud-detector\n    site: datacenter\n    digest: {DIGEST_B}")),
+    Case(
+        "digest-on-hold",
+        3,
+        "on hold",
+        setup=replace_in("gitops-mlops.yaml", "holds: []", f"holds:\n  - model: fraud-detector\n    site: datacenter\n    digest: {DIGEST_B}"),
+    ),
     # the kustomization itself
     Case("duplicate-pins", 2, "two images entries", setup=append(DC, "  - name: fraud-detector\n    digest: " + DIGEST_B + "\n")),
     Case("multi-document", 2, "more than one YAML document", setup=append(DC, "---\nkind: ConfigMap\n")),
@@ -187,22 +200,48 @@ CASES = [
     # git state, remote, rendering
     Case("dirty-tree", 5, "uncommitted changes", setup=append(DC, "# local edit\n"), commit=False),
     Case("stale-index-lock", 5, "index.lock exists", setup=stale_index_lock, commit=False),
-    Case("detached-head-unpushed", 5, "HEAD has commits", setup=detached_unpushed, commit=False),
+    Case("detached-head-unpushed", 5, "HEAD has commit", setup=detached_unpushed, commit=False),
     Case("target-branch-malformed", 2, "not a valid branch name", promote(IMAGE, "datacenter", "fraud-detector", "--target-branch", "main..x")),
     Case("review-branch-malformed", 2, "not a valid branch name", promote(IMAGE, "datacenter", "fraud-detector", "--branch", "-x")),
     Case("remote-unknown", 5, "no git remote named", promote(IMAGE, "datacenter", "fraud-detector", "--remote", "nowhere")),
     Case("diff-base-malformed", 2, "unknown git ref", ("diff", "--base", "--output=/tmp/x"), extra=()),
     Case("review-branch-dotdot", 2, "not a valid branch name", promote(IMAGE, "datacenter", "fraud-detector", "--branch", "a..b")),
-    Case("rollback-to-malformed", 2, "not a version or a sha256 digest", ("rollback", "fraud-detector", "--site", "datacenter", "--to", "sha256:zz"), setup=promoted, commit=False),
-    Case("push-refused-by-hook", 5, "refused by the remote", setup=remote_hook("pre-receive", "#!/bin/sh\necho 'protected: promotions need review' >&2\nexit 1\n"), commit=False),
+    Case(
+        "rollback-to-malformed",
+        2,
+        "not a version or a sha256 digest",
+        ("rollback", "fraud-detector", "--site", "datacenter", "--to", "sha256:zz"),
+        setup=promoted,
+        commit=False,
+    ),
+    Case(
+        "push-refused-by-hook",
+        5,
+        "refused by the remote",
+        setup=remote_hook("pre-receive", "#!/bin/sh\necho 'protected: promotions need review' >&2\nexit 1\n"),
+        commit=False,
+    ),
     Case("remote-refuses-authentication", 5, "Authentication failed", setup=refusing_remote, commit=False),
     Case("push-attempts-not-a-number", 2, "GITOPS_MLOPS_PUSH_ATTEMPTS", setup=lambda r: {"GITOPS_MLOPS_PUSH_ATTEMPTS": "twelve"}, commit=False),
     Case("kustomize-timeout-zero", 2, "GITOPS_MLOPS_KUSTOMIZE_TIMEOUT", setup=lambda r: {"GITOPS_MLOPS_KUSTOMIZE_TIMEOUT": "0"}, commit=False),
     Case("kustomize-missing", 4, "kustomize not found", setup=only_git_on_path, commit=False),
     Case("build-fails-after-edit", 4, "validation failed, nothing changed", setup=append(DC, GENERATOR_MISSING_FILE)),
-    Case("remote-base-refused", 4, "remote resource", setup=replace_in(DC, "resources:\n", "resources:\n  - https://github.com/example/models//base?ref=main\n")),
+    Case(
+        "remote-base-refused", 4, "remote resource", setup=replace_in(DC, "resources:\n", "resources:\n  - https://github.com/example/models//base?ref=main\n")
+    ),
     Case("helm-chart", 4, "validation failed", setup=append(DC, "helmCharts:\n  - name: x\n    repo: https://charts.example.com\n    version: 1.0.0\n")),
-    Case("exec-plugin", 4, "plugin", setup=lambda r: (append(DC, "generators:\n  - gen.yaml\n")(r), write_bytes("overlays/datacenter/gen.yaml", b"apiVersion: example.com/v1\nkind: Gen\nmetadata:\n  name: g\n  annotations:\n    config.kubernetes.io/function: |\n      exec:\n        path: ./evil.sh\n")(r))[0]),
+    Case(
+        "exec-plugin",
+        4,
+        "plugin",
+        setup=lambda r: (
+            append(DC, "generators:\n  - gen.yaml\n")(r),
+            write_bytes(
+                "overlays/datacenter/gen.yaml",
+                b"apiVersion: example.com/v1\nkind: Gen\nmetadata:\n  name: g\n  annotations:\n    config.kubernetes.io/function: |\n      exec:\n        path: ./evil.sh\n",
+            )(r),
+        )[0],
+    ),
 ]
 
 

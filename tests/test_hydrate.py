@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from conftest import DIGEST_B, DIGEST_C, GitOpsRepo, cli, git, make_gitops_repo
-from gitops_mlops.kustomize import Kustomize
+
+from gitops_mlops.rendering import Kustomize
 
 REPO = "quay.io/example/fraud-detector"
 HYDRATE = "hydrate:\n  branch: hydrated\n  path: sites\n"
@@ -77,7 +78,7 @@ def test_a_fresh_clone_starts_with_a_warm_cache_from_the_hydrated_branch(tmp_pat
     repo = hydrated_repo(tmp_path)
     log, script = tmp_path / "runs.log", tmp_path / "counted-kustomize"
     log.write_text("")
-    script.write_text(f"#!/bin/sh\necho run >> {log}\nexec {' '.join(Kustomize.find().command)} \"$@\"\n")
+    script.write_text(f'#!/bin/sh\necho run >> {log}\nexec {" ".join(Kustomize.find().command)} "$@"\n')
     script.chmod(0o755)
     env = {"GITOPS_MLOPS_KUSTOMIZE": str(script)}
     assert cli("promote", "fraud-detector", f"{REPO}:1.4.0@{DIGEST_B}", "--to", "datacenter", "--push", cwd=repo.work, env=env).code == 0
@@ -92,7 +93,11 @@ def test_a_fresh_clone_starts_with_a_warm_cache_from_the_hydrated_branch(tmp_pat
 
 def test_hydrate_config_is_checked(tmp_path):
     repo = make_gitops_repo(tmp_path)
-    for bad, needle in (("hydrate:\n  branch: main\n", "must not be the branch"), ("hydrate:\n  branch: a..b\n", "not a valid branch name"), ("hydrate:\n  path: x\n", "needs 'branch'")):
+    for bad, needle in (
+        ("hydrate:\n  branch: main\n", "must not be the branch"),
+        ("hydrate:\n  branch: a..b\n", "not a valid branch name"),
+        ("hydrate:\n  path: x\n", "needs 'branch'"),
+    ):
         (repo.work / "gitops-mlops.yaml").write_text(repo.read("gitops-mlops.yaml").split("hydrate:")[0] + bad)
         result = cli("promote", "fraud-detector", f"{REPO}:1.4.0@{DIGEST_B}", "--to", "datacenter", cwd=repo.work)
         assert result.code == 2 and needle in result.err, result.err

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-
 import pytest
-
 from conftest import PROJECT_ROOT, cli, git
 from test_scaffold import example_files
+
 from gitops_mlops.config import parse_config
 from gitops_mlops.errors import InputError
 from gitops_mlops.scaffold import ScaffoldSpec, edge_site_names, render_layout
+
 
 def test_init_writes_and_commits_the_example_byte_for_byte(tmp_path):
     result = cli("init", str(tmp_path / "repo"))
@@ -69,3 +69,42 @@ def test_scaffold_spec_validation():
     with pytest.raises(InputError, match="at least one model"):
         render_layout(ScaffoldSpec(models=()))
     assert len(render_layout(ScaffoldSpec(edge_sites=edge_site_names(1000)))) == 1 + 2 * 5 + 2 + 1000 + 6
+
+
+def test_init_refuses_to_nest_inside_another_repository_unless_forced(tmp_path):
+    outer = tmp_path / "outer"
+    outer.mkdir()
+    git(outer, "init", "-q")
+    refused = cli("init", str(outer / "gitops"))
+    assert refused.code == 2 and "inside the git repository" in refused.err and "--force" in refused.err
+    assert not (outer / "gitops").exists() and len(refused.err.strip().splitlines()) == 1
+    forced = cli("init", str(outer / "gitops"), "--force")
+    assert forced.code == 0 and (outer / "gitops/.git").is_dir()
+
+
+def test_repo_url_is_added_as_the_remote(tmp_path):
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    result = cli("init", str(tmp_path / "r"), "--repo-url", f"file://{remote}")
+    assert result.code == 0, result.err
+    assert git(tmp_path / "r", "remote", "get-url", "origin").strip() == f"file://{remote}"
+    assert "remote origin" in result.err and "placeholders" in result.err
+    pushed = cli("push", cwd=tmp_path / "r")  # the first push of the new repository: nothing the remote has
+    assert pushed.code == 0, pushed.err
+    assert git(remote, "rev-parse", "main").strip() == git(tmp_path / "r", "rev-parse", "HEAD").strip()
+
+
+def test_a_repo_url_that_is_not_one_writes_nothing(tmp_path):
+    result = cli("init", str(tmp_path / "r"), "--repo-url", "not a url")
+    assert result.code == 2 and "'not a url'" in result.err and not (tmp_path / "r").exists()
+
+
+def test_init_without_a_git_identity_is_refused_before_anything_is_written(tmp_path):
+    env = {"GIT_CONFIG_GLOBAL": str(tmp_path / "empty-gitconfig"), "EMAIL": ""}
+    (tmp_path / "empty-gitconfig").write_text("")
+    result = cli("init", str(tmp_path / "r"), env=env)
+    assert result.code == 2 and "no git identity" in result.err and "--author" in result.err
+    assert not (tmp_path / "r").exists()
+    authored = cli("init", str(tmp_path / "r"), "--author", "Ada Lovelace <ada@example.com>", env=env)
+    assert authored.code == 0, authored.err
+    assert git(tmp_path / "r", "log", "-1", "--format=%an <%ae> / %cn <%ce>").strip() == "Ada Lovelace <ada@example.com> / Ada Lovelace <ada@example.com>"

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import PROJECT_ROOT
+from test_kustomization import CASES, golden
+
 from gitops_mlops.inputs import fast_references
 from gitops_mlops.kustomization import parse
-from test_kustomization import CASES, golden
 
 TEXTS = {
     "plain": "resources:\n  - ../../base\n  - service.yaml\n",
@@ -19,7 +19,7 @@ TEXTS = {
     "all-three": "bases:\n  - ../old\nresources:\n  - a.yaml\ncomponents:\n  - ../c\n",
     "none": "images:\n  - name: a\n    newTag: '1'\n",
     "flow": "resources: [../../base, x.yaml]\n",
-    "quoted": "resources:\n  - \"../../base\"\n",
+    "quoted": 'resources:\n  - "../../base"\n',
     "empty-null": "resources:\nimages: []\n",
     "crlf": "resources:\r\n  - ../base\r\n",
     "anchor": "resources: &r\n  - ../base\n",
@@ -57,7 +57,20 @@ def test_the_plain_forms_take_the_fast_path_and_the_unusual_ones_do_not():
     assert fast_references(TEXTS["comments-and-blanks"]) == ("../../base", "more.yaml")
     assert fast_references(TEXTS["all-three"]) == ("a.yaml", "../c", "../old")
     assert fast_references(TEXTS["none"]) == ()
-    for name in ("duplicate-key", "merge-key", "flow", "quoted", "empty-null", "crlf", "anchor", "nested-key", "two-documents", "indented-key", "mixed-indent", "no-trailing-newline"):
+    for name in (
+        "duplicate-key",
+        "merge-key",
+        "flow",
+        "quoted",
+        "empty-null",
+        "crlf",
+        "anchor",
+        "nested-key",
+        "two-documents",
+        "indented-key",
+        "mixed-indent",
+        "no-trailing-newline",
+    ):
         assert fast_references(TEXTS[name]) is None, name
     assert all(fast_references(text) is not None for name, text in example_texts().items()), "the example takes the fast path"
 

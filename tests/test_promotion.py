@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from conftest import DIGEST_B, DIGEST_C, git, tree_snapshot
+
 from gitops_mlops.errors import GitError, InputError, PolicyError, RenderError
 from gitops_mlops.kustomization import parse
 from gitops_mlops.promotion import promote as _promote
-from gitops_mlops.requests import PromoteRequest as Request, Publish
+from gitops_mlops.requests import PromoteRequest as Request
+from gitops_mlops.requests import Publish
 
 REPO = "quay.io/example/fraud-detector"
 
@@ -61,7 +62,7 @@ def test_promotion_changes_only_the_pin_lines(gitops_repo):
     promote(gitops_repo.work, request())
     new = gitops_repo.read(path).splitlines()
     assert len(old) == len(new)
-    changed = [(a, b) for a, b in zip(old, new) if a != b]
+    changed = [(a, b) for a, b in zip(old, new, strict=True) if a != b]
     assert [b.strip() for _, b in changed] == ["newTag: 1.4.0", f"digest: {DIGEST_B}"]
 
 
@@ -164,7 +165,9 @@ def test_push_lands_on_the_remote(gitops_repo):
 
 def test_push_starts_from_the_remote_tip(gitops_repo):
     other = gitops_repo.clone("other")
-    promote(other.work, Request(model="demand-forecast", image=f"quay.io/example/demand-forecast:2.0.0@{DIGEST_C}", selectors=("datacenter",)), Publish(push=True))
+    promote(
+        other.work, Request(model="demand-forecast", image=f"quay.io/example/demand-forecast:2.0.0@{DIGEST_C}", selectors=("datacenter",)), Publish(push=True)
+    )
     result = promote(gitops_repo.work, request(push=True))  # the local checkout is behind: fetched first
     assert result.pushed and result.attempts == 1
     git(other.work, "pull", "--quiet")

@@ -1,5 +1,5 @@
-"""promote asks the registry before writing: a tag becomes its digest, a digest must exist;
-unlisted registries are never contacted. Real git, real kustomize, the real registry on loopback."""
+"""promote asks the registry before writing: a tag becomes its digest, a digest must exist,
+in every allowed registry, listed or not (--no-verify skips it and says so). Real git, real kustomize, the real registry on loopback."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import base64
 import json
 
 import pytest
-
 from conftest import DIGEST_B, PASSWORD, USER, cli, point_models_at, registry_namespace, tree_snapshot
+
 from gitops_mlops.errors import RegistryError
 from gitops_mlops.kustomization import parse
 from gitops_mlops.promotion import promote
@@ -77,11 +77,45 @@ def test_unknown_tag_exits_6(gitops_repo, registry, ns):
     assert result.code == 6 and f"repository {ns}/fraud-detector: tag 9.9.9: not found" in result.err
 
 
-def test_unlisted_registry_is_not_contacted_for_a_digest(gitops_repo):
+def test_a_digest_is_verified_in_an_allowed_registry_the_config_does_not_list(gitops_repo, monkeypatch):
+    """Verification is the default for every allowed registry: one nobody answers for fails the
+    promotion (exit 6, nothing written) unless --no-verify, which says so."""
+    monkeypatch.delenv("GITOPS_MLOPS_NO_VERIFY")
     point_models_at(gitops_repo, "127.0.0.1:9", "offline", listed=False)  # nothing listens there
-    result = cli("promote", "fraud-detector", f"127.0.0.1:9/offline/fraud-detector:1.4.0@{DIGEST_B}", "--to", "datacenter", cwd=gitops_repo.work)
-    assert result.code == 0, result.err
+    snap, head = tree_snapshot(gitops_repo.work), gitops_repo.head()
+    image = f"127.0.0.1:9/offline/fraud-detector:1.4.0@{DIGEST_B}"
+    result = cli("promote", "fraud-detector", image, "--to", "datacenter", cwd=gitops_repo.work)
+    assert result.code == 6 and "cannot reach 127.0.0.1:9" in result.err
+    assert tree_snapshot(gitops_repo.work) == snap and gitops_repo.head() == head
+    skipped = cli("promote", "fraud-detector", image, "--to", "datacenter", "--no-verify", cwd=gitops_repo.work)
+    assert skipped.code == 0, skipped.err
+    assert "note: the digest was not checked in its registry (--no-verify)" in skipped.err
     assert pin(gitops_repo).digest == DIGEST_B
+
+
+def test_rollback_checks_the_digest_it_goes_back_to_still_exists(gitops_repo, registry, pusher, ns):
+    old, _ = pusher.image(f"{ns}/fraud-detector", "1.3.0")
+    new, _ = pusher.image(f"{ns}/fraud-detector", "1.4.0")
+    for digest in (old, new):
+        assert (
+            cli(
+                "promote",
+                "fraud-detector",
+                f"{registry.host}/{ns}/fraud-detector@{digest}",
+                "--to",
+                "datacenter",
+                "--version",
+                "1.3.0" if digest == old else "1.4.0",
+                cwd=gitops_repo.work,
+            ).code
+            == 0
+        )
+    assert cli("rollback", "fraud-detector", "--site", "datacenter", "--dry-run", cwd=gitops_repo.work).code == 0
+    pusher.delete(f"{ns}/fraud-detector", old)  # the build gone back to was garbage-collected
+    snap, head = tree_snapshot(gitops_repo.work), gitops_repo.head()
+    result = cli("rollback", "fraud-detector", "--site", "datacenter", cwd=gitops_repo.work)
+    assert result.code == 6 and "not found in the registry" in result.err, result.err
+    assert tree_snapshot(gitops_repo.work) == snap and gitops_repo.head() == head
 
 
 def test_a_tag_without_digest_always_needs_the_registry(gitops_repo):
@@ -97,7 +131,6 @@ def test_insecure_registry_flag_names_a_registry_the_config_does_not_list(gitops
     point_models_at(gitops_repo, registry.host, ns, listed=False)
     pusher.image(f"{ns}/fraud-detector", "1.4.0")
     image = f"{registry.host}/{ns}/fraud-detector:1.4.0@{DIGEST_B}"
-    assert cli("promote", "fraud-detector", image, "--to", "datacenter", "--dry-run", cwd=gitops_repo.work).code == 0  # not contacted
     checked = cli("promote", "fraud-detector", image, "--to", "datacenter", "--insecure-registry", registry.host, cwd=gitops_repo.work)
     assert checked.code == 6 and "not found in the registry" in checked.err
 
@@ -113,8 +146,15 @@ def test_credentials_never_appear_in_output_errors_or_commits(gitops_repo, basic
     pusher = basic_registry.pusher()
     digest, _ = pusher.image(f"{ns}/fraud-detector", "1.4.0")
     pusher.close()
-    wrong = cli("promote", "fraud-detector", f"{basic_registry.host}/{ns}/fraud-detector:1.4.0", "--to", "datacenter", cwd=gitops_repo.work,
-                env={"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": "x" + PASSWORD})
+    wrong = cli(
+        "promote",
+        "fraud-detector",
+        f"{basic_registry.host}/{ns}/fraud-detector:1.4.0",
+        "--to",
+        "datacenter",
+        cwd=gitops_repo.work,
+        env={"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": "x" + PASSWORD},
+    )
     assert wrong.code == 6 and "unauthorized (401)" in wrong.err and PASSWORD not in wrong.err + wrong.out
     env = {"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": PASSWORD}
     ok = cli("promote", "fraud-detector", f"{basic_registry.host}/{ns}/fraud-detector:1.4.0", "--to", "datacenter", "-o", "json", cwd=gitops_repo.work, env=env)

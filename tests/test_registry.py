@@ -9,8 +9,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from conftest import DIGEST_A, PASSWORD, USER, registry_namespace
+
 from gitops_mlops.errors import RegistryError
 from gitops_mlops.imageref import parse_image
 from gitops_mlops.registry import OCI_INDEX, OCI_MANIFEST, Endpoint, RegistryClient, endpoints_for
@@ -208,10 +208,10 @@ class Scripted:
                     except (BrokenPipeError, ConnectionResetError):
                         pass  # the client stopped reading (size limit, timeout): that is the point
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._answer(True)
 
-            def do_HEAD(self) -> None:  # noqa: N802
+            def do_HEAD(self) -> None:
                 self._answer(False)
 
             def log_message(self, *args) -> None:
@@ -276,14 +276,20 @@ def test_an_oversized_answer_is_refused(scripted):
 
 def test_an_answer_that_is_not_a_manifest_is_refused(scripted):
     server = scripted(lambda path: (200, {"Content-Type": "text/html"}, b"<html>login</html>"))
-    with RegistryClient([Endpoint(server.host, insecure=True)], env={}) as client, pytest.raises(RegistryError, match="not an image manifest or index .*text/html"):
+    with (
+        RegistryClient([Endpoint(server.host, insecure=True)], env={}) as client,
+        pytest.raises(RegistryError, match="not an image manifest or index .*text/html"),
+    ):
         client.resolve(parse_image(f"{server.host}/m/x:1.0.0"))
 
 
 def test_a_body_that_does_not_hash_to_its_digest_header_is_refused(scripted):
     body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST}).encode()
     server = scripted(lambda path: (200, {"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": DIGEST_A}, body))
-    with RegistryClient([Endpoint(server.host, insecure=True)], env={}) as client, pytest.raises(RegistryError, match="body hashes to sha256:.* but Docker-Content-Digest says"):
+    with (
+        RegistryClient([Endpoint(server.host, insecure=True)], env={}) as client,
+        pytest.raises(RegistryError, match="body hashes to sha256:.* but Docker-Content-Digest says"),
+    ):
         client.resolve(parse_image(f"{server.host}/m/x:1.0.0"))
 
 
@@ -297,7 +303,9 @@ def test_insecure_registry_flag_is_validated_and_overrides_the_config():
     from gitops_mlops.config import RegistrySpec
     from gitops_mlops.errors import InputError
 
-    found = endpoints_for((RegistrySpec("reg.example.com:5000", ca_file="/ca.pem", username_env="U", password_env="P"),), ("reg.example.com:5000", "127.0.0.1:5001"))
+    found = endpoints_for(
+        (RegistrySpec("reg.example.com:5000", ca_file="/ca.pem", username_env="U", password_env="P"),), ("reg.example.com:5000", "127.0.0.1:5001")
+    )
     assert found["reg.example.com:5000"] == Endpoint("reg.example.com:5000", True, "", "U", "P")
     assert found["127.0.0.1:5001"].insecure
     with pytest.raises(InputError, match="--insecure-registry 'http://x'"):

@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import GitOpsRepo, cli, make_repo_from, tree_snapshot
-from gitops_mlops.kustomize import Kustomize
+
+from gitops_mlops.rendering import Kustomize
 
 REPO = "quay.io/acme/fraud-detector"
 DF_REPO = "quay.io/acme/demand-forecast"
@@ -133,8 +133,17 @@ def test_status_reads_renders_and_says_where_an_unpinned_image_is_set(tmp_path):
     assert result.code == 0, result.err
     rows = {r["site"]: r for r in json.loads(result.out)}
     assert rows["dev"] | {"drift": False} == {
-        "site": "dev", "stage": "dev", "model": "fraud-detector", "version": "1.0.0", "digest": D0, "image": f"{REPO}:1.0.0@{D0}",
-        "pinned": False, "source": "Deployment/fraud-detector (base/deployment.yaml)", "drift": False, "behind": False, "hold": [],
+        "site": "dev",
+        "stage": "dev",
+        "model": "fraud-detector",
+        "version": "1.0.0",
+        "digest": D0,
+        "image": f"{REPO}:1.0.0@{D0}",
+        "pinned": False,
+        "source": "Deployment/fraud-detector (base/deployment.yaml)",
+        "drift": False,
+        "behind": False,
+        "hold": [],
     }
     promote(repo, "--to", "dev")
     rows = {r["site"]: r for r in json.loads(cli("status", "-o", "json", cwd=repo.work).out)}
@@ -155,7 +164,9 @@ WRAPPED = {
 
 
 def test_a_wrapper_is_pinned_with_the_name_the_image_arrives_with(tmp_path):
-    repo = make_repo_from(tmp_path, {**WRAPPED, "gitops-mlops.yaml": config("  - name: dev\n    path: overlays/dev\n  - name: prod\n    path: overlays/prod\n")})
+    repo = make_repo_from(
+        tmp_path, {**WRAPPED, "gitops-mlops.yaml": config("  - name: dev\n    path: overlays/dev\n  - name: prod\n    path: overlays/prod\n")}
+    )
     status = {r["site"]: r for r in json.loads(cli("status", "-o", "json", cwd=repo.work).out)}
     assert status["prod"]["digest"] == D0 and status["prod"]["source"] != "pin"  # the pin of 0.9.0 is not what runs
     assert promote(repo, "--to", "dev").code == 0
@@ -183,7 +194,13 @@ def test_an_image_set_in_a_helm_release_is_exit_4_naming_site_and_file(tmp_path)
     repo = make_repo_from(tmp_path, HELM)
     assert promote(repo, "--to", "dev", "--push").code == 0
     before = unchanged(repo)
-    refused(repo, before, promote(repo, "--to", "prod", "--push"), 4, "site prod: fraud-detector's image is set in HelmRelease/fraud-detector (overlays/prod/helmrelease.yaml)")
+    refused(
+        repo,
+        before,
+        promote(repo, "--to", "prod", "--push"),
+        4,
+        "site prod: fraud-detector's image is set in HelmRelease/fraud-detector (overlays/prod/helmrelease.yaml)",
+    )
 
 
 def test_a_site_that_does_not_run_the_model_is_exit_4(tmp_path):
@@ -195,13 +212,14 @@ def test_a_site_that_does_not_run_the_model_is_exit_4(tmp_path):
 
 # ---------------------------------------------------------------- images that are not the tool's business
 
+
 def test_other_images_pinned_by_tag_never_block_a_promotion(tmp_path):
     sidecar = "        - name: cache\n          image: redis\n"
     files = {
         **BASE,
         "base/deployment.yaml": deployment("fraud-detector", "fraud-detector", sidecar),
         "gitops-mlops.yaml": config(),
-        "overlays/dev/kustomization.yaml": "resources:\n  - ../../base\n" + pin() + "  - name: redis\n    newTag: \"7.2\"\n",
+        "overlays/dev/kustomization.yaml": "resources:\n  - ../../base\n" + pin() + '  - name: redis\n    newTag: "7.2"\n',
         "overlays/prod/kustomization.yaml": "resources:\n  - ../../base\n" + pin(),
     }
     repo = make_repo_from(tmp_path, files)
@@ -229,6 +247,7 @@ def test_a_problem_of_another_model_does_not_block_but_validate_reports_it(tmp_p
 
 # ---------------------------------------------------------------- adoption by config alone
 
+
 def test_site_paths_with_wildcards_and_to_stage(tmp_path):
     sites = '  - path: "clusters/*/overlays/prod"\n    name: "prod/{1}"\n    stage: prod\n  - path: "clusters/*/overlays/dev"\n    name: "dev/{1}"\n    stage: dev\n'
     files = {**BASE, "gitops-mlops.yaml": config(sites)}
@@ -238,9 +257,11 @@ def test_site_paths_with_wildcards_and_to_stage(tmp_path):
     files["clusters/docs/README.md"] = "no overlays here\n"
     repo = make_repo_from(tmp_path, files)
     listed = json.loads(cli("sites", "-o", "json", cwd=repo.work).out)
-    assert [(s["name"], s["path"], s["stage"]) for s in listed] == [
-        ("dev/east", "clusters/east/overlays/dev", "dev"), ("dev/west", "clusters/west/overlays/dev", "dev"),
-        ("prod/east", "clusters/east/overlays/prod", "prod"), ("prod/west", "clusters/west/overlays/prod", "prod"),
+    assert [(s["site"], s["path"], s["stage"]) for s in listed] == [
+        ("dev/east", "clusters/east/overlays/dev", "dev"),
+        ("dev/west", "clusters/west/overlays/dev", "dev"),
+        ("prod/east", "clusters/east/overlays/prod", "prod"),
+        ("prod/west", "clusters/west/overlays/prod", "prod"),
     ]
     result = promote(repo, "--to", "dev", "-o", "json")
     assert result.code == 0, result.err
@@ -253,7 +274,11 @@ def test_two_models_share_one_placeholder_at_sites_that_do_not_overlap(tmp_path)
         f"  - name: fraud-detector\n    image: model-server\n    repository: {REPO}\n    sites: [dev/a, prod/a]\n"
         f"  - name: demand-forecast\n    image: model-server\n    repository: {DF_REPO}\n    sites: [dev/b, prod/b]\n"
     )
-    files = {"base/kustomization.yaml": "resources:\n  - deployment.yaml\n", "base/deployment.yaml": deployment("model", "model-server"), "gitops-mlops.yaml": config(models=models)}
+    files = {
+        "base/kustomization.yaml": "resources:\n  - deployment.yaml\n",
+        "base/deployment.yaml": deployment("model", "model-server"),
+        "gitops-mlops.yaml": config(models=models),
+    }
     for env in ("dev", "prod"):
         files[f"overlays/{env}/a/kustomization.yaml"] = "resources:\n  - ../../../base\n" + pin("model-server")
         files[f"overlays/{env}/b/kustomization.yaml"] = "resources:\n  - ../../../base\n" + pin("model-server", DF_REPO)
@@ -271,7 +296,12 @@ def test_overlapping_sites_of_a_shared_placeholder_are_a_config_error(tmp_path):
         f"  - name: fraud-detector\n    image: model-server\n    repository: {REPO}\n    sites: [dev]\n"
         f"  - name: demand-forecast\n    image: model-server\n    repository: {DF_REPO}\n    sites: [dev, prod]\n"
     )
-    files = {**BASE, "gitops-mlops.yaml": config(models=models), "overlays/dev/kustomization.yaml": "resources:\n  - ../../base\n", "overlays/prod/kustomization.yaml": "resources:\n  - ../../base\n"}
+    files = {
+        **BASE,
+        "gitops-mlops.yaml": config(models=models),
+        "overlays/dev/kustomization.yaml": "resources:\n  - ../../base\n",
+        "overlays/prod/kustomization.yaml": "resources:\n  - ../../base\n",
+    }
     repo = make_repo_from(tmp_path, files)
     result = cli("status", cwd=repo.work)
     assert result.code == 2 and "both list site dev" in result.err
@@ -280,9 +310,15 @@ def test_overlapping_sites_of_a_shared_placeholder_are_a_config_error(tmp_path):
 @pytest.mark.parametrize(
     "files, needle",
     [
-        ({**BASE, "gitops-mlops.yaml": config(), "overlays/staging/kustomization.yaml": "resources:\n  - ../../base\n"}, "site staging: stage 'staging' is not one of the stages"),
+        (
+            {**BASE, "gitops-mlops.yaml": config(), "overlays/staging/kustomization.yaml": "resources:\n  - ../../base\n"},
+            "site staging: stage 'staging' is not one of the stages",
+        ),
         ({**BASE, "gitops-mlops.yaml": config()}, "no sites: no overlays/**/kustomization.yaml found"),
-        ({**BASE, "gitops-mlops.yaml": config("  - path: 'apps/*/prod'\n    stage: prod\n")}, "no sites: the sites: entries of gitops-mlops.yaml match no directory"),
+        (
+            {**BASE, "gitops-mlops.yaml": config("  - path: 'apps/*/prod'\n    stage: prod\n")},
+            "no sites: the sites: entries of gitops-mlops.yaml match no directory",
+        ),
     ],
     ids=["stage-typo", "no-sites", "pattern-matches-nothing"],
 )
@@ -295,8 +331,14 @@ def test_a_config_that_would_switch_the_gate_off_is_exit_2(tmp_path, files, need
 
 # ---------------------------------------------------------------- rollback reads renders at earlier commits
 
+
 def test_rollback_of_a_digest_only_pin_stays_digest_only_and_a_retry_does_nothing(tmp_path):
-    files = {**BASE, "gitops-mlops.yaml": config(), "overlays/dev/kustomization.yaml": "resources:\n  - ../../base\n" + pin(tag=None), "overlays/prod/kustomization.yaml": "resources:\n  - ../../base\n" + pin(tag=None)}
+    files = {
+        **BASE,
+        "gitops-mlops.yaml": config(),
+        "overlays/dev/kustomization.yaml": "resources:\n  - ../../base\n" + pin(tag=None),
+        "overlays/prod/kustomization.yaml": "resources:\n  - ../../base\n" + pin(tag=None),
+    }
     repo = make_repo_from(tmp_path, files)
     original = repo.read("overlays/dev/kustomization.yaml")
     assert promote(repo, "--to", "dev", "--push").code == 0
@@ -329,7 +371,13 @@ def test_rollback_reaches_before_the_tool_and_removes_a_pin_the_promotion_added(
     assert [e["action"] for e in history] == ["rollback", "rollback", "promote"]
     # one site's history comes from its renders: the change by hand and the first state are there too
     history = json.loads(cli("history", "fraud-detector", "--site", "dev", "-o", "json", cwd=repo.work).out)
-    assert [(e["action"], e["version"]) for e in history] == [("rollback", "0.9.0"), ("rollback", "1.0.0"), ("promote", "1.1.0"), ("change", "1.0.0"), ("change", "0.9.0")]
+    assert [(e["action"], e["version"]) for e in history] == [
+        ("rollback", "0.9.0"),
+        ("rollback", "1.0.0"),
+        ("promote", "1.1.0"),
+        ("change", "1.0.0"),
+        ("change", "0.9.0"),
+    ]
 
 
 def test_rollback_to_what_already_runs_is_a_no_op(tmp_path):

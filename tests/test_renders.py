@@ -4,9 +4,9 @@ parser on every document it reads, and hands every unusual one to the parser."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import PROJECT_ROOT
-from gitops_mlops.kustomize import Kustomize, split_documents
+
+from gitops_mlops.rendering import Kustomize, split_documents
 from gitops_mlops.renders import Container, _parsed, _scan, containers_of
 
 CRAFTED = {
@@ -120,7 +120,10 @@ def test_the_scanner_reads_kustomize_output_itself():
 
 
 def test_what_the_scanner_finds():
-    assert _scan(CRAFTED["cronjob"]) == [Container("CronJob/retrain", "train", "quay.io/acme/trainer:1.0@sha256:aaaa"), Container("CronJob/retrain", "fetch", "quay.io/acme/fetch:2")]
+    assert _scan(CRAFTED["cronjob"]) == [
+        Container("CronJob/retrain", "train", "quay.io/acme/trainer:1.0@sha256:aaaa"),
+        Container("CronJob/retrain", "fetch", "quay.io/acme/fetch:2"),
+    ]
     assert _scan(CRAFTED["pod"]) == [Container("Pod/p", "a", "busybox:1.36"), Container("Pod/p", "", "alpine")]
     assert _scan(CRAFTED["block-scalar-with-a-fake-pod"]) == []
     assert _scan(CRAFTED["inference-service-predictor"]) == []  # not a Pod template

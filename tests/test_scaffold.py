@@ -28,7 +28,7 @@ def kustomize_build(path: Path) -> str:
     else ``kubectl kustomize``. Raises when none is installed (these tests never skip)
     or the build fails.
     """
-    for program, *args in (("kustomize", "build"), ("oc", "kustomize"), ("kubectl", "kustomize")):
+    for program, *args in (("kustomize", "build"), ("oc", "kustomize"), ("kubectl", "kustomize")):  # noqa: B007 (used after the loop)
         executable = shutil.which(program)
         if executable is not None:
             break
@@ -106,8 +106,12 @@ def test_allowed_registries_are_the_models_registries_sorted_and_unique():
 def test_every_overlay_pins_every_model_by_digest_in_block_form():
     layout = render_layout(FLEET)
     overlays = [p for p in layout if p.startswith("overlays/")]
-    assert overlays == ["overlays/datacenter/kustomization.yaml", "overlays/cloud/kustomization.yaml",
-                        "overlays/edge/site-0001/kustomization.yaml", "overlays/edge/site-0002/kustomization.yaml"]
+    assert overlays == [
+        "overlays/datacenter/kustomization.yaml",
+        "overlays/cloud/kustomization.yaml",
+        "overlays/edge/site-0001/kustomization.yaml",
+        "overlays/edge/site-0002/kustomization.yaml",
+    ]
     for path in overlays:
         text = layout[path]
         assert text.startswith("# ") and "\nnamespace: ml-serving\n" in text
@@ -177,7 +181,7 @@ def _build_all(root: Path) -> dict[str, str]:
     dirs = sorted(p.parent for p in root.rglob("kustomization.yaml"))
     with ThreadPoolExecutor(max_workers=8) as pool:
         outputs = list(pool.map(kustomize_build, dirs))
-    return {d.relative_to(root).as_posix(): out for d, out in zip(dirs, outputs)}
+    return {d.relative_to(root).as_posix(): out for d, out in zip(dirs, outputs, strict=True)}
 
 
 @pytest.mark.parametrize("spec", [ScaffoldSpec(), FLEET], ids=["default", "fleet"])

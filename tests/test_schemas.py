@@ -19,10 +19,10 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-
-from gitops_mlops.config import parse_config
 from conftest import crd_dir
 from test_scaffold import kustomize_build
+
+from gitops_mlops.config import parse_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 K8S_VERSION = kubernetes_validate.latest_version()  # the newest Kubernetes the installed package ships
@@ -82,12 +82,7 @@ def _strict(schema):
             out[key] = {name: _strict(sub) for name, sub in value.items()}
         else:
             out[key] = value if key == "default" else _strict(value)
-    if (
-        out.get("type") == "object"
-        and "properties" in out
-        and "additionalProperties" not in out
-        and not out.get("x-kubernetes-preserve-unknown-fields")
-    ):
+    if out.get("type") == "object" and "properties" in out and "additionalProperties" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
         out["additionalProperties"] = False
     return out
 
@@ -194,12 +189,7 @@ def test_every_overlay_renders_the_four_kinds_per_model(rendered, config):
 
 
 def test_every_rendered_object_is_schema_valid(rendered):
-    errors = [
-        f"{site} {o['kind']}/{o['metadata']['name']}: {e}"
-        for site, objects in rendered.items()
-        for o in objects
-        for e in schema_errors(o)
-    ]
+    errors = [f"{site} {o['kind']}/{o['metadata']['name']}: {e}" for site, objects in rendered.items() for o in objects for e in schema_errors(o)]
     assert errors == []
 
 
@@ -216,7 +206,9 @@ def test_every_environments_file_is_schema_valid(environments):
 
 def test_environments_kustomization_lists_every_file():
     (kustomization,) = load_all((PROJECT_ROOT / "environments/kustomization.yaml").read_text())
-    files = sorted(p.relative_to(PROJECT_ROOT / "environments").as_posix() for p in (PROJECT_ROOT / "environments").rglob("*.yaml") if p.name != "kustomization.yaml")
+    files = sorted(
+        p.relative_to(PROJECT_ROOT / "environments").as_posix() for p in (PROJECT_ROOT / "environments").rglob("*.yaml") if p.name != "kustomization.yaml"
+    )
     assert sorted(kustomization["resources"]) == files
 
 
@@ -257,6 +249,7 @@ def test_datacenter_runs_on_gpus_and_cloud_autoscales_wider(rendered):
         (server,) = d["spec"]["template"]["spec"]["containers"]
         assert server["resources"]["requests"]["nvidia.com/gpu"] == "1" == server["resources"]["limits"]["nvidia.com/gpu"]
         assert d["spec"]["replicas"] == 3
+
     def hpa_ranges(site):
         return {(h["spec"]["minReplicas"], h["spec"]["maxReplicas"]) for h in of_kind(rendered[site], "HorizontalPodAutoscaler")}
 

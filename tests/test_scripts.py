@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 from conftest import DIGEST_B, PROJECT_ROOT
+
 from gitops_mlops.promotion import promote
-from gitops_mlops.requests import PromoteRequest as Request, Publish
+from gitops_mlops.requests import PromoteRequest as Request
+from gitops_mlops.requests import Publish
 
 SCRIPT = PROJECT_ROOT / "scripts" / "pr-check.sh"
 
@@ -20,12 +22,16 @@ def run_check(cwd: Path, comment: Path) -> subprocess.CompletedProcess:
 
 
 def test_pr_check_validates_and_writes_the_review_comment(gitops_repo, tmp_path):
-    promote(gitops_repo.work, Request(model="fraud-detector", image=f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}", selectors=("datacenter",)), Publish(branch="promote/fd"))
+    promote(
+        gitops_repo.work,
+        Request(model="fraud-detector", image=f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}", selectors=("datacenter",)),
+        Publish(branch="promote/fd"),
+    )
     comment = tmp_path / "comment.md"
     result = run_check(gitops_repo.work, comment)
     assert result.returncode == 0, result.stderr
     text = comment.read_text()
-    assert "| datacenter | fraud-detector | 1.0.0 → 1.4.0 |" in text and "<details><summary>datacenter</summary>" in text
+    assert "| fraud-detector | 1.0.0 → 1.4.0 |" in text and "| 1: datacenter |" in text and "<details><summary>datacenter</summary>" in text
 
 
 def test_pr_check_fails_with_the_validation_exit_code(gitops_repo, tmp_path):

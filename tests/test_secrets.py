@@ -15,11 +15,12 @@ import traceback
 from pathlib import Path
 
 import pytest
-
 from conftest import DIGEST_B, DIGEST_C, cli, git, make_gitops_repo
+
 from gitops_mlops.errors import GitOpsError
 from gitops_mlops.promotion import promote
-from gitops_mlops.requests import PromoteRequest as Request, Publish
+from gitops_mlops.requests import PromoteRequest as Request
+from gitops_mlops.requests import Publish
 
 TOKEN = "ghp_Sup3rS3cretT0kenValue0123456789abcd"
 REGISTRY_PASSWORD = "quay-R0b0t-Passw0rd-9f8e7d6c5b4a"
@@ -134,11 +135,31 @@ def test_registry_failures_leak_no_password(tmp_path, basic_registry, monkeypatc
     image = f"{basic_registry.host}/{ns}/fraud-detector"
     secrets = (*SECRETS, PASSWORD, base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode())
     runs = [
-        ("wrong password, tag", {"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": REGISTRY_PASSWORD}, ("promote", "fraud-detector", f"{image}:1.4.0", "--to", "datacenter")),
-        ("wrong password, digest", {"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": REGISTRY_PASSWORD}, ("promote", "fraud-detector", f"{image}:1.4.0@{DIGEST_B}", "--to", "datacenter", "-o", "json")),
-        ("right password, unknown tag", {"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": PASSWORD}, ("promote", "fraud-detector", f"{image}:9.9.9", "--to", "datacenter")),
-        ("right password, unknown digest", {"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": PASSWORD}, ("promote", "fraud-detector", f"{image}:1.4.0@{DIGEST_C}", "--to", "datacenter")),
-        ("update, wrong password", {"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": REGISTRY_PASSWORD}, ("update", "--dry-run", "-o", "json")),
+        (
+            "wrong password, tag",
+            {"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": REGISTRY_PASSWORD},
+            ("promote", "fraud-detector", f"{image}:1.4.0", "--to", "datacenter"),
+        ),
+        (
+            "wrong password, digest",
+            {"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": REGISTRY_PASSWORD},
+            ("promote", "fraud-detector", f"{image}:1.4.0@{DIGEST_B}", "--to", "datacenter", "-o", "json"),
+        ),
+        (
+            "right password, unknown tag",
+            {"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": PASSWORD},
+            ("promote", "fraud-detector", f"{image}:9.9.9", "--to", "datacenter"),
+        ),
+        (
+            "right password, unknown digest",
+            {"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": PASSWORD},
+            ("promote", "fraud-detector", f"{image}:1.4.0@{DIGEST_C}", "--to", "datacenter"),
+        ),
+        (
+            "update, wrong password",
+            {"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": REGISTRY_PASSWORD},
+            ("update", "--dry-run", "-o", "json"),
+        ),
     ]
     for name, env, args in runs:
         result = cli(*args, cwd=repo.work, env=env)

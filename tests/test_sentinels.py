@@ -7,16 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import PROJECT_ROOT, build_tree, git
+from test_kustomization import CASES, golden
+
 from gitops_mlops import rendercache
 from gitops_mlops.config import load_config, parse_config
 from gitops_mlops.kustomization import set_pin
-from gitops_mlops.kustomize import Kustomize
+from gitops_mlops.rendering import Kustomize
 from gitops_mlops.renders import render_state
 from gitops_mlops.sentinels import pin_invariant
 from gitops_mlops.sites import Site, discover_sites
-from test_kustomization import CASES, golden
 
 CONFIG = "models:\n  - name: fraud-detector\n    repository: quay.io/example/fraud-detector\nstages:\n  - name: edge\n"
 DEPLOYMENT = """\
@@ -51,7 +51,7 @@ def kustomize_output(directory: Path) -> str:
 def counted(tmp_path) -> tuple[Kustomize, Path]:
     """The real kustomize behind a script that counts its runs (one line per run in the log)."""
     log, script = tmp_path / "runs.log", tmp_path / "counted-kustomize"
-    script.write_text(f"#!/bin/sh\necho run >> {log}\nexec {' '.join(Kustomize.find().command)} \"$@\"\n")
+    script.write_text(f'#!/bin/sh\necho run >> {log}\nexec {" ".join(Kustomize.find().command)} "$@"\n')
     script.chmod(0o755)
     log.write_text("")
     return Kustomize((str(script),)), log
@@ -131,5 +131,5 @@ def test_a_file_holding_a_sentinel_or_an_odd_value_has_no_invariant_form():
     assert pin_invariant("images:\n- name: a\n  newTag: gitops-mlops-pin-0001-t\n", "k") is None
     assert pin_invariant("images:\n- name: a\n  newName: 'Has Space'\n", "k") is None
     assert pin_invariant("resources:\n- ../base\n", "k") is None
-    form = pin_invariant("images:\n- name: a\n  newName: quay.io/x/a\n  newTag: \"1.0\"\n", "k")
-    assert form is not None and "quay.io/x/a" not in form.text and form.substitute(form.text) == "images:\n- name: a\n  newName: quay.io/x/a\n  newTag: \"1.0\"\n"
+    form = pin_invariant('images:\n- name: a\n  newName: quay.io/x/a\n  newTag: "1.0"\n', "k")
+    assert form is not None and "quay.io/x/a" not in form.text and form.substitute(form.text) == 'images:\n- name: a\n  newName: quay.io/x/a\n  newTag: "1.0"\n'

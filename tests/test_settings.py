@@ -9,10 +9,17 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import DIGEST_B, PROJECT_ROOT, cli
 
-MODULES = ["gitops_mlops.cli", "gitops_mlops.promotion", "gitops_mlops.kustomize", "gitops_mlops.registry", "gitops_mlops.diff", "gitops_mlops.update", "gitops_mlops.rollback"]
+MODULES = [
+    "gitops_mlops.cli",
+    "gitops_mlops.promotion",
+    "gitops_mlops.rendering",
+    "gitops_mlops.registry",
+    "gitops_mlops.diff",
+    "gitops_mlops.update",
+    "gitops_mlops.rollback",
+]
 BAD = {"GITOPS_MLOPS_PUSH_ATTEMPTS": "many", "GITOPS_MLOPS_KUSTOMIZE_TIMEOUT": "-1", "GITOPS_MLOPS_REGISTRY_TIMEOUT": "nan"}
 
 
@@ -26,7 +33,11 @@ def test_importing_reads_no_setting():
     "name, value, args",
     [
         ("GITOPS_MLOPS_KUSTOMIZE_TIMEOUT", "soon", ("validate",)),
-        ("GITOPS_MLOPS_PUSH_ATTEMPTS", "2.5", ("promote", "fraud-detector", f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}", "--to", "datacenter", "--push")),
+        (
+            "GITOPS_MLOPS_PUSH_ATTEMPTS",
+            "2.5",
+            ("promote", "fraud-detector", f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}", "--to", "datacenter", "--push"),
+        ),
         ("GITOPS_MLOPS_REGISTRY_TIMEOUT", "0", ("promote", "fraud-detector", "quay.io/example/fraud-detector:1.4.0", "--to", "datacenter")),
     ],
 )
@@ -37,7 +48,13 @@ def test_a_bad_number_is_one_line_and_exit_2(gitops_repo, name, value, args):
 
 def _schema_test(env: dict) -> subprocess.CompletedProcess:
     target = "tests/test_schemas.py::test_the_pr_check_pipeline_is_a_valid_tekton_v1_pipeline_that_fans_out_over_shards"
-    return subprocess.run([sys.executable, "-m", "pytest", target, "-q", "-rs", "-p", "no:cacheprovider"], env={**os.environ, **env}, capture_output=True, text=True, cwd=PROJECT_ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", target, "-q", "-rs", "-p", "no:cacheprovider"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
 
 
 def test_crd_tests_skip_with_one_line_without_fixtures_and_fail_under_ci(tmp_path):

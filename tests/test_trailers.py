@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import DIGEST_B, DIGEST_C, git
+
 from gitops_mlops import trailers
 from gitops_mlops.gitrepo import GitRepo
 
 CASES = [
-    trailers.Record("promote", "fraud-detector", "1.4.0", ((f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}", ("edge/a", "edge/b")),), subject="promote fraud-detector 1.4.0 to 2 sites"),
-    trailers.Record("promote", "fraud-detector", "1.4.0", ((f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}", ("prod",)),), forced=True, subject="promote fraud-detector 1.4.0 to prod", body="ticket OPS-1"),
     trailers.Record(
-        "rollback", "demand-forecast", "1.0.0, 1.1.0",
+        "promote",
+        "fraud-detector",
+        "1.4.0",
+        ((f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}", ("edge/a", "edge/b")),),
+        subject="promote fraud-detector 1.4.0 to 2 sites",
+    ),
+    trailers.Record(
+        "promote",
+        "fraud-detector",
+        "1.4.0",
+        ((f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}", ("prod",)),),
+        forced=True,
+        subject="promote fraud-detector 1.4.0 to prod",
+        body="ticket OPS-1",
+    ),
+    trailers.Record(
+        "rollback",
+        "demand-forecast",
+        "1.0.0, 1.1.0",
         ((f"quay.io/example/demand-forecast:1.0.0@{DIGEST_B}", ("edge/a",)), (f"quay.io/example/demand-forecast:1.1.0@{DIGEST_C}", ("edge/b", "edge/c"))),
         subject="rollback demand-forecast 1.0.0, 1.1.0 to 3 sites",
     ),

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import PASSWORD, USER, cli, git, point_models_at, registry_namespace, tree_snapshot
+
 from gitops_mlops.errors import RegistryError
 from gitops_mlops.kustomization import parse
 from gitops_mlops.update import Options, update
@@ -54,8 +54,11 @@ def test_highest_allowed_tag_goes_to_the_first_stage_only(gitops_repo, registry,
     assert gitops_repo.git("rev-list", "--count", f"{head}..HEAD").strip() == "1"
     assert pin(gitops_repo, "datacenter").digest == digests["2.0.0"] and pin(gitops_repo, "cloud").new_tag == "1.0.0"
     assert trailers(gitops_repo) == {
-        "Model": "fraud-detector", "Model-Version": "2.0.0", "Image": f"{registry.host}/{ns}/fraud-detector:2.0.0@{digests['2.0.0']}",
-        "Sites": "datacenter", "Action": "promote",
+        "Model": "fraud-detector",
+        "Model-Version": "2.0.0",
+        "Image": f"{registry.host}/{ns}/fraud-detector:2.0.0@{digests['2.0.0']}",
+        "Sites": "datacenter",
+        "Action": "promote",
     }
     assert "cloud needs every site of the earlier stages" in report.updates[1].note
 

@@ -153,23 +153,7 @@ def test_alias_bomb_inside_a_sequence_is_refused_quickly():
 
 
 def test_to_python_converts_scalar_types():
-    text = (
-        "s: text\n"
-        "q: '1'\n"
-        "dq: \"true\"\n"
-        "i: 42\n"
-        "neg: -7\n"
-        "hex: 0x1F\n"
-        "oct: 0o17\n"
-        "f: 1.5\n"
-        "e: 1e3\n"
-        "t: true\n"
-        "fl: false\n"
-        "n: null\n"
-        "tilde: ~\n"
-        "empty:\n"
-        "v: 1.4.0\n"
-    )
+    text = "s: text\nq: '1'\ndq: \"true\"\ni: 42\nneg: -7\nhex: 0x1F\noct: 0o17\nf: 1.5\ne: 1e3\nt: true\nfl: false\nn: null\ntilde: ~\nempty:\nv: 1.4.0\n"
     assert to_python(compose(text, SOURCE)) == {
         "s": "text",
         "q": "1",

@@ -25,18 +25,17 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_mlops import kustomization, settings
+from gitops_mlops import kustomization, progress, settings
 from gitops_mlops.errors import RenderError
-from gitops_mlops.inputs import References, check_all, closure, site_dir, site_keys
+from gitops_mlops.inputs import References, check_all, closure, resource_estimate, site_dir, site_keys
 from gitops_mlops.sites import Site
 
 INSTALL_HINT = (
-    "install kustomize (https://kubectl.docs.kubernetes.io/installation/kustomize/), "
-    "the OpenShift CLI 'oc', or kubectl, or set GITOPS_MLOPS_KUSTOMIZE"
+    "install kustomize (https://kubectl.docs.kubernetes.io/installation/kustomize/), the OpenShift CLI 'oc', or kubectl, or set GITOPS_MLOPS_KUSTOMIZE"
 )
 _DOC_SPLIT = re.compile(r"^---[ \t]*\r?\n", re.M)
 
@@ -49,6 +48,10 @@ class TimedOut(RenderError):
 # (scripts/bench_batch.py: distinct edge sites of 10 models each, on this 2-core machine), while a
 # process of one site pays the start-up each time; the bottom of that curve is here.
 BATCH_SIZE = 10
+# And at most this many resources (``inputs.resource_estimate``) per process: ten sites of ten models.
+# A site of a hundred models (about 400) renders alone: per site, batches of 1, 2 and 3 cost the
+# same there (2.5 s) and a batch of 10 cost 3.5 s (scripts/bench_batch.py --models 100).
+RESOURCE_BUDGET = 400
 
 
 def parallelism() -> int:
@@ -73,7 +76,7 @@ class Kustomize:
     command: tuple[str, ...]
 
     @classmethod
-    def find(cls) -> "Kustomize":
+    def find(cls) -> Kustomize:
         override = settings.kustomize_command()
         if override:
             parts = tuple(override.split())
@@ -179,7 +182,7 @@ def render_sites(
         groups.setdefault(keys[site.name], []).append(site)
     unique = [members[0] for members in groups.values()]
     size = max(1, min(BATCH_SIZE, -(-len(unique) // (jobs or parallelism()))))  # small batches, yet every core busy
-    batches = [unique[i : i + size] for i in range(0, len(unique), size)]
+    batches = _batches(unique, size, [resource_estimate(repo, site, refs) for site in unique])
     workers = max(1, min(jobs or parallelism(), len(batches)))
     with tempfile.TemporaryDirectory(prefix="gitops-mlops-render-") as tmp, ThreadPoolExecutor(max_workers=workers) as pool:
         network = bool(allowed_remote)
@@ -187,9 +190,11 @@ def render_sites(
         for n, site in enumerate(unique):
             if texts and site.name in texts:
                 dirs[site.name] = _mirror(repo, Path(tmp) / f"m{n}", site, texts[site.name], refs)
-        futures = [pool.submit(_render_batch, kustomize, repo, Path(tmp), f"b{n}", batch, timeout, network, dirs) for n, batch in enumerate(batches)]
-        for future in futures:
-            results.update(future.result())
+        futures = {pool.submit(_render_batch, kustomize, repo, Path(tmp), f"b{n}", batch, timeout, network, dirs): batch for n, batch in enumerate(batches)}
+        with progress.Task("rendering sites", len(unique)) as task:
+            for future in as_completed(futures):
+                results.update(future.result())
+                task.advance(len(futures[future]))
         stalled = [site for batch in batches if len(batch) > 1 and results[batch[0].name].timed_out for site in batch]
         if stalled:
             results.update(_render_singly(pool, kustomize, repo, Path(tmp), stalled, timeout, network, dirs, results))
@@ -199,6 +204,20 @@ def render_sites(
             error = done.error.replace(f"site {first.name}:", f"site {site.name}:").replace(first.path, site.path)
             results[site.name] = Rendered(site.name, output=done.output, error=error)
     return {site.name: results[site.name] for site in sites}
+
+
+def _batches(sites: list[Site], size: int, weights: list[int]) -> list[list[Site]]:
+    """Consecutive batches of at most ``size`` sites and RESOURCE_BUDGET resources (a heavier site alone)."""
+    batches: list[list[Site]] = []
+    batch: list[Site] = []
+    load = 0
+    for site, weight in zip(sites, weights, strict=True):
+        if batch and (len(batch) == size or load + weight > RESOURCE_BUDGET):
+            batches.append(batch)
+            batch, load = [], 0
+        batch.append(site)
+        load += weight
+    return [*batches, batch] if batch else batches
 
 
 def mirrorable(repo: Path, site: Site, refs: References) -> bool:
@@ -233,7 +252,9 @@ def _mirror(repo: Path, root: Path, site: Site, text: str, refs: References) -> 
     return target
 
 
-def _render_singly(pool, kustomize: Kustomize, repo: Path, tmp: Path, stalled: list[Site], timeout: float, network: bool, dirs: dict[str, Path], done: dict[str, Rendered]) -> dict[str, Rendered]:
+def _render_singly(
+    pool, kustomize: Kustomize, repo: Path, tmp: Path, stalled: list[Site], timeout: float, network: bool, dirs: dict[str, Path], done: dict[str, Rendered]
+) -> dict[str, Rendered]:
     """The sites of batches that ran past the timeout, each alone: once some build has finished in
     time (or the first of these alone does), so a kustomize that hangs on everything costs one more
     timeout, not one per site."""
@@ -250,7 +271,9 @@ def _render_singly(pool, kustomize: Kustomize, repo: Path, tmp: Path, stalled: l
     return out
 
 
-def _render_batch(kustomize: Kustomize, repo: Path, tmp: Path, label: str, batch: list[Site], timeout: float, network: bool = False, dirs: dict[str, Path] | None = None) -> dict[str, Rendered]:
+def _render_batch(
+    kustomize: Kustomize, repo: Path, tmp: Path, label: str, batch: list[Site], timeout: float, network: bool = False, dirs: dict[str, Path] | None = None
+) -> dict[str, Rendered]:
     dirs = dirs or {site.name: repo / site.path for site in batch}
     if len(batch) == 1:
         site = batch[0]

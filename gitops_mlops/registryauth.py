@@ -19,9 +19,9 @@ import binascii
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from gitops_mlops.errors import RegistryError
 

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import DIGEST_B, cli, tree_snapshot
+
 from gitops_mlops.config import load_config
 from gitops_mlops.errors import InputError, RenderError
 from gitops_mlops.inputs import check_references, is_remote
-from gitops_mlops.kustomize import Kustomize, render_sites, split_documents
+from gitops_mlops.rendering import Kustomize, render_sites, split_documents
 from gitops_mlops.sites import Site, discover_sites
 
 
@@ -161,11 +161,10 @@ FUNCTION = {
 @pytest.mark.parametrize("kind", sorted(FUNCTION))
 def test_exec_and_krm_function_plugins_are_off(gitops_repo, field, kind):
     overlay = gitops_repo.work / "overlays/cloud"
-    (overlay / "generate.sh").write_text("#!/bin/sh\ntouch \"$(dirname \"$0\")/plugin-ran\"\n")
+    (overlay / "generate.sh").write_text('#!/bin/sh\ntouch "$(dirname "$0")/plugin-ran"\n')
     (overlay / "generate.sh").chmod(0o755)
     (overlay / "plugin.yaml").write_text(
-        "apiVersion: example.com/v1\nkind: Generate\nmetadata:\n  name: g\n  annotations:\n"
-        f"    config.kubernetes.io/function: |\n{FUNCTION[kind]}"
+        f"apiVersion: example.com/v1\nkind: Generate\nmetadata:\n  name: g\n  annotations:\n    config.kubernetes.io/function: |\n{FUNCTION[kind]}"
     )
     path = overlay / "kustomization.yaml"
     path.write_text(path.read_text() + f"{field}:\n  - plugin.yaml\n")
@@ -253,3 +252,13 @@ def test_a_batch_past_the_timeout_is_split_and_only_the_site_that_hangs_is_named
     assert batched["edge/austin-01"].error.startswith("site edge/austin-01: overlays/edge/austin-01")
     alone = render_sites(repo, sites, timeout=60)
     assert all(batched[s.name].output == alone[s.name].output for s in sites if s.name != "edge/austin-01")
+
+
+def test_batches_hold_at_most_ten_sites_and_the_resource_budget():
+    from gitops_mlops.rendering import RESOURCE_BUDGET, _batches
+
+    sites = [Site(f"s{i}", f"overlays/s{i}", "edge") for i in range(15)]
+    assert [len(b) for b in _batches(sites, 10, [40] * 15)] == [10, 5]  # ten sites of ten models
+    assert [len(b) for b in _batches(sites[:3], 10, [RESOURCE_BUDGET] * 3)] == [1, 1, 1]  # a hundred models: alone
+    assert [len(b) for b in _batches(sites[:4], 10, [100, 100, 300, 50])] == [2, 2]
+    assert [len(b) for b in _batches(sites[:2], 10, [900, 10])] == [1, 1]  # heavier than the budget: alone, still rendered

@@ -81,7 +81,9 @@ def recover(git: GitRepo) -> str:
         done.append(f"dropped its commit {commit[:12]}")
     elif head != journal.head:  # HEAD moved on since: only clean files are ours to forget
         if git.dirty(paths):
-            raise GitError(f"an interrupted gitops-mlops run left changes under {', '.join(paths[:3])} and HEAD has moved since; sort them out, then delete {path}")
+            raise GitError(
+                f"an interrupted gitops-mlops run left changes under {', '.join(paths[:3])} and HEAD has moved since; sort them out, then delete {path}"
+            )
         _forget(git, journal)
         return ""
     if git.dirty(paths):

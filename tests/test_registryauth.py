@@ -8,7 +8,7 @@ import json
 import pytest
 
 from gitops_mlops.errors import RegistryError
-from gitops_mlops.regauth import Credentials, lookup, parse_challenge, redact
+from gitops_mlops.registryauth import Credentials, lookup, parse_challenge, redact
 
 
 def auth_entry(user: str, password: str) -> dict:

@@ -6,9 +6,9 @@ import json
 import subprocess
 
 import pytest
-
 from conftest import DIGEST_B, tree_snapshot
-from gitops_mlops import journal
+
+from gitops_mlops import recovery
 from gitops_mlops.errors import GitError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.promotion import promote
@@ -23,9 +23,9 @@ def _half_done(repo) -> tuple[GitRepo, str]:
     git = GitRepo(repo.work)
     before = repo.read(SITE)
     after = before.replace("newTag: 1.0.0", "newTag: 1.3.0")
-    journal.begin(git, [(SITE, before, after)])
+    recovery.begin(git, [(SITE, before, after)])
     (repo.work / SITE).write_text(after)
-    owner = json.loads((git.git_dir / journal.FILE).read_text())["owner"].split(":")[0]
+    owner = json.loads((git.git_dir / recovery.FILE).read_text())["owner"].split(":")[0]
     (repo.work / "overlays/datacenter" / f".kustomization.yaml.{owner}.abcd.0.tmp").write_text(after[:10])
     return git, before
 
@@ -35,7 +35,7 @@ def test_the_next_promotion_undoes_a_half_done_run_and_lands(gitops_repo):
     result = promote(gitops_repo.work, REQUEST)
     assert result.recovered.startswith("undid an interrupted run") and "restored 1 file(s)" in result.recovered
     assert result.changed == ("datacenter",) and "newTag: 1.4.0" in gitops_repo.read(SITE)
-    assert not (git.git_dir / journal.FILE).exists()
+    assert not (git.git_dir / recovery.FILE).exists()
     assert gitops_repo.git("status", "--porcelain", "--untracked-files=all") == ""  # the temp file is gone too
 
 
@@ -53,10 +53,10 @@ def test_a_live_run_in_the_same_checkout_is_not_disturbed(gitops_repo):
     other = subprocess.Popen(["sleep", "30"])
     try:
         before = gitops_repo.read(SITE)
-        journal.begin(git, [(SITE, before, before.replace("newTag: 1.0.0", "newTag: 1.3.0"))])
-        path = git.git_dir / journal.FILE
+        recovery.begin(git, [(SITE, before, before.replace("newTag: 1.0.0", "newTag: 1.3.0"))])
+        path = git.git_dir / recovery.FILE
         data = json.loads(path.read_text())
-        data["owner"] = f"{other.pid}:{journal._start_time(other.pid)}"
+        data["owner"] = f"{other.pid}:{recovery._start_time(other.pid)}"
         path.write_text(json.dumps(data))
         snap = tree_snapshot(gitops_repo.work)
         with pytest.raises(GitError, match=f"another gitops-mlops run \\(pid {other.pid}\\) is changing this checkout"):
@@ -74,12 +74,12 @@ def test_a_stale_journal_after_the_user_moved_on_is_dropped(gitops_repo):
     gitops_repo.git("commit", "-q", "--allow-empty", "-m", "someone else's work")
     result = promote(gitops_repo.work, REQUEST)
     assert result.recovered == "" and result.changed == ("datacenter",)
-    assert not (git.git_dir / journal.FILE).exists()
+    assert not (git.git_dir / recovery.FILE).exists()
 
 
 def test_an_unreadable_journal_is_named(gitops_repo):
     git = GitRepo(gitops_repo.work)
-    (git.git_dir / journal.FILE).write_text("{not json")
+    (git.git_dir / recovery.FILE).write_text("{not json")
     with pytest.raises(GitError, match="gitops-mlops-journal.json: unreadable"):
         promote(gitops_repo.work, REQUEST)
 
@@ -92,11 +92,11 @@ def test_a_run_of_several_commits_is_undone_whole(gitops_repo):
     for path, (old, new) in edits.items():
         before = gitops_repo.read(path)
         after = before.replace(f"newTag: {old}", f"newTag: {new}", 1)
-        note = journal.begin(git, [(path, before, after)])
+        note = recovery.begin(git, [(path, before, after)])
         (gitops_repo.work / path).write_text(after)
-        journal.committed(git, note, git.commit([path], f"bump {path}\n"))
+        recovery.committed(git, note, git.commit([path], f"bump {path}\n"))
     assert gitops_repo.git("rev-list", "--count", f"{start}..HEAD").strip() == "2"
-    said = journal.recover(git)
+    said = recovery.recover(git)
     assert "dropped its commit" in said
     assert gitops_repo.head() == start and gitops_repo.git("status", "--porcelain") == ""
 
@@ -106,14 +106,14 @@ def test_a_retry_after_a_reset_keeps_every_version_of_its_files(gitops_repo):
     git = GitRepo(gitops_repo.work)
     before = gitops_repo.read(SITE)
     first = before.replace("newTag: 1.0.0", "newTag: 1.3.0")
-    note = journal.begin(git, [(SITE, before, first)])
+    note = recovery.begin(git, [(SITE, before, first)])
     (gitops_repo.work / SITE).write_text(first)
-    journal.committed(git, note, git.commit([SITE], "attempt 1\n"))
+    recovery.committed(git, note, git.commit([SITE], "attempt 1\n"))
     gitops_repo.git("reset", "-q", "--keep", "HEAD~1")  # rejected: back to the (here unchanged) tip
     gitops_repo.git("commit", "-q", "--allow-empty", "-m", "another pipeline landed first")
     second = before.replace("newTag: 1.0.0", "newTag: 1.4.0")
-    journal.begin(git, [(SITE, before, second)])
+    recovery.begin(git, [(SITE, before, second)])
     (gitops_repo.work / SITE).write_text(second)
     head = gitops_repo.head()
-    assert journal.recover(git).startswith("undid an interrupted run")
+    assert recovery.recover(git).startswith("undid an interrupted run")
     assert gitops_repo.head() == head and gitops_repo.read(SITE) == before

@@ -1,0 +1,112 @@
+"""Commands that look after the repository itself: push, check, add-site, remove-site."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gitops_mlops.clikit import (
+    AuthorOpt,
+    BranchOpt,
+    Output,
+    OutputOpt,
+    PushOpt,
+    RemoteOpt,
+    RepoOpt,
+    TargetOpt,
+    app,
+    complete_site,
+    emit,
+    err,
+    example,
+    use_author,
+)
+from gitops_mlops.errors import InputError
+
+
+@app.command(epilog=example("gitops-mlops push", "gitops-mlops push --remote upstream --target-branch main"))
+def push(
+    repo: RepoOpt = Path("."),
+    remote: RemoteOpt = None,
+    target_branch: TargetOpt = None,
+    author: AuthorOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Publish the promotions, rollbacks and site changes committed locally: replayed on the remote's tip, pushed, never forced."""
+    from gitops_mlops.pushing import push_local
+    from gitops_mlops.requests import Publish
+
+    use_author(author)
+    result = push_local(repo, Publish(remote=remote, target_branch=target_branch))
+    emit(output, result.as_json())
+    if not result.commits:
+        err(f"nothing to push: {result.branch} has every commit")
+        return
+    tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
+    err(f"pushed {len(result.commits)} commit(s) to {result.branch}{tries}, now at {result.commit[:12]}")
+
+
+@app.command(epilog=example("gitops-mlops check", "gitops-mlops check -o json"))
+def check(repo: RepoOpt = Path("."), output: OutputOpt = Output.table) -> None:
+    """Find what would stop a promotion, offline: config, stages, registries, git identity and remote, kustomize."""
+    from gitops_mlops.preflight import problems
+
+    found = problems(repo)
+    if not emit(output, [p.as_json() for p in found]):
+        for p in found:
+            typer.echo(f"{p.check}: {p.problem}")
+    if found:
+        raise InputError(f"{len(found)} problem(s) found")
+    err("no problems found")
+
+
+def _report(result, output: Output) -> None:
+    emit(output, result.as_json())
+    where = f"pushed to {result.branch}" if result.pushed else f"committed on {result.branch or 'detached HEAD'}"
+    verb = "added" if result.action == "add-site" else "removed"
+    err(f"{verb} site {result.site} ({result.path}), commit {result.commit[:12]}, {where}")
+    if result.action == "add-site" and not result.covered:
+        err(f"note: no ApplicationSet git generator under environments/ covers {result.path}; Argo CD will not deploy it until one does")
+    if result.holds_removed:
+        err(f"removed {result.holds_removed} hold(s) of the site")
+
+
+@app.command("add-site", epilog=example("gitops-mlops add-site edge/paris-01 --like edge/berlin-01 --push"))
+def add_site(
+    name: Annotated[str, typer.Argument(metavar="SITE", help="The new site's name (its folder is the like site's sibling).")],
+    like: Annotated[str, typer.Option("--like", metavar="SITE", autocompletion=complete_site, help="The site to copy: its overlay and its current pins.")],
+    repo: RepoOpt = Path("."),
+    push: PushOpt = False,
+    remote: RemoteOpt = None,
+    target_branch: TargetOpt = None,
+    branch: BranchOpt = None,
+    author: AuthorOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Add a site: a copy of another site's overlay, rendered before it is committed."""
+    from gitops_mlops.requests import Publish
+    from gitops_mlops.siteadmin import add_site as run
+
+    use_author(author)
+    _report(run(repo, name, like, Publish(push=push, remote=remote, target_branch=target_branch, branch=branch)), output)
+
+
+@app.command("remove-site", epilog=example("gitops-mlops remove-site edge/paris-01 --push"))
+def remove_site(
+    name: Annotated[str, typer.Argument(metavar="SITE", autocompletion=complete_site, help="The site to remove.")],
+    repo: RepoOpt = Path("."),
+    push: PushOpt = False,
+    remote: RemoteOpt = None,
+    target_branch: TargetOpt = None,
+    branch: BranchOpt = None,
+    author: AuthorOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Remove a site's overlay (refused while another site builds on it) and its holds, in one commit."""
+    from gitops_mlops.requests import Publish
+    from gitops_mlops.siteadmin import remove_site as run
+
+    use_author(author)
+    _report(run(repo, name, Publish(push=push, remote=remote, target_branch=target_branch, branch=branch)), output)

@@ -1,0 +1,71 @@
+"""``gitops-mlops check``: what would stop a promotion, found before one runs, offline.
+
+One line per problem: the configuration, stages without sites, registries whose named
+credentials or CA file are missing, the git identity, the remote, kustomize.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_mlops.config import load_config
+from gitops_mlops.errors import GitOpsError
+from gitops_mlops.gitrepo import GitRepo, identity_env
+from gitops_mlops.rendering import Kustomize
+from gitops_mlops.sites import discover_sites
+
+
+@dataclass(frozen=True)
+class Problem:
+    check: str  # config, stages, registries, git, kustomize
+    problem: str
+
+    def as_json(self) -> dict:
+        return {"check": self.check, "problem": self.problem}
+
+
+def problems(repo_dir: Path) -> list[Problem]:
+    repo_dir = Path(repo_dir).resolve()
+    found: list[Problem] = []
+    try:
+        config = load_config(repo_dir)
+    except GitOpsError as exc:
+        return [Problem("config", str(exc)), *_git(repo_dir, None), *_kustomize()]
+    try:
+        sites = discover_sites(repo_dir, config)
+        used = {s.stage for s in sites}
+        found += [Problem("stages", f"stage {stage.name!r} has no sites") for stage in config.stages if stage.name not in used]
+    except GitOpsError as exc:
+        found.append(Problem("stages", str(exc)))
+    for spec in config.registries:
+        for variable in (spec.username_env, spec.password_env):
+            if variable and not os.environ.get(variable):
+                found.append(Problem("registries", f"registry {spec.host}: the variable {variable} named for its credentials is not set"))
+        if spec.ca_file and not (repo_dir / spec.ca_file).is_file() and not Path(spec.ca_file).is_file():
+            found.append(Problem("registries", f"registry {spec.host}: CA file {spec.ca_file} does not exist"))
+    return [*found, *_git(repo_dir, config.remote), *_kustomize()]
+
+
+def _git(repo_dir: Path, remote: str | None) -> list[Problem]:
+    out = []
+    try:
+        git = GitRepo(repo_dir)
+    except GitOpsError as exc:
+        return [Problem("git", str(exc))]
+    try:
+        identity_env(repo_dir)
+    except GitOpsError as exc:
+        out.append(Problem("git", str(exc)))
+    if remote and git.remote_url(remote) is None:
+        out.append(Problem("git", f"no remote {remote!r} (the config's remote): --push and diff's default base need it; git remote add {remote} URL"))
+    return out
+
+
+def _kustomize() -> list[Problem]:
+    try:
+        Kustomize.find()
+    except GitOpsError as exc:
+        return [Problem("kustomize", str(exc))]
+    return []

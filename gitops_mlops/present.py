@@ -1,0 +1,49 @@
+"""How results are shown: one JSON/YAML vocabulary for machines, fleet-sized summaries for people.
+
+The vocabulary (every command, README "JSON output"): ``site``, ``stage``, ``model``,
+``version``, ``digest`` (always the full ``sha256:...``), ``image`` (always the full
+reference ``registry/path[:tag]@sha256:...``); lists of sites are ``sites``; counts are
+``count``. A result that is a list is ``[]`` when empty.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Hashable, Iterable
+
+from ruamel.yaml import YAML
+
+SHOWN = 3  # sites named in a grouped line before "and N more"
+
+
+def dump(data, fmt: str) -> str:
+    """``data`` as JSON (indented) or YAML (block style), ending with a newline."""
+    if fmt == "json":
+        return json.dumps(data, indent=2) + "\n"
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.sort_base_mapping_type_on_output = False
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    return stream.getvalue()
+
+
+def some(sites: Iterable[str], shown: int = SHOWN) -> str:
+    """``a, b, c`` or ``a, b, c and 197 more``."""
+    names = list(sites)
+    head = ", ".join(names[:shown])
+    return head if len(names) <= shown else f"{head} and {len(names) - shown} more"
+
+
+def grouped(items: Iterable[tuple[Hashable, str]]) -> list[tuple[Hashable, list[str]]]:
+    """(key, site) pairs gathered by key, in the order keys are first seen."""
+    groups: dict[Hashable, list[str]] = {}
+    for key, site in items:
+        groups.setdefault(key, []).append(site)
+    return list(groups.items())
+
+
+def short(digest: str) -> str:
+    """A digest as people read it: ``sha256:`` and 12 hex characters (accepted back as a prefix)."""
+    return digest[:19] if digest else "-"

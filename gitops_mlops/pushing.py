@@ -1,0 +1,49 @@
+"""``gitops-mlops push``: publish what the tool committed locally (a promotion made without
+``--push``, or one whose push failed), replayed onto the remote's tip, with retries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from gitops_mlops import recovery
+from gitops_mlops.config import load_config
+from gitops_mlops.gitrepo import GitRepo
+from gitops_mlops.localcommits import own_local_commits
+from gitops_mlops.publish import journaled, publish
+from gitops_mlops.requests import Publish
+
+
+@dataclass(frozen=True)
+class Pushed:
+    commits: tuple[str, ...] = ()  # what went to the remote, oldest first
+    commit: str | None = None
+    pushed: bool = False
+    branch: str | None = None
+    attempts: int = 0
+
+    def as_json(self) -> dict:
+        return {"commits": list(self.commits), "commit": self.commit, "pushed": self.pushed, "branch": self.branch}
+
+
+def push_local(repo_dir: Path, options: Publish = Publish()) -> Pushed:
+    repo_dir = Path(repo_dir).resolve()
+    options = replace(options, push=True, branch=None)
+    options.check()
+    config = load_config(repo_dir)
+    git = GitRepo(repo_dir)
+    git.check_identity()  # replaying a commit writes a new one
+    recovery.recover(git)
+    remote, target = options.remote or config.remote, options.target_branch or config.target_branch
+    if git.has_remote(remote) and git.fetch_if_exists(remote, target) is None:  # a new remote: the first push
+        head = git.head()
+        commits = tuple(own_local_commits(git, head, None, f"{remote}/{target}"))
+        if head is not None:
+            git.push(remote, head, target)
+        return Pushed(commits=commits, commit=head, pushed=head is not None, branch=target, attempts=1)
+
+    def apply() -> Pushed:  # runs after the tool's own local commits were replayed on the remote's tip
+        new = tuple(git.run("rev-list", "--reverse", f"refs/remotes/{remote}/{target}..HEAD").split())
+        return Pushed(commits=new, commit=new[-1] if new else None)
+
+    return journaled(git, lambda: publish(git, options, config, apply))

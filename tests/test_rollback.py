@@ -1,0 +1,69 @@
+"""rollback and release-hold: what a site rendered before, pinned again, and holds that stick."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import DIGEST_B, DIGEST_C, cli, pin_at, ship, tree_snapshot
+
+from gitops_mlops.errors import PolicyError
+from gitops_mlops.release import release_hold
+from gitops_mlops.requests import ReleaseHoldRequest, RollbackRequest
+from gitops_mlops.rollback import rollback
+
+REPO = "quay.io/example/fraud-detector"
+
+
+def test_rollback_pins_the_previous_digest_and_holds_the_bad_one(gitops_repo):
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
+    result = rollback(gitops_repo.work, RollbackRequest(model="fraud-detector", selectors=("datacenter",)))
+    assert result.changed == ("datacenter",)
+    assert pin_at(gitops_repo, "datacenter").new_tag == "1.0.0"
+    trailers = gitops_repo.git("log", "-1", "--format=%(trailers:only,unfold)")
+    assert "Action: rollback" in trailers and "Sites: datacenter" in trailers
+    config = gitops_repo.read("gitops-mlops.yaml")
+    assert f"digest: {DIGEST_B}" in config and "site: datacenter" in config
+    assert gitops_repo.git("show", "--name-only", "--format=", "HEAD").split() == ["gitops-mlops.yaml", "overlays/datacenter/kustomization.yaml"]
+    with pytest.raises(PolicyError, match="on hold"):
+        ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", force_hold=True)
+    assert pin_at(gitops_repo, "datacenter").digest == DIGEST_B
+
+
+def test_rollback_ignores_stage_order(gitops_repo):
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud")
+    rollback(gitops_repo.work, RollbackRequest(model="fraud-detector", selectors=("datacenter",)))
+    assert pin_at(gitops_repo, "datacenter").new_tag == "1.0.0" and pin_at(gitops_repo, "cloud").new_tag == "1.4.0"
+
+
+def test_rollback_to_a_named_version(gitops_repo):
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
+    ship(gitops_repo, "1.5.0", DIGEST_C, "datacenter")
+    rollback(gitops_repo.work, RollbackRequest(model="fraud-detector", selectors=("datacenter",), to="1.4.0"))
+    assert pin_at(gitops_repo, "datacenter").digest == DIGEST_B
+
+
+def test_rollback_to_something_never_deployed_is_bad_input(gitops_repo):
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
+    snap = tree_snapshot(gitops_repo.work)
+    result = cli("rollback", "fraud-detector", "--site", "datacenter", "--to", "9.9.9", cwd=gitops_repo.work)
+    assert result.code == 2 and "never ran at datacenter" in result.err
+    assert tree_snapshot(gitops_repo.work) == snap
+
+
+def test_release_hold_lets_the_digest_through_again(gitops_repo):
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
+    rollback(gitops_repo.work, RollbackRequest(model="fraud-detector", selectors=("datacenter",)))
+    result = release_hold(gitops_repo.work, ReleaseHoldRequest(model="fraud-detector", selectors=("datacenter",)))
+    assert len(result.changed) == 1 and "holds: []" in gitops_repo.read("gitops-mlops.yaml")
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
+    assert pin_at(gitops_repo, "datacenter").digest == DIGEST_B
+
+
+def test_rollback_cli_with_push(gitops_repo):
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", push=True)
+    result = cli("rollback", "fraud-detector", "--site", "datacenter", "--push", "-o", "json", cwd=gitops_repo.work)
+    assert result.code == 0, result.err
+    import json
+
+    data = json.loads(result.out)
+    assert data["pushed"] and gitops_repo.remote_head() == data["commit"] and data["changed"] == ["datacenter"]

@@ -1,0 +1,78 @@
+"""add-site and remove-site: one commit each, on real repositories with a remote and the real kustomize."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import DIGEST_B, cli, git, ship, tree_snapshot
+
+from gitops_mlops.siteadmin import covered, generator_paths
+
+
+def test_add_site_copies_an_overlay_with_its_pins_renders_it_and_pushes_one_commit(gitops_repo):
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud")
+    ship(gitops_repo, "1.4.0", DIGEST_B, "edge/berlin-01", force_order=True)
+    before = gitops_repo.head()
+    result = cli("add-site", "edge/paris-01", "--like", "edge/berlin-01", "--push", "-o", "json", cwd=gitops_repo.work)
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["site"] == "edge/paris-01" and data["path"] == "overlays/edge/paris-01" and data["pushed"] and data["pickedUp"]
+    assert gitops_repo.remote_head() == data["commit"] and git(gitops_repo.work, "rev-parse", f"{data['commit']}~1").strip() == before
+    old = (gitops_repo.work / "overlays/edge/berlin-01/kustomization.yaml").read_text()
+    new = (gitops_repo.work / "overlays/edge/paris-01/kustomization.yaml").read_text()
+    assert new.split("\n", 1)[1] == old.split("\n", 1)[1]  # every byte but the header comment
+    assert new.startswith("# Edge site paris-01:")
+    status = json.loads(cli("status", "--site", "edge/paris-01", "--model", "fraud-detector", "-o", "json", cwd=gitops_repo.work).out)
+    assert status[0]["digest"] == DIGEST_B  # it runs what the site it was copied from runs
+    assert "Action: add-site" in gitops_repo.git("log", "-1", "--format=%B")
+
+
+def test_add_site_bad_input_changes_nothing(gitops_repo):
+    snap, head = tree_snapshot(gitops_repo.work), gitops_repo.head()
+    for args, needle in (
+        (["edge/berlin-01", "--like", "edge/austin-01"], "already exists"),
+        (["edge/paris-01", "--like", "edge/nowhere"], "no such site"),
+        (["edge/../x", "--like", "edge/austin-01"], "not usable"),
+    ):
+        result = cli("add-site", *args, cwd=gitops_repo.work)
+        assert result.code == 2 and needle in result.err and len(result.err.strip().splitlines()) == 1, result.err
+    assert tree_snapshot(gitops_repo.work) == snap and gitops_repo.head() == head
+
+
+def test_a_site_that_does_not_render_is_not_added(gitops_repo):
+    broken = gitops_repo.work / "overlays/edge/austin-01/kustomization.yaml"
+    broken.write_text(broken.read_text().replace("../../../base/fraud-detector", "../../../base/missing"))
+    gitops_repo.git("commit", "-qam", "break austin")
+    snap, head = tree_snapshot(gitops_repo.work), gitops_repo.head()
+    result = cli("add-site", "edge/paris-01", "--like", "edge/austin-01", cwd=gitops_repo.work)
+    assert result.code in (2, 4) and "base/missing" in result.err
+    assert tree_snapshot(gitops_repo.work) == snap and gitops_repo.head() == head
+
+
+def test_remove_site_takes_its_holds_and_is_refused_while_another_site_builds_on_it(gitops_repo):
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud", "edge")
+    assert cli("rollback", "fraud-detector", "--site", "edge/austin-01", cwd=gitops_repo.work).code == 0
+    wrapper = gitops_repo.work / "overlays/edge/austin-02"
+    wrapper.mkdir()
+    (wrapper / "kustomization.yaml").write_text("resources:\n  - ../austin-01\n")
+    gitops_repo.git("add", "-A")
+    gitops_repo.git("commit", "-qm", "a site built on austin-01")
+    gitops_repo.git("push", "-q", "origin", "HEAD:main")  # by hand, as a person does
+    snap = tree_snapshot(gitops_repo.work)
+    refused = cli("remove-site", "edge/austin-01", cwd=gitops_repo.work)
+    assert refused.code == 2 and "edge/austin-02 builds on overlays/edge/austin-01" in refused.err
+    assert tree_snapshot(gitops_repo.work) == snap
+    assert cli("remove-site", "edge/austin-02", cwd=gitops_repo.work).code == 0
+    result = cli("remove-site", "edge/austin-01", "--push", "-o", "json", cwd=gitops_repo.work)
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["holdsRemoved"] == 1 and "gitops-mlops.yaml" in data["files"] and data["pushed"]
+    assert not (gitops_repo.work / "overlays/edge/austin-01").exists()
+    assert "edge/austin-01" not in cli("sites", cwd=gitops_repo.work).out
+    assert gitops_repo.git("status", "--porcelain") == ""
+    assert "austin-01" not in (gitops_repo.work / "gitops-mlops.yaml").read_text()
+
+
+def test_the_example_application_set_picks_edge_sites_up(gitops_repo):
+    assert generator_paths(gitops_repo.work) == ["overlays/edge/*"]
+    assert covered(gitops_repo.work, "overlays/edge/paris-01") and not covered(gitops_repo.work, "overlays/labs/x")

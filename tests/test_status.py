@@ -1,0 +1,63 @@
+"""status: what runs where, read from each site's render."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import DIGEST_B, cli, ship
+
+from gitops_mlops.kustomization import fast_pins, parse
+from gitops_mlops.status import read_status
+
+REPO = "quay.io/example/fraud-detector"
+
+
+def test_status_lists_every_model_at_every_site(gitops_repo):
+    rows = read_status(gitops_repo.work).rows
+    assert len(rows) == 2 * 5
+    assert {r.version for r in rows} == {"1.0.0"} and not any(r.drift or r.behind for r in rows)
+
+
+def test_status_marks_drift_and_lagging_stages(gitops_repo):
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud", "edge/berlin-01")
+    rows = {(r.model, r.site): r for r in read_status(gitops_repo.work, models=("fraud-detector",)).rows}
+    assert rows[("fraud-detector", "cloud")].version == "1.4.0" and not rows[("fraud-detector", "cloud")].behind
+    assert rows[("fraud-detector", "edge/berlin-01")].drift and not rows[("fraud-detector", "edge/berlin-01")].behind
+    assert rows[("fraud-detector", "edge/austin-01")].behind
+
+
+def test_status_json(gitops_repo):
+    result = cli("status", "--site", "edge", "-o", "json", cwd=gitops_repo.work)
+    import json
+
+    rows = json.loads(result.out)
+    assert result.code == 0 and len(rows) == 6
+    assert set(rows[0]) == {"site", "stage", "model", "version", "digest", "image", "pinned", "source", "drift", "behind", "hold"}
+
+
+def test_fast_pin_reader_agrees_with_the_parser(gitops_repo):
+    for path in gitops_repo.work.glob("overlays/**/kustomization.yaml"):
+        text = path.read_text()
+        fast = fast_pins(text)
+        assert fast is not None, f"{path} should take the fast path"
+        assert fast == parse(text, str(path)).pins
+
+
+def test_summary_counts_sites_per_model_stage_and_version(gitops_repo):
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud")
+    result = cli("status", "--summary", "-o", "json", cwd=gitops_repo.work)
+    assert result.code == 0, result.err
+    rows = {(r["model"], r["stage"], r["version"]): r for r in json.loads(result.out)}
+    assert rows[("fraud-detector", "edge", "1.0.0")]["count"] == 3
+    assert rows[("fraud-detector", "cloud", "1.4.0")] == {
+        "model": "fraud-detector",
+        "stage": "cloud",
+        "version": "1.4.0",
+        "digest": DIGEST_B,
+        "image": f"{REPO}:1.4.0@{DIGEST_B}",
+        "count": 1,
+    }
+    assert sum(r["count"] for r in rows.values()) == 10  # 2 models x 5 sites
+    table = cli("status", "--summary", cwd=gitops_repo.work).out.splitlines()
+    assert table[0].split() == ["MODEL", "STAGE", "VERSION", "DIGEST", "SITES"] and len(table) == 1 + len(rows)
+    assert any(line.split()[:3] == ["fraud-detector", "edge", "1.0.0"] and line.split()[-1] == "3" for line in table)
