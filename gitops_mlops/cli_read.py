@@ -158,11 +158,18 @@ def diff(
 def render(
     site: Annotated[str, typer.Argument(metavar="SITE", autocompletion=complete_site, help="One site's name.")],
     repo: RepoOpt = Path("."),
+    output: Annotated[
+        Output, typer.Option("--output", "-o", help="yaml: the manifests as rendered (default); json: {site, manifests} with the same text.")
+    ] = Output.yaml,
 ) -> None:
     """Print one site's manifests exactly as the tool renders them (kustomize, leashed; the render cache when unchanged)."""
     from gitops_mlops.renderone import render_one
 
-    typer.echo(render_one(repo, site), nl=False)
+    manifests = render_one(repo, site)
+    if output is Output.json:
+        emit(output, {"site": site, "manifests": manifests})
+    else:
+        typer.echo(manifests, nl=False)
 
 
 @app.command(epilog=example("gitops-mlops holds", "gitops-mlops holds --model fraud-detector -o json"))

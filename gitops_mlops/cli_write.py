@@ -45,6 +45,7 @@ def init(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty directory, or inside another git repository.")] = False,
     author: AuthorOpt = None,
+    output: OutputOpt = Output.table,
 ) -> None:
     """Write the example layout (config, base, overlays, environments) into a new git repository and commit it."""
     use_author(author)
@@ -63,6 +64,7 @@ def init(
     sites = tuple(edge_site) if edge_site else (edge_site_names(edge_sites) if edge_sites is not None else defaults.edge_sites)
     spec = ScaffoldSpec(models=tuple(models) or defaults.models, edge_sites=sites, repo_url=repo_url or defaults.repo_url)
     root, sha, count = init_repository(directory, spec, force=force, remote_url=repo_url)
+    emit(output, {"directory": str(root), "commit": sha, "files": count, "remote": repo_url, "sites": 2 + len(spec.edge_sites)})
     err(f"initialized {root}: {count} files, commit {sha[:12]}" + (f", remote origin {repo_url}" if repo_url else ""))
     err("its pins are placeholders ('validate' says so) until a first promotion: gitops-mlops promote MODEL IMAGE --to STAGE")
 

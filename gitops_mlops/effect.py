@@ -51,7 +51,9 @@ def verify(
     cache: RenderCache | None = None,
 ) -> dict[str, SiteRender]:
     """Render the changed sites and the others that read their folders; raise unless the effect is exactly the intended one."""
-    fresh = References(parsed=refs.parsed)  # files changed: closures and keys are read again
+    # Pin edits change kustomization texts, never which files exist: closures and keys are read
+    # again, while what was learned about paths and about each text's references still holds.
+    fresh = References(parsed=refs.parsed, normal=refs.normal, resolved=refs.resolved, siblings=refs.siblings)
     changed = [sites[name] for name in expected]
     after = render_state(repo_dir, config, changed, refs=fresh, cache=cache)
     if others:  # their whole output, to compare with before

@@ -12,7 +12,6 @@ import io
 import os
 import re
 import secrets
-import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import git
 from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
 from gitops_mlops.errors import GitError, InputError, PushRejected
+from gitops_mlops.identity import identity_env
 
 _CREDENTIALS_RE = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
 _NON_FAST_FORWARD = ("non-fast-forward", "fetch first", "[rejected]", "failed to update ref", "cannot lock ref", "stale info")
@@ -456,28 +456,6 @@ class GitRepo:
             pairs = tuple(tuple(p.strip() for p in line.split(":", 1)) for line in trailers.splitlines() if ":" in line)
             commits.append(Trailered(sha=sha, date=date, author=author, subject=subject, trailers=pairs))
         return commits
-
-
-NO_IDENTITY = (
-    "no git identity to commit as: set one with git config --global user.name 'NAME' and git config --global user.email EMAIL, or pass --author 'NAME <EMAIL>'"
-)
-
-
-def identity_env(cwd: Path) -> dict[str, str]:
-    """Who commits, as git's environment: git's own identity (its variables, then its config at
-    ``cwd``); the author stands in for a committer git does not know. InputError when there is none:
-    the tool never invents an identity."""
-
-    def config(key: str) -> str:
-        proc = subprocess.run(["git", "config", "--get", key], cwd=cwd, capture_output=True, text=True, check=False)
-        return proc.stdout.strip()
-
-    name, email = config("user.name"), config("user.email") or os.environ.get("EMAIL", "")
-    author = (os.environ.get("GIT_AUTHOR_NAME") or name, os.environ.get("GIT_AUTHOR_EMAIL") or email)
-    if not all(author):
-        raise InputError(NO_IDENTITY)
-    committer = (os.environ.get("GIT_COMMITTER_NAME") or name or author[0], os.environ.get("GIT_COMMITTER_EMAIL") or email or author[1])
-    return {"GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1], "GIT_COMMITTER_NAME": committer[0], "GIT_COMMITTER_EMAIL": committer[1]}
 
 
 def _under(path: str, prefixes: set[str]) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from gitops_mlops.errors import GitError, InputError
-from gitops_mlops.gitrepo import GitRepo, identity_env
+from gitops_mlops.gitrepo import GitRepo
+from gitops_mlops.identity import identity_env
 from gitops_mlops.scaffold import ScaffoldSpec, render_layout
 
 

@@ -9,6 +9,7 @@ directories are hashed once per command.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import re
@@ -38,14 +39,22 @@ class References:
     files: dict[Path, list[tuple[bytes, bytes, bool]]] = field(default_factory=dict)  # a site's folder -> (path, sha1, is its kustomization)
     learned: dict[str, tuple[str, ...]] = field(default_factory=dict)  # parsed in this command (for the cache)
     kinds: dict[Path, int] = field(default_factory=dict)  # a directory's `kind:` lines (resources, roughly)
+    outside: dict[tuple[Path, ...], tuple[bytes, list[str]]] = field(default_factory=dict)  # children -> their part of a key
 
 
 def resolved(repo: Path, relative: str, refs: References) -> Path:
-    """``repo/relative`` resolved (symlinks followed), once per command."""
+    """``repo/relative`` resolved (symlinks followed), once per command. A folder whose parent is
+    resolved already costs one lstat (thousands of sites share a few parents), not a walk from /."""
     key = (repo, relative)
     found = refs.resolved.get(key)
     if found is None:
-        found = refs.resolved[key] = (repo / relative).resolve() if relative else repo.resolve()
+        parent, _, name = relative.rpartition("/")
+        if relative and name not in ("", ".", "..") and ".." not in parent.split("/"):
+            candidate = resolved(repo, parent, refs) / name
+            found = candidate if not os.path.islink(candidate) else candidate.resolve()
+        else:
+            found = (repo / relative).resolve() if relative else repo.resolve()
+        refs.resolved[key] = found
     return found
 
 
@@ -263,6 +272,31 @@ def _tree_hash(directory: Path, files: list[tuple[bytes, bytes, bool]] | None = 
     return digest.digest()
 
 
+def _dir_key(directory: Path, root: Path, refs: References) -> bytes:
+    known = refs.dir_keys.get(directory)
+    if known is None:
+        known = refs.dir_keys[directory] = b"D" + directory.relative_to(root).as_posix().encode() + b"\0" + _tree_hash(directory)
+    return known
+
+
+def _outside_part(own: Path, inside: str, root: Path, refs: References) -> bytes:
+    """The keys of every directory the build of ``own`` reads outside it, in closure order. Sites that
+    reference the same directories (a fleet's overlays over shared bases) share one computation."""
+    children = refs.children.get(own, ())
+    memo = refs.outside.get(children)
+    if memo is None:
+        order: dict[Path, None] = {}
+        for child in children:
+            for path in closure(child, refs):
+                order.setdefault(path, None)
+        memo = refs.outside[children] = (b"".join(_dir_key(d, root, refs) for d in order), sorted(str(d) for d in order))
+    part, names = memo
+    at = bisect.bisect_left(names, inside)
+    if own in children or (at < len(names) and names[at].startswith(inside)) or str(own) in names:  # reads inside itself: walk it
+        return b"".join(_dir_key(d, root, refs) for d in closure(own, refs) if d != own and not str(d).startswith(inside))
+    return part
+
+
 def site_keys(repo: Path, sites: list[Site] | tuple[Site, ...], refs: References, salt: str = "", texts: dict[str, bytes] | None = None) -> dict[str, str]:
     """A key per (checked) site: equal keys mean kustomize reads the same bytes and so renders the same.
 
@@ -277,14 +311,7 @@ def site_keys(repo: Path, sites: list[Site] | tuple[Site, ...], refs: References
         own = site_dir(repo, site, refs)
         inside = f"{own}{os.sep}"
         digest = hashlib.sha256(salt.encode())
-        parts = []
-        for directory in closure(own, refs):
-            known = refs.dir_keys.get(directory)
-            if known is None:
-                known = refs.dir_keys[directory] = b"D" + directory.relative_to(root).as_posix().encode() + b"\0" + _tree_hash(directory)
-            if directory != own and not str(directory).startswith(inside):
-                parts.append(known)
-        digest.update(b"".join(parts))
+        digest.update(_outside_part(own, inside, root, refs))
         files = refs.files.get(own)
         if files is None:
             files = refs.files[own] = _files(own, strip_header=True)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from gitops_mlops.config import load_config
 from gitops_mlops.errors import GitOpsError
-from gitops_mlops.gitrepo import GitRepo, identity_env
+from gitops_mlops.gitrepo import GitRepo
+from gitops_mlops.identity import identity_env
 from gitops_mlops.rendering import Kustomize
 from gitops_mlops.sites import discover_sites
 

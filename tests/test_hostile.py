@@ -27,6 +27,8 @@ from conftest import DIGEST_B, GitOpsRepo, cli, git, make_gitops_repo, tree_snap
 from gitops_mlops.errors import InputError
 from gitops_mlops.kustomization import parse
 
+pytestmark = pytest.mark.slow  # dozens of hostile inputs through the real command line: outside the inner loop
+
 REPO = "quay.io/example/fraud-detector"
 IMAGE = f"{REPO}:1.4.0@{DIGEST_B}"
 DC = "overlays/datacenter/kustomization.yaml"

@@ -32,6 +32,15 @@ def test_init_with_models_and_generated_edge_sites(tmp_path):
     assert cli("validate", "--site", "edge/site-0007", cwd=repo).code == 0
 
 
+def test_init_json(tmp_path):
+    import json
+
+    result = cli("init", str(tmp_path / "r"), "--edge-sites", "4", "-o", "json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["commit"] == git(tmp_path / "r", "rev-parse", "HEAD").strip() and data["sites"] == 6 and data["remote"] is None
+
+
 def test_init_named_edge_sites(tmp_path):
     result = cli("init", str(tmp_path / "r"), "--edge-site", "factory-1", "--edge-site", "store-9")
     assert result.code == 0 and sorted(p.name for p in (tmp_path / "r/overlays/edge").iterdir()) == ["factory-1", "store-9"]

@@ -8,9 +8,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from gitops_mlops.rendering import Kustomize
 
 
+@pytest.mark.slow
 def test_a_progress_line_on_a_terminal_only(gitops_repo, tmp_path):
     """Work over two seconds shows a progress line on stderr when it is a terminal; a pipe gets none."""
     slow = tmp_path / "slow-kustomize"

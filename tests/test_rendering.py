@@ -200,6 +200,7 @@ def silent_server():
         conn.close()
 
 
+@pytest.mark.slow
 def test_remote_resource_is_fetched_only_when_allow_listed_and_within_the_timeout(gitops_repo, silent_server):
     port, accepted = silent_server
     url = f"https://127.0.0.1:{port}/example/models//base?ref=main"
@@ -212,6 +213,7 @@ def test_remote_resource_is_fetched_only_when_allow_listed_and_within_the_timeou
     assert "timed out after 3s" in allowed.error and time.perf_counter() - start < 10
 
 
+@pytest.mark.slow
 def test_a_hung_kustomize_is_killed_by_the_timeout_and_exits_4(gitops_repo):
     hung = gitops_repo.work.parent / "hung-kustomize"
     hung.write_text("#!/bin/sh\nexec sleep 600\n")
@@ -227,6 +229,7 @@ def test_a_hung_kustomize_is_killed_by_the_timeout_and_exits_4(gitops_repo):
     assert time.perf_counter() - start < 7  # one timeout per site would take 10 s
 
 
+@pytest.mark.slow
 def test_a_batch_past_the_timeout_is_split_and_only_the_site_that_hangs_is_named(gitops_repo, tmp_path):
     """One site's build hangs: its batch runs past the timeout, is split into single sites, and every
     other site of that batch still renders; the timeout names the one site."""

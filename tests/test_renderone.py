@@ -22,3 +22,11 @@ def test_render_bad_input(gitops_repo):
     broken.write_text(broken.read_text().replace("resources:", "resources:\n  - ./missing.yaml"))
     result = cli("render", "cloud", cwd=gitops_repo.work)
     assert result.code in (2, 4) and "missing.yaml" in result.err and result.out == ""
+
+
+def test_render_json_carries_the_same_text(gitops_repo):
+    import json
+
+    text = cli("render", "cloud", cwd=gitops_repo.work).out
+    data = json.loads(cli("render", "cloud", "-o", "json", cwd=gitops_repo.work).out)
+    assert data == {"site": "cloud", "manifests": text}

@@ -45,6 +45,7 @@ def leaks(text: str) -> list[str]:
     return [secret for secret in SECRETS if secret in text]
 
 
+@pytest.mark.slow
 def test_no_command_leaks_a_secret_in_any_failure(tmp_path, http_refusing, monkeypatch):
     repo = make_gitops_repo(tmp_path)
     host = http_refusing.removeprefix("http://")

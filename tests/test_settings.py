@@ -57,6 +57,7 @@ def _schema_test(env: dict) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_crd_tests_skip_with_one_line_without_fixtures_and_fail_under_ci(tmp_path):
     missing = str(tmp_path / "no-crds-here")
     skipped = _schema_test({"GITOPS_MLOPS_CRDS": missing, "CI": ""})

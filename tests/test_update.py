@@ -159,6 +159,7 @@ def test_push_and_json_output(gitops_repo, registry, pusher):
     assert git(gitops_repo.remote, "rev-list", "--count", "main").strip() == "4"  # init, config, one commit per model
 
 
+@pytest.mark.slow
 def test_thousands_of_tags(gitops_repo, registry, pusher):
     ns = configure(gitops_repo, registry.host)
     _, manifest = pusher.image(f"{ns}/fraud-detector", "0.0.1")
