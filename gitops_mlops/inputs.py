@@ -198,6 +198,22 @@ def _children(
     return tuple(children)
 
 
+def readers(repo: Path, sites, allowed_remote: tuple[str, ...], refs: References, dirs: set[Path], skip: set[str] = frozenset()) -> tuple[Site, ...]:
+    """The sites (but those named in ``skip``) whose build reads one of ``dirs``; a site that does
+    not check out is broken already and left out."""
+    found = []
+    for site in sites:
+        if site.name in skip:
+            continue
+        try:
+            check_references(repo, site, allowed_remote, refs)
+        except InputError:
+            continue
+        if any(d in dirs for d in closure(site_dir(repo, site, refs), refs)):
+            found.append(site)
+    return tuple(found)
+
+
 def closure(directory: Path, refs: References) -> tuple[Path, ...]:
     """``directory`` and every directory its build reads, after check_references walked it."""
     known = refs.closures.get(directory)

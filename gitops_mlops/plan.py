@@ -18,7 +18,7 @@ from gitops_mlops.config import Config, Model, load_config
 from gitops_mlops.edit import FileEdit
 from gitops_mlops.errors import InputError, RenderError
 from gitops_mlops.imageref import ImageRef, parse_image
-from gitops_mlops.inputs import References, check_references, closure, site_dir
+from gitops_mlops.inputs import References, check_references, closure, readers, site_dir
 from gitops_mlops.kustomization import Pin
 from gitops_mlops.provenance import where_set
 from gitops_mlops.rendercache import RenderCache
@@ -82,19 +82,7 @@ def resolve_intent(repo_dir: Path, request: PromoteRequest) -> Intent:
 
 def readers_of(repo_dir: Path, intent: Intent, refs: References, dirs: set[Path]) -> tuple[Site, ...]:
     """Sites other than the targets whose build reads one of ``dirs``."""
-    targets = {s.name for s in intent.targets}
-    found = []
-    allowed = intent.config.policy.remote_resources
-    for site in intent.all_sites:
-        if site.name in targets:
-            continue
-        try:
-            check_references(repo_dir, site, allowed, refs)
-        except InputError:
-            continue  # broken already; a promotion elsewhere does not change that
-        if any(d in dirs for d in closure(site_dir(repo_dir, site, refs), refs)):
-            found.append(site)
-    return tuple(found)
+    return readers(repo_dir, intent.all_sites, intent.config.policy.remote_resources, refs, dirs, {s.name for s in intent.targets})
 
 
 def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cache: RenderCache | None = None) -> Plan:

@@ -22,14 +22,14 @@ from gitops_mlops.edit import write_atomic
 from gitops_mlops.errors import InputError, RenderError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.holds import remove_holds
-from gitops_mlops.inputs import References, check_references, closure, site_dir
+from gitops_mlops.inputs import References, check_references, readers, site_dir
 from gitops_mlops.kustomization import find_kustomization_file
 from gitops_mlops.names import SITE_NAME_RE
 from gitops_mlops.promotion import refuse_dirty
 from gitops_mlops.publish import publish
 from gitops_mlops.renders import render_state
 from gitops_mlops.requests import Publish
-from gitops_mlops.sites import Site, discover_sites
+from gitops_mlops.sites import discover_sites
 
 _GENERATOR_PATH = re.compile(r"^\s*-\s*path:\s*['\"]?([^'\"#\s]+)['\"]?\s*(?:#.*)?$", re.M)
 
@@ -136,9 +136,11 @@ def remove_site(repo_dir: Path, name: str, options: Publish = Publish()) -> Site
     site = next((s for s in all_sites if s.name == name), None)
     if site is None:
         raise InputError(f"site {name!r} does not exist; 'gitops-mlops sites' lists them")
-    readers = _readers(repo_dir, site, all_sites, config.policy.remote_resources)
-    if readers:
-        raise InputError(f"site {name!r}: {readers[0].name} builds on {site.path}; remove or change it first")
+    refs = References()
+    check_references(repo_dir, site, config.policy.remote_resources, refs)
+    builds_on = readers(repo_dir, all_sites, config.policy.remote_resources, refs, {site_dir(repo_dir, site, refs)}, {name})
+    if builds_on:
+        raise InputError(f"site {name!r}: {builds_on[0].name} builds on {site.path}; remove or change it first")
     git = GitRepo(repo_dir)
     git.check_identity()
     refuse_dirty(git, [site.path, CONFIG_FILE])
@@ -169,23 +171,6 @@ def remove_site(repo_dir: Path, name: str, options: Publish = Publish()) -> Site
         return SiteChange("remove-site", name, site.stage, site.path, tuple(files), holds_removed=removed, commit=sha, branch=git.branch())
 
     return publish(git, options, config, apply)
-
-
-def _readers(repo_dir: Path, site: Site, sites: tuple[Site, ...], allowed: tuple[str, ...]) -> list[Site]:
-    refs = References()
-    check_references(repo_dir, site, allowed, refs)
-    own = site_dir(repo_dir, site, refs)
-    out = []
-    for other in sites:
-        if other.name == site.name:
-            continue
-        try:
-            check_references(repo_dir, other, allowed, refs)
-        except InputError:
-            continue
-        if own in closure(site_dir(repo_dir, other, refs), refs):
-            out.append(other)
-    return out
 
 
 def _renamed_header(text: str, old: str, new: str) -> str:
