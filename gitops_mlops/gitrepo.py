@@ -329,7 +329,12 @@ class GitRepo:
         return self.head()
 
     def reset_keep(self, sha: str) -> None:
-        """Move HEAD (and the current branch) to ``sha``, keeping unrelated local changes."""
+        """Move HEAD (and the current branch) to ``sha``, keeping unrelated local changes.
+
+        The index's file times are refreshed first: ``reset --keep`` does not, and takes a file
+        that was only touched (a restored CI cache, a copied checkout) for a local change."""
+        with contextlib.suppress(GitError):
+            self.run("update-index", "-q", "--refresh")
         self.run("reset", "--quiet", "--keep", sha)
 
     def checkout_new_branch(self, name: str, sha: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,21 @@ def test_a_deleted_path_is_deleted_in_the_commit_both_ways(tmp_path):
         GitRepo(work).commit(["a.yaml", "c.yaml"], "swap\n")
         assert git(work, "ls-tree", "--name-only", "HEAD").split() == ["b.yaml", "c.yaml"], name
         assert git(work, "status", "--porcelain", "--", "a.yaml", "c.yaml") == ""
+
+
+def test_reset_keep_moves_past_files_that_were_only_touched_and_keeps_real_changes(tmp_path):
+    work = _repo(tmp_path, {"a": "1\n", "b": "1\n", "c": "1\n"})
+    first = git(work, "rev-parse", "HEAD").strip()
+    (work / "a").write_text("2\n")
+    (work / "b").write_text("2\n")
+    git(work, "commit", "-qam", "second")
+    for name in ("a", "b"):
+        os.utime(work / name, (1_000_000_000, 1_000_000_000))  # same bytes, another time: the index is stale
+    (work / "c").write_text("mine\n")
+    GitRepo(work).reset_keep(first)
+    assert git(work, "rev-parse", "HEAD").strip() == first
+    assert (work / "a").read_text() == "1\n" and (work / "c").read_text() == "mine\n"
+    (work / "a").write_text("edited\n")
+    with pytest.raises(GitError, match="reset"):  # a real local change to a file the reset moves: refused, kept
+        GitRepo(work).reset_keep(git(work, "rev-parse", "main@{1}").strip())
+    assert (work / "a").read_text() == "edited\n"
