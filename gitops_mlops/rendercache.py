@@ -1,7 +1,8 @@
 """The render cache: what each site's build produced, keyed by the content of its inputs.
 
 Kept under the git directory (``.git/gitops-mlops/renders.sqlite``, shared by linked
-worktrees), never in the work tree or a commit. Each entry holds the containers the
+worktrees), or in the directory ``GITOPS_MLOPS_RENDER_CACHE`` names (shared by every
+repository: the keys are content), never in the work tree or a commit. Each entry holds the containers the
 render gives to workloads (all that status, the stage gate and promotion's checks
 read) and the whole output, compressed, for what needs it. A cache that cannot be
 opened, read or written is skipped, never an error: renders are recomputed.
@@ -47,15 +48,12 @@ def git_common_dir(repo: Path) -> Path | None:
 class RenderCache:
     def __init__(self, repo: Path) -> None:
         self._db: sqlite3.Connection | None = None
-        if not settings.render_cache_enabled():
-            return
-        git_dir = git_common_dir(Path(repo))
-        if git_dir is None:
+        path = cache_path(repo)
+        if path is None:
             return
         try:
-            folder = git_dir / "gitops-mlops"
-            folder.mkdir(exist_ok=True)
-            db = sqlite3.connect(folder / "renders.sqlite", timeout=10, isolation_level=None)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, timeout=10, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -153,7 +151,11 @@ class RenderCache:
 
 
 def cache_path(repo: Path) -> Path | None:
-    git_dir = git_common_dir(Path(repo))
+    """The cache file: in the directory ``GITOPS_MLOPS_RENDER_CACHE`` names, else under the git directory; None when off."""
+    where = settings.render_cache_dir()
+    if where:
+        return Path(where).expanduser().absolute() / "renders.sqlite"
+    git_dir = None if where is None else git_common_dir(Path(repo))
     return None if git_dir is None else git_dir / "gitops-mlops" / "renders.sqlite"
 
 

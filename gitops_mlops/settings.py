@@ -59,9 +59,15 @@ def scratch_dir() -> str | None:
     return SHM if os.path.isdir(SHM) and os.access(SHM, os.W_OK | os.X_OK) else None
 
 
-def render_cache_enabled() -> bool:
-    """``GITOPS_MLOPS_RENDER_CACHE=off`` renders everything afresh (benchmarks of a cold start)."""
-    return os.environ.get("GITOPS_MLOPS_RENDER_CACHE", "").strip().lower() not in ("off", "0", "false", "no")
+def render_cache_dir() -> str | None:
+    """Where the render cache lives: ``GITOPS_MLOPS_RENDER_CACHE=off`` renders everything afresh
+    (benchmarks of a cold start); a directory keeps one cache there for every repository (its keys
+    are content, so repositories share it safely: a CI runner's cache volume); unset, "" (the
+    repository's git directory). ``None`` when off."""
+    raw = os.environ.get("GITOPS_MLOPS_RENDER_CACHE", "").strip()
+    if raw.lower() in ("off", "0", "false", "no"):
+        return None
+    return "" if raw.lower() in ("", "on", "1", "true", "yes") else raw
 
 
 def no_verify() -> bool:

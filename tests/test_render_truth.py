@@ -389,6 +389,7 @@ def test_rollback_to_what_already_runs_is_a_no_op(tmp_path):
     assert result.code == 0 and repo.head() == head, result.err
 
 
+@pytest.mark.own_render_cache
 def test_the_render_cache_lives_in_the_git_directory_and_is_keyed_by_content(tmp_path):
     repo = make_repo_from(tmp_path, IN_BASE)
     assert cli("status", cwd=repo.work).code == 0
@@ -397,6 +398,28 @@ def test_the_render_cache_lives_in_the_git_directory_and_is_keyed_by_content(tmp
     (repo.work / "base/deployment.yaml").write_text(deployment("fraud-detector", f"{REPO}:1.0.1@{D2}"))
     rows = {r["site"]: r for r in json.loads(cli("status", "-o", "json", cwd=repo.work).out)}
     assert rows["dev"]["digest"] == D2  # a changed input is rendered again, never served stale
+
+
+def test_a_cache_directory_serves_every_repository_and_off_renders_afresh(tmp_path, monkeypatch):
+    shared = tmp_path / "cache"
+    monkeypatch.setenv("GITOPS_MLOPS_RENDER_CACHE", str(shared))
+    log, script = tmp_path / "runs.log", tmp_path / "counted-kustomize"
+    script.write_text(f'#!/bin/sh\necho run >> {log}\nexec {" ".join(Kustomize.find().command)} "$@"\n')
+    script.chmod(0o755)
+    env = {"GITOPS_MLOPS_KUSTOMIZE": str(script)}
+    (tmp_path / "one").mkdir(), (tmp_path / "two").mkdir()
+    one, two = make_repo_from(tmp_path / "one", IN_BASE), make_repo_from(tmp_path / "two", IN_BASE)
+    assert cli("status", cwd=one.work, env=env).code == 0
+    runs = log.read_text().count("run")
+    assert runs > 0 and (shared / "renders.sqlite").is_file() and not (one.work / ".git/gitops-mlops").exists()
+    assert cli("status", cwd=two.work, env=env).code == 0
+    assert log.read_text().count("run") == runs  # the other repository's renders, found by content
+    (two.work / "base/deployment.yaml").write_text(deployment("fraud-detector", f"{REPO}:1.0.1@{D2}"))
+    rows = {r["site"]: r for r in json.loads(cli("status", "-o", "json", cwd=two.work, env=env).out)}
+    assert rows["dev"]["digest"] == D2 and log.read_text().count("run") > runs
+    runs = log.read_text().count("run")
+    assert cli("status", cwd=one.work, env={**env, "GITOPS_MLOPS_RENDER_CACHE": "off"}).code == 0
+    assert log.read_text().count("run") > runs
 
 
 def test_status_of_a_repository_without_git_still_renders(tmp_path):
