@@ -22,7 +22,8 @@ from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.inputs import References, check_references, closure
 from gitops_mlops.kustomization import Pin
 from gitops_mlops.present import grouped, short, some
-from gitops_mlops.rendering import render_sites
+from gitops_mlops.rendercache import RenderCache
+from gitops_mlops.renders import render_state
 from gitops_mlops.sites import Site, discover_sites, parse_shard, select, shard, site_pin_fields
 
 PARALLEL_SIDES_FROM = 50  # sites; below that a second process costs more than it saves
@@ -73,20 +74,22 @@ def default_base(git: GitRepo, head: str, remote: str, branch: str) -> str:
 
 @dataclass
 class _Side:
-    """One ref checked out: its config and sites, read once, and what check_references learned."""
+    """One ref checked out: its config and sites, read once, and what check_references learned;
+    ``home`` is the repository whose render cache serves it."""
 
     tree: Path
+    home: Path
     config: Config | None = None
     sites: dict[str, Site] = field(default_factory=dict)
     refs: References = field(default_factory=References)
 
     @classmethod
-    def at(cls, tree: Path) -> _Side:
+    def at(cls, tree: Path, home: Path) -> _Side:
         try:
             config = load_config(tree)
         except InputError:
-            return cls(tree)  # no config at that ref: no sites there
-        return cls(tree, config, {s.name: s for s in discover_sites(tree, config)})
+            return cls(tree, home)  # no config at that ref: no sites there
+        return cls(tree, home, config, {s.name: s for s in discover_sites(tree, config)})
 
     @property
     def allowed_remote(self) -> tuple[str, ...]:
@@ -111,7 +114,7 @@ def diff_refs(repo_dir: Path, base: str | None = None, head: str | None = None, 
             git.add_worktree(trees[name], sha)
         base_worker = None
         try:
-            sides = {name: _Side.at(tree) for name, tree in trees.items()}
+            sides = {name: _Side.at(tree, repo_dir) for name, tree in trees.items()}
             base_worker = _BaseWorker(sides["base"], len(sides["base"].sites))
             names = _affected(git, sides, base_sha, head_sha, selectors)
             if shard_of is not None:  # the same split as validate --shard, by site name
@@ -150,9 +153,13 @@ def _affected(git: GitRepo, sides: dict[str, _Side], base: str, head: str, selec
 
 
 def _rendered(side: _Side, names: list[str]) -> dict[str, str]:
-    """Each named site of one side rendered (or its error as a comment)."""
+    """Each named site of one side rendered (or its error as a comment), from the repository's
+    render cache where it holds the site's inputs (a warm cache, or one seeded from the hydrated branch)."""
     present = tuple(side.sites[n] for n in names if n in side.sites)
-    results = render_sites(side.tree, present, side.allowed_remote, refs=side.refs) if present else {}
+    if not present:
+        return {}
+    with RenderCache(side.home) as cache:
+        results = render_state(side.tree, side.config, present, outputs=True, refs=side.refs, cache=cache)
     return {n: (r.output if r.ok else f"# render failed: {r.error}\n") for n, r in results.items()}
 
 

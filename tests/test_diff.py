@@ -121,3 +121,26 @@ def test_identical_changes_are_shown_once_with_their_sites(gitops_repo):
     markdown = cli("diff", "--base", base, "--markdown", cwd=gitops_repo.work).out
     assert markdown.count("<details>") == 2 and "<summary>4 sites: datacenter, edge/austin-01, edge/berlin-01, edge/singapore-01</summary>" in markdown
     assert "| fraud-detector | 1.0.0 → 1.4.0 |" in markdown and "| 5: cloud, datacenter, edge/austin-01 and 2 more |" in markdown
+
+
+def test_diff_reads_renders_from_the_repository_cache_and_renders_nothing_twice(gitops_repo, tmp_path, monkeypatch):
+    from gitops_mlops.rendering import Kustomize
+
+    monkeypatch.delenv("GITOPS_MLOPS_RENDER_CACHE", raising=False)  # the repository's own cache, as a user has it
+    log, script = tmp_path / "runs.log", tmp_path / "counted-kustomize"
+    script.write_text(f'#!/bin/sh\necho run >> {log}\nexec {" ".join(Kustomize.find().command)} "$@"\n')
+    script.chmod(0o755)
+    log.write_text("")
+    monkeypatch.setenv("GITOPS_MLOPS_KUSTOMIZE", str(script))
+    base = gitops_repo.head()
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud")  # renders both refs' sites on the way
+    runs = log.read_text().count("run")
+    first = diff_refs(gitops_repo.work, base=base)
+    assert log.read_text().count("run") == runs and [s.site for s in first.sites] == ["cloud", "datacenter"]
+    deployment = gitops_repo.work / "base/demand-forecast/deployment.yaml"
+    deployment.write_text(deployment.read_text().replace("containerPort: 8080", "containerPort: 8081"))
+    gitops_repo.git("commit", "-qam", "new port")  # not a pin change: kustomize renders the new inputs, once
+    second = diff_refs(gitops_repo.work, base=base)
+    assert len(second.sites) == 5 and log.read_text().count("run") > runs
+    runs = log.read_text().count("run")
+    assert diff_refs(gitops_repo.work, base=base) == second and log.read_text().count("run") == runs
