@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import compileall
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +19,14 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
 DIGEST_C = "sha256:" + "c" * 64
+
+
+def pytest_configure(config):
+    """Byte-compile the package once, as installing it would: every test runs the command line in
+    a new interpreter, and one that compiles the package from source each time spends a fifth of
+    a command's start on it (PYTHONDONTWRITEBYTECODE stops it from keeping what it compiled)."""
+    if not hasattr(config, "workerinput"):  # the controller, or a run without workers
+        compileall.compile_dir(PROJECT_ROOT / "gitops_mlops", quiet=1)
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +55,22 @@ def isolated_git(tmp_path_factory, monkeypatch):
     # on loopback (those tests use the ``verify_digests`` fixture, which turns this off).
     monkeypatch.setenv("GITOPS_MLOPS_NO_VERIFY", "1")
     return home
+
+
+@pytest.fixture(scope="session")
+def shared_render_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("render-cache")
+
+
+@pytest.fixture(autouse=True)
+def render_cache(request, monkeypatch, shared_render_cache, isolated_git):
+    """Renders are shared by every test repository (the cache is keyed by content, so the example
+    fleet renders once per run, not once per test). A test marked ``own_render_cache`` gets the
+    default, a cache in its repository's git directory, as a user has it."""
+    if request.node.get_closest_marker("own_render_cache") is None:
+        monkeypatch.setenv("GITOPS_MLOPS_RENDER_CACHE", str(shared_render_cache))
+    else:
+        monkeypatch.delenv("GITOPS_MLOPS_RENDER_CACHE", raising=False)
 
 
 @pytest.fixture(autouse=True)
@@ -133,7 +160,32 @@ class GitOpsRepo:
         return GitOpsRepo(work=other, remote=self.remote)
 
 
+_made: dict[tuple[str, ...] | None, GitOpsRepo] = {}
+_made_under: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def made_repositories(tmp_path_factory):
+    """Where make_gitops_repo keeps the repositories it copies from, for this run."""
+    _made_under.append(tmp_path_factory.mktemp("made"))
+
+
 def make_gitops_repo(base: Path, edge_sites: tuple[str, ...] | None = None) -> GitOpsRepo:
+    """The example repository pushed to a bare remote, and a clone of it. Made once per run with
+    init, push and clone; every later call copies that pair and points the copy at its own remote."""
+    made = _made.get(edge_sites)
+    if made is None or not made.remote.is_dir():
+        home = Path(tempfile.mkdtemp(prefix="example-repo-", dir=_made_under[-1] if _made_under else None))
+        made = _made[edge_sites] = _init_gitops_repo(home, edge_sites)
+    remote, work = base / "remote.git", base / "work"
+    shutil.copytree(made.remote, remote, symlinks=True)
+    shutil.copytree(made.work, work, symlinks=True)
+    config = work / ".git" / "config"
+    config.write_text(config.read_text().replace(str(made.remote), str(remote)))
+    return GitOpsRepo(work=work, remote=remote)
+
+
+def _init_gitops_repo(base: Path, edge_sites: tuple[str, ...] | None) -> GitOpsRepo:
     from gitops_mlops.initrepo import init_repository
     from gitops_mlops.scaffold import ScaffoldSpec
 
