@@ -25,6 +25,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,8 +163,12 @@ def render_sites(
     refs: References | None = None,
     keys: dict[str, str] | None = None,
     texts: dict[str, str] | None = None,
+    on_rendered: Callable[[Rendered], None] | None = None,
 ) -> dict[str, Rendered]:
     """Render every site; a broken site gets its own error and does not hide the others.
+
+    ``on_rendered`` sees each render as its batch finishes, in this thread, while other batches
+    still run: work on outputs done there overlaps kustomize rather than following it.
 
     Sites with equal input keys (``inputs.site_keys``) are rendered once. A site in ``texts``
     is rendered with that text as its kustomization (its pin-invariant form), from a mirror
@@ -187,14 +192,23 @@ def render_sites(
     with tempfile.TemporaryDirectory(prefix="gitops-mlops-render-") as tmp, ThreadPoolExecutor(max_workers=workers) as pool:
         network = bool(allowed_remote)
         dirs = {site.name: repo / site.path for site in unique}
-        for n, site in enumerate(unique):
-            if texts and site.name in texts:
-                dirs[site.name] = _mirror(repo, Path(tmp) / f"m{n}", site, texts[site.name], refs)
-        futures = {pool.submit(_render_batch, kustomize, repo, Path(tmp), f"b{n}", batch, timeout, network, dirs): batch for n, batch in enumerate(batches)}
+
+        def mirror_and_render(n: int, batch: list[Site]) -> dict[str, Rendered]:
+            for i, site in enumerate(batch):  # in the worker: mirroring overlaps the other batches' kustomize runs
+                if texts and site.name in texts:
+                    dirs[site.name] = _mirror(repo, Path(tmp) / f"m{n}-{i}", site, texts[site.name], refs)
+            return _render_batch(kustomize, repo, Path(tmp), f"b{n}", batch, timeout, network, dirs)
+
+        futures = {pool.submit(mirror_and_render, n, batch): batch for n, batch in enumerate(batches)}
         with progress.Task("rendering sites", len(unique)) as task:
             for future in as_completed(futures):
-                results.update(future.result())
+                done = future.result()
+                results.update(done)
                 task.advance(len(futures[future]))
+                if on_rendered is not None:
+                    for rendered in done.values():
+                        if rendered.ok:
+                            on_rendered(rendered)
         stalled = [site for batch in batches if len(batch) > 1 and results[batch[0].name].timed_out for site in batch]
         if stalled:
             results.update(_render_singly(pool, kustomize, repo, Path(tmp), stalled, timeout, network, dirs, results))
@@ -241,14 +255,17 @@ def _mirror(repo: Path, root: Path, site: Site, text: str, refs: References) -> 
     shutil.copytree(own, target, symlinks=False)
     file = kustomization.find_kustomization_file(target)
     (target / file.name).write_text(text, newline="")
-    linked: list[Path] = []
+    holders = {repo, *own.parents}
+    linked: set[Path] = set()
     for directory in outside:
-        if any(p in directory.parents for p in linked):
-            continue  # inside a folder already linked
-        link = root / directory.relative_to(repo)
-        link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(directory, link)
-        linked.append(directory)
+        top = directory  # the widest folder holding it that does not hold the site: one link serves its siblings
+        while top.parent not in holders:
+            top = top.parent
+        if top not in linked:
+            link = root / top.relative_to(repo)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(top, link)
+            linked.add(top)
     return target
 
 

@@ -23,7 +23,7 @@ from gitops_mlops.errors import InputError
 from gitops_mlops.inputs import References, check_all, site_keys
 from gitops_mlops.kustomization import read_text
 from gitops_mlops.rendercache import Entry, RenderCache
-from gitops_mlops.rendering import Kustomize, mirrorable, render_sites, split_documents
+from gitops_mlops.rendering import Kustomize, Rendered, mirrorable, render_sites, split_documents
 from gitops_mlops.sentinels import PinInvariant, pin_invariant
 from gitops_mlops.sites import Site, kustomization_of, matches
 
@@ -352,7 +352,14 @@ def _render_missing(repo, config, missing, keys, invariant, refs, kustomize, cac
     forms = {s.name: invariant[s.name] for s in missing if s.name in invariant}
     invariant_keys = site_keys(repo, [s for s in missing if s.name in forms], refs, salt, {n: f.text.encode() for n, f in forms.items()}) if forms else {}
     render_keys = {s.name: invariant_keys.get(s.name, keys[s.name]) for s in missing}
-    rendered = render_sites(repo, missing, allowed, kustomize=kustomize, refs=refs, keys=render_keys, texts={n: f.text for n, f in forms.items()})
+    scanned: dict[str, tuple[Container, ...]] = {}  # each output's containers, read while later batches render
+
+    def scan(result: Rendered) -> None:
+        scanned[result.site] = containers_of(result.output)
+
+    rendered = render_sites(
+        repo, missing, allowed, kustomize=kustomize, refs=refs, keys=render_keys, texts={n: f.text for n, f in forms.items()}, on_rendered=scan
+    )
     fresh: dict[str, tuple[Entry, str]] = {}
     for site in missing:
         result = rendered[site.name]
@@ -362,12 +369,20 @@ def _render_missing(repo, config, missing, keys, invariant, refs, kustomize, cac
             continue
         form = forms.get(site.name)
         if form is not None and invariant_keys[site.name] not in fresh:
-            sentinel_entry = Entry(encode_containers(containers_of(result.output)), hashlib.sha256(result.output.encode()).hexdigest())
+            sentinel_entry = Entry(encode_containers(_containers(result, scanned)), hashlib.sha256(result.output.encode()).hexdigest())
             fresh[invariant_keys[site.name]] = (sentinel_entry, result.output)
         if key not in fresh:
             output = form.substitute(result.output) if form is not None else result.output
-            containers = form.substitute(fresh[invariant_keys[site.name]][0].containers) if form is not None else encode_containers(containers_of(output))
+            containers = (
+                form.substitute(fresh[invariant_keys[site.name]][0].containers) if form is not None else encode_containers(_containers(result, scanned))
+            )
             fresh[key] = (Entry(containers, hashlib.sha256(output.encode()).hexdigest()), output)
         known[key] = fresh[key][0]
         texts[key] = fresh[key][1]
     cache.store(fresh)
+
+
+def _containers(result: Rendered, scanned: dict[str, tuple[Container, ...]]) -> tuple[Container, ...]:
+    """The containers of a render: read already as its batch finished, else now (a site that shared another's build)."""
+    found = scanned.get(result.site)
+    return found if found is not None else containers_of(result.output)

@@ -133,3 +133,38 @@ def test_a_file_holding_a_sentinel_or_an_odd_value_has_no_invariant_form():
     assert pin_invariant("resources:\n- ../base\n", "k") is None
     form = pin_invariant('images:\n- name: a\n  newName: quay.io/x/a\n  newTag: "1.0"\n', "k")
     assert form is not None and "quay.io/x/a" not in form.text and form.substitute(form.text) == 'images:\n- name: a\n  newName: quay.io/x/a\n  newTag: "1.0"\n'
+
+
+def test_a_site_reading_nested_and_sibling_folders_renders_exactly_through_sentinels(tmp_path, counted):
+    """Folders nested in ``base`` and a sibling component: the mirror links the widest folder
+    that does not hold the site (``base`` once, the component itself), and the render is exact."""
+    kustomize, log = counted
+    repo = tmp_path / "repo"
+    site_text = (
+        "resources:\n- ../../../base/models/fraud\ncomponents:\n- ../common\n"
+        "images:\n- name: fraud-detector\n  newName: quay.io/example/fraud-detector\n  newTag: 1.0.0\n  digest: sha256:" + "a" * 64 + "\n"
+    )
+    build_tree(
+        repo,
+        {
+            "gitops-mlops.yaml": CONFIG,
+            "base/models/fraud/kustomization.yaml": "resources:\n- deployment.yaml\n- ../../shared\n",
+            "base/models/fraud/deployment.yaml": DEPLOYMENT,
+            "base/shared/kustomization.yaml": "resources:\n- service.yaml\n",
+            "base/shared/service.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: server\nspec:\n  ports:\n  - port: 80\n",
+            "overlays/edge/common/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonAnnotations:\n  site-kind: edge\n",
+            "overlays/edge/x/kustomization.yaml": site_text,
+        },
+    )
+    git(repo, "init", "--quiet")
+    config = parse_config(CONFIG)
+    site = Site("edge/x", "overlays/edge/x", "edge")
+    cold = render_state(repo, config, (site,), outputs=True, kustomize=kustomize)[site.name]
+    assert cold.ok, cold.error
+    assert cold.output == kustomize_output(repo / site.path) and "site-kind: edge" in cold.output and "kind: Service" in cold.output
+    path = repo / site.path / "kustomization.yaml"
+    path.write_text(set_pin(path.read_text(), site.path, "fraud-detector", NEW))
+    runs = log.read_text().count("run")
+    warm = render_state(repo, config, (site,), outputs=True, kustomize=kustomize)[site.name]
+    assert warm.ok and warm.output == kustomize_output(repo / site.path)
+    assert log.read_text().count("run") == runs and NEW["digest"] in warm.output
