@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import DIGEST_B, DIGEST_C, GitOpsRepo, cli, git, make_gitops_repo
 
 from gitops_mlops.rendering import Kustomize
@@ -74,6 +75,7 @@ def test_a_hydrated_branch_that_does_not_match_its_source_is_rebuilt(tmp_path):
     assert cli("hydrate", "--check", cwd=repo.work).code == 0
 
 
+@pytest.mark.own_render_cache  # a fresh clone's cache is its own: what it finds came from the hydrated branch
 def test_a_fresh_clone_starts_with_a_warm_cache_from_the_hydrated_branch(tmp_path):
     repo = hydrated_repo(tmp_path)
     log, script = tmp_path / "runs.log", tmp_path / "counted-kustomize"
