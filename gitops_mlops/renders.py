@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ruamel.yaml.error import YAMLError
 
+from gitops_mlops import settings
 from gitops_mlops.config import Config, Model
 from gitops_mlops.errors import InputError
 from gitops_mlops.inputs import References, check_all, site_keys
@@ -277,6 +278,7 @@ def render_state(
     ``invariants`` every site that has a pin-invariant form gets its render cached and named."""
     repo = Path(repo).resolve()
     kustomize = kustomize or Kustomize.find()
+    settings.kustomize_timeout()  # a bad value is refused whether or not the cache serves every site
     own_cache = cache is None
     cache = RenderCache(repo) if cache is None else cache
     try:

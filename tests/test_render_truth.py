@@ -429,3 +429,10 @@ def test_status_of_a_repository_without_git_still_renders(tmp_path):
     result = cli("status", "-o", "json", cwd=tmp_path)
     assert result.code == 0 and len(json.loads(result.out)) == 2, result.err
     assert not (Path(tmp_path) / ".git").exists()
+
+
+def test_a_bad_kustomize_timeout_is_refused_even_when_the_cache_serves_every_site(tmp_path):
+    repo = make_repo_from(tmp_path, IN_BASE)
+    assert cli("status", cwd=repo.work).code == 0  # every render is cached now
+    result = cli("status", cwd=repo.work, env={"GITOPS_MLOPS_KUSTOMIZE_TIMEOUT": "0"})
+    assert result.code == 2 and "GITOPS_MLOPS_KUSTOMIZE_TIMEOUT" in result.err and result.err.count("\n") == 1, result.err
