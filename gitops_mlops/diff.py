@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import difflib
 import multiprocessing
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops_mlops import settings
+from gitops_mlops import scratch, settings
 from gitops_mlops.config import Config, load_config
 from gitops_mlops.errors import InputError
 from gitops_mlops.gitrepo import GitRepo
@@ -107,7 +106,7 @@ def diff_refs(repo_dir: Path, base: str | None = None, head: str | None = None, 
         base_sha = default_base(git, head_sha, config.remote, config.target_branch)
     else:
         base_sha = git.resolve(base)
-    with tempfile.TemporaryDirectory(prefix="gitops-mlops-diff-", dir=settings.scratch_dir()) as tmp:
+    with scratch.folder("diff", settings.scratch_dir()) as tmp:
         trees = {}
         for name, sha in (("base", base_sha), ("head", head_sha)):
             trees[name] = Path(tmp) / name

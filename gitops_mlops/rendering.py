@@ -24,13 +24,12 @@ import re
 import secrets
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_mlops import kustomization, progress, settings
+from gitops_mlops import kustomization, progress, scratch, settings
 from gitops_mlops.errors import RenderError
 from gitops_mlops.inputs import References, check_all, closure, resource_estimate, site_dir, site_keys
 from gitops_mlops.sites import Site
@@ -189,7 +188,7 @@ def render_sites(
     size = max(1, min(BATCH_SIZE, -(-len(unique) // (jobs or parallelism()))))  # small batches, yet every core busy
     batches = _batches(unique, size, [resource_estimate(repo, site, refs) for site in unique])
     workers = max(1, min(jobs or parallelism(), len(batches)))
-    with tempfile.TemporaryDirectory(prefix="gitops-mlops-render-") as tmp, ThreadPoolExecutor(max_workers=workers) as pool:
+    with scratch.folder("render") as tmp, ThreadPoolExecutor(max_workers=workers) as pool:
         network = bool(allowed_remote)
         dirs = {site.name: repo / site.path for site in unique}
 

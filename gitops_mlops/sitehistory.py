@@ -8,12 +8,11 @@ back before the tool's first commit and shows changes made by hand.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_mlops import kustomization, settings, trailers
+from gitops_mlops import kustomization, scratch, settings, trailers
 from gitops_mlops.config import Config, Model
 from gitops_mlops.errors import GitOpsError
 from gitops_mlops.gitrepo import GitRepo
@@ -62,7 +61,7 @@ def site_states(
     matcher = ModelMatcher(config)
     file = kustomization.find_kustomization_file(repo_dir / site.path)
     rel = f"{site.path}/{file.name if file else 'kustomization.yaml'}"
-    with tempfile.TemporaryDirectory(prefix="gitops-mlops-history-", dir=settings.scratch_dir()) as tmp:
+    with scratch.folder("history", settings.scratch_dir()) as tmp:
         for n, commit in enumerate(commits):
             yield _state_at(git, config, model, site, pin_name, folders, rel, commit, Path(tmp) / str(n), matcher, cache)
 
