@@ -30,13 +30,23 @@ def sites(repo: RepoOpt = Path("."), output: OutputOpt = Output.table) -> None:
 
 @app.command(epilog=example("gitops-mlops models -o yaml"))
 def models(repo: RepoOpt = Path("."), output: OutputOpt = Output.table) -> None:
-    """List the configured models: the image name the manifests use and where builds are pushed."""
+    """List the configured models: what they are (an image or a modelcar), the name the manifests use, where builds are pushed."""
     from gitops_mlops.config import load_config
 
     config = load_config(repo)
-    data = [{"model": m.name, "imageName": m.image, "repository": m.repository, "sites": list(m.sites)} for m in config.models]
+    data = [
+        {
+            "model": m.name,
+            "artifact": m.artifact,
+            "imageName": m.image,
+            "pin": m.pin_name,
+            "repository": m.repository,
+            "sites": list(m.sites),
+        }
+        for m in config.models
+    ]
     if not emit(output, data):
-        table([[m.name, m.image, m.repository] for m in config.models], ["MODEL", "IMAGE NAME", "REPOSITORY"])
+        table([[m.name, m.artifact, m.pin_name, m.repository] for m in config.models], ["MODEL", "ARTIFACT", "PIN", "REPOSITORY"])
 
 
 @app.command(epilog=example("gitops-mlops validate", "gitops-mlops validate --site edge --verbose", "gitops-mlops validate --shard 2/4 -o json"))

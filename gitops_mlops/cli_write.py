@@ -34,10 +34,23 @@ from gitops_mlops.errors import InputError, RenderError
 from gitops_mlops.present import grouped, short, some
 
 
-@app.command(epilog=example("gitops-mlops init fleet --edge-sites 200 --model fraud-detector=quay.io/acme/fraud-detector"))
+@app.command(
+    epilog=example(
+        "gitops-mlops init fleet --edge-sites 200 --model fraud-detector=quay.io/acme/fraud-detector",
+        "gitops-mlops init fleet --model fraud-detector=quay.io/acme/fraud-detector --model churn=quay.io/acme/churn --modelcar fraud-detector",
+    )
+)
 def init(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="Directory for the new repository.")],
     model: Annotated[list[str], typer.Option("--model", metavar="NAME=REPOSITORY", help="A model and where its builds are pushed, repeatable.")] = [],
+    modelcar: Annotated[
+        list[str],
+        typer.Option(
+            "--modelcar",
+            metavar="NAME",
+            help="Serve this model as a KServe InferenceService whose model is an OCI image (storageUri: oci://), repeatable; the others are Deployments.",
+        ),
+    ] = [],
     edge_site: Annotated[list[str], typer.Option("--edge-site", metavar="NAME", help="An edge site name, repeatable.")] = [],
     edge_sites: Annotated[int | None, typer.Option("--edge-sites", metavar="N", min=0, help="Generate N edge sites site-0001...")] = None,
     repo_url: Annotated[
@@ -59,10 +72,16 @@ def init(
         if not sep or not name or not repository:
             raise InputError(f"--model {item!r}: expected NAME=REPOSITORY")
         models.append((name, repository))
+    models = models or [m[:2] for m in defaults.models] if modelcar else models or list(defaults.models)
+    unknown = sorted(set(modelcar) - {m[0] for m in models})
+    if unknown:
+        raise InputError(f"--modelcar {unknown[0]}: not one of the models ({', '.join(m[0] for m in models)})")
+    if modelcar:
+        models = [(*m[:2], "modelcar") if m[0] in modelcar else m[:2] for m in models]
     if edge_site and edge_sites is not None:
         raise InputError("use either --edge-site or --edge-sites, not both")
     sites = tuple(edge_site) if edge_site else (edge_site_names(edge_sites) if edge_sites is not None else defaults.edge_sites)
-    spec = ScaffoldSpec(models=tuple(models) or defaults.models, edge_sites=sites, repo_url=repo_url or defaults.repo_url)
+    spec = ScaffoldSpec(models=tuple(models), edge_sites=sites, repo_url=repo_url or defaults.repo_url)
     root, sha, count = init_repository(directory, spec, force=force, remote_url=repo_url)
     emit(output, {"directory": str(root), "commit": sha, "files": count, "remote": repo_url, "sites": 2 + len(spec.edge_sites)})
     err(f"initialized {root}: {count} files, commit {sha[:12]}" + (f", remote origin {repo_url}" if repo_url else ""))

@@ -12,11 +12,13 @@ from pathlib import Path
 
 from gitops_mlops.errors import InputError
 from gitops_mlops.imageref import parse_repository
+from gitops_mlops.modelcar import modelcar_pin_name
 from gitops_mlops.names import DIGEST_RE, HOST_RE, NAME_RE, SITE_NAME_RE, check_branch
 from gitops_mlops.semrange import parse_range
 from gitops_mlops.yamlnodes import MappingNode, Node, ScalarNode, SequenceNode, compose, line_of
 
 CONFIG_FILE = "gitops-mlops.yaml"
+ARTIFACTS = ("image", "modelcar")
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
@@ -26,6 +28,13 @@ class Model:
     image: str  # the kustomize images[].name used in base manifests (may be a placeholder)
     repository: str  # where its builds are pushed: registry[:port]/path
     sites: tuple[str, ...] = ()  # selectors of the sites it lives at (needed when models share one image name)
+    artifact: str = "image"  # "image": a serving container; "modelcar": the model itself, an InferenceService's oci:// storageUri
+    inference_service: str = ""  # modelcar: the InferenceService whose storageUri is pinned (default: the model's name)
+
+    @property
+    def pin_name(self) -> str:
+        """What a site's kustomization pins for it: the images[].name, or the InferenceService a modelcar patch targets."""
+        return self.image if self.artifact == "image" else modelcar_pin_name(self.inference_service or self.name)
 
 
 @dataclass(frozen=True)
@@ -191,7 +200,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
 
     models: list[Model] = []
     for node in top.list("models"):
-        r = _Reader(source, node, "model", {"name", "image", "repository", "sites"})
+        r = _Reader(source, node, "model", {"name", "image", "repository", "sites", "artifact", "inferenceService"})
         name = r.str("name", pattern=NAME_RE)
         repository = r.str("repository")
         try:
@@ -200,7 +209,22 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
             raise r.error(r.values["repository"], str(exc)) from None
         if any(m.name == name for m in models):
             raise r.error(node, f"model {name!r} is defined twice")
-        models.append(Model(name=name, image=r.str("image", default=name), repository=repository, sites=r.strings("sites")))
+        artifact = r.str("artifact", default="image")
+        if artifact not in ARTIFACTS:
+            raise r.error(r.values["artifact"], f"model {name!r}: artifact {artifact!r} is not one of: {', '.join(ARTIFACTS)}")
+        if "inferenceService" in r.values and artifact != "modelcar":
+            raise r.error(r.values["inferenceService"], f"model {name!r}: inferenceService is for 'artifact: modelcar' models")
+        inference_service = r.str("inferenceService", default=name if artifact == "modelcar" else "", pattern=NAME_RE)
+        models.append(
+            Model(
+                name=name,
+                image=r.str("image", default=name),
+                repository=repository,
+                sites=r.strings("sites"),
+                artifact=artifact,
+                inference_service=inference_service,
+            )
+        )
         for other in models[:-1]:
             if other.image == models[-1].image and not (other.sites and models[-1].sites):
                 raise r.error(

@@ -215,7 +215,7 @@ def _compare(sides: dict[str, _Side], names: list[str], base_worker: _BaseWorker
     rendered = {"head": _rendered(sides["head"], names)}
     rendered["base"] = base_rendered()
     config = sides["head"].config or sides["base"].config
-    models = {m.image: m.name for m in config.models} if config else {}
+    models = {m.pin_name: m.name for m in config.models} if config else {}
     out = []
     bodies: dict[tuple[str, str], str] = {}  # sites that share both builds share the diff body
     for name in names:

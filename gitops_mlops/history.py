@@ -109,7 +109,7 @@ def site_history(repo_dir: Path, git: GitRepo, config: Config, model: Model, sit
     """Every change of what the site renders for the model, newest first, from its renders at earlier commits."""
     entries: list[Entry] = []
     with RenderCache(repo_dir) as cache:
-        states = site_states(Path(repo_dir).resolve(), git, config, model, site, model.image, cache)
+        states = site_states(Path(repo_dir).resolve(), git, config, model, site, model.pin_name, cache)
         newer = next(states, None)
         for older in (*states, None):
             if newer is None:

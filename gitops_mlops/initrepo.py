@@ -44,7 +44,7 @@ def init_repository(directory: Path, spec: ScaffoldSpec, force: bool = False, re
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(text.encode("utf-8"))
-    models = ", ".join(name for name, _ in spec.models)
+    models = ", ".join(name for name, *_ in spec.models)
     message = f"init gitops-mlops repository: {models}; {len(spec.edge_sites)} edge sites\n\nAction: init\n"
     try:
         sha = git.commit(sorted(layout), message)

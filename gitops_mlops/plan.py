@@ -111,6 +111,10 @@ def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cach
         containers = rendered[site.name]
         state = before[site.name]
         if state.ok and not containers:
+            path = kustomization_of(repo_dir, site)
+            kustomization.pins(
+                kustomization.read_text(path, path.relative_to(root).as_posix()), path.relative_to(root).as_posix()
+            )  # a malformed pin: bad input
             raise RenderError(not_running(repo_dir, site, model, state, refs))
         if containers and all(c.repository == image.repository and c.digest == digest for c in containers):
             unchanged.append(site.name)
@@ -160,6 +164,8 @@ def pin_to_edit(text: str, source: str, model: Model, containers: list[Container
     the model yet); else its pin of the name the image has on arriving here; else that
     name (a new entry)."""
     pins = {p.name: p for p in kustomization.pins(text, source)}
+    if model.artifact == "modelcar":  # a modelcar has one pin form: its InferenceService's storageUri patch
+        return model.pin_name, pins.get(model.pin_name)
     own = pins.get(model.image)
     if own is not None and (not containers or _takes_effect(own, containers)):
         return model.image, own
@@ -185,6 +191,8 @@ def _version_of(containers: list[Container], pin: Pin | None) -> str:
 
 def not_running(repo_dir: Path, site: Site, model: Model, state: SiteRender, refs: References) -> str:
     """Why a promotion cannot reach a site whose render has no workload of the model."""
+    if model.artifact == "modelcar":
+        return f"site {site.name}: no InferenceService {model.inference_service} in its render serves {model.name} (a modelcar, oci://{model.repository}); nothing to pin"
     found = where_set(repo_dir, site, refs, (model.repository,), state.output)  # a placeholder rendered here belongs to another model
     if found:
         return f"site {site.name}: {model.name}'s image is set in {found}, which no kustomize images pin reaches; change it there"

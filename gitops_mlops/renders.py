@@ -33,7 +33,9 @@ try:
 except ImportError:  # pragma: no cover
     from ruamel.yaml.loader import SafeLoader as _Loader
 
-_POD_PATHS = (("spec", "template", "spec"), ("spec", "jobTemplate", "spec", "template", "spec"), ("spec",))
+_POD_PATHS = (("spec", "template", "spec"), ("spec", "jobTemplate", "spec", "template", "spec"), ("spec", "predictor"), ("spec",))
+STORAGE_URI = "storageUri"  # the name of the Container a modelcar's oci:// storageUri is read as
+SCAN = "scan-2"  # what containers_of reads; part of every render key, so a cached scan of another kind is never reused
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def split_image(image: str) -> tuple[str, str, str]:
     return name, "", digest
 
 
-_POD_KEYS = {("spec", "template", "spec"), ("spec", "jobTemplate", "spec", "template", "spec"), ("spec",)}
+_POD_KEYS = set(_POD_PATHS)
 _KEY_LINE = re.compile(r"( *)(- )?([A-Za-z0-9_][A-Za-z0-9_./-]*):(?: +(.*))?$")
 _PLAIN = re.compile(r"[A-Za-z0-9_./:@+-]+$")
 
@@ -167,10 +169,14 @@ def _scan(doc: str) -> list[Container] | None:
 
 
 def containers_of(rendered: str) -> tuple[Container, ...]:
-    """Every container and initContainer of every Pod template in a rendered output."""
+    """Every container and initContainer of every Pod template in a rendered output, and every
+    modelcar: an InferenceService predictor's ``oci://`` storageUri, read as a Container named
+    ``storageUri`` whose image is the URI without its scheme."""
     found: list[Container] = []
     for doc in split_documents(rendered):
-        if "image:" in doc:
+        if "storageUri: oci://" in doc or 'storageUri: "oci://' in doc or "storageUri: 'oci://" in doc:
+            found += _parsed(doc)
+        elif "image:" in doc:
             scanned = _scan(doc)
             found += scanned if scanned is not None else _parsed(doc)
     return tuple(found)
@@ -198,7 +204,18 @@ def _parsed(doc: str) -> list[Container]:
                 if isinstance(container, dict) and isinstance(container.get("image"), str):
                     found.append(Container(resource, str(container.get("name") or ""), container["image"]))
             break
+    if obj.get("kind") == "InferenceService":
+        found += [Container(resource, STORAGE_URI, uri[len("oci://") :]) for uri in _storage_uris(obj) if uri.startswith("oci://")]
     return found
+
+
+def _storage_uris(obj: dict) -> list[str]:
+    """The storageUri of an InferenceService's predictor: ``model.storageUri`` (or a framework's, or the predictor's own)."""
+    predictor = (obj.get("spec") or {}).get("predictor")
+    if not isinstance(predictor, dict):
+        return []
+    places = [predictor, *(v for v in predictor.values() if isinstance(v, dict))]
+    return [p["storageUri"] for p in places if isinstance(p.get("storageUri"), str)]
 
 
 def encode_containers(containers: tuple[Container, ...]) -> str:
@@ -256,7 +273,7 @@ def _salt(kustomize: Kustomize, allowed_remote: tuple[str, ...], cache: RenderCa
     if version is None:
         version = kustomize.version()
         cache.set_meta(f"version:{identity}", version)
-    return "\0".join((version, *allowed_remote))
+    return "\0".join((version, SCAN, *allowed_remote))
 
 
 def render_state(

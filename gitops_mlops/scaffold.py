@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitops_mlops import modelcar
 from gitops_mlops.errors import InputError
 from gitops_mlops.imageref import parse_repository
 from gitops_mlops.names import BRANCH_RE, NAME_RE
@@ -30,19 +31,31 @@ TOOL_IMAGE = "quay.io/example/gitops-mlops:0.1.0"  # the image that runs gitops-
 TEMPLATES = Path(__file__).parent / "templates"
 _PLACE = re.compile(r"@@(\w+)@@")
 CLOUD_API = "https://api.cloud.example.com:6443"
+RUNTIME = ("openvino-model-server", "quay.io/example/openvino-model-server")
 
 
 @dataclass(frozen=True)
 class ScaffoldSpec:
     """What to scaffold. Validated when built: a spec that exists renders."""
 
-    models: tuple[tuple[str, str], ...] = (
-        ("fraud-detector", "quay.io/example/fraud-detector"),
+    models: tuple[tuple[str, ...], ...] = (
+        ("fraud-detector", "quay.io/example/fraud-detector", "modelcar"),
         ("demand-forecast", "quay.io/example/demand-forecast"),
-    )  # (name, repository)
+    )  # (name, repository) or (name, repository, artifact): "image" (a Deployment) or "modelcar" (a KServe InferenceService)
     edge_sites: tuple[str, ...] = ("berlin-01", "austin-01", "singapore-01")  # directories under overlays/edge/
     repo_url: str = "https://github.com/example/gitops-mlops.git"
     target_branch: str = "main"
+    runtime: tuple[str, str] = RUNTIME  # (name, repository) of the ServingRuntime written when a model is a modelcar
+
+    @property
+    def modelcars(self) -> tuple[str, ...]:
+        return tuple(m[0] for m in self.models if m[2:] == ("modelcar",))
+
+    @property
+    def images(self) -> tuple[tuple[str, str], ...]:
+        """(name, repository) of every image the overlays pin: the image models' and the runtime's."""
+        found = tuple((m[0], m[1]) for m in self.models if m[2:] != ("modelcar",))
+        return found + ((self.runtime,) if self.modelcars else ())
 
     def __post_init__(self) -> None:
         for field, value in (("models", self.models), ("edge_sites", self.edge_sites)):
@@ -59,9 +72,11 @@ def _check(spec: ScaffoldSpec) -> None:
         raise InputError("at least one model is needed")
     seen: set[str] = set()
     for model in spec.models:
-        if not isinstance(model, tuple) or len(model) != 2 or not all(isinstance(v, str) for v in model):
-            raise InputError(f"model {model!r}: expected a (name, repository) pair of strings")
-        name, repository = model
+        if not isinstance(model, tuple) or len(model) not in (2, 3) or not all(isinstance(v, str) for v in model):
+            raise InputError(f"model {model!r}: expected (name, repository) or (name, repository, artifact) strings")
+        name, repository = model[:2]
+        if model[2:] not in ((), ("image",), ("modelcar",)):
+            raise InputError(f"model {name!r}: artifact {model[2]!r} is not one of: image, modelcar")
         if not NAME_RE.match(name):
             raise InputError(f"model name {name!r}: {_NAME_RULE}")
         if name in seen:
@@ -73,6 +88,8 @@ def _check(spec: ScaffoldSpec) -> None:
             raise InputError(f"model {name!r}: {exc}") from None
         if ref.repository != repository:
             raise InputError(f"model {name!r}: repository {repository!r} must name its registry, as {ref.repository!r}")
+    if spec.modelcars and spec.runtime[0] in seen:
+        raise InputError(f"model {spec.runtime[0]!r}: the name of the serving runtime; choose another")
     seen.clear()
     for site in spec.edge_sites:
         if not isinstance(site, str) or not NAME_RE.match(site):
@@ -106,8 +123,10 @@ def initial_digest(model: str) -> str:
 def render_layout(spec: ScaffoldSpec) -> dict[str, str]:
     """Relative posix path -> file text, for the whole layout. Deterministic."""
     files = {"gitops-mlops.yaml": _config(spec)}
-    for name, _ in spec.models:
-        files.update(_base(name))
+    for name, *_ in spec.models:
+        files.update(_base(spec, name))
+    if spec.modelcars:
+        files.update(_runtime(spec))
     files["overlays/datacenter/kustomization.yaml"] = _overlay(spec, "datacenter", "../..")
     files["overlays/cloud/kustomization.yaml"] = _overlay(spec, "cloud", "../..")
     edge_body = _overlay_body(spec, "edge", "../../..")  # the same for every edge site
@@ -134,6 +153,8 @@ def write_layout(root: Path, spec: ScaffoldSpec) -> list[Path]:
 # (models, registries, resources, pins) are put together in code.
 
 _BASE_FILES = ("kustomization.yaml", "deployment.yaml", "service.yaml", "hpa.yaml", "route.yaml")
+_MODELCAR_FILES = ("kustomization.yaml", "inferenceservice.yaml")
+_RUNTIME_FILES = ("kustomization.yaml", "servingruntime.yaml")
 
 
 @functools.cache
@@ -152,20 +173,34 @@ def _template(template: str, **values: str) -> str:
 
 
 def _config(spec: ScaffoldSpec) -> str:
-    registries = sorted({parse_repository(repo).registry for _, repo in spec.models})
-    width = max(len(f"repository: {repo}") for _, repo in spec.models) + 2
+    entries = [*spec.models, *((spec.runtime + ("runtime",),) if spec.modelcars else ())]
+    registries = sorted({parse_repository(repo).registry for _, repo, *_ in entries})
+    width = max(len(f"repository: {repo}") for _, repo, *_ in entries) + 2
+    notes = {
+        "image": "the container image name in base/ manifests; overlays pin it",
+        "modelcar": "the storageUri placeholder in base/ (oci://NAME); overlays pin it",
+        "runtime": "the ServingRuntime's image name in base/; promoted like a model",
+    }
     models = "".join(
         f"  - name: {name}\n"
-        f"    {f'image: {name}':<{width}}# the container image name in base/ manifests; overlays pin it\n"
+        + (f"    {'artifact: modelcar':<{width}}# the model itself is an OCI image, served by KServe\n" if rest == ["modelcar"] else "")
+        + f"    {f'image: {name}':<{width}}# {notes[rest[0] if rest else 'image']}\n"
         f"    {f'repository: {repo}':<{width}}# where the pipeline pushes its builds\n"
-        for name, repo in spec.models
+        for name, repo, *rest in entries
     )
     allowed = "".join(f"    - {registry}\n" for registry in registries)
     return _template("gitops-mlops.yaml", repo_url=spec.repo_url, target_branch=spec.target_branch, models=models, allowed_registries=allowed)
 
 
-def _base(name: str) -> dict[str, str]:
+def _base(spec: ScaffoldSpec, name: str) -> dict[str, str]:
+    if name in spec.modelcars:
+        return {f"base/{name}/{file}": _template(f"base/modelcar/{file}", name=name, runtime=spec.runtime[0]) for file in _MODELCAR_FILES}
     return {f"base/{name}/{file}": _template(f"base/{file}", name=name) for file in _BASE_FILES}
+
+
+def _runtime(spec: ScaffoldSpec) -> dict[str, str]:
+    name = spec.runtime[0]
+    return {f"base/{name}/{file}": _template(f"base/runtime/{file}", runtime=name) for file in _RUNTIME_FILES}
 
 
 # Patches are inline (kustomize refuses patch files outside an overlay's own directory) and
@@ -182,9 +217,18 @@ def _overlay(spec: ScaffoldSpec, stage: str, up: str) -> str:
 
 
 def _overlay_body(spec: ScaffoldSpec, stage: str, up: str) -> str:
-    resources = "".join(f"  - {up}/base/{name}\n" for name, _ in spec.models)
-    pins = "".join(f"  - name: {name}\n    newName: {repo}\n    newTag: {INITIAL_VERSION}\n    digest: {initial_digest(name)}\n" for name, repo in spec.models)
-    return _template("overlays/kustomization.yaml", resources=resources, patches=_template(f"overlays/patches-{stage}.yaml"), pins=pins)
+    names = [name for name, *_ in spec.models] + ([spec.runtime[0]] if spec.modelcars else [])
+    resources = "".join(f"  - {up}/base/{name}\n" for name in names)
+    pins = "".join(f"  - name: {name}\n    newName: {repo}\n    newTag: {INITIAL_VERSION}\n    digest: {initial_digest(name)}\n" for name, repo in spec.images)
+    patches = _template(f"overlays/patches-{stage}.yaml") if len(spec.images) > bool(spec.modelcars) else ""
+    modelcar_pins = ""
+    if spec.modelcars:
+        patches += _template(f"overlays/patches-{stage}-kserve.yaml")
+        repositories = {m[0]: m[1] for m in spec.models}
+        modelcar_pins = "  # Modelcar pins: each InferenceService's storageUri, written by 'gitops-mlops promote'.\n" + "".join(
+            modelcar.new_entry(name, modelcar.format_uri(repositories[name], INITIAL_VERSION, initial_digest(name)), 2, "\n") for name in spec.modelcars
+        )
+    return _template("overlays/kustomization.yaml", resources=resources, patches=patches, modelcar_pins=modelcar_pins, pins=pins)
 
 
 # Argo CD regenerates an Application's manifests only when a commit touches the paths of its

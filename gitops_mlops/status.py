@@ -98,7 +98,7 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
                 if model is None or model.name not in wanted or model.name in seen:
                     continue
                 seen.add(model.name)
-                pin = pins.get(model.image) or pins.get(repository)
+                pin = pins.get(model.pin_name) or pins.get(repository)
                 effective = pin is not None and (pin[1] or pin[0]) == repository and (pin[3] or "") == digest
                 source = "pin" if effective else where_set(repo_dir, site, refs, (repository, model.image), kustomizations=True) or "?"
                 version = tag or (pin[2] if pin else "") or ""

@@ -47,7 +47,7 @@ def check_pins(repo: Path, config: Config, site: Site) -> list[str]:
     """Errors in the site's own pins of configured models: missing or malformed digests."""
     path = kustomization_of(repo, site)
     source = path.relative_to(repo.resolve()).as_posix()
-    by_image = {m.image: m for m in config.models}
+    by_image = {m.pin_name: m for m in config.models}
     by_image.update({m.repository: m for m in config.models})
     try:
         text = kustomization.read_text(path, source)

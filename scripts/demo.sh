@@ -37,6 +37,8 @@ run gitops-mlops validate
 
 step "# the pipeline just pushed $IMAGE"
 run gitops-mlops promote fraud-detector "$IMAGE" --to datacenter --push
+step "# fraud-detector is a modelcar: the commit changes its InferenceService's storageUri, nothing else"
+run git show --format= HEAD
 step "# edge before cloud is refused (exit 3): stage order"
 gitops-mlops promote fraud-detector "$IMAGE" --to edge --push || echo "exit code $?"
 run gitops-mlops promote fraud-detector "$IMAGE" --to cloud --push
@@ -47,6 +49,8 @@ gitops-mlops promote fraud-detector "$IMAGE" --to edge --push
 DF=quay.io/example/demand-forecast:1.1.0@sha256:$(printf 'demand-forecast 1.1.0' | sha256sum | cut -c1-64)
 step "# a reviewed rollout: commit on a branch, push it, print the pull request"
 run gitops-mlops promote demand-forecast "$DF" --to datacenter --branch promote/demand-forecast-1.1.0 --push
+step "# demand-forecast is a Deployment: the commit changes its images: pin"
+run git show --format= promote/demand-forecast-1.1.0
 
 step "# the reviewer's pull-request check: validate, then the rendered diff as a PR comment"
 run bash "$PROJECT/scripts/pr-check.sh" origin/main "$WORK/pr-comment.md"
@@ -54,6 +58,9 @@ sed -n '1,12p' "$WORK/pr-comment.md"
 
 step "# the operator: what runs where, and the audit trail (read from commit trailers)"
 git switch --quiet --detach origin/main
+RT=quay.io/example/openvino-model-server:1.1.0@sha256:$(printf 'openvino-model-server 1.1.0' | sha256sum | cut -c1-64)
+step "# the serving runtime is promoted like a model, datacenter first"
+run gitops-mlops promote openvino-model-server "$RT" --to datacenter --push
 run gitops-mlops status --model fraud-detector
 run gitops-mlops history fraud-detector
 

@@ -348,4 +348,4 @@ def pin_at(repo: GitOpsRepo, site: str):
     from gitops_mlops.kustomization import parse
 
     path = f"overlays/{site}/kustomization.yaml"
-    return parse(repo.read(path), path).pin("fraud-detector")
+    return parse(repo.read(path), path).pin("InferenceService/fraud-detector")

@@ -27,7 +27,25 @@ def test_sites_json(gitops_repo):
 def test_models_json(gitops_repo):
     result = cli("models", "--output", "json", "--repo", str(gitops_repo.work))
     assert result.code == 0, result.err
-    assert {"model": "fraud-detector", "imageName": "fraud-detector", "repository": REPO, "sites": []} in json.loads(result.out)
+    models = json.loads(result.out)
+    assert models[0] == {
+        "model": "fraud-detector",
+        "artifact": "modelcar",
+        "imageName": "fraud-detector",
+        "pin": "InferenceService/fraud-detector",
+        "repository": REPO,
+        "sites": [],
+    }
+    assert [(m["model"], m["artifact"], m["pin"]) for m in models[1:]] == [
+        ("demand-forecast", "image", "demand-forecast"),
+        ("openvino-model-server", "image", "openvino-model-server"),
+    ]
+    table = cli("models", "--repo", str(gitops_repo.work)).out.splitlines()
+    assert table[0].split() == ["MODEL", "ARTIFACT", "PIN", "REPOSITORY"] and table[1].split()[:3] == [
+        "fraud-detector",
+        "modelcar",
+        "InferenceService/fraud-detector",
+    ]
 
 
 def test_validate_json_all_ok(gitops_repo):

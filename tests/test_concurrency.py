@@ -100,7 +100,7 @@ def test_eight_racing_promoters_lose_nothing(tmp_path, capsys):
         expected[site] = digest
     for site, digest in expected.items():
         text = git(remote, "show", f"main:overlays/{site}/kustomization.yaml")
-        assert f"digest: {digest}" in text, site
+        assert f"@{digest}\n" in text, site  # fraud-detector's storageUri: oci://REPO:TAG@DIGEST
 
     lost = sum(1 for run in runs if run["code"] == 0) - len(landed)
     with capsys.disabled():

@@ -21,7 +21,7 @@ def test_diff_renders_only_affected_sites_and_summarises_pins(gitops_repo):
         ("cloud", "fraud-detector", "1.0.0", "1.4.0", DIGEST_B),
         ("datacenter", "fraud-detector", "1.0.0", "1.4.0", DIGEST_B),
     }
-    assert f"+        image: {REPO}:1.4.0@{DIGEST_B}" in report.sites[0].diff or f"+      - image: {REPO}:1.4.0@{DIGEST_B}" in report.sites[0].diff
+    assert f"+      storageUri: oci://{REPO}:1.4.0@{DIGEST_B}" in report.sites[0].diff  # fraud-detector is a modelcar
     assert tree_snapshot(gitops_repo.work) == snap  # the user's checkout is untouched
     assert gitops_repo.git("worktree", "list").count("\n") == 1
 
@@ -114,12 +114,12 @@ def test_identical_changes_are_shown_once_with_their_sites(gitops_repo):
     base = gitops_repo.head()
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud", "edge")
     text = cli("diff", "--base", base, cwd=gitops_repo.work).out
-    # only the image line changes, with the same context at datacenter and the edge: one diff for four sites
-    assert "# the same change at 4 sites: datacenter, edge/austin-01, edge/berlin-01, edge/singapore-01" in text
-    assert text.count("+++ head/") == 2 and "+++ head/cloud" in text and "+++ head/datacenter" in text
+    # only the storageUri line changes, with the same context at every edge site: one diff for three sites
+    assert "# the same change at 3 sites: edge/austin-01, edge/berlin-01, edge/singapore-01" in text
+    assert text.count("+++ head/") == 3 and "+++ head/cloud" in text and "+++ head/datacenter" in text
     assert "# fraud-detector 1.0.0 -> 1.4.0" in text and "(5 sites: cloud, datacenter, edge/austin-01 and 2 more)" in text
     markdown = cli("diff", "--base", base, "--markdown", cwd=gitops_repo.work).out
-    assert markdown.count("<details>") == 2 and "<summary>4 sites: datacenter, edge/austin-01, edge/berlin-01, edge/singapore-01</summary>" in markdown
+    assert markdown.count("<details>") == 3 and "<summary>3 sites: edge/austin-01, edge/berlin-01, edge/singapore-01</summary>" in markdown
     assert "| fraud-detector | 1.0.0 → 1.4.0 |" in markdown and "| 5: cloud, datacenter, edge/austin-01 and 2 more |" in markdown
 
 

@@ -188,7 +188,20 @@ CASES = [
         setup=replace_in("gitops-mlops.yaml", "holds: []", f"holds:\n  - model: fraud-detector\n    site: datacenter\n    digest: {DIGEST_B}"),
     ),
     # the kustomization itself
-    Case("duplicate-pins", 2, "two images entries", setup=append(DC, "  - name: fraud-detector\n    digest: " + DIGEST_B + "\n")),
+    Case(
+        "duplicate-pins",
+        2,
+        "two images entries",
+        args=promote(f"quay.io/example/demand-forecast:1.4.0@{DIGEST_B}", "datacenter", "demand-forecast"),
+        setup=append(DC, "  - name: demand-forecast\n    digest: " + DIGEST_B + "\n"),
+    ),
+    Case(
+        "malformed-storage-uri",
+        2,
+        "storageUri 'oci://quay.io/example/Fraud::1.0.0",
+        setup=replace_in(DC, "value: oci://quay.io/example/fraud-detector:", "value: oci://quay.io/example/Fraud::"),
+    ),
+    Case("modelcar-without-inference-service", 4, "no InferenceService fraud-detector", setup=replace_in(DC, "  - ../../base/fraud-detector\n", "")),
     Case("multi-document", 2, "more than one YAML document", setup=append(DC, "---\nkind: ConfigMap\n")),
     Case("duplicate-keys", 4, "duplicate key 'namespace'", setup=append(DC, "namespace: elsewhere\n")),
     Case("anchors", 2, "anchors and aliases are not allowed", setup=append(DC, "commonAnnotations: &notes {team: ml}\n")),

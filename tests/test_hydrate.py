@@ -62,8 +62,8 @@ def test_a_hydrated_branch_that_does_not_match_its_source_is_rebuilt(tmp_path):
     repo = hydrated_repo(tmp_path)
     assert cli("promote", "fraud-detector", f"{REPO}:1.4.0@{DIGEST_B}", "--to", "datacenter", "--push", cwd=repo.work).code == 0
     # a change by hand to a base, not hydrated: every site's render changes behind the branch's back
-    path = repo.work / "base/fraud-detector/deployment.yaml"
-    path.write_text(path.read_text().replace("  name: fraud-detector\n", "  name: fraud-detector\n  annotations:\n    tier: serving\n", 1))
+    path = repo.work / "base/fraud-detector/inferenceservice.yaml"
+    path.write_text(path.read_text().replace("  annotations:\n", "  annotations:\n    tier: serving\n", 1))
     repo.git("commit", "-qam", "label by hand")
     repo.git("push", "-q", "origin", "main")
     check = cli("hydrate", "--check", "-o", "json", cwd=repo.work)

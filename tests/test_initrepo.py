@@ -32,6 +32,27 @@ def test_init_with_models_and_generated_edge_sites(tmp_path):
     assert cli("validate", "--site", "edge/site-0007", cwd=repo).code == 0
 
 
+def test_init_writes_either_flavour_per_model_and_both_promote(tmp_path):
+    repo = tmp_path / "mixed"
+    models = ("--model", "churn=quay.io/acme/churn", "--model", "eta=quay.io/acme/eta", "--modelcar", "eta")
+    result = cli("init", str(repo), *models, "--edge-sites", "2")
+    assert result.code == 0, result.err
+    config = parse_config((repo / "gitops-mlops.yaml").read_text())
+    assert [(m.name, m.artifact) for m in config.models] == [("churn", "image"), ("eta", "modelcar"), ("openvino-model-server", "image")]
+    assert (repo / "base/churn/deployment.yaml").is_file() and (repo / "base/eta/inferenceservice.yaml").is_file()
+    assert cli("validate", cwd=repo).code == 0
+    digest = "sha256:" + "e" * 64
+    for model in ("churn", "eta", "openvino-model-server"):
+        image = f"quay.io/acme/{model}:1.1.0@{digest}" if model != "openvino-model-server" else f"quay.io/example/openvino-model-server:1.1.0@{digest}"
+        promoted = cli("promote", model, image, "--to", "datacenter", "--no-verify", cwd=repo)
+        assert promoted.code == 0, promoted.err
+    text = (repo / "overlays/datacenter/kustomization.yaml").read_text()
+    assert f"value: oci://quay.io/acme/eta:1.1.0@{digest}\n" in text and text.count(f"digest: {digest}\n") == 2
+    only_images = cli("init", str(tmp_path / "images"), "--model", "churn=quay.io/acme/churn")
+    assert only_images.code == 0 and not (tmp_path / "images/base/openvino-model-server").exists()
+    assert "InferenceService" not in (tmp_path / "images/overlays/cloud/kustomization.yaml").read_text()
+
+
 def test_init_json(tmp_path):
     import json
 
@@ -65,6 +86,8 @@ def test_init_refuses_a_non_empty_directory_unless_forced(tmp_path):
         (["--edge-site", "../escape"], "edge site name"),
         (["--edge-site", "a", "--edge-site", "a"], "given twice"),
         (["--edge-site", "a", "--edge-sites", "3"], "not both"),
+        (["--modelcar", "nope"], "--modelcar nope: not one of the models (fraud-detector, demand-forecast)"),
+        (["--model", "openvino-model-server=quay.io/a/b", "--modelcar", "openvino-model-server"], "the name of the serving runtime"),
     ],
 )
 def test_init_bad_input_writes_nothing(tmp_path, args, needle):
@@ -77,7 +100,8 @@ def test_init_bad_input_writes_nothing(tmp_path, args, needle):
 def test_scaffold_spec_validation():
     with pytest.raises(InputError, match="at least one model"):
         render_layout(ScaffoldSpec(models=()))
-    assert len(render_layout(ScaffoldSpec(edge_sites=edge_site_names(1000)))) == 1 + 2 * 5 + 2 + 1000 + 6
+    # config, a modelcar's 2 base files, an image model's 5, the runtime's 2, 2 + 1000 overlays, 6 environments
+    assert len(render_layout(ScaffoldSpec(edge_sites=edge_site_names(1000)))) == 1 + 2 + 5 + 2 + 2 + 1000 + 6
 
 
 def test_init_refuses_to_nest_inside_another_repository_unless_forced(tmp_path):

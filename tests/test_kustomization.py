@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from gitops_mlops import modelcar
 from gitops_mlops.errors import InputError
 from gitops_mlops.kustomization import (
     MAX_KUSTOMIZATION_BYTES,
@@ -301,10 +302,12 @@ def test_the_form_this_tool_writes_takes_the_fast_path():
     for path in sorted(root.glob("overlays/**/kustomization.yaml")):
         text = path.read_text()
         assert _fast_matches(text), path
-        old, edited = edit_pin(text, SOURCE, IMAGE, VALUES)
-        assert edited == set_pin(text, SOURCE, IMAGE, VALUES) and old.new_tag == "1.0.0"
+        for image in ("demand-forecast", "InferenceService/fraud-detector"):  # an images entry and a modelcar patch
+            old, edited = edit_pin(text, SOURCE, image, VALUES)
+            assert edited == set_pin(text, SOURCE, image, VALUES) and old.new_tag == "1.0.0"
+        assert [f.pin_name for f in modelcar.fast_find(text)] == ["InferenceService/fraud-detector"]
         quoted = text.replace("newTag: 1.0.0", 'newTag: "1.0.0"')
-        assert edit_pin(quoted, SOURCE, IMAGE, VALUES)[1] == set_pin(quoted, SOURCE, IMAGE, VALUES)
+        assert edit_pin(quoted, SOURCE, "demand-forecast", VALUES)[1] == set_pin(quoted, SOURCE, "demand-forecast", VALUES)
 
 
 PLAIN = "resources:\n- ../base\nimages:\n- name: a\n  newName: r/a\n  newTag: 1.0.0\n  digest: sha256:1\n- name: b\n  newTag: '2.0'\n"

@@ -31,7 +31,7 @@ def promote(repo, what, options: Publish = Publish()):
 
 def pin(repo, site: str):
     path = f"overlays/{site}/kustomization.yaml"
-    return parse(repo.read(path), path).pin("fraud-detector")
+    return parse(repo.read(path), path).pin("InferenceService/fraud-detector")
 
 
 def trailers(repo, ref="HEAD") -> dict[str, str]:
@@ -63,7 +63,13 @@ def test_promotion_changes_only_the_pin_lines(gitops_repo):
     new = gitops_repo.read(path).splitlines()
     assert len(old) == len(new)
     changed = [(a, b) for a, b in zip(old, new, strict=True) if a != b]
-    assert [b.strip() for _, b in changed] == ["newTag: 1.4.0", f"digest: {DIGEST_B}"]
+    assert [b.strip() for _, b in changed] == [f"value: oci://{REPO}:1.4.0@{DIGEST_B}"]  # a modelcar: its storageUri patch
+    old = new
+    digest = "sha256:" + "d" * 64
+    promote(gitops_repo.work, Request(model="demand-forecast", image=f"quay.io/example/demand-forecast:1.4.0@{digest}", selectors=("datacenter",)))
+    new = gitops_repo.read(path).splitlines()
+    changed = [(a, b) for a, b in zip(old, new, strict=True) if a != b]
+    assert [b.strip() for _, b in changed] == ["newTag: 1.4.0", f"digest: {digest}"]  # an image: its images entry
 
 
 def test_promote_is_idempotent(gitops_repo):
@@ -154,7 +160,7 @@ def test_failed_render_restores_every_file(gitops_repo):
 def test_dry_run_prints_diff_and_changes_nothing(gitops_repo):
     snap = tree_snapshot(gitops_repo.work)
     result = promote(gitops_repo.work, request(dry_run=True))
-    assert "+    newTag: 1.4.0" in result.diff and f"+    digest: {DIGEST_B}" in result.diff
+    assert f"+        value: oci://{REPO}:1.4.0@{DIGEST_B}" in result.diff  # fraud-detector is a modelcar
     assert result.commit is None and tree_snapshot(gitops_repo.work) == snap
 
 
@@ -225,12 +231,13 @@ def test_pull_request_branch_is_pushed_with_a_review_body(gitops_repo):
 def test_new_pin_is_added_when_a_site_lacks_it(gitops_repo):
     path = gitops_repo.work / "overlays/datacenter/kustomization.yaml"
     text = path.read_text()
-    start = text.index("  - name: fraud-detector")
-    end = text.index("  - name:", start + 5) if "  - name:" in text[start + 5 :] else len(text)
+    start = text.index("  # Modelcar pins")
+    end = text.index("# Image pins")
     path.write_text(text[:start] + text[end:])
     gitops_repo.git("commit", "-qam", "drop the pin")
-    promote(gitops_repo.work, request())
+    promote(gitops_repo.work, request())  # the base's placeholder storageUri renders: the patch is added
     assert pin(gitops_repo, "datacenter").digest == DIGEST_B
+    assert gitops_repo.read("overlays/datacenter/kustomization.yaml").count("path: /spec/predictor/model/storageUri") == 1
 
 
 def test_changes_staged_elsewhere_stay_out_of_the_promotion_commit(gitops_repo):

@@ -17,7 +17,7 @@ from gitops_mlops.requests import PromoteRequest as Request
 
 def pin(repo, site="datacenter"):
     path = f"overlays/{site}/kustomization.yaml"
-    return parse(repo.read(path), path).pin("fraud-detector")
+    return parse(repo.read(path), path).pin("InferenceService/fraud-detector")
 
 
 def trailers(repo) -> dict[str, str]:

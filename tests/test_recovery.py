@@ -34,7 +34,7 @@ def test_the_next_promotion_undoes_a_half_done_run_and_lands(gitops_repo):
     git, before = _half_done(gitops_repo)
     result = promote(gitops_repo.work, REQUEST)
     assert result.recovered.startswith("undid an interrupted run") and "restored 1 file(s)" in result.recovered
-    assert result.changed == ("datacenter",) and "newTag: 1.4.0" in gitops_repo.read(SITE)
+    assert result.changed == ("datacenter",) and "fraud-detector:1.4.0@" in gitops_repo.read(SITE)
     assert not (git.git_dir / recovery.FILE).exists()
     assert gitops_repo.git("status", "--porcelain", "--untracked-files=all") == ""  # the temp file is gone too
 

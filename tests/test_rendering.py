@@ -126,7 +126,7 @@ def test_a_changed_shared_base_changes_every_key(gitops_repo):
     repo = gitops_repo.work.resolve()
     sites = sites_of(repo)
     before = site_keys(repo, sites, _checked(repo, sites))
-    (repo / "base/fraud-detector/deployment.yaml").write_text((repo / "base/fraud-detector/deployment.yaml").read_text() + "# changed\n")
+    (repo / "base/demand-forecast/deployment.yaml").write_text((repo / "base/demand-forecast/deployment.yaml").read_text() + "# changed\n")
     after = site_keys(repo, sites, _checked(repo, sites))
     assert all(before[s.name] != after[s.name] for s in sites)
 

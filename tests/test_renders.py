@@ -126,6 +126,7 @@ def test_what_the_scanner_finds():
     ]
     assert _scan(CRAFTED["pod"]) == [Container("Pod/p", "a", "busybox:1.36"), Container("Pod/p", "", "alpine")]
     assert _scan(CRAFTED["block-scalar-with-a-fake-pod"]) == []
-    assert _scan(CRAFTED["inference-service-predictor"]) == []  # not a Pod template
+    # a KServe custom predictor's containers are a Pod spec too
+    assert _scan(CRAFTED["inference-service-predictor"]) == [Container("InferenceService/m", "kserve-container", "quay.io/acme/server:1")]
     assert _scan(CRAFTED["flow-containers"]) is None and _scan(CRAFTED["anchored-image"]) is None
     assert containers_of("---\n".join(CRAFTED.values())) == tuple(c for d in CRAFTED.values() if "image:" in d for c in _parsed(d))

@@ -88,6 +88,12 @@ def test_generated_config_parses_with_models_stages_and_policy():
     assert [(m.name, m.image, m.repository) for m in config.models] == [
         ("fraud-detector", "fraud-detector", "quay.io/example/fraud-detector"),
         ("demand-forecast", "demand-forecast", "quay.io/example/demand-forecast"),
+        ("openvino-model-server", "openvino-model-server", "quay.io/example/openvino-model-server"),
+    ]
+    assert [(m.artifact, m.pin_name) for m in config.models] == [
+        ("modelcar", "InferenceService/fraud-detector"),
+        ("image", "demand-forecast"),
+        ("image", "openvino-model-server"),
     ]
     assert [s.name for s in config.stages] == ["datacenter", "cloud", "edge"]
     assert config.sites == () and config.holds == ()
@@ -144,7 +150,9 @@ def test_initial_digest_is_the_sha256_of_name_and_version():
         ({"models": (("fraud", "quay.io/a/fraud:1.0"),)}, "must not carry a tag"),
         ({"models": (("fraud", "fraud"),)}, "must name its registry"),
         ({"models": (("a", "quay.io/a/a"), ("a", "quay.io/a/b"))}, "model 'a' is given twice"),
-        ({"models": ("quay.io/a/b",)}, "expected a (name, repository) pair"),
+        ({"models": ("quay.io/a/b",)}, "expected (name, repository) or (name, repository, artifact)"),
+        ({"models": (("a", "quay.io/a/a", "wheel"),)}, "artifact 'wheel' is not one of: image, modelcar"),
+        ({"models": (("openvino-model-server", "quay.io/a/a", "modelcar"),)}, "the name of the serving runtime"),
         ({"edge_sites": ("berlin-01", "berlin-01")}, "edge site 'berlin-01' is given twice"),
         ({"edge_sites": ("../x",)}, "edge site name '../x'"),
         ({"edge_sites": ("Berlin",)}, "edge site name 'Berlin'"),
@@ -189,16 +197,21 @@ def test_every_kustomization_builds_with_the_real_kustomize(tmp_path, spec):
     write_layout(tmp_path, spec)
     built = _build_all(tmp_path)
     overlays = ["overlays/cloud", "overlays/datacenter", *(f"overlays/edge/{s}" for s in sorted(spec.edge_sites))]
-    assert sorted(built) == sorted([*(f"base/{n}" for n, _ in spec.models), "environments", *overlays])
-    models = len(spec.models)
+    runtime = [f"base/{spec.runtime[0]}"] if spec.modelcars else []
+    assert sorted(built) == sorted([*(f"base/{n}" for n, *_ in spec.models), *runtime, "environments", *overlays])
+    models, modelcars = len(spec.models) - len(spec.modelcars), len(spec.modelcars)
     for site in overlays:
         kinds = re.findall(r"^kind: (\w+)$", built[site], re.M)
         expected_hpa = 0 if site.startswith("overlays/edge/") else models
         assert (kinds.count("Deployment"), kinds.count("Service"), kinds.count("Route")) == (models, models, models), site
+        assert (kinds.count("InferenceService"), kinds.count("ServingRuntime")) == (modelcars, min(modelcars, 1)), site
         assert kinds.count("HorizontalPodAutoscaler") == expected_hpa, site
         assert built[site].count("namespace: ml-serving\n") == len(kinds), site
-        for name, repository in spec.models:
+        for name, repository in spec.images:
             assert f"image: {repository}:1.0.0@{initial_digest(name)}\n" in built[site], (site, name)
+        for name in spec.modelcars:
+            repository = dict((m[0], m[1]) for m in spec.models)[name]
+            assert f"storageUri: oci://{repository}:1.0.0@{initial_digest(name)}\n" in built[site], (site, name)
     environments = re.findall(r"^kind: (\w+)$", built["environments"], re.M)
     assert environments == ["AppProject", "Application", "Application", "ApplicationSet", "Pipeline"]
     assert built["environments"].count(f"repoURL: {spec.repo_url}\n") == 4

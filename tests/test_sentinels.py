@@ -118,7 +118,8 @@ def test_the_example_fleet_renders_exactly_through_sentinels(tmp_path, counted):
         assert state[site.name].output == kustomize_output(repo / site.path), site.name
     for site in sites:  # every pin of every site moves: all served from the sentinel renders
         path = repo / site.path / "kustomization.yaml"
-        path.write_text(set_pin(path.read_text(), site.path, "fraud-detector", NEW))
+        for name in ("InferenceService/fraud-detector", "demand-forecast"):  # a modelcar's storageUri patch and an images entry
+            path.write_text(set_pin(path.read_text(), site.path, name, NEW))
     runs = log.read_text().count("run")
     state = render_state(repo, config, sites, outputs=True, kustomize=kustomize)
     for site in sites:

@@ -14,7 +14,8 @@ REPO = "quay.io/example/fraud-detector"
 
 def test_status_lists_every_model_at_every_site(gitops_repo):
     rows = read_status(gitops_repo.work).rows
-    assert len(rows) == 2 * 5
+    assert len(rows) == 3 * 5  # fraud-detector (a modelcar), demand-forecast and the serving runtime, at 5 sites
+    assert {r.model for r in rows if r.image.startswith("quay.io/example/fraud-detector:")} == {"fraud-detector"}
     assert {r.version for r in rows} == {"1.0.0"} and not any(r.drift or r.behind for r in rows)
 
 
@@ -31,7 +32,7 @@ def test_status_json(gitops_repo):
     import json
 
     rows = json.loads(result.out)
-    assert result.code == 0 and len(rows) == 6
+    assert result.code == 0 and len(rows) == 3 * 3
     assert set(rows[0]) == {"site", "stage", "model", "version", "digest", "image", "pinned", "source", "drift", "behind", "hold"}
 
 
@@ -57,7 +58,7 @@ def test_summary_counts_sites_per_model_stage_and_version(gitops_repo):
         "image": f"{REPO}:1.4.0@{DIGEST_B}",
         "count": 1,
     }
-    assert sum(r["count"] for r in rows.values()) == 10  # 2 models x 5 sites
+    assert sum(r["count"] for r in rows.values()) == 15  # 3 models x 5 sites
     table = cli("status", "--summary", cwd=gitops_repo.work).out.splitlines()
     assert table[0].split() == ["MODEL", "STAGE", "VERSION", "DIGEST", "SITES"] and len(table) == 1 + len(rows)
     assert any(line.split()[:3] == ["fraud-detector", "edge", "1.0.0"] and line.split()[-1] == "3" for line in table)

@@ -15,7 +15,7 @@ from gitops_mlops.update import Options, update
 FD = ("fraud-detector",)
 
 
-def pin(repo, site: str, image: str = "fraud-detector"):
+def pin(repo, site: str, image: str = "InferenceService/fraud-detector"):
     path = f"overlays/{site}/kustomization.yaml"
     return parse(repo.read(path), path).pin(image)
 
@@ -139,7 +139,11 @@ def test_dry_run_shows_the_diff_and_writes_nothing(gitops_repo, registry, pusher
     snap = tree_snapshot(gitops_repo.work)
     result = cli("update", "--model", "fraud-detector", "--dry-run", cwd=gitops_repo.work)
     assert result.code == 0, result.err
-    assert f"+    digest: {digest}" in result.out and "would-update" in result.out and "nothing written" in result.err
+    assert (
+        f"+        value: oci://{registry.host}/{ns}/fraud-detector:1.5.0@{digest}" in result.out
+        and "would-update" in result.out
+        and "nothing written" in result.err
+    )
     assert tree_snapshot(gitops_repo.work) == snap
 
 
@@ -147,16 +151,17 @@ def test_push_and_json_output(gitops_repo, registry, pusher):
     ns = configure(gitops_repo, registry.host)
     push_tags(pusher, f"{ns}/fraud-detector", ["1.5.0"])
     push_tags(pusher, f"{ns}/demand-forecast", ["1.0.0", "1.1.0"])
+    push_tags(pusher, f"{ns}/openvino-model-server", ["1.0.0", "1.2.0"])  # the serving runtime is promoted like a model
     gitops_repo.git("push", "-q", "origin", "main")
     result = cli("update", "--push", "-o", "json", cwd=gitops_repo.work)
     assert result.code == 0, result.err
     data = json.loads(result.out)
     updated = [(u["model"], u["stage"], u["version"]) for u in data["updates"] if u["status"] == "updated"]
-    assert updated == [("fraud-detector", "datacenter", "1.5.0"), ("demand-forecast", "datacenter", "1.1.0")]
+    assert updated == [("fraud-detector", "datacenter", "1.5.0"), ("demand-forecast", "datacenter", "1.1.0"), ("openvino-model-server", "datacenter", "1.2.0")]
     assert all(u["pushed"] for u in data["updates"] if u["status"] == "updated")
-    assert data["requests"] == 4  # one tag list per model, one manifest HEAD per chosen tag
-    assert gitops_repo.remote_head() == next(u["commit"] for u in data["updates"] if u["model"] == "demand-forecast" and u["status"] == "updated")
-    assert git(gitops_repo.remote, "rev-list", "--count", "main").strip() == "4"  # init, config, one commit per model
+    assert data["requests"] == 6  # one tag list per model, one manifest HEAD per chosen tag
+    assert gitops_repo.remote_head() == next(u["commit"] for u in data["updates"] if u["model"] == "openvino-model-server" and u["status"] == "updated")
+    assert git(gitops_repo.remote, "rev-list", "--count", "main").strip() == "5"  # init, config, one commit per model (runtime included)
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ def test_placeholder_pins_are_reported_until_promoted(gitops_repo):
     result = cli("validate", "-o", "json", cwd=gitops_repo.work)
     assert result.code == 0
     reports = json.loads(result.out)
-    assert all(sorted(r["placeholders"]) == ["demand-forecast", "fraud-detector"] for r in reports)
+    assert all(sorted(r["placeholders"]) == ["demand-forecast", "fraud-detector", "openvino-model-server"] for r in reports)
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
     result = cli("validate", cwd=gitops_repo.work)
     assert result.code == 0
