@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from gitops_mlops.clikit import ModelArg, Output, OutputOpt, RepoOpt, SitesOpt, app, complete_site, emit, err, example, table
-from gitops_mlops.errors import RenderError
+from gitops_mlops.errors import InputError, RenderError
 from gitops_mlops.present import grouped, short, some
 
 
@@ -49,29 +49,48 @@ def models(repo: RepoOpt = Path("."), output: OutputOpt = Output.table) -> None:
         table([[m.name, m.artifact, m.pin_name, m.repository] for m in config.models], ["MODEL", "ARTIFACT", "PIN", "REPOSITORY"])
 
 
-@app.command(epilog=example("gitops-mlops validate", "gitops-mlops validate --site edge --verbose", "gitops-mlops validate --shard 2/4 -o json"))
+@app.command(
+    epilog=example(
+        "gitops-mlops validate",
+        "gitops-mlops validate --site edge --verbose",
+        "gitops-mlops validate --crds crds/ --strict",
+        "gitops-mlops validate --shard 2/4 -o json",
+    )
+)
 def validate(
     site: SitesOpt = [],
     shard_of: Annotated[
         str | None, typer.Option("--shard", metavar="K/N", help="Only the K-th of N shards of the sites (the N shards together are every site once).")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="A line for every site, not only the failures.")] = False,
+    crds: Annotated[
+        list[Path],
+        typer.Option("--crds", metavar="PATH", help="CRDs to check custom resources against (a file or folder, e.g. 'oc get crd -o yaml'), repeatable."),
+    ] = [],
+    strict: Annotated[bool, typer.Option("--strict", help="A rendered kind no schema covers is an error, not a note.")] = False,
+    no_schemas: Annotated[bool, typer.Option("--no-schemas", help="Skip the schema checks (digests and serving sense are still checked).")] = False,
     repo: RepoOpt = Path("."),
     output: OutputOpt = Output.table,
 ) -> None:
-    """Render the selected sites with kustomize and check every model is pinned by digest."""
+    """Render the selected sites with kustomize; check every model is pinned by digest, every object against its schema, KServe serving sense."""
     from gitops_mlops.sites import select, shard
-    from gitops_mlops.validate import validate_sites
+    from gitops_mlops.validate import schemas_for, validate_sites
 
     config, found = _context(repo)
     chosen = shard(select(found, site) if site else found, shard_of)
-    reports = validate_sites(repo, config, chosen)
+    if no_schemas and (crds or strict):
+        raise InputError("--no-schemas: not with --crds or --strict")
+    schemas = None if no_schemas else schemas_for(repo, config, tuple(crds))
+    reports = validate_sites(repo, config, chosen, schemas=schemas, strict=strict)
     failed = [r for r in reports if not r.ok]
     if not emit(output, [r.as_json() for r in reports]):
         for r in reports if verbose else failed:
             typer.echo(f"ok    {r.site}" if r.ok else f"FAIL  {r.site}: {'; '.join(r.errors)}")
     for model, names in grouped((m, r.site) for r in reports for m in r.placeholders):
         err(f"note: {model} at {len(names)} site(s) ({some(names)}) still runs the placeholder digest init wrote: not yet promoted")
+    if not strict:
+        for kind, names in grouped((k, r.site) for r in reports for k in r.unchecked):
+            err(f"note: {kind} at {len(names)} site(s) ({some(names)}) not checked: no schema (give its CRD with --crds or schemas.crds)")
     if failed:
         raise RenderError(f"{len(failed)} of {len(reports)} sites failed validation")
     err(f"{len(reports)} sites valid")

@@ -82,6 +82,25 @@ class HydrateSpec:
 
 
 @dataclass(frozen=True)
+class SchemaSpec:
+    """What ``validate`` checks rendered objects against: a Kubernetes version's schemas and the user's CRDs."""
+
+    kubernetes_version: str = ""  # '' : the newest the installed kubernetes-validate ships
+    crds: tuple[str, ...] = ()  # files or folders of CRDs (``oc get crd -o yaml``), relative to the repository
+
+
+@dataclass(frozen=True)
+class ServingSpec:
+    """What KServe serving may rely on: runtimes the cluster provides, and the deployment modes allowed."""
+
+    cluster_runtimes: tuple[str, ...] = ()  # ServingRuntimes (or ClusterServingRuntimes) the platform installs
+    deployment_modes: tuple[str, ...] = ("RawDeployment", "Serverless")
+
+
+DEPLOYMENT_MODES = ("RawDeployment", "Serverless", "ModelMesh")
+
+
+@dataclass(frozen=True)
 class Policy:
     allowed_registries: tuple[str, ...] = ()
     remote_resources: tuple[str, ...] = ()  # URL prefixes kustomize may fetch; none by default
@@ -99,6 +118,8 @@ class Config:
     target_branch: str = "main"
     remote: str = "origin"
     hydrate: HydrateSpec | None = None
+    schemas: SchemaSpec = field(default_factory=SchemaSpec)
+    serving: ServingSpec = field(default_factory=ServingSpec)
 
     def model(self, name: str) -> Model:
         for model in self.models:
@@ -196,7 +217,12 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     root = compose(text, source)
     if root is None:
         raise InputError(f"{source}: empty")
-    top = _Reader(source, root, "config", {"repoURL", "targetBranch", "remote", "models", "stages", "sites", "policy", "holds", "registries", "hydrate"})
+    top = _Reader(
+        source,
+        root,
+        "config",
+        {"repoURL", "targetBranch", "remote", "models", "stages", "sites", "policy", "holds", "registries", "hydrate", "schemas", "serving"},
+    )
 
     models: list[Model] = []
     for node in top.list("models"):
@@ -310,7 +336,23 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
             raise r.error(r.values["branch"], "hydrate.branch must not be the branch the source lives on")
         hydrate = HydrateSpec(branch, path)
 
+    schemas = SchemaSpec()
+    if "schemas" in top.values:
+        r = _Reader(source, top.values["schemas"], "schemas", {"kubernetesVersion", "crds"})
+        schemas = SchemaSpec(kubernetes_version=r.str("kubernetesVersion", default=""), crds=r.strings("crds"))
+
+    serving = ServingSpec()
+    if "serving" in top.values:
+        r = _Reader(source, top.values["serving"], "serving", {"clusterRuntimes", "deploymentModes"})
+        modes = r.strings("deploymentModes") or serving.deployment_modes
+        for mode in modes:
+            if mode not in DEPLOYMENT_MODES:
+                raise r.error(r.values["deploymentModes"], f"serving.deploymentModes: {mode!r} is not one of {', '.join(DEPLOYMENT_MODES)}")
+        serving = ServingSpec(cluster_runtimes=r.strings("clusterRuntimes"), deployment_modes=modes)
+
     return Config(
+        schemas=schemas,
+        serving=serving,
         hydrate=hydrate,
         models=tuple(models),
         stages=tuple(stages),

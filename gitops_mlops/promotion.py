@@ -27,7 +27,7 @@ from gitops_mlops.rendercache import RenderCache
 from gitops_mlops.renders import split_image
 from gitops_mlops.requests import PromoteRequest, Publish
 from gitops_mlops.sites import discover_sites
-from gitops_mlops.validate import validate_sites
+from gitops_mlops.validate import schemas_for, validate_sites
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,7 @@ def apply_promotion(
         if not plan.changes:
             return _result(intent, plan)
         files = plan.files()
+        schemas = schemas_for(repo_dir, intent.config, cache=cache) if verify_effect else None  # a bad CRD path fails before a file is written
         written: list[FileEdit] = []
         parent, sha = git.head(), None
         note = recovery.begin(git, [(f.file, f.before, f.after) for f in files])
@@ -156,7 +157,8 @@ def apply_promotion(
             if verify_effect:
                 want = Expected(intent.image.repository, intent.image.digest or "", intent.version)
                 sites = {s.name: s for s in intent.all_sites}
-                verify(repo_dir, intent.config, intent.model, {c.site: want for c in plan.changes}, sites, plan.others, plan.before, plan.refs, cache)
+                changes = {c.site: want for c in plan.changes}
+                verify(repo_dir, intent.config, intent.model, changes, sites, plan.others, plan.before, plan.refs, cache, schemas)
             clock.append(("verify", time.perf_counter()))
             if dry_run:
                 restore(repo_dir, written)
@@ -214,7 +216,7 @@ def promote_together(repo_dir: Path, requests: list[PromoteRequest], options: Pu
             if changed:
                 config = load_config(repo_dir)
                 sites = tuple(s for s in discover_sites(repo_dir, config) if s.name in changed)
-                failed = [r for r in validate_sites(repo_dir, config, sites) if not r.ok]
+                failed = [r for r in validate_sites(repo_dir, config, sites, schemas=schemas_for(repo_dir, config)) if not r.ok]
                 if failed:
                     more = f" (and {len(failed) - 1} more sites)" if len(failed) > 1 else ""
                     raise RenderError(f"validation failed, nothing changed: {failed[0].errors[0]}{more}")

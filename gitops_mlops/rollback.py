@@ -34,6 +34,7 @@ from gitops_mlops.renders import ModelMatcher, render_state, split_image
 from gitops_mlops.requests import Publish, RollbackRequest
 from gitops_mlops.sitehistory import State, site_states
 from gitops_mlops.sites import Site, discover_sites, kustomization_of, select
+from gitops_mlops.validate import schemas_for
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,18 @@ def _verify(
         text = kustomization.set_pin_exact(goal.text, goal.file, goal.pin_name, {"newName": repository, "newTag": tag or None, "digest": digest or None})
         edit = edits[goal.site.name] = FileEdit(goal.file, goal.text, text)
         write_all(repo_dir, [edit], written)
-    verify(repo_dir, config, model, {g.site.name: _expected(g.goal) for g in goals}, sites, (), now, References(), cache)
+    verify(
+        repo_dir,
+        config,
+        model,
+        {g.site.name: _expected(g.goal) for g in goals},
+        sites,
+        (),
+        now,
+        References(),
+        cache,
+        schemas_for(repo_dir, config, cache=cache),
+    )
 
 
 def _expected(state: State) -> Expected:

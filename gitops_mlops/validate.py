@@ -1,7 +1,9 @@
-"""Render sites and check what they would deploy: every configured model pinned by a digest.
+"""Render sites and check what they would deploy: every configured model pinned by a digest,
+every rendered object valid against its schema (``schemas.py``), KServe serving that makes
+sense (``serving.py``).
 
 Images that are not configured models are not the tool's business: pinned by tag or
-not at all, they are never reported.
+not at all, they are never reported. Sites with identical renders are checked once.
 """
 
 from __future__ import annotations
@@ -9,14 +11,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ruamel.yaml.error import YAMLError
+
 from gitops_mlops import kustomization
 from gitops_mlops.config import Config
 from gitops_mlops.errors import GitOpsError
 from gitops_mlops.names import DIGEST_RE
-from gitops_mlops.rendering import Kustomize
+from gitops_mlops.rendercache import RenderCache
+from gitops_mlops.rendering import Kustomize, split_documents
 from gitops_mlops.renders import Container, ModelMatcher, render_state
 from gitops_mlops.scaffold import initial_digest
+from gitops_mlops.schemas import Schemas
+from gitops_mlops.serving import serving_errors
 from gitops_mlops.sites import Site, kustomization_of
+
+try:
+    from ruamel.yaml.cyaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from ruamel.yaml.loader import SafeLoader as _Loader
+
+_SERVING_KINDS = ("kind: InferenceService", "kind: ServingRuntime", "kind: ClusterServingRuntime")
 
 
 @dataclass(frozen=True)
@@ -24,13 +38,20 @@ class SiteReport:
     site: str
     errors: tuple[str, ...] = ()
     placeholders: tuple[str, ...] = ()  # models the site still runs at the stand-in digest ``init`` wrote
+    unchecked: tuple[str, ...] = ()  # kinds it renders that no schema covers: 'Kind (apiVersion)'
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
     def as_json(self) -> dict:
-        return {"site": self.site, "ok": self.ok, "errors": list(self.errors), "placeholders": list(self.placeholders)}
+        return {
+            "site": self.site,
+            "ok": self.ok,
+            "errors": list(self.errors),
+            "placeholders": list(self.placeholders),
+            "notChecked": list(self.unchecked),
+        }
 
 
 def placeholders(config: Config, site: Site, containers: tuple[Container, ...], matcher: ModelMatcher) -> tuple[str, ...]:
@@ -82,14 +103,67 @@ def rendered_errors(config: Config, site: Site, containers: tuple[Container, ...
     return errors
 
 
-def validate_sites(repo: Path, config: Config, sites: tuple[Site, ...], kustomize: Kustomize | None = None) -> list[SiteReport]:
-    rendered = render_state(repo, config, sites, kustomize=kustomize)
+def validate_sites(
+    repo: Path,
+    config: Config,
+    sites: tuple[Site, ...],
+    kustomize: Kustomize | None = None,
+    schemas: Schemas | None = None,
+    strict: bool = False,
+) -> list[SiteReport]:
+    """Every site's report. With ``schemas`` every rendered object is checked against its schema;
+    ``strict`` makes a kind no schema covers an error."""
+    with RenderCache(repo) as cache:
+        rendered = render_state(repo, config, sites, kustomize=kustomize, outputs=True, cache=cache)
     matcher = ModelMatcher(config)
+    checked: dict[str, tuple[list[str], tuple[str, ...]]] = {}  # output sha -> schema errors, kinds not checked
+    parsed: dict[str, list[dict]] = {}  # output sha -> its KServe objects
     reports = []
     for site in sites:
         errors = check_pins(repo, config, site)
         result = rendered[site.name]
-        errors += [result.error] if result.error else rendered_errors(config, site, result.containers, matcher)
+        unchecked: tuple[str, ...] = ()
+        if result.error:
+            errors.append(result.error)
+        else:
+            errors += rendered_errors(config, site, result.containers, matcher)
+            if result.output_sha not in parsed:
+                parsed[result.output_sha] = serving_objects(result.output or "")
+            errors += [f"site {site.name}: {e}" for e in serving_errors(config, site.name, parsed[result.output_sha])]
+            if schemas is not None:
+                if result.output_sha not in checked:
+                    found = schemas.check(result.output or "")
+                    checked[result.output_sha] = ([str(f) for f in found.errors], found.unchecked)
+                found_errors, unchecked = checked[result.output_sha]
+                errors += [f"site {site.name}: {e}" for e in found_errors]
+                if strict:
+                    errors += [f"site {site.name}: {kind}: no schema to check it against (--strict)" for kind in unchecked]
         waiting = () if result.error else placeholders(config, site, result.containers, matcher)
-        reports.append(SiteReport(site=site.name, errors=tuple(errors), placeholders=waiting))
+        reports.append(SiteReport(site=site.name, errors=tuple(errors), placeholders=waiting, unchecked=unchecked))
     return reports
+
+
+def serving_objects(rendered: str) -> list[dict]:
+    """The InferenceServices and ServingRuntimes of a rendered output, parsed."""
+    objects = []
+    for doc in split_documents(rendered):
+        if any(kind in doc for kind in _SERVING_KINDS):
+            loader = _Loader(doc)
+            try:
+                obj = loader.get_single_data()
+            except YAMLError:
+                continue
+            finally:
+                loader.dispose()
+            if isinstance(obj, dict):
+                objects.append(obj)
+    return objects
+
+
+def schemas_for(repo: Path, config: Config, extra_crds: tuple[Path, ...] = (), cache: RenderCache | None = None) -> Schemas:
+    """The schemas the config names (its CRD paths relative to the repository) and any given besides."""
+    crds = tuple(Path(repo) / p for p in config.schemas.crds) + tuple(extra_crds)
+    if cache is not None:
+        return Schemas(config.schemas.kubernetes_version, crds, cache)
+    with RenderCache(repo) as own:
+        return Schemas(config.schemas.kubernetes_version, crds, own)
