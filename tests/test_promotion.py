@@ -282,3 +282,62 @@ def test_dry_run_renders_and_exits_as_the_real_run_would(gitops_repo):
     with pytest.raises(PolicyError, match="stage order"):
         promote(gitops_repo.work, request(to=("edge",), dry_run=True))
     assert tree_snapshot(gitops_repo.work) == snap and gitops_repo.head() == head
+
+
+RELEASES_ONLY_CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: inferenceservices.serving.kserve.io
+spec:
+  group: serving.kserve.io
+  names: {kind: InferenceService, plural: inferenceservices}
+  scope: Namespaced
+  versions:
+    - name: v1beta1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+          properties:
+            spec:
+              type: object
+              x-kubernetes-preserve-unknown-fields: true
+              properties:
+                predictor:
+                  type: object
+                  x-kubernetes-preserve-unknown-fields: true
+                  properties:
+                    model:
+                      type: object
+                      x-kubernetes-preserve-unknown-fields: true
+                      properties:
+                        storageUri:
+                          type: string
+                          pattern: '^oci://[^:]+:[0-9]+[.][0-9]+[.][0-9]+@'
+"""
+
+
+def test_a_promotion_that_makes_an_object_invalid_is_refused_and_writes_nothing(gitops_repo):
+    """The platform's InferenceService CRD admits released modelcars only: a release candidate fails its schema."""
+    (gitops_repo.work / "crds").mkdir()
+    (gitops_repo.work / "crds/inferenceservice.yaml").write_text(RELEASES_ONLY_CRD)
+    config = gitops_repo.work / "gitops-mlops.yaml"
+    config.write_text(config.read_text() + "schemas:\n  crds: [crds/]\n")
+    base = gitops_repo.work / "base/demand-forecast/deployment.yaml"  # an old problem elsewhere is not the promotion's business
+    base.write_text(base.read_text().replace("revisionHistoryLimit: 5", "revisionHistoryLimit: five"))
+    gitops_repo.git("add", "-A")
+    gitops_repo.git("commit", "-qm", "the platform's CRDs")
+    snap, head = tree_snapshot(gitops_repo.work), gitops_repo.head()
+    with pytest.raises(RenderError) as refused:
+        promote(gitops_repo.work, request(tag="1.5.0-rc.1"))
+    assert str(refused.value).startswith(
+        "validation failed, nothing changed: site datacenter: InferenceService/fraud-detector: spec/predictor/model/storageUri: "
+        f"'oci://{REPO}:1.5.0-rc.1@{DIGEST_B}' does not match"
+    )
+    assert tree_snapshot(gitops_repo.work) == snap and gitops_repo.head() == head
+    assert promote(gitops_repo.work, request(tag="1.5.0")).commit is not None
+    other = Request(model="demand-forecast", image=f"quay.io/example/demand-forecast:1.5.0@{DIGEST_B}", selectors=("datacenter",))
+    assert promote(gitops_repo.work, other).commit is not None  # its Deployment was invalid before: not this change's doing

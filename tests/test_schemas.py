@@ -1,154 +1,51 @@
-"""The project's example is valid against real schemas, as a cluster would check it.
+"""The project's example and ``init``'s outputs are valid against real schemas, as a cluster would check them,
+and the product's schema checks (``gitops_mlops/schemas.py``) refuse every kind of broken object.
 
-Rendered overlays (``kubectl kustomize``): Kubernetes core types against the
-schemas shipped by ``kubernetes-validate``, the OpenShift Route against its CRD.
-``environments/``: Argo CD Application and ApplicationSet against their CRDs; the
-AppProject (no CRD in shared/) by hand. CRD schemas are checked with jsonschema,
-which ignores the ``x-kubernetes-*`` keys; CEL rules (``x-kubernetes-validations``)
-are not evaluated. YAML is read with PyYAML, the YAML 1.1 reading the API server uses.
+Built-in kinds against the schemas ``kubernetes-validate`` ships (strict); custom resources
+(OpenShift Route, KServe InferenceService and ServingRuntime, Argo CD Application,
+ApplicationSet and AppProject, Tekton Pipeline) against the real CRDs in the fixtures
+(``GITOPS_MLOPS_CRDS`` or ``../shared/crds``). CEL rules (``x-kubernetes-validations``) are
+not evaluated. YAML is read with PyYAML, the YAML 1.1 reading the API server uses.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import re
 from functools import cache
 from pathlib import Path
 
-import jsonschema
-import kubernetes_validate
 import pytest
 import yaml
-from conftest import crd_dir
-from test_scaffold import kustomize_build
+from conftest import cli, crd_dir, tree_snapshot
+from test_scaffold import FLEET, kustomize_build
 
 from gitops_mlops.config import parse_config
+from gitops_mlops.scaffold import ScaffoldSpec, write_layout
+from gitops_mlops.schemas import Schemas
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-K8S_VERSION = kubernetes_validate.latest_version()  # the newest Kubernetes the installed package ships
-CORE_KINDS = {"Deployment", "Service", "HorizontalPodAutoscaler"}
-CRDS = {
-    "Route": "openshift-route-crd.yaml",
-    "Application": "argocd-application-crd.yaml",
-    "ApplicationSet": "argocd-applicationset-crd.yaml",
-    "Pipeline": "tekton-pipeline-crd.yaml",
-    "InferenceService": "kserve-inferenceservice-crd.yaml",
-    "ServingRuntime": "kserve-servingruntime-crd.yaml",
-}
 IMAGE_RE = re.compile(r"(?P<repository>[^@]+):(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})@sha256:[0-9a-f]{64}")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader reads the 1.4 MB ApplicationSet CRD in <1 s
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_all(text: str) -> list[dict]:
     return [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
 
 
-# ------------------------------------------------------------------ validators
-
-
 @cache
-def crd_validator(kind: str, api_version: str = "") -> jsonschema.Draft7Validator:
-    """A validator for the openAPIV3Schema of the served version (the object's, when it names one) of a CRD fixture."""
-    path = crd_dir() / CRDS[kind]
-    if not path.is_file():
-        pytest.fail(f"{path} is missing from the CRD fixtures", pytrace=False)
-    (crd,) = load_all(path.read_text())
-    assert crd["kind"] == "CustomResourceDefinition" and crd["spec"]["names"]["kind"] == kind, path
-    served = [v for v in crd["spec"]["versions"] if v.get("served")]
-    wanted = api_version.rpartition("/")[2]
-    (version,) = [v for v in served if v["name"] == wanted] if len(served) > 1 else served
-    schema = _strict(_drop_nulls(version["schema"]["openAPIV3Schema"]))
-    jsonschema.Draft7Validator.check_schema(schema)
-    return jsonschema.Draft7Validator(schema)
-
-
-def _drop_nulls(schema):
-    """Generated CRDs carry ``anyOf: null`` (int-or-string); in JSON Schema that key must be absent."""
-    if isinstance(schema, dict):
-        return {k: _drop_nulls(v) for k, v in schema.items() if v is not None}
-    if isinstance(schema, list):
-        return [_drop_nulls(v) for v in schema]
-    return schema
-
-
-def _strict(schema):
-    """Unknown fields are errors, as with kubectl's default strict field validation (the API server
-    would otherwise prune a typo like ``syncPolicy.automatd`` silently)."""
-    if isinstance(schema, list):
-        return [_strict(v) for v in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {}
-    for key, value in schema.items():
-        if key == "properties":
-            out[key] = {name: _strict(sub) for name, sub in value.items()}
-        else:
-            out[key] = value if key == "default" else _strict(value)
-    if out.get("type") == "object" and "properties" in out and "additionalProperties" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
-        out["additionalProperties"] = False
-    return out
-
-
-def _apply_defaults(obj, schema: dict) -> None:
-    """Structural-schema defaulting, which the API server does before it validates a custom resource
-    (the Route schema relies on it: ``wildcardPolicy`` defaults to ``None``)."""
-    if isinstance(obj, dict):
-        for name, sub in (schema.get("properties") or {}).items():
-            if name not in obj and "default" in sub:
-                obj[name] = copy.deepcopy(sub["default"])
-            if name in obj:
-                _apply_defaults(obj[name], sub)
-    elif isinstance(obj, list) and isinstance(schema.get("items"), dict):
-        for item in obj:
-            _apply_defaults(item, schema["items"])
-
-
-def crd_errors(obj: dict) -> list[str]:
-    """Every schema violation of a custom resource, as 'path: message'."""
-    validator = crd_validator(obj["kind"], obj.get("apiVersion", ""))
-    obj = copy.deepcopy(obj)
-    _apply_defaults(obj, validator.schema)
-    return [f"{'/'.join(map(str, e.absolute_path)) or '.'}: {e.message}" for e in validator.iter_errors(obj)]
-
-
-def app_project_errors(obj: dict) -> list[str]:
-    """The AppProject fields Argo CD needs, checked by hand (no CRD for it in shared/)."""
-    errors = []
-    if obj.get("apiVersion") != "argoproj.io/v1alpha1":
-        errors.append(f"apiVersion {obj.get('apiVersion')!r}")
-    meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
-    if not isinstance(meta.get("name"), str) or not meta["name"]:
-        errors.append("metadata.name missing")
-    repos = spec.get("sourceRepos")
-    if not isinstance(repos, list) or not repos or not all(isinstance(r, str) and r for r in repos):
-        errors.append("spec.sourceRepos must be a non-empty list of strings")
-    destinations = spec.get("destinations")
-    if not isinstance(destinations, list) or not destinations:
-        errors.append("spec.destinations must be a non-empty list")
-    else:
-        for d in destinations:
-            if not isinstance(d, dict) or not isinstance(d.get("namespace"), str) or not (d.get("server") or d.get("name")):
-                errors.append(f"spec.destinations entry {d!r} needs namespace and server or name")
-    for entry in spec.get("clusterResourceWhitelist") or []:
-        if not isinstance(entry, dict) or not isinstance(entry.get("group"), str) or not entry.get("kind"):
-            errors.append(f"spec.clusterResourceWhitelist entry {entry!r} needs group and kind")
-    return errors
+def product_schemas() -> Schemas:
+    """The product's checker, pointed at the real CRDs."""
+    return Schemas(crds=(crd_dir(),))
 
 
 def schema_errors(obj: dict) -> list[str]:
-    """Validate one object by kind; an unknown kind is an error, never a pass."""
-    kind = obj.get("kind")
-    if kind in CORE_KINDS:
-        try:
-            kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            return [f"{'/'.join(map(str, exc.absolute_path)) or '.'}: {exc.message}"]
-        return []
-    if kind in CRDS:
-        return crd_errors(obj)
-    if kind == "AppProject":
-        return app_project_errors(obj)
-    return [f"no schema for kind {kind!r}"]
+    """Every violation of one object as 'path: message'; a kind without a schema is an error, never a pass."""
+    errors, unchecked = product_schemas().check_object(obj)
+    if unchecked:
+        return [f"no schema for kind {obj['kind']!r}"]
+    return [f"{f.path}: {f.message}" for f in errors]
 
 
 # ------------------------------------------------------------------ the example
@@ -323,9 +220,49 @@ def test_every_custom_resource_validator_rejects_a_broken_object(rendered, envir
     del appset["spec"]["template"]["spec"]["destination"]
     assert any("destination" in e for e in schema_errors(appset))
     project = copy.deepcopy(environments["project.yaml"])
-    project["spec"]["sourceRepos"] = []
+    project["spec"]["sourceRepos"] = "everything"
     assert any("sourceRepos" in e for e in schema_errors(project))
-    assert schema_errors({"kind": "ConfigMap"}) == ["no schema for kind 'ConfigMap'"]
+    isvc = copy.deepcopy(of_kind(rendered["edge/berlin-01"], "InferenceService")[0])
+    isvc["spec"]["predictor"]["scaleMetric"] = "gpu"
+    assert any("scaleMetric" in e and "'gpu' is not one of" in e for e in schema_errors(isvc))
+    isvc = copy.deepcopy(of_kind(rendered["cloud"], "InferenceService")[0])
+    isvc["spec"]["predictor"]["model"]["storageURI"] = isvc["spec"]["predictor"]["model"].pop("storageUri")
+    assert any("storageURI" in e for e in schema_errors(isvc))  # strict: unknown fields are errors
+    runtime = copy.deepcopy(of_kind(rendered["datacenter"], "ServingRuntime")[0])
+    runtime["spec"]["supportedModelFormats"] = "onnx"
+    assert any("supportedModelFormats" in e for e in schema_errors(runtime))
+    runtime = copy.deepcopy(of_kind(rendered["datacenter"], "ServingRuntime")[0])
+    runtime["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    assert any("imagePullPolicyy" in e for e in schema_errors(runtime))
+    assert schema_errors({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}) == ["no schema for kind 'Widget'"]
+    assert schema_errors({"kind": "ConfigMap"}) == [".: an object needs apiVersion and kind"]
+
+
+def test_core_kinds_are_checked_strictly_by_the_configured_version(rendered):
+    service = copy.deepcopy(of_kind(rendered["cloud"], "Service")[0])
+    service["spec"]["ports"][0]["port"] = "http"
+    assert any("spec/ports/0/port" in e for e in schema_errors(service))
+    hpa = copy.deepcopy(of_kind(rendered["cloud"], "HorizontalPodAutoscaler")[0])
+    hpa["spec"]["maxReplica"] = hpa["spec"].pop("maxReplicas")
+    assert schema_errors(hpa)  # a required field missing, an unknown one present
+    old = Schemas("1.29")
+    assert old.version == "1.29" and old.check_object(of_kind(rendered["cloud"], "Deployment")[0]) == ([], None)
+    flow = {
+        "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
+        "kind": "FlowSchema",
+        "metadata": {"name": "f"},
+        "spec": {"priorityLevelConfiguration": {"name": "x"}},
+    }
+    assert old.check_object(flow)[0] == [] and Schemas("1.28").check_object(flow)[1] == "FlowSchema (flowcontrol.apiserver.k8s.io/v1)"  # v1 came in 1.29
+
+
+def test_custom_resources_are_defaulted_before_they_are_checked(rendered):
+    """The Route CRD requires spec.to.kind, which the API server defaults to Service: the check must do the same."""
+    route = copy.deepcopy(of_kind(rendered["cloud"], "Route")[0])
+    del route["spec"]["to"]["kind"]
+    assert schema_errors(route) == []
+    validator = product_schemas()._validator(route["apiVersion"], "Route")
+    assert any("'kind' is a required property" in e.message for e in validator.iter_errors(route))  # what a check without defaulting says
 
 
 def test_the_pr_check_pipeline_is_a_valid_tekton_v1_pipeline_that_fans_out_over_shards():
@@ -339,3 +276,87 @@ def test_the_pr_check_pipeline_is_a_valid_tekton_v1_pipeline_that_fans_out_over_
     broken = copy.deepcopy(pipeline)
     broken["spec"]["tasks"][1]["matrixx"] = broken["spec"]["tasks"][1].pop("matrix")
     assert any("matrixx" in e for e in schema_errors(broken))
+
+
+# ------------------------------------------------------------------ init's outputs and the validate command
+
+
+MIXED = ScaffoldSpec(
+    models=(("churn", "registry.example.com:5000/ml/churn", "modelcar"), ("eta", "ghcr.io/acme/eta"), ("fraud", "quay.io/acme/fraud", "modelcar")),
+    edge_sites=("store-1", "store-2"),
+    repo_url="https://git.example.com/ml/fleet.git",
+)
+
+
+@pytest.mark.parametrize("spec", [ScaffoldSpec(), MIXED, FLEET], ids=["default", "mixed", "images-only"])
+def test_every_object_init_writes_is_schema_valid(tmp_path, spec):
+    write_layout(tmp_path, spec)
+    dirs = [p.parent for p in tmp_path.rglob("kustomization.yaml") if not p.parent.is_relative_to(tmp_path / "base")]
+    objects = [(d.relative_to(tmp_path).as_posix(), o) for d in dirs for o in load_all(kustomize_build(d))]
+    kinds = {o["kind"] for _, o in objects}
+    assert {"Application", "ApplicationSet", "AppProject", "Pipeline", "Deployment", "Route"} <= kinds
+    assert ({"InferenceService", "ServingRuntime"} <= kinds) == bool(spec.modelcars)
+    errors = [f"{where} {o['kind']}/{o['metadata']['name']}: {e}" for where, o in objects for e in schema_errors(o)]
+    assert errors == []
+
+
+def test_validate_checks_the_example_strictly_against_the_real_crds(gitops_repo):
+    result = cli("validate", "--crds", str(crd_dir()), "--strict", "-o", "json", cwd=gitops_repo.work)
+    assert result.code == 0, result.err
+    assert all(r["ok"] and r["notChecked"] == [] for r in json.loads(result.out))
+    loose = cli("validate", cwd=gitops_repo.work)  # no CRDs: the custom resources are noted, not passed
+    assert loose.code == 0 and "note: InferenceService (serving.kserve.io/v1beta1) at 5 site(s)" in loose.err and "not checked: no schema" in loose.err
+    strict = cli("validate", "--strict", cwd=gitops_repo.work)
+    assert strict.code == 4 and "site cloud: Route (route.openshift.io/v1): no schema to check it against (--strict)" in strict.out
+
+
+def test_validate_names_site_object_and_field_of_an_invalid_object(gitops_repo):
+    path = gitops_repo.work / "base/fraud-detector/inferenceservice.yaml"
+    path.write_text(path.read_text().replace("scaleMetric: cpu", "scaleMetric: gpu"))
+    base = gitops_repo.work / "base/demand-forecast/deployment.yaml"
+    base.write_text(base.read_text().replace("revisionHistoryLimit: 5", "revisionHistoryLimit: five"))
+    snap = tree_snapshot(gitops_repo.work)
+    (gitops_repo.work / "gitops-mlops.yaml").write_text(
+        (gitops_repo.work / "gitops-mlops.yaml").read_text() + f"schemas:\n  kubernetesVersion: '1.30'\n  crds:\n    - {crd_dir()}\n"
+    )
+    result = cli("validate", "--site", "edge/berlin-01", cwd=gitops_repo.work)
+    assert result.code == 4
+    (line,) = result.out.splitlines()
+    assert line.startswith("FAIL  edge/berlin-01: ")
+    assert "site edge/berlin-01: Deployment/demand-forecast: spec/revisionHistoryLimit: 'five' is not of type 'integer'" in line
+    assert "site edge/berlin-01: InferenceService/fraud-detector: spec/predictor/scaleMetric: 'gpu' is not one of" in line
+    skipped = cli("validate", "--site", "edge/berlin-01", "--no-schemas", cwd=gitops_repo.work)
+    assert skipped.code == 0, skipped.err
+    (gitops_repo.work / "gitops-mlops.yaml").write_text((gitops_repo.work / "gitops-mlops.yaml").read_text().replace("'1.30'", "'1.99'"))
+    future = cli("validate", cwd=gitops_repo.work)
+    assert future.code == 2 and "schemas.kubernetesVersion 1.99: the installed kubernetes-validate has schemas for" in future.err
+    gitops_repo.git("checkout", "--", "gitops-mlops.yaml")
+    assert tree_snapshot(gitops_repo.work) == snap
+
+
+@pytest.mark.parametrize(
+    ("write", "needle"),
+    [
+        (lambda d: (d / "notes.yaml").write_text("a: [b\n"), "notes.yaml: not a YAML file of CRDs"),
+        (
+            lambda d: (d / "svc.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n"),
+            "svc.yaml: Service (v1) is not a CustomResourceDefinition",
+        ),
+        (lambda d: (d / "empty.yaml").write_text("# nothing\n"), "empty.yaml: holds no CustomResourceDefinition"),
+        (lambda d: None, "missing.yaml: no such CRD file"),
+    ],
+)
+def test_a_crd_file_that_is_not_one_is_bad_input(gitops_repo, tmp_path, write, needle):
+    write(tmp_path)
+    target = next(iter(tmp_path.glob("*.yaml")), tmp_path / "missing.yaml")
+    snap = tree_snapshot(gitops_repo.work)
+    result = cli("validate", "--crds", str(target), cwd=gitops_repo.work)
+    assert result.code == 2 and needle in result.err and len(result.err.strip().splitlines()) == 1
+    assert tree_snapshot(gitops_repo.work) == snap
+
+
+def test_oc_get_crd_output_a_list_of_crds_is_read(tmp_path):
+    crds = [load_all((crd_dir() / f).read_text())[0] for f in ("kserve-servingruntime-crd.yaml", "openshift-route-crd.yaml")]
+    listing = tmp_path / "crds.yaml"
+    listing.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": crds}))
+    assert Schemas(crds=(listing,)).crd_kinds == ["Route", "ServingRuntime"]
