@@ -98,8 +98,8 @@ def read(path: Path, source: str | None = None) -> Kustomization:
     return parse(read_text(path, source), source)
 
 
-def fast_pins(text: str) -> tuple[Pin, ...] | None:
-    fields = _fast_fields(text)
+def fast_pins(text: str, source: str = "") -> tuple[Pin, ...] | None:
+    fields = _fast_fields(text, source)
     return None if fields is None else tuple(Pin(name=n, new_name=nn, new_tag=t, digest=d) for n, nn, t, d in fields)
 
 

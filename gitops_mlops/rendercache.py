@@ -124,6 +124,13 @@ class RenderCache:
         if self._db is not None:
             self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(name, value)])
 
+    def metas(self, names: list[str]) -> dict[str, str]:
+        return dict(self._query("SELECT name, value FROM meta WHERE name IN ({})", sorted(set(names))))
+
+    def set_metas(self, items: dict[str, str]) -> None:
+        if self._db is not None and items:
+            self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(items.items()))
+
     def references(self) -> dict[str, tuple[str, ...]]:
         """Every kustomization text's references known so far, by the text's sha1."""
         if self._db is None:

@@ -8,10 +8,12 @@ not at all, they are never reported. Sites with identical renders are checked on
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ruamel.yaml.error import YAMLError
+import yaml
 
 from gitops_mlops import kustomization
 from gitops_mlops.config import Config
@@ -19,16 +21,11 @@ from gitops_mlops.errors import GitOpsError
 from gitops_mlops.names import DIGEST_RE
 from gitops_mlops.rendercache import RenderCache
 from gitops_mlops.rendering import Kustomize, split_documents
-from gitops_mlops.renders import Container, ModelMatcher, render_state
+from gitops_mlops.renders import Container, ModelMatcher, SiteRender, render_state
 from gitops_mlops.scaffold import initial_digest
-from gitops_mlops.schemas import Schemas
+from gitops_mlops.schemas import Schemas, load_object
 from gitops_mlops.serving import serving_errors
-from gitops_mlops.sites import Site, kustomization_of
-
-try:
-    from ruamel.yaml.cyaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover
-    from ruamel.yaml.loader import SafeLoader as _Loader
+from gitops_mlops.sites import Site, kustomization_of, matches
 
 _SERVING_KINDS = ("kind: InferenceService", "kind: ServingRuntime", "kind: ClusterServingRuntime")
 
@@ -72,8 +69,8 @@ def check_pins(repo: Path, config: Config, site: Site) -> list[str]:
     by_image.update({m.repository: m for m in config.models})
     try:
         text = kustomization.read_text(path, source)
-        fields = kustomization.fast_pin_fields(text)
-        if fields is not None and all(name not in by_image or (digest and DIGEST_RE.match(digest)) for name, _, _, digest in fields):
+        fast = kustomization.fast_pins(text, source)  # images and modelcars; a malformed oci:// URI is an error here
+        if fast is not None and all(p.name not in by_image or (p.digest and DIGEST_RE.match(p.digest)) for p in fast):
             return []  # the common case, without the full parse; anything else is reported with its line
         doc = kustomization.parse(text, source)
     except GitOpsError as exc:
@@ -114,10 +111,9 @@ def validate_sites(
     """Every site's report. With ``schemas`` every rendered object is checked against its schema;
     ``strict`` makes a kind no schema covers an error."""
     with RenderCache(repo) as cache:
-        rendered = render_state(repo, config, sites, kustomize=kustomize, outputs=True, cache=cache)
+        rendered = render_state(repo, config, sites, kustomize=kustomize, cache=cache)
+        verdicts = _verdicts(repo, config, schemas, [s for s in sites if rendered[s.name].ok], rendered, cache)
     matcher = ModelMatcher(config)
-    checked: dict[str, tuple[list[str], tuple[str, ...]]] = {}  # output sha -> schema errors, kinds not checked
-    parsed: dict[str, list[dict]] = {}  # output sha -> its KServe objects
     reports = []
     for site in sites:
         errors = check_pins(repo, config, site)
@@ -127,20 +123,50 @@ def validate_sites(
             errors.append(result.error)
         else:
             errors += rendered_errors(config, site, result.containers, matcher)
-            if result.output_sha not in parsed:
-                parsed[result.output_sha] = serving_objects(result.output or "")
-            errors += [f"site {site.name}: {e}" for e in serving_errors(config, site.name, parsed[result.output_sha])]
-            if schemas is not None:
-                if result.output_sha not in checked:
-                    found = schemas.check(result.output or "")
-                    checked[result.output_sha] = ([str(f) for f in found.errors], found.unchecked)
-                found_errors, unchecked = checked[result.output_sha]
-                errors += [f"site {site.name}: {e}" for e in found_errors]
-                if strict:
-                    errors += [f"site {site.name}: {kind}: no schema to check it against (--strict)" for kind in unchecked]
+            found, unchecked = verdicts[site.name]
+            errors += [f"site {site.name}: {e}" for e in found]
+            if strict:
+                errors += [f"site {site.name}: {kind}: no schema to check it against (--strict)" for kind in unchecked]
         waiting = () if result.error else placeholders(config, site, result.containers, matcher)
         reports.append(SiteReport(site=site.name, errors=tuple(errors), placeholders=waiting, unchecked=unchecked))
     return reports
+
+
+def _verdicts(
+    repo: Path, config: Config, schemas: Schemas | None, sites: list[Site], rendered: dict[str, SiteRender], cache: RenderCache
+) -> dict[str, tuple[list[str], tuple[str, ...]]]:
+    """Each site's schema and serving problems, and the kinds no schema covers. A verdict depends only on
+    the rendered output, the checks and the modelcars living at the site: it is made once per distinct
+    combination and kept in the render cache, so an unchanged fleet is not checked again."""
+    checks = "\0".join((schemas.identity if schemas is not None else "no schemas", repr(config.serving)))
+    keys = {}
+    for site in sites:
+        cars = sorted(
+            f"{m.name}={m.inference_service}"
+            for m in config.models
+            if m.artifact == "modelcar" and (not m.sites or any(matches(site.name, s) for s in m.sites))
+        )
+        keys[site.name] = "verdict:" + hashlib.sha256("\0".join((checks, rendered[site.name].output_sha, *cars)).encode()).hexdigest()
+    known = {key: json.loads(value) for key, value in cache.metas(list(keys.values())).items()}
+    todo = {keys[s.name]: s for s in sites if keys[s.name] not in known}
+    if todo:
+        outputs = {s.name: rendered[s.name].output for s in todo.values() if rendered[s.name].output is not None}
+        stored = cache.outputs([rendered[s.name].key for s in todo.values() if s.name not in outputs])
+        outputs |= {s.name: stored[rendered[s.name].key] for s in todo.values() if rendered[s.name].key in stored}
+        rest = tuple(s for s in todo.values() if s.name not in outputs)
+        if rest:  # not kept (a cache that cannot be written): render them again, with their outputs
+            outputs |= {name: r.output or "" for name, r in render_state(repo, config, rest, outputs=True, cache=cache).items()}
+        made = {}
+        for key, site in todo.items():
+            output = outputs[site.name]
+            errors = serving_errors(config, site.name, serving_objects(output))
+            unchecked: tuple[str, ...] = ()
+            if schemas is not None:
+                found = schemas.check(output)
+                errors, unchecked = [str(f) for f in found.errors] + errors, found.unchecked
+            made[key] = known[key] = [errors, list(unchecked)]
+        cache.set_metas({key: json.dumps(value) for key, value in made.items()})
+    return {s.name: (known[keys[s.name]][0], tuple(known[keys[s.name]][1])) for s in sites}
 
 
 def serving_objects(rendered: str) -> list[dict]:
@@ -148,13 +174,10 @@ def serving_objects(rendered: str) -> list[dict]:
     objects = []
     for doc in split_documents(rendered):
         if any(kind in doc for kind in _SERVING_KINDS):
-            loader = _Loader(doc)
             try:
-                obj = loader.get_single_data()
-            except YAMLError:
+                obj = load_object(doc)
+            except yaml.YAMLError:
                 continue
-            finally:
-                loader.dispose()
             if isinstance(obj, dict):
                 objects.append(obj)
     return objects

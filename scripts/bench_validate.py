@@ -5,8 +5,12 @@ Compares the batched renderer (many overlays per kustomize process, one batch
 per core) with one `kustomize build` process per site, in the same run: cold (the
 render cache emptied before each run, so every site is rendered) and warm (nothing
 changed since the last run), with the kustomize processes each started.
+With ``--schemas`` it measures instead what the schema checks cost: `validate` of the
+warm fleet with every rendered object checked (core kinds, and custom resources against
+the CRDs of ``--crds``) against the same without, alternating in the same run.
 
     python scripts/bench_validate.py [--sites 1000] [--models 10] [--runs 5] [--baseline-runs 1]
+    python scripts/bench_validate.py --schemas --modelcars 5 [--crds ../shared/crds]
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from gitops_mlops import rendercache
 from gitops_mlops.config import load_config
 from gitops_mlops.rendering import Kustomize
 from gitops_mlops.sites import discover_sites
-from gitops_mlops.validate import validate_sites
+from gitops_mlops.validate import schemas_for, validate_sites
 
 
 def main() -> None:
@@ -34,16 +38,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--baseline-runs", type=int, default=1)
     parser.add_argument("--distinct", action="store_true", help="give every edge site its own annotation, so no two sites share a build")
+    parser.add_argument("--modelcars", type=int, default=0, help="serve the first N models as KServe InferenceServices with modelcars")
+    parser.add_argument("--schemas", action="store_true", help="measure validate with schema checks against validate without, warm")
+    parser.add_argument("--crds", type=Path, action="append", default=[], help="CRDs for the schema checks (a file or folder), repeatable")
     args = parser.parse_args()
     kustomize = Kustomize.find()
     with tempfile.TemporaryDirectory(prefix="bench-validate-") as tmp:
-        repo = make_fleet_repo(Path(tmp), args.sites, args.models)
+        repo = make_fleet_repo(Path(tmp), args.sites, args.models, args.modelcars)
         if args.distinct:
             make_distinct(repo)
         config = load_config(repo)
         sites = discover_sites(repo, config)
         kind = "every edge site distinct" if args.distinct else "edge sites from one template"
-        print(f"repo: {len(sites)} sites ({args.sites} edge, {kind}), {args.models} models; kustomize: {' '.join(kustomize.command)}")
+        print(
+            f"repo: {len(sites)} sites ({args.sites} edge, {kind}), {args.models} models ({args.modelcars} modelcars); kustomize: {' '.join(kustomize.command)}"
+        )
+        if args.schemas:
+            compare_schema_checks(repo, config, sites, tuple(args.crds), args.runs)
+            return
 
         def batched():
             reports = validate_sites(repo, config, sites, kustomize=counted)
@@ -72,6 +84,29 @@ def main() -> None:
             slow, slow_runs = median_of(args.baseline_runs, one_process_per_site)
             print(f"one kustomize per site:      median {slow:.2f} s  runs [{fmt(slow_runs)}]")
             print(f"speed-up: {slow / fast:.1f}x")
+
+
+def compare_schema_checks(repo: Path, config, sites, crds: tuple[Path, ...], runs: int) -> None:
+    """Warm validate with and without schema checks, alternating; each run builds its checker afresh, as a command does."""
+    validate_sites(repo, config, sites)  # render once: both sides read the cache
+    found: list = []
+
+    def without():
+        assert all(r.ok for r in validate_sites(repo, config, sites))
+
+    def checked():
+        reports = validate_sites(repo, config, sites, schemas=schemas_for(repo, config, crds))
+        assert all(r.ok for r in reports), [r for r in reports if not r.ok][:1]
+        found[:] = sorted({kind for r in reports for kind in r.unchecked})
+
+    plain, with_schemas = [], []
+    for _ in range(runs):
+        plain.append(median_of(1, without)[0])
+        with_schemas.append(median_of(1, checked)[0])
+    ordered = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    print(f"validate, warm, schema checks: median {ordered(with_schemas):.2f} s  runs [{fmt(with_schemas)}]  CRDs: {', '.join(map(str, crds)) or 'none'}")
+    print(f"validate, warm, no schemas:    median {ordered(plain):.2f} s  runs [{fmt(plain)}]")
+    print(f"kinds not checked (no schema): {', '.join(found) or 'none'}")
 
 
 if __name__ == "__main__":

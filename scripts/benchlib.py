@@ -14,15 +14,17 @@ from gitops_mlops.scaffold import ScaffoldSpec, edge_site_names, render_layout
 os.environ["GITOPS_MLOPS_NO_VERIFY"] = "1"
 
 
-def fleet_spec(edge_sites: int, models: int) -> ScaffoldSpec:
+def fleet_spec(edge_sites: int, models: int, modelcars: int = 0) -> ScaffoldSpec:
+    """``models`` models, the first ``modelcars`` of them served as KServe InferenceServices with modelcars."""
     names = [f"model-{i:02d}" for i in range(1, models + 1)]
-    return ScaffoldSpec(models=tuple((n, f"quay.io/example/{n}") for n in names), edge_sites=edge_site_names(edge_sites))
+    entries = tuple((n, f"quay.io/example/{n}") + (("modelcar",) if i < modelcars else ()) for i, n in enumerate(names))
+    return ScaffoldSpec(models=entries, edge_sites=edge_site_names(edge_sites))
 
 
-def make_fleet_repo(root: Path, edge_sites: int, models: int) -> Path:
+def make_fleet_repo(root: Path, edge_sites: int, models: int, modelcars: int = 0) -> Path:
     """A committed git repository (with a bare remote 'origin') holding the fleet layout."""
     work, remote = root / "work", root / "remote.git"
-    for relative, text in render_layout(fleet_spec(edge_sites, models)).items():
+    for relative, text in render_layout(fleet_spec(edge_sites, models, modelcars)).items():
         path = work / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)

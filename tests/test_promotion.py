@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -284,40 +285,32 @@ def test_dry_run_renders_and_exits_as_the_real_run_would(gitops_repo):
     assert tree_snapshot(gitops_repo.work) == snap and gitops_repo.head() == head
 
 
-RELEASES_ONLY_CRD = """\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: inferenceservices.serving.kserve.io
-spec:
-  group: serving.kserve.io
-  names: {kind: InferenceService, plural: inferenceservices}
-  scope: Namespaced
-  versions:
-    - name: v1beta1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          x-kubernetes-preserve-unknown-fields: true
-          properties:
-            spec:
-              type: object
-              x-kubernetes-preserve-unknown-fields: true
-              properties:
-                predictor:
-                  type: object
-                  x-kubernetes-preserve-unknown-fields: true
-                  properties:
-                    model:
-                      type: object
-                      x-kubernetes-preserve-unknown-fields: true
-                      properties:
-                        storageUri:
-                          type: string
-                          pattern: '^oci://[^:]+:[0-9]+[.][0-9]+[.][0-9]+@'
-"""
+def _open_object(**properties) -> dict:
+    """A schema node that keeps unknown fields and checks the ones named."""
+    return {"type": "object", "x-kubernetes-preserve-unknown-fields": True, "properties": properties}
+
+
+RELEASE_URI = {"type": "string", "pattern": "^oci://[^:]+:[0-9]+[.][0-9]+[.][0-9]+@"}
+RELEASES_ONLY_CRD = json.dumps(  # JSON is YAML: the platform's InferenceService CRD, narrowed to released modelcars
+    {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "inferenceservices.serving.kserve.io"},
+        "spec": {
+            "group": "serving.kserve.io",
+            "names": {"kind": "InferenceService", "plural": "inferenceservices"},
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1beta1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": _open_object(spec=_open_object(predictor=_open_object(model=_open_object(storageUri=RELEASE_URI))))},
+                }
+            ],
+        },
+    }
+)
 
 
 def test_a_promotion_that_makes_an_object_invalid_is_refused_and_writes_nothing(gitops_repo):
