@@ -124,6 +124,11 @@ class RenderCache:
         if self._db is not None:
             self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(name, value)])
 
+    def drop_metas(self, prefix: str) -> None:
+        """Forget every meta entry whose name starts with ``prefix`` (e.g. 'verdict:')."""
+        if self._db is not None:
+            self._write("DELETE FROM meta WHERE substr(name, 1, ?) = ?", [(len(prefix), prefix)])
+
     def metas(self, names: list[str]) -> dict[str, str]:
         return dict(self._query("SELECT name, value FROM meta WHERE name IN ({})", sorted(set(names))))
 

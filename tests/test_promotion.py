@@ -334,3 +334,14 @@ def test_a_promotion_that_makes_an_object_invalid_is_refused_and_writes_nothing(
     assert promote(gitops_repo.work, request(tag="1.5.0")).commit is not None
     other = Request(model="demand-forecast", image=f"quay.io/example/demand-forecast:1.5.0@{DIGEST_B}", selectors=("datacenter",))
     assert promote(gitops_repo.work, other).commit is not None  # its Deployment was invalid before: not this change's doing
+
+
+def test_the_serving_runtime_is_promoted_through_the_stages_like_a_model(gitops_repo):
+    def runtime(stage: str) -> Request:
+        return Request(model="openvino-model-server", image=f"quay.io/example/openvino-model-server:1.1.0@{DIGEST_B}", selectors=(stage,))
+
+    with pytest.raises(PolicyError, match="stage order: cloud needs every site of the earlier stages that runs openvino-model-server"):
+        promote(gitops_repo.work, runtime("cloud"))
+    for stage in ("datacenter", "cloud"):
+        assert promote(gitops_repo.work, runtime(stage)).changed == (stage,)
+    assert parse(gitops_repo.read("overlays/cloud/kustomization.yaml"), "k").pin("openvino-model-server").digest == DIGEST_B
