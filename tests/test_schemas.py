@@ -144,6 +144,12 @@ def test_edge_sites_run_one_replica_on_edge_nodes_without_autoscaler(rendered):
             assert d["spec"]["replicas"] == 1 and pod["nodeSelector"] == {"node-role.kubernetes.io/edge": ""}, site
             assert any(t["key"] == "node-role.kubernetes.io/edge" for t in pod["tolerations"]), site
             assert "nvidia.com/gpu" not in pod["containers"][0]["resources"]["limits"], site
+        for isvc in of_kind(objects, "InferenceService"):
+            predictor = isvc["spec"]["predictor"]
+            assert (predictor["minReplicas"], predictor["maxReplicas"]) == (1, 1), site
+            assert isvc["metadata"]["annotations"]["serving.kserve.io/autoscalerClass"] == "none", site
+            assert predictor["nodeSelector"] == {"node-role.kubernetes.io/edge": ""}, site
+            assert "nvidia.com/gpu" not in predictor["model"]["resources"]["limits"], site
 
 
 def test_datacenter_runs_on_gpus_and_cloud_autoscales_wider(rendered):
@@ -156,6 +162,14 @@ def test_datacenter_runs_on_gpus_and_cloud_autoscales_wider(rendered):
         return {(h["spec"]["minReplicas"], h["spec"]["maxReplicas"]) for h in of_kind(rendered[site], "HorizontalPodAutoscaler")}
 
     assert hpa_ranges("datacenter") == {(3, 12)} and hpa_ranges("cloud") == {(2, 20)}
+
+    def isvc_ranges(site):
+        return {(i["spec"]["predictor"]["minReplicas"], i["spec"]["predictor"]["maxReplicas"]) for i in of_kind(rendered[site], "InferenceService")}
+
+    assert isvc_ranges("datacenter") == {(3, 12)} and isvc_ranges("cloud") == {(2, 20)}
+    (isvc,) = of_kind(rendered["datacenter"], "InferenceService")
+    assert isvc["spec"]["predictor"]["model"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
     for d in of_kind(rendered["cloud"], "Deployment"):
         assert "nvidia.com/gpu" not in d["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
 
