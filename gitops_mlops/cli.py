@@ -2,8 +2,8 @@
 
 JSON or YAML goes to stdout, messages to stderr. Exit codes: 0 done, 1 differences
 found (``diff --exit-code`` only), 2 bad input, 3 refused by policy,
-4 rendering/validation failed, 5 git or remote failed, 6 registry failed.
-The commands live in ``cli_read`` and ``cli_write``; what they share in ``clikit``.
+4 rendering/validation failed, 5 git or remote failed, 6 registry failed, 7 monitoring failed.
+The commands live in ``cli_read``, ``cli_write``, ``cli_fleet`` and ``cli_verify``; what they share in ``clikit``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from gitops_mlops import __version__, progress
 from gitops_mlops.clikit import app, err
 
 # isort: off
-from gitops_mlops import cli_write, cli_read, cli_fleet  # noqa: F401 (registers the commands, in this order in --help)
+from gitops_mlops import cli_write, cli_read, cli_fleet, cli_verify  # noqa: F401 (registers the commands, in this order in --help)
 
 # isort: on
 from gitops_mlops.errors import GitOpsError

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitops_mlops.checks import ACTIONS, Check, Prometheus, Retrain, check_query, compile_condition, parse_duration
 from gitops_mlops.errors import InputError
 from gitops_mlops.imageref import parse_repository
 from gitops_mlops.modelcar import modelcar_pin_name
@@ -30,6 +31,8 @@ class Model:
     sites: tuple[str, ...] = ()  # selectors of the sites it lives at (needed when models share one image name)
     artifact: str = "image"  # "image": a serving container; "modelcar": the model itself, an InferenceService's oci:// storageUri
     inference_service: str = ""  # modelcar: the InferenceService whose storageUri is pinned (default: the model's name)
+    checks: tuple[Check, ...] = ()  # checked at every stage, besides the stage's own
+    retrain: Retrain | None = None  # where its retraining trigger goes (default: the config's)
 
     @property
     def pin_name(self) -> str:
@@ -42,6 +45,8 @@ class Stage:
     name: str
     constraint: str = ""  # semver range the stage accepts from `update`, e.g. ">=1.2.0 <2.0.0"; empty: any
     prereleases: bool = False  # whether `update` may pick 1.5.0-rc.1 for this stage
+    checks: tuple[Check, ...] = ()  # what `verify` checks at its sites, for every model
+    require_verified: bool = False  # takes a digest only when every site of the stage before verified it
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,14 @@ class Config:
     hydrate: HydrateSpec | None = None
     schemas: SchemaSpec = field(default_factory=SchemaSpec)
     serving: ServingSpec = field(default_factory=ServingSpec)
+    retrain: Retrain | None = None
+
+    def checks_for(self, model: Model, stage: str) -> tuple[Check, ...]:
+        own = next((s.checks for s in self.stages if s.name == stage), ())
+        return own + model.checks
+
+    def retrain_for(self, model: Model) -> Retrain | None:
+        return model.retrain or self.retrain
 
     def model(self, name: str) -> Model:
         for model in self.models:
@@ -161,6 +174,14 @@ class _Reader:
         if pattern is not None and not pattern.match(node.value):
             raise self.error(node, f"{self.where}.{key} {node.value!r} is not a valid name")
         return node.value
+
+    def int(self, key: str, default: int, minimum: int = 0) -> int:
+        node = self.values.get(key)
+        if node is None:
+            return default
+        if not isinstance(node, ScalarNode) or not node.tag.endswith(":int") or int(node.value) < minimum:
+            raise self.error(node, f"{self.where}.{key} must be a whole number of at least {minimum}")
+        return int(node.value)
 
     def bool(self, key: str, default: bool = False) -> bool:
         node = self.values.get(key)
@@ -221,12 +242,12 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         source,
         root,
         "config",
-        {"repoURL", "targetBranch", "remote", "models", "stages", "sites", "policy", "holds", "registries", "hydrate", "schemas", "serving"},
+        {"repoURL", "targetBranch", "remote", "models", "stages", "sites", "policy", "holds", "registries", "hydrate", "schemas", "serving", "retrain"},
     )
 
     models: list[Model] = []
     for node in top.list("models"):
-        r = _Reader(source, node, "model", {"name", "image", "repository", "sites", "artifact", "inferenceService"})
+        r = _Reader(source, node, "model", {"name", "image", "repository", "sites", "artifact", "inferenceService", "checks", "retrain"})
         name = r.str("name", pattern=NAME_RE)
         repository = r.str("repository")
         try:
@@ -249,6 +270,8 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
                 sites=r.strings("sites"),
                 artifact=artifact,
                 inference_service=inference_service,
+                checks=_checks(source, r, f"model {name!r}"),
+                retrain=_retrain(source, r.values.get("retrain")),
             )
         )
         for other in models[:-1]:
@@ -262,7 +285,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
 
     stages: list[Stage] = []
     for node in top.list("stages"):
-        r = _Reader(source, node, "stage", {"name", "constraint", "prereleases"})
+        r = _Reader(source, node, "stage", {"name", "constraint", "prereleases", "checks", "requireVerified"})
         name = r.str("name", pattern=NAME_RE)
         if any(s.name == name for s in stages):
             raise r.error(node, f"stage {name!r} is defined twice")
@@ -271,7 +294,15 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
             parse_range(constraint)
         except InputError as exc:
             raise r.error(r.values["constraint"], f"stage {name!r}: {exc}") from None
-        stages.append(Stage(name=name, constraint=constraint, prereleases=r.bool("prereleases")))
+        stages.append(
+            Stage(
+                name=name,
+                constraint=constraint,
+                prereleases=r.bool("prereleases"),
+                checks=_checks(source, r, f"stage {name!r}"),
+                require_verified=r.bool("requireVerified"),
+            )
+        )
 
     sites: list[SiteSpec] = []
     for node in top.list("sites"):
@@ -351,6 +382,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         serving = ServingSpec(cluster_runtimes=r.strings("clusterRuntimes"), deployment_modes=modes)
 
     return Config(
+        retrain=_retrain(source, top.values.get("retrain")),
         schemas=schemas,
         serving=serving,
         hydrate=hydrate,
@@ -364,3 +396,62 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         target_branch=top.str("targetBranch", default="main"),
         remote=top.str("remote", default="origin"),
     )
+
+
+_CHECK_KEYS = {
+    "name", "provider", "query", "successCondition", "failureCondition", "interval", "count",
+    "initialDelay", "failureLimit", "inconclusiveLimit", "action", "siteLabel",
+}  # fmt: skip
+
+
+def _checks(source: str, owner: _Reader, where: str) -> tuple[Check, ...]:
+    """The ``checks:`` of a stage or a model, each in the shape of an AnalysisTemplate metric."""
+    found: list[Check] = []
+    for node in owner.list("checks"):
+        r = _Reader(source, node, f"{where} check", _CHECK_KEYS)
+        name = r.str("name", pattern=NAME_RE)
+        at = f"{source}:{line_of(node)}: check {name!r}"
+        if any(c.name == name for c in found):
+            raise InputError(f"{at}: defined twice in {where}")
+        provider = _Reader(source, r.values["provider"], f"check {name!r} provider", {"prometheus"}) if "provider" in r.values else None
+        if provider is None or "prometheus" not in provider.values:
+            raise InputError(f"{at}: needs provider.prometheus.address")
+        p = _Reader(source, provider.values["prometheus"], f"check {name!r} provider.prometheus", {"address", "bearerTokenEnv", "caFile"})
+        address = p.str("address")
+        if not re.match(r"^https?://[^\s/]+", address):
+            raise r.error(p.values["address"], f"check {name!r}: provider.prometheus.address {address!r} is not an http(s):// URL")
+        success, failure = r.str("successCondition", default=""), r.str("failureCondition", default="")
+        if not success and not failure:
+            raise InputError(f"{at}: needs a successCondition or a failureCondition")
+        query = r.str("query")
+        check_query(query, at)
+        action = r.str("action", default="none")
+        if action not in ACTIONS:
+            raise r.error(r.values["action"], f"check {name!r}: action {action!r} is not one of {', '.join(ACTIONS)}")
+        found.append(
+            Check(
+                name=name,
+                provider=Prometheus(address.rstrip("/"), p.str("bearerTokenEnv", default=""), p.str("caFile", default="")),
+                query=query,
+                success_condition=compile_condition(success, f"{at} successCondition") if success else "",
+                failure_condition=compile_condition(failure, f"{at} failureCondition") if failure else "",
+                interval=parse_duration(r.str("interval", default="0s"), f"{at} interval"),
+                count=r.int("count", 1, minimum=1),
+                initial_delay=parse_duration(r.str("initialDelay", default="0s"), f"{at} initialDelay"),
+                failure_limit=r.int("failureLimit", 0),
+                inconclusive_limit=r.int("inconclusiveLimit", 0),
+                action=action,
+                site_label=r.str("siteLabel", default="site"),
+            )
+        )
+    return tuple(found)
+
+
+def _retrain(source: str, node: Node | None) -> Retrain | None:
+    if node is None:
+        return None
+    r = _Reader(source, node, "retrain", {"url", "secretEnv"})
+    url = r.str("url")
+    if not re.match(r"^https?://[^\s/]+", url):
+        raise r.error(r.values["url"], f"retrain.url {url!r} is not an http(s):// URL")
+    return Retrain(url=url, secret_env=r.str("secretEnv", default=""))

@@ -1,7 +1,8 @@
 """One exception tree. Each class carries the exit code the CLI returns for it.
 
 Exit codes: 0 done, 2 bad input or usage, 3 refused by policy,
-4 rendering/validation failed, 5 git or remote failed, 6 registry failed.
+4 rendering/validation failed, 5 git or remote failed, 6 registry failed,
+7 monitoring failed.
 """
 
 from __future__ import annotations
@@ -49,3 +50,9 @@ class RegistryError(GitOpsError):
     """The image registry failed or does not have what was asked for."""
 
     exit_code = 6
+
+
+class MonitoringError(GitOpsError):
+    """Monitoring could not be reached, or answered with an error (Prometheus down, a PromQL syntax error)."""
+
+    exit_code = 7

@@ -45,6 +45,11 @@ def registry_timeout() -> float:
     return number("GITOPS_MLOPS_REGISTRY_TIMEOUT", 30, minimum=0.1)
 
 
+def monitoring_timeout() -> float:
+    """Seconds a Prometheus query may take (default 30)."""
+    return number("GITOPS_MLOPS_MONITORING_TIMEOUT", 30, minimum=0.1)
+
+
 def kustomize_command() -> str:
     """An explicit kustomize command line (``GITOPS_MLOPS_KUSTOMIZE``), or ''."""
     return os.environ.get("GITOPS_MLOPS_KUSTOMIZE", "").strip()

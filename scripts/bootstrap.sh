@@ -2,7 +2,9 @@
 # Set up this checkout on a fresh machine: a virtualenv with gitops-mlops and its
 # test dependencies, and a kustomize (kustomize, oc or kubectl) on PATH; with
 # --with-registry (scripts/test.sh passes it) also the distribution registry
-# (Debian's docker-registry) that the registry tests run on loopback.
+# (Debian's docker-registry) that the registry tests run on loopback, and Prometheus
+# (Debian's prometheus: prometheus and promtool) for the verify tests; --with-monitoring
+# only Prometheus.
 # Idempotent; prints what it does to stderr. Source it or run it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,7 +23,7 @@ stamp="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   say "installing gitops-mlops and test dependencies"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
-  "$VENV/bin/python" -c 'import gitops_mlops, typer, git, semver, ruamel.yaml, pytest, kubernetes_validate, bcrypt, jwt, cryptography' \
+  "$VENV/bin/python" -c 'import gitops_mlops, typer, git, semver, ruamel.yaml, pytest, kubernetes_validate, simpleeval, yaml, bcrypt, jwt, cryptography' \
     || { say "installing the Python dependencies failed"; exit 1; }
   touch "$stamp"
 fi
@@ -56,4 +58,16 @@ if [ "${1:-}" = "--with-registry" ] && ! command -v docker-registry >/dev/null; 
     exit 1
   fi
   command -v docker-registry >/dev/null || { say "docker-registry still not on PATH after installing; the registry tests need /usr/bin/docker-registry"; exit 1; }
+fi
+
+# The verify tests run Prometheus on loopback, their data backfilled with promtool.
+if [ "${1:-}" = "--with-registry" ] || [ "${1:-}" = "--with-monitoring" ]; then
+  if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+    say "prometheus or promtool not on PATH; installing Debian's prometheus package"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus; } >&2; then
+      say "could not install prometheus (apt-get install -y prometheus); the verify tests need it"
+      exit 1
+    fi
+  fi
 fi

@@ -1,0 +1,140 @@
+"""Metric checks of models in production, in the shape of Argo Rollouts' AnalysisTemplate metrics.
+
+A check names a PromQL ``query`` (``{{args.model}}``, ``{{args.version}}``, ``{{args.digest}}``,
+``{{args.site}}``, ``{{args.stage}}``, ``{{args.namespace}}`` filled in), a ``successCondition``
+and/or ``failureCondition`` over ``result`` (the list of a site's values), how often to
+measure (``initialDelay``, ``interval``, ``count``), how many failed or inconclusive
+measurements it tolerates (``failureLimit``, ``inconclusiveLimit``) and what a failure does
+(``action``). One query serves a whole stage: its series carry the site's name in the label
+``siteLabel`` (default ``site``).
+
+Conditions are evaluated by ``simpleeval``, a maintained evaluator of Python-like
+expressions that runs no code: names, attribute access to internals, imports, lambdas and
+comprehensions are refused. ``&&``, ``||`` and ``!`` of Argo's expr language are accepted too.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from simpleeval import EvalWithCompoundTypes, InvalidExpression
+
+from gitops_mlops.errors import InputError
+
+ACTIONS = ("none", "rollback", "retrain")
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
+_ARG = re.compile(r"\{\{\s*args\.(\w+)\s*\}\}")
+ARGS = ("model", "version", "digest", "site", "stage", "namespace")
+
+
+@dataclass(frozen=True)
+class Prometheus:
+    address: str  # http(s)://host:port, the API root
+    bearer_token_env: str = ""  # the variable that holds a bearer token (never the token)
+    ca_file: str = ""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    provider: Prometheus
+    query: str
+    success_condition: str = ""
+    failure_condition: str = ""
+    interval: float = 0.0  # seconds between measurements
+    count: int = 1
+    initial_delay: float = 0.0
+    failure_limit: int = 0
+    inconclusive_limit: int = 0
+    action: str = "none"
+    site_label: str = "site"
+
+
+@dataclass(frozen=True)
+class Retrain:
+    """Where a failed ``retrain`` check sends its trigger, and the variable holding the HMAC secret."""
+
+    url: str
+    secret_env: str = ""
+
+
+def parse_duration(text: str, where: str) -> float:
+    """'30s', '5m', '1h30m', '500ms' (or a bare number of seconds) as seconds."""
+    text = str(text).strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    match = _DURATION.match(text)
+    if not text or not match or not any(match.groups()):
+        raise InputError(f"{where}: duration {text!r} is not like 30s, 5m, 1h30m or 500ms")
+    hours, minutes, seconds, millis = (int(g) if g else 0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds + millis / 1000
+
+
+def render_query(query: str, args: dict[str, str]) -> str:
+    return _ARG.sub(lambda m: args.get(m.group(1), m.group(0)), query)
+
+
+def check_query(query: str, where: str) -> None:
+    unknown = sorted({m.group(1) for m in _ARG.finditer(query)} - set(ARGS))
+    if unknown:
+        raise InputError(f"{where}: query uses {{{{args.{unknown[0]}}}}}; the arguments are {', '.join(ARGS)}")
+
+
+def _nan(value) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _inf(value) -> bool:
+    return isinstance(value, float) and math.isinf(value)
+
+
+def _nan_or(pick):
+    """min or max that is NaN when a value is (Python's own would depend on where the NaN stands)."""
+
+    def choose(values):
+        values = list(values)
+        return math.nan if any(_nan(v) for v in values) else pick(values)
+
+    return choose
+
+
+FUNCTIONS = {
+    "len": len,
+    "min": _nan_or(min),
+    "max": _nan_or(max),
+    "sum": sum,
+    "abs": abs,
+    "isNaN": _nan,
+    "isnan": _nan,
+    "isInf": _inf,
+    "all": all,
+    "any": any,
+    "mean": lambda values: sum(values) / len(values),
+}
+
+
+def _python(expression: str) -> str:
+    """Argo's expr operators in their Python spelling: && || and a leading !."""
+    text = expression.replace("&&", " and ").replace("||", " or ")
+    return re.sub(r"!(?!=)", " not ", text)
+
+
+def compile_condition(expression: str, where: str) -> str:
+    """The condition in the evaluator's spelling; one that does not parse is bad input."""
+    text = _python(expression)
+    try:
+        EvalWithCompoundTypes(functions=FUNCTIONS, names={"result": [1.0]}).parse(text)
+    except (SyntaxError, InvalidExpression, ValueError) as exc:
+        raise InputError(f"{where}: condition {expression!r} does not parse: {exc}") from None
+    return text
+
+
+def evaluate(condition: str, result: list[float]) -> bool:
+    """A compiled condition over a site's values; an error in evaluating it (result[0] of nothing) raises ValueError."""
+    evaluator = EvalWithCompoundTypes(functions=FUNCTIONS, names={"result": list(result)})
+    try:
+        return bool(evaluator.eval(condition))
+    except Exception as exc:  # simpleeval raises many kinds; every one means the condition could not be decided
+        raise ValueError(f"{type(exc).__name__}: {exc}") from None

@@ -1,0 +1,95 @@
+"""Verifications recorded in Git: which digest, which site, which checks, the verdict, values, when.
+
+They live on their own branch (``gitops-mlops/verifications``), one JSON line per site and
+verification in ``<model>.jsonl``, written without touching the work tree and pushed with the
+usual retries, so Argo CD never sees them and a fresh clone has them (``origin/...``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from gitops_mlops import settings
+from gitops_mlops.config import Config
+from gitops_mlops.errors import GitError, PushRejected
+from gitops_mlops.gitrepo import GitRepo
+
+BRANCH = "gitops-mlops/verifications"
+
+
+@dataclass(frozen=True)
+class Verification:
+    model: str
+    site: str
+    stage: str
+    digest: str
+    version: str
+    verdict: str  # successful | failed | inconclusive
+    checks: tuple[dict, ...]  # {name, verdict, values, condition}
+    at: str  # ISO 8601, UTC
+    source: str = ""  # the commit the site's render was read at
+
+    def as_json(self) -> dict:
+        return {
+            "model": self.model,
+            "site": self.site,
+            "stage": self.stage,
+            "digest": self.digest,
+            "version": self.version,
+            "verdict": self.verdict,
+            "checks": list(self.checks),
+            "at": self.at,
+            "source": self.source,
+        }
+
+
+def _tip(git: GitRepo, config: Config, fetch: bool) -> str | None:
+    if fetch and git.has_remote(config.remote):
+        found = git.fetch_if_exists(config.remote, BRANCH)
+        if found:
+            return found
+    return git.try_resolve(f"refs/heads/{BRANCH}") or git.try_resolve(f"refs/remotes/{config.remote}/{BRANCH}")
+
+
+def read(git: GitRepo, config: Config, model: str, fetch: bool = False) -> list[Verification]:
+    """Every recorded verification of the model, oldest first."""
+    sha = _tip(git, config, fetch)
+    text = git.show_file(sha, f"{model}.jsonl") if sha else None
+    out = []
+    for line in (text or "").splitlines():
+        try:
+            data = json.loads(line)
+            out.append(Verification(**{**data, "checks": tuple(data.get("checks") or ())}))
+        except (ValueError, TypeError):
+            continue  # a line this version does not read is skipped, never trusted
+    return out
+
+
+def latest(records: list[Verification]) -> dict[str, Verification]:
+    """The newest verification of each site."""
+    return {r.site: r for r in records}
+
+
+def record(git: GitRepo, config: Config, model: str, records: list[Verification], push: bool) -> tuple[str, bool]:
+    """Append the records as one commit on the verifications branch; push it (re-applied on a moved
+    remote, up to the usual attempts). The commit's sha, and whether it was pushed."""
+    pushing = push and git.has_remote(config.remote)
+    attempts = settings.push_attempts() if pushing else 1
+    lines = "".join(json.dumps(r.as_json(), sort_keys=True) + "\n" for r in records).encode()
+    message = f"verify {model}: {len(records)} site(s)\n\n" + "".join(f"{r.site}: {r.verdict} {r.digest}\n" for r in records)
+    for attempt in range(attempts):
+        parent = _tip(git, config, fetch=pushing)
+        before = git.show_file(parent, f"{model}.jsonl") if parent else None
+        sha = git.commit_tree(parent, {f"{model}.jsonl": (before or "").encode() + lines}, message)
+        local = git.try_resolve(f"refs/heads/{BRANCH}")
+        git.run("update-ref", f"refs/heads/{BRANCH}", sha, *([local] if local else []))
+        if not pushing:
+            return sha, False
+        try:
+            git.push(config.remote, sha, BRANCH)
+            return sha, True
+        except PushRejected:
+            if attempt == attempts - 1:
+                raise
+    raise GitError("unreachable")  # pragma: no cover
