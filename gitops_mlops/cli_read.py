@@ -119,7 +119,17 @@ def status(
     elif not emit(output, [r.as_json() for r in report.rows]):
         rows = []
         for r in report.rows:
-            marks = ",".join(m for m, on in (("drift", r.drift), ("behind", r.behind), ("hold", bool(r.hold)), ("unpinned", not r.pinned)) if on)
+            marks = ",".join(
+                m
+                for m, on in (
+                    ("drift", r.drift),
+                    ("behind", r.behind),
+                    ("hold", bool(r.hold)),
+                    ("unpinned", not r.pinned),
+                    (f"verify:{r.verified}", bool(r.verified)),
+                )
+                if on
+            )
             rows.append([r.model, r.site, r.stage, r.version or "-", short(r.digest), r.source, marks])
         table(rows, ["MODEL", "SITE", "STAGE", "VERSION", "DIGEST", "SET IN", "NOTE"])
     for error in report.errors:

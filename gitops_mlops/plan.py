@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops_mlops import kustomization, policy
+from gitops_mlops import kustomization, policy, verifications
 from gitops_mlops.config import Config, Model, load_config
 from gitops_mlops.edit import FileEdit
 from gitops_mlops.errors import InputError, RenderError
+from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.imageref import ImageRef, parse_image
 from gitops_mlops.inputs import References, check_references, closure, readers, site_dir
 from gitops_mlops.kustomization import Pin
@@ -137,11 +138,20 @@ def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cach
 
     if not request.force_order:
         policy.check_stage_order(config, model, digest, intent.targets, gate, intent.all_sites)
+        if any(s.require_verified for s in config.stages if s.name in {t.stage for t in intent.targets}):
+            policy.check_verified(config, model, digest, intent.targets, gate, intent.all_sites, _verified(repo_dir, config, model))
     if not request.allow_downgrade:
         policy.check_downgrade(model, intent.version, versions, intent.targets)
     if not request.force_hold:
         policy.check_holds(config, model, digest, intent.targets)
     return Plan(tuple(changes), tuple(unchanged), others=others, before=before, refs=refs)
+
+
+def _verified(repo_dir: Path, config: Config, model: Model) -> dict[str, tuple[str, str]]:
+    """site -> (digest, verdict) of its latest recorded verification, the remote's branch fetched first."""
+    git = GitRepo(repo_dir)
+    records = verifications.read(git, config, model.name, fetch=git.has_remote(config.remote))
+    return {site: (v.digest, v.verdict) for site, v in verifications.latest(records).items()}
 
 
 def coupled(repo_dir: Path, intent: Intent, refs: References) -> set[str]:

@@ -73,6 +73,34 @@ def check_stage_order(config: Config, model: Model, digest: str, targets: tuple[
         )
 
 
+def check_verified(
+    config: Config,
+    model: Model,
+    digest: str,
+    targets: tuple[Site, ...],
+    rendered: dict[str, set[str]],
+    all_sites: tuple[Site, ...],
+    verified: dict[str, tuple[str, str]],
+) -> None:
+    """A stage with ``requireVerified`` takes ``digest`` only when every site of the stage before it that
+    renders the model has a successful verification of that digest (``verified``: site -> (digest, verdict)
+    of its latest verification)."""
+    order = [s.name for s in config.stages]
+    for stage in dict.fromkeys(s.stage for s in targets):
+        spec = next((s for s in config.stages if s.name == stage), None)
+        index = order.index(stage) if stage in order else 0
+        if spec is None or not spec.require_verified or index == 0:
+            continue
+        previous = order[index - 1]
+        missing = [s.name for s in all_sites if s.stage == previous and rendered.get(s.name) and verified.get(s.name) != (digest, "successful")]
+        if missing:
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            raise PolicyError(
+                f"stage {stage} requires verified builds: {model.name}@{digest[:19]} has no successful verification at {shown} "
+                f"(run: gitops-mlops verify {model.name} --site {previous} --push; or --force-order)"
+            )
+
+
 def check_downgrade(model: Model, version: str, current: dict[str, str], targets: tuple[Site, ...]) -> None:
     """``current``: site -> the version it renders now (the rendered tag, else the pin's newTag)."""
     new = parse_version(version)

@@ -3,7 +3,8 @@
 One row per (model, site) for every site whose render has the model: the rendered
 version (the tag, else the pin's newTag) and digest, whether the site's own
 kustomization pins it and where it is set (``pin``, or the file), drift within its
-stage, lag behind the stage before, and holds.
+stage, lag behind the stage before, holds, and the verdict of the site's latest
+verification when it verified the digest the site runs now.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from gitops_mlops import verifications
 from gitops_mlops.config import Config, load_config
 from gitops_mlops.errors import GitOpsError
+from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.inputs import References
 from gitops_mlops.provenance import where_set
 from gitops_mlops.rendercache import RenderCache
@@ -39,6 +42,8 @@ class Row(NamedTuple):
     drift: bool = False  # differs from what most sites of its stage run
     behind: bool = False  # its stage does not yet run what the previous stage runs
     hold: tuple[str, ...] = ()  # digests of the model on hold at this site
+    verified: str = ""  # the latest verification's verdict of the digest it runs ('' when none)
+    verified_at: str = ""
 
     def as_json(self) -> dict:
         return {
@@ -53,6 +58,7 @@ class Row(NamedTuple):
             "drift": self.drift,
             "behind": self.behind,
             "hold": list(self.hold),
+            "verification": {"verdict": self.verified, "at": self.verified_at} if self.verified else None,
         }
 
 
@@ -125,7 +131,24 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
         marks = _marks(config, counts)
         if marks:  # rows that drift or lag are few: rebuild only those
             rows = [row._replace(drift=mark[0], behind=mark[1]) if (mark := marks.get((row.model, row.stage, row.digest))) else row for row in rows]
+        checked = _verified(repo_dir, config, [m for m in chosen_models if any(s.checks for s in config.stages) or m.checks])
+        if checked:
+            rows = [
+                row._replace(verified=v.verdict, verified_at=v.at) if (v := checked.get((row.model, row.site))) and v.digest == row.digest else row
+                for row in rows
+            ]
         return StatusReport(rows, tuple(errors))
+
+
+def _verified(repo_dir: Path, config: Config, models: list) -> dict[tuple[str, str], verifications.Verification]:
+    """The latest recorded verification of each (model, site), from the verifications branch as it is here."""
+    if not models:
+        return {}
+    try:
+        git = GitRepo(repo_dir)
+        return {(m.name, site): v for m in models for site, v in verifications.latest(verifications.read(git, config, m.name)).items()}
+    except GitOpsError:
+        return {}
 
 
 @contextlib.contextmanager

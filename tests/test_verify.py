@@ -132,3 +132,38 @@ def test_bad_check_config_is_one_line_exit_2(gitops_repo, prometheus, extra, nee
     with_checks(gitops_repo, prometheus.address, extra=extra)
     result = cli("verify", "fraud-detector", "--site", "datacenter", cwd=gitops_repo.work)
     assert result.code == 2 and needle in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_status_shows_the_verification_of_what_each_site_runs(gitops_repo, prometheus):
+    with_checks(gitops_repo, prometheus.address, push=True)
+    assert cli("verify", "fraud-detector", "--site", "datacenter", "--site", "edge/berlin-01", "--push", cwd=gitops_repo.work).code == 3
+    fresh = gitops_repo.clone("fresh")
+    rows = {r["site"]: r["verification"] for r in json.loads(cli("status", "--model", "fraud-detector", "-o", "json", cwd=fresh.work).out)}
+    assert rows["datacenter"]["verdict"] == "successful" and rows["edge/berlin-01"]["verdict"] == "failed" and rows["cloud"] is None
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")  # a new digest: its verification is still to come
+    rows = {r["site"]: r["verification"] for r in json.loads(cli("status", "--model", "fraud-detector", "-o", "json", cwd=gitops_repo.work).out)}
+    assert rows["datacenter"] is None
+    table = cli("status", "--model", "fraud-detector", cwd=gitops_repo.work).out
+    assert "verify:failed" in next(line for line in table.splitlines() if "edge/berlin-01" in line)
+
+
+def test_a_stage_that_requires_verified_builds_waits_for_the_stage_before(gitops_repo, prometheus):
+    with_checks(gitops_repo, prometheus.address)
+    path = gitops_repo.work / "gitops-mlops.yaml"
+    path.write_text(path.read_text().replace("  - name: cloud\n", "  - name: cloud\n    requireVerified: true\n", 1))
+    gitops_repo.git("commit", "-qam", "cloud requires verified builds")
+    gitops_repo.git("push", "-q", "origin", "main")
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", push=True)
+    head = gitops_repo.head()
+    image = f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}"
+    refused = cli("promote", "fraud-detector", image, "--to", "cloud", "--no-verify", cwd=gitops_repo.work)
+    assert refused.code == 3 and "stage cloud requires verified builds" in refused.err and "at datacenter" in refused.err
+    assert gitops_repo.head() == head
+    assert cli("verify", "fraud-detector", "--site", "datacenter", "--push", cwd=gitops_repo.work).code == 0
+    passed = cli("promote", "fraud-detector", image, "--to", "cloud", "--no-verify", cwd=gitops_repo.work)
+    assert passed.code == 0, passed.err
+    forced = cli(
+        "promote", "demand-forecast", f"quay.io/example/demand-forecast:1.4.0@{DIGEST_B}", "--to", "cloud", "--force-order", "--no-verify", cwd=gitops_repo.work
+    )
+    assert forced.code == 0, forced.err
+    assert "Forced: true" in gitops_repo.git("log", "-1", "--format=%B")  # the override is recorded
