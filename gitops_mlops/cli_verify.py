@@ -23,6 +23,7 @@ def verify(
     site: SitesOpt = [],
     push: PushOpt = False,
     no_record: Annotated[bool, typer.Option("--no-record", help="Only report: record nothing in Git.")] = False,
+    act: Annotated[bool, typer.Option("--act", help="Do what failed checks say: roll the sites back (held), send retraining triggers.")] = False,
     repo: RepoOpt = Path("."),
     output: OutputOpt = Output.table,
 ) -> None:
@@ -34,6 +35,8 @@ def verify(
 
     if not site:
         raise InputError("verify: name the sites with --site (a site, a stage or a glob)")
+    if act and no_record:
+        raise InputError("--act: not with --no-record (what is acted on is recorded)")
     report = run(repo, model, tuple(site), record=not no_record, push=push)
     data = {
         "model": report.model,
@@ -55,6 +58,8 @@ def verify(
             f"recorded {len(report.sites)} verification(s) in commit {report.recorded[:12]} on gitops-mlops/verifications"
             + (", pushed" if report.pushed else "")
         )
+    if act:
+        _act(repo, report, push)
     if report.errors:
         raise MonitoringError(report.errors[0] + (f" (and {len(report.errors) - 1} more)" if len(report.errors) > 1 else ""))
     bad = [s for s in report.sites if s.verdict != "successful"]
@@ -62,3 +67,51 @@ def verify(
         first = next(c for c in bad[0].checks if c.verdict != "successful")
         raise PolicyError(f"{len(bad)} of {len(report.sites)} site(s) did not pass: {bad[0].site} {first.check} {first.verdict}")
     err(f"{len(report.sites)} site(s) verified: {report.model} passed every check ({report.requests} queries)")
+
+
+def _act(repo: Path, report, push: bool) -> None:
+    from gitops_mlops.act import act
+
+    done = act(repo, report, push=push)
+    if done.rolled_back:
+        err(f"rolled back {', '.join(done.rolled_back)} in commit {done.commit[:12]} and held the failing digest" + (", pushed" if done.pushed else ""))
+    for line in done.not_rolled_back:
+        err(f"note: {line}")
+    if done.triggered:
+        err(f"sent {len(done.triggered)} retraining trigger(s): {', '.join(done.triggered)}")
+    if done.already_triggered:
+        err(f"note: {len(done.already_triggered)} retraining trigger(s) were sent before; not sent again")
+
+
+@app.command(epilog=example("gitops-mlops watch fraud-detector --site edge --interval 5m --push"))
+def watch(
+    model: ModelArg,
+    site: SitesOpt = [],
+    interval: Annotated[str, typer.Option("--interval", metavar="DURATION", help="Time between runs: 30s, 5m, 1h.")] = "5m",
+    times: Annotated[int | None, typer.Option("--times", metavar="N", min=1, help="Stop after N runs (default: run until stopped).")] = None,
+    push: PushOpt = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """verify --act in a loop: each run verifies, records and acts; a run that fails is reported and the loop goes on."""
+    import time
+
+    from gitops_mlops.checks import parse_duration
+    from gitops_mlops.errors import GitOpsError
+    from gitops_mlops.verify import verify as run
+
+    if not site:
+        raise InputError("watch: name the sites with --site (a site, a stage or a glob)")
+    pause = parse_duration(interval, "--interval")
+    done = 0
+    while times is None or done < times:
+        try:
+            report = run(repo, model, tuple(site), record=True, push=push)
+            err(f"{model}: {report.verdict} at {len(report.sites)} site(s), {report.requests} queries")
+            _act(repo, report, push)
+            for error in report.errors:
+                err(f"error: {error}")
+        except GitOpsError as exc:
+            err(f"error: {exc}")
+        done += 1
+        if times is None or done < times:
+            time.sleep(pause)

@@ -34,6 +34,7 @@ class RollbackRequest:
     selectors: tuple[str, ...]
     to: str | None = None  # a version or digest the site ran before; default: undo the latest promotion
     message: str = ""
+    reason: str = ""  # why (a failed check): the Reason: trailer, and the hold's reason
     verify: bool = True  # the digest gone back to is checked to still exist in its registry
     insecure_registries: tuple[str, ...] = ()
 

@@ -142,7 +142,7 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
             return _result(model, (), tuple(s.name for s in sites))
         _check_exists(config, request, goals)
         edits = {g.site.name: FileEdit(g.file, g.text, restore_pin(g.text, g.file, g.pin_name, g.goal.pin)) for g in goals}
-        hold = _hold_edit(repo_dir, model, goals)
+        hold = _hold_edit(repo_dir, model, goals, request.reason)
         files = [*edits.values(), hold]
         written: list[FileEdit] = []
         note = recovery.begin(git, [(f.file, f.before, f.after) for f in files])
@@ -152,7 +152,7 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
             _verify(repo_dir, config, model, goals, edits, written, cache, now)
             changes = _changes(goals, edits)
             parent = git.head()
-            sha = git.commit([f.file for f in files], commit_message(model, goals, request.message))
+            sha = git.commit([f.file for f in files], commit_message(model, goals, request.message, request.reason))
             recovery.committed(git, note, sha)
             try:
                 also = hydrate.after_commit(repo_dir, git, config, sha, parent, {g.site.name for g in goals}, cache)
@@ -234,7 +234,7 @@ def _changes(goals: list[Target], edits: dict[str, FileEdit]) -> tuple[PinChange
     return tuple(out)
 
 
-def _hold_edit(repo_dir: Path, model: Model, goals: list[Target]) -> FileEdit:
+def _hold_edit(repo_dir: Path, model: Model, goals: list[Target], reason: str = "") -> FileEdit:
     """Put each rolled-back (model, site, digest) on hold, so automation does not undo the rollback."""
     path = repo_dir / CONFIG_FILE
     before = path.read_bytes().decode("utf-8")
@@ -243,7 +243,7 @@ def _hold_edit(repo_dir: Path, model: Model, goals: list[Target]) -> FileEdit:
             model.name,
             g.site.name,
             g.current.digest,
-            f"rolled back from {g.current.version or g.current.digest[:19]} to {g.goal.version or g.goal.digest[:19]}",
+            f"rolled back from {g.current.version or g.current.digest[:19]} to {g.goal.version or g.goal.digest[:19]}" + (f": {reason}" if reason else ""),
         )
         for g in goals
         if g.current.digest
@@ -251,7 +251,7 @@ def _hold_edit(repo_dir: Path, model: Model, goals: list[Target]) -> FileEdit:
     return FileEdit(CONFIG_FILE, before, add_holds(before, new))
 
 
-def commit_message(model: Model, goals: list[Target], message: str) -> str:
+def commit_message(model: Model, goals: list[Target], message: str, reason: str = "") -> str:
     by_image: dict[str, list[str]] = {}
     for g in goals:
         by_image.setdefault(g.goal.images[0], []).append(g.site.name)
@@ -265,6 +265,7 @@ def commit_message(model: Model, goals: list[Target], message: str) -> str:
         images=tuple((image, tuple(names)) for image, names in by_image.items()),
         subject=trailers.subject("rollback", model.name, version, sites),
         body=message,
+        reason=reason,
     )
     return trailers.write(record)
 

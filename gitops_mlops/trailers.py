@@ -36,6 +36,7 @@ class Record:
     forced: bool = False
     subject: str = ""
     body: str = ""
+    reason: str = ""  # why it was done (a rollback after a failed check)
 
     @property
     def sites(self) -> tuple[str, ...]:
@@ -69,6 +70,8 @@ def write(record: Record) -> str:
     trailers.append(f"Action: {record.action}")
     if record.forced:
         trailers.append("Forced: true")
+    if record.reason:
+        trailers.append("Reason: " + " ".join(record.reason.split()))
     body = " ".join(record.body.replace("\x00", "").split("\n\n")).strip()
     return record.subject + "\n\n" + (body + "\n\n" if body else "") + "\n".join(trailers) + "\n"
 
@@ -104,5 +107,6 @@ def read(commit: Trailered) -> Record | None:
         version=values.get("Model-Version", ""),
         images=tuple(pairs),
         forced=values.get("Forced") == "true",
+        reason=values.get("Reason", ""),
         subject=commit.subject,
     )

@@ -74,14 +74,32 @@ def latest(records: list[Verification]) -> dict[str, Verification]:
 def record(git: GitRepo, config: Config, model: str, records: list[Verification], push: bool) -> tuple[str, bool]:
     """Append the records as one commit on the verifications branch; push it (re-applied on a moved
     remote, up to the usual attempts). The commit's sha, and whether it was pushed."""
+    message = f"verify {model}: {len(records)} site(s)\n\n" + "".join(f"{r.site}: {r.verdict} {r.digest}\n" for r in records)
+    return append(git, config, {f"{model}.jsonl": [r.as_json() for r in records]}, message, push)
+
+
+def read_lines(git: GitRepo, config: Config, file: str, fetch: bool = False) -> list[dict]:
+    sha = _tip(git, config, fetch)
+    out = []
+    for line in ((git.show_file(sha, file) if sha else None) or "").splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def append(git: GitRepo, config: Config, additions: dict[str, list[dict]], message: str, push: bool) -> tuple[str, bool]:
+    """Append JSON lines to files of the verifications branch in one commit, pushed with retries."""
     pushing = push and git.has_remote(config.remote)
     attempts = settings.push_attempts() if pushing else 1
-    lines = "".join(json.dumps(r.as_json(), sort_keys=True) + "\n" for r in records).encode()
-    message = f"verify {model}: {len(records)} site(s)\n\n" + "".join(f"{r.site}: {r.verdict} {r.digest}\n" for r in records)
     for attempt in range(attempts):
         parent = _tip(git, config, fetch=pushing)
-        before = git.show_file(parent, f"{model}.jsonl") if parent else None
-        sha = git.commit_tree(parent, {f"{model}.jsonl": (before or "").encode() + lines}, message)
+        files = {}
+        for file, rows in additions.items():
+            before = git.show_file(parent, file) if parent else None
+            files[file] = (before or "").encode() + "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows).encode()
+        sha = git.commit_tree(parent, files, message)
         local = git.try_resolve(f"refs/heads/{BRANCH}")
         git.run("update-ref", f"refs/heads/{BRANCH}", sha, *([local] if local else []))
         if not pushing:

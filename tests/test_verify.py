@@ -167,3 +167,105 @@ def test_a_stage_that_requires_verified_builds_waits_for_the_stage_before(gitops
     )
     assert forced.code == 0, forced.err
     assert "Forced: true" in gitops_repo.git("log", "-1", "--format=%B")  # the override is recorded
+
+
+# ------------------------------------------------------------------ acting on failures
+
+
+class Listener:
+    """A real HTTP listener on loopback that takes retraining triggers and checks their signature."""
+
+    def __init__(self, secret: str, status: int = 202) -> None:
+        import hashlib
+        import hmac
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received: list[tuple[dict, dict, bool]] = []  # (headers, body, signature valid)
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+                listener.received.append((dict(self.headers), json.loads(body), hmac.compare_digest(expected, self.headers.get("X-Hub-Signature-256", ""))))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/retrain"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def acting_config(repo, address: str, edge_action: str = "rollback", datacenter_action: str = "retrain", url: str = "") -> None:
+    def check(name: str, condition: str, action: str) -> str:
+        return (
+            "    checks:\n"
+            f"      - name: {name}\n"
+            f"        provider: {{prometheus: {{address: '{address}'}}}}\n"
+            '        query: \'model_p99_latency_seconds{model="{{args.model}}", site=~"{{args.site}}"}\'\n'
+            f"        successCondition: '{condition}'\n"
+            f"        action: {action}\n"
+        )
+
+    path = repo.work / "gitops-mlops.yaml"
+    text = path.read_text()
+    text = text.replace("  - name: datacenter\n", "  - name: datacenter\n" + check("drift", "max(result) < 0.1", datacenter_action), 1)
+    text = text.replace("  - name: edge\n", "  - name: edge\n" + check("latency", "max(result) < 0.25", edge_action), 1)
+    text += f"retrain:\n  url: {url or 'http://127.0.0.1:9/unused'}\n  secretEnv: RETRAIN_SECRET\n"
+    path.write_text(text)
+    repo.git("commit", "-qam", "checks that act")
+    repo.git("push", "-q", "origin", "main")
+
+
+def test_a_failed_rollback_check_rolls_the_failed_sites_back_once_and_holds_the_digest(gitops_repo, prometheus):
+    acting_config(gitops_repo, prometheus.address)
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud", "edge", push=True)
+    result = cli("verify", "fraud-detector", "--site", "edge", "--act", "--push", cwd=gitops_repo.work)
+    assert result.code == 3
+    assert "rolled back edge/berlin-01, edge/singapore-01 in commit" in result.err and "pushed" in result.err
+    message = gitops_repo.git("log", "-1", "--format=%B", "origin/main")
+    assert "Action: rollback" in message and "Reason: check latency failed at edge/berlin-01 (and 1 more sites): values [0.5]" in message
+    config = gitops_repo.read("gitops-mlops.yaml")
+    assert config.count(f"digest: {DIGEST_B}") == 2 and "check latency failed" in config  # both held, with the reason
+    head = gitops_repo.remote_head()
+    again = cli("verify", "fraud-detector", "--site", "edge", "--act", "--push", cwd=gitops_repo.work)
+    assert again.code == 3 and "rolled back" not in again.err and "not rolled back" in again.err
+    assert gitops_repo.remote_head() == head  # never past the digest it ran before; nothing new to do, nothing committed
+
+
+def test_a_failed_retrain_check_sends_one_signed_trigger(gitops_repo, prometheus):
+    listener = Listener("s3cret")
+    try:
+        acting_config(gitops_repo, prometheus.address, edge_action="none", url=listener.url)
+        env = {"RETRAIN_SECRET": "s3cret"}
+        result = cli("verify", "fraud-detector", "--site", "datacenter", "--act", "--push", cwd=gitops_repo.work, env=env)
+        assert result.code == 3 and "sent 1 retraining trigger(s)" in result.err, result.err
+        ((headers, body, signed),) = listener.received
+        assert signed and headers["Idempotency-Key"] == body["idempotencyKey"]
+        assert (body["model"], body["sites"], body["check"], body["values"]) == ("fraud-detector", ["datacenter"], "drift", {"datacenter": [0.12]})
+        assert body["digest"].startswith("sha256:") and body["version"] == "1.0.0" and "s3cret" not in result.err + result.out
+        again = cli("verify", "fraud-detector", "--site", "datacenter", "--act", "--push", cwd=gitops_repo.work, env=env)
+        assert again.code == 3 and "sent before; not sent again" in again.err and len(listener.received) == 1
+    finally:
+        listener.close()
+
+
+def test_a_trigger_url_that_refuses_is_exit_7_and_is_not_recorded_as_sent(gitops_repo, prometheus):
+    listener = Listener("s3cret", status=403)
+    try:
+        acting_config(gitops_repo, prometheus.address, edge_action="none", url=listener.url)
+        result = cli("verify", "fraud-detector", "--site", "datacenter", "--act", cwd=gitops_repo.work, env={"RETRAIN_SECRET": "s3cret"})
+        assert result.code == 7 and f"retrain trigger {listener.url}: HTTP 403 (after 1 attempt(s))" in result.err
+        assert len(listener.received) == 1  # a refusal is not retried
+        again = cli("verify", "fraud-detector", "--site", "datacenter", "--act", cwd=gitops_repo.work, env={"RETRAIN_SECRET": "s3cret"})
+        assert again.code == 7 and len(listener.received) == 2  # not recorded as sent: asked again
+    finally:
+        listener.close()
