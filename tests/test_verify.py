@@ -237,7 +237,7 @@ def test_a_failed_rollback_check_rolls_the_failed_sites_back_once_and_holds_the_
     assert config.count(f"digest: {DIGEST_B}") == 2 and "check latency failed" in config  # both held, with the reason
     head = gitops_repo.remote_head()
     again = cli("verify", "fraud-detector", "--site", "edge", "--act", "--push", cwd=gitops_repo.work)
-    assert again.code == 3 and "rolled back" not in again.err and "not rolled back" in again.err
+    assert again.code == 3 and "rolled back edge/" not in again.err and "is not what its latest promotion brought; not rolled back" in again.err
     assert gitops_repo.remote_head() == head  # never past the digest it ran before; nothing new to do, nothing committed
 
 
