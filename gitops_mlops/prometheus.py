@@ -39,8 +39,10 @@ class Client:
     def __init__(self) -> None:
         self.requests = 0
 
-    def query(self, provider: Prometheus, promql: str) -> list[Sample]:
-        url = f"{provider.address}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+    def query(self, provider: Prometheus, promql: str, at: float | None = None) -> list[Sample]:
+        """The instant vector of ``promql`` at ``at`` (a Unix time; default: Prometheus's now)."""
+        params = {"query": promql} | ({"time": f"{at:.3f}"} if at is not None else {})
+        url = f"{provider.address}/api/v1/query?" + urllib.parse.urlencode(params)
         request = urllib.request.Request(url, headers={"Accept": "application/json", **_auth(provider)})
         self.requests += 1
         try:

@@ -110,7 +110,9 @@ def verify(
     push: bool = False,
     client: Client | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
 ) -> VerifyReport:
+    """Each selected site's checks, measured on one timeline (``sleep`` waits; each query is evaluated at ``clock()``)."""
     repo_dir = Path(repo_dir).resolve()
     config = load_config(repo_dir)
     model = config.model(model_name)
@@ -120,7 +122,7 @@ def verify(
     if without:
         raise InputError(f"model {model.name}: no checks configured for stage {', '.join(without)} (stages[].checks or models[].checks)")
     client = client or Client()
-    results, errors = _measure(config, model, groups, client, sleep)
+    results, errors = _measure(config, model, groups, client, sleep, clock)
     report = VerifyReport(model.name, tuple(results), client.requests, errors=tuple(errors))
     recordable = [r for r in results if r.verdict != "error"]
     if record and recordable:
@@ -180,7 +182,7 @@ def _site_regex(sites: list[Site]) -> str:
     return "|".join(n.replace(".", "\\\\.") for n in names)
 
 
-def _measure(config: Config, model: Model, groups: list[_Group], client: Client, sleep) -> tuple[list[SiteResult], list[str]]:
+def _measure(config: Config, model: Model, groups: list[_Group], client: Client, sleep, clock) -> tuple[list[SiteResult], list[str]]:
     events = []  # (offset in seconds, group index, check)
     for index, group in enumerate(groups):
         for check in config.checks_for(model, group.stage):
@@ -203,7 +205,7 @@ def _measure(config: Config, model: Model, groups: list[_Group], client: Client,
             "namespace": group.namespace,
         }
         try:
-            samples = client.query(check.provider, checklib.render_query(check.query, args))
+            samples = client.query(check.provider, checklib.render_query(check.query, args), at=clock())
         except MonitoringError as exc:
             errors.append(f"check {check.name}: {exc}")
             for site in group.sites:

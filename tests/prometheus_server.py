@@ -28,6 +28,7 @@ def require(binary: str) -> str:
 class PrometheusServer:
     root: Path
     port: int = 0
+    now: int = 0  # the time the samples were written relative to: the last value of each series is at now - 30
     process: subprocess.Popen | None = None
     series: list[str] = field(default_factory=list)
 
@@ -38,7 +39,7 @@ class PrometheusServer:
     def start(self, samples: list[tuple[str, dict[str, str], list[float]]]) -> PrometheusServer:
         """Each (metric, labels, values): the values a minute apart, the last one 30 s ago."""
         self.root.mkdir(parents=True, exist_ok=True)
-        now = int(time.time())
+        now = self.now = int(time.time())
         lines = []
         for metric in sorted({m for m, _, _ in samples}):
             lines.append(f"# TYPE {metric} gauge\n")

@@ -20,6 +20,7 @@ SERIES = [
     ("model_p99_latency_seconds", {"model": "fraud-detector", "site": "singapore-01"}, [NAN]),
     ("model_p99_latency_seconds", {"model": "fraud-detector", "site": "singapore-01", "pod": "b"}, [0.1]),
     ("model_p99_latency_seconds", {"model": "other", "site": "austin-01"}, [0.1]),  # austin-01 has no fraud-detector series
+    ("flapping_latency_seconds", {"site": "datacenter"}, [0.12, 0.5, 0.12]),
 ]
 
 
@@ -269,3 +270,28 @@ def test_a_trigger_url_that_refuses_is_exit_7_and_is_not_recorded_as_sent(gitops
         assert again.code == 7 and len(listener.received) == 2  # not recorded as sent: asked again
     finally:
         listener.close()
+
+
+def test_a_check_that_flaps_within_its_failure_limit_passes_and_beyond_it_fails(gitops_repo, prometheus):
+    """The measurements are evaluated at chosen times against the real Prometheus: 0.12, 0.5, 0.12 a minute apart."""
+    from gitops_mlops.verify import verify
+
+    class Clock:
+        def __init__(self, start: float) -> None:
+            self.now = start
+
+        def __call__(self) -> float:
+            return self.now
+
+        def sleep(self, seconds: float) -> None:
+            self.now += seconds
+
+    for limit, verdict in ((1, "successful"), (0, "failed")):
+        extra = f"        interval: 1m\n        count: 3\n        failureLimit: {limit}\n"
+        with_checks(gitops_repo, prometheus.address, query='flapping_latency_seconds{site=~"{{args.site}}"}', extra=extra)
+        clock = Clock(prometheus.now - 145)  # just after the first of the three samples
+        report = verify(gitops_repo.work, "fraud-detector", ("datacenter",), record=False, sleep=clock.sleep, clock=clock)
+        (check,) = report.sites[0].checks
+        assert check.phases == ("successful", "failed", "successful") and check.verdict == verdict
+        assert report.requests == 3
+        gitops_repo.git("reset", "-q", "--hard", "HEAD~1")
