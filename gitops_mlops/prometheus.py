@@ -30,7 +30,10 @@ class Sample:
     value: float
 
     def label(self, name: str) -> str | None:
-        return dict(self.labels).get(name)
+        for key, value in self.labels:
+            if key == name:
+                return value
+        return None
 
 
 class Client:
@@ -42,8 +45,9 @@ class Client:
     def query(self, provider: Prometheus, promql: str, at: float | None = None) -> list[Sample]:
         """The instant vector of ``promql`` at ``at`` (a Unix time; default: Prometheus's now)."""
         params = {"query": promql} | ({"time": f"{at:.3f}"} if at is not None else {})
-        url = f"{provider.address}/api/v1/query?" + urllib.parse.urlencode(params)
-        request = urllib.request.Request(url, headers={"Accept": "application/json", **_auth(provider)})
+        headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded", **_auth(provider)}
+        # POST, as the API allows: a stage of thousands of sites makes a query longer than a URL should be
+        request = urllib.request.Request(f"{provider.address}/api/v1/query", data=urllib.parse.urlencode(params).encode(), headers=headers, method="POST")
         self.requests += 1
         try:
             with urllib.request.urlopen(request, timeout=settings.monitoring_timeout(), context=_tls(provider)) as response:

@@ -152,9 +152,9 @@ def _groups(repo_dir: Path, config: Config, model: Model, targets: tuple[Site, .
         if not containers:
             continue
         first = containers[0]
-        group = groups.setdefault(
-            (site.stage, first.digest), _Group(site.stage, first.digest, first.tag, _namespace(rendered.output or "", first.resource), [])
-        )
+        group = groups.get((site.stage, first.digest))
+        if group is None:  # the namespace is read from the first site's render of each group
+            group = groups[(site.stage, first.digest)] = _Group(site.stage, first.digest, first.tag, _namespace(rendered.output or "", first.resource), [])
         group.sites.append(site)
     if not groups:
         raise InputError(f"model {model.name}: no selected site renders it ({', '.join(selectors_of(targets))})")
@@ -211,8 +211,9 @@ def _measure(config: Config, model: Model, groups: list[_Group], client: Client,
             for site in group.sites:
                 phases.setdefault((index, check.name, site.name), []).append(("error", (), str(exc)))
             continue
+        by_site = _by_site(samples, check)
         for site in group.sites:
-            values = _values_of(samples, check, site)
+            values = tuple(by_site.get(site.name, ())) or tuple(by_site.get(site.name.rsplit("/", 1)[-1], ())) or by_site.get(None, ())
             phases.setdefault((index, check.name, site.name), []).append(_phase(check, values))
     results = []
     for index, group in enumerate(groups):
@@ -222,9 +223,17 @@ def _measure(config: Config, model: Model, groups: list[_Group], client: Client,
     return results, list(dict.fromkeys(errors))
 
 
-def _values_of(samples: list[Sample], check: Check, site: Site) -> tuple[float, ...]:
-    names = {site.name, site.name.rsplit("/", 1)[-1]}
-    return tuple(s.value for s in samples if s.label(check.site_label) in names or (not s.labels and len(samples) == 1))
+def _by_site(samples: list[Sample], check: Check) -> dict[str | None, list[float] | tuple[float, ...]]:
+    """The values of each site label (a site is found by its name or its last path component); a lone
+    sample without labels (a scalar) under None, for every site."""
+    out: dict[str | None, list[float] | tuple[float, ...]] = {}
+    for sample in samples:
+        out.setdefault(sample.label(check.site_label), []).append(sample.value)
+    if len(samples) == 1 and not samples[0].labels:
+        out[None] = (samples[0].value,)
+    else:
+        out.pop(None, None)
+    return out
 
 
 def _phase(check: Check, values: tuple[float, ...]) -> tuple[str, tuple[float, ...], str]:
