@@ -15,6 +15,7 @@ comprehensions are refused. ``&&``, ``||`` and ``!`` of Argo's expr language are
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 from dataclasses import dataclass
@@ -123,8 +124,9 @@ def _python(expression: str) -> str:
 
 def compile_condition(expression: str, where: str) -> str:
     """The condition in the evaluator's spelling; one that does not parse is bad input."""
-    text = _python(expression)
+    text = _python(expression).strip()
     try:
+        ast.parse(text, mode="eval")  # one expression, never a statement
         EvalWithCompoundTypes(functions=FUNCTIONS, names={"result": [1.0]}).parse(text)
     except (SyntaxError, InvalidExpression, ValueError) as exc:
         raise InputError(f"{where}: condition {expression!r} does not parse: {exc}") from None

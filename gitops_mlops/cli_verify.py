@@ -66,7 +66,7 @@ def verify(
     if bad:
         first = next(c for c in bad[0].checks if c.verdict != "successful")
         raise PolicyError(f"{len(bad)} of {len(report.sites)} site(s) did not pass: {bad[0].site} {first.check} {first.verdict}")
-    err(f"{len(report.sites)} site(s) verified: {report.model} passed every check ({report.requests} queries)")
+    err(f"{len(report.sites)} site(s) verified: {report.model} passed every check ({report.requests} quer{'y' if report.requests == 1 else 'ies'})")
 
 
 def _act(repo: Path, report, push: bool) -> None:

@@ -69,3 +69,6 @@ run gitops-mlops rollback fraud-detector --site edge/berlin-01 --push
 step "# automation re-promoting the held digest is refused (exit 3) until the hold is released"
 gitops-mlops promote fraud-detector "$IMAGE" --to edge --push || echo "exit code $?"
 run gitops-mlops history fraud-detector --site edge/berlin-01 --limit 2
+
+step "# closing the loop: checks on production metrics gate the next stage, roll back, trigger retraining"
+python "$PROJECT/scripts/demo_loop.py"
