@@ -77,6 +77,12 @@ def render_query(query: str, args: dict[str, str]) -> str:
     return _ARG.sub(lambda m: args.get(m.group(1), m.group(0)), query)
 
 
+def uses_build(query: str) -> bool:
+    """Whether the query names the build (``{{args.digest}}`` or ``{{args.version}}``): then sites running
+    different builds need a query each."""
+    return any(m.group(1) in ("digest", "version") for m in _ARG.finditer(query))
+
+
 def check_query(query: str, where: str) -> None:
     unknown = sorted({m.group(1) for m in _ARG.finditer(query)} - set(ARGS))
     if unknown:

@@ -1,7 +1,8 @@
 """Verify a model in production: run each selected site's checks against the digest the site renders.
 
-Sites are grouped by stage (and digest): each check is one PromQL query per group and
-measurement, its series told apart by the site label, never one query per site. A check's
+Sites are grouped by stage: each check is one PromQL query per stage and measurement (per
+stage and build when the query names ``{{args.digest}}`` or ``{{args.version}}``), its series
+told apart by the site label, never one query per site. A check's
 measurements follow its ``initialDelay``, ``interval`` and ``count``; all checks of a run are
 measured on one timeline. Per site and check the verdict is ``error`` when monitoring failed,
 ``failed`` when more measurements failed than ``failureLimit`` allows, ``inconclusive`` when
@@ -183,36 +184,41 @@ def _site_regex(sites: list[Site]) -> str:
 
 
 def _measure(config: Config, model: Model, groups: list[_Group], client: Client, sleep, clock) -> tuple[list[SiteResult], list[str]]:
-    events = []  # (offset in seconds, group index, check)
+    by_stage: dict[str, list[int]] = {}
     for index, group in enumerate(groups):
-        for check in config.checks_for(model, group.stage):
-            events += [(check.initial_delay + i * check.interval, index, check) for i in range(check.count)]
+        by_stage.setdefault(group.stage, []).append(index)
+    events = []  # (offset in seconds, the groups one query serves, check)
+    for stage, indices in by_stage.items():
+        for check in config.checks_for(model, stage):
+            batches = [(i,) for i in indices] if checklib.uses_build(check.query) else [tuple(indices)]
+            events += [(check.initial_delay + i * check.interval, batch, check) for batch in batches for i in range(check.count)]
     events.sort(key=lambda e: e[0])
     phases: dict[tuple[int, str, str], list[tuple[str, tuple[float, ...], str]]] = {}  # (group, check, site) -> measurements
     errors: list[str] = []
     start = time.monotonic()
-    for offset, index, check in events:
+    for offset, batch, check in events:
         wait = start + offset - time.monotonic()
         if wait > 0:
             sleep(wait)
-        group = groups[index]
+        first = groups[batch[0]]
+        sites = [(i, site) for i in batch for site in groups[i].sites]
         args = {
             "model": model.name,
-            "version": group.version,
-            "digest": group.digest,
-            "site": _site_regex(group.sites),
-            "stage": group.stage,
-            "namespace": group.namespace,
+            "version": first.version,
+            "digest": first.digest,
+            "site": _site_regex([site for _, site in sites]),
+            "stage": first.stage,
+            "namespace": first.namespace,
         }
         try:
             samples = client.query(check.provider, checklib.render_query(check.query, args), at=clock())
         except MonitoringError as exc:
             errors.append(f"check {check.name}: {exc}")
-            for site in group.sites:
+            for index, site in sites:
                 phases.setdefault((index, check.name, site.name), []).append(("error", (), str(exc)))
             continue
         by_site = _by_site(samples, check)
-        for site in group.sites:
+        for index, site in sites:
             values = tuple(by_site.get(site.name, ())) or tuple(by_site.get(site.name.rsplit("/", 1)[-1], ())) or by_site.get(None, ())
             phases.setdefault((index, check.name, site.name), []).append(_phase(check, values))
     results = []

@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from registry_server import free_port
+from registry_server import free_port, self_signed_loopback_cert
 
 
 def require(binary: str) -> str:
@@ -27,6 +27,7 @@ def require(binary: str) -> str:
 @dataclass
 class PrometheusServer:
     root: Path
+    tls: bool = False  # HTTPS with a self-signed certificate for 127.0.0.1 (``ca_file``), through Prometheus's web config
     port: int = 0
     now: int = 0  # the time the samples were written relative to: the last value of each series is at now - 30
     process: subprocess.Popen | None = None
@@ -34,7 +35,11 @@ class PrometheusServer:
 
     @property
     def address(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.root / "tls.crt"
 
     def start(self, samples: list[tuple[str, dict[str, str], list[float]]]) -> PrometheusServer:
         """Each (metric, labels, values): the values a minute apart, the last one 30 s ago."""
@@ -57,20 +62,29 @@ class PrometheusServer:
         )
         (self.root / "prometheus.yml").write_text("global:\n  scrape_interval: 1m\n")
         self.port = free_port()
+        web = []
+        if self.tls:
+            cert, key = self_signed_loopback_cert(self.root)
+            (self.root / "web.yml").write_text(f"tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n")
+            web = [f"--web.config.file={self.root / 'web.yml'}"]
         self.process = subprocess.Popen(
             [
                 require("prometheus"),
                 f"--config.file={self.root / 'prometheus.yml'}",
                 f"--storage.tsdb.path={tsdb}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
+                *web,
             ],
             stdout=subprocess.DEVNULL,
             stderr=open(self.root / "prometheus.log", "wb"),
         )
         deadline = time.monotonic() + 30
+        import ssl
+
+        context = ssl.create_default_context(cafile=str(self.ca_file)) if self.tls else None
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"{self.address}/-/ready", timeout=1) as response:
+                with urllib.request.urlopen(f"{self.address}/-/ready", timeout=1, context=context) as response:
                     if response.status == 200:
                         return self
             except OSError:

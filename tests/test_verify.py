@@ -189,7 +189,8 @@ class Listener:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-                listener.received.append((dict(self.headers), json.loads(body), hmac.compare_digest(expected, self.headers.get("X-Hub-Signature-256", ""))))
+                parsed = json.loads(body) if body.startswith(b"{") else {}
+                listener.received.append((dict(self.headers), parsed, hmac.compare_digest(expected, self.headers.get("X-Hub-Signature-256", ""))))
                 self.send_response(status)
                 self.end_headers()
 
@@ -295,3 +296,65 @@ def test_a_check_that_flaps_within_its_failure_limit_passes_and_beyond_it_fails(
         assert check.phases == ("successful", "failed", "successful") and check.verdict == verdict
         assert report.requests == 3
         gitops_repo.git("reset", "-q", "--hard", "HEAD~1")
+
+
+def test_https_with_the_configured_ca_and_a_bearer_token(gitops_repo, tmp_path):
+    """A real Prometheus behind TLS (its web config) checked against caFile; the bearer token is sent and never shown."""
+    try:
+        server = PrometheusServer(tmp_path / "tls", tls=True).start(SERIES)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        provider = f"provider: {{prometheus: {{address: '{server.address}', caFile: '{server.ca_file}', bearerTokenEnv: PROM_TOKEN}}}}"
+        path = gitops_repo.work / "gitops-mlops.yaml"
+        with_checks(gitops_repo, server.address)
+        path.write_text(path.read_text().replace(f"provider: {{prometheus: {{address: '{server.address}'}}}}", provider))
+        gitops_repo.git("commit", "-qam", "TLS and a token")
+        result = cli("verify", "fraud-detector", "--site", "datacenter", "--no-record", cwd=gitops_repo.work, env={"PROM_TOKEN": "tok-9f3e-secret"})
+        assert result.code == 0, result.err
+        unset = cli("verify", "fraud-detector", "--site", "datacenter", "--no-record", cwd=gitops_repo.work, env={"PROM_TOKEN": ""})
+        assert unset.code == 2 and "bearerTokenEnv names PROM_TOKEN, which is not set" in unset.err
+        path.write_text(path.read_text().replace(f", caFile: '{server.ca_file}'", ""))
+        gitops_repo.git("commit", "-qam", "no CA")
+        untrusted = cli("verify", "fraud-detector", "--site", "datacenter", "--no-record", cwd=gitops_repo.work, env={"PROM_TOKEN": "tok-9f3e-secret"})
+        assert untrusted.code == 7 and "CERTIFICATE_VERIFY_FAILED" in untrusted.err and "tok-9f3e-secret" not in untrusted.err
+    finally:
+        server.stop()
+
+
+def test_the_bearer_token_goes_in_the_authorization_header(gitops_repo):
+    """Prometheus itself takes no bearer tokens (a proxy in front of it does): a contract test on what is sent."""
+    listener = Listener("unused", status=200)
+    try:
+        with_checks(gitops_repo, listener.url.rsplit("/hooks", 1)[0])
+        path = gitops_repo.work / "gitops-mlops.yaml"
+        path.write_text(path.read_text().replace("address: 'http", "bearerTokenEnv: PROM_TOKEN, address: 'http"))
+        gitops_repo.git("commit", "-qam", "a token")
+        result = cli("verify", "fraud-detector", "--site", "datacenter", "--no-record", cwd=gitops_repo.work, env={"PROM_TOKEN": "tok-1"})
+        assert result.code == 7 and "the answer is not JSON: not a Prometheus API" in result.err  # the listener is no Prometheus
+        (headers, _, _) = listener.received[0]
+        assert headers["Authorization"] == "Bearer tok-1"
+    finally:
+        listener.close()
+
+
+def test_watch_verifies_and_acts_each_run(gitops_repo, prometheus):
+    acting_config(gitops_repo, prometheus.address)
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud", "edge", push=True)
+    result = cli("watch", "fraud-detector", "--site", "edge", "--interval", "0s", "--times", "2", "--push", cwd=gitops_repo.work)
+    assert result.code == 0, result.err
+    runs = [line for line in result.err.splitlines() if line.startswith("fraud-detector: ")]
+    assert len(runs) == 2 and all("at 3 site(s), 1 queries" in r for r in runs)  # one query for the stage, whatever builds its sites run
+    assert result.err.count("rolled back edge/berlin-01, edge/singapore-01") == 1  # the second run finds nothing new to do
+
+
+def test_a_query_that_names_the_build_is_asked_once_per_build_of_the_stage(gitops_repo, prometheus):
+    with_checks(gitops_repo, prometheus.address, query='model_p99_latency_seconds{site=~"{{args.site}}"} * 0 + {{args.version}}'.replace("{{args.version}}", "0"))
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud", "edge/berlin-01")
+    plain = json.loads(cli("verify", "fraud-detector", "--site", "edge", "--no-record", "-o", "json", cwd=gitops_repo.work).out)
+    assert plain["requests"] == 1
+    gitops_repo.git("reset", "-q", "--hard", "HEAD~4")
+    with_checks(gitops_repo, prometheus.address, query='model_p99_latency_seconds{site=~"{{args.site}}", digest!="{{args.digest}}"}')
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud", "edge/berlin-01")
+    per_build = json.loads(cli("verify", "fraud-detector", "--site", "edge", "--no-record", "-o", "json", cwd=gitops_repo.work).out)
+    assert per_build["requests"] == 2  # berlin-01 runs 1.4.0, the others 1.0.0
