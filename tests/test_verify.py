@@ -349,7 +349,9 @@ def test_watch_verifies_and_acts_each_run(gitops_repo, prometheus):
 
 
 def test_a_query_that_names_the_build_is_asked_once_per_build_of_the_stage(gitops_repo, prometheus):
-    with_checks(gitops_repo, prometheus.address, query='model_p99_latency_seconds{site=~"{{args.site}}"} * 0 + {{args.version}}'.replace("{{args.version}}", "0"))
+    with_checks(
+        gitops_repo, prometheus.address, query='model_p99_latency_seconds{site=~"{{args.site}}"} * 0 + {{args.version}}'.replace("{{args.version}}", "0")
+    )
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud", "edge/berlin-01")
     plain = json.loads(cli("verify", "fraud-detector", "--site", "edge", "--no-record", "-o", "json", cwd=gitops_repo.work).out)
     assert plain["requests"] == 1
