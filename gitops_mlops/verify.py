@@ -122,13 +122,14 @@ def verify(
     without = sorted({g.stage for g in groups if not config.checks_for(model, g.stage)})
     if without:
         raise InputError(f"model {model.name}: no checks configured for stage {', '.join(without)} (stages[].checks or models[].checks)")
+    git = GitRepo(repo_dir)
+    if record:
+        git.check_identity()  # before the measurements: a run of minutes must not end in 'who are you?'
     client = client or Client()
     results, errors = _measure(config, model, groups, client, sleep, clock)
     report = VerifyReport(model.name, tuple(results), client.requests, errors=tuple(errors))
     recordable = [r for r in results if r.verdict != "error"]
     if record and recordable:
-        git = GitRepo(repo_dir)
-        git.check_identity()
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         source = git.head() or ""
         entries = [
@@ -158,11 +159,11 @@ def _groups(repo_dir: Path, config: Config, model: Model, targets: tuple[Site, .
             group = groups[(site.stage, first.digest)] = _Group(site.stage, first.digest, first.tag, _namespace(rendered.output or "", first.resource), [])
         group.sites.append(site)
     if not groups:
-        raise InputError(f"model {model.name}: no selected site renders it ({', '.join(selectors_of(targets))})")
+        raise InputError(f"model {model.name}: no selected site renders it ({', '.join(_some(targets))})")
     return list(groups.values())
 
 
-def selectors_of(sites: tuple[Site, ...]) -> list[str]:
+def _some(sites: tuple[Site, ...]) -> list[str]:
     names = [s.name for s in sites]
     return names[:3] + ([f"and {len(names) - 3} more"] if len(names) > 3 else [])
 
