@@ -360,3 +360,15 @@ def test_a_query_that_names_the_build_is_asked_once_per_build_of_the_stage(gitop
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud", "edge/berlin-01")
     per_build = json.loads(cli("verify", "fraud-detector", "--site", "edge", "--no-record", "-o", "json", cwd=gitops_repo.work).out)
     assert per_build["requests"] == 2  # berlin-01 runs 1.4.0, the others 1.0.0
+
+
+def test_a_trigger_that_fails_on_the_server_is_retried_with_backoff(gitops_repo, prometheus):
+    listener = Listener("s3cret", status=503)
+    try:
+        acting_config(gitops_repo, prometheus.address, edge_action="none", url=listener.url)
+        result = cli("verify", "fraud-detector", "--site", "datacenter", "--act", cwd=gitops_repo.work, env={"RETRAIN_SECRET": "s3cret"})
+        assert result.code == 7 and "HTTP 503 (after 3 attempt(s))" in result.err
+        keys = {headers["Idempotency-Key"] for headers, _, _ in listener.received}
+        assert len(listener.received) == 3 and len(keys) == 1  # the same trigger each time: the listener can tell
+    finally:
+        listener.close()
