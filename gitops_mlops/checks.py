@@ -22,7 +22,10 @@ from dataclasses import dataclass
 
 from simpleeval import EvalWithCompoundTypes, InvalidExpression
 
+from gitops_mlops.configreader import Reader
 from gitops_mlops.errors import InputError
+from gitops_mlops.names import NAME_RE
+from gitops_mlops.yamlnodes import Node, line_of
 
 ACTIONS = ("none", "rollback", "retrain")
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
@@ -146,3 +149,65 @@ def evaluate(condition: str, result: list[float]) -> bool:
         return bool(evaluator.eval(condition))
     except Exception as exc:  # simpleeval raises many kinds; every one means the condition could not be decided
         raise ValueError(f"{type(exc).__name__}: {exc}") from None
+
+
+# ------------------------------------------------------------------ reading them from the config
+
+
+_CHECK_KEYS = {
+    "name", "provider", "query", "successCondition", "failureCondition", "interval", "count",
+    "initialDelay", "failureLimit", "inconclusiveLimit", "action", "siteLabel",
+}  # fmt: skip
+
+
+def read_checks(source: str, owner: Reader, where: str) -> tuple[Check, ...]:
+    """The ``checks:`` of a stage or a model, each in the shape of an AnalysisTemplate metric."""
+    found: list[Check] = []
+    for node in owner.list("checks"):
+        r = Reader(source, node, f"{where} check", _CHECK_KEYS)
+        name = r.str("name", pattern=NAME_RE)
+        at = f"{source}:{line_of(node)}: check {name!r}"
+        if any(c.name == name for c in found):
+            raise InputError(f"{at}: defined twice in {where}")
+        provider = Reader(source, r.values["provider"], f"check {name!r} provider", {"prometheus"}) if "provider" in r.values else None
+        if provider is None or "prometheus" not in provider.values:
+            raise InputError(f"{at}: needs provider.prometheus.address")
+        p = Reader(source, provider.values["prometheus"], f"check {name!r} provider.prometheus", {"address", "bearerTokenEnv", "caFile"})
+        address = p.str("address")
+        if not re.match(r"^https?://[^\s/]+", address):
+            raise r.error(p.values["address"], f"check {name!r}: provider.prometheus.address {address!r} is not an http(s):// URL")
+        success, failure = r.str("successCondition", default=""), r.str("failureCondition", default="")
+        if not success and not failure:
+            raise InputError(f"{at}: needs a successCondition or a failureCondition")
+        query = r.str("query")
+        check_query(query, at)
+        action = r.str("action", default="none")
+        if action not in ACTIONS:
+            raise r.error(r.values["action"], f"check {name!r}: action {action!r} is not one of {', '.join(ACTIONS)}")
+        found.append(
+            Check(
+                name=name,
+                provider=Prometheus(address.rstrip("/"), p.str("bearerTokenEnv", default=""), p.str("caFile", default="")),
+                query=query,
+                success_condition=compile_condition(success, f"{at} successCondition") if success else "",
+                failure_condition=compile_condition(failure, f"{at} failureCondition") if failure else "",
+                interval=parse_duration(r.str("interval", default="0s"), f"{at} interval"),
+                count=r.int("count", 1, minimum=1),
+                initial_delay=parse_duration(r.str("initialDelay", default="0s"), f"{at} initialDelay"),
+                failure_limit=r.int("failureLimit", 0),
+                inconclusive_limit=r.int("inconclusiveLimit", 0),
+                action=action,
+                site_label=r.str("siteLabel", default="site"),
+            )
+        )
+    return tuple(found)
+
+
+def read_retrain(source: str, node: Node | None) -> Retrain | None:
+    if node is None:
+        return None
+    r = Reader(source, node, "retrain", {"url", "secretEnv"})
+    url = r.str("url")
+    if not re.match(r"^https?://[^\s/]+", url):
+        raise r.error(r.values["url"], f"retrain.url {url!r} is not an http(s):// URL")
+    return Retrain(url=url, secret_env=r.str("secretEnv", default=""))

@@ -10,13 +10,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops_mlops.checks import ACTIONS, Check, Prometheus, Retrain, check_query, compile_condition, parse_duration
+from gitops_mlops.checks import Check, Retrain, read_checks, read_retrain
+from gitops_mlops.configreader import Reader
 from gitops_mlops.errors import InputError
 from gitops_mlops.imageref import parse_repository
 from gitops_mlops.modelcar import modelcar_pin_name
 from gitops_mlops.names import DIGEST_RE, HOST_RE, NAME_RE, SITE_NAME_RE, check_branch
 from gitops_mlops.semrange import parse_range
-from gitops_mlops.yamlnodes import MappingNode, Node, ScalarNode, SequenceNode, compose, line_of
+from gitops_mlops.yamlnodes import compose, line_of
 
 CONFIG_FILE = "gitops-mlops.yaml"
 ARTIFACTS = ("image", "modelcar")
@@ -148,66 +149,6 @@ class Config:
         return len(self.stages)
 
 
-class _Reader:
-    """Typed access to a mapping node with file:line errors."""
-
-    def __init__(self, source: str, node: Node, where: str, allowed: set[str]) -> None:
-        if not isinstance(node, MappingNode):
-            raise InputError(f"{source}:{line_of(node)}: {where} must be a mapping")
-        self.source, self.node, self.where = source, node, where
-        self.values = {k.value: v for k, v in node.value}
-        for key, _ in node.value:
-            if key.value not in allowed:
-                raise InputError(f"{source}:{line_of(key)}: unknown key {key.value!r} in {where} (allowed: {', '.join(sorted(allowed))})")
-
-    def error(self, node: Node, message: str) -> InputError:
-        return InputError(f"{self.source}:{line_of(node)}: {message}")
-
-    def str(self, key: str, default: str | None = None, pattern: re.Pattern[str] | None = None) -> str:
-        node = self.values.get(key)
-        if node is None:
-            if default is None:
-                raise InputError(f"{self.source}:{line_of(self.node)}: {self.where} needs {key!r}")
-            return default
-        if not isinstance(node, ScalarNode) or not node.tag.endswith(":str") or not node.value:
-            raise self.error(node, f"{self.where}.{key} must be a non-empty string")
-        if pattern is not None and not pattern.match(node.value):
-            raise self.error(node, f"{self.where}.{key} {node.value!r} is not a valid name")
-        return node.value
-
-    def int(self, key: str, default: int, minimum: int = 0) -> int:
-        node = self.values.get(key)
-        if node is None:
-            return default
-        if not isinstance(node, ScalarNode) or not node.tag.endswith(":int") or int(node.value) < minimum:
-            raise self.error(node, f"{self.where}.{key} must be a whole number of at least {minimum}")
-        return int(node.value)
-
-    def bool(self, key: str, default: bool = False) -> bool:
-        node = self.values.get(key)
-        if node is None:
-            return default
-        if not isinstance(node, ScalarNode) or not node.tag.endswith(":bool"):
-            raise self.error(node, f"{self.where}.{key} must be true or false")
-        return node.value.lower() in ("true", "yes", "on")
-
-    def list(self, key: str) -> list[Node]:
-        node = self.values.get(key)
-        if node is None or (isinstance(node, ScalarNode) and node.tag.endswith(":null")):
-            return []
-        if not isinstance(node, SequenceNode):
-            raise self.error(node, f"{self.where}.{key} must be a list")
-        return list(node.value)
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        out = []
-        for item in self.list(key):
-            if not isinstance(item, ScalarNode) or not item.value:
-                raise self.error(item, f"{self.where}.{key} must be a list of strings")
-            out.append(item.value)
-        return tuple(out)
-
-
 def find_repo(start: Path) -> Path:
     """The repository holding ``start``: the nearest folder upward with a ``gitops-mlops.yaml``,
     not past the top of the git work tree (as git finds its repository); ``start`` itself when none."""
@@ -238,7 +179,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     root = compose(text, source)
     if root is None:
         raise InputError(f"{source}: empty")
-    top = _Reader(
+    top = Reader(
         source,
         root,
         "config",
@@ -247,7 +188,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
 
     models: list[Model] = []
     for node in top.list("models"):
-        r = _Reader(source, node, "model", {"name", "image", "repository", "sites", "artifact", "inferenceService", "checks", "retrain"})
+        r = Reader(source, node, "model", {"name", "image", "repository", "sites", "artifact", "inferenceService", "checks", "retrain"})
         name = r.str("name", pattern=NAME_RE)
         repository = r.str("repository")
         try:
@@ -270,8 +211,8 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
                 sites=r.strings("sites"),
                 artifact=artifact,
                 inference_service=inference_service,
-                checks=_checks(source, r, f"model {name!r}"),
-                retrain=_retrain(source, r.values.get("retrain")),
+                checks=read_checks(source, r, f"model {name!r}"),
+                retrain=read_retrain(source, r.values.get("retrain")),
             )
         )
         for other in models[:-1]:
@@ -285,7 +226,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
 
     stages: list[Stage] = []
     for node in top.list("stages"):
-        r = _Reader(source, node, "stage", {"name", "constraint", "prereleases", "checks", "requireVerified"})
+        r = Reader(source, node, "stage", {"name", "constraint", "prereleases", "checks", "requireVerified"})
         name = r.str("name", pattern=NAME_RE)
         if any(s.name == name for s in stages):
             raise r.error(node, f"stage {name!r} is defined twice")
@@ -299,14 +240,14 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
                 name=name,
                 constraint=constraint,
                 prereleases=r.bool("prereleases"),
-                checks=_checks(source, r, f"stage {name!r}"),
+                checks=read_checks(source, r, f"stage {name!r}"),
                 require_verified=r.bool("requireVerified"),
             )
         )
 
     sites: list[SiteSpec] = []
     for node in top.list("sites"):
-        r = _Reader(source, node, "site", {"name", "path", "stage"})
+        r = Reader(source, node, "site", {"name", "path", "stage"})
         path = r.str("path").rstrip("/")
         wildcards = path.count("*")
         if wildcards and any(part != "*" and "*" in part for part in path.split("/")):
@@ -329,12 +270,12 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
 
     policy = Policy()
     if "policy" in top.values:
-        r = _Reader(source, top.values["policy"], "policy", {"allowedRegistries", "remoteResources"})
+        r = Reader(source, top.values["policy"], "policy", {"allowedRegistries", "remoteResources"})
         policy = Policy(allowed_registries=r.strings("allowedRegistries"), remote_resources=r.strings("remoteResources"))
 
     holds: list[Hold] = []
     for node in top.list("holds"):
-        r = _Reader(source, node, "hold", {"model", "site", "digest", "reason"})
+        r = Reader(source, node, "hold", {"model", "site", "digest", "reason"})
         digest = r.str("digest")
         if not DIGEST_RE.match(digest):
             raise r.error(r.values["digest"], f"hold digest {digest!r} is not sha256:<64 hex>")
@@ -342,7 +283,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
 
     registries: list[RegistrySpec] = []
     for node in top.list("registries"):
-        r = _Reader(source, node, "registry", {"host", "insecure", "caFile", "usernameEnv", "passwordEnv"})
+        r = Reader(source, node, "registry", {"host", "insecure", "caFile", "usernameEnv", "passwordEnv"})
         host = r.str("host", pattern=HOST_RE)
         if any(x.host == host for x in registries):
             raise r.error(node, f"registry {host!r} is listed twice")
@@ -355,7 +296,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
 
     hydrate = None
     if "hydrate" in top.values:
-        r = _Reader(source, top.values["hydrate"], "hydrate", {"branch", "path"})
+        r = Reader(source, top.values["hydrate"], "hydrate", {"branch", "path"})
         branch, path = r.str("branch"), r.str("path", default="sites").strip("/")
         try:
             check_branch(branch, "hydrate.branch")
@@ -369,12 +310,12 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
 
     schemas = SchemaSpec()
     if "schemas" in top.values:
-        r = _Reader(source, top.values["schemas"], "schemas", {"kubernetesVersion", "crds"})
+        r = Reader(source, top.values["schemas"], "schemas", {"kubernetesVersion", "crds"})
         schemas = SchemaSpec(kubernetes_version=r.str("kubernetesVersion", default=""), crds=r.strings("crds"))
 
     serving = ServingSpec()
     if "serving" in top.values:
-        r = _Reader(source, top.values["serving"], "serving", {"clusterRuntimes", "deploymentModes"})
+        r = Reader(source, top.values["serving"], "serving", {"clusterRuntimes", "deploymentModes"})
         modes = r.strings("deploymentModes") or serving.deployment_modes
         for mode in modes:
             if mode not in DEPLOYMENT_MODES:
@@ -382,7 +323,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         serving = ServingSpec(cluster_runtimes=r.strings("clusterRuntimes"), deployment_modes=modes)
 
     return Config(
-        retrain=_retrain(source, top.values.get("retrain")),
+        retrain=read_retrain(source, top.values.get("retrain")),
         schemas=schemas,
         serving=serving,
         hydrate=hydrate,
@@ -396,62 +337,3 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         target_branch=top.str("targetBranch", default="main"),
         remote=top.str("remote", default="origin"),
     )
-
-
-_CHECK_KEYS = {
-    "name", "provider", "query", "successCondition", "failureCondition", "interval", "count",
-    "initialDelay", "failureLimit", "inconclusiveLimit", "action", "siteLabel",
-}  # fmt: skip
-
-
-def _checks(source: str, owner: _Reader, where: str) -> tuple[Check, ...]:
-    """The ``checks:`` of a stage or a model, each in the shape of an AnalysisTemplate metric."""
-    found: list[Check] = []
-    for node in owner.list("checks"):
-        r = _Reader(source, node, f"{where} check", _CHECK_KEYS)
-        name = r.str("name", pattern=NAME_RE)
-        at = f"{source}:{line_of(node)}: check {name!r}"
-        if any(c.name == name for c in found):
-            raise InputError(f"{at}: defined twice in {where}")
-        provider = _Reader(source, r.values["provider"], f"check {name!r} provider", {"prometheus"}) if "provider" in r.values else None
-        if provider is None or "prometheus" not in provider.values:
-            raise InputError(f"{at}: needs provider.prometheus.address")
-        p = _Reader(source, provider.values["prometheus"], f"check {name!r} provider.prometheus", {"address", "bearerTokenEnv", "caFile"})
-        address = p.str("address")
-        if not re.match(r"^https?://[^\s/]+", address):
-            raise r.error(p.values["address"], f"check {name!r}: provider.prometheus.address {address!r} is not an http(s):// URL")
-        success, failure = r.str("successCondition", default=""), r.str("failureCondition", default="")
-        if not success and not failure:
-            raise InputError(f"{at}: needs a successCondition or a failureCondition")
-        query = r.str("query")
-        check_query(query, at)
-        action = r.str("action", default="none")
-        if action not in ACTIONS:
-            raise r.error(r.values["action"], f"check {name!r}: action {action!r} is not one of {', '.join(ACTIONS)}")
-        found.append(
-            Check(
-                name=name,
-                provider=Prometheus(address.rstrip("/"), p.str("bearerTokenEnv", default=""), p.str("caFile", default="")),
-                query=query,
-                success_condition=compile_condition(success, f"{at} successCondition") if success else "",
-                failure_condition=compile_condition(failure, f"{at} failureCondition") if failure else "",
-                interval=parse_duration(r.str("interval", default="0s"), f"{at} interval"),
-                count=r.int("count", 1, minimum=1),
-                initial_delay=parse_duration(r.str("initialDelay", default="0s"), f"{at} initialDelay"),
-                failure_limit=r.int("failureLimit", 0),
-                inconclusive_limit=r.int("inconclusiveLimit", 0),
-                action=action,
-                site_label=r.str("siteLabel", default="site"),
-            )
-        )
-    return tuple(found)
-
-
-def _retrain(source: str, node: Node | None) -> Retrain | None:
-    if node is None:
-        return None
-    r = _Reader(source, node, "retrain", {"url", "secretEnv"})
-    url = r.str("url")
-    if not re.match(r"^https?://[^\s/]+", url):
-        raise r.error(r.values["url"], f"retrain.url {url!r} is not an http(s):// URL")
-    return Retrain(url=url, secret_env=r.str("secretEnv", default=""))
