@@ -1,0 +1,102 @@
+"""The Tekton Task gitops-mlops-promote: valid against the Tekton v1 Task CRD, and its step script run
+for real (bash, git, the tool) on a repository with a remote, as the Task's step would run it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import DIGEST_B, PROJECT_ROOT, crd_dir, git
+
+from gitops_mlops.schemas import Schemas
+
+TASK = PROJECT_ROOT / "environments/pipelines/promote-task.yaml"
+
+
+def task() -> dict:
+    return yaml.safe_load(TASK.read_text())
+
+
+def run_step(tmp_path: Path, remote: Path, **params: str) -> tuple[subprocess.CompletedProcess, dict[str, str]]:
+    """The step's script with its env as Tekton would set it: params, workspace paths, result files."""
+    (step,) = task()["spec"]["steps"]
+    auth = tmp_path / "basic-auth"
+    auth.mkdir(exist_ok=True)
+    (auth / ".git-credentials").write_text("https://pipeline:not-a-real-token@git.example.com\n")
+    (auth / ".gitconfig").write_text("[credential]\n\thelper = store\n[user]\n\tname = Model Pipeline\n\temail = pipeline@example.com\n")
+    results = {name: tmp_path / "results" / name for name in ("commit", "pushed", "pull-request-url")}
+    results["commit"].parent.mkdir(exist_ok=True)
+    values = {"MODEL": "fraud-detector", "IMAGE_URL": "quay.io/example/fraud-detector:1.4.0", "IMAGE_DIGEST": DIGEST_B, "TO": "datacenter"}
+    values |= {"REPO_URL": remote.as_uri(), "REVISION": "main", "PR_BRANCH": "", "VERSION": ""} | params
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "HOME": str(tmp_path / "home"),
+        "GITOPS_MLOPS_NO_VERIFY": "1",  # no registry holds quay.io/example here
+        "GITOPS_MLOPS_RENDER_CACHE": os.environ.get("GITOPS_MLOPS_RENDER_CACHE", "off"),
+        **values,
+        "BASIC_AUTH_BOUND": "true",
+        "BASIC_AUTH_PATH": str(auth),
+        "DOCKERCONFIG_BOUND": "false",
+        "DOCKERCONFIG_PATH": "",
+        "RESULT_COMMIT": str(results["commit"]),
+        "RESULT_PUSHED": str(results["pushed"]),
+        "RESULT_PULL_REQUEST_URL": str(results["pull-request-url"]),
+    }
+    names = {e["name"] for e in step["env"]}
+    assert set(env) - {"PATH", "GITOPS_MLOPS_NO_VERIFY", "GITOPS_MLOPS_RENDER_CACHE"} == names  # the test sets what the Task sets, no more
+    work = tmp_path / "step"
+    work.mkdir(exist_ok=True)
+    done = subprocess.run(["bash", "-c", step["script"]], cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    return done, {name: path.read_text() if path.exists() else "" for name, path in results.items()}
+
+
+def test_the_task_is_a_valid_tekton_v1_task():
+    errors, unchecked = Schemas(crds=(crd_dir(),)).check_object(task())
+    assert (errors, unchecked) == ([], None)
+    spec = task()["spec"]
+    assert [p["name"] for p in spec["params"]] == ["MODEL", "IMAGE_URL", "IMAGE_DIGEST", "TO", "REPO_URL", "REVISION", "PR_BRANCH", "VERSION"]
+    assert [r["name"] for r in spec["results"]] == ["commit", "pushed", "pull-request-url"]
+    assert {w["name"]: w["optional"] for w in spec["workspaces"]} == {"basic-auth": True, "dockerconfig": True}
+    assert "$(params." not in spec["steps"][0]["script"]  # params reach the script as variables, never as code
+
+
+def test_the_step_promotes_and_pushes_and_writes_its_results(gitops_repo, tmp_path):
+    done, results = run_step(tmp_path, gitops_repo.remote)
+    assert done.returncode == 0, done.stderr
+    assert results == {"commit": gitops_repo.remote_head(), "pushed": "true", "pull-request-url": ""}
+    message = git(gitops_repo.remote, "log", "-1", "--format=%an%n%B", "main")
+    assert message.startswith("Model Pipeline\n") and "Image: quay.io/example/fraud-detector:1.4.0@" + DIGEST_B in message
+    again, results = run_step(tmp_path, gitops_repo.remote)
+    assert again.returncode == 0 and results["commit"] == "" and results["pushed"] == "false"  # already up to date
+
+
+def test_the_step_can_push_a_branch_for_a_pull_request(gitops_repo, tmp_path):
+    main = gitops_repo.remote_head()
+    done, results = run_step(tmp_path, gitops_repo.remote, PR_BRANCH="promote/fraud-detector-1.4.0", TO="datacenter cloud", VERSION="1.4.0")
+    assert done.returncode == 3 and "stage order" in done.stderr  # cloud before datacenter runs it: refused, nothing pushed
+    done, results = run_step(tmp_path, gitops_repo.remote, PR_BRANCH="promote/fraud-detector-1.4.0", VERSION="1.4.0")
+    assert done.returncode == 0, done.stderr
+    assert gitops_repo.remote_head("promote/fraud-detector-1.4.0") == results["commit"] and gitops_repo.remote_head() == main
+
+
+@pytest.mark.parametrize("missing", ["MODEL", "IMAGE_DIGEST", "TO"])
+def test_a_missing_param_is_one_line_and_pushes_nothing(gitops_repo, tmp_path, missing):
+    head = gitops_repo.remote_head()
+    done, results = run_step(tmp_path, gitops_repo.remote, **{missing: ""})
+    assert done.returncode == 2 and done.stderr == f"gitops-mlops-promote: param {missing} is empty\n"
+    assert gitops_repo.remote_head() == head and results == {"commit": "", "pushed": "", "pull-request-url": ""}
+
+
+def test_the_model_build_pipeline_is_a_valid_tekton_v1_pipeline_ending_in_the_promotion():
+    pipeline = yaml.safe_load((PROJECT_ROOT / "environments/pipelines/model-build.yaml").read_text())
+    assert Schemas(crds=(crd_dir(),)).check_object(pipeline) == ([], None)
+    tasks = {t["name"]: t for t in pipeline["spec"]["tasks"]}
+    assert list(tasks) == ["clone", "build", "test", "push", "promote"]
+    assert tasks["clone"]["taskRef"]["resolver"] == "cluster" and tasks["promote"]["taskRef"] == {"name": "gitops-mlops-promote"}
+    params = {p["name"]: p["value"] for p in tasks["promote"]["params"]}
+    assert params["IMAGE_DIGEST"] == "$(tasks.push.results.IMAGE_DIGEST)" and params["TO"] == "$(params.first-stage)"
+    assert [t.get("runAfter") for t in tasks.values()] == [None, ["clone"], ["build"], ["test"], ["push"]]
