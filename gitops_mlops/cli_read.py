@@ -58,6 +58,10 @@ def models(repo: RepoOpt = Path("."), output: OutputOpt = Output.table) -> None:
     )
 )
 def validate(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(metavar="[FILE]...", help="Only the sites whose build reads these files' folders, as pre-commit passes changed files."),
+    ] = None,
     site: SitesOpt = [],
     shard_of: Annotated[
         str | None, typer.Option("--shard", metavar="K/N", help="Only the K-th of N shards of the sites (the N shards together are every site once).")
@@ -77,6 +81,13 @@ def validate(
     from gitops_mlops.validate import schemas_for, validate_sites
 
     config, found = _context(repo)
+    if files:
+        from gitops_mlops.validate import sites_reading
+
+        found = sites_reading(repo, config, found, files)
+        if not found:
+            err("no site reads the files given: nothing to validate")
+            return
     chosen = shard(select(found, site) if site else found, shard_of)
     if no_schemas and (crds or strict):
         raise InputError("--no-schemas: not with --crds or --strict")

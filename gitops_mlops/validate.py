@@ -18,6 +18,7 @@ import yaml
 from gitops_mlops import kustomization
 from gitops_mlops.config import Config
 from gitops_mlops.errors import GitOpsError
+from gitops_mlops.inputs import References, check_references, closure, site_dir
 from gitops_mlops.names import DIGEST_RE
 from gitops_mlops.rendercache import RenderCache
 from gitops_mlops.rendering import Kustomize, split_documents
@@ -167,6 +168,27 @@ def _verdicts(
             made[key] = known[key] = [errors, list(unchecked)]
         cache.set_metas({key: json.dumps(value) for key, value in made.items()})
     return {s.name: (known[keys[s.name]][0], tuple(known[keys[s.name]][1])) for s in sites}
+
+
+def sites_reading(repo: Path, config: Config, sites: tuple[Site, ...], files: list[Path]) -> tuple[Site, ...]:
+    """The sites whose build reads the folder of one of ``files`` (every site when the config is one of
+    them); a site whose inputs cannot be followed is included, so that validate names its problem."""
+    repo = Path(repo).resolve()
+    paths = [(Path.cwd() / f).resolve() for f in files]
+    if any(p == repo / "gitops-mlops.yaml" for p in paths):
+        return sites
+    dirs = {p.parent for p in paths if p.is_relative_to(repo)}
+    refs = References()
+    found = []
+    for site in sites:
+        try:
+            check_references(repo, site, config.policy.remote_resources, refs)
+        except GitOpsError:
+            found.append(site)
+            continue
+        if any(d in dirs for d in closure(site_dir(repo, site, refs), refs)):
+            found.append(site)
+    return tuple(found)
 
 
 def serving_objects(rendered: str) -> list[dict]:
