@@ -107,6 +107,12 @@ DEPLOYMENT_MODES = ("RawDeployment", "Serverless", "ModelMesh")
 
 
 @dataclass(frozen=True)
+class ArgoCD:
+    webhook: str  # https://argocd.example.com/api/webhook
+    secret_env: str = ""  # the variable holding Argo CD's webhook.github.secret
+
+
+@dataclass(frozen=True)
 class Policy:
     allowed_registries: tuple[str, ...] = ()
     remote_resources: tuple[str, ...] = ()  # URL prefixes kustomize may fetch; none by default
@@ -127,6 +133,7 @@ class Config:
     schemas: SchemaSpec = field(default_factory=SchemaSpec)
     serving: ServingSpec = field(default_factory=ServingSpec)
     retrain: Retrain | None = None
+    argocd: ArgoCD | None = None  # Argo CD's webhook, told after every push
 
     def checks_for(self, model: Model, stage: str) -> tuple[Check, ...]:
         own = next((s.checks for s in self.stages if s.name == stage), ())
@@ -183,7 +190,22 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         source,
         root,
         "config",
-        {"repoURL", "targetBranch", "remote", "models", "stages", "sites", "policy", "holds", "registries", "hydrate", "schemas", "serving", "retrain"},
+        {
+            "repoURL",
+            "targetBranch",
+            "remote",
+            "models",
+            "stages",
+            "sites",
+            "policy",
+            "holds",
+            "registries",
+            "hydrate",
+            "schemas",
+            "serving",
+            "retrain",
+            "argocd",
+        },
     )
 
     models: list[Model] = []
@@ -322,7 +344,16 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
                 raise r.error(r.values["deploymentModes"], f"serving.deploymentModes: {mode!r} is not one of {', '.join(DEPLOYMENT_MODES)}")
         serving = ServingSpec(cluster_runtimes=r.strings("clusterRuntimes"), deployment_modes=modes)
 
+    argocd = None
+    if "argocd" in top.values:
+        r = Reader(source, top.values["argocd"], "argocd", {"webhook", "secretEnv"})
+        webhook = r.str("webhook")
+        if not re.match(r"^https?://[^\s/]+", webhook):
+            raise r.error(r.values["webhook"], f"argocd.webhook {webhook!r} is not an http(s):// URL")
+        argocd = ArgoCD(webhook, r.str("secretEnv", default=""))
+
     return Config(
+        argocd=argocd,
         retrain=read_retrain(source, top.values.get("retrain")),
         schemas=schemas,
         serving=serving,

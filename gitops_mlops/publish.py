@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol, TypeVar
 
-from gitops_mlops import recovery, settings
+from gitops_mlops import argocd, recovery, settings
 from gitops_mlops.config import Config
 from gitops_mlops.errors import GitError, PushRejected
 from gitops_mlops.gitrepo import GitRepo
@@ -60,12 +60,16 @@ def publish(git: GitRepo, options: Publish, config: Config, apply: Callable[[], 
     if not options.push:
         return apply()
     head = git.head()
+    before = git.try_resolve(f"refs/remotes/{remote}/{target}")
     try:
-        return _push_with_retries(git, remote, target, apply)
+        result = _push_with_retries(git, remote, target, apply)
     except BaseException:
         if head:  # a failed push leaves the checkout where it was: the unpushed commit is dropped
             git.reset_keep(head)
         raise
+    if result.pushed:
+        argocd.notify(git, config, before, git.resolve(f"refs/remotes/{remote}/{target}"), target)
+    return result
 
 
 def _push_with_retries(git: GitRepo, remote: str, target: str, apply: Callable[[], R]) -> R:
