@@ -116,6 +116,10 @@ def promote(
     force: Annotated[bool, typer.Option("--force", help="Promote a digest that is on hold after a rollback.")] = False,
     insecure_registry: InsecureOpt = [],
     no_verify: NoVerifyOpt = False,
+    scan_report: Annotated[
+        Path | None,
+        typer.Option("--scan-report", metavar="FILE", help="The image's vulnerability report (Trivy JSON) for the scan gate, instead of asking Quay."),
+    ] = None,
     author: AuthorOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
@@ -139,6 +143,7 @@ def promote(
         force_hold=force,
         insecure_registries=tuple(insecure_registry),
         verify=not no_verify,
+        scan_report=str(scan_report) if scan_report else None,
     )
     result = run(repo, request, Publish(push=push, remote=remote, target_branch=target_branch, branch=branch, dry_run=dry_run))
     if "@" in image and result.changed:  # a tag alone is always resolved in the registry

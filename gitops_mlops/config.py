@@ -6,6 +6,7 @@ a typo in a policy must not silently turn the policy off.
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from gitops_mlops.imageref import parse_repository
 from gitops_mlops.modelcar import modelcar_pin_name
 from gitops_mlops.names import DIGEST_RE, HOST_RE, NAME_RE, SITE_NAME_RE, check_branch
 from gitops_mlops.semrange import parse_range
-from gitops_mlops.yamlnodes import compose, line_of
+from gitops_mlops.yamlnodes import Node, compose, line_of
 
 CONFIG_FILE = "gitops-mlops.yaml"
 ARTIFACTS = ("image", "modelcar")
@@ -116,6 +117,20 @@ class ArgoCD:
 class Policy:
     allowed_registries: tuple[str, ...] = ()
     remote_resources: tuple[str, ...] = ()  # URL prefixes kustomize may fetch; none by default
+    vulnerabilities: VulnerabilityGate | None = None  # the scan gate; None: images are not checked
+
+
+@dataclass(frozen=True)
+class Allowed:
+    id: str  # a CVE or other finding id
+    until: datetime.date  # allowed up to and including this day
+
+
+@dataclass(frozen=True)
+class VulnerabilityGate:
+    max_severity: str  # unknown, negligible, low, medium, high or critical: findings above it refuse
+    allow: tuple[Allowed, ...] = ()
+    token_env: str = ""  # the variable holding a token for Quay's API
 
 
 @dataclass(frozen=True)
@@ -292,8 +307,9 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
 
     policy = Policy()
     if "policy" in top.values:
-        r = Reader(source, top.values["policy"], "policy", {"allowedRegistries", "remoteResources"})
-        policy = Policy(allowed_registries=r.strings("allowedRegistries"), remote_resources=r.strings("remoteResources"))
+        r = Reader(source, top.values["policy"], "policy", {"allowedRegistries", "remoteResources", "vulnerabilities"})
+        gate = _vulnerabilities(source, r.values["vulnerabilities"]) if "vulnerabilities" in r.values else None
+        policy = Policy(allowed_registries=r.strings("allowedRegistries"), remote_resources=r.strings("remoteResources"), vulnerabilities=gate)
 
     holds: list[Hold] = []
     for node in top.list("holds"):
@@ -368,3 +384,25 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         target_branch=top.str("targetBranch", default="main"),
         remote=top.str("remote", default="origin"),
     )
+
+
+SEVERITIES = ("unknown", "negligible", "low", "medium", "high", "critical")  # Clair's and Trivy's, lowest first
+
+
+def _vulnerabilities(source: str, node: Node) -> VulnerabilityGate:
+    r = Reader(source, node, "policy.vulnerabilities", {"maxSeverity", "allow", "tokenEnv"})
+    level = r.str("maxSeverity").lower()
+    if level not in SEVERITIES:
+        raise r.error(r.values["maxSeverity"], f"policy.vulnerabilities.maxSeverity {level!r} is not one of {', '.join(SEVERITIES)}")
+    allowed = []
+    for item in r.list("allow"):
+        a = Reader(source, item, "policy.vulnerabilities.allow entry", {"id", "until"})
+        until = a.values.get("until")
+        try:
+            day = datetime.date.fromisoformat(until.value) if until is not None else None
+        except ValueError:
+            day = None
+        if day is None:
+            raise a.error(until or item, "policy.vulnerabilities.allow entries need until: YYYY-MM-DD (an allowance ends)")
+        allowed.append(Allowed(a.str("id"), day))
+    return VulnerabilityGate(level, tuple(allowed), r.str("tokenEnv", default=""))

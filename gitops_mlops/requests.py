@@ -26,6 +26,7 @@ class PromoteRequest:
     insecure_registries: tuple[str, ...] = ()  # HOST[:PORT] reached over plain HTTP (loopback, labs)
     registry_checked: bool = False  # the digest was already resolved or verified by this command
     verify: bool = True  # a digest is checked to exist in its registry (False: --no-verify)
+    scan_report: str | None = None  # a Trivy JSON report of the image, instead of asking the registry
 
 
 @dataclass(frozen=True)
