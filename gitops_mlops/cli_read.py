@@ -112,13 +112,14 @@ def status(
     model: Annotated[list[str], typer.Option("--model", metavar="MODEL", help="Only these models (repeatable).")] = [],
     site: SitesOpt = [],
     summary: Annotated[bool, typer.Option("--summary", help="Counts of sites per model, stage and version instead of a row per site.")] = False,
+    mirrors: Annotated[bool, typer.Option("--mirrors", help="Ask each site's mirror registry whether it has the digest the site runs.")] = False,
     repo: RepoOpt = Path("."),
     output: OutputOpt = Output.table,
 ) -> None:
     """What runs where, read from each site's render: version and digest of each model; drift, lagging stages and holds marked."""
     from gitops_mlops.status import read_status
 
-    report = read_status(repo, tuple(model), tuple(site))
+    report = read_status(repo, tuple(model), tuple(site), mirrors=mirrors)
     if summary:
         groups = grouped(((r.model, r.stage, r.version, r.digest, r.image), r.site) for r in report.rows)
         data = [{"model": k[0], "stage": k[1], "version": k[2] or None, "digest": k[3] or None, "image": k[4], "count": len(v)} for k, v in groups]
@@ -138,6 +139,7 @@ def status(
                     ("hold", bool(r.hold)),
                     ("unpinned", not r.pinned),
                     (f"verify:{r.verified}", bool(r.verified)),
+                    ("unmirrored", r.mirrored is False),
                 )
                 if on
             )

@@ -49,6 +49,7 @@ class Stage:
     prereleases: bool = False  # whether `update` may pick 1.5.0-rc.1 for this stage
     checks: tuple[Check, ...] = ()  # what `verify` checks at its sites, for every model
     require_verified: bool = False  # takes a digest only when every site of the stage before verified it
+    mirror: str = ""  # the registry its sites pull from (a site's own mirror wins)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class SiteSpec:
     name: str
     path: str
     stage: str
+    mirror: str = ""  # the registry (HOST[:PORT]) its cluster pulls from, as an ImageDigestMirrorSet arranges
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,10 @@ class Config:
     def checks_for(self, model: Model, stage: str) -> tuple[Check, ...]:
         own = next((s.checks for s in self.stages if s.name == stage), ())
         return own + model.checks
+
+    def mirror_of(self, site) -> str:
+        """The registry a site's cluster pulls from: its own mirror, else its stage's, else '' (the source)."""
+        return site.mirror or next((s.mirror for s in self.stages if s.name == site.stage), "")
 
     def retrain_for(self, model: Model) -> Retrain | None:
         return model.retrain or self.retrain
@@ -263,7 +269,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
 
     stages: list[Stage] = []
     for node in top.list("stages"):
-        r = Reader(source, node, "stage", {"name", "constraint", "prereleases", "checks", "requireVerified"})
+        r = Reader(source, node, "stage", {"name", "constraint", "prereleases", "checks", "requireVerified", "mirror"})
         name = r.str("name", pattern=NAME_RE)
         if any(s.name == name for s in stages):
             raise r.error(node, f"stage {name!r} is defined twice")
@@ -279,12 +285,13 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
                 prereleases=r.bool("prereleases"),
                 checks=read_checks(source, r, f"stage {name!r}"),
                 require_verified=r.bool("requireVerified"),
+                mirror=r.str("mirror", default="", pattern=HOST_RE),
             )
         )
 
     sites: list[SiteSpec] = []
     for node in top.list("sites"):
-        r = Reader(source, node, "site", {"name", "path", "stage"})
+        r = Reader(source, node, "site", {"name", "path", "stage", "mirror"})
         path = r.str("path").rstrip("/")
         wildcards = path.count("*")
         if wildcards and any(part != "*" and "*" in part for part in path.split("/")):
@@ -303,7 +310,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
             raise r.error(node, f"site {name!r}: stage {stage!r} is not one of the stages ({', '.join(s.name for s in stages) or 'none configured'})")
         if any(s.name == name for s in sites):
             raise r.error(node, f"site {name!r} is defined twice")
-        sites.append(SiteSpec(name=name, path=path, stage=stage))
+        sites.append(SiteSpec(name=name, path=path, stage=stage, mirror=r.str("mirror", default="", pattern=HOST_RE)))
 
     policy = Policy()
     if "policy" in top.values:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gitops_mlops import hydrate, recovery, registry, scan, settings, trailers
+from gitops_mlops import hydrate, mirrors, recovery, registry, scan, settings, trailers
 from gitops_mlops.config import Config, load_config
 from gitops_mlops.edit import FileEdit, restore, write_all
 from gitops_mlops.effect import Expected, verify
@@ -88,6 +88,8 @@ def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish(
         request = settle_image(intent.config, intent.image, request)  # once: retries reuse the digest
         intent = replace(intent, image=parse_image(request.image))
     scan.check(intent.config, intent.image, Path(request.scan_report) if request.scan_report else None)  # before a file is written
+    if request.verify and not settings.no_verify():
+        mirrors.check(intent.config, intent.image, intent.targets, request.insecure_registries)
     git = GitRepo(repo_dir)
     if not options.dry_run:
         git.check_identity()

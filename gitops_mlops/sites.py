@@ -24,6 +24,7 @@ class Site:
     path: str  # overlay directory, relative to the repository root, posix
     stage: str
     file: str = field(default="", compare=False)  # its kustomization file, when discovery already checked it
+    mirror: str = field(default="", compare=False)  # the registry its cluster pulls from, when configured for the site
 
     def __str__(self) -> str:
         return self.name
@@ -74,7 +75,7 @@ def discover_sites(repo: Path, config: Config) -> tuple[Site, ...]:
     if config.sites:
         sites = []
         for spec in config.sites:
-            sites += _expand(repo, spec) if "*" in spec.path else [Site(name=spec.name, path=spec.path, stage=spec.stage)]
+            sites += _expand(repo, spec) if "*" in spec.path else [Site(name=spec.name, path=spec.path, stage=spec.stage, mirror=spec.mirror)]
         for site in sites:
             kustomization_of(repo, site)
         names: dict[str, str] = {}
@@ -132,7 +133,7 @@ def _expand(repo: Path, spec) -> list[Site]:
             name = re.sub(r"\{(\d+)\}", lambda m, found=captured: found[int(m.group(1)) - 1], name)
         if not SITE_NAME_RE.match(name):
             raise InputError(f"site path {spec.path!r}: {path} gives the name {name!r}, which is not a usable site name")
-        sites.append(Site(name=name, path=path, stage=spec.stage))
+        sites.append(Site(name=name, path=path, stage=spec.stage, mirror=spec.mirror))
     return sites
 
 

@@ -44,6 +44,7 @@ class Row(NamedTuple):
     hold: tuple[str, ...] = ()  # digests of the model on hold at this site
     verified: str = ""  # the latest verification's verdict of the digest it runs ('' when none)
     verified_at: str = ""
+    mirrored: bool | None = None  # whether the site's mirror has the digest (None: no mirror, or not asked)
 
     def as_json(self) -> dict:
         return {
@@ -59,6 +60,7 @@ class Row(NamedTuple):
             "behind": self.behind,
             "hold": list(self.hold),
             "verification": {"verdict": self.verified, "at": self.verified_at} if self.verified else None,
+            "mirrored": self.mirrored,
         }
 
 
@@ -68,7 +70,7 @@ class StatusReport:
     errors: tuple[str, ...] = ()  # sites that did not render
 
 
-def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[str, ...] = ()) -> StatusReport:
+def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[str, ...] = (), mirrors: bool = False) -> StatusReport:
     repo_dir = Path(repo_dir).resolve()
     config = load_config(repo_dir)
     chosen_models = [config.model(m) for m in models] if models else list(config.models)
@@ -137,6 +139,11 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
                 row._replace(verified=v.verdict, verified_at=v.at) if (v := checked.get((row.model, row.site))) and v.digest == row.digest else row
                 for row in rows
             ]
+        if mirrors:
+            from gitops_mlops.mirrors import presence
+
+            found = presence(config, rows, {s.name: s for s in chosen_sites})
+            rows = [row._replace(mirrored=found[(row.model, row.site)]) if (row.model, row.site) in found else row for row in rows]
         return StatusReport(rows, tuple(errors))
 
 

@@ -33,7 +33,7 @@ def test_status_json(gitops_repo):
 
     rows = json.loads(result.out)
     assert result.code == 0 and len(rows) == 3 * 3
-    assert set(rows[0]) == {"site", "stage", "model", "version", "digest", "image", "pinned", "source", "drift", "behind", "hold", "verification"}
+    assert set(rows[0]) == {"site", "stage", "model", "version", "digest", "image", "pinned", "source", "drift", "behind", "hold", "verification", "mirrored"}
 
 
 def test_fast_pin_reader_agrees_with_the_parser(gitops_repo):
