@@ -67,8 +67,9 @@ def publish(git: GitRepo, options: Publish, config: Config, apply: Callable[[], 
         if head:  # a failed push leaves the checkout where it was: the unpushed commit is dropped
             git.reset_keep(head)
         raise
-    if result.pushed:
-        argocd.notify(git, config, before, git.resolve(f"refs/remotes/{remote}/{target}"), target)
+    if result.pushed:  # the remote-tracking branch is what was pushed (the tool's commits and any replayed before them)
+        after = git.try_resolve(f"refs/remotes/{remote}/{target}") or result.commit or git.head()
+        argocd.notify(git, config, before, after, target)
     return result
 
 
