@@ -6,10 +6,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from conftest import DIGEST_B, cli
+from loopback_http import LoopbackServer, QuietHandler
 
 SECRET = "argo-webhook-secret"
 
@@ -19,7 +18,7 @@ class ArgoWebhook:
         self.events: list[tuple[dict, dict, bool]] = []
         events = self.events
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 signed = hmac.compare_digest(
@@ -30,16 +29,11 @@ class ArgoWebhook:
                 self.send_response(200)
                 self.end_headers()
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/webhook"
+        self.loopback = LoopbackServer(Handler)
+        self.url = f"http://{self.loopback.host}/api/webhook"
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.loopback.close()
 
 
 def configure(repo, url: str) -> None:

@@ -5,11 +5,10 @@ does not run here), or from Trivy JSON reports."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from conftest import DIGEST_B, cli, tree_snapshot
+from loopback_http import LoopbackServer, QuietHandler
 
 TRIVY = {
     "SchemaVersion": 2,
@@ -35,7 +34,7 @@ class Quay:
         self.paths: list[str] = []
         quay = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):
                 quay.paths.append(self.path)
                 vulnerability = {
@@ -62,16 +61,11 @@ class Quay:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        self.loopback = LoopbackServer(Handler)
+        self.host = self.loopback.host
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.loopback.close()
 
 
 def gate(repo, text: str, host: str = "") -> None:

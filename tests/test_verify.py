@@ -179,13 +179,13 @@ class Listener:
     def __init__(self, secret: str, status: int = 202) -> None:
         import hashlib
         import hmac
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from loopback_http import LoopbackServer, QuietHandler
 
         self.received: list[tuple[dict, dict, bool]] = []  # (headers, body, signature valid)
         listener = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -194,16 +194,11 @@ class Listener:
                 self.send_response(status)
                 self.end_headers()
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/retrain"
+        self.loopback = LoopbackServer(Handler)
+        self.url = f"http://{self.loopback.host}/hooks/retrain"
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.loopback.close()
 
 
 def acting_config(repo, address: str, edge_action: str = "rollback", datacenter_action: str = "retrain", url: str = "") -> None:
