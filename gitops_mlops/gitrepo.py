@@ -276,6 +276,15 @@ class GitRepo:
             raise GitError(f"git fetch {remote} {branch}: {_reason(exc)}") from None
         return self.resolve(f"refs/remotes/{remote}/{branch}")
 
+    def branch_tip(self, remote: str, branch: str, fetch: bool = True) -> str | None:
+        """A side branch's tip: the remote's when there is a remote (fetched), else the local branch,
+        else the remote-tracking one; None when there is none."""
+        if fetch and self.has_remote(remote):
+            found = self.fetch_if_exists(remote, branch)
+            if found:
+                return found
+        return self.try_resolve(f"refs/heads/{branch}") or self.try_resolve(f"refs/remotes/{remote}/{branch}")
+
     def push_atomic(self, remote: str, updates: list[tuple[str, str]]) -> None:
         """Push (sha, branch) pairs in one all-or-nothing push (``git push --atomic``), never forced."""
         self._push(remote, updates, atomic=True)

@@ -44,12 +44,7 @@ class Hydrated:
 
 def tip(git: GitRepo, config: Config, fetch: bool = True) -> str | None:
     """The hydrated branch's tip: the remote's when there is a remote (fetched), else the local branch."""
-    spec = config.hydrate
-    if fetch and git.has_remote(config.remote):
-        found = git.fetch_if_exists(config.remote, spec.branch)
-        if found:
-            return found
-    return git.try_resolve(f"refs/heads/{spec.branch}") or git.try_resolve(f"refs/remotes/{config.remote}/{spec.branch}")
+    return git.branch_tip(config.remote, config.hydrate.branch, fetch)
 
 
 def source_of(git: GitRepo, sha: str) -> str | None:

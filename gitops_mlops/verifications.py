@@ -8,7 +8,7 @@ usual retries, so Argo CD never sees them and a fresh clone has them (``origin/.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from gitops_mlops import settings
 from gitops_mlops.config import Config
@@ -31,25 +31,11 @@ class Verification:
     source: str = ""  # the commit the site's render was read at
 
     def as_json(self) -> dict:
-        return {
-            "model": self.model,
-            "site": self.site,
-            "stage": self.stage,
-            "digest": self.digest,
-            "version": self.version,
-            "verdict": self.verdict,
-            "checks": list(self.checks),
-            "at": self.at,
-            "source": self.source,
-        }
+        return {**asdict(self), "checks": list(self.checks)}  # read() reads it back with Verification(**line)
 
 
 def _tip(git: GitRepo, config: Config, fetch: bool) -> str | None:
-    if fetch and git.has_remote(config.remote):
-        found = git.fetch_if_exists(config.remote, BRANCH)
-        if found:
-            return found
-    return git.try_resolve(f"refs/heads/{BRANCH}") or git.try_resolve(f"refs/remotes/{config.remote}/{BRANCH}")
+    return git.branch_tip(config.remote, BRANCH, fetch)
 
 
 def read(git: GitRepo, config: Config, model: str, fetch: bool = False) -> list[Verification]:
