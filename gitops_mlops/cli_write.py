@@ -11,9 +11,11 @@ from gitops_mlops.clikit import (
     AuthorOpt,
     BranchOpt,
     InsecureOpt,
+    LabelOpt,
     MessageOpt,
     ModelArg,
     NoVerifyOpt,
+    OpenPrOpt,
     Output,
     OutputOpt,
     PushOpt,
@@ -110,6 +112,8 @@ def promote(
     remote: RemoteOpt = None,
     target_branch: TargetOpt = None,
     branch: BranchOpt = None,
+    open_pr: OpenPrOpt = False,
+    label: LabelOpt = [],
     message: MessageOpt = "",
     allow_downgrade: Annotated[bool, typer.Option("--allow-downgrade", help="Allow a lower semantic version.")] = False,
     force_order: Annotated[bool, typer.Option("--force-order", help="Skip the stage-order gate (recorded as Forced: true).")] = False,
@@ -145,7 +149,8 @@ def promote(
         verify=not no_verify,
         scan_report=str(scan_report) if scan_report else None,
     )
-    result = run(repo, request, Publish(push=push, remote=remote, target_branch=target_branch, branch=branch, dry_run=dry_run))
+    publish = Publish(push=push, remote=remote, target_branch=target_branch, branch=branch, dry_run=dry_run, open_pr=open_pr, labels=tuple(label))
+    result = run(repo, request, publish)
     if "@" in image and result.changed:  # a tag alone is always resolved in the registry
         say_unverified(no_verify)
     report_promotion(result, output, dry_run)
@@ -160,6 +165,9 @@ def update(
     push: PushOpt = False,
     remote: RemoteOpt = None,
     target_branch: TargetOpt = None,
+    branch: BranchOpt = None,
+    open_pr: OpenPrOpt = False,
+    label: LabelOpt = [],
     insecure_registry: InsecureOpt = [],
     author: AuthorOpt = None,
     output: OutputOpt = Output.table,
@@ -177,6 +185,9 @@ def update(
         remote=remote,
         target_branch=target_branch,
         insecure_registries=tuple(insecure_registry),
+        branch=branch,
+        open_pr=open_pr,
+        labels=tuple(label),
     )
     report = run(repo, options)
     if not emit(output, {**report.as_json(), "dryRun": dry_run}):
@@ -190,6 +201,9 @@ def update(
     changed = [u for u in report.updates if u.status in ("updated", "would-update") and u.sites]
     verb = "would change" if dry_run else "changed"
     err(f"update: {len(changed)} promotion(s) {verb}, {report.requests} registry request(s)" + ("; nothing written" if dry_run else ""))
+    opened = next((u.pull_request for u in changed if u.pull_request), "")
+    if opened:
+        err(f"pull request: {opened}")
 
 
 @app.command(epilog=example("gitops-mlops rollback fraud-detector --site edge/austin-01", "gitops-mlops rollback fraud-detector --site edge --to 1.3.0 --push"))
@@ -208,6 +222,8 @@ def rollback(
     remote: RemoteOpt = None,
     target_branch: TargetOpt = None,
     branch: BranchOpt = None,
+    open_pr: OpenPrOpt = False,
+    label: LabelOpt = [],
     message: MessageOpt = "",
     insecure_registry: InsecureOpt = [],
     no_verify: NoVerifyOpt = False,
@@ -220,7 +236,8 @@ def rollback(
     from gitops_mlops.rollback import rollback as run
 
     request = RollbackRequest(model=model, selectors=tuple(site), to=to, message=message, verify=not no_verify, insecure_registries=tuple(insecure_registry))
-    result = run(repo, request, Publish(push=push, remote=remote, target_branch=target_branch, branch=branch, dry_run=dry_run))
+    publish = Publish(push=push, remote=remote, target_branch=target_branch, branch=branch, dry_run=dry_run, open_pr=open_pr, labels=tuple(label))
+    result = run(repo, request, publish)
     if result.changed:
         say_unverified(no_verify)
     report_promotion(result, output, dry_run)
@@ -319,6 +336,8 @@ def report_promotion(result, output: Output, dry_run: bool) -> None:
     if output is Output.table:
         for line in change_lines(result.changes):
             typer.echo(line)
-    if result.pr_title:
+    if result.pull_request:
+        err(f"pull request: {result.pull_request}")
+    elif result.pr_title:
         err("")
         typer.echo(f"# {result.pr_title}\n\n{result.pr_body}", err=output is not Output.table)

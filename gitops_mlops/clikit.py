@@ -95,6 +95,14 @@ TargetOpt = Annotated[str | None, typer.Option("--target-branch", metavar="BRANC
 BranchOpt = Annotated[
     str | None, typer.Option("--branch", metavar="BRANCH", help="Commit on this branch for a pull request (re-running the same change reuses it).")
 ]
+OpenPrOpt = Annotated[
+    bool,
+    typer.Option(
+        "--open-pr",
+        help="With --branch: push the branch and open its pull request (GitLab: merge request) on the forge, or update the open one (see 'forge:' in the config).",
+    ),
+]
+LabelOpt = Annotated[list[str], typer.Option("--label", metavar="LABEL", help="With --open-pr: a label for the pull request (repeatable).")]
 AuthorOpt = Annotated[
     str | None, typer.Option("--author", metavar="'NAME <EMAIL>'", help="Commit as this author (default: git's own identity; none is refused).")
 ]

@@ -116,6 +116,17 @@ class ArgoCD:
 
 
 @dataclass(frozen=True)
+class ForgeSpec:
+    """Where pull requests are opened; each field defaults from the remote's URL (see forge.py)."""
+
+    type: str = ""  # github, gitlab or gitea (Forgejo too)
+    url: str = ""  # the API base, e.g. https://gitea.example.com/api/v1
+    repository: str = ""  # owner/name (GitLab: group/subgroup/name)
+    token_env: str = ""  # the variable holding the token
+    labels: tuple[str, ...] = ()  # put on every pull request the tool opens
+
+
+@dataclass(frozen=True)
 class Policy:
     allowed_registries: tuple[str, ...] = ()
     remote_resources: tuple[str, ...] = ()  # URL prefixes kustomize may fetch; none by default
@@ -151,6 +162,7 @@ class Config:
     serving: ServingSpec = field(default_factory=ServingSpec)
     retrain: Retrain | None = None
     argocd: ArgoCD | None = None  # Argo CD's webhook, told after every push
+    forge: ForgeSpec | None = None  # where --open-pr opens pull requests
 
     def checks_for(self, model: Model, stage: str) -> tuple[Check, ...]:
         own = next((s.checks for s in self.stages if s.name == stage), ())
@@ -226,6 +238,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
             "serving",
             "retrain",
             "argocd",
+            "forge",
         },
     )
 
@@ -375,7 +388,23 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
             raise r.error(r.values["webhook"], f"argocd.webhook {webhook!r} is not an http(s):// URL")
         argocd = ArgoCD(webhook, r.str("secretEnv", default=""))
 
+    forge = None
+    if "forge" in top.values:
+        r = Reader(source, top.values["forge"], "forge", {"type", "url", "repository", "tokenEnv", "labels"})
+        kind = r.str("type", default="")
+        if kind and kind not in ("github", "gitlab", "gitea", "forgejo"):
+            raise r.error(r.values["type"], f"forge.type {kind!r} is not one of github, gitlab, gitea, forgejo")
+        url = r.str("url", default="")
+        if url and not re.match(r"^https?://[^\s/]+", url):
+            raise r.error(r.values["url"], f"forge.url {url!r} is not an http(s):// URL")
+        repository = r.str("repository", default="")
+        if repository and not re.match(r"^[\w.-]+(/[\w.-]+)+$", repository):
+            raise r.error(r.values["repository"], f"forge.repository {repository!r} is not owner/name")
+        kind = "gitea" if kind == "forgejo" else kind  # Forgejo serves Gitea's API
+        forge = ForgeSpec(kind, url, repository, r.str("tokenEnv", default=""), r.strings("labels"))
+
     return Config(
+        forge=forge,
         argocd=argocd,
         retrain=read_retrain(source, top.values.get("retrain")),
         schemas=schemas,

@@ -23,6 +23,7 @@ from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.imageref import ImageRef, parse_image
 from gitops_mlops.plan import Intent, PinChange, Plan, plan_promotion, resolve_intent
 from gitops_mlops.publish import journaled, publish
+from gitops_mlops.pullrequests import propose
 from gitops_mlops.rendercache import RenderCache
 from gitops_mlops.renders import split_image
 from gitops_mlops.requests import PromoteRequest, Publish
@@ -47,6 +48,7 @@ class Result:
     changes: tuple[PinChange, ...] = ()
     pr_title: str = ""
     pr_body: str = ""
+    pull_request: str = ""  # the pull request's URL, when --open-pr opened or updated one
     also: tuple[tuple[str, str], ...] = ()  # (sha, branch) pushed with the commit, atomically (the hydrated branch)
     timings: tuple[tuple[str, float], ...] = ()  # phase -> seconds, for benchmarks
     recovered: str = ""  # what was undone of an interrupted earlier run before this one
@@ -63,6 +65,7 @@ class Result:
             "commit": self.commit,
             "pushed": self.pushed,
             "branch": self.branch,
+            "pullRequestUrl": self.pull_request or None,
             "changes": [change_json(c) for c in self.changes],
         }
 
@@ -104,10 +107,7 @@ def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish(
         fresh = intent if git.head() == resolved_at else replace(resolve_intent(repo_dir, request), image=intent.image)
         return apply_promotion(repo_dir, git, fresh, request)
 
-    result = journaled(git, lambda: publish(git, options, intent.config, apply))
-    if options.branch and result.commit:
-        title, body = pull_request_text(result, options.remote or intent.config.remote, options.target_branch or intent.config.target_branch, options.branch)
-        result = replace(result, pr_title=title, pr_body=body)
+    result = propose(git, options, intent.config, lambda opts: journaled(git, lambda: publish(git, opts, intent.config, apply)), pull_request_text)
     return replace(result, recovered=recovered)
 
 
@@ -236,8 +236,27 @@ def promote_together(repo_dir: Path, requests: list[PromoteRequest], options: Pu
 
     if not requests:
         return []
-    last = journaled(git, lambda: publish(git, replace(options, branch=None), intents[0].config, apply))
-    return [replace(r, pushed=last.pushed and r.commit is not None, branch=last.branch, attempts=last.attempts) for r in results]
+    config = intents[0].config
+    last = propose(
+        git, options, config, lambda opts: journaled(git, lambda: publish(git, opts, config, apply)), lambda _, base, head: together_text(results, base, head)
+    )
+    return [
+        replace(r, pushed=last.pushed and r.commit is not None, branch=last.branch, attempts=last.attempts, pull_request=last.pull_request) for r in results
+    ]
+
+
+def together_text(results: list[Result], base: str, branch: str) -> tuple[str, str]:
+    """One pull request's title and body for several promotions (``update``): a section per promotion."""
+    made = [r for r in results if r.commit]
+    if len(made) == 1:
+        return pull_request_text(made[0], base, branch)
+    title = "Update " + ", ".join(f"{r.model} {r.version}" for r in made)
+    sections = []
+    for result in made:
+        part_title, part_body = pull_request_text(result, base, branch)
+        sections.append(f"### {part_title}\n\n" + part_body.split("\n\nReview the rendered change")[0])
+    review = f"Review the rendered change per site:\n\n    gitops-mlops diff --base {base} --head {branch} --markdown\n"
+    return title, "\n\n".join([*sections, review])
 
 
 def _result(intent: Intent, plan: Plan, **extra) -> Result:
@@ -265,7 +284,7 @@ def unified_diff(files: list[FileEdit]) -> str:
     return "".join(out)
 
 
-def pull_request_text(result: Result, remote: str, target: str, branch: str) -> tuple[str, str]:
+def pull_request_text(result: Result, base: str, branch: str) -> tuple[str, str]:
     sites = result.changed
     verb = "Roll back" if result.action == "rollback" else "Promote"
     title = f"{verb} {result.model} {result.version} to {sites[0] if len(sites) == 1 else f'{len(sites)} sites'}"
@@ -283,7 +302,7 @@ def pull_request_text(result: Result, remote: str, target: str, branch: str) -> 
             "",
             "Review the rendered change per site:",
             "",
-            f"    gitops-mlops diff --base {remote}/{target} --head {branch} --markdown",
+            f"    gitops-mlops diff --base {base} --head {branch} --markdown",
         ]
     )
     return title, body + "\n"

@@ -56,8 +56,14 @@ class Publish:
     target_branch: str | None = None
     branch: str | None = None  # pull-request mode: commit on this new branch
     dry_run: bool = False
+    open_pr: bool = False  # push the branch and open (or update) its pull request on the forge
+    labels: tuple[str, ...] = ()  # the pull request's labels, besides the config's forge.labels
 
     def check(self) -> Publish:
+        if self.open_pr and not self.branch:
+            raise InputError("--open-pr needs --branch BRANCH: the branch the pull request proposes")
+        if self.labels and not self.open_pr:
+            raise InputError("--label needs --open-pr: labels go on the pull request")
         if self.branch is not None:
             check_branch(self.branch, "--branch")
         if self.target_branch is not None:

@@ -29,6 +29,7 @@ from gitops_mlops.names import DIGEST_PREFIX_RE, VERSION_RE
 from gitops_mlops.plan import PinChange, pin_to_edit
 from gitops_mlops.promotion import Result, pull_request_text, refuse_dirty, unified_diff
 from gitops_mlops.publish import journaled, publish
+from gitops_mlops.pullrequests import propose
 from gitops_mlops.rendercache import RenderCache
 from gitops_mlops.renders import ModelMatcher, render_state, split_image
 from gitops_mlops.requests import Publish, RollbackRequest
@@ -69,10 +70,7 @@ def rollback(repo_dir: Path, request: RollbackRequest, options: Publish = Publis
     def apply() -> Result:
         return _apply(repo_dir, git, request, targets)
 
-    result = journaled(git, lambda: publish(git, options, config, apply))
-    if options.branch and result.commit:
-        title, body = pull_request_text(result, options.remote or config.remote, options.target_branch or config.target_branch, options.branch)
-        result = replace(result, pr_title=title, pr_body=body)
+    result = propose(git, options, config, lambda opts: journaled(git, lambda: publish(git, opts, config, apply)), pull_request_text)
     return replace(result, recovered=recovered)
 
 

@@ -48,6 +48,8 @@ class StageUpdate:
     commit: str | None = None
     pushed: bool = False
     diff: str = ""
+    branch: str | None = None  # where the commit went, with --branch
+    pull_request: str = ""  # the pull request's URL, with --open-pr
 
     def as_json(self) -> dict:
         return {
@@ -61,6 +63,8 @@ class StageUpdate:
             "note": self.note,
             "commit": self.commit,
             "pushed": self.pushed,
+            "branch": self.branch,
+            "pullRequestUrl": self.pull_request or None,
         }
 
 
@@ -82,10 +86,19 @@ class Options:
     remote: str | None = None
     target_branch: str | None = None
     insecure_registries: tuple[str, ...] = ()
+    branch: str | None = None  # commit on this branch for a pull request
+    open_pr: bool = False
+    labels: tuple[str, ...] = ()
+
+    def publish(self) -> Publish:
+        return Publish(
+            push=self.push, remote=self.remote, target_branch=self.target_branch, branch=self.branch, open_pr=self.open_pr, labels=self.labels
+        ).check()
 
 
 def update(repo_dir: Path, options: Options = Options(), client: registry.RegistryClient | None = None) -> UpdateReport:
     repo_dir = Path(repo_dir).resolve()
+    options.publish()  # bad publish options fail before the registry is asked
     config = load_config(repo_dir)
     models = [config.model(m) for m in options.models] if options.models else list(config.models)
     all_sites = discover_sites(repo_dir, config)
@@ -198,7 +211,7 @@ def _apply(repo_dir: Path, planned: list[StageUpdate], options: Options) -> list
     if options.dry_run:
         results = [promote(repo_dir, request, Publish(dry_run=True)) for request in requests]
     else:
-        results = promote_together(repo_dir, requests, Publish(push=options.push, remote=options.remote, target_branch=options.target_branch))
+        results = promote_together(repo_dir, requests, options.publish())
     done = {id(item): result for item, result in zip(todo, results, strict=True)}
     out = []
     for item in planned:
@@ -208,5 +221,15 @@ def _apply(repo_dir: Path, planned: list[StageUpdate], options: Options) -> list
         elif options.dry_run:
             out.append(replace(item, sites=result.changed, diff=result.diff))
         else:
-            out.append(replace(item, status="updated" if result.changed else "up-to-date", sites=result.changed, commit=result.commit, pushed=result.pushed))
+            out.append(
+                replace(
+                    item,
+                    status="updated" if result.changed else "up-to-date",
+                    sites=result.changed,
+                    commit=result.commit,
+                    pushed=result.pushed,
+                    branch=result.branch if result.commit else None,
+                    pull_request=result.pull_request,
+                )
+            )
     return out

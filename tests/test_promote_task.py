@@ -15,6 +15,7 @@ from conftest import DIGEST_B, PROJECT_ROOT, crd_dir, git
 from gitops_mlops.schemas import Schemas
 
 TASK = PROJECT_ROOT / "environments/pipelines/promote-task.yaml"
+FORGE_TOKEN = "forge-token-for-the-task-0042"
 
 
 def task() -> dict:
@@ -31,7 +32,10 @@ def run_step(tmp_path: Path, remote: Path, **params: str) -> tuple[subprocess.Co
     results = {name: tmp_path / "results" / name for name in ("commit", "pushed", "pull-request-url")}
     results["commit"].parent.mkdir(exist_ok=True)
     values = {"MODEL": "fraud-detector", "IMAGE_URL": "quay.io/example/fraud-detector:1.4.0", "IMAGE_DIGEST": DIGEST_B, "TO": "datacenter"}
-    values |= {"REPO_URL": remote.as_uri(), "REVISION": "main", "PR_BRANCH": "", "VERSION": ""} | params
+    values |= {"REPO_URL": remote.as_uri(), "REVISION": "main", "PR_BRANCH": "", "VERSION": "", "OPEN_PR": "false"} | params
+    token = tmp_path / "forge-token"
+    token.mkdir(exist_ok=True)
+    (token / "token").write_text(FORGE_TOKEN)
     env = {
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "HOME": str(tmp_path / "home"),
@@ -42,6 +46,8 @@ def run_step(tmp_path: Path, remote: Path, **params: str) -> tuple[subprocess.Co
         "BASIC_AUTH_PATH": str(auth),
         "DOCKERCONFIG_BOUND": "false",
         "DOCKERCONFIG_PATH": "",
+        "FORGE_TOKEN_BOUND": "true",
+        "FORGE_TOKEN_PATH": str(token),
         "RESULT_COMMIT": str(results["commit"]),
         "RESULT_PUSHED": str(results["pushed"]),
         "RESULT_PULL_REQUEST_URL": str(results["pull-request-url"]),
@@ -58,9 +64,9 @@ def test_the_task_is_a_valid_tekton_v1_task():
     errors, unchecked = Schemas(crds=(crd_dir(),)).check_object(task())
     assert (errors, unchecked) == ([], None)
     spec = task()["spec"]
-    assert [p["name"] for p in spec["params"]] == ["MODEL", "IMAGE_URL", "IMAGE_DIGEST", "TO", "REPO_URL", "REVISION", "PR_BRANCH", "VERSION"]
+    assert [p["name"] for p in spec["params"]] == ["MODEL", "IMAGE_URL", "IMAGE_DIGEST", "TO", "REPO_URL", "REVISION", "PR_BRANCH", "VERSION", "OPEN_PR"]
     assert [r["name"] for r in spec["results"]] == ["commit", "pushed", "pull-request-url"]
-    assert {w["name"]: w["optional"] for w in spec["workspaces"]} == {"basic-auth": True, "dockerconfig": True}
+    assert {w["name"]: w["optional"] for w in spec["workspaces"]} == {"basic-auth": True, "dockerconfig": True, "forge-token": True}
     assert "$(params." not in spec["steps"][0]["script"]  # params reach the script as variables, never as code
 
 
@@ -81,6 +87,26 @@ def test_the_step_can_push_a_branch_for_a_pull_request(gitops_repo, tmp_path):
     done, results = run_step(tmp_path, gitops_repo.remote, PR_BRANCH="promote/fraud-detector-1.4.0", VERSION="1.4.0")
     assert done.returncode == 0, done.stderr
     assert gitops_repo.remote_head("promote/fraud-detector-1.4.0") == results["commit"] and gitops_repo.remote_head() == main
+
+
+def test_the_step_opens_the_pull_request_and_gives_its_url(gitops_repo, tmp_path):
+    """The forge is a loopback server written to Gitea's documented endpoints (a contract test)."""
+    from forge_servers import GiteaServer
+
+    gitea = GiteaServer("ml/gitops", FORGE_TOKEN)
+    try:
+        path = gitops_repo.work / "gitops-mlops.yaml"
+        path.write_text(path.read_text() + f"forge:\n  type: gitea\n  url: {gitea.url}\n  repository: ml/gitops\n")
+        gitops_repo.git("commit", "-qam", "forge")
+        gitops_repo.git("push", "--quiet", "origin", "main")
+        done, results = run_step(tmp_path, gitops_repo.remote, OPEN_PR="true")
+        assert done.returncode == 2 and "OPEN_PR needs PR_BRANCH" in done.stderr
+        done, results = run_step(tmp_path, gitops_repo.remote, OPEN_PR="true", PR_BRANCH="promote/fraud-detector-1.4.0")
+        assert done.returncode == 0, done.stderr
+        assert results["pull-request-url"] == "http://gitea.test/ml/gitops/pulls/1" and results["pushed"] == "true"
+        assert gitea.pulls[0]["head"]["ref"] == "promote/fraud-detector-1.4.0" and FORGE_TOKEN not in done.stdout + done.stderr
+    finally:
+        gitea.close()
 
 
 @pytest.mark.parametrize("missing", ["MODEL", "IMAGE_DIGEST", "TO"])
