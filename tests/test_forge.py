@@ -97,11 +97,21 @@ def test_the_token_comes_from_the_named_variable_or_the_usual_ones(monkeypatch):
         token(named)
 
 
-def test_forge_config_is_checked(gitops_repo):
+@pytest.mark.parametrize(
+    ("lines", "words"),
+    [
+        ("  type: bitbucket", "forge.type 'bitbucket' is not one of"),
+        ("  url: gitlab.example.com/api/v4", "forge.url 'gitlab.example.com/api/v4' is not an http(s):// URL"),
+        ("  repository: just-a-name", "forge.repository 'just-a-name' is not owner/name"),
+        ("  tokenEnv: X\n  secret: y", "secret"),
+    ],
+)
+def test_forge_config_is_checked_with_the_line_named(gitops_repo, lines, words):
     path = gitops_repo.work / "gitops-mlops.yaml"
-    path.write_text(path.read_text() + "forge:\n  type: bitbucket\n")
-    result = cli("status", cwd=gitops_repo.work)
-    assert result.code == 2 and "forge.type 'bitbucket'" in result.err
+    path.write_text(path.read_text() + f"forge:\n{lines}\n")
+    result = cli("models", cwd=gitops_repo.work)
+    assert result.code == 2 and words in result.err and "gitops-mlops.yaml:" in result.err
+    assert len(result.err.strip().splitlines()) == 1
 
 
 def test_open_pr_needs_a_branch_and_labels_need_open_pr(gitops_repo):
