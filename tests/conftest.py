@@ -21,12 +21,35 @@ DIGEST_B = "sha256:" + "b" * 64
 DIGEST_C = "sha256:" + "c" * 64
 
 
+SHM = Path("/dev/shm")
+SHM_NEEDED = 4 << 30  # a full run writes about 1 GB of repositories; leave room to spare
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's tmpdir plugin reads --basetemp
 def pytest_configure(config):
     """Byte-compile the package once, as installing it would: every test runs the command line in
     a new interpreter, and one that compiles the package from source each time spends a fifth of
-    a command's start on it (PYTHONDONTWRITEBYTECODE stops it from keeping what it compiled)."""
-    if not hasattr(config, "workerinput"):  # the controller, or a run without workers
-        compileall.compile_dir(PROJECT_ROOT / "gitops_mlops", quiet=1)
+    a command's start on it (PYTHONDONTWRITEBYTECODE stops it from keeping what it compiled).
+
+    And keep the tests' folders in memory (tmpfs) when there is room and no --basetemp was given:
+    the suite creates and deletes some 150,000 files (a repository per test), and on disk that cost
+    a fifth of the inner loop (137 s -> 102 s measured; pytest also spent 15 s deleting an earlier
+    run's folders at the end of each). Only this run's folder is kept until the next run."""
+    if hasattr(config, "workerinput"):  # xdist hands its workers their folders
+        return
+    compileall.compile_dir(PROJECT_ROOT / "gitops_mlops", quiet=1)
+    if config.option.basetemp or os.environ.get("GITOPS_MLOPS_TEST_TMP") == "disk" or not SHM.is_dir():
+        return
+    stats = os.statvfs(SHM)
+    if stats.f_bavail * stats.f_frsize < SHM_NEEDED or not os.access(SHM, os.W_OK):
+        return
+    runs = SHM / f"gitops-mlops-tests-{os.getuid()}"
+    runs.mkdir(mode=0o700, exist_ok=True)
+    for old in runs.iterdir():  # earlier runs, unless still running
+        pid = old.name.removeprefix("run-")
+        if not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
+            shutil.rmtree(old, ignore_errors=True)
+    config.option.basetemp = str(runs / f"run-{os.getpid()}")
 
 
 @pytest.fixture(autouse=True)
