@@ -199,3 +199,21 @@ def test_release_hold_takes_a_digest_prefix(gitops_repo):
     assert released.code == 0 and "released 1 hold(s)" in released.err, released.err
     holds = gitops_repo.read("gitops-mlops.yaml").split("holds:")[1]
     assert DIGEST_B not in holds and "b" * 12 + "c" * 52 in holds  # the one the prefix names, and only it
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("models", "-o", "json"),  # success, JSON on stdout
+        ("promote", "fraud-detector"),  # Typer's usage error: exit 2
+        ("status", "--model", "no-such-model"),  # the tool's own error: one line, exit 2
+        ("render", "datacenter"),  # kustomize runs
+        ("--version",),
+    ],
+)
+def test_the_in_process_runner_answers_as_a_new_interpreter_does(gitops_repo, args):
+    """The tests run the command line in their own process; what they see must be what a shell sees."""
+    from conftest import cli_subprocess
+
+    inside, outside = cli(*args, cwd=gitops_repo.work), cli_subprocess(*args, cwd=gitops_repo.work)
+    assert (inside.code, inside.out, inside.err) == (outside.code, outside.out, outside.err)

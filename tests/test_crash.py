@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import GitOpsRepo, cli, git, make_gitops_repo
+from conftest import GitOpsRepo, git, make_gitops_repo
+from conftest import cli_subprocess as cli  # the tool is killed mid-run: it must be a process of its own
 
 from gitops_mlops.rendering import Kustomize
 

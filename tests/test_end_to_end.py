@@ -12,7 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import cli, git, make_gitops_repo, point_models_at, registry_namespace
+from conftest import cli_subprocess as cli  # git's own stderr, where a password could show, is captured too
+from conftest import git, make_gitops_repo, point_models_at, registry_namespace
 from git_http_server import GitHttpServer, missing
 
 from gitops_mlops.kustomization import parse

@@ -15,7 +15,8 @@ import traceback
 from pathlib import Path
 
 import pytest
-from conftest import DIGEST_B, DIGEST_C, cli, git, make_gitops_repo
+from conftest import DIGEST_B, DIGEST_C, git, make_gitops_repo
+from conftest import cli_subprocess as cli  # a leak through any child process's stderr must show too
 
 from gitops_mlops.errors import GitOpsError
 from gitops_mlops.promotion import promote
