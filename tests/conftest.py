@@ -131,6 +131,18 @@ def crd_dir() -> Path:
     pytest.skip(reason)
 
 
+_schemas: list = []
+
+
+def product_schemas():
+    """The product's schema checker pointed at the real CRDs, made once per process (parsing them takes seconds)."""
+    if not _schemas:
+        from gitops_mlops.schemas import Schemas
+
+        _schemas.append(Schemas(crds=(crd_dir(),)))
+    return _schemas[0]
+
+
 def git(cwd: Path, *args: str, check: bool = True) -> str:
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
     if check and proc.returncode != 0:
@@ -331,7 +343,7 @@ def http_refusing():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
 

@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DIGEST_B, PROJECT_ROOT, crd_dir, git
-
-from gitops_mlops.schemas import Schemas
+from conftest import DIGEST_B, PROJECT_ROOT, git, product_schemas
 
 TASK = PROJECT_ROOT / "environments/pipelines/promote-task.yaml"
 FORGE_TOKEN = "forge-token-for-the-task-0042"
@@ -61,7 +59,7 @@ def run_step(tmp_path: Path, remote: Path, **params: str) -> tuple[subprocess.Co
 
 
 def test_the_task_is_a_valid_tekton_v1_task():
-    errors, unchecked = Schemas(crds=(crd_dir(),)).check_object(task())
+    errors, unchecked = product_schemas().check_object(task())
     assert (errors, unchecked) == ([], None)
     spec = task()["spec"]
     assert [p["name"] for p in spec["params"]] == ["MODEL", "IMAGE_URL", "IMAGE_DIGEST", "TO", "REPO_URL", "REVISION", "PR_BRANCH", "VERSION", "OPEN_PR"]
@@ -119,7 +117,7 @@ def test_a_missing_param_is_one_line_and_pushes_nothing(gitops_repo, tmp_path, m
 
 def test_the_model_build_pipeline_is_a_valid_tekton_v1_pipeline_ending_in_the_promotion():
     pipeline = yaml.safe_load((PROJECT_ROOT / "environments/pipelines/model-build.yaml").read_text())
-    assert Schemas(crds=(crd_dir(),)).check_object(pipeline) == ([], None)
+    assert product_schemas().check_object(pipeline) == ([], None)
     tasks = {t["name"]: t for t in pipeline["spec"]["tasks"]}
     assert list(tasks) == ["clone", "build", "test", "push", "promote"]
     assert tasks["clone"]["taskRef"]["resolver"] == "cluster" and tasks["promote"]["taskRef"] == {"name": "gitops-mlops-promote"}

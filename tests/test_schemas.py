@@ -13,12 +13,11 @@ from __future__ import annotations
 import copy
 import json
 import re
-from functools import cache
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import cli, crd_dir, tree_snapshot
+from conftest import cli, crd_dir, product_schemas, tree_snapshot
 from test_scaffold import FLEET, kustomize_build
 
 from gitops_mlops.config import parse_config
@@ -32,12 +31,6 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def load_all(text: str) -> list[dict]:
     return [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
-
-
-@cache
-def product_schemas() -> Schemas:
-    """The product's checker, pointed at the real CRDs."""
-    return Schemas(crds=(crd_dir(),))
 
 
 def schema_errors(obj: dict) -> list[str]:
