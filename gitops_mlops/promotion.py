@@ -251,12 +251,8 @@ def together_text(results: list[Result], base: str, branch: str) -> tuple[str, s
     if len(made) == 1:
         return pull_request_text(made[0], base, branch)
     title = "Update " + ", ".join(f"{r.model} {r.version}" for r in made)
-    sections = []
-    for result in made:
-        part_title, part_body = pull_request_text(result, base, branch)
-        sections.append(f"### {part_title}\n\n" + part_body.split("\n\nReview the rendered change")[0])
-    review = f"Review the rendered change per site:\n\n    gitops-mlops diff --base {base} --head {branch} --markdown\n"
-    return title, "\n\n".join([*sections, review])
+    sections = [f"### {_title(r)}\n\n{_summary(r)}" for r in made]
+    return title, "\n\n".join([*sections, _review(base, branch)])
 
 
 def _result(intent: Intent, plan: Plan, **extra) -> Result:
@@ -285,24 +281,27 @@ def unified_diff(files: list[FileEdit]) -> str:
 
 
 def pull_request_text(result: Result, base: str, branch: str) -> tuple[str, str]:
+    """A pull request's title and markdown body for one promotion or rollback."""
+    return _title(result), f"{_summary(result)}\n\n{_review(base, branch)}"
+
+
+def _title(result: Result) -> str:
     sites = result.changed
     verb = "Roll back" if result.action == "rollback" else "Promote"
-    title = f"{verb} {result.model} {result.version} to {sites[0] if len(sites) == 1 else f'{len(sites)} sites'}"
+    return f"{verb} {result.model} {result.version} to {sites[0] if len(sites) == 1 else f'{len(sites)} sites'}"
+
+
+def _summary(result: Result) -> str:
+    """What it pins, and a row per site: version and digest before and after."""
+    verb = "Rolls back" if result.action == "rollback" else "Promotes"
     rows = ["| site | version | digest |", "| --- | --- | --- |"]
     for change in result.changes:
         old = change.old
         old_version = (old.new_tag if old else None) or "-"
         old_digest = old.digest[:19] if old and old.digest else "-"
         rows.append(f"| {change.site} | {old_version} → {change.new_version or '-'} | `{old_digest}` → `{change.new_digest[:19]}` |")
-    body = "\n".join(
-        [
-            f"{verb}s **{result.model}** to `{result.image}`.",
-            "",
-            *rows,
-            "",
-            "Review the rendered change per site:",
-            "",
-            f"    gitops-mlops diff --base {base} --head {branch} --markdown",
-        ]
-    )
-    return title, body + "\n"
+    return "\n".join([f"{verb} **{result.model}** to `{result.image}`.", "", *rows])
+
+
+def _review(base: str, branch: str) -> str:
+    return f"Review the rendered change per site:\n\n    gitops-mlops diff --base {base} --head {branch} --markdown\n"
