@@ -166,7 +166,7 @@ class GitHub:
     def __init__(self, api: Api) -> None:
         self.api, self.repo = api, "/repos/" + api.target.repository
 
-    def check(self) -> None:
+    def check(self, labels: tuple[str, ...] = ()) -> None:  # labels: GitHub makes the ones missing
         self.api.call("GET", self.repo)
 
     def open(self, head: str, base: str, title: str, body: str, labels: tuple[str, ...]) -> PullRequest:
@@ -186,7 +186,7 @@ class GitLab:
         self.api = api
         self.project = "/projects/" + urllib.parse.quote(api.target.repository, safe="")
 
-    def check(self) -> None:
+    def check(self, labels: tuple[str, ...] = ()) -> None:  # labels: GitLab makes the ones missing
         self.api.call("GET", self.project)
 
     def open(self, head: str, base: str, title: str, body: str, labels: tuple[str, ...]) -> PullRequest:
@@ -243,8 +243,5 @@ def connect(spec: ForgeSpec | None, remote_url: str | None, labels: tuple[str, .
     target = resolve(spec, remote_url)
     api = Api(target, token(target))
     forge = {"github": GitHub, "gitlab": GitLab, "gitea": Gitea}[target.type](api)
-    if isinstance(forge, Gitea):
-        forge.check(labels)
-    else:
-        forge.check()
+    forge.check(labels)
     return forge
