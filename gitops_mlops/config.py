@@ -115,6 +115,9 @@ class ArgoCD:
     secret_env: str = ""  # the variable holding Argo CD's webhook.github.secret
 
 
+FORGE_TYPES = ("github", "gitlab", "gitea", "forgejo")  # Forgejo serves Gitea's API
+
+
 @dataclass(frozen=True)
 class ForgeSpec:
     """Where pull requests are opened; each field defaults from the remote's URL (see forge.py)."""
@@ -392,15 +395,15 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     if "forge" in top.values:
         r = Reader(source, top.values["forge"], "forge", {"type", "url", "repository", "tokenEnv", "labels"})
         kind = r.str("type", default="")
-        if kind and kind not in ("github", "gitlab", "gitea", "forgejo"):
-            raise r.error(r.values["type"], f"forge.type {kind!r} is not one of github, gitlab, gitea, forgejo")
+        if kind and kind not in FORGE_TYPES:
+            raise r.error(r.values["type"], f"forge.type {kind!r} is not one of {', '.join(FORGE_TYPES)}")
         url = r.str("url", default="")
         if url and not re.match(r"^https?://[^\s/]+", url):
             raise r.error(r.values["url"], f"forge.url {url!r} is not an http(s):// URL")
         repository = r.str("repository", default="")
         if repository and not re.match(r"^[\w.-]+(/[\w.-]+)+$", repository):
             raise r.error(r.values["repository"], f"forge.repository {repository!r} is not owner/name")
-        kind = "gitea" if kind == "forgejo" else kind  # Forgejo serves Gitea's API
+        kind = "gitea" if kind == "forgejo" else kind
         forge = ForgeSpec(kind, url, repository, r.str("tokenEnv", default=""), r.strings("labels"))
 
     return Config(

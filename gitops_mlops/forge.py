@@ -22,10 +22,9 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
-from gitops_mlops.config import ForgeSpec
+from gitops_mlops.config import FORGE_TYPES, ForgeSpec
 from gitops_mlops.errors import GitError, InputError
 
-TYPES = ("github", "gitlab", "gitea")
 TOKEN_ENV = {"github": "GITHUB_TOKEN", "gitlab": "GITLAB_TOKEN", "gitea": "GITEA_TOKEN"}
 API_PATH = {"github": "/api/v3", "gitlab": "/api/v4", "gitea": "/api/v1"}
 TIMEOUT = 30
@@ -69,7 +68,7 @@ def resolve(spec: ForgeSpec | None, remote_url: str | None) -> Target:
     scheme = host = path = ""
     if remote_url and not (spec.type and spec.url and spec.repository):
         scheme, host, path = split_remote(remote_url)
-    kind = spec.type
+    kind = "gitea" if spec.type == "forgejo" else spec.type
     if not kind:
         if host == "github.com":
             kind = "github"
@@ -77,7 +76,7 @@ def resolve(spec: ForgeSpec | None, remote_url: str | None) -> Target:
             kind = "gitlab"
         else:
             where = f"remote URL host {host!r}" if host else "no remote URL"
-            raise InputError(f"cannot tell which forge serves {where}: set forge.type to one of {', '.join(TYPES)}")
+            raise InputError(f"cannot tell which forge serves {where}: set forge.type to one of {', '.join(FORGE_TYPES)}")
     api = spec.url or ("https://api.github.com" if host == "github.com" else f"{scheme}://{host}{API_PATH[kind]}" if host else "")
     repository = spec.repository or path
     if not api:
