@@ -23,7 +23,7 @@ from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.imageref import ImageRef, parse_image
 from gitops_mlops.plan import Intent, PinChange, Plan, plan_promotion, resolve_intent
 from gitops_mlops.publish import journaled, publish
-from gitops_mlops.pullrequests import propose
+from gitops_mlops.pullrequests import ask_forge, propose
 from gitops_mlops.rendercache import RenderCache
 from gitops_mlops.renders import split_image
 from gitops_mlops.requests import PromoteRequest, Publish
@@ -98,6 +98,8 @@ def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish(
         git.check_identity()
     recovered = recovery.recover(git)
     if options.dry_run:  # the real run's checks, renders included; every file put back, nothing committed
+        if options.open_pr:
+            ask_forge(git, options, intent.config)
         refuse_dirty(git, [site.path for site in intent.targets])
         return replace(journaled(git, lambda: apply_promotion(repo_dir, git, intent, request, dry_run=True)), recovered=recovered)
     refuse_dirty(git, [site.path for site in intent.targets] + ["gitops-mlops.yaml"])

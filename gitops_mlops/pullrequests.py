@@ -44,8 +44,7 @@ def propose(git: GitRepo, options: Publish, config: Config, run: Callable[[Publi
     if not options.open_pr:
         result = run(options)
         return _with_text(result, text, f"{remote}/{base}", head)
-    labels = tuple(dict.fromkeys((*(config.forge.labels if config.forge else ()), *options.labels)))
-    client = forge.connect(config.forge, config.repo_url or git.remote_url(remote), labels)  # 401/404 here, before any write
+    client, labels = ask_forge(git, options, config)  # 401/404 here, before any write
     where = git.branch() or git.head()
     had_local, had_remote = git.local_branch_exists(head), git.remote_branch_exists(remote, head)
     result = run(replace(options, push=True))
@@ -58,6 +57,14 @@ def propose(git: GitRepo, options: Publish, config: Config, run: Callable[[Publi
         _take_back(git, remote, head, where, had_local, had_remote)
         raise
     return replace(result, pull_request=opened.url)
+
+
+def ask_forge(git: GitRepo, options: Publish, config: Config):
+    """The forge client and the pull request's labels, once the forge has shown it knows the token and
+    the repository; a dry run with ``--open-pr`` asks it too, so it fails as the real run would."""
+    labels = tuple(dict.fromkeys((*(config.forge.labels if config.forge else ()), *options.labels)))
+    remote = options.remote or config.remote
+    return forge.connect(config.forge, config.repo_url or git.remote_url(remote), labels), labels
 
 
 def _with_text(result: R, text: Callable[[R, str, str], tuple[str, str]], base: str, head: str) -> R:

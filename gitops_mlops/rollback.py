@@ -29,7 +29,7 @@ from gitops_mlops.names import DIGEST_PREFIX_RE, VERSION_RE
 from gitops_mlops.plan import PinChange, pin_to_edit
 from gitops_mlops.promotion import Result, pull_request_text, refuse_dirty, unified_diff
 from gitops_mlops.publish import journaled, publish
-from gitops_mlops.pullrequests import propose
+from gitops_mlops.pullrequests import ask_forge, propose
 from gitops_mlops.rendercache import RenderCache
 from gitops_mlops.renders import ModelMatcher, render_state, split_image
 from gitops_mlops.requests import Publish, RollbackRequest
@@ -60,6 +60,8 @@ def rollback(repo_dir: Path, request: RollbackRequest, options: Publish = Publis
     if not options.dry_run:
         git.check_identity()
     if options.dry_run:
+        if options.open_pr:
+            ask_forge(git, options, config)
         with RenderCache(repo_dir) as cache:
             goals, _ = plan_rollback(repo_dir, git, config, model, targets, request.to, cache)
         edits = [FileEdit(g.file, g.text, restore_pin(g.text, g.file, g.pin_name, g.goal.pin)) for g in goals]

@@ -170,6 +170,16 @@ def test_gitlab_merge_request_is_opened_then_updated(gitops_repo, gitlab):
     assert gitlab.recorder.seen[-1].method == "PUT" and gitlab.recorder.seen[-1].path.endswith("/merge_requests/1")
 
 
+def test_a_dry_run_asks_the_forge_as_the_real_run_would_and_opens_nothing(gitops_repo, gitlab):
+    head = gitops_repo.head()
+    refused = promote_pr(gitops_repo, "--dry-run", token="wrong-token")
+    assert refused.code == 5 and "token was refused" in refused.err
+    fine = promote_pr(gitops_repo, "--dry-run")
+    assert fine.code == 0, fine.err
+    assert [(s.method, s.path) for s in gitlab.recorder.seen] == [("GET", "/api/v4/projects/ml%2Fplatform%2Fgitops")] * 2
+    assert gitlab.merge_requests == [] and remote_branches(gitops_repo) == ["main"] and gitops_repo.head() == head
+
+
 def test_gitlab_refusing_the_token_is_exit_5_and_nothing_pushed(gitops_repo, gitlab):
     head = gitops_repo.head()
     result = promote_pr(gitops_repo, token="wrong-token")
@@ -236,6 +246,11 @@ def test_rollback_opens_a_pull_request(gitops_repo, gitea):
     assert result.code == 0, result.err
     assert json.loads(result.out)["pullRequestUrl"] == "http://gitea.test/ml/gitops/pulls/1"
     assert gitea.pulls[0]["title"].startswith("Roll back fraud-detector 1.0.0") and git(gitops_repo.remote, "rev-parse", branch).strip()
+    assert "Rolls back **fraud-detector**" in gitea.pulls[0]["body"]
+    dry = cli(
+        "rollback", "fraud-detector", "--site", "datacenter", "--branch", "other", "--open-pr", "--dry-run", cwd=gitops_repo.work, env={"FORGE_TOKEN": "x"}
+    )
+    assert dry.code == 5 and "token was refused" in dry.err  # a dry run asks the forge as the real run would
 
 
 # ------------------------------------------------------------------ GitHub (Prism over GitHub's published OpenAPI description)

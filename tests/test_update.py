@@ -243,3 +243,24 @@ def test_update_on_a_branch_opens_one_merge_request_for_all_models(gitops_repo, 
         assert git(gitops_repo.remote, "rev-list", "--count", "main..update/all").strip() == "2"  # one commit per model, main untouched
     finally:
         gitlab.close()
+
+
+def test_a_dry_run_with_open_pr_asks_the_forge_first(gitops_repo, registry, pusher):
+    """Contract test against a loopback server written to GitLab's documented endpoints."""
+    from forge_servers import GitLabServer
+
+    ns = configure(gitops_repo, registry.host)
+    push_tags(pusher, f"{ns}/fraud-detector", ["1.5.0"])
+    gitlab = GitLabServer("ml/gitops", "tok-123")
+    try:
+        path = gitops_repo.work / "gitops-mlops.yaml"
+        path.write_text(path.read_text() + f"forge:\n  type: gitlab\n  url: {gitlab.url}\n  repository: ml/gitops\n")
+        gitops_repo.git("commit", "-qam", "forge")
+        args = ("update", "--model", "fraud-detector", "--branch", "update/fd", "--open-pr", "--dry-run", "--insecure-registry", registry.host)
+        refused = cli(*args, cwd=gitops_repo.work, env={"GITLAB_TOKEN": "wrong"})
+        assert refused.code == 5 and "token was refused" in refused.err
+        fine = cli(*args, cwd=gitops_repo.work, env={"GITLAB_TOKEN": "tok-123"})
+        assert fine.code == 0, fine.err
+        assert gitlab.merge_requests == [] and [s.method for s in gitlab.recorder.seen] == ["GET", "GET"]
+    finally:
+        gitlab.close()
