@@ -203,64 +203,45 @@ def test_failed_validation_leaves_the_branch_and_files_as_they_were(gitops_repo,
     assert gitops_repo.git("status", "--porcelain") == ""
 
 
-def test_update_on_a_branch_opens_one_merge_request_for_all_models(gitops_repo, registry, pusher):
-    """Contract test against a loopback server written to GitLab's documented merge-request endpoints."""
+@pytest.fixture
+def gitlab(gitops_repo):
+    """A loopback server written to GitLab's documented merge-request endpoints (a contract test), named
+    as the repository's forge in a commit."""
     from forge_servers import GitLabServer
 
+    server = GitLabServer("ml/gitops", "tok-123")
+    path = gitops_repo.work / "gitops-mlops.yaml"
+    path.write_text(path.read_text() + f"forge:\n  type: gitlab\n  url: {server.url}\n  repository: ml/gitops\n")
+    gitops_repo.git("commit", "-qam", "forge")
+    yield server
+    server.close()
+
+
+def test_update_on_a_branch_opens_one_merge_request_for_all_models(gitops_repo, registry, pusher, gitlab):
     ns = configure(gitops_repo, registry.host)
     push_tags(pusher, f"{ns}/fraud-detector", ["1.5.0"])
     push_tags(pusher, f"{ns}/demand-forecast", ["2.0.0"])
-    gitlab = GitLabServer("ml/gitops", "tok-123")
-    try:
-        path = gitops_repo.work / "gitops-mlops.yaml"
-        path.write_text(path.read_text() + f"forge:\n  type: gitlab\n  url: {gitlab.url}\n  repository: ml/gitops\n")
-        gitops_repo.git("commit", "-qam", "forge")
-        gitops_repo.git("push", "--quiet", "origin", "main")
-        env = {"GITLAB_TOKEN": "tok-123"}
-        args = (
-            "update",
-            "--model",
-            "fraud-detector",
-            "--model",
-            "demand-forecast",
-            "--branch",
-            "update/all",
-            "--open-pr",
-            "--insecure-registry",
-            registry.host,
-            "-o",
-            "json",
-        )
-        result = cli(*args, cwd=gitops_repo.work, env=env)
-        assert result.code == 0, result.err
-        updated = [u for u in json.loads(result.out)["updates"] if u["status"] == "updated"]
-        assert {u["model"] for u in updated} == {"fraud-detector", "demand-forecast"}
-        assert {u["pullRequestUrl"] for u in updated} == {"http://gitlab.test/ml/gitops/-/merge_requests/1"}
-        assert {u["branch"] for u in updated} == {"update/all"}
-        (mr,) = gitlab.merge_requests
-        assert mr["title"] == "Update fraud-detector 1.5.0, demand-forecast 2.0.0"
-        assert "### Promote fraud-detector 1.5.0 to datacenter" in mr["description"] and "### Promote demand-forecast 2.0.0" in mr["description"]
-        assert git(gitops_repo.remote, "rev-list", "--count", "main..update/all").strip() == "2"  # one commit per model, main untouched
-    finally:
-        gitlab.close()
+    gitops_repo.git("push", "--quiet", "origin", "main")  # the branch starts from the remote's tip
+    models = ("--model", "fraud-detector", "--model", "demand-forecast")
+    args = ("update", *models, "--branch", "update/all", "--open-pr", "--insecure-registry", registry.host, "-o", "json")
+    result = cli(*args, cwd=gitops_repo.work, env={"GITLAB_TOKEN": "tok-123"})
+    assert result.code == 0, result.err
+    updated = [u for u in json.loads(result.out)["updates"] if u["status"] == "updated"]
+    assert {u["model"] for u in updated} == {"fraud-detector", "demand-forecast"}
+    assert {u["pullRequestUrl"] for u in updated} == {"http://gitlab.test/ml/gitops/-/merge_requests/1"}
+    assert {u["branch"] for u in updated} == {"update/all"}
+    (mr,) = gitlab.merge_requests
+    assert mr["title"] == "Update fraud-detector 1.5.0, demand-forecast 2.0.0"
+    assert "### Promote fraud-detector 1.5.0 to datacenter" in mr["description"] and "### Promote demand-forecast 2.0.0" in mr["description"]
+    assert git(gitops_repo.remote, "rev-list", "--count", "main..update/all").strip() == "2"  # one commit per model, main untouched
 
 
-def test_a_dry_run_with_open_pr_asks_the_forge_first(gitops_repo, registry, pusher):
-    """Contract test against a loopback server written to GitLab's documented endpoints."""
-    from forge_servers import GitLabServer
-
+def test_a_dry_run_with_open_pr_asks_the_forge_first(gitops_repo, registry, pusher, gitlab):
     ns = configure(gitops_repo, registry.host)
     push_tags(pusher, f"{ns}/fraud-detector", ["1.5.0"])
-    gitlab = GitLabServer("ml/gitops", "tok-123")
-    try:
-        path = gitops_repo.work / "gitops-mlops.yaml"
-        path.write_text(path.read_text() + f"forge:\n  type: gitlab\n  url: {gitlab.url}\n  repository: ml/gitops\n")
-        gitops_repo.git("commit", "-qam", "forge")
-        args = ("update", "--model", "fraud-detector", "--branch", "update/fd", "--open-pr", "--dry-run", "--insecure-registry", registry.host)
-        refused = cli(*args, cwd=gitops_repo.work, env={"GITLAB_TOKEN": "wrong"})
-        assert refused.code == 5 and "token was refused" in refused.err
-        fine = cli(*args, cwd=gitops_repo.work, env={"GITLAB_TOKEN": "tok-123"})
-        assert fine.code == 0, fine.err
-        assert gitlab.merge_requests == [] and [s.method for s in gitlab.recorder.seen] == ["GET", "GET"]
-    finally:
-        gitlab.close()
+    args = ("update", "--model", "fraud-detector", "--branch", "update/fd", "--open-pr", "--dry-run", "--insecure-registry", registry.host)
+    refused = cli(*args, cwd=gitops_repo.work, env={"GITLAB_TOKEN": "wrong"})
+    assert refused.code == 5 and "token was refused" in refused.err
+    fine = cli(*args, cwd=gitops_repo.work, env={"GITLAB_TOKEN": "tok-123"})
+    assert fine.code == 0, fine.err
+    assert gitlab.merge_requests == [] and [s.method for s in gitlab.recorder.seen] == ["GET", "GET"]
