@@ -119,25 +119,33 @@ def test_a_report_that_does_not_parse_is_bad_input(gitops_repo, tmp_path, conten
     assert result.code == 2 and needle in result.err and len(result.err.strip().splitlines()) == 1
 
 
-def test_quay_security_api_findings_gate_the_promotion(gitops_repo):
-    quay = Quay(severity="Critical")
-    try:
-        gate(gitops_repo, "    maxSeverity: high\n", host=quay.host)
-        refused = promote(gitops_repo, repository=f"{quay.host}/example/fraud-detector")
-        assert refused.code == 3 and "CVE-2024-9999 (critical, onnxruntime)" in refused.err
-        assert quay.paths == [f"/api/v1/repository/example/fraud-detector/manifest/{DIGEST_B}/security?vulnerabilities=true"]
-    finally:
-        quay.close()
+@pytest.fixture
+def quay():
+    """Quay's security API on loopback, answering as the test asks (see Quay); stopped after the test."""
+    started: list[Quay] = []
+
+    def start(**answers) -> Quay:
+        started.append(Quay(**answers))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
 
 
-def test_an_image_quay_has_not_scanned_is_refused(gitops_repo):
-    quay = Quay(status="queued")
-    try:
-        gate(gitops_repo, "    maxSeverity: critical\n", host=quay.host)
-        refused = promote(gitops_repo, repository=f"{quay.host}/example/fraud-detector")
-        assert refused.code == 3 and "is not scanned (Quay says 'queued')" in refused.err
-    finally:
-        quay.close()
+def test_quay_security_api_findings_gate_the_promotion(gitops_repo, quay):
+    server = quay(severity="Critical")
+    gate(gitops_repo, "    maxSeverity: high\n", host=server.host)
+    refused = promote(gitops_repo, repository=f"{server.host}/example/fraud-detector")
+    assert refused.code == 3 and "CVE-2024-9999 (critical, onnxruntime)" in refused.err
+    assert server.paths == [f"/api/v1/repository/example/fraud-detector/manifest/{DIGEST_B}/security?vulnerabilities=true"]
+
+
+def test_an_image_quay_has_not_scanned_is_refused(gitops_repo, quay):
+    server = quay(status="queued")
+    gate(gitops_repo, "    maxSeverity: critical\n", host=server.host)
+    refused = promote(gitops_repo, repository=f"{server.host}/example/fraud-detector")
+    assert refused.code == 3 and "is not scanned (Quay says 'queued')" in refused.err
 
 
 def test_a_quay_that_cannot_be_reached_is_exit_6(gitops_repo):
