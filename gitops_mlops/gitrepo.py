@@ -349,9 +349,13 @@ class GitRepo:
     def checkout_new_branch(self, name: str, sha: str) -> None:
         self.run("checkout", "--quiet", "-b", name, sha)
 
-    def patch_id(self, sha: str) -> str:
-        """The stable patch id of a commit's change (equal for the same change on another parent)."""
-        diff = self.run("diff-tree", "--patch", "--no-color", "--full-index", "--root", sha)
+    def patch_id(self, sha: str, since: str | None = None) -> str:
+        """The stable patch id of a commit's change, or of everything from ``since`` to ``sha`` (equal
+        for the same change on another base)."""
+        if since is None:
+            diff = self.run("diff-tree", "--patch", "--no-color", "--full-index", "--root", sha)
+        else:
+            diff = self.run("diff", "--no-color", "--full-index", since, sha)
         return self.run("patch-id", "--stable", stdin=diff).split(" ", 1)[0]
 
     def remote_branch_sha(self, remote: str, branch: str) -> str | None:

@@ -130,13 +130,15 @@ def _on_new_branch(git: GitRepo, options: Publish, remote: str, target: str, app
 
 
 def _reuse_branch(git: GitRepo, options: Publish, remote: str, name: str, base: str, earlier: str, apply: Callable[[], R]) -> R:
-    """``--branch`` names a branch that exists: when its last commit makes the same change this run
-    makes (equal patch ids), that branch is the result (pushed when the remote lacks it); else refused."""
+    """``--branch`` names a branch that exists: when it makes the same change this run makes (equal
+    patch ids of everything each adds to its base: one commit, or update's several), that branch is the
+    result (pushed when the remote lacks it); else refused."""
     where, head = git.branch(), git.head()
     git.run("checkout", "--quiet", "--detach", base)
     try:
         result = apply()
-        same = result.commit is not None and git.patch_id(result.commit) == git.patch_id(earlier)
+        fork = git.run("merge-base", earlier, base).strip()
+        same = result.commit is not None and git.patch_id(result.commit, since=base) == git.patch_id(earlier, since=fork)
     finally:
         git.run("checkout", "--quiet", where or head)
     if result.commit is None:  # the target branch already has the change: nothing to propose

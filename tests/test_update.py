@@ -245,3 +245,27 @@ def test_a_dry_run_with_open_pr_asks_the_forge_first(gitops_repo, registry, push
     fine = cli(*args, cwd=gitops_repo.work, env={"GITLAB_TOKEN": "tok-123"})
     assert fine.code == 0, fine.err
     assert gitlab.merge_requests == [] and [s.method for s in gitlab.recorder.seen] == ["GET", "GET"]
+
+
+def test_update_on_an_existing_branch_reuses_it_only_for_the_same_whole_change(gitops_repo, registry, pusher):
+    ns = configure(gitops_repo, registry.host)
+    push_tags(pusher, f"{ns}/fraud-detector", ["1.5.0"])
+    push_tags(pusher, f"{ns}/demand-forecast", ["2.0.0"])
+    args = ("update", "--model", "fraud-detector", "--model", "demand-forecast", "--branch", "update/all", "--insecure-registry", registry.host, "-o", "json")
+    first = cli(*args, cwd=gitops_repo.work)
+    assert first.code == 0, first.err
+    tip = gitops_repo.git("rev-parse", "update/all").strip()
+    gitops_repo.git("checkout", "--quiet", "main")
+    again = cli(*args, cwd=gitops_repo.work)  # the same two commits' change: the branch is the result
+    assert again.code == 0, again.err
+    assert {u["commit"] for u in json.loads(again.out)["updates"] if u["commit"]} >= {tip}
+    assert gitops_repo.git("rev-parse", "update/all").strip() == tip
+    # the same last commit on a branch that also carries a change of its own: not the same change
+    gitops_repo.git("checkout", "--quiet", "-B", "update/all", "main")
+    (gitops_repo.work / "NOTES.md").write_text("a change by hand\n")
+    gitops_repo.git("add", "NOTES.md")
+    gitops_repo.git("commit", "--quiet", "-m", "by hand")
+    gitops_repo.git("cherry-pick", "--quiet", f"{tip}~1", tip)
+    gitops_repo.git("checkout", "--quiet", "main")
+    refused = cli(*args, cwd=gitops_repo.work)
+    assert refused.code == 5 and "already exists with another change" in refused.err
