@@ -45,10 +45,17 @@ def pytest_configure(config):
         return
     runs = SHM / f"gitops-mlops-tests-{os.getuid()}"
     runs.mkdir(mode=0o700, exist_ok=True)
+    stale = []
     for old in runs.iterdir():  # earlier runs, unless still running
         pid = old.name.removeprefix("run-")
-        if not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
-            shutil.rmtree(old, ignore_errors=True)
+        if old.name.startswith("run-") and not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
+            stale.append(old.rename(runs / f"stale-{old.name}-{os.getpid()}"))
+        elif old.name.startswith("stale-"):
+            stale.append(old)  # an earlier clean-up that did not finish
+    if stale:  # removed beside this run rather than before it: a full run leaves some 10,000 files
+        subprocess.Popen(
+            ["rm", "-rf", *map(str, stale)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
     config.option.basetemp = str(runs / f"run-{os.getpid()}")
 
 

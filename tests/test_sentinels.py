@@ -13,7 +13,7 @@ from test_kustomization import CASES, golden
 from gitops_mlops import rendercache
 from gitops_mlops.config import load_config, parse_config
 from gitops_mlops.kustomization import set_pin
-from gitops_mlops.rendering import Kustomize
+from gitops_mlops.rendering import Kustomize, render_sites
 from gitops_mlops.renders import render_state
 from gitops_mlops.sentinels import pin_invariant
 from gitops_mlops.sites import Site, discover_sites
@@ -70,38 +70,98 @@ def with_base(text: str) -> str:
 def make_site(tmp_path: Path, text: str) -> tuple[Path, Site]:
     repo = tmp_path / "repo"
     build_tree(repo, {"gitops-mlops.yaml": CONFIG, "base/kustomization.yaml": "resources:\n- deployment.yaml\n", "base/deployment.yaml": DEPLOYMENT})
-    site_dir = repo / "overlays/edge/x"
+    git(repo, "init", "--quiet")
+    return repo, add_site(repo, "x", text)
+
+
+def add_site(repo: Path, name: str, text: str) -> Site:
+    site_dir = repo / "overlays/edge" / name
     site_dir.mkdir(parents=True)
     (site_dir / "kustomization.yaml").write_bytes(text.encode())
-    (site_dir / "service.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: server\nspec:\n  ports:\n  - port: 80\n")
+    # its own Service, so no two sites of a fleet share inputs (each renders, and is cached, alone)
+    (site_dir / "service.yaml").write_text(
+        f"apiVersion: v1\nkind: Service\nmetadata:\n  name: server\n  labels: {{site: {name}}}\nspec:\n  ports:\n  - port: 80\n"
+    )
+    return Site(f"edge/{name}", f"overlays/edge/{name}", "edge")
+
+
+def logged_kustomize(tmp: Path) -> tuple[Kustomize, Path]:
+    """The real kustomize behind a script that logs, per run, the folders it was given and the
+    sites a batch wraps (the ``resources`` of its ``s*`` folders), so a test sees which sites ran."""
+    log, script = tmp / "runs.log", tmp / "logged-kustomize"
+    script.write_text(
+        '#!/bin/sh\nfor a in "$@"; do echo "run $a" >> ' + str(log) + '; [ -d "$a" ] && cat "$a"/s*/kustomization.yaml >> ' + str(log) + " 2>/dev/null; done\n"
+        f'exec {" ".join(Kustomize.find().command)} "$@"\n'
+    )
+    script.chmod(0o755)
+    log.write_text("")
+    return Kustomize((str(script),)), log
+
+
+@pytest.fixture(scope="module")
+def golden_fleet(tmp_path_factory) -> dict[str, dict]:
+    """Every golden pin form (original and expected) as one site of one repository, rendered
+    through sentinels cold, then again after a change of pin values, each time beside
+    kustomize's own render of every site (the batched renderer, which test_rendering proves
+    equal to one ``kustomize build`` per site); and which sites kustomize ran for the second time."""
+    tmp = tmp_path_factory.mktemp("golden-fleet")
+    repo = tmp / "repo"
+    build_tree(repo, {"gitops-mlops.yaml": CONFIG, "base/kustomization.yaml": "resources:\n- deployment.yaml\n", "base/deployment.yaml": DEPLOYMENT})
     git(repo, "init", "--quiet")
-    return repo, Site("edge/x", "overlays/edge/x", "edge")
+    config = parse_config(CONFIG)
+    kustomize, log = logged_kustomize(tmp)
+    texts = {f"{case}--{which}": with_base(golden(case, which)) for case in CASES for which in ("original", "expected")}
+    sites = [add_site(repo, name, text) for name, text in texts.items()]
+    cold = render_state(repo, config, tuple(sites), outputs=True, kustomize=kustomize)
+    truth_cold = render_sites(repo, sites)
+    changed = {}
+    for site in sites:
+        name = site.name.removeprefix("edge/")
+        changed[name] = set_pin(texts[name], site.path, "fraud-detector", NEW)
+        (repo / site.path / "kustomization.yaml").write_bytes(changed[name].encode())
+    mark = len(log.read_text())
+    warm = render_state(repo, config, tuple(sites), outputs=True, kustomize=kustomize)
+    ran = log.read_text()[mark:]
+    truth_warm = render_sites(repo, sites)
+    return {
+        name: {
+            "text": texts[name],
+            "changed": changed[name],
+            "path": site.path,
+            "cold": cold[site.name],
+            "warm": warm[site.name],
+            "truth_cold": truth_cold[site.name].output,
+            "truth_warm": truth_warm[site.name].output,
+            "rendered_again": f"/overlays/edge/{name}\n" in ran,
+        }
+        for name, site in zip(texts, sites, strict=True)
+    }
 
 
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("which", ["original", "expected"])
-def test_every_golden_pin_form_renders_exactly_through_sentinels(tmp_path, case, which, counted):
-    kustomize, log = counted
-    text = with_base(golden(case, which))
-    repo, site = make_site(tmp_path, text)
-    config = parse_config(CONFIG)
-    form = pin_invariant(text, site.path)
-    cold = render_state(repo, config, (site,), outputs=True, kustomize=kustomize)[site.name]
-    assert cold.ok, cold.error
-    assert cold.output == kustomize_output(repo / site.path)
+def test_every_golden_pin_form_renders_exactly_through_sentinels(golden_fleet, case, which):
+    run = golden_fleet[f"{case}--{which}"]
+    assert run["cold"].ok, run["cold"].error
+    assert run["truth_cold"] and run["cold"].output == run["truth_cold"]
+    form = pin_invariant(run["text"], run["path"])
     if form is None:
         return  # no invariant form (e.g. no pin): rendered as it is, which the assertion above covered
     # a change of pin values only: served from the sentinel render, without kustomize, and still exact
-    changed = set_pin(text, site.path, "fraud-detector", NEW)
-    (repo / site.path / "kustomization.yaml").write_bytes(changed.encode())
-    changed_form = pin_invariant(changed, site.path)
+    changed_form = pin_invariant(run["changed"], run["path"])
     assert changed_form is not None
     pin_values_only = changed_form.text == form.text  # else a pin or field was added: kustomize renders it
-    runs = log.read_text().count("run")
-    warm = render_state(repo, config, (site,), outputs=True, kustomize=kustomize)
-    assert warm[site.name].ok, warm[site.name].error
-    assert warm[site.name].output == kustomize_output(repo / site.path)
-    assert (log.read_text().count("run") == runs) == pin_values_only  # kustomize ran only for a new shape
+    assert run["warm"].ok, run["warm"].error
+    assert run["warm"].output == run["truth_warm"] and NEW["digest"] in run["warm"].output
+    assert run["rendered_again"] != pin_values_only  # kustomize ran only for a new shape
+
+
+def test_one_golden_form_alone_matches_one_kustomize_build(tmp_path):
+    """The fleet above compares with the batched renderer; here one form against a plain ``kustomize build``."""
+    text = with_base(golden(CASES[0], "original"))
+    repo, site = make_site(tmp_path, text)
+    cold = render_state(repo, parse_config(CONFIG), (site,), outputs=True)[site.name]
+    assert cold.ok and cold.output == kustomize_output(repo / site.path)
 
 
 def test_the_example_fleet_renders_exactly_through_sentinels(tmp_path, counted):
@@ -113,18 +173,21 @@ def test_the_example_fleet_renders_exactly_through_sentinels(tmp_path, counted):
     config = load_config(repo)
     sites = discover_sites(repo, config)
     state = render_state(repo, config, sites, outputs=True, kustomize=kustomize)
+    truth = render_sites(repo, sites)  # kustomize's own renders, batched (test_rendering: equal to one build per site)
     for site in sites:
         assert pin_invariant((repo / site.path / "kustomization.yaml").read_text(), site.path) is not None, site.name
-        assert state[site.name].output == kustomize_output(repo / site.path), site.name
+        assert truth[site.name].output and state[site.name].output == truth[site.name].output, site.name
     for site in sites:  # every pin of every site moves: all served from the sentinel renders
         path = repo / site.path / "kustomization.yaml"
         for name in ("InferenceService/fraud-detector", "demand-forecast"):  # a modelcar's storageUri patch and an images entry
             path.write_text(set_pin(path.read_text(), site.path, name, NEW))
     runs = log.read_text().count("run")
     state = render_state(repo, config, sites, outputs=True, kustomize=kustomize)
-    for site in sites:
-        assert state[site.name].ok and state[site.name].output == kustomize_output(repo / site.path), site.name
     assert log.read_text().count("run") == runs  # no kustomize ran
+    truth = render_sites(repo, sites)
+    for site in sites:
+        assert state[site.name].ok and state[site.name].output == truth[site.name].output, site.name
+        assert NEW["digest"] in state[site.name].output, site.name
     rendercache.clear(repo)
 
 
