@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_mlops import kustomization, progress, scratch, settings
+from gitops_mlops import flatbases, kustomization, progress, scratch, settings
 from gitops_mlops.errors import RenderError
 from gitops_mlops.inputs import References, check_all, closure, resource_estimate, site_dir, site_keys
 from gitops_mlops.sites import Site
@@ -52,6 +52,9 @@ BATCH_SIZE = 10
 # A site of a hundred models (about 400) renders alone: per site, batches of 1, 2 and 3 cost the
 # same there (2.5 s) and a batch of 10 cost 3.5 s (scripts/bench_batch.py --models 100).
 RESOURCE_BUDGET = 400
+# Plain bases are rendered once first (``flatbases.py``) when this many sites or more render: below
+# it, the extra kustomize process costs more than sharing the bases saves (scripts/bench_batch.py).
+FLATTEN_FROM = 20
 
 
 def parallelism() -> int:
@@ -163,6 +166,7 @@ def render_sites(
     keys: dict[str, str] | None = None,
     texts: dict[str, str] | None = None,
     on_rendered: Callable[[Rendered], None] | None = None,
+    flatten: bool | None = None,
 ) -> dict[str, Rendered]:
     """Render every site; a broken site gets its own error and does not hide the others.
 
@@ -171,7 +175,11 @@ def render_sites(
 
     Sites with equal input keys (``inputs.site_keys``) are rendered once. A site in ``texts``
     is rendered with that text as its kustomization (its pin-invariant form), from a mirror
-    of its folder beside links to the folders it reads; the repository is not touched."""
+    of its folder beside links to the folders it reads; the repository is not touched.
+
+    With ``flatten`` (by default when there are FLATTEN_FROM sites or more to render) the plain
+    bases those sites read are rendered once first, and each site reads them from one folder of
+    their renders (``flatbases.py``): the same output for a fraction of kustomize's work."""
     kustomize = kustomize or Kustomize.find()
     timeout = settings.kustomize_timeout() if timeout is None else timeout
     repo = repo.resolve()
@@ -191,12 +199,22 @@ def render_sites(
     with scratch.folder("render") as tmp, ThreadPoolExecutor(max_workers=workers) as pool:
         network = bool(allowed_remote)
         dirs = {site.name: repo / site.path for site in unique}
+        flat = len(unique) >= FLATTEN_FROM if flatten is None else flatten
+        plans, folders = _flat_bases(pool, kustomize, repo, Path(tmp), unique, texts or {}, refs, timeout) if flat and texts else ({}, {})
 
-        def mirror_and_render(n: int, batch: list[Site]) -> dict[str, Rendered]:
+        def mirror_and_render(n: int, batch: list[Site], label: str = "") -> dict[str, Rendered]:
+            roots = {}
             for i, site in enumerate(batch):  # in the worker: mirroring overlaps the other batches' kustomize runs
                 if texts and site.name in texts:
-                    dirs[site.name] = _mirror(repo, Path(tmp) / f"m{n}-{i}", site, texts[site.name], refs)
-            return _render_batch(kustomize, repo, Path(tmp), f"b{n}", batch, timeout, network, dirs)
+                    plan = None if label else plans.get(site.name)
+                    root = roots[site.name] = Path(tmp) / f"m{label}{n}-{i}"
+                    text = plan.text({run: os.path.relpath(folders[run], root / site.path) for run in plan.runs()}) if plan else texts[site.name]
+                    dirs[site.name] = _mirror(repo, root, site, text, refs)
+            done = _render_batch(kustomize, repo, Path(tmp), f"b{label}{n}", batch, timeout, network, dirs)
+            for name, root in roots.items():  # an error names the repository's paths, not the mirror's
+                if done[name].error:
+                    done[name] = Rendered(name, error=done[name].error.replace(f"{root}{os.sep}", ""), timed_out=done[name].timed_out)
+            return done
 
         futures = {pool.submit(mirror_and_render, n, batch): batch for n, batch in enumerate(batches)}
         with progress.Task("rendering sites", len(unique)) as task:
@@ -211,12 +229,59 @@ def render_sites(
         stalled = [site for batch in batches if len(batch) > 1 and results[batch[0].name].timed_out for site in batch]
         if stalled:
             results.update(_render_singly(pool, kustomize, repo, Path(tmp), stalled, timeout, network, dirs, results))
+        failed = [site for site in unique if site.name in plans and not results[site.name].ok and not results[site.name].timed_out]
+        if failed:  # rendered as they are, so an error is kustomize's own about the site's own files
+            redo = [pool.submit(mirror_and_render, n, batch, "x") for n, batch in enumerate(_batches(failed, size, [1] * len(failed)))]
+            for future in redo:
+                results.update(future.result())
     for first, *others in groups.values():
         done = results[first.name]
         for site in others:  # same inputs, same output; an error names this site
             error = done.error.replace(f"site {first.name}:", f"site {site.name}:").replace(first.path, site.path)
             results[site.name] = Rendered(site.name, output=done.output, error=error)
     return {site.name: results[site.name] for site in sites}
+
+
+def _flat_bases(
+    pool, kustomize: Kustomize, repo: Path, tmp: Path, sites: list[Site], texts: dict[str, str], refs: References, timeout: float
+) -> tuple[dict[str, flatbases.Plan], dict[flatbases.Run, Path]]:
+    """Each site's plan (its runs of plain bases) and, for each run, a folder holding the renders of
+    its bases, each base rendered once. A site whose bases did not all render has no plan."""
+    flattener = flatbases.Flattener(refs)
+    plans: dict[str, flatbases.Plan] = {}
+    for site in sites:
+        if site.name in texts:
+            plan = flattener.plan(texts[site.name], site_dir(repo, site, refs))
+            if plan is not None:
+                plans[site.name] = plan
+    bases = sorted({base for plan in plans.values() for run in plan.runs() for base in run})
+    if not bases:
+        return {}, {}
+    named = [Site(f"base {i}", base.as_posix(), "") for i, base in enumerate(bases)]
+    dirs = {site.name: base for site, base in zip(named, bases, strict=True)}
+    chunks = [named[i : i + BATCH_SIZE] for i in range(0, len(named), BATCH_SIZE)]
+    rendered: dict[str, Rendered] = {}
+    for future in [pool.submit(_render_batch, kustomize, repo, tmp, f"f{n}", chunk, timeout, False, dirs) for n, chunk in enumerate(chunks)]:
+        rendered.update(future.result())
+    outputs = {
+        base: rendered[site.name].output for site, base in zip(named, bases, strict=True) if rendered[site.name].ok and rendered[site.name].output.strip()
+    }
+    folders: dict[flatbases.Run, Path] = {}
+    for name, plan in list(plans.items()):
+        if not all(base in outputs for run in plan.runs() for base in run):
+            del plans[name]
+            continue
+        for run in plan.runs():
+            if run not in folders:
+                folder = folders[run] = tmp / "flat" / f"r{len(folders)}"
+                folder.mkdir(parents=True)
+                (folder / "kustomization.yaml").write_text("resources:\n- bases.yaml\n")
+                (folder / "bases.yaml").write_text("---\n".join(_ended(outputs[base]) for base in run))
+    return plans, folders
+
+
+def _ended(text: str) -> str:
+    return text if text.endswith("\n") else text + "\n"
 
 
 def _batches(sites: list[Site], size: int, weights: list[int]) -> list[list[Site]]:
