@@ -9,13 +9,14 @@ With ``--schemas`` it measures instead what the schema checks cost: `validate` o
 warm fleet with every rendered object checked (core kinds, and custom resources against
 the CRDs of ``--crds``) against the same without, alternating in the same run.
 
-    python scripts/bench_validate.py [--sites 1000] [--models 10] [--runs 5] [--baseline-runs 1]
+    python scripts/bench_validate.py [--sites 1000] [--models 10] [--runs 5] [--baseline-runs 1] [--distinct] [--unflattened]
     python scripts/bench_validate.py --schemas --modelcars 5 [--crds ../shared/crds]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import fmt, make_distinct, make_fleet_repo, median_of
 
-from gitops_mlops import rendercache
+from gitops_mlops import rendercache, rendering
 from gitops_mlops.config import load_config
 from gitops_mlops.rendercache import RenderCache
 from gitops_mlops.rendering import Kustomize
@@ -38,6 +39,9 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=10)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--baseline-runs", type=int, default=1)
+    parser.add_argument(
+        "--unflattened", action="store_true", help="alternate each cold run with one that renders every base per site (plain bases not rendered once first)"
+    )
     parser.add_argument("--distinct", action="store_true", help="give every edge site its own annotation, so no two sites share a build")
     parser.add_argument("--modelcars", type=int, default=0, help="serve the first N models as KServe InferenceServices with modelcars")
     parser.add_argument("--schemas", action="store_true", help="measure validate with schema checks against validate without, warm")
@@ -75,9 +79,19 @@ def main() -> None:
         script.chmod(0o755)
         log.write_text("")
         counted = Kustomize((str(script),))
-        fast, fast_runs = median_of(args.runs, cold)
-        processes = log.read_text().count("\n") // args.runs
+        fast_runs, unflat_runs, processes = [], [], 0
+        for _ in range(args.runs):
+            before = log.read_text().count("\n")
+            fast_runs.append(median_of(1, cold)[0])
+            processes = log.read_text().count("\n") - before
+            if args.unflattened:
+                rendering.FLATTEN_FROM, flatten_from = 1 << 62, rendering.FLATTEN_FROM
+                unflat_runs.append(median_of(1, cold)[0])
+                rendering.FLATTEN_FROM = flatten_from
+        fast = statistics.median(fast_runs)
         print(f"validate, cold (batched):    median {fast:.2f} s  runs [{fmt(fast_runs)}], {processes} kustomize processes a run")
+        if args.unflattened:
+            print(f"  same, bases per site:      median {statistics.median(unflat_runs):.2f} s  runs [{fmt(unflat_runs)}] (alternating)")
         log.write_text("")
         warm, warm_runs = median_of(args.runs, batched)
         print(f"validate, nothing changed:   median {warm:.2f} s  runs [{fmt(warm_runs)}], {log.read_text().count(chr(10))} kustomize processes in all")
