@@ -242,9 +242,24 @@ def promote_together(repo_dir: Path, requests: list[PromoteRequest], options: Pu
     last = propose(
         git, options, config, lambda opts: journaled(git, lambda: publish(git, opts, config, apply)), lambda _, base, head: together_text(results, base, head)
     )
+    commits = _as_published(git, [r.commit for r in results], last.commit)
     return [
-        replace(r, pushed=last.pushed and r.commit is not None, branch=last.branch, attempts=last.attempts, pull_request=last.pull_request) for r in results
+        replace(r, commit=commit, pushed=last.pushed and r.commit is not None, branch=last.branch, attempts=last.attempts, pull_request=last.pull_request)
+        for r, commit in zip(results, commits, strict=True)
     ]
+
+
+def _as_published(git: GitRepo, commits: list[str | None], published: str | None) -> list[str | None]:
+    """Each promotion's commit as published: this run's, or, where ``--branch`` found a branch with
+    the same whole change and reused it, the branch's commit in the same place (its last one for
+    each, when the branch holds the change in another number of commits)."""
+    made = [c for c in commits if c]
+    if not made or published is None or published == made[-1]:
+        return commits
+    fork = git.run("merge-base", published, f"{made[0]}^").strip()
+    theirs = git.run("rev-list", "--reverse", f"{fork}..{published}").split()
+    mapped = iter(theirs if len(theirs) == len(made) else [published] * len(made))
+    return [next(mapped) if c else None for c in commits]
 
 
 def together_text(results: list[Result], base: str, branch: str) -> tuple[str, str]:

@@ -256,9 +256,10 @@ def test_update_on_an_existing_branch_reuses_it_only_for_the_same_whole_change(g
     assert first.code == 0, first.err
     tip = gitops_repo.git("rev-parse", "update/all").strip()
     gitops_repo.git("checkout", "--quiet", "main")
-    again = cli(*args, cwd=gitops_repo.work)  # the same two commits' change: the branch is the result
+    later = {"GIT_AUTHOR_DATE": "2030-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2030-01-01T00:00:00Z"}  # this run's commits differ from the branch's
+    again = cli(*args, cwd=gitops_repo.work, env=later)  # the same two commits' change: the branch is the result
     assert again.code == 0, again.err
-    assert {u["commit"] for u in json.loads(again.out)["updates"] if u["commit"]} >= {tip}
+    assert [u["commit"] for u in json.loads(again.out)["updates"] if u["commit"]] == gitops_repo.git("rev-list", "--reverse", "main..update/all").split()
     assert gitops_repo.git("rev-parse", "update/all").strip() == tip
     # the same last commit on a branch that also carries a change of its own: not the same change
     gitops_repo.git("checkout", "--quiet", "-B", "update/all", "main")
