@@ -14,7 +14,9 @@ marker removed. Batches run in parallel, one per core; a failing batch is
 bisected so each broken site gets its own error, and a batch that runs past
 the timeout is split into single sites once kustomize has shown it can finish
 a build (another batch, or one of the batch's sites alone), so a timeout names
-only the sites that cannot render in time, never a whole fleet.
+only the sites that cannot render in time, never a whole fleet. When many sites
+render, the plain bases they read are rendered once first and each site reads
+them from one folder of their renders (``flatbases.py``).
 """
 
 from __future__ import annotations
@@ -52,9 +54,12 @@ BATCH_SIZE = 10
 # A site of a hundred models (about 400) renders alone: per site, batches of 1, 2 and 3 cost the
 # same there (2.5 s) and a batch of 10 cost 3.5 s (scripts/bench_batch.py --models 100).
 RESOURCE_BUDGET = 400
-# Plain bases are rendered once first (``flatbases.py``) when this many sites or more render: below
-# it, the extra kustomize process costs more than sharing the bases saves (scripts/bench_batch.py).
-FLATTEN_FROM = 20
+# Plain bases are rendered once first (``flatbases.py``) when that saves kustomize this many base
+# loads or more (sites' references to plain bases, less the bases): below it, the extra kustomize
+# process costs more than the loads it saves (scripts/bench_batch.py --flatten, distinct sites of
+# 10 models, 2 cores: 5 sites 0.55 s against 0.51 s without, 10 sites 0.65 against 0.74, 80 sites
+# 4.2 against 5.3).
+FLATTEN_FROM = 90
 
 
 def parallelism() -> int:
@@ -177,7 +182,7 @@ def render_sites(
     is rendered with that text as its kustomization (its pin-invariant form), from a mirror
     of its folder beside links to the folders it reads; the repository is not touched.
 
-    With ``flatten`` (by default when there are FLATTEN_FROM sites or more to render) the plain
+    With ``flatten`` (by default when it saves kustomize FLATTEN_FROM base loads or more) the plain
     bases those sites read are rendered once first, and each site reads them from one folder of
     their renders (``flatbases.py``): the same output for a fraction of kustomize's work."""
     kustomize = kustomize or Kustomize.find()
@@ -199,8 +204,7 @@ def render_sites(
     with scratch.folder("render") as tmp, ThreadPoolExecutor(max_workers=workers) as pool:
         network = bool(allowed_remote)
         dirs = {site.name: repo / site.path for site in unique}
-        flat = len(unique) >= FLATTEN_FROM if flatten is None else flatten
-        plans, folders = _flat_bases(pool, kustomize, repo, Path(tmp), unique, texts or {}, refs, timeout) if flat and texts else ({}, {})
+        plans, folders = ({}, {}) if flatten is False or not texts else _flat_bases(pool, kustomize, repo, Path(tmp), unique, texts, refs, timeout, flatten)
 
         def mirror_and_render(n: int, batch: list[Site], label: str = "") -> dict[str, Rendered]:
             roots = {}
@@ -243,10 +247,11 @@ def render_sites(
 
 
 def _flat_bases(
-    pool, kustomize: Kustomize, repo: Path, tmp: Path, sites: list[Site], texts: dict[str, str], refs: References, timeout: float
+    pool, kustomize: Kustomize, repo: Path, tmp: Path, sites: list[Site], texts: dict[str, str], refs: References, timeout: float, always: bool | None
 ) -> tuple[dict[str, flatbases.Plan], dict[flatbases.Run, Path]]:
     """Each site's plan (its runs of plain bases) and, for each run, a folder holding the renders of
-    its bases, each base rendered once. A site whose bases did not all render has no plan."""
+    its bases, each base rendered once; none unless ``always`` or it saves FLATTEN_FROM base loads.
+    A site whose bases did not all render has no plan."""
     flattener = flatbases.Flattener(refs)
     plans: dict[str, flatbases.Plan] = {}
     for site in sites:
@@ -255,7 +260,8 @@ def _flat_bases(
             if plan is not None:
                 plans[site.name] = plan
     bases = sorted({base for plan in plans.values() for run in plan.runs() for base in run})
-    if not bases:
+    saved = sum(len(run) for plan in plans.values() for run in plan.runs()) - len(bases)
+    if not bases or (not always and saved < FLATTEN_FROM):
         return {}, {}
     named = [Site(f"base {i}", base.as_posix(), "") for i, base in enumerate(bases)]
     dirs = {site.name: base for site, base in zip(named, bases, strict=True)}

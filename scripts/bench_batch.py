@@ -8,11 +8,13 @@ process at a time, and prints the milliseconds per site: the curve that sets
 ``kustomize.BATCH_SIZE``. Then the whole fleet with the renderer as it is (all cores).
 
     python scripts/bench_batch.py [--sites 200] [--models 10] [--sizes 1,5,10,20,40,80]
+    python scripts/bench_batch.py --flatten 5,10,20,40 [--runs 5]   # where rendering plain bases once pays
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import time
@@ -24,6 +26,7 @@ from benchlib import make_fleet_repo
 
 from gitops_mlops import rendering as render
 from gitops_mlops.config import load_config
+from gitops_mlops.sentinels import pin_invariant
 from gitops_mlops.sites import discover_sites
 
 
@@ -32,6 +35,10 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=200)
     parser.add_argument("--models", type=int, default=10)
     parser.add_argument("--sizes", default="1,5,10,20,40,80")
+    parser.add_argument(
+        "--flatten", default="", help="instead: render N distinct sites with plain bases rendered once and without, alternating (e.g. 5,10,20,40)"
+    )
+    parser.add_argument("--runs", type=int, default=5, help="rounds for --flatten")
     args = parser.parse_args()
     kustomize = render.Kustomize.find()
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
@@ -40,6 +47,9 @@ def main() -> None:
             path.write_text(path.read_text() + f"commonAnnotations:\n  example.com/site: {path.parent.name}\n")
         sites = [s for s in discover_sites(repo, load_config(repo)) if s.stage == "edge"]
         print(f"{len(sites)} distinct edge sites, {args.models} models; kustomize: {' '.join(kustomize.command)}")
+        if args.flatten:
+            compare_flattening(repo, sites, [int(n) for n in args.flatten.split(",")], args.runs)
+            return
         print("sites per process   ms per site")
         scratch = Path(tmp) / "scratch"
         scratch.mkdir()
@@ -59,6 +69,23 @@ def main() -> None:
         print(
             f"all {len(sites)} with render_sites (batches of {render.BATCH_SIZE}, {render.parallelism()} at a time): {elapsed:.2f} s, {elapsed / len(sites) * 1000:.1f} ms per site"
         )
+
+
+def compare_flattening(repo: Path, sites, counts: list[int], runs: int) -> None:
+    """Where rendering the plain bases once first starts to pay: N sites (their pin-invariant forms,
+    as a cold validate renders them) with and without, alternating, all cores."""
+    texts = {s.name: pin_invariant((repo / s.path / "kustomization.yaml").read_text(), s.path).text for s in sites}
+    print("sites   bases once (median s)   bases per site (median s)")
+    for count in counts:
+        chosen = sites[:count]
+        times: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(runs):
+            for flatten in (True, False):
+                start = time.perf_counter()
+                results = render.render_sites(repo, chosen, texts=texts, flatten=flatten)
+                times[flatten].append(time.perf_counter() - start)
+                assert all(r.ok for r in results.values())
+        print(f"{count:>5}   {statistics.median(times[True]):21.3f}   {statistics.median(times[False]):25.3f}")
 
 
 if __name__ == "__main__":
