@@ -34,10 +34,10 @@ metadata:
       lines
 spec:
   selector:
-    matchLabels: {{app: {name}}}
+    matchLabels: &labels {{app: {name}}}
   template:
     metadata:
-      labels: {{app: {name}}}
+      labels: *labels
     spec:
       containers:
         - name: server  # a trailing comment
