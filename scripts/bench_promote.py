@@ -97,6 +97,8 @@ def main() -> None:
             )
 
         count = min(args.baseline_sites, args.sites)
+        if count == 0:
+            return  # --baseline-sites 0: no per-site baseline
         start = time.perf_counter()
         per_site_baseline(repo, count, f"quay.io/example/model-01:9.0.0@{digest(999)}")
         slow = time.perf_counter() - start
