@@ -10,6 +10,7 @@ refuses, serving that does not make sense; old problems are not its business.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,7 @@ def verify(
         via = ", ".join(_shared_folders(repo_dir, refs, [s for s in others if s.name in moved], [sites[n] for n in expected]))
         shown = ", ".join(moved[:5]) + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
         raise PolicyError(f"would also change {shown} through {via}, which the selected sites share; select those sites too (nothing changed)")
+    checks = Introduced(config, schemas, cache) if schemas is not None else None
     for name in expected:
         new = set(rendered_errors(config, sites[name], after[name].containers)) - set(
             rendered_errors(config, sites[name], before[name].containers if name in before else ())
@@ -86,9 +88,7 @@ def verify(
         if new:
             raise RenderError(f"validation failed, nothing changed: {sorted(new)[0]}")
         if schemas is not None:
-            old = before.get(name)
-            old_output = old.output if old is not None and old.output is not None else _cached_output(cache, old)
-            introduced = introduced_errors(config, schemas, name, old_output, after[name].output or "")
+            introduced = checks.introduced(name, before.get(name), after[name])
             if introduced:
                 raise RenderError(f"validation failed, nothing changed: site {name}: {introduced[0]}")
     return after
@@ -96,15 +96,53 @@ def verify(
 
 def introduced_errors(config: Config, schemas: Schemas, site: str, before: str | None, after: str) -> list[str]:
     """The schema and serving problems of ``after`` that ``before`` did not have; only documents the change touched are checked."""
-    old_docs = set(split_documents(before)) if before is not None else set()
-    touched = [doc for doc in split_documents(after) if doc not in old_docs]
-    if not touched:
-        return []
-    found = [str(f) for f in schemas.check_docs(touched).errors] + serving_errors(config, site, serving_objects(after))
-    if not found or before is None:
-        return found
-    had = {str(f) for f in schemas.check(before).errors} | set(serving_errors(config, site, serving_objects(before)))
-    return [e for e in found if e not in had]
+    return Introduced(config, schemas).errors(site, before, after)
+
+
+class Introduced:
+    """``introduced_errors`` over many sites: each distinct pair of outputs is split and checked once
+    (sites of one template share them), and an earlier output is read from the cache only then."""
+
+    def __init__(self, config: Config, schemas: Schemas, cache: RenderCache | None = None) -> None:
+        self.config, self.schemas, self.cache = config, schemas, cache
+        self._touched: dict[tuple[str, str], list[str] | None] = {}  # (before, after) sha -> schema errors of the touched documents (None: none touched)
+        self._had: dict[str, set[str]] = {}  # before sha -> its schema errors
+        self._objects: dict[str, list[dict]] = {}  # output sha -> its serving objects
+
+    def introduced(self, site: str, old: SiteRender | None, new: SiteRender) -> list[str]:
+        """``errors`` for a site's renders before and after, by their output sha256 where known."""
+        read = lambda: None if old is None else old.output if old.output is not None else _cached_output(self.cache, old)  # noqa: E731
+        if (old is not None and not old.output_sha) or not new.output_sha:
+            return self.errors(site, read(), new.output or "")
+        return self._errors(site, old.output_sha if old is not None else "", read, new.output_sha, new.output or "")
+
+    def errors(self, site: str, before: str | None, after: str) -> list[str]:
+        sha = lambda text: hashlib.sha256(text.encode()).hexdigest()  # noqa: E731
+        return self._errors(site, sha(before) if before is not None else "", lambda: before, sha(after), after)
+
+    def _errors(self, site: str, before_sha: str, read_before, after_sha: str, after: str) -> list[str]:
+        key = (before_sha, after_sha)
+        before: list[str | None] = []  # read at most once, and only when needed
+        text = lambda: before[0] if before else (before.append(read_before()) or before[0])  # noqa: E731
+        if key not in self._touched:
+            old_docs = set(split_documents(text())) if before_sha and text() is not None else set()
+            touched = [doc for doc in split_documents(after) if doc not in old_docs]
+            self._touched[key] = [str(f) for f in self.schemas.check_docs(touched).errors] if touched else None
+        schema_found = self._touched[key]
+        if schema_found is None:
+            return []
+        found = schema_found + serving_errors(self.config, site, self._serving(after_sha, lambda: after))
+        if not found or not before_sha or (before_sha not in self._had and text() is None):
+            return found
+        if before_sha not in self._had:
+            self._had[before_sha] = {str(f) for f in self.schemas.check(text()).errors}
+        had = self._had[before_sha] | set(serving_errors(self.config, site, self._serving(before_sha, text)))
+        return [e for e in found if e not in had]
+
+    def _serving(self, sha: str, read) -> list[dict]:
+        if sha not in self._objects:
+            self._objects[sha] = serving_objects(read() or "")
+        return self._objects[sha]
 
 
 def _cached_output(cache: RenderCache | None, state: SiteRender | None) -> str | None:
