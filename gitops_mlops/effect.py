@@ -56,9 +56,10 @@ def verify(
     schemas: Schemas | None = None,
 ) -> dict[str, SiteRender]:
     """Render the changed sites and the others that read their folders; raise unless the effect is exactly the intended one."""
-    # Pin edits change kustomization texts, never which files exist: closures and keys are read
-    # again, while what was learned about paths and about each text's references still holds.
-    fresh = References(parsed=refs.parsed, normal=refs.normal, resolved=refs.resolved, siblings=refs.siblings)
+    # Pin edits change the values of pins in kustomization texts: never which files exist nor what a
+    # kustomization references (resources, components, bases). What was learned about paths and the
+    # graph of references still holds; the files' content, and so the keys, are read again.
+    fresh = References(parsed=refs.parsed, normal=refs.normal, resolved=refs.resolved, siblings=refs.siblings, children=refs.children, closures=refs.closures)
     changed = [sites[name] for name in expected]
     after = render_state(repo_dir, config, changed, refs=fresh, cache=cache, outputs=schemas is not None)
     if others:  # their whole output, to compare with before
