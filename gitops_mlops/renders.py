@@ -25,7 +25,7 @@ from gitops_mlops.inputs import References, check_all, site_keys
 from gitops_mlops.kustomization import read_text
 from gitops_mlops.rendercache import Entry, RenderCache
 from gitops_mlops.rendering import Kustomize, Rendered, mirrorable, render_sites, split_documents
-from gitops_mlops.sentinels import PinInvariant, pin_invariant
+from gitops_mlops.sentinels import PinInvariant, pin_invariant_shared
 from gitops_mlops.sites import Site, kustomization_of, matches
 
 try:
@@ -352,13 +352,14 @@ def render_state(
 
 def _invariant_forms(repo: Path, sites: list[Site], refs: References) -> dict[str, PinInvariant]:
     forms = {}
+    memo: dict[str, PinInvariant | None] = {}
     for site in sites:
         path = kustomization_of(repo, site)
         try:
             text = read_text(path, site.path)
         except InputError:
             continue
-        form = pin_invariant(text, site.path)
+        form = pin_invariant_shared(text, site.path, memo)
         if form is not None and mirrorable(repo, site, refs):
             forms[site.name] = form
     return forms

@@ -64,3 +64,20 @@ def pin_invariant(text: str, source: str) -> PinInvariant | None:
         return None
     values.sort(key=lambda pair: -len(pair[0]))
     return PinInvariant(yamledit.apply_edits(text, edits), tuple(values))
+
+
+_HEADER = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*")
+
+
+def pin_invariant_shared(text: str, source: str, memo: dict[str, PinInvariant | None]) -> PinInvariant | None:
+    """``pin_invariant`` for many kustomizations that differ only in their leading comment lines
+    (sites made from one template, each with its own header): the rest is worked out once per text.
+    The same result: comment lines hold no pin and move no pin's place within the rest."""
+    body = text[_HEADER.match(text).end() :]
+    header = text[: len(text) - len(body)]
+    if _SENTINEL_RE.search(header):
+        return None
+    if body not in memo:
+        memo[body] = pin_invariant(body, source)
+    form = memo[body]
+    return PinInvariant(header + form.text, form.values) if form is not None and header else form

@@ -15,7 +15,7 @@ from gitops_mlops.config import load_config, parse_config
 from gitops_mlops.kustomization import set_pin
 from gitops_mlops.rendering import Kustomize, render_sites
 from gitops_mlops.renders import render_state
-from gitops_mlops.sentinels import pin_invariant
+from gitops_mlops.sentinels import pin_invariant, pin_invariant_shared
 from gitops_mlops.sites import Site, discover_sites
 
 CONFIG = "models:\n  - name: fraud-detector\n    repository: quay.io/example/fraud-detector\nstages:\n  - name: edge\n"
@@ -232,3 +232,18 @@ def test_a_site_reading_nested_and_sibling_folders_renders_exactly_through_senti
     warm = render_state(repo, config, (site,), outputs=True, kustomize=kustomize)[site.name]
     assert warm.ok and warm.output == kustomize_output(repo / site.path)
     assert log.read_text().count("run") == runs and NEW["digest"] in warm.output
+
+
+@pytest.mark.parametrize("header", ["", "# Edge site a: one replica\n", "# one\r\n#two\r\n\r\n", "\n  # indented\n\n", "# gitops-mlops-pin-0001-t\n"])
+def test_forms_shared_across_headers_equal_each_forms_own(header):
+    """Sites made from one template differ in their header comments only: the form worked out once
+    for the rest of the text is, with each header, the form of the whole text."""
+    memo: dict = {}
+    for case in CASES:
+        for which in ("original", "expected"):
+            text = header + golden(case, which)
+            assert pin_invariant_shared(text, "k", memo) == pin_invariant(text, "k"), (case, which)
+            other = "# another site\n" + golden(case, which)
+            assert pin_invariant_shared(other, "k", memo) == pin_invariant(other, "k"), (case, which)
+    if "\r" not in header:  # the header is all comment lines: every site of one body shares one entry
+        assert len(memo) == len({golden(case, which) for case in CASES for which in ("original", "expected")})
