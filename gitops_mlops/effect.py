@@ -10,6 +10,7 @@ refuses, serving that does not make sense; old problems are not its business.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,8 +124,7 @@ class Introduced:
 
     def _errors(self, site: str, before_sha: str, read_before, after_sha: str, after: str) -> list[str]:
         key = (before_sha, after_sha)
-        before: list[str | None] = []  # read at most once, and only when needed
-        text = lambda: before[0] if before else (before.append(read_before()) or before[0])  # noqa: E731
+        text = functools.cache(read_before)  # the earlier output: read at most once, and only when needed
         if key not in self._touched:
             old_docs = set(split_documents(text())) if before_sha and text() is not None else set()
             touched = [doc for doc in split_documents(after) if doc not in old_docs]
