@@ -25,14 +25,13 @@ from pathlib import Path
 
 from gitops_mlops import kustomization
 from gitops_mlops.errors import InputError
-from gitops_mlops.inputs import References, closure, fast_references
+from gitops_mlops.inputs import TOP_KEY, References, closure, fast_references
 
 # The keys a plain base may have: each only changes the content of the base's own resources.
 PLAIN_KEYS = frozenset({"apiVersion", "kind", "resources", "labels", "commonLabels", "commonAnnotations", "images"})
 # Anything that would make kustomize read where or in which order resources were loaded.
 _ORDER_OR_ORIGIN = ("sortOptions", "buildMetadata")
 
-_TOP_KEY = re.compile(r"^([^\s#-][^:\n]*):", re.M)
 _RESOURCES = re.compile(r"^resources:[ ]*(?:#[^\n]*)?$")
 _ITEM = re.compile(r"^( *)- ([^\s#'\"\[\]{}]+)[ ]*(?:#[^\n]*)?$")
 _FILLER = re.compile(r"^[ ]*(?:#[^\n]*)?$")
@@ -132,7 +131,7 @@ def _is_plain(directory: Path) -> bool:
     if text is None or any(word in text for word in _ORDER_OR_ORIGIN):
         return False
     entries = fast_references(text)
-    keys = _TOP_KEY.findall(text)
+    keys = TOP_KEY.findall(text)
     if not entries or not set(keys) <= PLAIN_KEYS or len(keys) != len(set(keys)):
         return False
     if "kind" in keys and not re.search(r"^kind:[ ]*Kustomization[ ]*(?:#[^\n]*)?$", text, re.M):

@@ -75,7 +75,7 @@ _BLOCK_ITEM = re.compile(r"( *)- ([A-Za-z0-9_./][^\s#'\"\[\]{}&*!|>%@`,]*)[ ]*(?
 _SKIP = re.compile(r"(?:[ ]*(?:#[^\n]*)?\n)*")
 
 
-_TOP_KEY = re.compile(r"^([^\s#-][^:\n]*):", re.M)
+TOP_KEY = re.compile(r"^([^\s#-][^:\n]*):", re.M)
 
 
 def fast_references(text: str) -> tuple[str, ...] | None:
@@ -91,7 +91,7 @@ def fast_references(text: str) -> tuple[str, ...] | None:
         or not text.endswith("\n")
     ):
         return None
-    top = _TOP_KEY.findall(text)
+    top = TOP_KEY.findall(text)
     if len(top) != len(set(top)):
         return None  # a duplicate key: the parser refuses it with its line
     found: list[str] = []
