@@ -8,9 +8,10 @@ config allow-lists remote resources, a wall-clock timeout
 (``GITOPS_MLOPS_KUSTOMIZE_TIMEOUT`` seconds, default 300) per process.
 
 Many sites render in one process: each overlay is wrapped in a tiny
-kustomization whose ``nameSuffix`` carries a unique marker, so resource ids of
+kustomization whose ``namePrefix`` carries a unique marker, so resource ids of
 different sites never collide; the output is split back by marker, and the
-marker removed. Batches run in parallel, one per core; a failing batch is
+marker removed. A site whose kustomization sets ``sortOptions`` renders alone
+(the order of a batch's output is the wrapper's). Batches run in parallel, one per core; a failing batch is
 bisected so each broken site gets its own error, and a batch that runs past
 the timeout is split into single sites once kustomize has shown it can finish
 a build (another batch, or one of the batch's sites alone), so a timeout names
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_mlops import flatbases, kustomization, progress, scratch, settings
-from gitops_mlops.errors import RenderError
+from gitops_mlops.errors import GitOpsError, RenderError
 from gitops_mlops.inputs import References, check_all, closure, resource_estimate, site_dir, site_keys
 from gitops_mlops.sites import Site
 
@@ -199,7 +200,7 @@ def render_sites(
         groups.setdefault(keys[site.name], []).append(site)
     unique = [members[0] for members in groups.values()]
     size = max(1, min(BATCH_SIZE, -(-len(unique) // (jobs or parallelism()))))  # small batches, yet every core busy
-    batches = _batches(unique, size, [resource_estimate(repo, site, refs) for site in unique])
+    batches = _batches(unique, size, [_weight(repo, site, refs, texts) for site in unique])
     workers = max(1, min(jobs or parallelism(), len(batches)))
     with scratch.folder("render") as tmp, ThreadPoolExecutor(max_workers=workers) as pool:
         network = bool(allowed_remote)
@@ -284,6 +285,22 @@ def _flat_bases(
                 (folder / "kustomization.yaml").write_text("resources:\n- bases.yaml\n")
                 (folder / "bases.yaml").write_text("---\n".join(_ended(outputs[base]) for base in run))
     return plans, folders
+
+
+_SORT_OPTIONS = re.compile(r"^sortOptions[ \t]*:", re.M)
+
+
+def _weight(repo: Path, site: Site, refs: References, texts: dict[str, str] | None) -> int:
+    """A site's share of a batch's RESOURCE_BUDGET; over it for a site that orders its own output
+    (``sortOptions``), which renders alone: a batch's order is its wrapper's."""
+    text = texts.get(site.name) if texts else None
+    if text is None:
+        try:
+            file = kustomization.find_kustomization_file(site_dir(repo, site, refs))
+            text = kustomization.read_text(file, site.path) if file else ""
+        except GitOpsError:  # kustomize says what is wrong with it, in the build
+            text = ""
+    return RESOURCE_BUDGET + 1 if _SORT_OPTIONS.search(text) else resource_estimate(repo, site, refs)
 
 
 def _ended(text: str) -> str:
@@ -374,31 +391,61 @@ def _render_batch(
     wrapper.mkdir()
     (wrapper / "kustomization.yaml").write_text("resources:\n" + "".join(f"- s{i}\n" for i in range(len(batch))))
     for i, site in enumerate(batch):
-        (wrapper / f"s{i}").mkdir()
-        target = os.path.relpath(dirs[site.name], wrapper / f"s{i}")
-        (wrapper / f"s{i}" / "kustomization.yaml").write_text(f"resources:\n- {target}\nnameSuffix: -{token}{i}z\n")
+        _write_marked(wrapper / f"s{i}", os.path.relpath(dirs[site.name], wrapper / f"s{i}"), f"{token}{i}z")
     try:
         output = kustomize.build(wrapper, timeout=timeout, network=network)
     except TimedOut as exc:  # render_sites splits it once the other batches are done
         return {site.name: Rendered(site.name, error=f"site {site.name}: {exc}", timed_out=True) for site in batch}
     except RenderError:
+        output = None
+    split = None if output is None else _split(output, token, batch)
+    if split is None:  # a broken site, or a resource no marker reached: each half on its own
         half = len(batch) // 2
-        out = _render_batch(kustomize, repo, tmp, label + "l", batch[:half], timeout, network, dirs)
-        out.update(_render_batch(kustomize, repo, tmp, label + "r", batch[half:], timeout, network, dirs))
-        return out
-    return _split(output, token, batch)
+        split = _render_batch(kustomize, repo, tmp, label + "l", batch[:half], timeout, network, dirs)
+        split.update(_render_batch(kustomize, repo, tmp, label + "r", batch[half:], timeout, network, dirs))
+    return split
 
 
-def _split(output: str, token: str, batch: list[Site]) -> dict[str, Rendered]:
-    marker = re.compile(rf"-{token}(\d+)z")
+# kustomize's prefix transformer skips these kinds (its ``prefixSuffixFieldSpecsToSkip``); the wrapper
+# prefixes their names by a replacement instead, so every resource of a batch carries its site's marker.
+_UNPREFIXED = ({"kind": "Namespace"}, {"kind": "CustomResourceDefinition"}, {"group": "apiregistration.k8s.io", "kind": "APIService"})
+
+
+def _write_marked(folder: Path, target: str, mark: str) -> None:
+    """The wrapper of one site of a batch: the site's build with ``mark-`` before every resource's name.
+
+    A prefix, not a suffix: kustomize's legacy order sorts a kind's resources by namespace and name,
+    and one prefix before every name of a site keeps their order (a suffix would put ``app-api``
+    before ``app``). Namespaces, CRDs and APIServices, which ``namePrefix`` leaves alone, are
+    prefixed by a replacement from a local-config ConfigMap (dropped from the output)."""
+    folder.mkdir()
+    source = f"gitops-mlops-marker-{mark}"
+    selects = "".join(
+        "  - select: {" + ", ".join(f"{key}: {value}" for key, value in select.items()) + "}\n"
+        "    fieldPaths: [metadata.name]\n"
+        "    options: {delimiter: '-', index: -1}\n"
+        for select in _UNPREFIXED
+    )
+    (folder / "kustomization.yaml").write_text(
+        f"resources:\n- {target}\n- marker.yaml\nnamePrefix: {mark}-\n"
+        f"replacements:\n- source: {{kind: ConfigMap, name: {source}, fieldPath: data.mark}}\n  targets:\n{selects}"
+    )
+    (folder / "marker.yaml").write_text(
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {source}\n  annotations:\n    config.kubernetes.io/local-config: 'true'\ndata:\n  mark: {mark}\n"
+    )
+
+
+def _split(output: str, token: str, batch: list[Site]) -> dict[str, Rendered] | None:
+    """Each site's documents, markers removed; None when a document carries no marker or two."""
+    marker = re.compile(rf"{token}(\d+)z-")
     docs: list[list[str]] = [[] for _ in batch]
     for doc in _DOC_SPLIT.split(output):
         if not doc.strip():
             continue
-        found = marker.search(doc)
-        if found is None:
-            raise RenderError(f"rendered resource without a site marker: {doc.splitlines()[:3]}")
-        docs[int(found.group(1))].append(marker.sub("", doc))
+        found = {int(n) for n in marker.findall(doc)}
+        if len(found) != 1 or not found <= set(range(len(batch))):
+            return None
+        docs[found.pop()].append(marker.sub("", doc))
     return {site.name: Rendered(site.name, output="---\n".join(docs[i])) for i, site in enumerate(batch)}
 
 

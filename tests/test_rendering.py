@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import DIGEST_B, cli, tree_snapshot
+from conftest import DIGEST_B, cli, make_repo_from, tree_snapshot
 
 from gitops_mlops.config import load_config
 from gitops_mlops.errors import InputError, RenderError
 from gitops_mlops.inputs import check_references, is_remote
-from gitops_mlops.rendering import Kustomize, render_sites, split_documents
+from gitops_mlops.rendering import Kustomize, render_sites
 from gitops_mlops.sites import Site, discover_sites
 
 
@@ -29,7 +30,7 @@ def test_batched_render_equals_one_build_per_site(gitops_repo):
     for site in sites:
         alone = kustomize.build(Path(site.path), cwd=repo)
         assert batched[site.name].ok
-        assert sorted(split_documents(batched[site.name].output)) == sorted(split_documents(alone)), site.name
+        assert batched[site.name].output == alone, site.name
 
 
 def test_a_broken_site_gets_its_own_error_and_hides_no_other(gitops_repo):
@@ -265,3 +266,57 @@ def test_batches_hold_at_most_ten_sites_and_the_resource_budget():
     assert [len(b) for b in _batches(sites[:3], 10, [RESOURCE_BUDGET] * 3)] == [1, 1, 1]  # a hundred models: alone
     assert [len(b) for b in _batches(sites[:4], 10, [100, 100, 300, 50])] == [2, 2]
     assert [len(b) for b in _batches(sites[:2], 10, [900, 10])] == [1, 1]  # heavier than the budget: alone, still rendered
+
+
+NAMESPACED = {
+    "gitops-mlops.yaml": "models:\n  - name: app\n    repository: quay.io/acme/app\nstages:\n  - name: edge\n",
+    "base/kustomization.yaml": "resources:\n- app.yaml\n",
+    "crds/kustomization.yaml": "resources:\n- crd.yaml\n",
+    "base/app.yaml": (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  selector:\n    matchLabels: {app: app}\n"
+        "  template:\n    metadata:\n      labels: {app: app}\n    spec:\n      containers:\n"
+        f"      - name: app\n        image: quay.io/acme/app:1.0@{DIGEST_B}\n"
+        "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: app\nspec:\n  ports: [{port: 80}]\n"
+        "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: app-metrics\nspec:\n  ports: [{port: 9090}]\n"
+    ),
+    "crds/crd.yaml": (
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\n"
+        "spec:\n  group: example.com\n  names: {kind: Widget, plural: widgets}\n  scope: Namespaced\n  versions:\n"
+        "  - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}\n"
+    ),
+    **{
+        f"overlays/edge/{site}/{file}": text
+        for site, ns in (("a", "team-a"), ("b", "team-b"), ("c", "shared"), ("d", "shared"))
+        for file, text in (
+            ("kustomization.yaml", f"namespace: {ns}\nresources:\n- ../../../base\n- namespace.yaml\n" + ("- ../../../crds\n" if site in "cd" else "")),
+            ("namespace.yaml", f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"),
+        )
+    },
+    "overlays/edge/fifo/kustomization.yaml": "resources:\n- ../../../base\n- ../../../crds\nsortOptions:\n  order: fifo\n",
+}
+
+
+def test_namespaces_crds_and_names_that_extend_others_render_in_one_batch_as_alone(tmp_path):
+    """Namespaces and CRDs, which kustomize's namePrefix leaves alone, are split back to their own
+    site (same name or not), and a kind's order within a site is kept (``app`` before ``app-metrics``)."""
+    repo = make_repo_from(tmp_path, NAMESPACED).work
+    sites = sites_of(repo)
+    kustomize = Kustomize.find()
+    for jobs in (1, 2):
+        batched = render_sites(repo, sites, kustomize=kustomize, jobs=jobs)
+        for site in sites:
+            assert batched[site.name].output == kustomize.build(Path(site.path), cwd=repo), (jobs, site.name)
+    assert "kind: Namespace\nmetadata:\n  name: team-a\n" in batched["edge/a"].output
+    assert batched["edge/fifo"].output.index("kind: Deployment") < batched["edge/fifo"].output.index("kind: CustomResourceDefinition")
+
+
+def test_a_cold_status_and_validate_read_sites_that_render_namespaces(tmp_path, monkeypatch):
+    built = make_repo_from(tmp_path, NAMESPACED)
+    remote_before = tree_snapshot(built.remote)
+    monkeypatch.setenv("GITOPS_MLOPS_RENDER_CACHE", "off")
+    status = cli("status", "-o", "json", cwd=built.work)
+    assert status.code == 0, status.err
+    assert {row["site"] for row in json.loads(status.out) if row["model"] == "app"} == {f"edge/{s}" for s in ("a", "b", "c", "d", "fifo")}
+    validate = cli("validate", cwd=built.work)
+    assert validate.code == 0, validate.out
+    assert tree_snapshot(built.remote) == remote_before
