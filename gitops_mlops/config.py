@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitops_mlops import siteglob
 from gitops_mlops.checks import Check, Retrain, read_checks, read_retrain
 from gitops_mlops.configreader import Reader
 from gitops_mlops.errors import InputError
@@ -65,13 +66,15 @@ class RegistrySpec:
 
 @dataclass(frozen=True)
 class SiteSpec:
-    """A configured site, or a pattern of them: ``path`` may hold ``*`` (one path segment);
-    ``name`` then uses ``{1}``, ``{2}``... for what each ``*`` matched (default: the path)."""
+    """A configured site, or a pattern of them: ``path`` may hold shell globs within a segment
+    (``siteglob``); ``name`` and ``stage`` then use ``{1}``, ``{2}``... for what each ``*`` matched
+    (default name: the path)."""
 
     name: str
     path: str
     stage: str
     mirror: str = ""  # the registry (HOST[:PORT]) its cluster pulls from, as an ImageDigestMirrorSet arranges
+    where: str = field(default="", compare=False)  # gitops-mlops.yaml:LINE of its entry, for messages
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,33 @@ def find_repo(start: Path) -> Path:
     return Path(start)
 
 
+def read_site(source: str, node: Node, stages: list[Stage]) -> SiteSpec:
+    """One ``sites:`` entry: a site, or a pattern of them (``siteglob``: only ``*`` captures)."""
+    r = Reader(source, node, "site", {"name", "path", "stage", "mirror"})
+    path = r.str("path").rstrip("/")
+    pattern, count = siteglob.is_pattern(path), siteglob.captures(path)
+    try:
+        siteglob.check(path)
+    except ValueError as exc:
+        raise r.error(r.values["path"], f"site path {path!r}: {exc}") from None
+    name = r.str("name", default=path)
+    example = siteglob.example(name, count) if "name" in r.values or not pattern else "/".join("x" if siteglob.is_pattern(p) else p for p in path.split("/"))
+    if not SITE_NAME_RE.match(example):
+        raise r.error(
+            r.values.get("name", node),
+            f"site name {name!r} is not usable (letters, digits, . _ - per path component; {{1}}, {{2}}... for what each '*' of the path matched)",
+        )
+    if pattern and "name" in r.values and not siteglob.has_fields(name):
+        raise r.error(r.values["name"], f"site name {name!r}: a pattern's name needs {{1}}, {{2}}... (what each '*' matched) so each match has its own")
+    stage = r.str("stage", default=name.split("/")[0])
+    if siteglob.has_fields(stage):  # filled per match; discovery checks each result is a stage
+        if not pattern or not NAME_RE.match(siteglob.example(stage, count)):
+            raise r.error(r.values.get("stage", node), f"site {name!r}: stage {stage!r}: {{1}}, {{2}}... stand for what each '*' of the path matched")
+    elif stage not in {s.name for s in stages}:
+        raise r.error(node, f"site {name!r}: stage {stage!r} is not one of the stages ({', '.join(s.name for s in stages) or 'none configured'})")
+    return SiteSpec(name=name, path=path, stage=stage, mirror=r.str("mirror", default="", pattern=HOST_RE), where=f"{source}:{line_of(node)}")
+
+
 def load_config(repo: Path) -> Config:
     """Read ``gitops-mlops.yaml`` at the repository root."""
     path = repo / CONFIG_FILE
@@ -305,28 +335,10 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
             )
         )
 
-    sites: list[SiteSpec] = []
-    for node in top.list("sites"):
-        r = Reader(source, node, "site", {"name", "path", "stage", "mirror"})
-        path = r.str("path").rstrip("/")
-        wildcards = path.count("*")
-        if wildcards and any(part != "*" and "*" in part for part in path.split("/")):
-            raise r.error(r.values["path"], f"site path {path!r}: '*' stands for one whole path segment")
-        name = r.str("name", default=path)
-        example = re.sub(r"\{(\d+)\}", lambda m, n=wildcards: "x" if 1 <= int(m.group(1)) <= n else "{bad}", name.replace("*", "x")) if wildcards else name
-        if not SITE_NAME_RE.match(example):
-            raise r.error(
-                r.values.get("name", node),
-                f"site name {name!r} is not usable (letters, digits, . _ - per path component; {{1}}, {{2}}... for the path's wildcards)",
-            )
-        if wildcards and "name" in r.values and not re.search(r"\{\d+\}", name):
-            raise r.error(r.values["name"], f"site name {name!r}: a pattern's name needs {{1}}, {{2}}... so each match has its own")
-        stage = r.str("stage", default=name.split("/")[0])
-        if stage not in {s.name for s in stages}:
-            raise r.error(node, f"site {name!r}: stage {stage!r} is not one of the stages ({', '.join(s.name for s in stages) or 'none configured'})")
-        if any(s.name == name for s in sites):
-            raise r.error(node, f"site {name!r} is defined twice")
-        sites.append(SiteSpec(name=name, path=path, stage=stage, mirror=r.str("mirror", default="", pattern=HOST_RE)))
+    sites = [read_site(source, node, stages) for node in top.list("sites")]
+    for i, site in enumerate(sites):
+        if any(s.name == site.name for s in sites[:i]):
+            raise InputError(f"{site.where}: site {site.name!r} is defined twice")
 
     policy = Policy()
     if "policy" in top.values:

@@ -134,7 +134,7 @@ def _references_of(file: Path, source: str, refs: References) -> tuple[str, ...]
         except UnicodeDecodeError:
             raise InputError(f"{source}: not UTF-8 text") from None
         fast = fast_references(text)
-        known = refs.parsed[sha] = refs.learned[sha] = fast if fast is not None else kustomization.parse(text, source).references
+        known = refs.parsed[sha] = refs.learned[sha] = fast if fast is not None else kustomization.references(text, source)
     return known
 
 

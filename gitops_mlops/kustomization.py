@@ -8,11 +8,10 @@ key order, quoting, indentation, blank lines, ``---`` and CRLF stay as they were
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops_mlops import modelcar, yamledit
+from gitops_mlops import modelcar, modelcaredit, yamledit
 from gitops_mlops.errors import InputError
 from gitops_mlops.fastpins import _fast_matches, _unquote, fast_pin_fields
 from gitops_mlops.yamlnodes import MappingNode, Node, ScalarNode, SequenceNode, compose, line_of, mapping_get
@@ -20,7 +19,6 @@ from gitops_mlops.yamlnodes import MappingNode, Node, ScalarNode, SequenceNode, 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 MAX_KUSTOMIZATION_BYTES = 1024 * 1024
 PIN_FIELDS = ("newName", "newTag", "digest")
-_DOCUMENT_END = re.compile(r"^\.\.\.[ \t]*(#.*)?\r?$", re.M)
 
 
 @dataclass(frozen=True)
@@ -76,9 +74,20 @@ def read_text(path: Path, source: str) -> str:
         raise InputError(f"{source}: not UTF-8 text") from None
 
 
-def parse(text: str, source: str) -> Kustomization:
+def parse(text: str, source: str, only: str | None = None) -> Kustomization:
+    """Every pin and reference of a kustomization; malformed content is bad input. ``only``: a
+    modelcar patch the tool cannot read is an error for that pin alone (left out of the others)."""
     root, images = _root_and_images(text, source)
-    pins = _pins_of(images, source) + tuple(pin for _, pin in _modelcar_pins(text, source, root))
+    pins = _pins_of(images, source) + tuple(pin for _, pin in _modelcar_pins(text, source, root, only))
+    return Kustomization(source=source, pins=pins, references=_references(root, source))
+
+
+def references(text: str, source: str) -> tuple[str, ...]:
+    """The resources/components/bases entries of a kustomization, as written (no pin is read)."""
+    return _references(_root_and_images(text, source)[0], source)
+
+
+def _references(root: MappingNode | None, source: str) -> tuple[str, ...]:
     references: list[str] = []
     for key in ("resources", "components", "bases"):
         pair = mapping_get(root, key) if root is not None else None
@@ -90,7 +99,7 @@ def parse(text: str, source: str) -> Kustomization:
             if not isinstance(item, ScalarNode):
                 raise InputError(f"{source}:{line_of(item)}: {key} entries must be strings")
             references.append(item.value)
-    return Kustomization(source=source, pins=pins, references=tuple(references))
+    return tuple(references)
 
 
 def read(path: Path, source: str | None = None) -> Kustomization:
@@ -103,42 +112,55 @@ def fast_pins(text: str, source: str = "") -> tuple[Pin, ...] | None:
     return None if fields is None else tuple(Pin(name=n, new_name=nn, new_tag=t, digest=d) for n, nn, t, d in fields)
 
 
-def _fast_fields(text: str, source: str = "") -> list[tuple[str, str | None, str | None, str | None]] | None:
+def _fast_fields(text: str, source: str = "", only: str | None = None) -> list[tuple[str, str | None, str | None, str | None]] | None:
     """(name, newName, newTag, digest) of every pin, images and modelcars, without the parser; None when it must decide."""
     fields = fast_pin_fields(text)
     cars = modelcar.fast_find(text) if fields is not None else None
     if cars is None:
         return None
-    return fields + [(f.pin_name, *modelcar.split_uri(f.value, f"{source}:{f.line}")) for f in cars]
+    return fields + [(pin.name, pin.new_name, pin.new_tag, pin.digest) for _, pin in _readable(cars, source, only)]
 
 
 def _modelcar_found(text: str, source: str, root: MappingNode | None = None, oci_only: bool = True) -> list[modelcar.Found]:
     """The storageUri patches of InferenceServices; only those with an oci:// value are pins."""
-    found = modelcar.fast_find(text)
+    found = modelcar.fast_find(text) if modelcar.may_hold_pin(text) else []
     if found is None:
         if root is None:
             root, _ = _root_and_images(text, source)
         found = modelcar.find(root, text, source)
-    return [f for f in found if f.value.startswith(modelcar.SCHEME) or not oci_only]
+    return [f for f in found if f.value.startswith(modelcar.SCHEME) or f.error or not oci_only]
 
 
-def _modelcar_pins(text: str, source: str, root: MappingNode | None) -> list[tuple[modelcar.Found, Pin]]:
-    """Each modelcar pin (an oci:// storageUri patch) with its Pin form; a malformed URI is bad input."""
-    if modelcar.STORAGE_PATH not in text:
+def _modelcar_pins(text: str, source: str, root: MappingNode | None, only: str | None = None) -> list[tuple[modelcar.Found, Pin]]:
+    """Each modelcar pin (an oci:// storageUri patch) with its Pin form; see _readable."""
+    if not modelcar.may_hold_pin(text):
         return []
+    return _readable(_modelcar_found(text, source, root), source, only)
+
+
+def _readable(patches: list[modelcar.Found], source: str, only: str | None) -> list[tuple[modelcar.Found, Pin]]:
+    """The pins read from storageUri patches. One the tool cannot read (or a malformed URI) is bad
+    input; with ``only``, for that pin alone: another model's broken patch is left out, never blocks."""
     out = []
-    for found in _modelcar_found(text, source, root):
-        repository, tag, digest = modelcar.split_uri(found.value, f"{source}:{found.line}")
+    for found in patches:
+        try:
+            if found.error:
+                raise InputError(found.error)
+            repository, tag, digest = modelcar.split_uri(found.value, f"{source}:{found.line}")
+        except InputError:
+            if only is None or only == found.pin_name:
+                raise
+            continue
         out.append((found, Pin(found.pin_name, repository, tag, digest, line=found.line)))
     return out
 
 
-def pins(text: str, source: str) -> tuple[Pin, ...]:
+def pins(text: str, source: str, only: str | None = None) -> tuple[Pin, ...]:
     """Every pin of a kustomization text: the fast reader when it can, else the parser (which also
-    refuses what is malformed). The one reader of pins; ``read_pin_fields`` is its tuple form."""
-    fields = _fast_fields(text, source)
+    refuses what is malformed; see ``parse`` for ``only``). The one reader of pins; ``read_pin_fields`` is its tuple form."""
+    fields = _fast_fields(text, source, only)
     if fields is None:
-        return parse(text, source).pins
+        return parse(text, source, only).pins
     return tuple(Pin(name=n, new_name=nn, new_tag=t, digest=d) for n, nn, t, d in fields)
 
 
@@ -210,7 +232,7 @@ def set_pin(text: str, source: str, image: str, values: dict[str, str]) -> str:
     storageUri patch of that InferenceService, added as a ``patches:`` entry when missing.
     """
     if modelcar.is_modelcar_pin(image):
-        return _set_modelcar(text, source, image, values, exact=False)
+        return modelcaredit.set_modelcar(text, source, image, values, False, _modelcar_found(text, source, oci_only=False))[0]
     root, images = _root_and_images(text, source)
     newline = "\r\n" if "\r\n" in text else "\n"
     if root is None:
@@ -221,9 +243,9 @@ def set_pin(text: str, source: str, image: str, values: dict[str, str]) -> str:
         if root.flow_style:
             raise InputError(f"{source}:{line_of(root)}: a flow-style kustomization cannot be edited; use block style")
         indent = root.value[0][0].start_mark.column if root.value else 0
-        dash_col = max(_dash_indent(text, root), indent) if root.value else 0
+        dash_col = max(yamledit.sequence_indent(text, root), indent) if root.value else 0
         body = " " * indent + "images:" + newline + _new_entry_block(image, values, dash_col=dash_col, newline=newline)
-        marker = _DOCUMENT_END.search(text, yamledit.content_end(root)) if root.value else None
+        marker = yamledit.DOCUMENT_END.search(text, yamledit.content_end(root)) if root.value else None
         at = marker.start() if marker else len(text)  # at the end, but before a '...' document end
         if at == len(text) and text and not text.endswith(("\n", "\r")):
             body = newline + body.rstrip("\r\n")
@@ -239,13 +261,20 @@ _GROUP = {"newName": 2, "newTag": 3, "digest": 4}
 
 
 def edit_pin(text: str, source: str, image: str, values: dict[str, str]) -> tuple[Pin | None, str]:
-    """The current pin of ``image`` and ``text`` with ``values`` set; see set_pin.
+    """The current pin of ``image`` and ``text`` with ``values`` set; see set_pin."""
+    old, edited, _ = edit_pin_noted(text, source, image, values)
+    return old, edited
+
+
+def edit_pin_noted(text: str, source: str, image: str, values: dict[str, str]) -> tuple[Pin | None, str, str]:
+    """``edit_pin`` with a note on how the edit was made when it is worth saying (a modelcar patch
+    rewritten as a literal block); another model's unreadable modelcar patch is no concern of it.
 
     The plain form this tool writes is edited from one regular-expression match
     (value spans replaced, quoting kept); anything else through the YAML parser."""
     if modelcar.is_modelcar_pin(image):
-        old = next((p for p in pins(text, source) if p.name == image), None)
-        return old, _set_modelcar(text, source, image, values, exact=False)
+        old = next((p for p in pins(text, source, only=image) if p.name == image), None)
+        return old, *modelcaredit.set_modelcar(text, source, image, values, False, _modelcar_found(text, source, oci_only=False))
     matches = _fast_matches(text)
     match = next((m for m in matches if _unquote(m.group(1)) == image), None) if matches else None
     if match is not None and all(match.group(_GROUP[key]) is not None for key in values):
@@ -256,15 +285,15 @@ def edit_pin(text: str, source: str, image: str, values: dict[str, str]) -> tupl
             if _unquote(raw) != value:
                 style = raw[0] if raw[0] in "\"'" else None
                 edits.append((match.start(_GROUP[key]), match.end(_GROUP[key]), yamledit.format_scalar(value, style)))
-        return old, yamledit.apply_edits(text, edits)
-    pin = parse(text, source).pin(image)
-    return pin, set_pin(text, source, image, values)
+        return old, yamledit.apply_edits(text, edits), ""
+    pin = parse(text, source, only=image).pin(image)
+    return pin, set_pin(text, source, image, values), ""
 
 
 def set_pin_exact(text: str, source: str, image: str, values: dict[str, str | None]) -> str:
     """``text`` with the pin of ``image`` holding exactly ``values``: a None value removes that field."""
     if modelcar.is_modelcar_pin(image):
-        return _set_modelcar(text, source, image, values, exact=True)
+        return modelcaredit.set_modelcar(text, source, image, values, True, _modelcar_found(text, source, oci_only=False))[0]
     text = set_pin(text, source, image, {k: v for k, v in values.items() if v is not None})
     gone = [k for k, v in values.items() if v is None]
     if not gone:
@@ -286,7 +315,7 @@ def set_pin_exact(text: str, source: str, image: str, values: dict[str, str | No
 def remove_pin(text: str, source: str, image: str) -> str:
     """``text`` without the pin of ``image`` (and without ``images:`` when that was its only entry)."""
     if modelcar.is_modelcar_pin(image):
-        return _remove_modelcar(text, source, image)
+        return modelcaredit.remove_modelcar(text, source, image)
     root, images = _root_and_images(text, source)
     entries = [e for e in (images.value if images is not None else []) if isinstance(e, MappingNode) and _name_of(e) == image]
     if not entries:
@@ -305,7 +334,7 @@ def remove_pin(text: str, source: str, image: str) -> str:
 
 def pin_value_spans(text: str, source: str) -> list[tuple[str, int, int, str, str | None]]:
     """(field, start, end, value, quote style) of every newName, newTag and digest value of every pin."""
-    spans = _modelcar_spans(text, source)
+    spans = modelcaredit.value_spans(text, source, _modelcar_pins(text, source, None))
     matches = _fast_matches(text)
     if matches is not None:
         for match in matches:
@@ -389,81 +418,3 @@ def _new_entry_block(image: str, values: dict[str, str], dash_col: int, newline:
     lines = [f"{pad}- name: {yamledit.format_scalar(image)}"]
     lines += [f"{pad}  {k}: {yamledit.format_scalar(v)}" for k, v in _ordered(values)]
     return newline.join(lines) + newline
-
-
-def _dash_indent(text: str, root: MappingNode) -> int:
-    """The file's sequence indentation, from its first block sequence (0 if none)."""
-    for _, value in root.value:
-        if isinstance(value, SequenceNode) and not value.flow_style and value.value:
-            return yamledit.dash_column(text, value.value[0])
-    return 0
-
-
-# ---------------------------------------------------------------- modelcar pins
-
-
-def _set_modelcar(text: str, source: str, name: str, values: dict[str, str | None], exact: bool) -> str:
-    found = next((f for f in _modelcar_found(text, source, oci_only=False) if f.pin_name == name), None)
-    if found is not None:
-        oci = found.value.startswith(modelcar.SCHEME)
-        repository, tag, digest = modelcar.split_uri(found.value, f"{source}:{found.line}") if oci else ("", None, None)
-        fields = {"newName": repository, "newTag": tag, "digest": digest}
-        fields.update(values if exact else {k: v for k, v in values.items() if v is not None})
-        uri = modelcar.format_uri(fields["newName"] or repository, fields["newTag"], fields["digest"])
-        return text[: found.start] + modelcar.format_value(uri, text[found.start : found.end]) + text[found.end :]
-    if not values.get("newName"):
-        raise InputError(f"{source}: no storageUri patch for {name} to edit")
-    uri = modelcar.format_uri(values["newName"], values.get("newTag"), values.get("digest"))
-    inference_service = name.split("/", 1)[1]
-    root = compose(text, source)
-    newline = "\r\n" if "\r\n" in text else "\n"
-    if not isinstance(root, MappingNode) or root.flow_style:
-        raise InputError(f"{source}: a kustomization must be a block-style mapping to add a modelcar patch")
-    pair = mapping_get(root, "patches")
-    if pair is not None and not (isinstance(pair[1], ScalarNode) and pair[1].tag.endswith(":null")):
-        patches = pair[1]
-        if not isinstance(patches, SequenceNode) or patches.flow_style or not patches.value:
-            raise InputError(f"{source}:{line_of(patches)}: patches must be a block list to add a modelcar patch")
-        last = patches.value[-1]
-        at = yamledit.end_of_line(text, yamledit.content_end(last))
-        body = modelcar.new_entry(inference_service, uri, yamledit.dash_column(text, last), newline)
-    else:
-        if pair is not None:
-            raise InputError(f"{source}: 'patches:' is empty; remove it or write 'patches: []'")
-        indent = root.value[0][0].start_mark.column if root.value else 0
-        body = " " * indent + "patches:" + newline + modelcar.new_entry(inference_service, uri, max(_dash_indent(text, root), indent), newline)
-        marker = _DOCUMENT_END.search(text, yamledit.content_end(root)) if root.value else None
-        at = marker.start() if marker else len(text)
-    if at == len(text) and text and not text.endswith(("\n", "\r")):
-        body = newline + body.rstrip("\r\n")
-    return text[:at] + body + text[at:]
-
-
-def _remove_modelcar(text: str, source: str, name: str) -> str:
-    root = compose(text, source)
-    found = next((f for f in modelcar.find(root, text, source) if f.pin_name == name), None)
-    if found is None:
-        return text
-    patches = mapping_get(root, "patches")
-    if len(patches[1].value) == 1:
-        start = text.rfind("\n", 0, patches[0].start_mark.index) + 1
-        end = yamledit.end_of_line(text, yamledit.content_end(patches[1]))
-    else:
-        start = text.rfind("\n", 0, found.entry.start_mark.index) + 1
-        end = yamledit.end_of_line(text, yamledit.content_end(found.entry))
-    return text[:start] + text[end:]
-
-
-def _modelcar_spans(text: str, source: str) -> list[tuple[str, int, int, str, str | None]]:
-    """The newName, newTag and digest parts of each plain oci:// storageUri pin, as pin_value_spans gives them."""
-    spans = []
-    for found, pin in _modelcar_pins(text, source, None):
-        if text[found.start] in "'\"":
-            raise InputError(f"{source}:{found.line}: a quoted storageUri has no pin-invariant form")
-        at = found.start + len(modelcar.SCHEME)
-        for key, value, sep in (("newName", pin.new_name, ""), ("newTag", pin.new_tag, ":"), ("digest", pin.digest, "@")):
-            if value:
-                at += len(sep)
-                spans.append((key, at, at + len(value), value, None))
-                at += len(value)
-    return spans

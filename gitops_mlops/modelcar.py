@@ -13,8 +13,10 @@ by one ``replace`` of ``/spec/predictor/model/storageUri``::
             path: /spec/predictor/model/storageUri
             value: oci://quay.io/example/fraud-detector:1.0.0@sha256:…
 
-The pin is read and edited like an ``images:`` entry (newName, newTag, digest), as a text
-splice inside the block scalar: only the bytes of the URI change.
+The pin is read like an ``images:`` entry (newName, newTag, digest), from a patch in any YAML
+scalar style (literal, folded, plain, single- or double-quoted). Reading also finds where the
+URI's bytes stand in the text, when an edit there changes the decoded patch by exactly the URI
+(checked with a probe); ``modelcaredit`` splices there, or rewrites the patch as a literal block.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gitops_mlops import yamledit
 from gitops_mlops.errors import InputError
 from gitops_mlops.imageref import parse_image
 from gitops_mlops.yamlnodes import MappingNode, Node, ScalarNode, SequenceNode, compose, line_of, mapping_get
@@ -70,17 +71,28 @@ class Found:
 
     pin_name: str
     value: str  # the whole URI
-    start: int  # its span in the text
+    start: int  # the span of the URI's bytes in the text; -1: the patch must be rewritten to change it
     end: int
     line: int
     entry: Node | None = None  # the patches[] item (None: read by the fast reader)
+    patch: ScalarNode | None = None  # its patch: scalar (None: read by the fast reader)
+    error: str = ""  # why this pin cannot be read: it blocks its own model, no other
+
+    @property
+    def in_place(self) -> bool:
+        return self.start >= 0
+
+
+def may_hold_pin(text: str) -> bool:
+    """False when no patch in the text can set the storageUri (only a double-quoted escape hides its path)."""
+    return STORAGE_PATH in text or "\\" in text
 
 
 def fast_find(text: str) -> list[Found] | None:
     """The modelcar pins in the form this tool writes; None when another form may hold one."""
-    if STORAGE_PATH not in text:
+    if not may_hold_pin(text):
         return []
-    if "\r" in text:
+    if "\r" in text or "\\" in text:
         return None
     found = [Found(modelcar_pin_name(m.group(2)), m.group(3), m.start(3), m.end(3), text.count("\n", 0, m.start(3)) + 1) for m in _FAST.finditer(text)]
     unique = len({f.pin_name for f in found}) == len(found)  # two patches of one storageUri: the parser names the error
@@ -88,24 +100,35 @@ def fast_find(text: str) -> list[Found] | None:
 
 
 def find(root: MappingNode | None, text: str, source: str) -> list[Found]:
-    """Every modelcar pin among the kustomization's ``patches:``, by the parser."""
+    """Every modelcar pin among the kustomization's ``patches:``, by the parser, in any scalar style.
+
+    A pin the tool cannot read comes back with its ``error``: it blocks its own model only."""
     pair = mapping_get(root, "patches") if root is not None else None
     if pair is None or not isinstance(pair[1], SequenceNode):
         return []
-    found: list[Found] = []
+    found: dict[str, Found] = {}
     for entry in pair[1].value:
         name = _target_name(entry)
         patch = mapping_get(entry, "patch") if name else None
         if patch is None or not isinstance(patch[1], ScalarNode):
             continue
-        spot = _storage_value(text, patch[1], source)
+        pin_name, where = modelcar_pin_name(name), f"{source}:{line_of(patch[1])}"
+        try:
+            spot = _storage_value(text, patch[1], where)
+        except InputError as exc:
+            spot, error = (), str(exc)
+        else:
+            error = ""
         if spot is None:
             continue
-        pin_name = modelcar_pin_name(name)
-        if any(f.pin_name == pin_name for f in found):
-            raise InputError(f"{source}:{line_of(entry)}: two patches set the storageUri of {pin_name}")
-        found.append(Found(pin_name, *spot, entry=entry))
-    return found
+        if pin_name in found:
+            error = f"{source}:{line_of(entry)}: two patches set the storageUri of {pin_name}"
+        found[pin_name] = (
+            Found(pin_name, *spot, entry=entry, patch=patch[1], error=error)
+            if not error
+            else Found(pin_name, "", -1, -1, line_of(entry), entry, patch[1], error)
+        )
+    return list(found.values())
 
 
 def _target_name(entry: Node) -> str | None:
@@ -120,14 +143,26 @@ def _target_name(entry: Node) -> str | None:
     return fields["name"]
 
 
-def _storage_value(text: str, patch: ScalarNode, source: str) -> tuple[str, int, int, int] | None:
-    """(value, start, end, line) of the storageUri op's value in a JSON 6902 patch held as a block scalar."""
+def _storage_value(text: str, patch: ScalarNode, where: str) -> tuple[str, int, int, int] | None:
+    """(value, start, end, line) of the storageUri op's value in a JSON 6902 patch held as a scalar
+    of any style; start and end are -1 when its bytes cannot be replaced in place."""
     if STORAGE_PATH not in patch.value:
         return None
-    where = f"{source}:{line_of(patch)}"
-    if patch.style != "|":
-        raise InputError(f"{where}: a modelcar patch must be a literal block (patch: |-) to be edited in place")
-    ops = compose(patch.value, where)
+    try:
+        ops = compose(patch.value, "patch")
+    except InputError as exc:
+        raise InputError(f"{where}: the storageUri patch cannot be read: {str(exc).split(': ', 1)[-1]}") from None
+    value = storage_node(ops, where)
+    if value is None:
+        return None
+    start = _uri_start(text, patch, value)
+    if start >= 0 and not _splice_keeps_patch(text, patch, start, value.value, where):
+        start = -1
+    return value.value, start, start + len(value.value) if start >= 0 else -1, text.count("\n", 0, max(start, patch.start_mark.index)) + 1
+
+
+def storage_node(ops: Node | None, where: str) -> ScalarNode | None:
+    """The value node of the storageUri op of a decoded JSON 6902 patch (None: no such op)."""
     if not isinstance(ops, SequenceNode):
         return None  # a strategic-merge patch: not one this tool owns
     for op in ops.value:
@@ -143,17 +178,55 @@ def _storage_value(text: str, patch: ScalarNode, source: str) -> tuple[str, int,
             raise InputError(f"{where}: the storageUri op must be 'replace' (or 'add') with a one-line value")
         if value.start_mark.line != value.end_mark.line:
             raise InputError(f"{where}: the storageUri value must be on one line")
-        start = _offset(text, patch, value.start_mark.line, value.start_mark.column)
-        end = start + (value.end_mark.column - value.start_mark.column)
-        return value.value, start, end, text.count("\n", 0, start) + 1
+        return value
     return None
 
 
-def _offset(text: str, block: ScalarNode, line: int, column: int) -> int:
+def _uri_start(text: str, patch: ScalarNode, value: ScalarNode) -> int:
+    """Where the URI's bytes stand in the text, or -1 (escaped, split, or written more than once)."""
+    uri = value.value
+    if not uri or patch.value.count(uri) != 1:
+        return -1
+    if patch.style == "|":  # a literal block: the value's line and column map to the text directly
+        start = _literal_offset(text, patch, value.start_mark.line, value.start_mark.column) + (value.style in ("'", '"'))
+        return start if text.startswith(uri, start) else -1
+    raw = text[patch.start_mark.index : patch.end_mark.index]
+    return patch.start_mark.index + raw.index(uri) if raw.count(uri) == 1 else -1
+
+
+def _literal_offset(text: str, block: ScalarNode, line: int, column: int) -> int:
     """The text offset of (line, column) of a literal block scalar's content."""
     lines = text[text.index("\n", block.start_mark.index) + 1 : block.end_mark.index].split("\n")  # after the indicator line
     indent = next(len(x) - len(x.lstrip(" ")) for x in lines if x.strip())
     return text.index("\n", block.start_mark.index) + 1 + sum(len(x) + 1 for x in lines[:line]) + indent + column
+
+
+_PROBE = "oci://probe.invalid/gitops-mlops_probe:0.0.0-X_y@sha256:" + "0" * 64
+
+
+def _splice_keeps_patch(text: str, patch: ScalarNode, start: int, uri: str, where: str) -> bool:
+    """Whether replacing the URI's bytes at ``start`` changes the decoded patch by exactly the URI
+    (checked with a probe URI of every character a URI holds): then an edit in place is exact."""
+    probe = text[:start] + _PROBE + text[start + len(uri) :]
+    try:
+        decoded = scalar_at(compose(probe, where), patch.start_mark.index)
+    except InputError:
+        return False
+    return decoded is not None and decoded.style == patch.style and decoded.value == patch.value.replace(uri, _PROBE)
+
+
+def scalar_at(root: Node | None, index: int) -> ScalarNode | None:
+    """The scalar node that starts at ``index`` of the text ``root`` was composed from."""
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ScalarNode) and node.start_mark.index == index:
+            return node
+        if isinstance(node, MappingNode):
+            stack += [v for _, v in node.value]
+        elif isinstance(node, SequenceNode):
+            stack += node.value
+    return None
 
 
 def new_entry(inference_service: str, uri: str, dash_col: int, newline: str) -> str:
@@ -168,9 +241,3 @@ def new_entry(inference_service: str, uri: str, dash_col: int, newline: str) -> 
         f"{pad}      value: {uri}",
     ]
     return newline.join(lines) + newline
-
-
-def format_value(uri: str, style_of: str) -> str:
-    """The URI as written in place of ``style_of`` (the old value as it stands in the text)."""
-    style = style_of[0] if style_of[:1] in ("'", '"') else None
-    return yamledit.format_scalar(uri, style) if style else uri

@@ -51,6 +51,7 @@ class PinChange:
     new_image: str = ""  # the full reference the site renders once changed
     before: str = field(repr=False, default="")
     after: str = field(repr=False, default="")
+    note: str = ""  # how the pin was edited, when worth saying (a modelcar patch rewritten as a literal block)
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,8 @@ def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cach
         state = before[site.name]
         if state.ok and not containers:
             path = kustomization_of(repo_dir, site)
-            kustomization.pins(
-                kustomization.read_text(path, path.relative_to(root).as_posix()), path.relative_to(root).as_posix()
-            )  # a malformed pin: bad input
+            rel = path.relative_to(root).as_posix()
+            kustomization.pins(kustomization.read_text(path, rel), rel, only=model.pin_name)  # a malformed pin of this model: bad input
             raise RenderError(not_running(repo_dir, site, model, state, refs))
         if containers and all(c.repository == image.repository and c.digest == digest for c in containers):
             unchanged.append(site.name)
@@ -126,14 +126,16 @@ def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cach
         name, pin = pin_to_edit(text, rel, model, containers)
         versions[site.name] = _version_of(containers, pin)
         values = {"newName": image.repository, "newTag": intent.version, "digest": digest}
-        old, after = kustomization.edit_pin(text, rel, name, values)
+        old, after, note = kustomization.edit_pin_noted(text, rel, name, values)
         old_image = containers[0].image if containers else ""
         if after == text:  # the pin already says this, yet the render differs: it does not reach the workloads
             raise RenderError(
                 f"site {site.name}: {rel} already pins {name} to {image} but the site renders {old_image or 'no workload of it'}: the image is set outside this site's pin"
             )
         changes.append(
-            PinChange(site.name, rel, name, old, intent.version, digest, old_image, stage=site.stage, new_image=str(intent.image), before=text, after=after)
+            PinChange(
+                site.name, rel, name, old, intent.version, digest, old_image, stage=site.stage, new_image=str(intent.image), before=text, after=after, note=note
+            )
         )
 
     if not request.force_order:
@@ -173,7 +175,7 @@ def pin_to_edit(text: str, source: str, model: Model, containers: list[Container
     The site's pin of the model's image name when it takes effect (or nothing renders
     the model yet); else its pin of the name the image has on arriving here; else that
     name (a new entry)."""
-    pins = {p.name: p for p in kustomization.pins(text, source)}
+    pins = {p.name: p for p in kustomization.pins(text, source, only=model.pin_name)}  # another model's unreadable patch is not this one's concern
     if model.artifact == "modelcar":  # a modelcar has one pin form: its InferenceService's storageUri patch
         return model.pin_name, pins.get(model.pin_name)
     own = pins.get(model.image)

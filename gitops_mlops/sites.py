@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitops_mlops import siteglob
 from gitops_mlops.config import Config
 from gitops_mlops.errors import InputError
 from gitops_mlops.kustomization import KUSTOMIZATION_FILES, find_kustomization_file, read_pin_fields
@@ -75,7 +76,11 @@ def discover_sites(repo: Path, config: Config) -> tuple[Site, ...]:
     if config.sites:
         sites = []
         for spec in config.sites:
-            sites += _expand(repo, spec) if "*" in spec.path else [Site(name=spec.name, path=spec.path, stage=spec.stage, mirror=spec.mirror)]
+            sites += (
+                _expand(repo, spec, [s.name for s in config.stages])
+                if siteglob.is_pattern(spec.path)
+                else [Site(name=spec.name, path=spec.path, stage=spec.stage, mirror=spec.mirror)]
+            )
         for site in sites:
             kustomization_of(repo, site)
         names: dict[str, str] = {}
@@ -92,9 +97,8 @@ def discover_sites(repo: Path, config: Config) -> tuple[Site, ...]:
             else f"no {OVERLAYS_DIR}/**/kustomization.yaml found and no sites: in gitops-mlops.yaml"
         )
         raise InputError(f"no sites: {where}")
-    stages = {s.name for s in config.stages}
     for site in sites:
-        if site.stage not in stages:
+        if site.stage not in {s.name for s in config.stages}:
             raise InputError(
                 f"site {site.name}: stage {site.stage!r} is not one of the stages in gitops-mlops.yaml ({', '.join(s.name for s in config.stages)}); add it or set the site's stage"
             )
@@ -103,21 +107,21 @@ def discover_sites(repo: Path, config: Config) -> tuple[Site, ...]:
     return found
 
 
-def _expand(repo: Path, spec) -> list[Site]:
-    """The sites a ``path`` with ``*`` segments matches: each matching directory with a kustomization."""
+def _expand(repo: Path, spec, stages: list[str]) -> list[Site]:
+    """The sites a ``path`` pattern matches (``siteglob``): each matching directory with a kustomization;
+    ``{N}`` in the name and stage is what the N-th ``*`` matched."""
     root = repo.resolve()
-    parts = spec.path.split("/")
-    current = [("", ())]
-    for part in parts:
+    current: list[tuple[str, tuple[str, ...]]] = [("", ())]
+    for part in spec.path.split("/"):
         following = []
         for prefix, captured in current:
             base = root / prefix if prefix else root
-            if part == "*":
+            if siteglob.is_pattern(part):
                 try:
-                    children = sorted(e.name for e in os.scandir(base) if e.is_dir() and not e.name.startswith("."))
+                    children = sorted(e.name for e in os.scandir(base) if e.is_dir())
                 except OSError:
                     children = []
-                following += [(f"{prefix}/{c}" if prefix else c, (*captured, c)) for c in children]
+                following += [(f"{prefix}/{c}" if prefix else c, (*captured, *groups)) for c, groups in siteglob.matching(part, children)]
             elif (base / part).is_dir():
                 following.append((f"{prefix}/{part}" if prefix else part, captured))
         current = following
@@ -126,14 +130,13 @@ def _expand(repo: Path, spec) -> list[Site]:
         if find_kustomization_file(root / path) is None:
             continue
         contained(repo, path, f"site path {spec.path!r}")
-        name = spec.name
-        if name == spec.path:
-            name = path
-        else:
-            name = re.sub(r"\{(\d+)\}", lambda m, found=captured: found[int(m.group(1)) - 1], name)
+        name = path if spec.name == spec.path else siteglob.fill(spec.name, captured)
         if not SITE_NAME_RE.match(name):
-            raise InputError(f"site path {spec.path!r}: {path} gives the name {name!r}, which is not a usable site name")
-        sites.append(Site(name=name, path=path, stage=spec.stage, mirror=spec.mirror))
+            raise InputError(f"{spec.where or 'site path'}: site path {spec.path!r}: {path} gives the name {name!r}, which is not a usable site name")
+        stage = siteglob.fill(spec.stage, captured)
+        if stage not in stages:
+            raise InputError(f"{spec.where or 'site path'}: site {name} ({path}): stage {stage!r} is not one of the stages ({', '.join(stages)})")
+        sites.append(Site(name=name, path=path, stage=stage, mirror=spec.mirror))
     return sites
 
 

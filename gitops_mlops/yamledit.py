@@ -6,6 +6,7 @@ import re
 
 from gitops_mlops.yamlnodes import MappingNode, Node, SequenceNode
 
+DOCUMENT_END = re.compile(r"^\.\.\.[ \t]*(#.*)?\r?$", re.M)
 _PLAIN_SAFE = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./:@+-]*$|^[0-9]+\.[0-9]+\.[0-9]+([-+][A-Za-z0-9.+-]*)?$")
 _NOT_STRING = re.compile(
     r"^(~|null|Null|NULL|true|True|TRUE|false|False|FALSE|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|y|Y|n|N"
@@ -57,3 +58,11 @@ def dash_column(text: str, item: Node) -> int:
     line_start = text.rfind("\n", 0, item.start_mark.index) + 1
     dash = text.rfind("-", line_start, item.start_mark.index)
     return dash - line_start if dash >= 0 else item.start_mark.column
+
+
+def sequence_indent(text: str, root: MappingNode) -> int:
+    """The file's sequence indentation, from its first block sequence (0 if none)."""
+    for _, value in root.value:
+        if isinstance(value, SequenceNode) and not value.flow_style and value.value:
+            return dash_column(text, value.value[0])
+    return 0

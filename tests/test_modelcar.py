@@ -109,9 +109,9 @@ def test_an_s3_storage_uri_is_not_a_pin_but_is_replaced_by_one():
         (f"oci://quay.io/acme/fraud:1.0.0@{A}", "oci://quay.io/acme/Fraud::1", "storageUri 'oci://quay.io/acme/Fraud::1'"),
         (f"oci://quay.io/acme/fraud:1.0.0@{A}", "oci://", "storageUri 'oci://'"),
         (
-            "    patch: |-\n      - op: replace\n        path: /spec/predictor",
-            "    patch: >-\n      - op: replace\n        path: /spec/predictor",
-            "literal block",
+            f"      - op: replace\n        path: /spec/predictor/model/storageUri\n        value: oci://quay.io/acme/fraud:1.0.0@{A}",
+            f"      - {{op: replace, path: /spec/predictor/model/storageUri, value: oci://quay.io/acme/fraud:1.0.0@{A}}}",
+            "invalid YAML",
         ),
         (
             "- op: replace\n        path: /spec/predictor/model/storageUri",
@@ -139,7 +139,10 @@ def test_the_uri_parts_take_sentinels_and_come_back_exactly():
     assert form is not None and "quay.io/acme/fraud" not in form.text and A not in form.text
     assert form.substitute(form.text) == OWNED
     quoted = OWNED.replace(f"value: oci://quay.io/acme/fraud:1.0.0@{A}", f'value: "oci://quay.io/acme/fraud:1.0.0@{A}"')
-    assert pin_invariant(quoted, "k") is None  # not the plain form: rendered by kustomize as always
+    form = pin_invariant(quoted, "k")
+    assert form is not None and A not in form.text and form.substitute(form.text) == quoted  # quoted: its bytes are the URI's
+    escaped = OWNED.replace(f"value: oci://quay.io/acme/fraud:1.0.0@{A}", f'value: "oci:\\x2F/quay.io/acme/fraud:1.0.0@{A}"')
+    assert k.pins(escaped, "k")[0].digest == A and pin_invariant(escaped, "k") is None  # escaped: rendered by kustomize as always
 
 
 def test_a_modelcar_model_in_the_config():
