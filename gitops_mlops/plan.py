@@ -37,6 +37,11 @@ class Intent:
     targets: tuple[Site, ...]
     all_sites: tuple[Site, ...]
 
+    @property
+    def tag(self) -> str:
+        """The pin's ``newTag``: the image's own tag; ``version`` only when the image has none."""
+        return self.image.tag or self.version
+
 
 @dataclass(frozen=True)
 class PinChange:
@@ -125,7 +130,7 @@ def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cach
         text = kustomization.read_text(path, rel)
         name, pin = pin_to_edit(text, rel, model, containers)
         versions[site.name] = _version_of(containers, pin)
-        values = {"newName": image.repository, "newTag": intent.version, "digest": digest}
+        values = {"newName": image.repository, "newTag": intent.tag, "digest": digest}
         old, after = kustomization.edit_pin(text, rel, name, values)
         old_image = containers[0].image if containers else ""
         if after == text:  # the pin already says this, yet the render differs: it does not reach the workloads

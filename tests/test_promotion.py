@@ -411,3 +411,37 @@ def test_the_allowed_registries_know_docker_hubs_aliases(tmp_path):
     result = cli("promote", "app", f"index.docker.io/team/app:1.4.0@{DIGEST_B}", "--to", "dev", cwd=refused.work)
     assert result.code == 3 and "registry index.docker.io is not allowed by policy.allowedRegistries (quay.io)" in result.err, result.err
     assert hub_state(refused) == before
+
+
+# ---------------------------------------------------------------- the pin's tag is the image's own
+
+
+def test_the_pin_takes_the_images_own_tag_and_version_names_the_release(tmp_path):
+    repo = one_model_repo(tmp_path, "team/app:1.0", "docker.io/team/app")
+    result = cli("promote", "app", f"team/app:build-7@{DIGEST_B}", "--version", "1.5.0", "--to", "dev", "-o", "json", cwd=repo.work)
+    assert result.code == 0, result.err
+    assert rendered_images(repo, "overlays/dev") == [f"docker.io/team/app:build-7@{DIGEST_B}"]
+    assert parse(repo.read("overlays/dev/kustomization.yaml"), "k").pin("team/app").new_tag == "build-7"
+    assert trailers(repo)["Model-Version"] == "1.5.0" and trailers(repo)["Image"] == f"docker.io/team/app:build-7@{DIGEST_B}"
+    assert json.loads(result.out)["version"] == "1.5.0"
+
+
+def test_version_is_the_tag_only_when_the_image_has_none(tmp_path):
+    repo = one_model_repo(tmp_path, "team/app:1.0", "docker.io/team/app")
+    result = cli("promote", "app", f"docker.io/team/app@{DIGEST_B}", "--version", "1.5.0", "--to", "dev", cwd=repo.work)
+    assert result.code == 0, result.err
+    assert rendered_images(repo, "overlays/dev") == [f"docker.io/team/app:1.5.0@{DIGEST_B}"]
+
+
+def test_a_version_that_contradicts_the_semver_tag_changes_nothing(tmp_path):
+    repo = one_model_repo(tmp_path, "team/app:1.0", "docker.io/team/app")
+    before = hub_state(repo)
+    result = cli("promote", "app", f"team/app:1.4.0@{DIGEST_B}", "--version", "1.5.0", "--to", "dev", cwd=repo.work)
+    assert result.code == 2 and result.err.strip().splitlines() == ["error: --version 1.5.0 disagrees with the image tag '1.4.0'"], result.err
+    assert hub_state(repo) == before
+
+
+def test_a_modelcar_pin_takes_the_images_own_tag_too(gitops_repo):
+    result = promote(gitops_repo.work, Request(model="fraud-detector", image=f"{REPO}:nightly-42@{DIGEST_B}", selectors=("datacenter",), version="1.5.0"))
+    assert result.version == "1.5.0" and pin(gitops_repo, "datacenter").new_tag == "nightly-42"
+    assert f"oci://{REPO}:nightly-42@{DIGEST_B}" in gitops_repo.read("overlays/datacenter/kustomization.yaml")
