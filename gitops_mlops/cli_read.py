@@ -176,7 +176,7 @@ def history(
                 e.date[:19],
                 e.action + ("!" if e.forced else ""),
                 e.version or "-",
-                short(e.digest) if e.digest else "several",
+                short(e.digest) if e.digest else "several" if e.several else e.tag or "-",  # a tag-only image: its tag
                 some(e.sites),
                 e.author,
             ]

@@ -15,7 +15,7 @@ from gitops_mlops import siteglob
 from gitops_mlops.checks import Check, Retrain, read_checks, read_retrain
 from gitops_mlops.configreader import Reader
 from gitops_mlops.errors import InputError
-from gitops_mlops.imageref import parse_repository
+from gitops_mlops.imageref import check_registry, parse_repository, same_repository
 from gitops_mlops.modelcar import modelcar_pin_name
 from gitops_mlops.names import DIGEST_RE, HOST_RE, NAME_RE, SITE_NAME_RE, check_branch
 from gitops_mlops.semrange import parse_range
@@ -248,6 +248,17 @@ def load_config(repo: Path) -> Config:
     return parse_config(text, CONFIG_FILE)
 
 
+def _registries(r: Reader, key: str) -> tuple[str, ...]:
+    """Registry hosts, each as images name it: a ``Quay.io`` that no image could match is an error, not a silent refusal."""
+    hosts = r.strings(key)
+    for node, host in zip(r.list(key), hosts, strict=True):
+        try:
+            check_registry(host)
+        except InputError as exc:
+            raise r.error(node, f"policy.{key}: {exc}") from None
+    return hosts
+
+
 def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     root = compose(text, source)
     if root is None:
@@ -305,7 +316,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
             )
         )
         for other in models[:-1]:
-            if other.image == models[-1].image and not (other.sites and models[-1].sites):
+            if same_repository(other.image, models[-1].image) and not (other.sites and models[-1].sites):
                 raise r.error(
                     node,
                     f"models {other.name!r} and {name!r} share one image {other.image!r}: give each its own 'image', or list where each lives under 'sites'",
@@ -344,7 +355,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     if "policy" in top.values:
         r = Reader(source, top.values["policy"], "policy", {"allowedRegistries", "remoteResources", "vulnerabilities"})
         gate = _vulnerabilities(source, r.values["vulnerabilities"]) if "vulnerabilities" in r.values else None
-        policy = Policy(allowed_registries=r.strings("allowedRegistries"), remote_resources=r.strings("remoteResources"), vulnerabilities=gate)
+        policy = Policy(allowed_registries=_registries(r, "allowedRegistries"), remote_resources=r.strings("remoteResources"), vulnerabilities=gate)
 
     holds: list[Hold] = []
     for node in top.list("holds"):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from gitops_mlops.config import Config, Model
 from gitops_mlops.errors import PolicyError, RenderError
+from gitops_mlops.imageref import same_repository
 from gitops_mlops.inputs import References, closure, site_dir
 from gitops_mlops.rendercache import RenderCache
 from gitops_mlops.rendering import split_documents
@@ -29,19 +30,20 @@ from gitops_mlops.validate import rendered_errors, serving_objects
 
 @dataclass(frozen=True)
 class Expected:
-    """What a changed site must render for the model afterwards: the repository and digest."""
+    """What a changed site must render for the model afterwards: the repository (any spelling of it)
+    and digest, and the tag the pin gives it."""
 
     repository: str
     digest: str
-    version: str = ""
+    tag: str = ""
 
     def matches(self, repository: str, tag: str, digest: str) -> bool:
-        if repository != self.repository or digest != self.digest:
+        if not same_repository(repository, self.repository) or digest != self.digest:
             return False
-        return not (self.version and tag and tag != self.version)
+        return not (self.tag and tag and tag != self.tag)
 
     def __str__(self) -> str:
-        return f"{self.repository}{':' + self.version if self.version else ''}@{self.digest}"
+        return f"{self.repository}{':' + self.tag if self.tag else ''}@{self.digest}"
 
 
 def verify(

@@ -10,6 +10,7 @@ from gitops_mlops.config import Config, Model, load_config
 from gitops_mlops.errors import InputError
 from gitops_mlops.gitrepo import GitRepo, Trailered
 from gitops_mlops.rendercache import RenderCache
+from gitops_mlops.renders import split_image
 from gitops_mlops.sitehistory import site_states
 from gitops_mlops.sites import Site, check_selector, discover_sites, matches, select
 
@@ -35,6 +36,16 @@ class Entry:
     def digest(self) -> str:
         digests = {image.partition("@")[2] for image, _ in self.images}
         return digests.pop() if len(digests) == 1 else ""
+
+    @property
+    def several(self) -> bool:
+        """Its sites went to different images (a rollback may return sites to different builds)."""
+        return len({image for image, _ in self.images}) > 1
+
+    @property
+    def tag(self) -> str:
+        """The tag of its one image ('' when it has several, or none)."""
+        return "" if self.several or not self.images else split_image(self.images[0][0])[1]
 
     def as_json(self) -> dict:
         return {
@@ -125,7 +136,7 @@ def site_history(repo_dir: Path, git: GitRepo, config: Config, model: Model, sit
                             newer.author,
                             record.action if record else "change",
                             model.name,
-                            newer.version,
+                            record.version if record else newer.version,  # the tool's own record names the semantic version
                             ((image, (site.name,)),),
                             record.forced if record else False,
                         )

@@ -18,7 +18,7 @@ from gitops_mlops.config import Config, Model, load_config
 from gitops_mlops.edit import FileEdit
 from gitops_mlops.errors import InputError, RenderError
 from gitops_mlops.gitrepo import GitRepo
-from gitops_mlops.imageref import ImageRef, parse_image
+from gitops_mlops.imageref import ImageRef, parse_image, same_repository, spellings
 from gitops_mlops.inputs import References, check_references, closure, readers, site_dir
 from gitops_mlops.kustomization import Pin
 from gitops_mlops.provenance import where_set
@@ -36,6 +36,11 @@ class Intent:
     version: str
     targets: tuple[Site, ...]
     all_sites: tuple[Site, ...]
+
+    @property
+    def tag(self) -> str:
+        """The pin's ``newTag``: the image's own tag; ``version`` only when the image has none."""
+        return self.image.tag or self.version
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,7 @@ def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cach
             rel = path.relative_to(root).as_posix()
             kustomization.pins(kustomization.read_text(path, rel), rel, only=model.pin_name)  # a malformed pin of this model: bad input
             raise RenderError(not_running(repo_dir, site, model, state, refs))
-        if containers and all(c.repository == image.repository and c.digest == digest for c in containers):
+        if containers and all(same_repository(c.repository, image.repository) and c.digest == digest for c in containers):
             unchanged.append(site.name)
             continue
         path = kustomization_of(repo_dir, site)
@@ -125,7 +130,7 @@ def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cach
         text = kustomization.read_text(path, rel)
         name, pin = pin_to_edit(text, rel, model, containers)
         versions[site.name] = _version_of(containers, pin)
-        values = {"newName": image.repository, "newTag": intent.version, "digest": digest}
+        values = {"newName": image.repository, "newTag": intent.tag, "digest": digest}
         old, after, note = kustomization.edit_pin_noted(text, rel, name, values)
         old_image = containers[0].image if containers else ""
         if after == text:  # the pin already says this, yet the render differs: it does not reach the workloads
@@ -190,6 +195,7 @@ def pin_to_edit(text: str, source: str, model: Model, containers: list[Container
 
 
 def _takes_effect(pin: Pin, containers: list[Container]) -> bool:
+    """Literal, as kustomize is: it writes ``newName`` as given, and leaves a name its pin does not spell alone."""
     repository = pin.new_name or pin.name
     return any(c.repository == repository and (not pin.digest or c.digest == pin.digest) for c in containers)
 
@@ -205,7 +211,7 @@ def not_running(repo_dir: Path, site: Site, model: Model, state: SiteRender, ref
     """Why a promotion cannot reach a site whose render has no workload of the model."""
     if model.artifact == "modelcar":
         return f"site {site.name}: no InferenceService {model.inference_service} in its render serves {model.name} (a modelcar, oci://{model.repository}); nothing to pin"
-    found = where_set(repo_dir, site, refs, (model.repository,), state.output)  # a placeholder rendered here belongs to another model
+    found = where_set(repo_dir, site, refs, spellings(model.repository), state.output)  # a placeholder rendered here belongs to another model
     if found:
         return f"site {site.name}: {model.name}'s image is set in {found}, which no kustomize images pin reaches; change it there"
     return f"site {site.name}: no workload in its render runs {model.name} ({model.repository} or the placeholder {model.image!r}); nothing to pin"

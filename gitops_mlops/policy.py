@@ -6,7 +6,7 @@ import semver
 
 from gitops_mlops.config import Config, Model
 from gitops_mlops.errors import InputError, PolicyError
-from gitops_mlops.imageref import ImageRef, parse_repository
+from gitops_mlops.imageref import ImageRef, canonical_registry, parse_repository
 from gitops_mlops.sites import Site
 
 
@@ -51,10 +51,10 @@ def check_image(config: Config, model: Model, image: ImageRef) -> None:
 def check_source(config: Config, model: Model, image: ImageRef) -> None:
     """The image must be the model's repository, from an allowed registry (checked before any registry is contacted)."""
     expected = parse_repository(model.repository)
-    if image.repository != expected.repository:
+    if image.canonical != expected.canonical:
         raise PolicyError(f"image repository {image.repository} is not model {model.name}'s repository {expected.repository}")
     allowed = config.policy.allowed_registries
-    if allowed and image.registry not in allowed:
+    if allowed and canonical_registry(image.registry) not in {canonical_registry(host) for host in allowed}:
         raise PolicyError(f"registry {image.registry} is not allowed by policy.allowedRegistries ({', '.join(allowed)})")
 
 

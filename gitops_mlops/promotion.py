@@ -160,7 +160,7 @@ def apply_promotion(
             write_all(repo_dir, files, written)
             clock.append(("write", time.perf_counter()))
             if verify_effect:
-                want = Expected(intent.image.repository, intent.image.digest or "", intent.version)
+                want = Expected(intent.image.repository, intent.image.digest or "", intent.tag)
                 sites = {s.name: s for s in intent.all_sites}
                 changes = {c.site: want for c in plan.changes}
                 verify(repo_dir, intent.config, intent.model, changes, sites, plan.others, plan.before, plan.refs, cache, schemas)

@@ -4,8 +4,10 @@ A site runs the images its rendered output gives to the containers and
 initContainers of Pod templates (Deployment, StatefulSet, DaemonSet, Job, CronJob,
 Pod, ...). A container belongs to a model when its image's repository is the
 model's repository, or is the model's placeholder image name (not yet pinned) at a
-site the model is configured for. Renders are cached by the content of each site's
-inputs (``rendercache.py``), so an unchanged site is never rendered twice.
+site the model is configured for; names compare as a container runtime resolves them
+(``imageref.canonical``: ``team/app`` is ``docker.io/team/app``). Renders are cached
+by the content of each site's inputs (``rendercache.py``), so an unchanged site is
+never rendered twice.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ruamel.yaml.error import YAMLError
 from gitops_mlops import settings
 from gitops_mlops.config import Config, Model
 from gitops_mlops.errors import InputError
+from gitops_mlops.imageref import canonical, same_repository
 from gitops_mlops.inputs import References, check_all, site_keys
 from gitops_mlops.kustomization import read_text
 from gitops_mlops.rendercache import Entry, RenderCache
@@ -233,10 +236,10 @@ class ModelMatcher:
     def __init__(self, config: Config) -> None:
         self.by_repository: dict[str, list[Model]] = {}
         self.by_placeholder: dict[str, list[Model]] = {}
-        for model in config.models:
-            self.by_repository.setdefault(model.repository, []).append(model)
-            if model.image != model.repository:
-                self.by_placeholder.setdefault(model.image, []).append(model)
+        for model in config.models:  # keyed by canonical names: 'team/app' is 'docker.io/team/app'
+            self.by_repository.setdefault(canonical(model.repository), []).append(model)
+            if not same_repository(model.image, model.repository):
+                self.by_placeholder.setdefault(canonical(model.image), []).append(model)
         self._anywhere: dict[str, tuple[Model | None, bool]] = {}  # names whose model does not depend on the site
         for table, pinned in ((self.by_placeholder, False), (self.by_repository, True)):
             for name, models in table.items():
@@ -245,6 +248,7 @@ class ModelMatcher:
 
     def model_of(self, site: str, repository: str) -> tuple[Model | None, bool]:
         """(model, pinned): pinned is False when the image is still the placeholder name."""
+        repository = canonical(repository)
         known = self._anywhere.get(repository)
         if known is not None:
             return known

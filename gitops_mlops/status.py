@@ -20,6 +20,7 @@ from gitops_mlops import verifications
 from gitops_mlops.config import Config, load_config
 from gitops_mlops.errors import GitOpsError
 from gitops_mlops.gitrepo import GitRepo
+from gitops_mlops.imageref import same_repository
 from gitops_mlops.inputs import References
 from gitops_mlops.provenance import where_set
 from gitops_mlops.rendercache import RenderCache
@@ -106,7 +107,7 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
                 if model is None or model.name not in wanted or model.name in seen:
                     continue
                 seen.add(model.name)
-                pin = pins.get(model.pin_name) or pins.get(repository)
+                pin = _site_pin(pins, model.pin_name, repository)
                 effective = pin is not None and (pin[1] or pin[0]) == repository and (pin[3] or "") == digest
                 source = "pin" if effective else where_set(repo_dir, site, refs, (repository, model.image), kustomizations=True) or "?"
                 version = tag or (pin[2] if pin else "") or ""
@@ -167,6 +168,16 @@ def _collector_paused():
     finally:
         if enabled:
             gc.enable()
+
+
+def _site_pin(pins: dict[str, tuple], pin_name: str, repository: str) -> tuple | None:
+    """The site's pin of a model whose render has ``repository``: of the model's pin name, else of
+    the name the image arrives with, else one that writes the repository over another spelling of
+    it (``nginx`` with ``newName: docker.io/nginx``). Pin names are literal, as kustomize's are."""
+    found = pins.get(pin_name) or pins.get(repository)
+    if found is None:
+        found = next((f for f in pins.values() if f[1] == repository and same_repository(f[0], repository)), None)
+    return found
 
 
 def _marks(config: Config, counts: dict[tuple[str, str], Counter]) -> dict[tuple[str, str, str], tuple[bool, bool]]:

@@ -18,6 +18,7 @@ import yaml
 from gitops_mlops import kustomization
 from gitops_mlops.config import Config
 from gitops_mlops.errors import GitOpsError
+from gitops_mlops.imageref import canonical
 from gitops_mlops.inputs import References, check_references, closure, site_dir
 from gitops_mlops.names import DIGEST_RE
 from gitops_mlops.rendercache import RenderCache
@@ -67,18 +68,21 @@ def check_pins(repo: Path, config: Config, site: Site) -> list[str]:
     path = kustomization_of(repo, site)
     source = path.relative_to(repo.resolve()).as_posix()
     by_image = {m.pin_name: m for m in config.models}
-    by_image.update({m.repository: m for m in config.models})
+    for model in config.models:  # a pin's name as kustomize sees it, or any spelling of the model's image or repository
+        names = (model.repository, model.image) if model.artifact == "image" else (model.repository,)
+        by_image.update({canonical(name): model for name in names if canonical(name) not in by_image})
+    model_of = lambda name: by_image.get(name) or by_image.get(canonical(name))  # noqa: E731
     try:
         text = kustomization.read_text(path, source)
         fast = kustomization.fast_pins(text, source)  # images and modelcars; a malformed oci:// URI is an error here
-        if fast is not None and all(p.name not in by_image or (p.digest and DIGEST_RE.match(p.digest)) for p in fast):
+        if fast is not None and all(model_of(p.name) is None or (p.digest and DIGEST_RE.match(p.digest)) for p in fast):
             return []  # the common case, without the full parse; anything else is reported with its line
         doc = kustomization.parse(text, source)
     except GitOpsError as exc:
         return [str(exc)]
     errors = []
     for pin in doc.pins:
-        model = by_image.get(pin.name)
+        model = model_of(pin.name)
         if model is None:
             continue
         if not pin.digest:

@@ -438,3 +438,32 @@ def pin_at(repo: GitOpsRepo, site: str):
 
     path = f"overlays/{site}/kustomization.yaml"
     return parse(repo.read(path), path).pin("InferenceService/fraud-detector")
+
+
+def one_model_repo(base: Path, manifest_image: str, repository: str, model_image: str = "", allowed: str = "docker.io", pins: str = "") -> GitOpsRepo:
+    """A repository as found, with one model ``app`` (``repository``, and ``image:`` when given) whose
+    base Deployment runs ``manifest_image``, at two sites ``dev`` and ``prod`` (``overlays/<site>/``,
+    each kustomization ending with ``pins``)."""
+    deployment = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  selector:\n    matchLabels: {app: app}\n"
+        f"  template:\n    metadata:\n      labels: {{app: app}}\n    spec:\n      containers:\n        - name: server\n          image: {manifest_image}\n"
+    )
+    image = f"    image: {model_image}\n" if model_image else ""
+    config = f"models:\n  - name: app\n{image}    repository: {repository}\nstages:\n  - name: dev\n  - name: prod\npolicy:\n  allowedRegistries: [{allowed}]\n"
+    overlay = "resources:\n  - ../../base\n" + pins
+    files = {
+        "gitops-mlops.yaml": config,
+        "base/kustomization.yaml": "resources:\n  - deployment.yaml\n",
+        "base/deployment.yaml": deployment,
+        "overlays/dev/kustomization.yaml": overlay,
+        "overlays/prod/kustomization.yaml": overlay,
+    }
+    return make_repo_from(base, files)
+
+
+def rendered_images(repo: GitOpsRepo, path: str) -> list[str]:
+    """The images the real kustomize renders for a folder, read independently of the tool."""
+    from gitops_mlops.rendering import Kustomize
+
+    out = Kustomize.find().build(repo.work / path)
+    return [line.split("image:", 1)[1].strip() for line in out.splitlines() if line.strip().removeprefix("- ").startswith("image:")]

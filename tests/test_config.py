@@ -370,3 +370,39 @@ def test_load_config_refuses_a_file_that_is_not_utf8(tmp_path):
 
 def test_config_is_a_config_instance():
     assert isinstance(parse_config(VALID), Config)
+
+
+def test_two_spellings_of_one_docker_hub_image_are_one_shared_image():
+    message = fault(
+        """\
+        models:
+          - name: a
+            image: nginx
+            repository: quay.io/p/a
+          - name: b
+            image: docker.io/library/nginx
+            repository: quay.io/p/b
+        """
+    )
+    assert f"{CONFIG_FILE}:5:" in message and "share one image" in message
+
+
+@pytest.mark.parametrize("host", ["Quay.io", "quay.io/p", "https://quay.io"])
+def test_an_allowed_registry_that_no_image_could_name_is_refused_at_its_line(host):
+    message = fault(
+        f"""\
+        models:
+          - name: m
+            repository: quay.io/p/m
+        policy:
+          allowedRegistries:
+            - quay.io
+            - "{host}"
+        """
+    )
+    assert f"{CONFIG_FILE}:7:" in message and f"policy.allowedRegistries: registry {host!r}" in message
+
+
+def test_allowed_registries_keep_their_spelling():
+    config = parse_config('models:\n  - name: m\n    repository: nginx\npolicy:\n  allowedRegistries: [index.docker.io, "localhost:5000"]\n')
+    assert config.policy.allowed_registries == ("index.docker.io", "localhost:5000")

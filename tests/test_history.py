@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from conftest import DIGEST_B, cli, ship
+from conftest import DIGEST_B, cli, one_model_repo, ship
 
-from gitops_mlops.history import read_history
+from gitops_mlops.history import Entry, read_history
 
 REPO = "quay.io/example/fraud-detector"
 
@@ -64,3 +64,27 @@ def test_a_large_promotion_folds_its_sites_trailer_and_history_knows_every_site(
     entry = read_history(repo.work, "fraud-detector", limit=1)[0]
     assert entry.sites == tuple(f"edge/{n}" for n in names)
     assert read_history(repo.work, "fraud-detector", selectors=("edge/site-200",), limit=1)[0].commit == entry.commit
+
+
+def test_a_row_pinned_by_tag_alone_shows_its_tag_not_several(tmp_path):
+    repo = one_model_repo(tmp_path, "team/app:1.0", "docker.io/team/app")
+    deployment = repo.work / "base/deployment.yaml"
+    deployment.write_text(deployment.read_text().replace("team/app:1.0", "team/app:1.1"))
+    repo.git("commit", "-qam", "app 1.1, by hand")
+    promoted = cli("promote", "app", f"team/app:build-7@{DIGEST_B}", "--version", "1.5.0", "--to", "dev", cwd=repo.work)
+    assert promoted.code == 0, promoted.err
+    result = cli("history", "app", "--site", "dev", cwd=repo.work)
+    assert result.code == 0, result.err
+    rows = [line.split()[2:5] for line in result.out.splitlines()[1:]]
+    assert rows == [["promote", "1.5.0", "sha256:bbbbbbbbbbbb"], ["change", "1.1", "1.1"], ["change", "1.0", "1.0"]]
+    assert "several" not in result.out
+    assert [e["digest"] for e in json.loads(cli("history", "app", "--site", "dev", "-o", "json", cwd=repo.work).out)] == [DIGEST_B, "", ""]
+
+
+def test_an_entry_knows_whether_its_sites_went_to_one_image_or_several():
+    one = Entry("c", "d", "a", "change", "m", "1.1", (("team/app:1.1", ("dev",)),))
+    bare = Entry("c", "d", "a", "change", "m", "", (("team/app", ("dev",)),))
+    several = Entry("c", "d", "a", "rollback", "m", "", ((f"{REPO}:1.0@{DIGEST_B}", ("dev",)), (f"{REPO}:0.9@sha256:{'c' * 64}", ("prod",))))
+    assert (one.digest, one.tag, one.several) == ("", "1.1", False)
+    assert (bare.digest, bare.tag, bare.several) == ("", "", False)
+    assert (several.digest, several.tag, several.several) == ("", "", True)

@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 
 from gitops_mlops.errors import InputError
-from gitops_mlops.imageref import DEFAULT_REGISTRY, ImageRef, parse_image, parse_repository, same_repository
+from gitops_mlops.imageref import (
+    DEFAULT_REGISTRY,
+    ImageRef,
+    canonical,
+    canonical_registry,
+    check_registry,
+    parse_image,
+    parse_repository,
+    same_repository,
+    spellings,
+)
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -105,6 +115,9 @@ def test_image_ref_is_frozen():
         ("quay.io/p//app", "invalid repository path"),
         ("quay.io/", "invalid repository path"),
         ("-bad.io/p/app", "invalid registry"),
+        ("Quay.io/p/app", "a registry host is lowercase"),
+        ("LOCALHOST:5000/m", "a registry host is lowercase"),
+        ("Docker.io/library/nginx:1", "a registry host is lowercase"),
     ],
 )
 def test_malformed_reference_is_refused_naming_it_and_the_cause(text, cause):
@@ -155,6 +168,128 @@ def test_repository_must_not_carry_a_tag_or_digest():
 def test_same_repository_ignores_only_the_default_registry_spelling():
     assert same_repository("docker.io/org/m", "org/m")
     assert same_repository("quay.io/p/app", "quay.io/p/app")
+
+
+# ---------------------------------------------------------------- names as container runtimes resolve them
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("nginx", "docker.io/library/nginx"),
+        ("library/nginx", "docker.io/library/nginx"),
+        ("docker.io/nginx", "docker.io/library/nginx"),
+        ("docker.io/library/nginx", "docker.io/library/nginx"),
+        ("index.docker.io/nginx", "docker.io/library/nginx"),
+        ("index.docker.io/library/nginx", "docker.io/library/nginx"),
+        ("registry-1.docker.io/nginx", "docker.io/library/nginx"),
+        ("team/app", "docker.io/team/app"),
+        ("docker.io/team/app", "docker.io/team/app"),
+        ("index.docker.io/team/app", "docker.io/team/app"),
+        ("registry-1.docker.io/x/y", "docker.io/x/y"),
+        ("docker.io/a/b/c", "docker.io/a/b/c"),
+        ("quay.io/p/app", "quay.io/p/app"),
+        ("quay.io/nginx", "quay.io/nginx"),  # library/ is Docker Hub's, no other registry's
+        ("quay.io/library/nginx", "quay.io/library/nginx"),
+        ("localhost/m", "localhost/m"),
+        ("localhost:5000/m", "localhost:5000/m"),
+        ("registry.example.com:5000/a/b", "registry.example.com:5000/a/b"),
+        ("docker.io:443/nginx", "docker.io:443/nginx"),  # another port is another registry
+        ("mirror.docker.io/nginx", "mirror.docker.io/nginx"),
+    ],
+)
+def test_canonical_name_is_what_a_container_runtime_pulls(text, expected):
+    assert canonical(text) == expected
+    assert canonical(expected) == expected
+    assert same_repository(text, expected)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (f"nginx:1.25@{DIGEST}", "docker.io/library/nginx"),
+        ("index.docker.io/team/app:2", "docker.io/team/app"),
+        (f"localhost:5000/m@{DIGEST}", "localhost:5000/m"),
+        ("registry-1.docker.io/library/python:3.12-slim", "docker.io/library/python"),
+    ],
+)
+def test_a_reference_knows_its_canonical_repository_and_keeps_its_own_spelling(text, expected):
+    ref = parse_image(text)
+    assert ref.canonical == expected
+    assert str(ref).endswith(text.split("/", 1)[-1])  # what is written keeps the path as given
+
+
+def test_the_default_registry_fills_in_but_library_is_never_written():
+    ref = parse_image("nginx:1.25")
+    assert (ref.registry, ref.path, ref.repository) == ("docker.io", "nginx", "docker.io/nginx")
+    assert ref.canonical == "docker.io/library/nginx"
+
+
+def test_tags_and_digests_do_not_make_another_repository():
+    assert parse_image(f"nginx:1@{DIGEST}").canonical == parse_image("docker.io/library/nginx:2").canonical
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("nginx", "docker.io/nginx2"),
+        ("nginx", "quay.io/library/nginx"),
+        ("team/app", "quay.io/team/app"),
+        ("team/app", "library/team/app"),
+        ("docker.io/x/y", "docker.io/library/x/y"),
+        ("localhost/m", "docker.io/library/m"),
+        ("localhost:5000/m", "localhost/m"),
+        ("docker.io:443/nginx", "nginx"),
+    ],
+)
+def test_different_repositories_stay_different(a, b):
+    assert not same_repository(a, b)
+    assert canonical(a) != canonical(b)
+
+
+@pytest.mark.parametrize("text", ["Quay.io/p/app", "MODEL_IMAGE", "Team/App", "nginx:1", f"nginx@{DIGEST}", ""])
+def test_what_is_not_a_repository_name_is_compared_literally(text):
+    assert canonical(text) == text
+    assert same_repository(text, text)
+    assert not same_repository(text, "quay.io/p/app")
+
+
+def test_upper_case_host_is_refused_not_folded():
+    with pytest.raises(InputError, match="a registry host is lowercase"):
+        parse_repository("Quay.io/p/app")
+    assert not same_repository("Quay.io/p/app", "quay.io/p/app")
+
+
+@pytest.mark.parametrize("host", ["index.docker.io", "registry-1.docker.io", "docker.io"])
+def test_docker_hub_aliases_are_one_registry(host):
+    assert canonical_registry(host) == "docker.io"
+    assert canonical_registry("quay.io") == "quay.io"
+
+
+@pytest.mark.parametrize("host, ok", [("quay.io", True), ("localhost:5000", True), ("docker.io", True), ("Quay.io", False), ("quay.io/x", False), ("", False)])
+def test_check_registry_takes_a_lowercase_host_and_port(host, ok):
+    if ok:
+        assert check_registry(host) == host
+    else:
+        with pytest.raises(InputError) as info:
+            check_registry(host)
+        assert repr(host) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_spellings_of_a_docker_hub_name_cover_every_alias():
+    assert set(spellings("nginx")) == {
+        "nginx",
+        "library/nginx",
+        "docker.io/nginx",
+        "docker.io/library/nginx",
+        "index.docker.io/nginx",
+        "index.docker.io/library/nginx",
+        "registry-1.docker.io/nginx",
+        "registry-1.docker.io/library/nginx",
+    }
+    assert spellings("docker.io/team/app")[0] == "docker.io/team/app"
+    assert set(spellings("docker.io/team/app")) == {"docker.io/team/app", "team/app", "index.docker.io/team/app", "registry-1.docker.io/team/app"}
+    assert spellings("quay.io/p/app") == ("quay.io/p/app",)
 
 
 def test_same_repository_is_exact_about_name_prefixes():

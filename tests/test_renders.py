@@ -130,3 +130,48 @@ def test_what_the_scanner_finds():
     assert _scan(CRAFTED["inference-service-predictor"]) == [Container("InferenceService/m", "kserve-container", "quay.io/acme/server:1")]
     assert _scan(CRAFTED["flow-containers"]) is None and _scan(CRAFTED["anchored-image"]) is None
     assert containers_of("---\n".join(CRAFTED.values())) == tuple(c for d in CRAFTED.values() if "image:" in d for c in _parsed(d))
+
+
+# ---------------------------------------------------------------- which model a container belongs to
+
+MODELS = """models:
+  - name: app
+    repository: docker.io/team/app
+  - name: web
+    image: nginx
+    repository: docker.io/library/nginx
+  - name: runtime
+    image: model-server
+    repository: quay.io/acme/runtime
+stages:
+  - name: dev
+"""
+
+
+@pytest.mark.parametrize(
+    "rendered, model, pinned",
+    [
+        ("team/app", "app", True),
+        ("docker.io/team/app", "app", True),
+        ("index.docker.io/team/app", "app", True),
+        ("registry-1.docker.io/team/app", "app", True),
+        ("nginx", "web", True),
+        ("library/nginx", "web", True),
+        ("docker.io/nginx", "web", True),
+        ("index.docker.io/library/nginx", "web", True),
+        ("model-server", "runtime", False),  # the placeholder, not yet promoted
+        ("docker.io/library/model-server", "runtime", False),
+        ("quay.io/acme/runtime", "runtime", True),
+        ("quay.io/team/app", None, False),
+        ("docker.io/team/app2", None, False),
+        ("library/team/app", None, False),
+        ("localhost/nginx", None, False),
+        ("Quay.io/acme/runtime", None, False),  # not a name a runtime pulls: no model's
+    ],
+)
+def test_a_container_belongs_to_a_model_by_any_spelling_of_its_name(rendered, model, pinned):
+    from gitops_mlops.config import parse_config
+    from gitops_mlops.renders import ModelMatcher
+
+    found, is_pinned = ModelMatcher(parse_config(MODELS)).model_of("dev", rendered)
+    assert (found.name if found else None, is_pinned) == (model, pinned)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import DIGEST_B, cli, ship
+from conftest import DIGEST_B, cli, one_model_repo, rendered_images, ship
 
 from gitops_mlops.kustomization import fast_pins, parse
 from gitops_mlops.status import read_status
@@ -62,3 +62,22 @@ def test_summary_counts_sites_per_model_stage_and_version(gitops_repo):
     table = cli("status", "--summary", cwd=gitops_repo.work).out.splitlines()
     assert table[0].split() == ["MODEL", "STAGE", "VERSION", "DIGEST", "SITES"] and len(table) == 1 + len(rows)
     assert any(line.split()[:3] == ["fraud-detector", "edge", "1.0.0"] and line.split()[-1] == "3" for line in table)
+
+
+def test_status_finds_a_docker_hub_model_however_the_manifests_spell_it(tmp_path):
+    repo = one_model_repo(tmp_path, "team/app:1.0", "docker.io/team/app")
+    result = cli("status", "-o", "json", cwd=repo.work)
+    assert result.code == 0, result.err
+    rows = {r["site"]: r for r in json.loads(result.out)}
+    assert set(rows) == {"dev", "prod"}
+    assert rows["dev"]["image"] == "team/app:1.0" and rows["dev"]["version"] == "1.0" and not rows["dev"]["pinned"]
+    assert rows["dev"]["source"] == "Deployment/app (base/deployment.yaml)"
+
+
+def test_status_says_pin_where_a_pin_renames_another_spelling_to_the_image(tmp_path):
+    pins = f"images:\n  - name: nginx\n    newName: docker.io/nginx\n    newTag: 1.4.0\n    digest: {DIGEST_B}\n"
+    repo = one_model_repo(tmp_path, "nginx:1.0", "docker.io/library/nginx", pins=pins)
+    assert rendered_images(repo, "overlays/dev") == [f"docker.io/nginx:1.4.0@{DIGEST_B}"]
+    rows = {r.site: r for r in read_status(repo.work).rows}
+    assert rows["dev"].model == "app" and rows["dev"].source == "pin" and rows["dev"].pinned
+    assert (rows["dev"].version, rows["dev"].digest) == ("1.4.0", DIGEST_B)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import DIGEST_B, cli, ship
+from conftest import DIGEST_B, cli, one_model_repo, ship
 
 
 def test_failures_and_a_total_and_every_site_with_verbose(gitops_repo):
@@ -82,3 +82,23 @@ def test_verdicts_are_kept_per_output_and_checks_and_never_go_stale(gitops_repo,
     reports = validate_sites(repo, config, sites, schemas=schemas_for(repo, config, (path,)))
     assert not any(r.ok for r in reports) and len(checked) == 2 * first
     assert "spec/predictor/model/storageUri: 'oci://quay.io/example/fraud-detector:1.0.0@sha256:" in reports[0].errors[0]
+
+
+def test_an_unpinned_docker_hub_model_fails_however_the_manifests_spell_it(tmp_path):
+    repo = one_model_repo(tmp_path, "team/app:1.0", "docker.io/team/app")
+    result = cli("validate", cwd=repo.work)
+    assert result.code == 4
+    assert result.out.splitlines() == [
+        "FAIL  dev: site dev: Deployment/app: model app image 'team/app:1.0' is not pinned by a sha256 digest",
+        "FAIL  prod: site prod: Deployment/app: model app image 'team/app:1.0' is not pinned by a sha256 digest",
+    ]
+
+
+def test_a_pin_of_another_spelling_of_the_model_without_a_digest_is_named_with_its_line(tmp_path):
+    pins = "images:\n  - name: nginx\n    newName: index.docker.io/library/nginx\n    newTag: '1.27'\n"
+    repo = one_model_repo(tmp_path, "nginx:1.0", "docker.io/library/nginx", pins=pins)
+    result = cli("validate", "-o", "json", cwd=repo.work)
+    assert result.code == 4
+    errors = {r["site"]: r["errors"] for r in json.loads(result.out)}
+    assert "overlays/dev/kustomization.yaml:4: model app is not pinned by digest" in errors["dev"]
+    assert any("image 'index.docker.io/library/nginx:1.27' is not pinned" in e for e in errors["dev"])
