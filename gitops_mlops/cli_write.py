@@ -318,6 +318,8 @@ def change_lines(changes) -> list[str]:
 
 
 def report_promotion(result, output: Output, dry_run: bool) -> None:
+    for note in result.notes:
+        err(f"note: {note}")
     if dry_run:
         if not emit(output, {**result.as_json(), "dryRun": True, "diff": result.diff}):
             typer.echo(result.diff, nl=False)
