@@ -2,7 +2,8 @@
 
 One row per (model, site) for every site whose render has the model: the rendered
 version (the tag, else the pin's newTag) and digest, whether the site's own
-kustomization pins it and where it is set (``pin``, or the file), drift within its
+kustomization pins it and where it is set (``pin``, or the file: the kustomization whose pin takes
+effect, for a site that wraps the overlay or base pinning it; else the file naming the image), drift within its
 stage, lag behind the stage before, holds, and the verdict of the site's latest
 verification when it verified the digest the site runs now.
 """
@@ -21,7 +22,7 @@ from gitops_mlops.config import Config, load_config
 from gitops_mlops.errors import GitOpsError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.inputs import References
-from gitops_mlops.provenance import where_set
+from gitops_mlops.provenance import pin_set_in, where_set
 from gitops_mlops.rendercache import RenderCache
 from gitops_mlops.renders import ModelMatcher, render_state, split_image
 from gitops_mlops.sites import discover_sites, select, site_pin_fields
@@ -86,6 +87,7 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
     matcher = ModelMatcher(config)
     order = {m.name: i for i, m in enumerate(config.models)}
     errors = []
+    pin_files: dict = {}  # folder -> its kustomization's pins, read once for every site built on it
     with _collector_paused():  # some 200,000 acyclic objects: the cycle collector's passes find nothing
         rows = []
         counts: dict[tuple[str, str], Counter] = {}  # (model, stage) -> how many sites run each digest
@@ -106,9 +108,16 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
                 if model is None or model.name not in wanted or model.name in seen:
                     continue
                 seen.add(model.name)
-                pin = pins.get(model.pin_name) or pins.get(repository)
+                own = [f for f in (pins.get(model.pin_name), pins.get(repository)) if f is not None]  # the placeholder's pin, or the arriving name's
+                pin = next((f for f in own if (f[1] or f[0]) == repository and (f[3] or "") == digest), own[0] if own else None)
                 effective = pin is not None and (pin[1] or pin[0]) == repository and (pin[3] or "") == digest
-                source = "pin" if effective else where_set(repo_dir, site, refs, (repository, model.image), kustomizations=True) or "?"
+                source = (
+                    "pin"
+                    if effective
+                    else pin_set_in(repo_dir, site, refs, container.image, pin_files)
+                    or where_set(repo_dir, site, refs, (repository, model.image), kustomizations=True)
+                    or "?"
+                )
                 version = tag or (pin[2] if pin else "") or ""
                 site_rows.append(
                     Row(
