@@ -318,9 +318,8 @@ def change_lines(changes) -> list[str]:
 
 
 def report_promotion(result, output: Output, dry_run: bool) -> None:
-    for change in result.changes:
-        if change.note:
-            err(f"note: {change.note}")
+    for note in [*(change.note for change in result.changes if change.note), *getattr(result, "notes", ())]:
+        err(f"note: {note}")
     if dry_run:
         if not emit(output, {**result.as_json(), "dryRun": True, "diff": result.diff}):
             typer.echo(result.diff, nl=False)

@@ -106,10 +106,19 @@ class ServingSpec:
     """What KServe serving may rely on: runtimes the cluster provides, and the deployment modes allowed."""
 
     cluster_runtimes: tuple[str, ...] = ()  # ServingRuntimes (or ClusterServingRuntimes) the platform installs
-    deployment_modes: tuple[str, ...] = ("RawDeployment", "Serverless")
+    deployment_modes: tuple[str, ...] = ("Standard", "Advanced", "Knative", "RawDeployment", "Serverless", "ModelMesh")
 
 
-DEPLOYMENT_MODES = ("RawDeployment", "Serverless", "ModelMesh")
+# KServe 0.15+ names RawDeployment "Standard" and Serverless "Knative"; OpenShift AI calls them
+# "standard" and "advanced". Each name here is one of the three modes: allowing a name allows the mode.
+DEPLOYMENT_MODES = {
+    "Standard": "RawDeployment",
+    "RawDeployment": "RawDeployment",
+    "Advanced": "Serverless",
+    "Knative": "Serverless",
+    "Serverless": "Serverless",
+    "ModelMesh": "ModelMesh",
+}
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ Every changed site must render the promoted reference at every workload of the m
 changed is named, and if it was not selected the change is refused (exit 3): nothing
 reaches a site past its stage gate through a shared folder. A change may not bring a
 validation problem that was not there before — a missing digest, an object its schema
-refuses, serving that does not make sense; old problems are not its business.
+refuses, serving that does not make sense; old problems are not its business. A reference
+expected without a digest (a rollback offline to a state pinned by tag alone) is that tag on purpose.
 """
 
 from __future__ import annotations
@@ -85,8 +86,9 @@ def verify(
         shown = ", ".join(moved[:5]) + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
         raise PolicyError(f"would also change {shown} through {via}, which the selected sites share; select those sites too (nothing changed)")
     checks = Introduced(config, schemas, cache) if schemas is not None else None
-    for name in expected:
-        new = set(rendered_errors(config, sites[name], after[name].containers)) - set(
+    for name, want in expected.items():
+        meant = [c for c in after[name].containers if not want.digest and want.matches(c.repository, c.tag, c.digest)]  # a tag alone, on purpose
+        new = set(rendered_errors(config, sites[name], tuple(c for c in after[name].containers if c not in meant))) - set(
             rendered_errors(config, sites[name], before[name].containers if name in before else ())
         )
         if new:

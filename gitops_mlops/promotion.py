@@ -52,6 +52,7 @@ class Result:
     also: tuple[tuple[str, str], ...] = ()  # (sha, branch) pushed with the commit, atomically (the hydrated branch)
     timings: tuple[tuple[str, float], ...] = ()  # phase -> seconds, for benchmarks
     recovered: str = ""  # what was undone of an interrupted earlier run before this one
+    notes: tuple[str, ...] = ()  # what the user is told on stderr (a tag resolved in the registry, a tag pinned offline)
 
     def as_json(self) -> dict:
         return {

@@ -1,5 +1,7 @@
-"""Where a site's image is set, when it is not by a pin of the site's own kustomization:
-the file of its build inputs that names it (a base, a wrapped overlay, a HelmRelease's values)."""
+"""Where a site's image is set, when it is not by a pin of the site's own kustomization: the
+kustomization of its build inputs whose pin (an ``images:`` entry or a modelcar patch) gives the
+rendered image (a wrapped overlay or base that pins it), else the file that names it (a base's
+manifest, a HelmRelease's values)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,10 @@ import os
 import re
 from pathlib import Path
 
+from gitops_mlops import kustomization
+from gitops_mlops.errors import GitOpsError
 from gitops_mlops.inputs import References, closure
-from gitops_mlops.kustomization import KUSTOMIZATION_FILES
+from gitops_mlops.kustomization import KUSTOMIZATION_FILES, Pin
 from gitops_mlops.sites import Site
 
 _KIND = re.compile(r"^kind:\s*(\S+)", re.M)
@@ -44,3 +48,34 @@ def where_set(repo: Path, site: Site, refs: References, needles: tuple[str, ...]
                             return f"{kind.group(1)}/{obj.group(1)} ({rel})"
                         return rel
     return ""
+
+
+def pin_set_in(repo: Path, site: Site, refs: References, image: str, known: dict[Path, tuple[str, tuple[Pin, ...]]] | None = None) -> str:
+    """The kustomization file of the site's build, nearest the site first, with a pin that gives
+    ``image`` (``repository[:tag][@digest]``, as rendered) its repository and every value it sets;
+    '' when none does. Kustomize applies an outer kustomization's pins after those it wraps, so the
+    nearest pin that agrees with the render is the one that takes effect. ``known`` keeps each
+    folder's pins across calls."""
+    root = repo.resolve()
+    name, _, digest = image.partition("@")
+    slash, colon = name.rfind("/"), name.rfind(":")
+    repository, tag = (name[:colon], name[colon + 1 :]) if colon > slash else (name, "")
+    known = {} if known is None else known
+    for directory in closure((root / site.path).resolve(), refs):
+        if directory not in known:
+            known[directory] = _pins_of(root, directory)
+        rel, pins = known[directory]
+        if any(p.repository == repository and (p.new_tag or tag) == tag and (p.digest or digest) == digest for p in pins):
+            return rel
+    return ""
+
+
+def _pins_of(root: Path, directory: Path) -> tuple[str, tuple[Pin, ...]]:
+    file = kustomization.find_kustomization_file(directory)
+    if file is None:
+        return "", ()
+    rel = file.relative_to(root).as_posix()
+    try:
+        return rel, kustomization.pins(kustomization.read_text(file, rel), rel)
+    except (GitOpsError, ValueError):  # a folder outside the repository, or a kustomization that does not parse: not this question's business
+        return "", ()

@@ -54,23 +54,22 @@ def rollback(repo_dir: Path, request: RollbackRequest, options: Publish = Publis
     if request.to is not None and not (DIGEST_PREFIX_RE.match(request.to) or VERSION_RE.match(request.to)):
         raise InputError(f"--to {request.to!r}: not a version or a sha256 digest (sha256: and 12 to 64 hex characters)")
     config = load_config(repo_dir)
-    model = config.model(request.model)
+    config.model(request.model)  # an unknown model is bad input before git is touched
     targets = select(discover_sites(repo_dir, config), request.selectors)
     git = GitRepo(repo_dir)
     if not options.dry_run:
         git.check_identity()
-    if options.dry_run:
+    recovered = recovery.recover(git)
+    tags: dict[str, str] = {}  # tag -> digest, asked of the registry once however often the change is applied
+    if options.dry_run:  # the real run's steps up to the commit, registry and renders included; every file put back
         if options.open_pr:
             ask_forge(git, options, config)
-        with RenderCache(repo_dir) as cache:
-            goals, _ = plan_rollback(repo_dir, git, config, model, targets, request.to, cache)
-        edits = [FileEdit(g.file, g.text, restore_pin(g.text, g.file, g.pin_name, g.goal.pin)) for g in goals]
-        return _result(model, goals, (), diff=unified_diff(edits))
-    recovered = recovery.recover(git)
+        refuse_dirty(git, [site.path for site in targets] + [CONFIG_FILE])
+        return replace(journaled(git, lambda: _apply(repo_dir, git, request, targets, tags, dry_run=True)), recovered=recovered)
     refuse_dirty(git, [site.path for site in targets] + [CONFIG_FILE])
 
     def apply() -> Result:
-        return _apply(repo_dir, git, request, targets)
+        return _apply(repo_dir, git, request, targets, tags)
 
     result = propose(git, options, config, lambda opts: journaled(git, lambda: publish(git, opts, config, apply)), pull_request_text)
     return replace(result, recovered=recovered)
@@ -96,7 +95,7 @@ def plan_rollback(
         if current is None or not containers:
             raise InputError(f"site {site.name}: no {model.name} workload in its render and no earlier state to return to")
         goal = _goal(model, site, current, states, to)
-        if goal is not None and goal.images != current.images:
+        if goal is not None and not _reached(goal, current):
             goals.append(Target(site, rel, name, current, goal, text))
     return goals, now
 
@@ -117,6 +116,16 @@ def _goal(model: Model, site: Site, current: State, older, to: str | None) -> St
     raise InputError(f"no earlier {model.name} state at {site.name} to return to; pass --to VERSION|DIGEST")
 
 
+def _reached(goal: State, current: State) -> bool:
+    """The site runs the goal already: the same images, or (a goal pinned by tag alone) the same
+    images pinned by digest too, as an earlier rollback to that tag left them."""
+    if goal.images == current.images:
+        return True
+    if not goal.images or any(split_image(image)[2] for image in goal.images):
+        return False
+    return tuple(sorted({image.partition("@")[0] for image in current.images})) == goal.images
+
+
 def _runs(state: State, to: str) -> bool:
     if not state.images:
         return False
@@ -133,36 +142,39 @@ def restore_pin(text: str, source: str, name: str, pin: Pin | None) -> str:
     return kustomization.set_pin_exact(text, source, name, values)
 
 
-def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[Site, ...]) -> Result:
+def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[Site, ...], tags: dict[str, str], dry_run: bool = False) -> Result:
+    """Plan, ask the registry, write, render and verify, commit (and hydrate); on any failure every
+    file is put back. A dry run stops before the commit and puts every file back: it exits as the real run would."""
     config = load_config(repo_dir)
     model = config.model(request.model)
     with RenderCache(repo_dir) as cache:
         goals, now = plan_rollback(repo_dir, git, config, model, sites, request.to, cache)
+        unchanged = tuple(s.name for s in sites if s.name not in {g.site.name for g in goals})
         if not goals:
-            return _result(model, (), tuple(s.name for s in sites))
-        _check_exists(config, request, goals)
+            return _result(model, (), unchanged)
+        goals, notes = _settle(config, request, goals, tags)
         edits = {g.site.name: FileEdit(g.file, g.text, restore_pin(g.text, g.file, g.pin_name, g.goal.pin)) for g in goals}
         hold = _hold_edit(repo_dir, model, goals, request.reason)
-        files = [*edits.values(), hold]
         written: list[FileEdit] = []
-        note = recovery.begin(git, [(f.file, f.before, f.after) for f in files])
+        parent, sha = git.head(), None
+        note = recovery.begin(git, [(f.file, f.before, f.after) for f in [*edits.values(), hold]])
         try:
-            write_all(repo_dir, files, written)
+            write_all(repo_dir, [*edits.values(), hold], written)
             config = load_config(repo_dir)  # the edited config must still load
             _verify(repo_dir, config, model, goals, edits, written, cache, now)
-            changes = _changes(goals, edits)
-            parent = git.head()
+            changes, files = _changes(goals, edits), [*edits.values(), hold]
+            if dry_run:
+                restore(repo_dir, written)
+                return _result(model, goals, unchanged, diff=unified_diff(files), changes=changes, notes=notes)
             sha = git.commit([f.file for f in files], commit_message(model, goals, request.message, request.reason))
             recovery.committed(git, note, sha)
-            try:
-                also = hydrate.after_commit(repo_dir, git, config, sha, parent, {g.site.name for g in goals}, cache)
-            except BaseException:
-                git.reset_keep(parent)
-                raise
+            also = hydrate.after_commit(repo_dir, git, config, sha, parent, {g.site.name for g in goals}, cache)
         except BaseException:
+            if sha is not None and parent and git.head() == sha:
+                git.reset_keep(parent)
             restore(repo_dir, written)
             raise
-    return _result(model, goals, (), commit=sha, branch=git.branch(), changes=changes, also=also)
+    return _result(model, goals, unchanged, commit=sha, branch=git.branch(), changes=changes, also=also, notes=notes)
 
 
 def _verify(
@@ -200,15 +212,39 @@ def _expected(state: State) -> Expected:
     return Expected(repository, digest, tag)
 
 
-def _check_exists(config: Config, request: RollbackRequest, goals: list[Target]) -> None:
-    """Every digest gone back to must still be in its registry (a garbage-collected build would fail
-    to pull at every site), unless ``--no-verify``."""
+def _settle(config: Config, request: RollbackRequest, goals: list[Target], tags: dict[str, str]) -> tuple[list[Target], tuple[str, ...]]:
+    """Ask the registry before a file is written, unless ``--no-verify``: every digest gone back to must
+    still be there (a garbage-collected build would fail to pull at every site), and a state that ran a
+    tag without a digest (as repositories were before the tool) is pinned by that tag and the digest it
+    resolves to now. Offline such a state is pinned by its tag alone, as it was. Returns the goals and
+    what to tell the user."""
+    loose = sorted({image for g in goals for image in g.goal.images if not split_image(image)[2]})
     if not request.verify or settings.no_verify():
-        return
+        return goals, tuple(
+            f"{image} has no digest: pinned by its tag alone, as it was (--no-verify); a tag can move, so the site may not run what it ran then"
+            for image in loose
+        )
     endpoints = registry.endpoints_for(config.registries, request.insecure_registries)
     with registry.RegistryClient(endpoints.values()) as client:
-        for image in sorted({g.goal.images[0] for g in goals if g.goal.images and "@" in g.goal.images[0]}):
+        for image in loose:
+            if image not in tags:
+                tags[image] = client.resolve(parse_image(image)).digest
+        for image in sorted({image for g in goals for image in g.goal.images if split_image(image)[2]}):
             client.verify(parse_image(image))
+    return [_pinned(g, tags) for g in goals], tuple(f"{image} resolved to {tags[image]} in the registry" for image in loose)
+
+
+def _pinned(target: Target, tags: dict[str, str]) -> Target:
+    """``target`` going to its images with the digests their tags resolved to; its pin carries the digest
+    of the image it names (else ``_verify`` pins the image itself)."""
+    images = tuple(sorted({f"{image}@{tags[image]}" if image in tags else image for image in target.goal.images}))
+    if images == target.goal.images:
+        return target
+    pin = target.goal.pin
+    if pin is not None and not pin.digest:
+        named = next((tags[i] for i in target.goal.images if i in tags and split_image(i)[:2] == (pin.repository, pin.new_tag or "")), None)
+        pin = replace(pin, digest=named) if named else pin
+    return replace(target, goal=replace(target.goal, images=images, pin=pin))
 
 
 def _changes(goals: list[Target], edits: dict[str, FileEdit]) -> tuple[PinChange, ...]:

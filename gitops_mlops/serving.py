@@ -2,14 +2,15 @@
 
 An InferenceService's runtime exists (in the site's render, or listed under
 ``serving.clusterRuntimes`` as provided by the cluster) and supports its model format;
-its deployment mode is one ``serving.deploymentModes`` allows; a modelcar model's
+its deployment mode is one ``serving.deploymentModes`` allows (by any of the mode's names:
+``Standard`` is ``RawDeployment``, ``Knative`` and ``Advanced`` are ``Serverless``); a modelcar model's
 storageUri is ``oci://``; every ServingRuntime image is pinned by digest. Each problem is
 one line naming the object and the field.
 """
 
 from __future__ import annotations
 
-from gitops_mlops.config import Config
+from gitops_mlops.config import DEPLOYMENT_MODES, Config
 from gitops_mlops.names import DIGEST_RE
 from gitops_mlops.sites import matches
 
@@ -41,7 +42,7 @@ def _inference_service(config: Config, isvc: dict, runtimes: dict[str, dict], mo
     where = f"InferenceService/{_name(isvc)}"
     errors = []
     mode = _dict(_dict(isvc.get("metadata")).get("annotations")).get(MODE_ANNOTATION) or DEFAULT_MODE
-    if mode not in config.serving.deployment_modes:
+    if DEPLOYMENT_MODES.get(mode, mode) not in {DEPLOYMENT_MODES[m] for m in config.serving.deployment_modes}:
         allowed = ", ".join(config.serving.deployment_modes)
         errors.append(f"{where}: metadata/annotations/{MODE_ANNOTATION}: deployment mode {mode} is not allowed (serving.deploymentModes: {allowed})")
     predictor = _dict(_dict(isvc.get("spec")).get("predictor"))

@@ -2,7 +2,8 @@
 
 One row per (model, site) for every site whose render has the model: the rendered
 version (the tag, else the pin's newTag) and digest, whether the site's own
-kustomization pins it and where it is set (``pin``, or the file), drift within its
+kustomization pins it and where it is set (``pin``, or the file: the kustomization whose pin takes
+effect, for a site that wraps the overlay or base pinning it; else the file naming the image), drift within its
 stage, lag behind the stage before, holds, and the verdict of the site's latest
 verification when it verified the digest the site runs now.
 """
@@ -22,7 +23,7 @@ from gitops_mlops.errors import GitOpsError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.imageref import same_repository
 from gitops_mlops.inputs import References
-from gitops_mlops.provenance import where_set
+from gitops_mlops.provenance import pin_set_in, where_set
 from gitops_mlops.rendercache import RenderCache
 from gitops_mlops.renders import ModelMatcher, render_state, split_image
 from gitops_mlops.sites import discover_sites, select, site_pin_fields
@@ -87,6 +88,7 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
     matcher = ModelMatcher(config)
     order = {m.name: i for i, m in enumerate(config.models)}
     errors = []
+    pin_files: dict = {}  # folder -> its kustomization's pins, read once for every site built on it
     with _collector_paused():  # some 200,000 acyclic objects: the cycle collector's passes find nothing
         rows = []
         counts: dict[tuple[str, str], Counter] = {}  # (model, stage) -> how many sites run each digest
@@ -107,9 +109,15 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
                 if model is None or model.name not in wanted or model.name in seen:
                     continue
                 seen.add(model.name)
-                pin = _site_pin(pins, model.pin_name, repository)
+                pin = _site_pin(pins, model.pin_name, repository, digest)
                 effective = pin is not None and (pin[1] or pin[0]) == repository and (pin[3] or "") == digest
-                source = "pin" if effective else where_set(repo_dir, site, refs, (repository, model.image), kustomizations=True) or "?"
+                source = (
+                    "pin"
+                    if effective
+                    else pin_set_in(repo_dir, site, refs, container.image, pin_files)
+                    or where_set(repo_dir, site, refs, (repository, model.image), kustomizations=True)
+                    or "?"
+                )
                 version = tag or (pin[2] if pin else "") or ""
                 site_rows.append(
                     Row(
@@ -170,14 +178,15 @@ def _collector_paused():
             gc.enable()
 
 
-def _site_pin(pins: dict[str, tuple], pin_name: str, repository: str) -> tuple | None:
-    """The site's pin of a model whose render has ``repository``: of the model's pin name, else of
-    the name the image arrives with, else one that writes the repository over another spelling of
-    it (``nginx`` with ``newName: docker.io/nginx``). Pin names are literal, as kustomize's are."""
-    found = pins.get(pin_name) or pins.get(repository)
-    if found is None:
-        found = next((f for f in pins.values() if f[1] == repository and same_repository(f[0], repository)), None)
-    return found
+def _site_pin(pins: dict[str, tuple], pin_name: str, repository: str, digest: str) -> tuple | None:
+    """The site's pin of a model whose render has ``repository``: of the model's pin name or of the
+    name the image arrives with (the one writing this repository and digest, when both are there),
+    else one that writes the repository over another spelling of it (``nginx`` with
+    ``newName: docker.io/nginx``). Pin names are literal, as kustomize's are."""
+    own = [f for f in (pins.get(pin_name), pins.get(repository)) if f is not None]
+    if not own:
+        own = [f for f in pins.values() if f[1] == repository and same_repository(f[0], repository)]
+    return next((f for f in own if (f[1] or f[0]) == repository and (f[3] or "") == digest), own[0] if own else None)
 
 
 def _marks(config: Config, counts: dict[tuple[str, str], Counter]) -> dict[tuple[str, str, str], tuple[bool, bool]]:

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import GitOpsRepo, cli, make_repo_from, tree_snapshot
+from conftest import GitOpsRepo, cli, make_repo_from, rendered_images, tree_snapshot
 
 from gitops_mlops.rendering import Kustomize
 
@@ -52,12 +52,6 @@ def pin(name: str = "fraud-detector", new_name: str = REPO, tag: str | None = "1
 
 
 BASE = {"base/kustomization.yaml": "resources:\n  - deployment.yaml\n", "base/deployment.yaml": deployment("fraud-detector", "fraud-detector")}
-
-
-def rendered_images(repo: GitOpsRepo, path: str) -> list[str]:
-    """The images the real kustomize renders for a folder, read independently of the tool."""
-    out = Kustomize.find().build(repo.work / path)
-    return [line.split("image:", 1)[1].strip() for line in out.splitlines() if line.strip().removeprefix("- ").startswith("image:")]
 
 
 def promote(repo: GitOpsRepo, *args: str, digest: str = D1, version: str = "1.1.0"):

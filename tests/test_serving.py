@@ -77,8 +77,43 @@ def test_the_deployment_mode_must_be_allowed(example):
     assert serving_errors(only_raw, "edge/berlin-01", [isvc, runtime]) == [
         "InferenceService/fraud-detector: metadata/annotations/serving.kserve.io/deploymentMode: deployment mode Serverless is not allowed (serving.deploymentModes: RawDeployment)"
     ]
-    with pytest.raises(Exception, match="'Knative' is not one of RawDeployment, Serverless, ModelMesh"):
-        with_serving(config, "serving:\n  deploymentModes: [Knative]\n")
+    with pytest.raises(Exception, match="'Kubernetes' is not one of Standard, RawDeployment, Advanced, Knative, Serverless, ModelMesh"):
+        with_serving(config, "serving:\n  deploymentModes: [Kubernetes]\n")
+
+
+@pytest.mark.parametrize("mode", ["Standard", "Advanced", "RawDeployment", "Serverless", "ModelMesh", "Knative"])
+def test_every_name_kserve_and_openshift_ai_give_a_mode_is_allowed_by_default(example, mode):
+    config, objects = example
+    isvc, runtime = kserve(objects)
+    isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] = mode
+    assert serving_errors(config, "edge/berlin-01", [isvc, runtime]) == []
+
+
+def test_a_mode_allowed_by_one_name_is_allowed_by_its_other_names(example):
+    config, objects = example
+    isvc, runtime = kserve(objects)
+    only_raw = with_serving(config, "serving:\n  deploymentModes: [RawDeployment]\n")
+    isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] = "Standard"  # KServe 0.15+ and OpenShift AI's name of RawDeployment
+    assert serving_errors(only_raw, "edge/berlin-01", [isvc, runtime]) == []
+    isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] = "Knative"
+    assert serving_errors(only_raw, "edge/berlin-01", [isvc, runtime]) == [
+        "InferenceService/fraud-detector: metadata/annotations/serving.kserve.io/deploymentMode: deployment mode Knative is not allowed (serving.deploymentModes: RawDeployment)"
+    ]
+    only_standard = with_serving(config, "serving:\n  deploymentModes: [Standard]\n")
+    isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] = "RawDeployment"
+    assert serving_errors(only_standard, "edge/berlin-01", [isvc, runtime]) == []
+
+
+def test_validate_accepts_deployment_mode_standard(gitops_repo):
+    path = gitops_repo.work / "base/fraud-detector/inferenceservice.yaml"
+    text = path.read_text()
+    assert "deploymentMode: RawDeployment" in text
+    path.write_text(text.replace("deploymentMode: RawDeployment", "deploymentMode: Standard"))
+    result = cli("validate", cwd=gitops_repo.work)
+    assert result.code == 0 and "5 sites valid" in result.err, result.out + result.err
+    path.write_text(text.replace("deploymentMode: RawDeployment", "deploymentMode: Kubernetes"))
+    result = cli("validate", "--site", "cloud", cwd=gitops_repo.work)
+    assert result.code == 4 and "deployment mode Kubernetes is not allowed" in result.out
 
 
 def test_a_modelcar_must_come_from_oci_and_runtime_images_by_digest(example):

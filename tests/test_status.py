@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from conftest import DIGEST_B, cli, one_model_repo, rendered_images, ship
+from conftest import DIGEST_B, cli, make_repo_from, one_model_repo, rendered_images, ship
+from test_render_truth import BASE, D0, D1, D2, WRAPPED, config, deployment, pin, promote
+from test_render_truth import REPO as ACME
 
 from gitops_mlops.kustomization import fast_pins, parse
 from gitops_mlops.status import read_status
@@ -81,3 +83,49 @@ def test_status_says_pin_where_a_pin_renames_another_spelling_to_the_image(tmp_p
     rows = {r.site: r for r in read_status(repo.work).rows}
     assert rows["dev"].model == "app" and rows["dev"].source == "pin" and rows["dev"].pinned
     assert (rows["dev"].version, rows["dev"].digest) == ("1.4.0", DIGEST_B)
+
+
+# ---------------------------------------------------------------- where a wrapping site's pin is set
+
+TWO_SITES = "  - name: dev\n    path: overlays/dev\n  - name: prod\n    path: overlays/prod\n"
+
+
+def sources(repo) -> dict[str, tuple[bool, str, str]]:
+    result = cli("status", "-o", "json", cwd=repo.work)
+    assert result.code == 0, result.err
+    return {r["site"]: (r["pinned"], r["source"], r["image"]) for r in json.loads(result.out)}
+
+
+def test_status_names_the_kustomization_whose_pin_a_wrapping_site_takes(tmp_path):
+    files = {
+        **BASE,
+        "gitops-mlops.yaml": config(TWO_SITES),
+        "overlays/common/kustomization.yaml": "resources:\n  - ../../base\n" + pin(),
+        "overlays/dev/kustomization.yaml": "resources:\n  - ../common\n",
+        "overlays/prod/kustomization.yaml": "resources:\n  - ../common\nnamePrefix: prod-\n",
+    }
+    repo = make_repo_from(tmp_path, files)
+    image = f"{ACME}:1.0.0@{D0}"
+    assert rendered_images(repo, "overlays/prod") == [image]
+    assert sources(repo) == {s: (False, "overlays/common/kustomization.yaml", image) for s in ("dev", "prod")}
+
+
+def test_status_names_the_base_kustomization_that_pins_not_the_manifest_naming_the_placeholder(tmp_path):
+    files = {
+        "base/kustomization.yaml": "resources:\n  - deployment.yaml\n" + pin(tag="0.9.0", digest=D2),
+        "base/deployment.yaml": deployment("fraud-detector", "fraud-detector"),
+        "gitops-mlops.yaml": config(),
+        "overlays/dev/kustomization.yaml": "resources:\n  - ../../base\n",
+        "overlays/prod/kustomization.yaml": "resources:\n  - ../../base\n",
+    }
+    repo = make_repo_from(tmp_path, files)
+    assert sources(repo)["dev"] == (False, "base/kustomization.yaml", f"{ACME}:0.9.0@{D2}")
+
+
+def test_status_of_a_wrapper_whose_own_pin_does_not_apply_names_the_wrapped_overlay(tmp_path):
+    repo = make_repo_from(tmp_path, {**WRAPPED, "gitops-mlops.yaml": config(TWO_SITES)})
+    repository = ACME
+    assert rendered_images(repo, "overlays/prod") == [f"{repository}:1.0.0@{D0}"]  # prod's own pin of 0.9.0 never applies
+    assert sources(repo)["prod"] == (True, "overlays/dev-wrapped/kustomization.yaml", f"{repository}:1.0.0@{D0}")
+    assert promote(repo, "--to", "dev").code == 0 and promote(repo, "--to", "prod").code == 0
+    assert sources(repo)["prod"] == (True, "pin", f"{repository}:1.1.0@{D1}")  # prod now pins the name the image arrives with
