@@ -52,6 +52,7 @@ class Result:
     also: tuple[tuple[str, str], ...] = ()  # (sha, branch) pushed with the commit, atomically (the hydrated branch)
     timings: tuple[tuple[str, float], ...] = ()  # phase -> seconds, for benchmarks
     recovered: str = ""  # what was undone of an interrupted earlier run before this one
+    not_running: tuple[str, ...] = ()  # selected by a stage, group or glob, but the model does not live there
 
     def as_json(self) -> dict:
         return {
@@ -62,6 +63,7 @@ class Result:
             "digest": self.digest,
             "changed": list(self.changed),
             "unchanged": list(self.unchanged),
+            "notRunning": list(self.not_running),
             "commit": self.commit,
             "pushed": self.pushed,
             "branch": self.branch,
@@ -282,6 +284,7 @@ def _result(intent: Intent, plan: Plan, **extra) -> Result:
         changed=tuple(c.site for c in plan.changes),
         unchanged=plan.unchanged,
         changes=plan.changes,
+        not_running=plan.not_running,
         **extra,
     )
 
