@@ -196,7 +196,8 @@ def diff(
     output: OutputOpt = Output.table,
 ) -> None:
     """Render every affected site at both refs and print the manifest diff; identical changes are shown once with their sites."""
-    from gitops_mlops.diff import diff_refs, to_json, to_markdown, to_text
+    from gitops_mlops.diff import diff_refs
+    from gitops_mlops.diffreport import to_json, to_markdown, to_text
 
     report = diff_refs(repo, base, head, tuple(site), shard_of)
     if not emit(output, to_json(report)):

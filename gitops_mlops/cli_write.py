@@ -320,6 +320,9 @@ def change_lines(changes) -> list[str]:
 def report_promotion(result, output: Output, dry_run: bool) -> None:
     for note in [*(change.note for change in result.changes if change.note), *getattr(result, "notes", ())]:
         err(f"note: {note}")
+    if result.not_running:
+        count = f"{len(result.not_running)} selected site" + ("s" if len(result.not_running) != 1 else "")
+        err(f"note: {result.model} does not run at {count} ({some(result.not_running)}): left as they are")
     if dry_run:
         if not emit(output, {**result.as_json(), "dryRun": True, "diff": result.diff}):
             typer.echo(result.diff, nl=False)

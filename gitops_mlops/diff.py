@@ -3,7 +3,10 @@
 Both refs are checked out into temporary worktrees (the user's checkout is never
 touched). A site is affected when a file in its kustomization closure (its
 overlay and every base or component it reaches) changed; affected sites are
-rendered at both refs and kept when their output differs.
+rendered at both refs and kept when their output differs. Each kept site's models
+are read from the two renders too: what the model's workloads run at the base and
+at the head, wherever the image is set (a pin, a base, a patch). How a report is
+shown lives in ``diffreport.py``.
 """
 
 from __future__ import annotations
@@ -13,37 +16,38 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from gitops_mlops import scratch, settings
 from gitops_mlops.config import Config, load_config
 from gitops_mlops.errors import InputError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.inputs import References, check_references, closure
-from gitops_mlops.kustomization import Pin
-from gitops_mlops.present import grouped, short, some
 from gitops_mlops.rendercache import RenderCache
-from gitops_mlops.renders import render_state
+from gitops_mlops.renders import Container, ModelMatcher, render_state, split_image
 from gitops_mlops.sites import Site, discover_sites, parse_shard, select, shard, site_pin_fields
 
 PARALLEL_SIDES_FROM = 50  # sites; below that a second process costs more than it saves
-MARKDOWN_LIMIT = 60_000  # pull-request comments are capped at 65,536 characters
 
 
 @dataclass(frozen=True)
-class PinDelta:
+class ModelChange:
+    """What one model's workloads at one site render at the base and at the head: the distinct
+    images (sorted; none where the render has no workload of the model) and the version they run."""
+
     site: str
     model: str
-    old_version: str
-    new_version: str
-    old_digest: str
-    new_digest: str
+    old_images: tuple[str, ...]
+    new_images: tuple[str, ...]
+    old_version: str = ""
+    new_version: str = ""
 
 
 @dataclass(frozen=True)
 class SiteDiff:
     site: str
     diff: str
-    pins: tuple[PinDelta, ...] = ()
+    models: tuple[ModelChange, ...] = ()
     stage: str = ""
 
     @property
@@ -59,8 +63,8 @@ class DiffReport:
     sites: tuple[SiteDiff, ...]
 
     @property
-    def pins(self) -> tuple[PinDelta, ...]:
-        return tuple(p for s in self.sites for p in s.pins)
+    def models(self) -> tuple[ModelChange, ...]:
+        return tuple(m for s in self.sites for m in s.models)
 
 
 def default_base(git: GitRepo, head: str, remote: str, branch: str) -> str:
@@ -151,7 +155,12 @@ def _affected(git: GitRepo, sides: dict[str, _Side], base: str, head: str, selec
     return sorted(names)
 
 
-def _rendered(side: _Side, names: list[str]) -> dict[str, str]:
+class _Render(NamedTuple):
+    text: str  # the rendered output, or its error as a comment
+    containers: tuple[Container, ...] | None  # None: the site did not render
+
+
+def _rendered(side: _Side, names: list[str]) -> dict[str, _Render]:
     """Each named site of one side rendered (or its error as a comment), from the repository's
     render cache where it holds the site's inputs (a warm cache, or one seeded from the hydrated branch)."""
     present = tuple(side.sites[n] for n in names if n in side.sites)
@@ -159,7 +168,7 @@ def _rendered(side: _Side, names: list[str]) -> dict[str, str]:
         return {}
     with RenderCache(side.home) as cache:
         results = render_state(side.tree, side.config, present, outputs=True, refs=side.refs, cache=cache)
-    return {n: (r.output if r.ok else f"# render failed: {r.error}\n") for n, r in results.items()}
+    return {n: _Render(r.output, r.containers) if r.ok else _Render(f"# render failed: {r.error}\n", None) for n, r in results.items()}
 
 
 class _BaseWorker:
@@ -190,7 +199,7 @@ class _BaseWorker:
         _BaseWorker._side = side
 
     @staticmethod
-    def _render_checked(names: list[str]) -> dict[str, str]:
+    def _render_checked(names: list[str]) -> dict[str, _Render]:
         return _rendered(_BaseWorker._side, names)
 
     def render(self, names: list[str]):
@@ -199,7 +208,7 @@ class _BaseWorker:
             return lambda: _rendered(self.side, names)
         future = self.pool.submit(_BaseWorker._render_checked, names)  # after _check_all: one worker, in order
 
-        def result() -> dict[str, str]:
+        def result() -> dict[str, _Render]:
             self.checked.result()
             return future.result()
 
@@ -210,130 +219,73 @@ class _BaseWorker:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+_ABSENT = _Render("", ())  # a site that is not there at one ref renders nothing
+
+
 def _compare(sides: dict[str, _Side], names: list[str], base_worker: _BaseWorker) -> list[SiteDiff]:
     base_rendered = base_worker.render(names)
     rendered = {"head": _rendered(sides["head"], names)}
     rendered["base"] = base_rendered()
-    config = sides["head"].config or sides["base"].config
-    models = {m.pin_name: m.name for m in config.models} if config else {}
+    models = _ModelReader(sides)
     out = []
     bodies: dict[tuple[str, str], str] = {}  # sites that share both builds share the diff body
     for name in names:
-        before, after = rendered["base"].get(name, ""), rendered["head"].get(name, "")
-        if before == after:
+        before, after = rendered["base"].get(name, _ABSENT), rendered["head"].get(name, _ABSENT)
+        if before.text == after.text:
             continue
-        body = bodies.get((before, after))
+        body = bodies.get((before.text, after.text))
         if body is None:
-            lines = difflib.unified_diff(before.splitlines(True), after.splitlines(True), "a", "b", n=3)
-            body = bodies[(before, after)] = "".join(list(lines)[2:])
+            lines = difflib.unified_diff(before.text.splitlines(True), after.text.splitlines(True), "a", "b", n=3)
+            body = bodies[(before.text, after.text)] = "".join(list(lines)[2:])
         site = sides["head"].sites.get(name) or sides["base"].sites.get(name)
-        out.append(SiteDiff(name, f"--- base/{name}\n+++ head/{name}\n{body}", _pin_deltas(sides, models, name), site.stage if site else ""))
+        changes = models.changes(name, before.containers, after.containers)
+        out.append(SiteDiff(name, f"--- base/{name}\n+++ head/{name}\n{body}", changes, site.stage if site else ""))
     return out
 
 
-def _pins_at(side: _Side, name: str) -> dict[str, Pin]:
-    site = side.sites.get(name)
-    if site is None:
-        return {}
-    try:
-        return {f[0]: Pin(*f) for f in site_pin_fields(side.tree, site)}
-    except InputError:
-        return {}
+class _ModelReader:
+    """Which models a site's two renders run, each side read with its own config's models."""
 
+    def __init__(self, sides: dict[str, _Side]) -> None:
+        self.sides = sides
+        self.matchers = {name: ModelMatcher(side.config) for name, side in sides.items() if side.config}
+        config = sides["head"].config or sides["base"].config
+        self.order = {m.name: i for i, m in enumerate(config.models)} if config else {}
 
-def _pin_deltas(sides: dict[str, _Side], models: dict[str, str], name: str) -> tuple[PinDelta, ...]:
-    old_pins, new_pins = _pins_at(sides["base"], name), _pins_at(sides["head"], name)
-    deltas = []
-    for image in sorted(set(old_pins) | set(new_pins)):
-        old, new = old_pins.get(image), new_pins.get(image)
-        if old == new:
-            continue
-        deltas.append(
-            PinDelta(
-                site=name,
-                model=models.get(image, image),
-                old_version=(old.new_tag if old else "") or "",
-                new_version=(new.new_tag if new else "") or "",
-                old_digest=(old.digest if old else "") or "",
-                new_digest=(new.digest if new else "") or "",
-            )
-        )
-    return tuple(deltas)
+    def changes(self, name: str, before: tuple[Container, ...] | None, after: tuple[Container, ...] | None) -> tuple[ModelChange, ...]:
+        """Each model whose rendered images differ; none where a side did not render (its diff says why)."""
+        if before is None or after is None:
+            return ()
+        old, new = self._running("base", name, before), self._running("head", name, after)
+        found = []
+        for model in sorted(set(old) | set(new), key=lambda m: (self.order.get(m, len(self.order)), m)):
+            images = old.get(model, ()), new.get(model, ())
+            if images[0] != images[1]:
+                versions = (self._version("base", name, images[0]), self._version("head", name, images[1]))
+                found.append(ModelChange(name, model, *images, *versions))
+        return tuple(found)
 
+    def _running(self, side: str, name: str, containers: tuple[Container, ...]) -> dict[str, tuple[str, ...]]:
+        matcher = self.matchers.get(side)
+        if matcher is None or not containers:
+            return {}
+        return {model: tuple(sorted({c.image for c in cs})) for model, cs in matcher.by_model(name, containers).items()}
 
-def to_json(report: DiffReport) -> list[dict]:
-    """Per site: its stage, the pins that changed (model, from, to) and the rendered diff."""
-    return [
-        {
-            "site": s.site,
-            "stage": s.stage,
-            "pins": [
-                {
-                    "model": p.model,
-                    "from": {"version": p.old_version or None, "digest": p.old_digest or None},
-                    "to": {"version": p.new_version or None, "digest": p.new_digest or None},
-                }
-                for p in s.pins
-            ],
-            "diff": s.diff,
-        }
-        for s in report.sites
-    ]
-
-
-def pin_lines(report: DiffReport) -> list[str]:
-    """One line per (model, from -> to): the count and the first few sites."""
-    keyed = (((p.model, p.old_version, p.new_version, p.old_digest, p.new_digest), p.site) for p in report.pins)
-    lines = []
-    for (model, old_version, new_version, old_digest, new_digest), names in grouped(keyed):
-        change = f"{model} {old_version or '-'} -> {new_version or '-'}  {short(old_digest)} -> {short(new_digest)}"
-        lines.append(f"{change}  ({len(names)} site{'s' if len(names) != 1 else ''}: {some(names)})")
-    return lines
-
-
-def same_changes(report: DiffReport) -> list[tuple[SiteDiff, list[str]]]:
-    """Sites whose renders changed alike, each group once: (its first site's diff, every site in it)."""
-    first: dict[str, SiteDiff] = {}
-    for s in report.sites:
-        first.setdefault(s.body, s)
-    return [(first[body], names) for body, names in grouped((s.body, s.site) for s in report.sites)]
-
-
-def to_text(report: DiffReport) -> str:
-    lines = [f"# {len(report.sites)} site(s) change between {report.base[:12]} and {report.head[:12]}"]
-    lines += [f"# {line}" for line in pin_lines(report)]
-    out = "\n".join(lines) + "\n"
-    for diff, names in same_changes(report):
-        if len(names) > 1:
-            out += f"# the same change at {len(names)} sites: {', '.join(names)}\n"
-        out += diff.diff
-    return out
-
-
-def to_markdown(report: DiffReport) -> str:
-    head = [
-        f"### gitops-mlops: {len(report.sites)} site(s) change",
-        "",
-        f"Rendered with kustomize at `{report.base[:12]}` (base) and `{report.head[:12]}` (head).",
-        "",
-    ]
-    if report.pins:
-        head += ["| model | version | digest | sites |", "| --- | --- | --- | --- |"]
-        keyed = (((p.model, p.old_version, p.new_version, p.old_digest, p.new_digest), p.site) for p in report.pins)
-        for (model, old_version, new_version, old_digest, new_digest), names in grouped(keyed):
-            versions = f"{old_version or '-'} → {new_version or '-'}"
-            head.append(f"| {model} | {versions} | `{short(old_digest)}` → `{short(new_digest)}` | {len(names)}: {some(names)} |")
-        head.append("")
-    body = "\n".join(head)
-    groups = same_changes(report)
-    shown = 0
-    for diff, names in groups:
-        title = diff.site if len(names) == 1 else f"{len(names)} sites: {some(names, 10)}"
-        block = f"\n<details><summary>{title}</summary>\n\n```diff\n{diff.diff}```\n</details>\n"
-        if len(body) + len(block) > MARKDOWN_LIMIT:
-            break
-        body += block
-        shown += 1
-    if shown < len(groups):
-        body += f"\n_{len(groups) - shown} more distinct changes not shown (comment size limit); run `gitops-mlops diff` locally._\n"
-    return body
+    def _version(self, side: str, name: str, images: tuple[str, ...]) -> str:
+        """The rendered tag; else the newTag of the site's own pin of that digest (kustomize drops the
+        tag of a pin with a digest), as ``status`` reads it."""
+        tags = {split_image(i)[1] for i in images}
+        if len(tags) != 1:
+            return ""
+        tag = tags.pop()
+        if tag or len(images) != 1:
+            return tag
+        digest = split_image(images[0])[2]
+        site = self.sides[side].sites.get(name)
+        if not digest or site is None:
+            return ""
+        try:
+            fields = site_pin_fields(self.sides[side].tree, site)
+        except InputError:
+            return ""
+        return next((f[2] for f in fields if f[3] == digest and f[2]), "")

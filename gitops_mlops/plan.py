@@ -21,11 +21,12 @@ from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.imageref import ImageRef, parse_image, same_repository, spellings
 from gitops_mlops.inputs import References, check_references, closure, readers, site_dir
 from gitops_mlops.kustomization import Pin
+from gitops_mlops.present import some
 from gitops_mlops.provenance import where_set
 from gitops_mlops.rendercache import RenderCache
 from gitops_mlops.renders import Container, ModelMatcher, SiteRender, render_state
 from gitops_mlops.requests import PromoteRequest
-from gitops_mlops.sites import Site, discover_sites, kustomization_of, select
+from gitops_mlops.sites import Site, discover_sites, kustomization_of, matches, select
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Intent:
     version: str
     targets: tuple[Site, ...]
     all_sites: tuple[Site, ...]
+    named: frozenset[str] = frozenset()  # targets a selector names exactly: they must run the model
+    elsewhere: tuple[str, ...] = ()  # sites a stage, group or glob selected that the model's sites: leave out
 
     @property
     def tag(self) -> str:
@@ -65,6 +68,7 @@ class Plan:
     unchanged: tuple[str, ...]
     edits: tuple[FileEdit, ...] = ()
     others: tuple[Site, ...] = ()  # sites not selected whose build reads a changed overlay
+    not_running: tuple[str, ...] = ()  # sites a stage, group or glob selected where the model does not live
     before: dict[str, SiteRender] = field(default_factory=dict, compare=False, repr=False)
     refs: References = field(default_factory=References, compare=False, repr=False)
 
@@ -79,12 +83,22 @@ def resolve_intent(repo_dir: Path, request: PromoteRequest) -> Intent:
     image = parse_image(request.image)
     all_sites = discover_sites(repo_dir, config)
     targets = select(all_sites, request.selectors)
+    named = frozenset(s.name for s in targets if s.name in {sel.rstrip("/") for sel in request.selectors})
+    elsewhere = tuple(s.name for s in targets if s.name not in named and not lives_at(model, s))
+    if elsewhere and len(elsewhere) == len(targets):
+        raise InputError(f"model {model.name} lives at none of the selected sites ({some(elsewhere)}): its sites: are {', '.join(model.sites)}")
+    targets = tuple(s for s in targets if s.name not in elsewhere)
     version = policy.promotion_version(image, request.version)
     if image.digest or request.registry_checked or not image.tag:
         policy.check_image(config, model, image)
     else:  # a tag: the registry resolves it next, after the policy checks that need no digest
         policy.check_source(config, model, image)
-    return Intent(config=config, model=model, image=image, version=version, targets=targets, all_sites=all_sites)
+    return Intent(config=config, model=model, image=image, version=version, targets=targets, all_sites=all_sites, named=named, elsewhere=elsewhere)
+
+
+def lives_at(model: Model, site: Site) -> bool:
+    """Whether the model's ``sites:`` (when the config gives one) has the site: where its images are its own."""
+    return not model.sites or any(matches(site.name, selector) for selector in model.sites)
 
 
 def readers_of(repo_dir: Path, intent: Intent, refs: References, dirs: set[Path]) -> tuple[Site, ...]:
@@ -93,35 +107,75 @@ def readers_of(repo_dir: Path, intent: Intent, refs: References, dirs: set[Path]
 
 
 def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cache: RenderCache | None = None) -> Plan:
-    config, model, image = intent.config, intent.model, intent.image
-    digest = image.digest or ""
     refs = References()
-    root = Path(repo_dir).resolve()
     earlier: tuple[Site, ...] = ()
-    if not request.force_order:
-        last = max(config.stage_index(s.stage) for s in intent.targets)
-        earlier = tuple(s for s in intent.all_sites if config.stage_index(s.stage) < last)
+    if not request.force_order:  # the earlier stages' sites the model lives at: the gate reads their renders
+        last = max(intent.config.stage_index(s.stage) for s in intent.targets)
+        earlier = tuple(s for s in intent.all_sites if intent.config.stage_index(s.stage) < last and lives_at(intent.model, s))
     target_dirs = {kustomization_of(repo_dir, s).parent.resolve() for s in intent.targets}
     others = readers_of(repo_dir, intent, refs, target_dirs)
     needed = {s.name: s for s in (*intent.targets, *earlier) if s not in others}
-    before = render_state(repo_dir, config, tuple(needed.values()), refs=refs, cache=cache)
+    before = render_state(repo_dir, intent.config, tuple(needed.values()), refs=refs, cache=cache)
     if others:  # their whole output is compared after the edit
-        before |= render_state(repo_dir, config, others, outputs=True, refs=refs, cache=cache)
-    matcher = ModelMatcher(config)
-    rendered = {name: matcher.by_model(name, r.containers).get(model.name, []) for name, r in before.items()}
-    gate = {n: {c.digest for c in cs} if before[n].ok else {"(does not render)"} for n, cs in rendered.items()}  # unknown blocks the gate
+        before |= render_state(repo_dir, intent.config, others, outputs=True, refs=refs, cache=cache)
+    matcher = ModelMatcher(intent.config)
+    rendered = {name: matcher.by_model(name, r.containers).get(intent.model.name, []) for name, r in before.items()}
+    skipped = _not_running(repo_dir, intent, before, rendered, refs)
+    targets = tuple(s for s in intent.targets if s.name not in skipped)
+    gate = {n: {c.digest for c in cs} for n, cs in rendered.items() if before[n].ok}
+    failed = {s.name: before[s.name].error for s in earlier if not before[s.name].ok}  # the gate cannot tell what they run
     for name in coupled(repo_dir, intent, refs):
-        gate[name] = {digest}  # a selected earlier site that a selected later site builds on: they move together or not at all
+        gate[name] = {intent.image.digest or ""}  # a selected earlier site that a selected later site builds on: they move together or not at all
+        failed.pop(name, None)
+    changes, unchanged, versions = _pin_changes(repo_dir, intent, targets, rendered)
+    digest = intent.image.digest or ""
+    if not request.force_order:
+        policy.check_stage_order(intent.config, intent.model, digest, targets, gate, intent.all_sites, failed)
+        if any(s.require_verified for s in intent.config.stages if s.name in {t.stage for t in targets}):
+            verified = _verified(repo_dir, intent.config, intent.model)
+            policy.check_verified(intent.config, intent.model, digest, targets, gate, intent.all_sites, verified)
+    if not request.allow_downgrade:
+        policy.check_downgrade(intent.model, intent.version, versions, targets)
+    if not request.force_hold:
+        policy.check_holds(intent.config, intent.model, digest, targets)
+    not_running = (*intent.elsewhere, *skipped)
+    return Plan(tuple(changes), tuple(unchanged), others=others, not_running=not_running, before=before, refs=refs)
 
-    changes, unchanged, versions = [], [], {}
+
+def _not_running(repo_dir: Path, intent: Intent, before: dict[str, SiteRender], rendered: dict[str, list[Container]], refs: References) -> tuple[str, ...]:
+    """Targets a stage, group or glob selected whose render runs no workload of the model: left alone.
+    A site named exactly, or one whose inputs set the model's image where no pin reaches, is an error."""
+    root = Path(repo_dir).resolve()
+    skipped = []
     for site in intent.targets:
-        containers = rendered[site.name]
         state = before[site.name]
-        if state.ok and not containers:
-            path = kustomization_of(repo_dir, site)
-            rel = path.relative_to(root).as_posix()
-            kustomization.pins(kustomization.read_text(path, rel), rel, only=model.pin_name)  # a malformed pin of this model: bad input
+        if not state.ok or rendered[site.name]:
+            continue
+        path = kustomization_of(repo_dir, site)
+        rel = path.relative_to(root).as_posix()
+        model = intent.model
+        kustomization.pins(kustomization.read_text(path, rel), rel, only=model.pin_name)  # a malformed pin of this model: bad input
+        if site.name in intent.named or (model.artifact != "modelcar" and where_set(repo_dir, site, refs, (model.repository,))):
             raise RenderError(not_running(repo_dir, site, model, state, refs))
+        skipped.append(site.name)
+    if skipped and len(skipped) == len(intent.targets):
+        raise RenderError(
+            f"none of the selected sites runs {intent.model.name} ({some(skipped)} render no workload of {intent.model.repository} "
+            f"or the placeholder {intent.model.image!r}); nothing to pin"
+        )
+    return tuple(skipped)
+
+
+def _pin_changes(
+    repo_dir: Path, intent: Intent, targets: tuple[Site, ...], rendered: dict[str, list[Container]]
+) -> tuple[list[PinChange], list[str], dict[str, str]]:
+    """The pin edit at each target that does not render the promoted reference yet, the targets that
+    do, and the version each changed target renders now."""
+    model, image, digest = intent.model, intent.image, intent.image.digest or ""
+    root = Path(repo_dir).resolve()
+    changes, unchanged, versions = [], [], {}
+    for site in targets:
+        containers = rendered[site.name]
         if containers and all(same_repository(c.repository, image.repository) and c.digest == digest for c in containers):
             unchanged.append(site.name)
             continue
@@ -142,16 +196,7 @@ def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cach
                 site.name, rel, name, old, intent.version, digest, old_image, stage=site.stage, new_image=str(intent.image), before=text, after=after, note=note
             )
         )
-
-    if not request.force_order:
-        policy.check_stage_order(config, model, digest, intent.targets, gate, intent.all_sites)
-        if any(s.require_verified for s in config.stages if s.name in {t.stage for t in intent.targets}):
-            policy.check_verified(config, model, digest, intent.targets, gate, intent.all_sites, _verified(repo_dir, config, model))
-    if not request.allow_downgrade:
-        policy.check_downgrade(model, intent.version, versions, intent.targets)
-    if not request.force_hold:
-        policy.check_holds(config, model, digest, intent.targets)
-    return Plan(tuple(changes), tuple(unchanged), others=others, before=before, refs=refs)
+    return changes, unchanged, versions
 
 
 def _verified(repo_dir: Path, config: Config, model: Model) -> dict[str, tuple[str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import semver
 
 from gitops_mlops.config import Config, Model
-from gitops_mlops.errors import InputError, PolicyError
+from gitops_mlops.errors import InputError, PolicyError, RenderError
 from gitops_mlops.imageref import ImageRef, canonical_registry, parse_repository
 from gitops_mlops.sites import Site
 
@@ -58,19 +58,40 @@ def check_source(config: Config, model: Model, image: ImageRef) -> None:
         raise PolicyError(f"registry {image.registry} is not allowed by policy.allowedRegistries ({', '.join(allowed)})")
 
 
-def check_stage_order(config: Config, model: Model, digest: str, targets: tuple[Site, ...], rendered: dict[str, set[str]], all_sites: tuple[Site, ...]) -> None:
+def check_stage_order(
+    config: Config,
+    model: Model,
+    digest: str,
+    targets: tuple[Site, ...],
+    rendered: dict[str, set[str]],
+    all_sites: tuple[Site, ...],
+    failed: dict[str, str] | None = None,
+) -> None:
     """A site of stage N takes ``digest`` only when every site of the earlier stages that renders
     the model renders it (``rendered``: site -> the model's digests in its render before this
-    promotion, pinned or not). Earlier-stage sites in the same promotion do not count as done."""
+    promotion, pinned or not). Earlier-stage sites in the same promotion do not count as done.
+    An earlier site that cannot render (``failed``: site -> why) may run the model: the gate
+    cannot pass, and says the site cannot render, with kustomize's error."""
     last = max(targets, key=lambda s: config.stage_index(s.stage))
     before = config.stage_index(last.stage)
-    behind = [s.name for s in all_sites if config.stage_index(s.stage) < before and rendered.get(s.name) and rendered[s.name] != {digest}]
+    earlier = [s.name for s in all_sites if config.stage_index(s.stage) < before]
+    behind = [name for name in earlier if rendered.get(name) and rendered[name] != {digest}]
+    broken = [f"{name} ({failed[name]})" for name in earlier if failed and name in failed]
+    unknown = f"cannot render: {_shown(broken)}" if broken else ""
     if behind:
-        shown = ", ".join(behind[:10]) + (f" and {len(behind) - 10} more" if len(behind) > 10 else "")
         raise PolicyError(
             f"stage order: {last.stage} needs every site of the earlier stages that runs {model.name} to run {digest[:19]} first; "
-            f"not yet: {shown} (use --force-order to override)"
+            f"not yet: {_shown(behind)}{'; ' + unknown if unknown else ''} (use --force-order to override)"
         )
+    if broken:
+        raise RenderError(
+            f"stage order: {last.stage} needs every site of the earlier stages that runs {model.name} to run {digest[:19]} first, "
+            f"and it cannot tell what these run: {unknown} (fix the site, or use --force-order to override)"
+        )
+
+
+def _shown(names: list[str]) -> str:
+    return ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
 
 
 def check_verified(

@@ -53,6 +53,7 @@ class Result:
     timings: tuple[tuple[str, float], ...] = ()  # phase -> seconds, for benchmarks
     recovered: str = ""  # what was undone of an interrupted earlier run before this one
     notes: tuple[str, ...] = ()  # what the user is told on stderr (a tag resolved in the registry, a tag pinned offline)
+    not_running: tuple[str, ...] = ()  # selected by a stage, group or glob, but the model does not live there
 
     def as_json(self) -> dict:
         return {
@@ -63,6 +64,7 @@ class Result:
             "digest": self.digest,
             "changed": list(self.changed),
             "unchanged": list(self.unchanged),
+            "notRunning": list(self.not_running),
             "commit": self.commit,
             "pushed": self.pushed,
             "branch": self.branch,
@@ -283,6 +285,7 @@ def _result(intent: Intent, plan: Plan, **extra) -> Result:
         changed=tuple(c.site for c in plan.changes),
         unchanged=plan.unchanged,
         changes=plan.changes,
+        not_running=plan.not_running,
         **extra,
     )
 

@@ -74,7 +74,21 @@ def test_promote_json(gitops_repo):
     result = cli("promote", "fraud-detector", f"{REPO}:1.4.0@{DIGEST_B}", "--to", "datacenter", "-o", "json", cwd=gitops_repo.work)
     assert result.code == 0, result.err
     data = json.loads(result.out)
-    assert set(data) == {"action", "model", "version", "image", "digest", "changed", "unchanged", "commit", "pushed", "branch", "pullRequestUrl", "changes"}
+    assert set(data) == {
+        "action",
+        "model",
+        "version",
+        "image",
+        "digest",
+        "changed",
+        "unchanged",
+        "notRunning",
+        "commit",
+        "pushed",
+        "branch",
+        "pullRequestUrl",
+        "changes",
+    }
     assert data["changed"] == ["datacenter"] and data["digest"] == DIGEST_B and data["version"] == "1.4.0"
     assert data["commit"] == gitops_repo.head() and data["pushed"] is False
     old = "sha256:797dfd0fa18401432d9bf02e749e3d3f211a89488d1451715c609dd2970767c2"

@@ -6,20 +6,21 @@ import json
 
 from conftest import DIGEST_B, cli, ship, tree_snapshot
 
-from gitops_mlops.diff import diff_refs, to_markdown
+from gitops_mlops.diff import diff_refs
+from gitops_mlops.diffreport import to_markdown
 
 REPO = "quay.io/example/fraud-detector"
 
 
-def test_diff_renders_only_affected_sites_and_summarises_pins(gitops_repo):
+def test_diff_renders_only_affected_sites_and_reads_each_models_images_from_the_renders(gitops_repo):
     base = gitops_repo.head()
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud")
     snap = tree_snapshot(gitops_repo.work)
     report = diff_refs(gitops_repo.work, base=base)
     assert [s.site for s in report.sites] == ["cloud", "datacenter"]
-    assert {(p.site, p.model, p.old_version, p.new_version, p.new_digest) for p in report.pins} == {
-        ("cloud", "fraud-detector", "1.0.0", "1.4.0", DIGEST_B),
-        ("datacenter", "fraud-detector", "1.0.0", "1.4.0", DIGEST_B),
+    assert {(m.site, m.model, m.old_version, m.new_version, m.new_images) for m in report.models} == {
+        ("cloud", "fraud-detector", "1.0.0", "1.4.0", (f"{REPO}:1.4.0@{DIGEST_B}",)),
+        ("datacenter", "fraud-detector", "1.0.0", "1.4.0", (f"{REPO}:1.4.0@{DIGEST_B}",)),
     }
     assert f"+      storageUri: oci://{REPO}:1.4.0@{DIGEST_B}" in report.sites[0].diff  # fraud-detector is a modelcar
     assert tree_snapshot(gitops_repo.work) == snap  # the user's checkout is untouched
@@ -32,7 +33,7 @@ def test_a_base_change_affects_every_site_that_uses_it(gitops_repo):
     deployment.write_text(deployment.read_text().replace("containerPort: 8080", "containerPort: 8081"))
     gitops_repo.git("commit", "-qam", "new port")
     report = diff_refs(gitops_repo.work, base=base)
-    assert len(report.sites) == 5 and report.pins == ()
+    assert len(report.sites) == 5 and report.models == ()  # no image changed
 
 
 def _diff_both_ways(repo, base, monkeypatch):
@@ -99,11 +100,13 @@ def test_json_gives_per_site_changes_and_exit_code_says_whether_anything_differs
     assert result.code == 1, result.err
     sites = json.loads(result.out)
     assert [s["site"] for s in sites] == ["cloud", "datacenter"] and [s["stage"] for s in sites] == ["cloud", "datacenter"]
-    assert sites[0]["pins"] == [
+    old_digest = sites[0]["models"][0]["from"]["digest"]
+    assert old_digest.startswith("sha256:") and old_digest != DIGEST_B
+    assert sites[0]["models"] == [
         {
             "model": "fraud-detector",
-            "from": {"version": "1.0.0", "digest": sites[0]["pins"][0]["from"]["digest"]},
-            "to": {"version": "1.4.0", "digest": DIGEST_B},
+            "from": {"version": "1.0.0", "digest": old_digest, "image": f"{REPO}:1.0.0@{old_digest}", "images": [f"{REPO}:1.0.0@{old_digest}"]},
+            "to": {"version": "1.4.0", "digest": DIGEST_B, "image": f"{REPO}:1.4.0@{DIGEST_B}", "images": [f"{REPO}:1.4.0@{DIGEST_B}"]},
         }
     ]
     assert sites[0]["diff"].startswith("--- base/cloud\n+++ head/cloud\n")
