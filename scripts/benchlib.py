@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import subprocess
 import time
@@ -39,9 +40,15 @@ def make_fleet_repo(root: Path, edge_sites: int, models: int, modelcars: int = 0
 
 
 def make_distinct(repo: Path) -> None:
-    """Give every edge site its own annotation (committed and pushed), so no two sites share a build."""
+    """Give every edge site its own annotation and its own Namespace (its workloads' namespace, and a
+    Namespace object it renders, as most real overlays have), committed and pushed: no two sites share a build."""
     for path in sorted(repo.glob("overlays/edge/*/kustomization.yaml")):
-        path.write_text(path.read_text() + f"commonAnnotations:\n  example.com/site: {path.parent.name}\n")
+        site = path.parent.name
+        (path.parent / "namespace.yaml").write_text(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: serving-{site}\n")
+        text = re.sub(r"^namespace: .*$", f"namespace: serving-{site}", path.read_text(), count=1, flags=re.M)
+        text = text.replace("resources:\n", "resources:\n  - namespace.yaml\n", 1)
+        path.write_text(text + f"commonAnnotations:\n  example.com/site: {site}\n")
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
     commit_and_push(repo, "distinct sites")
 
 
