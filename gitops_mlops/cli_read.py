@@ -145,6 +145,8 @@ def status(
             )
             rows.append([r.model, r.site, r.stage, r.version or "-", short(r.digest), r.source, marks])
         table(rows, ["MODEL", "SITE", "STAGE", "VERSION", "DIGEST", "SET IN", "NOTE"])
+    for problem in report.unread:
+        err(f"warning: {problem}; the rows of that site are read from its render, its pins are not")
     for error in report.errors:
         err(f"error: {error}")
     if report.errors:

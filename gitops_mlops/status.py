@@ -70,6 +70,7 @@ class Row(NamedTuple):
 class StatusReport:
     rows: list[Row]
     errors: tuple[str, ...] = ()  # sites that did not render
+    unread: tuple[str, ...] = ()  # sites whose pins could not be read (their rows are from the render)
 
 
 def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[str, ...] = (), mirrors: bool = False) -> StatusReport:
@@ -87,7 +88,7 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
         state = render_state(repo_dir, config, chosen_sites, refs=refs, cache=cache)
     matcher = ModelMatcher(config)
     order = {m.name: i for i, m in enumerate(config.models)}
-    errors = []
+    errors, unread = [], []
     pin_files: dict = {}  # folder -> its kustomization's pins, read once for every site built on it
     with _collector_paused():  # some 200,000 acyclic objects: the cycle collector's passes find nothing
         rows = []
@@ -99,9 +100,9 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
                 continue
             try:
                 pins = {fields[0]: fields for fields in site_pin_fields(repo_dir, site)}
-            except GitOpsError as exc:
-                errors.append(str(exc))
-                continue
+            except GitOpsError as exc:  # the render says what runs; only where it is pinned is unknown
+                unread.append(str(exc))
+                pins = {}
             seen, site_rows = set(), []
             for container in rendered.containers:
                 repository, tag, digest = split_image(container.image)
@@ -153,7 +154,7 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
 
             found = presence(config, rows, {s.name: s for s in chosen_sites})
             rows = [row._replace(mirrored=found[(row.model, row.site)]) if (row.model, row.site) in found else row for row in rows]
-        return StatusReport(rows, tuple(errors))
+        return StatusReport(rows, tuple(errors), tuple(unread))
 
 
 def _verified(repo_dir: Path, config: Config, models: list) -> dict[tuple[str, str], verifications.Verification]:

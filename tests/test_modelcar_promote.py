@@ -4,6 +4,8 @@ the tool cannot read blocks its own model only."""
 
 from __future__ import annotations
 
+import json
+
 import yaml
 from conftest import GitOpsRepo, cli, make_repo_from, tree_snapshot
 
@@ -90,3 +92,14 @@ def test_an_unreadable_patch_blocks_its_own_model_and_no_other(tmp_path):
     result = cli("promote", "runtime", f"{RUNTIME}:2.1.0@{B}", "--to", "edge", "--push", cwd=repo.work)
     assert result.code == 0, result.err
     assert rendered(repo) == {"fraud": OLD_URI, "runtime": f"{RUNTIME}:2.1.0@{B}"} and repo.remote_head() == repo.head()
+
+
+def test_status_shows_every_model_at_a_site_whose_modelcar_patch_it_cannot_read(tmp_path):
+    repo = repo_with(tmp_path, UNREADABLE)
+    before = tree_snapshot(repo.work)
+    result = cli("status", "-o", "json", cwd=repo.work)
+    assert result.code == 0, result.err
+    rows = {r["model"]: r for r in json.loads(result.out)}
+    assert rows["runtime"]["image"] == f"{RUNTIME}:2.0.0@{A}" and rows["fraud"]["image"] == OLD_URI.removeprefix("oci://")
+    assert f"warning: {SITE}:7: the storageUri patch cannot be read" in result.err
+    assert tree_snapshot(repo.work) == before
