@@ -6,12 +6,16 @@
 # Debian base is made once with debootstrap (no base image can be pulled on an offline machine).
 # Images live in the storage GITOPS_MLOPS_CONTAINERS names (default .tools/containers, vfs
 # driver: no overlay mounts needed); run it with podman given the same storage flags:
-#   podman --root .tools/containers/storage --runroot .tools/containers/run --storage-driver vfs run ...
+#   podman --root .tools/containers/storage --runroot /tmp/gitops-mlops-run-HASH --storage-driver vfs run ...
+# (HASH: the first 12 hex digits of the sha1 of the store's absolute path)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TAG="${1:-localhost/gitops-mlops:dev}"
-STORE="${GITOPS_MLOPS_CONTAINERS:-$PWD/.tools/containers}"
-STORAGE=(--root "$STORE/storage" --runroot "$STORE/run" --storage-driver vfs)
+STORE="${GITOPS_MLOPS_CONTAINERS:-$(pwd -P)/.tools/containers}"
+# podman refuses a runroot path over 50 characters, and a clone may live at any path: the runroot
+# (locks and state of running containers only) is a short folder named by the store's path.
+RUNROOT="/tmp/gitops-mlops-run-$(printf '%s' "$STORE" | sha1sum | cut -c1-12)"
+STORAGE=(--root "$STORE/storage" --runroot "$RUNROOT" --storage-driver vfs)
 say() { printf 'build-image: %s\n' "$*" >&2; }
 for tool in buildah podman; do
   command -v "$tool" >/dev/null || { say "$tool is required (apt-get install -y $tool; scripts/bootstrap.sh --with-registry installs it)"; exit 1; }

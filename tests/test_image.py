@@ -4,6 +4,7 @@ Debian base made with debootstrap, since no base image can be pulled here), and 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -18,8 +19,10 @@ TAG = "localhost/gitops-mlops:test"
 
 
 def storage() -> list[str]:
+    """The storage flags scripts/build-image.sh uses: its runroot is short whatever the clone's path."""
     store = os.environ.get("GITOPS_MLOPS_CONTAINERS") or str(PROJECT_ROOT / ".tools" / "containers")
-    return ["--root", f"{store}/storage", "--runroot", f"{store}/run", "--storage-driver", "vfs"]
+    runroot = "/tmp/gitops-mlops-run-" + hashlib.sha1(store.encode()).hexdigest()[:12]
+    return ["--root", f"{store}/storage", "--runroot", runroot, "--storage-driver", "vfs"]
 
 
 def podman(*args: str) -> subprocess.CompletedProcess:
