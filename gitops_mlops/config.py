@@ -17,7 +17,7 @@ from gitops_mlops.configreader import Reader
 from gitops_mlops.errors import InputError
 from gitops_mlops.imageref import check_registry, parse_repository, same_repository
 from gitops_mlops.modelcar import modelcar_pin_name
-from gitops_mlops.names import DIGEST_RE, HOST_RE, NAME_RE, SITE_NAME_RE, check_branch
+from gitops_mlops.names import DIGEST_RE, HOST_RE, NAME_RE, SITE_NAME_RE, check_branch, did_you_mean
 from gitops_mlops.semrange import parse_range
 from gitops_mlops.yamlnodes import Node, compose, line_of
 
@@ -195,7 +195,7 @@ class Config:
             if model.name == name:
                 return model
         known = ", ".join(m.name for m in self.models) or "none"
-        raise InputError(f"unknown model {name!r} (configured: {known})")
+        raise InputError(f"unknown model {name!r}{did_you_mean(name, [m.name for m in self.models])} (configured: {known})")
 
     def stage_index(self, stage: str) -> int:
         for index, candidate in enumerate(self.stages):

@@ -23,3 +23,11 @@ def check_branch(name: str, what: str = "--branch") -> str:
             f"{what} {name!r} is not a valid branch name (letters, digits, . _ / -; no '..', no leading '-' or '.', no trailing '/', '.' or '.lock')"
         )
     return name
+
+
+def did_you_mean(name: str, known: list[str] | tuple[str, ...]) -> str:
+    """``; did you mean 'x'?`` naming the closest known names (by difflib's ratio), or nothing."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+    return "; did you mean " + " or ".join(repr(c) for c in close) + "?" if close else ""

@@ -13,7 +13,7 @@ from gitops_mlops import siteglob
 from gitops_mlops.config import Config
 from gitops_mlops.errors import InputError
 from gitops_mlops.kustomization import KUSTOMIZATION_FILES, find_kustomization_file, read_pin_fields
-from gitops_mlops.names import SITE_NAME_RE
+from gitops_mlops.names import SITE_NAME_RE, did_you_mean
 
 OVERLAYS_DIR = "overlays"
 _SELECTOR_RE = re.compile(r"^[A-Za-z0-9_.*?\[\]/-]+$")
@@ -203,7 +203,8 @@ def select(sites: tuple[Site, ...], selectors: list[str] | tuple[str, ...], what
         check_selector(selector, what)
         matched = [s for s in sites if s.stage == selector or matches(s.name, selector)]
         if not matched:
-            raise InputError(f"{what} {selector!r} matches no site")
+            names = sorted({s.name for s in sites} | {s.stage for s in sites})
+            raise InputError(f"{what} {selector!r} matches no site{did_you_mean(selector, names)}")
         for site in matched:
             chosen[site.name] = site
     return tuple(s for s in sites if s.name in chosen)

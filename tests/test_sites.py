@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import cli
 
 from gitops_mlops.config import parse_config
 from gitops_mlops.errors import InputError
@@ -136,3 +137,13 @@ def test_shards_split_every_site_exactly_once_and_stay_put():
     assert min(len(p) for p in parts) > 100  # roughly even
     fewer = shard(sites[:500], "3/7")  # a site's shard does not depend on the others
     assert set(fewer) == set(parts[2]) & set(sites[:500])
+
+
+def test_an_unknown_site_or_model_suggests_the_closest_names(gitops_repo):
+    site = cli("status", "--site", "edge/austin-1", cwd=gitops_repo.work)
+    assert site.code == 2
+    assert site.err.strip().splitlines()[-1].startswith("error: site selector 'edge/austin-1' matches no site; did you mean 'edge/austin-01'")
+    model = cli("status", "--model", "fraud-detecter", cwd=gitops_repo.work)
+    assert model.code == 2 and "did you mean 'fraud-detector'?" in model.err
+    nothing_close = cli("status", "--site", "zzz", cwd=gitops_repo.work)
+    assert nothing_close.code == 2 and nothing_close.err.strip().splitlines()[-1] == "error: site selector 'zzz' matches no site"
