@@ -121,11 +121,14 @@ def status(
 
     report = read_status(repo, tuple(model), tuple(site), mirrors=mirrors)
     if summary:
-        groups = grouped(((r.model, r.stage, r.version, r.digest, r.image), r.site) for r in report.rows)
-        data = [{"model": k[0], "stage": k[1], "version": k[2] or None, "digest": k[3] or None, "image": k[4], "count": len(v)} for k, v in groups]
+        groups = grouped(((r.model, r.stage, r.version, r.digest, r.image, r.placeholder), r.site) for r in report.rows)
+        data = [
+            {"model": k[0], "stage": k[1], "version": k[2] or None, "digest": k[3] or None, "image": k[4], "placeholder": k[5], "count": len(v)}
+            for k, v in groups
+        ]
         if not emit(output, data):
             table(
-                [[d["model"], d["stage"], d["version"] or "-", short(d["digest"] or ""), str(d["count"])] for d in data],
+                [[d["model"], d["stage"], "placeholder" if d["placeholder"] else d["version"] or "-", short(d["digest"] or ""), str(d["count"])] for d in data],
                 ["MODEL", "STAGE", "VERSION", "DIGEST", "SITES"],
             )
     elif not emit(output, [r.as_json() for r in report.rows]):
@@ -143,7 +146,7 @@ def status(
                 )
                 if on
             )
-            rows.append([r.model, r.site, r.stage, r.version or "-", short(r.digest), r.source, marks])
+            rows.append([r.model, r.site, r.stage, "placeholder" if r.placeholder else r.version or "-", short(r.digest), r.source, marks])
         table(rows, ["MODEL", "SITE", "STAGE", "VERSION", "DIGEST", "SET IN", "NOTE"])
     for problem in report.unread:
         err(f"warning: {problem}; the rows of that site are read from its render, its pins are not")

@@ -25,6 +25,7 @@ from gitops_mlops.imageref import same_repository
 from gitops_mlops.inputs import References
 from gitops_mlops.provenance import pin_set_in, where_set
 from gitops_mlops.rendercache import RenderCache
+from gitops_mlops.scaffold import initial_digest
 from gitops_mlops.renders import ModelMatcher, render_state, split_image
 from gitops_mlops.sites import discover_sites, select, site_pin_fields
 
@@ -47,6 +48,7 @@ class Row(NamedTuple):
     verified: str = ""  # the latest verification's verdict of the digest it runs ('' when none)
     verified_at: str = ""
     mirrored: bool | None = None  # whether the site's mirror has the digest (None: no mirror, or not asked)
+    placeholder: bool = False  # the digest ``init`` wrote: nothing released runs here yet
 
     def as_json(self) -> dict:
         return {
@@ -63,6 +65,7 @@ class Row(NamedTuple):
             "hold": list(self.hold),
             "verification": {"verdict": self.verified, "at": self.verified_at} if self.verified else None,
             "mirrored": self.mirrored,
+            "placeholder": self.placeholder,
         }
 
 
@@ -131,6 +134,7 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
                         pin is not None,
                         source,
                         hold=holds.get((model.name, site.name), ()),
+                        placeholder=digest == initial_digest(model.name),
                     )
                 )
                 counter = counts.get((model.name, site.stage))

@@ -140,6 +140,7 @@ def test_status_reads_renders_and_says_where_an_unpinned_image_is_set(tmp_path):
         "hold": [],
         "verification": None,
         "mirrored": None,
+        "placeholder": False,
     }
     promote(repo, "--to", "dev")
     rows = {r["site"]: r for r in json.loads(cli("status", "-o", "json", cwd=repo.work).out)}

@@ -35,7 +35,22 @@ def test_status_json(gitops_repo):
 
     rows = json.loads(result.out)
     assert result.code == 0 and len(rows) == 3 * 3
-    assert set(rows[0]) == {"site", "stage", "model", "version", "digest", "image", "pinned", "source", "drift", "behind", "hold", "verification", "mirrored"}
+    assert set(rows[0]) == {
+        "site",
+        "stage",
+        "model",
+        "version",
+        "digest",
+        "image",
+        "pinned",
+        "source",
+        "drift",
+        "behind",
+        "hold",
+        "verification",
+        "mirrored",
+        "placeholder",
+    }
 
 
 def test_fast_pin_reader_agrees_with_the_parser(gitops_repo):
@@ -58,12 +73,14 @@ def test_summary_counts_sites_per_model_stage_and_version(gitops_repo):
         "version": "1.4.0",
         "digest": DIGEST_B,
         "image": f"{REPO}:1.4.0@{DIGEST_B}",
+        "placeholder": False,
         "count": 1,
     }
     assert sum(r["count"] for r in rows.values()) == 15  # 3 models x 5 sites
     table = cli("status", "--summary", cwd=gitops_repo.work).out.splitlines()
     assert table[0].split() == ["MODEL", "STAGE", "VERSION", "DIGEST", "SITES"] and len(table) == 1 + len(rows)
-    assert any(line.split()[:3] == ["fraud-detector", "edge", "1.0.0"] and line.split()[-1] == "3" for line in table)
+    assert any(line.split()[:3] == ["fraud-detector", "edge", "placeholder"] and line.split()[-1] == "3" for line in table)  # what init wrote
+    assert any(line.split()[:3] == ["fraud-detector", "cloud", "1.4.0"] for line in table)
 
 
 def test_status_finds_a_docker_hub_model_however_the_manifests_spell_it(tmp_path):
@@ -129,3 +146,16 @@ def test_status_of_a_wrapper_whose_own_pin_does_not_apply_names_the_wrapped_over
     assert sources(repo)["prod"] == (True, "overlays/dev-wrapped/kustomization.yaml", f"{repository}:1.0.0@{D0}")
     assert promote(repo, "--to", "dev").code == 0 and promote(repo, "--to", "prod").code == 0
     assert sources(repo)["prod"] == (True, "pin", f"{repository}:1.1.0@{D1}")  # prod now pins the name the image arrives with
+
+
+def test_status_marks_the_placeholder_pins_init_wrote_and_not_a_released_digest(gitops_repo):
+    before = json.loads(cli("status", "-o", "json", "--model", "fraud-detector", cwd=gitops_repo.work).out)
+    assert before and all(row["placeholder"] for row in before)
+    table = cli("status", "--model", "fraud-detector", "--site", "datacenter", cwd=gitops_repo.work).out.splitlines()
+    assert table[1].split()[3] == "placeholder"
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
+    after = {row["site"]: row for row in json.loads(cli("status", "-o", "json", "--model", "fraud-detector", cwd=gitops_repo.work).out)}
+    assert not after["datacenter"]["placeholder"] and after["datacenter"]["version"] == "1.4.0"
+    assert after["cloud"]["placeholder"]
+    summary = json.loads(cli("status", "--summary", "-o", "json", "--model", "fraud-detector", cwd=gitops_repo.work).out)
+    assert {(d["stage"], d["placeholder"]) for d in summary} == {("datacenter", False), ("cloud", True), ("edge", True)}
