@@ -9,7 +9,7 @@ import typer
 
 from gitops_mlops.clikit import ModelArg, Output, OutputOpt, RepoOpt, SitesOpt, app, complete_site, emit, err, example, table
 from gitops_mlops.errors import InputError, RenderError
-from gitops_mlops.present import grouped, short, some
+from gitops_mlops.present import count, grouped, short, some
 
 
 def _context(repo: Path):
@@ -98,13 +98,13 @@ def validate(
         for r in reports if verbose else failed:
             typer.echo(f"ok    {r.site}" if r.ok else f"FAIL  {r.site}: {'; '.join(r.errors)}")
     for model, names in grouped((m, r.site) for r in reports for m in r.placeholders):
-        err(f"note: {model} at {len(names)} site(s) ({some(names)}) still runs the placeholder digest init wrote: not yet promoted")
+        err(f"note: {model} at {count(len(names), 'site')} ({some(names)}) still runs the placeholder digest init wrote: not yet promoted")
     if not strict:
         for kind, names in grouped((k, r.site) for r in reports for k in r.unchecked):
-            err(f"note: {kind} at {len(names)} site(s) ({some(names)}) not checked: no schema (give its CRD with --crds or schemas.crds)")
+            err(f"note: {kind} at {count(len(names), 'site')} ({some(names)}) not checked: no schema (give its CRD with --crds or schemas.crds)")
     if failed:
         raise RenderError(f"{len(failed)} of {len(reports)} sites failed validation")
-    err(f"{len(reports)} sites valid")
+    err(f"{count(len(reports), 'site')} valid")
 
 
 @app.command(epilog=example("gitops-mlops status", "gitops-mlops status --summary", "gitops-mlops status --model fraud-detector --site edge -o json"))
@@ -153,7 +153,7 @@ def status(
     for error in report.errors:
         err(f"error: {error}")
     if report.errors:
-        raise RenderError(f"{len(report.errors)} site(s) did not render; their rows are missing")
+        raise RenderError(f"{count(len(report.errors), 'site')} did not render; their rows are missing")
 
 
 @app.command(epilog=example("gitops-mlops history fraud-detector", "gitops-mlops history fraud-detector --site edge/austin-01 -n 5 -o json"))
@@ -207,7 +207,7 @@ def diff(
     report = diff_refs(repo, base, head, tuple(site), shard_of)
     if not emit(output, to_json(report)):
         typer.echo(to_markdown(report) if markdown else to_text(report), nl=False)
-    err(f"{len(report.sites)} site(s) differ")
+    err(f"{count(len(report.sites), 'site')} differ" if len(report.sites) != 1 else "1 site differs")
     if exit_code and report.sites:
         raise typer.Exit(1)
 

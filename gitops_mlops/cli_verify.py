@@ -9,7 +9,7 @@ import typer
 
 from gitops_mlops.clikit import ModelArg, Output, OutputOpt, PushOpt, RepoOpt, SitesOpt, app, emit, err, example, table
 from gitops_mlops.errors import InputError, MonitoringError, PolicyError
-from gitops_mlops.present import short
+from gitops_mlops.present import count, short
 
 
 @app.command(
@@ -65,8 +65,8 @@ def verify(
     bad = [s for s in report.sites if s.verdict != "successful"]
     if bad:
         first = next(c for c in bad[0].checks if c.verdict != "successful")
-        raise PolicyError(f"{len(bad)} of {len(report.sites)} site(s) did not pass: {bad[0].site} {first.check} {first.verdict}")
-    err(f"{len(report.sites)} site(s) verified: {report.model} passed every check ({report.requests} quer{'y' if report.requests == 1 else 'ies'})")
+        raise PolicyError(f"{len(bad)} of {count(len(report.sites), 'site')} did not pass: {bad[0].site} {first.check} {first.verdict}")
+    err(f"{count(len(report.sites), 'site')} verified: {report.model} passed every check ({report.requests} quer{'y' if report.requests == 1 else 'ies'})")
 
 
 def _act(repo: Path, report, push: bool) -> None:
@@ -106,7 +106,7 @@ def watch(
     while times is None or done < times:
         try:
             report = run(repo, model, tuple(site), record=True, push=push)
-            err(f"{model}: {report.verdict} at {len(report.sites)} site(s), {report.requests} queries")
+            err(f"{model}: {report.verdict} at {count(len(report.sites), 'site')}, {count(report.requests, 'query', 'queries')}")
             _act(repo, report, push)
             for error in report.errors:
                 err(f"error: {error}")

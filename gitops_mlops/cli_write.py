@@ -33,7 +33,7 @@ from gitops_mlops.clikit import (
     use_author,
 )
 from gitops_mlops.errors import InputError, RenderError
-from gitops_mlops.present import grouped, short, some
+from gitops_mlops.present import count, grouped, short, some
 
 
 @app.command(
@@ -296,7 +296,7 @@ def hydrate_command(
         err(f"hydrated branch {state.branch} already matches HEAD {state.source[:12]}; nothing to do")
         return
     emit(output, {"branch": hydrated.branch, "commit": hydrated.sha, "sites": list(hydrated.sites), "pushed": push})
-    err(f"hydrated {len(hydrated.sites)} site(s) on {hydrated.branch}: commit {hydrated.sha[:12]}" + (" (pushed)" if push else ""))
+    err(f"hydrated {count(len(hydrated.sites), 'site')} on {hydrated.branch}: commit {hydrated.sha[:12]}" + (" (pushed)" if push else ""))
 
 
 def change_lines(changes) -> list[str]:
@@ -321,23 +321,21 @@ def report_promotion(result, output: Output, dry_run: bool) -> None:
     for note in [*(change.note for change in result.changes if change.note), *getattr(result, "notes", ())]:
         err(f"note: {note}")
     if result.not_running:
-        count = f"{len(result.not_running)} selected site" + ("s" if len(result.not_running) != 1 else "")
-        err(f"note: {result.model} does not run at {count} ({some(result.not_running)}): left as they are")
+        err(f"note: {result.model} does not run at {count(len(result.not_running), 'selected site')} ({some(result.not_running)}): left as they are")
     if dry_run:
         if not emit(output, {**result.as_json(), "dryRun": True, "diff": result.diff}):
             typer.echo(result.diff, nl=False)
-        err(f"dry run: {len(result.changed)} sites would change, {len(result.unchanged)} already up to date; nothing written")
+        err(f"dry run: {count(len(result.changed), 'site')} would change, {len(result.unchanged)} already up to date; nothing written")
         return
     if result.recovered:
         err(f"note: {result.recovered}")
     emit(output, result.as_json())
     if not result.changed:
-        err(f"{result.model} {result.version}: already up to date at {len(result.unchanged)} sites; no commit".replace("  ", " "))
+        err(f"{result.model} {result.version}: already up to date at {count(len(result.unchanged), 'site')}; no commit".replace("  ", " "))
         return
     where = f"pushed to {result.branch}" if result.pushed else f"committed on {result.branch or 'detached HEAD'}"
     tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
-    count = f"{len(result.changed)} site" + ("s" if len(result.changed) != 1 else "")
-    err(f"{result.model} {result.version} -> {count}, commit {result.commit[:12]}, {where}{tries}")
+    err(f"{result.model} {result.version} -> {count(len(result.changed), 'site')}, commit {result.commit[:12]}, {where}{tries}")
     if output is Output.table:
         for line in change_lines(result.changes):
             typer.echo(line)

@@ -47,3 +47,8 @@ def grouped(items: Iterable[tuple[Hashable, str]]) -> list[tuple[Hashable, list[
 def short(digest: str) -> str:
     """A digest as people read it: ``sha256:`` and 12 hex characters (accepted back as a prefix)."""
     return digest[:19] if digest else "-"
+
+
+def count(n: int, noun: str, plural: str = "") -> str:
+    """``1 site``, ``3 sites``: a number and its noun in the right form."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

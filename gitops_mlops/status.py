@@ -25,8 +25,8 @@ from gitops_mlops.imageref import same_repository
 from gitops_mlops.inputs import References
 from gitops_mlops.provenance import pin_set_in, where_set
 from gitops_mlops.rendercache import RenderCache
-from gitops_mlops.scaffold import initial_digest
 from gitops_mlops.renders import ModelMatcher, render_state, split_image
+from gitops_mlops.scaffold import initial_digest
 from gitops_mlops.sites import discover_sites, select, site_pin_fields
 
 

@@ -88,7 +88,22 @@ def test_one_vocabulary_in_json_and_yaml(gitops_repo, fmt):
     assert models[0]["model"] == "fraud-detector" and models[0]["repository"] == "quay.io/example/fraud-detector"
     rows = load(cli("status", "-o", fmt, cwd=gitops_repo.work).out)
     row = rows[0]
-    assert set(row) == {"site", "stage", "model", "version", "digest", "image", "pinned", "source", "drift", "behind", "hold", "verification", "mirrored", "placeholder"}
+    assert set(row) == {
+        "site",
+        "stage",
+        "model",
+        "version",
+        "digest",
+        "image",
+        "pinned",
+        "source",
+        "drift",
+        "behind",
+        "hold",
+        "verification",
+        "mirrored",
+        "placeholder",
+    }
     assert row["digest"].startswith("sha256:") and len(row["digest"]) == 71 and row["image"].endswith("@" + row["digest"])
     assert load(cli("history", "fraud-detector", "-o", fmt, cwd=gitops_repo.work).out) == []
     assert load(cli("holds", "-o", fmt, cwd=gitops_repo.work).out) == []

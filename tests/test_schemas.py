@@ -312,7 +312,7 @@ def test_validate_checks_the_example_strictly_against_the_real_crds(gitops_repo)
     assert result.code == 0, result.err
     assert all(r["ok"] and r["notChecked"] == [] for r in json.loads(result.out))
     loose = cli("validate", cwd=gitops_repo.work)  # no CRDs: the custom resources are noted, not passed
-    assert loose.code == 0 and "note: InferenceService (serving.kserve.io/v1beta1) at 5 site(s)" in loose.err and "not checked: no schema" in loose.err
+    assert loose.code == 0 and "note: InferenceService (serving.kserve.io/v1beta1) at 5 sites" in loose.err and "not checked: no schema" in loose.err
     strict = cli("validate", "--strict", cwd=gitops_repo.work)
     assert strict.code == 4 and "site cloud: Route (route.openshift.io/v1): no schema to check it against (--strict)" in strict.out
 

@@ -27,8 +27,8 @@ def test_placeholder_pins_are_reported_until_promoted(gitops_repo):
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
     result = cli("validate", cwd=gitops_repo.work)
     assert result.code == 0
-    assert "note: fraud-detector at 4 site(s) (cloud, edge/austin-01, edge/berlin-01 and 1 more) still runs the placeholder digest" in result.err
-    assert "note: demand-forecast at 5 site(s)" in result.err and "not yet promoted" in result.err
+    assert "note: fraud-detector at 4 sites (cloud, edge/austin-01, edge/berlin-01 and 1 more) still runs the placeholder digest" in result.err
+    assert "note: demand-forecast at 5 sites" in result.err and "not yet promoted" in result.err
 
 
 def test_a_modelcar_pin_without_a_digest_or_malformed_is_reported_with_its_line(gitops_repo):

@@ -84,7 +84,7 @@ def test_one_query_per_check_and_stage_and_each_verdict(gitops_repo, prometheus)
         "edge/austin-01": ("inconclusive", []),  # no series for it
         "edge/singapore-01": ("failed", [0.1, "NaN"]),  # several series; the max of a NaN is NaN, which compares false
     }
-    assert "3 of 4 site(s) did not pass" in result.err
+    assert "3 of 4 sites did not pass" in result.err
 
 
 def test_the_table_names_site_check_verdict_values_and_why(gitops_repo, prometheus):
@@ -339,7 +339,7 @@ def test_watch_verifies_and_acts_each_run(gitops_repo, prometheus):
     result = cli("watch", "fraud-detector", "--site", "edge", "--interval", "0s", "--times", "2", "--push", cwd=gitops_repo.work)
     assert result.code == 0, result.err
     runs = [line for line in result.err.splitlines() if line.startswith("fraud-detector: ")]
-    assert len(runs) == 2 and all("at 3 site(s), 1 queries" in r for r in runs)  # one query for the stage, whatever builds its sites run
+    assert len(runs) == 2 and all("at 3 sites, 1 query" in r for r in runs)  # one query for the stage, whatever builds its sites run
     assert result.err.count("rolled back edge/berlin-01, edge/singapore-01") == 1  # the second run finds nothing new to do
 
 
