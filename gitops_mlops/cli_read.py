@@ -98,7 +98,7 @@ def validate(
         for r in reports if verbose else failed:
             typer.echo(f"ok    {r.site}" if r.ok else f"FAIL  {r.site}: {'; '.join(r.errors)}")
     for model, names in grouped((m, r.site) for r in reports for m in r.placeholders):
-        err(f"note: {model} at {count(len(names), 'site')} ({some(names)}) still runs the placeholder digest init wrote: not yet promoted")
+        err(f"note: {model} at {count(len(names), 'site')} ({some(names)}) still runs the placeholder digest (as 'gitops-mlops init' writes it): not yet promoted")
     if not strict:
         for kind, names in grouped((k, r.site) for r in reports for k in r.unchecked):
             err(f"note: {kind} at {count(len(names), 'site')} ({some(names)}) not checked: no schema (give its CRD with --crds or schemas.crds)")

@@ -5,14 +5,22 @@
 # a refused out-of-order promotion, and a pull-request promotion.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/bootstrap.sh
+# Prometheus (Debian's package) runs the closing-the-loop act on loopback; bootstrap installs it.
+if ! bash scripts/bootstrap.sh --with-monitoring; then
+  [ -x "${GITOPS_MLOPS_VENV:-.venv}/bin/gitops-mlops" ] || exit 1
+  echo "demo: Prometheus could not be installed (apt-get install prometheus); the closing-the-loop act will say so and be skipped" >&2
+fi
 export PATH="$PWD/${GITOPS_MLOPS_VENV:-.venv}/bin:$PATH"
 PROJECT="$PWD"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gitops-mlops-demo.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 export GIT_AUTHOR_NAME="Model Pipeline" GIT_AUTHOR_EMAIL="pipeline@example.com"
 export GIT_COMMITTER_NAME="Model Pipeline" GIT_COMMITTER_EMAIL="pipeline@example.com"
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then  # bold commands on a terminal; plain text into a pipe or a log
+  step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+else
+  step() { printf '\n$ %s\n' "$*"; }
+fi
 run() { step "$*"; "$@"; }
 
 # A bare remote that Argo CD would watch, seeded with this project's example layout.

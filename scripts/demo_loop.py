@@ -28,7 +28,8 @@ SECRET = "demo-secret"
 
 
 def step(text: str) -> None:
-    print(f"\n\033[1m$ {text}\033[0m", flush=True)
+    bold = sys.stdout.isatty() and not os.environ.get("NO_COLOR")  # plain text into a pipe or a log
+    print(f"\n\033[1m$ {text}\033[0m" if bold else f"\n$ {text}", flush=True)
 
 
 def run(*args: str, ok: tuple[int, ...] = (0,)) -> None:
@@ -74,7 +75,7 @@ def checks(address: str, stage: str) -> str:
 
 def main() -> int:
     if not shutil.which("prometheus") or not shutil.which("promtool"):
-        print("\n# the verify loop needs Prometheus on loopback (apt-get install prometheus); skipped", flush=True)
+        print("\n# SKIPPED: closing the loop needs Prometheus on loopback (apt-get install prometheus), and it could not be installed", flush=True)
         return 0
     from prometheus_server import PrometheusServer
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import DIGEST_B, PROJECT_ROOT
 
 from gitops_mlops.promotion import promote
@@ -42,3 +43,14 @@ def test_pr_check_fails_with_the_validation_exit_code(gitops_repo, tmp_path):
     result = run_check(gitops_repo.work, comment)
     assert result.returncode == 4 and "malformed digest" in result.stdout + result.stderr
     assert not comment.exists()
+
+
+@pytest.mark.slow
+def test_the_demo_runs_every_act_and_prints_no_escape_codes_into_a_pipe():
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("NO_COLOR", None)
+    demo = subprocess.run(["bash", str(PROJECT_ROOT / "scripts" / "demo.sh")], env=env, capture_output=True, text=True, timeout=600)
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+    assert "\x1b" not in demo.stdout + demo.stderr
+    assert "SKIPPED" not in demo.stdout  # the closing-the-loop act ran: Prometheus is there or was installed
+    assert "Action: rollback" in demo.stdout and "--to edge --push" in demo.stdout
