@@ -102,11 +102,12 @@ def remove_site(
     target_branch: TargetOpt = None,
     branch: BranchOpt = None,
     author: AuthorOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Remove the last site of a stage too (the commit message records it).")] = False,
     output: OutputOpt = Output.table,
 ) -> None:
-    """Remove a site's overlay (refused while another site builds on it) and its holds, in one commit."""
+    """Remove a site's overlay, its holds and the Argo CD Application that syncs it, in one commit (refused while another site builds on it, or when it is its stage's last)."""
     from gitops_mlops.requests import Publish
     from gitops_mlops.siteadmin import remove_site as run
 
     use_author(author)
-    _report(run(repo, name, Publish(push=push, remote=remote, target_branch=target_branch, branch=branch)), output)
+    _report(run(repo, name, Publish(push=push, remote=remote, target_branch=target_branch, branch=branch), force=force), output)

@@ -78,7 +78,7 @@ def validate(
 ) -> None:
     """Render the selected sites with kustomize; check every model is pinned by digest, every object against its schema, KServe serving sense."""
     from gitops_mlops.sites import select, shard
-    from gitops_mlops.validate import schemas_for, validate_sites
+    from gitops_mlops.validate import repository_problems, schemas_for, validate_sites
 
     config, found = _context(repo)
     if files:
@@ -94,16 +94,22 @@ def validate(
     schemas = None if no_schemas else schemas_for(repo, config, tuple(crds))
     reports = validate_sites(repo, config, chosen, schemas=schemas, strict=strict)
     failed = [r for r in reports if not r.ok]
+    whole = not files and not site and (shard_of is None or shard_of.split("/")[0].strip() == "1")  # once, not per shard
+    problems = repository_problems(repo, config, found) if whole else []
     if not emit(output, [r.as_json() for r in reports]):
         for r in reports if verbose else failed:
             typer.echo(f"ok    {r.site}" if r.ok else f"FAIL  {r.site}: {'; '.join(r.errors)}")
+    for problem in problems:
+        err(f"error: {problem}")
     for model, names in grouped((m, r.site) for r in reports for m in r.placeholders):
-        err(f"note: {model} at {count(len(names), 'site')} ({some(names)}) still runs the placeholder digest (as 'gitops-mlops init' writes it): not yet promoted")
+        err(
+            f"note: {model} at {count(len(names), 'site')} ({some(names)}) still runs the placeholder digest (as 'gitops-mlops init' writes it): not yet promoted"
+        )
     if not strict:
         for kind, names in grouped((k, r.site) for r in reports for k in r.unchecked):
             err(f"note: {kind} at {count(len(names), 'site')} ({some(names)}) not checked: no schema (give its CRD with --crds or schemas.crds)")
-    if failed:
-        raise RenderError(f"{len(failed)} of {len(reports)} sites failed validation")
+    if failed or problems:
+        raise RenderError(f"{len(failed)} of {len(reports)} sites failed validation" + (f"; {count(len(problems), 'repository problem')}" if problems else ""))
     err(f"{count(len(reports), 'site')} valid")
 
 

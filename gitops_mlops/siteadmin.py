@@ -16,10 +16,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_mlops import trailers
+from gitops_mlops import applications, trailers
 from gitops_mlops.config import CONFIG_FILE, load_config
 from gitops_mlops.edit import write_atomic
-from gitops_mlops.errors import InputError, RenderError
+from gitops_mlops.errors import InputError, PolicyError, RenderError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.holds import remove_holds
 from gitops_mlops.inputs import References, check_references, readers, site_dir
@@ -128,7 +128,9 @@ def add_site(repo_dir: Path, name: str, like: str, options: Publish = Publish())
     return publish(git, options, config, apply)
 
 
-def remove_site(repo_dir: Path, name: str, options: Publish = Publish()) -> SiteChange:
+def remove_site(repo_dir: Path, name: str, options: Publish = Publish(), force: bool = False) -> SiteChange:
+    """Remove a site's folder, its holds and the Argo CD Application that syncs it, in one commit;
+    refused while another site builds on it, and (unless ``force``) when it is its stage's last."""
     repo_dir = Path(repo_dir).resolve()
     options.check()
     config = load_config(repo_dir)
@@ -141,34 +143,40 @@ def remove_site(repo_dir: Path, name: str, options: Publish = Publish()) -> Site
     builds_on = readers(repo_dir, all_sites, config.policy.remote_resources, refs, {site_dir(repo_dir, site, refs)}, {name})
     if builds_on:
         raise InputError(f"site {name!r}: {builds_on[0].name} builds on {site.path}; remove or change it first")
+    emptied = not any(s.stage == site.stage and s.name != name for s in all_sites)
+    if emptied and not force:
+        raise PolicyError(
+            f"site {name!r} is the last site of stage {site.stage!r}: the next stage's gate would have nothing to wait for; "
+            "add another site to the stage first, or pass --force"
+        )
+    apps, kustomizations = applications.removal(repo_dir, site.path)
     git = GitRepo(repo_dir)
     git.check_identity()
-    refuse_dirty(git, [site.path, CONFIG_FILE])
+    refuse_dirty(git, [site.path, CONFIG_FILE, *apps, *kustomizations])
+    note = f"\n\nStage {site.stage} has no site left (--force)." if emptied else ""
 
     def apply() -> SiteChange:
-        files = [f for f in git.run("ls-files", "-z", "--", site.path).split("\0") if f]
+        files = [f for f in git.run("ls-files", "-z", "--", site.path, *apps).split("\0") if f]
         before = (repo_dir / CONFIG_FILE).read_text(encoding="utf-8")
         after, removed = before, 0
         for model in config.models:
             after, gone = remove_holds(after, model.name, {name})
             removed += len(gone)
-        saved = {f: (repo_dir / f).read_bytes() for f in files}
+        edits = {**kustomizations, **({CONFIG_FILE: after} if after != before else {})}
+        saved = {f: (repo_dir / f).read_bytes() for f in [*files, *edits]}
         try:
             for f in files:
                 os.unlink(repo_dir / f)
-            if after != before:
-                write_atomic(repo_dir / CONFIG_FILE, after)
-                files.append(CONFIG_FILE)
-            sha = git.commit(files, trailers.site_message("remove-site", name, f"remove site {name}"))
+            for f, text in edits.items():
+                write_atomic(repo_dir / f, text)
+            sha = git.commit([*files, *edits], trailers.site_message("remove-site", name, f"remove site {name}", note))
         except BaseException:
             for f, data in saved.items():
                 (repo_dir / f).parent.mkdir(parents=True, exist_ok=True)
                 (repo_dir / f).write_bytes(data)
-            if after != before:
-                write_atomic(repo_dir / CONFIG_FILE, before)
             raise
         shutil.rmtree(repo_dir / site.path, ignore_errors=True)  # what git does not track there (none after a clean check)
-        return SiteChange("remove-site", name, site.stage, site.path, tuple(files), holds_removed=removed, commit=sha, branch=git.branch())
+        return SiteChange("remove-site", name, site.stage, site.path, (*files, *edits), holds_removed=removed, commit=sha, branch=git.branch())
 
     return publish(git, options, config, apply)
 

@@ -76,9 +76,9 @@ def write(record: Record) -> str:
     return record.subject + "\n\n" + (body + "\n\n" if body else "") + "\n".join(trailers) + "\n"
 
 
-def site_message(action: str, site: str, subject: str) -> str:
+def site_message(action: str, site: str, subject: str, body: str = "") -> str:
     """The message of a commit that adds or removes a site (no model: ``history`` skips it)."""
-    return f"{subject}\n\n{folded('Sites', (site,))}\nAction: {action}\n"
+    return f"{subject}{body}\n\n{folded('Sites', (site,))}\nAction: {action}\n"
 
 
 def subject(action: str, model: str, version: str, sites: list[str] | tuple[str, ...]) -> str:

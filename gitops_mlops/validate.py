@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from gitops_mlops import kustomization
+from gitops_mlops import applications, kustomization
 from gitops_mlops.config import Config
 from gitops_mlops.errors import GitOpsError
 from gitops_mlops.imageref import canonical
@@ -216,3 +216,16 @@ def schemas_for(repo: Path, config: Config, extra_crds: tuple[Path, ...] = (), c
         return Schemas(config.schemas.kubernetes_version, crds, cache)
     with RenderCache(repo) as own:
         return Schemas(config.schemas.kubernetes_version, crds, own)
+
+
+def repository_problems(repo: Path, config: Config, sites: tuple[Site, ...]) -> list[str]:
+    """What is wrong with the repository as a whole: a configured stage without a site (the next
+    stage's gate would have nothing to wait for) and an Argo CD Application syncing a folder that
+    does not exist."""
+    staged = {site.stage for site in sites}
+    problems = [
+        f"stage {stage.name}: no site (configured in gitops-mlops.yaml); the next stage's gate has nothing to wait for"
+        for stage in config.stages
+        if stage.name not in staged
+    ]
+    return problems + applications.missing_paths(repo)

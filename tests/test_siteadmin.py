@@ -6,6 +6,7 @@ import json
 
 from conftest import DIGEST_B, cli, git, ship, tree_snapshot
 
+from gitops_mlops.rendering import Kustomize
 from gitops_mlops.siteadmin import covered, generator_paths
 
 
@@ -76,3 +77,42 @@ def test_remove_site_takes_its_holds_and_is_refused_while_another_site_builds_on
 def test_the_example_application_set_picks_edge_sites_up(gitops_repo):
     assert generator_paths(gitops_repo.work) == ["overlays/edge/*"]
     assert covered(gitops_repo.work, "overlays/edge/paris-01") and not covered(gitops_repo.work, "overlays/labs/x")
+
+
+def test_remove_site_refuses_to_empty_a_stage_and_force_takes_its_application_too(gitops_repo):
+    snap, remote = tree_snapshot(gitops_repo.work), tree_snapshot(gitops_repo.remote)
+    refused = cli("remove-site", "datacenter", "--push", cwd=gitops_repo.work)
+    assert refused.code == 3
+    assert refused.err.strip().splitlines()[-1].startswith("error: site 'datacenter' is the last site of stage 'datacenter'")
+    assert tree_snapshot(gitops_repo.work) == snap and tree_snapshot(gitops_repo.remote) == remote
+    done = cli("remove-site", "datacenter", "--force", "--push", "-o", "json", cwd=gitops_repo.work)
+    assert done.code == 0, done.err
+    files = json.loads(done.out)["files"]
+    assert "environments/datacenter.yaml" in files and "environments/kustomization.yaml" in files
+    assert not (gitops_repo.work / "environments/datacenter.yaml").exists()
+    assert "datacenter.yaml" not in (gitops_repo.work / "environments/kustomization.yaml").read_text()
+    assert "Stage datacenter has no site left (--force)." in gitops_repo.git("log", "-1", "--format=%B")
+    assert gitops_repo.git("status", "--porcelain") == ""
+    assert Kustomize.find().build(gitops_repo.work / "environments")  # the Argo CD objects still build
+    validate = cli("validate", cwd=gitops_repo.work)
+    assert validate.code == 4
+    assert "error: stage datacenter: no site (configured in gitops-mlops.yaml)" in validate.err
+
+
+def test_validate_reports_an_application_syncing_a_folder_that_is_gone(gitops_repo):
+    cloud = gitops_repo.work / "environments/cloud.yaml"
+    cloud.write_text(cloud.read_text().replace("path: overlays/cloud", "path: overlays/clouds"))
+    result = cli("validate", cwd=gitops_repo.work)
+    assert result.code == 4
+    assert "error: environments/cloud.yaml:" in result.err and "syncs overlays/clouds, which does not exist" in result.err
+    assert cli("validate", "--site", "edge", cwd=gitops_repo.work).code == 0  # a selection checks its sites only
+
+
+def test_remove_site_refuses_an_application_that_shares_its_file(gitops_repo):
+    cloud = gitops_repo.work / "environments/cloud.yaml"
+    cloud.write_text(cloud.read_text() + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: beside-it\n")
+    gitops_repo.git("commit", "-qam", "a second document beside the cloud Application")
+    snap = tree_snapshot(gitops_repo.work)
+    refused = cli("remove-site", "cloud", "--force", cwd=gitops_repo.work)
+    assert refused.code == 2 and "environments/cloud.yaml:" in refused.err and "shares its file; remove it first" in refused.err
+    assert tree_snapshot(gitops_repo.work) == snap
