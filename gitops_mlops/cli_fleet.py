@@ -24,6 +24,7 @@ from gitops_mlops.clikit import (
     use_author,
 )
 from gitops_mlops.errors import InputError
+from gitops_mlops.present import count
 
 
 @app.command(epilog=example("gitops-mlops push", "gitops-mlops push --remote upstream --target-branch main"))
@@ -45,7 +46,7 @@ def push(
         err(f"nothing to push: {result.branch} has every commit")
         return
     tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
-    err(f"pushed {len(result.commits)} commit(s) to {result.branch}{tries}, now at {result.commit[:12]}")
+    err(f"pushed {count(len(result.commits), 'commit')} to {result.branch}{tries}, now at {result.commit[:12]}")
 
 
 @app.command(epilog=example("gitops-mlops check", "gitops-mlops check -o json"))
@@ -58,7 +59,7 @@ def check(repo: RepoOpt = Path("."), output: OutputOpt = Output.table) -> None:
         for p in found:
             typer.echo(f"{p.check}: {p.problem}")
     if found:
-        raise InputError(f"{len(found)} problem(s) found")
+        raise InputError(f"{count(len(found), 'problem')} found")
     err("no problems found")
 
 

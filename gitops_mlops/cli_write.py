@@ -200,7 +200,7 @@ def update(
             typer.echo("".join(u.diff for u in report.updates), nl=False)
     changed = [u for u in report.updates if u.status in ("updated", "would-update") and u.sites]
     verb = "would change" if dry_run else "changed"
-    err(f"update: {len(changed)} promotion(s) {verb}, {report.requests} registry request(s)" + ("; nothing written" if dry_run else ""))
+    err(f"update: {count(len(changed), 'promotion')} {verb}, {count(report.requests, 'registry request')}" + ("; nothing written" if dry_run else ""))
     opened = next((u.pull_request for u in changed if u.pull_request), "")
     if opened:
         err(f"pull request: {opened}")

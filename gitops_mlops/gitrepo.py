@@ -381,6 +381,10 @@ class GitRepo:
         try:
             self._git.fetch("--quiet", "--no-tags", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
         except GitCommandError as exc:
+            if "couldn't find remote ref" in _reason(exc).lower():
+                raise GitError(
+                    f"remote {remote} has no branch {branch} yet: publish this repository's commits with 'gitops-mlops push', then run again"
+                ) from None
             raise GitError(f"git fetch {remote} {branch}: {_reason(exc)}") from None
         return self.resolve(f"refs/remotes/{remote}/{branch}")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from gitops_mlops.errors import GitError, InputError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.identity import identity_env
+from gitops_mlops.present import count
 from gitops_mlops.scaffold import ScaffoldSpec, render_layout
 
 
@@ -45,7 +46,7 @@ def init_repository(directory: Path, spec: ScaffoldSpec, force: bool = False, re
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(text.encode("utf-8"))
     models = ", ".join(name for name, *_ in spec.models)
-    message = f"init gitops-mlops repository: {models}; {len(spec.edge_sites)} edge sites\n\nAction: init\n"
+    message = f"init gitops-mlops repository: {models}; {count(len(spec.edge_sites), 'edge site')}\n\nAction: init\n"
     try:
         sha = git.commit(sorted(layout), message)
     except GitError as exc:

@@ -1,4 +1,5 @@
-"""``gitops-mlops check``: what would stop a promotion, found before one runs, offline.
+"""``gitops-mlops check``: what would stop a promotion, found before one runs (offline, but for
+asking the remote whether it has the target branch).
 
 One line per problem: the configuration, stages without sites, registries whose named
 credentials or CA file are missing, the git identity, the remote, kustomize.
@@ -46,10 +47,10 @@ def problems(repo_dir: Path) -> list[Problem]:
                 found.append(Problem("registries", f"registry {spec.host}: the variable {variable} named for its credentials is not set"))
         if spec.ca_file and not (repo_dir / spec.ca_file).is_file() and not Path(spec.ca_file).is_file():
             found.append(Problem("registries", f"registry {spec.host}: CA file {spec.ca_file} does not exist"))
-    return [*found, *_git(repo_dir, config.remote), *_kustomize()]
+    return [*found, *_git(repo_dir, config.remote, config.target_branch), *_kustomize()]
 
 
-def _git(repo_dir: Path, remote: str | None) -> list[Problem]:
+def _git(repo_dir: Path, remote: str | None, target: str | None = None) -> list[Problem]:
     out = []
     try:
         git = GitRepo(repo_dir)
@@ -61,6 +62,12 @@ def _git(repo_dir: Path, remote: str | None) -> list[Problem]:
         out.append(Problem("git", str(exc)))
     if remote and git.remote_url(remote) is None:
         out.append(Problem("git", f"no remote {remote!r} (the config's remote): --push and diff's default base need it; git remote add {remote} URL"))
+    elif remote and target:
+        try:
+            if not git.remote_branch_exists(remote, target):
+                out.append(Problem("git", f"remote {remote!r} has no branch {target!r} yet: publish this repository's commits with 'gitops-mlops push'"))
+        except GitOpsError as exc:
+            out.append(Problem("git", str(exc)))
     return out
 
 

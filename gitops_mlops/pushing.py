@@ -9,7 +9,6 @@ from pathlib import Path
 from gitops_mlops import recovery
 from gitops_mlops.config import load_config
 from gitops_mlops.gitrepo import GitRepo
-from gitops_mlops.localcommits import own_local_commits
 from gitops_mlops.publish import journaled, publish
 from gitops_mlops.requests import Publish
 
@@ -35,9 +34,9 @@ def push_local(repo_dir: Path, options: Publish = Publish()) -> Pushed:
     git.check_identity()  # replaying a commit writes a new one
     recovery.recover(git)
     remote, target = options.remote or config.remote, options.target_branch or config.target_branch
-    if git.has_remote(remote) and git.fetch_if_exists(remote, target) is None:  # a new remote: the first push
+    if git.has_remote(remote) and git.fetch_if_exists(remote, target) is None:  # a new remote: the first push publishes HEAD as it is
         head = git.head()
-        commits = tuple(own_local_commits(git, head, None, f"{remote}/{target}"))
+        commits = tuple(git.run("rev-list", "--reverse", head).split()) if head is not None else ()
         if head is not None:
             git.push(remote, head, target)
         return Pushed(commits=commits, commit=head, pushed=head is not None, branch=target, attempts=1)

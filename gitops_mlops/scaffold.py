@@ -21,7 +21,8 @@ from gitops_mlops.imageref import parse_repository
 from gitops_mlops.names import BRANCH_RE, NAME_RE
 
 _NAME_RULE = "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"
-_URL_RE = re.compile(r"^[A-Za-z0-9][^\s\x00-\x1f\x7f\"'#\\{}]*$")
+# https://, ssh://, git@host:path, file:// and a local path (absolute or relative) alike
+_URL_RE = re.compile(r"^[A-Za-z0-9/.~][^\s\x00-\x1f\x7f\"'#\\{}]*$")
 _URL_CREDENTIALS_RE = re.compile(r"^(?:https?://[^/@]+@|[a-z][a-z0-9+.-]*://[^/@:]+:[^/@]*@)", re.I)
 
 INITIAL_VERSION = "1.0.0"
@@ -102,7 +103,7 @@ def _check(spec: ScaffoldSpec) -> None:
         raise InputError("repository URL: must not carry credentials (it is committed and shown to Argo CD); use a repository secret")
     if not isinstance(url, str) or not _URL_RE.match(url):
         shown = "<not shown: it holds '@'>" if isinstance(url, str) and "@" in url else repr(url)
-        raise InputError(f"repository URL {shown}: empty, or has whitespace, control characters, quotes, '#', braces or backslashes")
+        raise InputError(f"repository URL {shown}: empty, starts with '-', or has whitespace, control characters, quotes, '#', braces or backslashes")
     if not isinstance(spec.target_branch, str) or not BRANCH_RE.match(spec.target_branch):
         raise InputError(f"target branch {spec.target_branch!r}: not a valid git branch name")
 

@@ -141,3 +141,34 @@ def test_init_without_a_git_identity_is_refused_before_anything_is_written(tmp_p
     authored = cli("init", str(tmp_path / "r"), "--author", "Ada Lovelace <ada@example.com>", env=env)
     assert authored.code == 0, authored.err
     assert git(tmp_path / "r", "log", "-1", "--format=%an <%ae> / %cn <%ce>").strip() == "Ada Lovelace <ada@example.com> / Ada Lovelace <ada@example.com>"
+
+
+@pytest.mark.parametrize("form", ["path", "file", "relative"])
+def test_a_new_remote_works_the_first_time_in_every_local_form(tmp_path, form):
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "--initial-branch=main", str(remote))
+    url = {"path": str(remote), "file": f"file://{remote}", "relative": "../remote.git"}[form]
+    work = tmp_path / "r"
+    made = cli("init", str(work), "--model", "fraud=quay.io/acme/fraud", "--edge-sites", "1", "--repo-url", url)
+    assert made.code == 0, made.err
+    check = cli("check", cwd=work)  # the remote has no main yet: check says so, with the command that fixes it
+    assert check.code == 2 and "remote 'origin' has no branch 'main' yet: publish this repository's commits with 'gitops-mlops push'" in check.out
+    before = git(work, "rev-parse", "HEAD")
+    image = "quay.io/acme/fraud:1.1.0@sha256:" + "a" * 64
+    refused = cli("promote", "fraud", image, "--to", "datacenter", "--push", "--no-verify", cwd=work)
+    assert refused.code == 5 and "has no branch main yet: publish this repository's commits with 'gitops-mlops push'" in refused.err
+    assert git(work, "rev-parse", "HEAD") == before and git(work, "status", "--porcelain") == ""
+    (work / "gitops-mlops.yaml").write_text((work / "gitops-mlops.yaml").read_text() + "# a line by hand before the first push\n")
+    git(work, "commit", "-qam", "by hand")
+    pushed = cli("push", cwd=work)  # the fix the lines above name: the first push publishes HEAD as it is, hand commits too
+    assert pushed.code == 0 and "pushed 2 commits to main" in pushed.err, pushed.err
+    assert cli("check", cwd=work).code == 0
+    assert cli("promote", "fraud", image, "--to", "datacenter", "--push", "--no-verify", cwd=work).code == 0
+    assert git(remote, "rev-parse", "main") == git(work, "rev-parse", "HEAD")
+
+
+@pytest.mark.parametrize("url", ["https://git.example.com/ml.git", "ssh://git@git.example.com/ml.git", "git@git.example.com:ml/fleet.git", "/srv/git/ml.git"])
+def test_init_takes_every_usual_form_of_repository_url(tmp_path, url):
+    result = cli("init", str(tmp_path / "r"), "--repo-url", url)
+    assert result.code == 0, result.err
+    assert parse_config((tmp_path / "r/gitops-mlops.yaml").read_text()).repo_url == url

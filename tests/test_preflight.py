@@ -23,7 +23,7 @@ def test_each_problem_is_one_line_and_nothing_is_written(gitops_repo, tmp_path):
     env = {"GITOPS_MLOPS_KUSTOMIZE": "no-such-kustomize build", "GIT_CONFIG_GLOBAL": str(tmp_path / "none"), "EMAIL": ""}
     (tmp_path / "none").write_text("")
     result = cli("check", "-o", "json", cwd=gitops_repo.work, env=env)
-    assert result.code == 2 and "problem(s) found" in result.err
+    assert result.code == 2 and "problems found" in result.err
     found = json.loads(result.out)
     checks = [p["check"] for p in found]
     assert checks == ["stages", "registries", "registries", "registries", "git", "git", "kustomize"], found
