@@ -9,7 +9,7 @@ import typer
 
 from gitops_mlops.clikit import ModelArg, Output, OutputOpt, PushOpt, RepoOpt, SitesOpt, app, emit, err, example, table
 from gitops_mlops.errors import InputError, MonitoringError, PolicyError
-from gitops_mlops.present import count, short
+from gitops_mlops.present import count, grouped, short, some
 
 
 @app.command(
@@ -55,7 +55,7 @@ def verify(
         table(rows, ["SITE", "STAGE", "VERSION", "DIGEST", "CHECK", "VERDICT", "VALUES", "CONDITION / WHY"])
     if report.recorded:
         err(
-            f"recorded {len(report.sites)} verification(s) in commit {report.recorded[:12]} on gitops-mlops/verifications"
+            f"recorded {count(len(report.sites), 'verification')} in commit {report.recorded[:12]} on gitops-mlops/verifications"
             + (", pushed" if report.pushed else "")
         )
     if act:
@@ -64,9 +64,10 @@ def verify(
         raise MonitoringError(report.errors[0] + (f" (and {len(report.errors) - 1} more)" if len(report.errors) > 1 else ""))
     bad = [s for s in report.sites if s.verdict != "successful"]
     if bad:
-        first = next(c for c in bad[0].checks if c.verdict != "successful")
-        raise PolicyError(f"{len(bad)} of {count(len(report.sites), 'site')} did not pass: {bad[0].site} {first.check} {first.verdict}")
-    err(f"{count(len(report.sites), 'site')} verified: {report.model} passed every check ({report.requests} quer{'y' if report.requests == 1 else 'ies'})")
+        groups = grouped(((c.check, c.verdict), s.site) for s in bad for c in s.checks if c.verdict != "successful")
+        why = "; ".join(f"{check} {verdict} at {some(sites)}" for (check, verdict), sites in groups)
+        raise PolicyError(f"{len(bad)} of {count(len(report.sites), 'site')} did not pass: {why}")
+    err(f"{count(len(report.sites), 'site')} verified: {report.model} passed every check ({count(report.requests, 'query', 'queries')})")
 
 
 def _act(repo: Path, report, push: bool) -> None:

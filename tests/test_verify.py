@@ -84,7 +84,10 @@ def test_one_query_per_check_and_stage_and_each_verdict(gitops_repo, prometheus)
         "edge/austin-01": ("inconclusive", []),  # no series for it
         "edge/singapore-01": ("failed", [0.1, "NaN"]),  # several series; the max of a NaN is NaN, which compares false
     }
-    assert "3 of 4 sites did not pass" in result.err
+    last = result.err.strip().splitlines()[-1]  # every failed site is named, grouped by check and verdict
+    assert last.startswith("error: 3 of 4 sites did not pass: ")
+    assert "latency failed at edge/berlin-01, edge/singapore-01" in last
+    assert "latency inconclusive at edge/austin-01" in last
 
 
 def test_the_table_names_site_check_verdict_values_and_why(gitops_repo, prometheus):
