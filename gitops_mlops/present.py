@@ -24,6 +24,7 @@ def dump(data, fmt: str) -> str:
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
     yaml.sort_base_mapping_type_on_output = False
+    yaml.width = 2**16  # a digest or an image reference stays on its key's line, as a reader greps for it
     stream = io.StringIO()
     yaml.dump(data, stream)
     return stream.getvalue()
