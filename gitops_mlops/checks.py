@@ -173,9 +173,7 @@ def read_checks(source: str, owner: Reader, where: str) -> tuple[Check, ...]:
         if provider is None or "prometheus" not in provider.values:
             raise InputError(f"{at}: needs provider.prometheus.address")
         p = Reader(source, provider.values["prometheus"], f"check {name!r} provider.prometheus", {"address", "bearerTokenEnv", "caFile"})
-        address = p.str("address")
-        if not re.match(r"^https?://[^\s/]+", address):
-            raise r.error(p.values["address"], f"check {name!r}: provider.prometheus.address {address!r} is not an http(s):// URL")
+        address = p.url("address")
         success, failure = r.str("successCondition", default=""), r.str("failureCondition", default="")
         if not success and not failure:
             raise InputError(f"{at}: needs a successCondition or a failureCondition")
@@ -207,7 +205,4 @@ def read_retrain(source: str, node: Node | None) -> Retrain | None:
     if node is None:
         return None
     r = Reader(source, node, "retrain", {"url", "secretEnv"})
-    url = r.str("url")
-    if not re.match(r"^https?://[^\s/]+", url):
-        raise r.error(r.values["url"], f"retrain.url {url!r} is not an http(s):// URL")
-    return Retrain(url=url, secret_env=r.str("secretEnv", default=""))
+    return Retrain(url=r.url("url"), secret_env=r.str("secretEnv", default=""))
