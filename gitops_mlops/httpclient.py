@@ -26,7 +26,7 @@ MAX_REDIRECTS = 5
 DEFAULT_LIMIT = 16 * 1024 * 1024
 REDIRECTS = (301, 302, 303, 307, 308)
 _SECRET_PARAM = re.compile(r"(?i)(token|key|secret|passw|pwd|sig|auth|credential|session|code)")
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()]*[^\s'\"<>().,;:]")  # not the punctuation after it
 
 
 class HttpFailure(Exception):
