@@ -21,14 +21,11 @@ import hmac
 import json
 import os
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_mlops import verifications
+from gitops_mlops import httpclient, verifications
 from gitops_mlops.config import load_config
 from gitops_mlops.errors import InputError, MonitoringError
 from gitops_mlops.gitrepo import GitRepo
@@ -129,8 +126,7 @@ def _triggers(repo_dir, config, report: VerifyReport, failing, commit, push, sle
 
 
 def _shown(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit((parts.scheme, parts.hostname + (f":{parts.port}" if parts.port else ""), parts.path, "", ""))
+    return httpclient.redact_url(url).split("?")[0].replace("***@", "")
 
 
 def _post(target, payload: dict, key: str, sleep) -> None:
@@ -146,15 +142,16 @@ def _post(target, payload: dict, key: str, sleep) -> None:
     for attempt in range(ATTEMPTS):
         if attempt:
             sleep(0.5 * 2 ** (attempt - 1))
-        try:
-            with urllib.request.urlopen(urllib.request.Request(target.url, data=body, headers=headers, method="POST"), timeout=30) as response:
-                if 200 <= response.status < 300:
-                    return
-                cause = f"HTTP {response.status}"
-        except urllib.error.HTTPError as exc:
-            cause = f"HTTP {exc.code}"
-            if exc.code < 500 and exc.code != 429:
-                break  # the listener refused it: asking again will not help
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            cause = f"unreachable: {getattr(exc, 'reason', exc)}"
+        try:  # the signature stays with the listener's origin: a redirect elsewhere is refused
+            response = httpclient.send("POST", target.url, headers=headers, body=body, timeout=30, limit=1024 * 1024)
+        except httpclient.HttpFailure as exc:
+            cause = str(exc)
+            if not exc.retryable:
+                break
+            continue
+        if 200 <= response.status < 300:
+            return
+        cause = f"HTTP {response.status}"
+        if response.status < 500 and response.status != 429:
+            break  # the listener refused it: asking again will not help
     raise MonitoringError(f"retrain trigger {where}: {cause} (after {attempt + 1} attempt(s))")

@@ -16,9 +16,8 @@ import hmac
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
 
+from gitops_mlops import httpclient
 from gitops_mlops.config import Config
 from gitops_mlops.errors import GitOpsError
 from gitops_mlops.gitrepo import GitRepo
@@ -60,16 +59,16 @@ def notify(git: GitRepo, config: Config, before: str | None, after: str, branch:
                 raise GitOpsError(f"argocd.secretEnv names {hook.secret_env}, which is not set")
             headers["X-Hub-Signature-256"] = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
             headers["X-Hub-Signature"] = "sha1=" + hmac.new(secret, body, hashlib.sha1).hexdigest()
-        request = urllib.request.Request(hook.webhook, data=body, headers=headers, method="POST")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            if 200 <= response.status < 300:
-                return True
-            cause = f"HTTP {response.status}"
-    except urllib.error.HTTPError as exc:
-        cause = f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError) as exc:
-        cause = f"unreachable: {getattr(exc, 'reason', exc)}"
+        # the signatures stay with Argo CD's origin: a redirect elsewhere is refused (a warning)
+        response = httpclient.send("POST", hook.webhook, headers=headers, body=body, timeout=10, limit=1024 * 1024)
+        if 200 <= response.status < 300:
+            return True
+        cause = f"HTTP {response.status}"
+    except httpclient.HttpFailure as exc:
+        cause = str(exc)
     except GitOpsError as exc:
         cause = str(exc)
-    sys.stderr.write(f"warning: pushed, but Argo CD's webhook {hook.webhook.split('?')[0]} was not told ({cause}); Argo CD will see it at its next poll\n")
+    sys.stderr.write(
+        f"warning: pushed, but Argo CD's webhook {httpclient.redact_url(hook.webhook)} was not told ({cause}); Argo CD will see it at its next poll\n"
+    )
     return False

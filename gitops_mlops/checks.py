@@ -77,7 +77,60 @@ def parse_duration(text: str, where: str) -> float:
 
 
 def render_query(query: str, args: dict[str, str]) -> str:
-    return _ARG.sub(lambda m: args.get(m.group(1), m.group(0)), query)
+    """``query`` with each ``{{args.NAME}}`` replaced by its value escaped for where it stands, so no value
+    can end a string or a matcher: inside "…" or '…' by PromQL's string escapes (backslash, the quote,
+    control characters); inside `…` (raw, no escapes) a value with a backtick is refused; outside a
+    string only a plain word ([A-Za-z0-9_:]) is put."""
+    out, state, at = [], None, 0
+    for match in _ARG.finditer(query):
+        text = query[at : match.start()]
+        state = _string_state(text, state)
+        value = args.get(match.group(1))
+        out += [text, match.group(0) if value is None else _escaped(value, state, match.group(0))]
+        at = match.end()
+    return "".join(out) + query[at:]
+
+
+def _string_state(text: str, state: str | None) -> str | None:
+    """The quote of the string literal (or '#' of the comment) open after ``text``, from ``state`` before it."""
+    escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif state is None:
+            state = char if char in "\"'`#" else None
+        elif state == "#":
+            state = None if char == "\n" else state
+        elif char == "\\" and state != "`":
+            escaped = True
+        elif char == state:
+            state = None
+    if escaped:
+        raise InputError("query: a placeholder right after a backslash in a string; write the escape apart from it")
+    return state
+
+
+def _escaped(value: str, state: str | None, placeholder: str) -> str:
+    if state in ('"', "'"):
+        return "".join(_escape_char(c, state) for c in value)
+    if state == "`":
+        if "`" in value:
+            raise InputError(f"query: the value of {placeholder} holds a backtick and stands in a raw `…` string: {value!r}")
+        return value
+    if not re.fullmatch(r"[A-Za-z0-9_:]+", value):
+        raise InputError(f"query: {placeholder} stands outside a quoted string and its value {value!r} is not a plain word; quote it")
+    return value
+
+
+def _escape_char(char: str, quote: str) -> str:
+    if char in ("\\", quote):
+        return "\\" + char
+    if char in _CHAR_ESCAPES:
+        return _CHAR_ESCAPES[char]
+    return f"\\x{ord(char):02x}" if ord(char) < 0x20 or ord(char) == 0x7F else char
+
+
+_CHAR_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def uses_build(query: str) -> bool:
@@ -90,6 +143,10 @@ def check_query(query: str, where: str) -> None:
     unknown = sorted({m.group(1) for m in _ARG.finditer(query)} - set(ARGS))
     if unknown:
         raise InputError(f"{where}: query uses {{{{args.{unknown[0]}}}}}; the arguments are {', '.join(ARGS)}")
+    try:
+        render_query(query, {})  # where each placeholder stands: a dangling escape before one is refused here
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
 
 
 def _nan(value) -> bool:
@@ -173,9 +230,7 @@ def read_checks(source: str, owner: Reader, where: str) -> tuple[Check, ...]:
         if provider is None or "prometheus" not in provider.values:
             raise InputError(f"{at}: needs provider.prometheus.address")
         p = Reader(source, provider.values["prometheus"], f"check {name!r} provider.prometheus", {"address", "bearerTokenEnv", "caFile"})
-        address = p.str("address")
-        if not re.match(r"^https?://[^\s/]+", address):
-            raise r.error(p.values["address"], f"check {name!r}: provider.prometheus.address {address!r} is not an http(s):// URL")
+        address = p.url("address")
         success, failure = r.str("successCondition", default=""), r.str("failureCondition", default="")
         if not success and not failure:
             raise InputError(f"{at}: needs a successCondition or a failureCondition")
@@ -207,7 +262,4 @@ def read_retrain(source: str, node: Node | None) -> Retrain | None:
     if node is None:
         return None
     r = Reader(source, node, "retrain", {"url", "secretEnv"})
-    url = r.str("url")
-    if not re.match(r"^https?://[^\s/]+", url):
-        raise r.error(r.values["url"], f"retrain.url {url!r} is not an http(s):// URL")
-    return Retrain(url=url, secret_env=r.str("secretEnv", default=""))
+    return Retrain(url=r.url("url"), secret_env=r.str("secretEnv", default=""))

@@ -418,10 +418,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     argocd = None
     if "argocd" in top.values:
         r = Reader(source, top.values["argocd"], "argocd", {"webhook", "secretEnv"})
-        webhook = r.str("webhook")
-        if not re.match(r"^https?://[^\s/]+", webhook):
-            raise r.error(r.values["webhook"], f"argocd.webhook {webhook!r} is not an http(s):// URL")
-        argocd = ArgoCD(webhook, r.str("secretEnv", default=""))
+        argocd = ArgoCD(r.url("webhook"), r.str("secretEnv", default=""))
 
     forge = None
     if "forge" in top.values:
@@ -429,9 +426,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         kind = r.str("type", default="")
         if kind and kind not in FORGE_TYPES:
             raise r.error(r.values["type"], f"forge.type {kind!r} is not one of {', '.join(FORGE_TYPES)}")
-        url = r.str("url", default="")
-        if url and not re.match(r"^https?://[^\s/]+", url):
-            raise r.error(r.values["url"], f"forge.url {url!r} is not an http(s):// URL")
+        url = r.url("url", default="")
         repository = r.str("repository", default="")
         if repository and not re.match(r"^[\w.-]+(/[\w.-]+)+$", repository):
             raise r.error(r.values["repository"], f"forge.repository {repository!r} is not owner/name")

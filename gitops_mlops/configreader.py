@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from gitops_mlops.errors import InputError
+from gitops_mlops.httpclient import has_credentials, redact_url
 from gitops_mlops.yamlnodes import MappingNode, Node, ScalarNode, SequenceNode, line_of
 
 
@@ -34,6 +35,19 @@ class Reader:
         if pattern is not None and not pattern.match(node.value):
             raise self.error(node, f"{self.where}.{key} {node.value!r} is not a valid name")
         return node.value
+
+    def url(self, key: str, default: str | None = None) -> str:
+        """An http(s):// URL without a user or password: the config is committed, credentials go by their variable."""
+        url = self.str(key, default)
+        if not url:
+            return url
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise self.error(self.values[key], f"{self.where}.{key} {redact_url(url)!r} is not an http(s):// URL")
+        if has_credentials(url):
+            raise self.error(
+                self.values[key], f"{self.where}.{key} {redact_url(url)!r} carries a user or password: the config is committed; give a secret by its variable"
+            )
+        return url
 
     def int(self, key: str, default: int, minimum: int = 0) -> int:
         node = self.values.get(key)

@@ -17,11 +17,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 
+from gitops_mlops import httpclient
 from gitops_mlops.config import FORGE_TYPES, ForgeSpec
 from gitops_mlops.errors import GitError, InputError
 
@@ -99,40 +98,60 @@ def token(target: Target) -> str:
 
 
 class Api:
-    """JSON over HTTPS with the forge's auth header; every failure is one line naming the forge and the cause."""
+    """JSON over HTTPS with the forge's auth header; every failure is one line naming the forge and the cause.
+
+    The token goes to the API's origin only: a redirect to another origin is refused (exit 5)."""
 
     def __init__(self, target: Target, secret: str) -> None:
         self.target = target
         self.headers = {"Accept": "application/json", "User-Agent": "gitops-mlops"}
         if target.type == "github":
-            self.headers |= {"Authorization": f"Bearer {secret}", "Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+            self.headers |= {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+            self.secret = {"Authorization": f"Bearer {secret}"}
         elif target.type == "gitlab":
-            self.headers["PRIVATE-TOKEN"] = secret
+            self.secret = {"PRIVATE-TOKEN": secret}
         else:
-            self.headers["Authorization"] = f"token {secret}"
+            self.secret = {"Authorization": f"token {secret}"}
 
-    def call(self, method: str, path: str, body: dict | None = None, query: dict | None = None):
+    def call(self, method: str, path: str, body: dict | None = None, query: dict | None = None, need: dict | list | None = None):
+        """The answer's JSON; ``need``: the fields (``{"number": int}``) an object answer must have, or
+        ``[fields]`` for a list of such objects (no answer: an empty list)."""
         url = self.target.api + path + ("?" + urllib.parse.urlencode(query) if query else "")
         data = json.dumps(body).encode() if body is not None else None
         headers = self.headers | ({"Content-Type": "application/json"} if data is not None else {})
-        request = urllib.request.Request(url, data=data, headers=headers, method=method)
-        what = f"{self.target.type} {method} {self.target.api}{path}"
+        what = f"{self.target.type} {method} {httpclient.redact_url(self.target.api + path)}"
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            raise GitError(f"{what}: {exc.code} {_cause(exc, self.target)}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise GitError(f"{what}: unreachable ({getattr(exc, 'reason', exc)})") from None
+            response = httpclient.send(method, url, headers=headers, secret=self.secret, body=data, timeout=TIMEOUT)
+        except httpclient.HttpFailure as exc:
+            raise GitError(f"{what}: {exc}") from None
+        if response.status >= 300:
+            raise GitError(f"{what}: {response.status} {_cause(response.status, response.body, self.target)}")
         try:
-            return json.loads(raw) if raw.strip() else None
+            answer = json.loads(response.body) if response.body.strip() else None
         except ValueError:
             raise GitError(f"{what}: the answer is not JSON") from None
+        return answer if need is None else _checked(answer, need, what)
 
 
-def _cause(exc: urllib.error.HTTPError, target: Target) -> str:
+def _checked(answer, need: dict | list, what: str):
+    """``answer`` when it has the fields ``need`` names, each of its type; else a GitError naming the first missing."""
+    if isinstance(need, list):
+        answer = [] if answer is None else answer
+        if not isinstance(answer, list):
+            raise GitError(f"{what}: the answer is not a list")
+        return [_checked(item, need[0], what) for item in answer]
+    for key, kind in need.items():
+        value = answer
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise GitError(f"{what}: the answer has no {key} ({kind.__name__}); not the forge's API, or it changed")
+    return answer
+
+
+def _cause(status: int, body: bytes, target: Target) -> str:
     try:
-        detail = json.loads(exc.read() or b"{}")
+        detail = json.loads(body or b"{}")
     except ValueError:
         detail = {}
     if not isinstance(detail, dict):
@@ -140,6 +159,7 @@ def _cause(exc: urllib.error.HTTPError, target: Target) -> str:
     message = detail.get("message") or detail.get("error") or ""
     if isinstance(message, (dict, list)):
         message = json.dumps(message, sort_keys=True)
+    message = str(message)
     errors = detail.get("errors")
     if isinstance(errors, list) and errors:
         first = errors[0]
@@ -149,16 +169,19 @@ def _cause(exc: urllib.error.HTTPError, target: Target) -> str:
         403: "the token may not do this",
         404: f"no repository {target.repository} (or the token cannot see it)",
         422: "the forge refused the request",
-    }.get(exc.code, exc.reason or "")
+    }.get(status, "")
     text = f"{hint}: {message}" if message else hint
     return " ".join(str(text).split())[:300]
 
 
 def _safe(url: str) -> str:
-    return re.sub(r"//[^@/]*@", "//", url)
+    return httpclient.redact_url(url)
 
 
 # ------------------------------------------------------------------ the three forges
+
+PULL = {"number": int, "html_url": str}  # what the tool reads of a pull request (GitHub, Gitea)
+MERGE = {"iid": int, "web_url": str}  # of a GitLab merge request
 
 
 class GitHub:
@@ -170,11 +193,12 @@ class GitHub:
 
     def open(self, head: str, base: str, title: str, body: str, labels: tuple[str, ...]) -> PullRequest:
         owner = self.api.target.repository.split("/")[0]
-        found = self.api.call("GET", self.repo + "/pulls", query={"state": "open", "head": f"{owner}:{head}", "base": base}) or []
+        query = {"state": "open", "head": f"{owner}:{head}", "base": base}
+        found = self.api.call("GET", self.repo + "/pulls", query=query, need=[{"number": int}])
         if found:
-            pr = self.api.call("PATCH", f"{self.repo}/pulls/{found[0]['number']}", {"title": title, "body": body})
+            pr = self.api.call("PATCH", f"{self.repo}/pulls/{found[0]['number']}", {"title": title, "body": body}, need=PULL)
         else:
-            pr = self.api.call("POST", self.repo + "/pulls", {"title": title, "head": head, "base": base, "body": body})
+            pr = self.api.call("POST", self.repo + "/pulls", {"title": title, "head": head, "base": base, "body": body}, need=PULL)
         if labels:
             self.api.call("POST", f"{self.repo}/issues/{pr['number']}/labels", {"labels": list(labels)})
         return PullRequest(pr["html_url"], pr["number"], created=not found)
@@ -190,13 +214,15 @@ class GitLab:
 
     def open(self, head: str, base: str, title: str, body: str, labels: tuple[str, ...]) -> PullRequest:
         query = {"state": "opened", "source_branch": head, "target_branch": base}
-        found = self.api.call("GET", self.project + "/merge_requests", query=query) or []
+        found = self.api.call("GET", self.project + "/merge_requests", query=query, need=[{"iid": int}])
         fields = {"title": title, "description": body}
         if found:
-            mr = self.api.call("PUT", f"{self.project}/merge_requests/{found[0]['iid']}", fields | ({"add_labels": ",".join(labels)} if labels else {}))
+            mr = self.api.call(
+                "PUT", f"{self.project}/merge_requests/{found[0]['iid']}", fields | ({"add_labels": ",".join(labels)} if labels else {}), need=MERGE
+            )
         else:
             fields |= {"source_branch": head, "target_branch": base, "remove_source_branch": True}
-            mr = self.api.call("POST", self.project + "/merge_requests", fields | ({"labels": ",".join(labels)} if labels else {}))
+            mr = self.api.call("POST", self.project + "/merge_requests", fields | ({"labels": ",".join(labels)} if labels else {}), need=MERGE)
         return PullRequest(mr["web_url"], mr["iid"], created=not found)
 
 
@@ -209,7 +235,7 @@ class Gitea:
     def check(self, labels: tuple[str, ...] = ()) -> None:
         self.api.call("GET", self.repo)
         if labels:  # Gitea takes label ids: the names must exist in the repository
-            known = {item["name"]: item["id"] for item in self._pages(self.repo + "/labels")}
+            known = {item["name"]: item["id"] for item in self._pages(self.repo + "/labels", need={"name": str, "id": int})}
             missing = [name for name in labels if name not in known]
             if missing:
                 raise InputError(f"gitea repository {self.api.target.repository} has no label {missing[0]!r}: create it or drop it from the labels")
@@ -218,19 +244,20 @@ class Gitea:
     def open(self, head: str, base: str, title: str, body: str, labels: tuple[str, ...]) -> PullRequest:
         if labels and labels != self.labels:
             self.check(labels)
-        found = [p for p in self._pages(self.repo + "/pulls", {"state": "open"}) if p["head"]["ref"] == head and p["base"]["ref"] == base]
+        pulls = self._pages(self.repo + "/pulls", {"state": "open"}, need={"number": int, "head.ref": str, "base.ref": str})
+        found = [p for p in pulls if p["head"]["ref"] == head and p["base"]["ref"] == base]
         if found:
-            pr = self.api.call("PATCH", f"{self.repo}/pulls/{found[0]['number']}", {"title": title, "body": body})
+            pr = self.api.call("PATCH", f"{self.repo}/pulls/{found[0]['number']}", {"title": title, "body": body}, need=PULL)
             if self.label_ids:
                 self.api.call("POST", f"{self.repo}/issues/{pr['number']}/labels", {"labels": self.label_ids})
         else:
-            pr = self.api.call("POST", self.repo + "/pulls", {"title": title, "head": head, "base": base, "body": body, "labels": self.label_ids})
+            pr = self.api.call("POST", self.repo + "/pulls", {"title": title, "head": head, "base": base, "body": body, "labels": self.label_ids}, need=PULL)
         return PullRequest(pr["html_url"], pr["number"], created=not found)
 
-    def _pages(self, path: str, query: dict | None = None) -> list[dict]:
+    def _pages(self, path: str, query: dict | None = None, need: dict | None = None) -> list[dict]:
         items: list[dict] = []
         for page in range(1, 101):
-            chunk = self.api.call("GET", path, query={**(query or {}), "page": page, "limit": 50}) or []
+            chunk = self.api.call("GET", path, query={**(query or {}), "page": page, "limit": 50}, need=[need or {}])
             items += chunk
             if len(chunk) < 50:
                 break

@@ -12,12 +12,10 @@ import json
 import math
 import os
 import ssl
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 
-from gitops_mlops import settings
+from gitops_mlops import httpclient, settings
 from gitops_mlops.checks import Prometheus
 from gitops_mlops.errors import InputError, MonitoringError
 
@@ -45,20 +43,27 @@ class Client:
     def query(self, provider: Prometheus, promql: str, at: float | None = None) -> list[Sample]:
         """The instant vector of ``promql`` at ``at`` (a Unix time; default: Prometheus's now)."""
         params = {"query": promql} | ({"time": f"{at:.3f}"} if at is not None else {})
-        headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded", **_auth(provider)}
-        # POST, as the API allows: a stage of thousands of sites makes a query longer than a URL should be
-        request = urllib.request.Request(f"{provider.address}/api/v1/query", data=urllib.parse.urlencode(params).encode(), headers=headers, method="POST")
+        headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
+        where = f"prometheus {httpclient.redact_url(provider.address)}"
         self.requests += 1
         try:
-            with urllib.request.urlopen(request, timeout=settings.monitoring_timeout(), context=_tls(provider)) as response:
-                body = response.read(MAX_RESPONSE + 1)
-        except urllib.error.HTTPError as exc:
-            body = exc.read(MAX_RESPONSE + 1)
-            raise MonitoringError(f"prometheus {provider.address}: {_error_of(body) or f'HTTP {exc.code}'}") from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise MonitoringError(f"prometheus {provider.address}: unreachable: {reason}") from None
-        return _vector(provider, body)
+            # POST, as the API allows: a stage of thousands of sites makes a query longer than a URL should be.
+            # A redirect to another origin is refused: a verdict comes only from the Prometheus configured.
+            response = httpclient.send(
+                "POST",
+                f"{provider.address}/api/v1/query",
+                headers=headers,
+                secret=_auth(provider),
+                body=urllib.parse.urlencode(params).encode(),
+                timeout=settings.monitoring_timeout(),
+                limit=MAX_RESPONSE,
+                context=_tls(provider),
+            )
+        except httpclient.HttpFailure as exc:
+            raise MonitoringError(f"{where}: {exc}") from None
+        if response.status >= 300:
+            raise MonitoringError(f"{where}: {_error_of(response.body) or f'HTTP {response.status}'}")
+        return _vector(provider, response.body)
 
 
 def _auth(provider: Prometheus) -> dict[str, str]:
@@ -66,7 +71,7 @@ def _auth(provider: Prometheus) -> dict[str, str]:
         return {}
     token = os.environ.get(provider.bearer_token_env, "")
     if not token:
-        raise InputError(f"prometheus {provider.address}: bearerTokenEnv names {provider.bearer_token_env}, which is not set")
+        raise InputError(f"prometheus {httpclient.redact_url(provider.address)}: bearerTokenEnv names {provider.bearer_token_env}, which is not set")
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -74,7 +79,7 @@ def _tls(provider: Prometheus) -> ssl.SSLContext | None:
     if not provider.address.startswith("https://"):
         return None
     if provider.ca_file and not os.path.isfile(provider.ca_file):
-        raise InputError(f"prometheus {provider.address}: caFile {provider.ca_file} does not exist")
+        raise InputError(f"prometheus {httpclient.redact_url(provider.address)}: caFile {provider.ca_file} does not exist")
     return ssl.create_default_context(cafile=provider.ca_file or None)
 
 
@@ -89,23 +94,27 @@ def _error_of(body: bytes) -> str:
 
 
 def _vector(provider: Prometheus, body: bytes) -> list[Sample]:
+    where = f"prometheus {httpclient.redact_url(provider.address)}"
     if len(body) > MAX_RESPONSE:
-        raise MonitoringError(f"prometheus {provider.address}: response larger than {MAX_RESPONSE} bytes")
+        raise MonitoringError(f"{where}: response larger than {MAX_RESPONSE} bytes")
     try:
         data = json.loads(body)
     except ValueError:
-        raise MonitoringError(f"prometheus {provider.address}: the answer is not JSON: not a Prometheus API") from None
+        raise MonitoringError(f"{where}: the answer is not JSON: not a Prometheus API") from None
     if not isinstance(data, dict) or "status" not in data:
-        raise MonitoringError(f"prometheus {provider.address}: the answer is not a Prometheus API response")
+        raise MonitoringError(f"{where}: the answer is not a Prometheus API response")
     if data["status"] != "success":
-        raise MonitoringError(f"prometheus {provider.address}: {_error_of(body) or 'status ' + str(data['status'])}")
-    result = (data.get("data") or {}).get("result")
-    kind = (data.get("data") or {}).get("resultType")
-    if kind == "scalar":
-        return [Sample((), _number(result[1]))]
-    if kind != "vector" or not isinstance(result, list):
-        raise MonitoringError(f"prometheus {provider.address}: expected an instant vector, got {kind!r}")
-    return [Sample(tuple(sorted((item.get("metric") or {}).items())), _number(item["value"][1])) for item in result]
+        raise MonitoringError(f"{where}: {_error_of(body) or 'status ' + str(data['status'])}")
+    inner = data.get("data") if isinstance(data.get("data"), dict) else {}
+    result, kind = inner.get("result"), inner.get("resultType")
+    try:
+        if kind == "scalar":
+            return [Sample((), _number(result[1]))]
+        if kind == "vector" and isinstance(result, list):
+            return [Sample(tuple(sorted((str(k), str(v)) for k, v in (item.get("metric") or {}).items())), _number(item["value"][1])) for item in result]
+    except (KeyError, IndexError, TypeError, AttributeError):
+        raise MonitoringError(f"{where}: the {kind} in the answer is malformed") from None
+    raise MonitoringError(f"{where}: expected an instant vector, got {kind!r}")
 
 
 def _number(text: str) -> float:

@@ -26,7 +26,7 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from gitops_mlops import registryauth, settings
+from gitops_mlops import httpclient, registryauth, settings
 from gitops_mlops.config import RegistrySpec as Endpoint  # how to reach one registry host: config or --insecure-registry
 from gitops_mlops.errors import InputError, RegistryError
 from gitops_mlops.imageref import ImageRef
@@ -243,11 +243,14 @@ class RegistryClient:
             response = self._exchange(ref, scheme, host, method, path, headers, limit)
             if response.status not in (301, 302, 303, 307, 308):
                 return response
-            target = urllib.parse.urlsplit(urllib.parse.urljoin(f"{scheme}://{host}{path}", response.header("Location")))
-            if target.scheme not in ("http", "https") or (target.scheme == "http" and scheme == "https"):
-                raise self._error(ref, "redirected to a non-HTTPS location")
-            if target.netloc != host:
-                headers = {k: v for k, v in headers.items() if k != "Authorization"}  # never hand credentials to another host
+            current = f"{scheme}://{host}{path}"
+            try:  # the rules of every client (httpclient): never from https to http
+                location = httpclient.redirect_target(current, response.header("Location"))
+            except httpclient.HttpFailure as exc:
+                raise self._error(ref, str(exc)) from None
+            if httpclient.origin(location) != httpclient.origin(current):
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}  # never hand credentials to another origin
+            target = urllib.parse.urlsplit(location)
             scheme, host = target.scheme, target.netloc
             path = (target.path or "/") + (f"?{target.query}" if target.query else "")
         raise self._error(ref, f"more than {MAX_REDIRECTS} redirects")

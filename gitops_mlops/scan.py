@@ -12,16 +12,16 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitops_mlops import httpclient
 from gitops_mlops.config import SEVERITIES, Config, RegistrySpec
 from gitops_mlops.errors import InputError, PolicyError, RegistryError
 from gitops_mlops.imageref import ImageRef
 
+MAX_REPORT = 32 * 1024 * 1024
 _ALIASES = {"defcon1": "critical", "moderate": "medium", "important": "high"}
 
 
@@ -77,29 +77,35 @@ def read_quay(config: Config, image: ImageRef) -> list[Finding]:
     scheme = "http" if spec.insecure else "https"
     path = urllib.parse.quote(image.path, safe="/")
     url = f"{scheme}://{image.registry}/api/v1/repository/{path}/manifest/{image.digest}/security?vulnerabilities=true"
-    headers = {"Accept": "application/json"}
+    secret = {}
     token_env = config.policy.vulnerabilities.token_env
     if token_env:
         token = os.environ.get(token_env, "")
         if not token:
             raise InputError(f"policy.vulnerabilities.tokenEnv names {token_env}, which is not set")
-        headers["Authorization"] = f"Bearer {token}"
+        secret["Authorization"] = f"Bearer {token}"
     where = f"registry {image.registry}: security report of {image.path}@{image.digest[:19]}"
+    try:  # a redirect to another origin is refused: the gate reads only the registry's own verdict
+        response = httpclient.send("GET", url, headers={"Accept": "application/json"}, secret=secret, timeout=30, limit=MAX_REPORT)
+    except httpclient.HttpFailure as exc:
+        raise RegistryError(f"{where}: {exc}") from None
+    if response.status >= 300:
+        raise RegistryError(f"{where}: HTTP {response.status}")
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as response:
-            data = json.loads(response.read(32 * 1024 * 1024))
-    except urllib.error.HTTPError as exc:
-        raise RegistryError(f"{where}: HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise RegistryError(f"{where}: unreachable: {getattr(exc, 'reason', exc)}") from None
+        data = json.loads(response.body)
     except ValueError:
         raise RegistryError(f"{where}: the answer is not JSON") from None
     status = data.get("status") if isinstance(data, dict) else None
     if status != "scanned":
         raise PolicyError(f"scan gate: {image.repository}@{image.digest[:19]} is not scanned (Quay says {status!r}); the gate passes only what it has seen")
-    features = (((data.get("data") or {}).get("Layer") or {}).get("Features")) or []
-    return [
-        Finding(v.get("Name", "?"), severity(v.get("Severity")), f.get("Name", ""), v.get("FixedBy", ""))
-        for f in features
-        for v in (f.get("Vulnerabilities") or [])
-    ]
+    layer = data.get("data").get("Layer") if isinstance(data.get("data"), dict) else None
+    try:  # a report the gate cannot read whole never passes it
+        if not isinstance(layer, dict):
+            raise TypeError("no data.Layer")
+        return [
+            Finding(str(v.get("Name", "?")), severity(v.get("Severity")), str(f.get("Name", "")), str(v.get("FixedBy", "")))
+            for f in layer.get("Features") or []
+            for v in (f.get("Vulnerabilities") or [])
+        ]
+    except (AttributeError, TypeError) as exc:
+        raise RegistryError(f"{where}: the report is not Quay's security report ({exc})") from None

@@ -25,6 +25,7 @@ from gitops_mlops.checks import Check
 from gitops_mlops.config import Config, Model, load_config
 from gitops_mlops.errors import InputError, MonitoringError
 from gitops_mlops.gitrepo import GitRepo
+from gitops_mlops.names import NAME_RE
 from gitops_mlops.prometheus import Client, Sample
 from gitops_mlops.rendering import split_documents
 from gitops_mlops.renders import ModelMatcher, render_state
@@ -156,7 +157,10 @@ def _groups(repo_dir: Path, config: Config, model: Model, targets: tuple[Site, .
         first = containers[0]
         group = groups.get((site.stage, first.digest))
         if group is None:  # the namespace is read from the first site's render of each group
-            group = groups[(site.stage, first.digest)] = _Group(site.stage, first.digest, first.tag, _namespace(rendered.output or "", first.resource), [])
+            namespace = _namespace(rendered.output or "", first.resource)
+            if namespace and not NAME_RE.match(namespace):  # it goes into queries: only a Kubernetes name
+                raise InputError(f"site {site.name}: {first.resource} has namespace {namespace!r}, which is not a Kubernetes name (DNS-1123 label)")
+            group = groups[(site.stage, first.digest)] = _Group(site.stage, first.digest, first.tag, namespace, [])
         group.sites.append(site)
     if not groups:
         raise InputError(f"model {model.name}: no selected site renders it ({', '.join(_some(targets))})")
@@ -179,9 +183,9 @@ def _namespace(output: str, resource: str) -> str:
 
 
 def _site_regex(sites: list[Site]) -> str:
-    """A PromQL regex (inside a double-quoted string) matching each site by its name or its last path component."""
+    """A regex matching each site by its name or its last path component (escaped for the query by render_query)."""
     names = sorted({n for s in sites for n in (s.name, s.name.rsplit("/", 1)[-1])})
-    return "|".join(n.replace(".", "\\\\.") for n in names)
+    return "|".join(n.replace(".", "\\.") for n in names)
 
 
 def _measure(config: Config, model: Model, groups: list[_Group], client: Client, sleep, clock) -> tuple[list[SiteResult], list[str]]:

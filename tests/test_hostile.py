@@ -129,6 +129,19 @@ def refusing_remote(repo: GitOpsRepo, http_refusing: str) -> None:
     repo.git("remote", "set-url", "origin", http_refusing.replace("http://", "http://pipeline:wrong-password@") + "/gitops.git")
 
 
+def checks_on_a_namespace(namespace: str):
+    check = (
+        "    checks:\n      - name: latency\n        provider: {prometheus: {address: 'http://127.0.0.1:9'}}\n"
+        "        query: 'up{namespace=\"{{args.namespace}}\"}'\n        successCondition: 'min(result) >= 1'\n"
+    )
+
+    def setup(repo: GitOpsRepo):
+        replace_in("gitops-mlops.yaml", "  - name: datacenter\n", "  - name: datacenter\n" + check)(repo)
+        replace_in(DC, "namespace: ml-serving", f"namespace: '{namespace}'")(repo)
+
+    return setup
+
+
 BOMB = "lol0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(f"lol{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]\n" for n in range(1, 10))
 GENERATOR_MISSING_FILE = "configMapGenerator:\n  - name: settings\n    files:\n      - missing-file.properties\n"
 
@@ -212,6 +225,16 @@ CASES = [
     Case("not-utf8", 2, "not UTF-8", setup=write_bytes(DC, b"namespace: \xff\xfe\n")),
     Case("not-a-mapping", 2, "must be a mapping", setup=write_bytes(DC, b"- resources\n- images\n")),
     Case("block-scalar-digest", 2, "must be a plain string", setup=replace_in(DC, "    digest: ", "    digest: |\n      ")),
+    # values that reach the network: a query, a URL
+    Case(
+        "namespace-promql-injection",
+        2,
+        "not a Kubernetes name",
+        ("verify", "fraud-detector", "--site", "datacenter"),
+        setup=checks_on_a_namespace('x"} or vector(1) or up{a="'),
+        extra=(),
+    ),
+    Case("config-url-with-password", 2, "carries a user or password", setup=append("gitops-mlops.yaml", "retrain:\n  url: http://u:PASS@127.0.0.1:9/\n")),
     # git state, remote, rendering
     Case("dirty-tree", 5, "uncommitted changes", setup=append(DC, "# local edit\n"), commit=False),
     Case("stale-index-lock", 5, "index.lock exists", setup=stale_index_lock, commit=False),
