@@ -97,15 +97,13 @@ def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish(
     if request.verify and not settings.no_verify():
         mirrors.check(intent.config, intent.image, intent.targets, request.insecure_registries)
     git = GitRepo(repo_dir)
-    if not options.dry_run:
-        git.check_identity()
+    git.check_identity()  # a dry run exits as the real run would: no identity to commit as is exit 2 for both
     recovered = recovery.recover(git)
+    refuse_dirty(git, [site.path for site in intent.targets] + ["gitops-mlops.yaml"])
     if options.dry_run:  # the real run's checks, renders included; every file put back, nothing committed
         if options.open_pr:
             ask_forge(git, options, intent.config)
-        refuse_dirty(git, [site.path for site in intent.targets])
         return replace(journaled(git, lambda: apply_promotion(repo_dir, git, intent, request, dry_run=True)), recovered=recovered)
-    refuse_dirty(git, [site.path for site in intent.targets] + ["gitops-mlops.yaml"])
     resolved_at = git.head()
 
     def apply() -> Result:  # the intent read above holds while HEAD has not moved; after a reset it is read again
