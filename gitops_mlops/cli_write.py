@@ -161,7 +161,9 @@ def update(
     model: Annotated[list[str], typer.Option("--model", metavar="MODEL", help="Only these models (repeatable; default all).")] = [],
     site: SitesOpt = [],
     repo: RepoOpt = Path("."),
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; write nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Take the real run's steps up to the commit, print the diff; then put every file back and commit nothing.")
+    ] = False,
     push: PushOpt = False,
     remote: RemoteOpt = None,
     target_branch: TargetOpt = None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from gitops_mlops import hydrate, mirrors, recovery, registry, scan, settings, trailers
@@ -97,15 +98,13 @@ def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish(
     if request.verify and not settings.no_verify():
         mirrors.check(intent.config, intent.image, intent.targets, request.insecure_registries)
     git = GitRepo(repo_dir)
-    if not options.dry_run:
-        git.check_identity()
+    git.check_identity()  # a dry run exits as the real run would: no identity to commit as is exit 2 for both
     recovered = recovery.recover(git)
+    refuse_dirty(git, [site.path for site in intent.targets] + ["gitops-mlops.yaml"])
     if options.dry_run:  # the real run's checks, renders included; every file put back, nothing committed
         if options.open_pr:
             ask_forge(git, options, intent.config)
-        refuse_dirty(git, [site.path for site in intent.targets])
         return replace(journaled(git, lambda: apply_promotion(repo_dir, git, intent, request, dry_run=True)), recovered=recovered)
-    refuse_dirty(git, [site.path for site in intent.targets] + ["gitops-mlops.yaml"])
     resolved_at = git.head()
 
     def apply() -> Result:  # the intent read above holds while HEAD has not moved; after a reset it is read again
@@ -143,10 +142,19 @@ def refuse_dirty(git: GitRepo, paths: list[str]) -> None:
 
 
 def apply_promotion(
-    repo_dir: Path, git: GitRepo, intent: Intent, request: PromoteRequest, verify_effect: bool = True, hydrate_it: bool = True, dry_run: bool = False
+    repo_dir: Path,
+    git: GitRepo,
+    intent: Intent,
+    request: PromoteRequest,
+    verify_effect: bool = True,
+    hydrate_it: bool = True,
+    dry_run: bool = False,
+    kept: list[FileEdit] | None = None,
 ) -> Result:
     """Plan, write, render and verify, commit (and hydrate); on any failure every file is put back.
-    A dry run stops after the verification and puts every file back: it exits as the real run would."""
+    A dry run stops after the verification and puts every file back (with ``kept``, leaves them for
+    the next promotion to build on, as it would on the commit, and adds them to ``kept`` for the
+    caller to put back): it exits as the real run would."""
     clock = [("start", time.perf_counter())]
     with RenderCache(repo_dir) as cache:
         hydrate.seed(git, intent.config, cache)
@@ -169,7 +177,7 @@ def apply_promotion(
                 verify(repo_dir, intent.config, intent.model, changes, sites, plan.others, plan.before, plan.refs, cache, schemas)
             clock.append(("verify", time.perf_counter()))
             if dry_run:
-                restore(repo_dir, written)
+                restore(repo_dir, written) if kept is None else kept.extend(written)
                 return _result(intent, plan, diff=unified_diff(files))
             sha = git.commit([f.file for f in files], commit_message(intent, request, plan))
             recovery.committed(git, note, sha)
@@ -204,6 +212,8 @@ def promote_together(repo_dir: Path, requests: list[PromoteRequest], options: Pu
     together once on the final tree before anything is pushed; if that fails, the branch
     returns to where it was. With push, all commits go in one push, re-applied from intent
     if the remote moved. Used by ``update``: one kustomize run instead of one per model.
+    A dry run takes the same steps up to the first commit, each promotion planned on the files
+    of the one before, then puts every file back: it exits as the real run would.
     """
     repo_dir = Path(repo_dir).resolve()
     options.check()
@@ -213,35 +223,15 @@ def promote_together(repo_dir: Path, requests: list[PromoteRequest], options: Pu
     recovery.recover(git)
     refuse_dirty(git, sorted({site.path for i in intents for site in i.targets}) + ["gitops-mlops.yaml"])
     results: list[Result] = []
-
-    def apply() -> Result:
-        results.clear()
-        base = git.head()
-        try:
-            for request in requests:
-                results.append(apply_promotion(repo_dir, git, resolve_intent(repo_dir, request), request, verify_effect=False, hydrate_it=False))
-            changed = {name for r in results for name in r.changed}
-            if changed:
-                config = load_config(repo_dir)
-                sites = tuple(s for s in discover_sites(repo_dir, config) if s.name in changed)
-                failed = [r for r in validate_sites(repo_dir, config, sites, schemas=schemas_for(repo_dir, config)) if not r.ok]
-                if failed:
-                    more = f" (and {len(failed) - 1} more sites)" if len(failed) > 1 else ""
-                    raise RenderError(f"validation failed, nothing changed: {failed[0].errors[0]}{more}")
-                with RenderCache(repo_dir) as cache:
-                    also = hydrate.after_commit(repo_dir, git, config, git.head(), base, changed, cache)
-                if also:  # pushed with the last commit
-                    last = max(i for i, r in enumerate(results) if r.commit)
-                    results[last] = replace(results[last], also=also)
-        except BaseException:
-            if base and git.head() != base:
-                git.reset_keep(base)
-            raise
-        return next((r for r in reversed(results) if r.commit), results[-1])
-
     if not requests:
         return []
     config = intents[0].config
+    if options.dry_run:
+        if options.open_pr:  # as the real run would, the forge is asked before anything is written
+            ask_forge(git, options, config)
+        journaled(git, lambda: _apply_together(repo_dir, git, requests, results, dry_run=True))
+        return results
+    apply = partial(_apply_together, repo_dir, git, requests, results)
     last = propose(
         git, options, config, lambda opts: journaled(git, lambda: publish(git, opts, config, apply)), lambda _, base, head: together_text(results, base, head)
     )
@@ -250,6 +240,39 @@ def promote_together(repo_dir: Path, requests: list[PromoteRequest], options: Pu
         replace(r, commit=commit, pushed=last.pushed and r.commit is not None, branch=last.branch, attempts=last.attempts, pull_request=last.pull_request)
         for r, commit in zip(results, commits, strict=True)
     ]
+
+
+def _apply_together(repo_dir: Path, git: GitRepo, requests: list[PromoteRequest], results: list[Result], dry_run: bool = False) -> Result:
+    """Apply each promotion on the one before, then validate every changed site once (and hydrate);
+    on any failure the branch returns to where it was. A dry run commits nothing and puts every file back."""
+    results.clear()
+    base = git.head()
+    kept: list[FileEdit] = []
+    try:
+        for request in requests:
+            intent = resolve_intent(repo_dir, request)
+            results.append(apply_promotion(repo_dir, git, intent, request, verify_effect=False, hydrate_it=False, dry_run=dry_run, kept=kept))
+        changed = {name for r in results for name in r.changed}
+        if changed:
+            config = load_config(repo_dir)
+            sites = tuple(s for s in discover_sites(repo_dir, config) if s.name in changed)
+            failed = [r for r in validate_sites(repo_dir, config, sites, schemas=schemas_for(repo_dir, config)) if not r.ok]
+            if failed:
+                more = f" (and {len(failed) - 1} more sites)" if len(failed) > 1 else ""
+                raise RenderError(f"validation failed, nothing changed: {failed[0].errors[0]}{more}")
+            if not dry_run:
+                with RenderCache(repo_dir) as cache:
+                    also = hydrate.after_commit(repo_dir, git, config, git.head(), base, changed, cache)
+                if also:  # pushed with the last commit
+                    last = max(i for i, r in enumerate(results) if r.commit)
+                    results[last] = replace(results[last], also=also)
+    except BaseException:
+        if base and git.head() != base:
+            git.reset_keep(base)
+        raise
+    finally:
+        restore(repo_dir, kept[::-1])  # a dry run's files, the last written first: each file as it was
+    return next((r for r in reversed(results) if r.commit), results[-1])
 
 
 def _as_published(git: GitRepo, commits: list[str | None], published: str | None) -> list[str | None]:

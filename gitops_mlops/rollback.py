@@ -57,16 +57,14 @@ def rollback(repo_dir: Path, request: RollbackRequest, options: Publish = Publis
     config.model(request.model)  # an unknown model is bad input before git is touched
     targets = select(discover_sites(repo_dir, config), request.selectors)
     git = GitRepo(repo_dir)
-    if not options.dry_run:
-        git.check_identity()
+    git.check_identity()  # a dry run exits as the real run would: no identity to commit as is exit 2 for both
     recovered = recovery.recover(git)
     tags: dict[str, str] = {}  # tag -> digest, asked of the registry once however often the change is applied
+    refuse_dirty(git, [site.path for site in targets] + [CONFIG_FILE])
     if options.dry_run:  # the real run's steps up to the commit, registry and renders included; every file put back
         if options.open_pr:
             ask_forge(git, options, config)
-        refuse_dirty(git, [site.path for site in targets] + [CONFIG_FILE])
         return replace(journaled(git, lambda: _apply(repo_dir, git, request, targets, tags, dry_run=True)), recovered=recovered)
-    refuse_dirty(git, [site.path for site in targets] + [CONFIG_FILE])
 
     def apply() -> Result:
         return _apply(repo_dir, git, request, targets, tags)

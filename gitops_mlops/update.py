@@ -27,10 +27,8 @@ from pathlib import Path
 from gitops_mlops import policy, registry
 from gitops_mlops.config import Config, Model, Stage, load_config
 from gitops_mlops.errors import PolicyError, RenderError
-from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.imageref import parse_repository
-from gitops_mlops.promotion import promote, promote_together
-from gitops_mlops.pullrequests import ask_forge
+from gitops_mlops.promotion import promote_together
 from gitops_mlops.renders import ModelMatcher, render_state
 from gitops_mlops.requests import PromoteRequest, Publish
 from gitops_mlops.semrange import parse_range, parse_version
@@ -94,7 +92,13 @@ class Options:
 
     def publish(self) -> Publish:
         return Publish(
-            push=self.push, remote=self.remote, target_branch=self.target_branch, branch=self.branch, open_pr=self.open_pr, labels=self.labels
+            push=self.push,
+            remote=self.remote,
+            target_branch=self.target_branch,
+            branch=self.branch,
+            dry_run=self.dry_run,
+            open_pr=self.open_pr,
+            labels=self.labels,
         ).check()
 
 
@@ -210,12 +214,7 @@ def _apply(repo_dir: Path, planned: list[StageUpdate], options: Options) -> list
         )
         for item in todo
     ]
-    if options.dry_run:
-        if options.open_pr:  # as the real run would, the forge is asked first
-            ask_forge(GitRepo(repo_dir), options.publish(), config)
-        results = [promote(repo_dir, request, Publish(dry_run=True)) for request in requests]
-    else:
-        results = promote_together(repo_dir, requests, options.publish())
+    results = promote_together(repo_dir, requests, options.publish())  # a dry run takes the same steps, up to the commit
     done = {id(item): result for item, result in zip(todo, results, strict=True)}
     out = []
     for item in planned:
