@@ -1,5 +1,8 @@
 """Write the files of a change: each one atomically (temp file + rename), several at a time,
-and put them back exactly as they were when anything after the write fails."""
+and put them back exactly as they were when anything after the write fails.
+
+A file that cannot be written (a full disk, a read-only file system) is a GitError (exit 5:
+the checkout failed) naming the file and the cause, never a traceback."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from gitops_mlops.errors import GitError
 
 WRITE_THREADS = 4
 _TEMP_TAG = secrets.token_hex(4)  # temp names: pid, this tag and a counter; no random draw per file
@@ -44,7 +49,10 @@ def write_all(repo_dir: Path, edits: list[FileEdit], written: list[FileEdit]) ->
     time); ``written`` collects those that landed, for ``restore`` on failure."""
 
     def write(edit: FileEdit) -> None:
-        write_atomic(repo_dir / edit.file, edit.after)
+        try:
+            write_atomic(repo_dir / edit.file, edit.after)
+        except OSError as exc:
+            raise GitError(f"cannot write {edit.file}: {exc.strerror or exc}") from None
         written.append(edit)
 
     if len(edits) < 64:
@@ -58,5 +66,13 @@ def write_all(repo_dir: Path, edits: list[FileEdit], written: list[FileEdit]) ->
 
 
 def restore(repo_dir: Path, written: list[FileEdit]) -> None:
+    """Put back every file written (each one, even after one fails: the others still go back); the
+    first failure is raised. On a full disk this can fail too, for each rename needs a new temp file."""
+    failed: GitError | None = None
     for edit in written:
-        write_atomic(repo_dir / edit.file, edit.before)
+        try:
+            write_atomic(repo_dir / edit.file, edit.before)
+        except OSError as exc:
+            failed = failed or GitError(f"cannot put back {edit.file}: {exc.strerror or exc}")
+    if failed is not None:
+        raise failed

@@ -118,9 +118,13 @@ class GitRepo:
             raise GitError(f"{lock} exists: another git process is running, or one crashed; if none is running, delete the file")
         args = ["status", "--porcelain=v1", "-z", "--untracked-files=all"]
         many = paths is not None and len(paths) > 64  # thousands of pathspecs cost git more than one walk
-        if paths is not None and not many:
-            args += ["--", *paths]
-        out = self.run(*args, "--", *sorted({p.split("/")[0] for p in paths})) if many else self.run(*args)
+        if paths is not None:
+            args += ["--", *(sorted({p.split("/")[0] for p in paths}) if many else paths)]
+        try:
+            out = self.run(*args)
+        except GitError:  # status saves the index it refreshed, an optimisation; where it cannot (a full disk), ask without
+            with self._git.custom_environment(GIT_OPTIONAL_LOCKS="0"):
+                out = self.run(*args)
         found = [entry[3:] for entry in out.split("\0") if len(entry) > 3]
         if many:
             wanted = {p.rstrip("/") for p in paths}

@@ -104,14 +104,14 @@ def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish(
     if options.dry_run:  # the real run's checks, renders included; every file put back, nothing committed
         if options.open_pr:
             ask_forge(git, options, intent.config)
-        return replace(journaled(git, lambda: apply_promotion(repo_dir, git, intent, request, dry_run=True)), recovered=recovered)
+        return replace(journaled(git, lambda: apply_promotion(repo_dir, git, intent, request, dry_run=True), "promote"), recovered=recovered)
     resolved_at = git.head()
 
     def apply() -> Result:  # the intent read above holds while HEAD has not moved; after a reset it is read again
         fresh = intent if git.head() == resolved_at else replace(resolve_intent(repo_dir, request), image=intent.image)
         return apply_promotion(repo_dir, git, fresh, request)
 
-    result = propose(git, options, intent.config, lambda opts: journaled(git, lambda: publish(git, opts, intent.config, apply)), pull_request_text)
+    result = propose(git, options, intent.config, lambda opts: journaled(git, lambda: publish(git, opts, intent.config, apply), "promote"), pull_request_text)
     return replace(result, recovered=recovered)
 
 
@@ -184,10 +184,9 @@ def apply_promotion(
             clock.append(("commit", time.perf_counter()))
             also = hydrate.after_commit(repo_dir, git, intent.config, sha, parent, {c.site for c in plan.changes}, cache) if hydrate_it else ()
             clock.append(("hydrate", time.perf_counter()))
-        except BaseException:
-            if sha is not None and parent and git.head() == sha:
-                git.reset_keep(parent)
-            restore(repo_dir, written)
+        except BaseException as exc:  # put back; what cannot be (a full disk) is left, with the journal, to the next run
+            committed = sha is not None and parent and git.head() == sha
+            recovery.undo(exc, *([lambda: git.reset_keep(parent)] if committed else []), lambda: restore(repo_dir, written))
             raise
     timings = tuple((name, t - clock[i][1]) for i, (name, t) in enumerate(clock[1:]))
     return _result(intent, plan, commit=sha, branch=git.branch(), timings=timings, also=also)
@@ -229,11 +228,15 @@ def promote_together(repo_dir: Path, requests: list[PromoteRequest], options: Pu
     if options.dry_run:
         if options.open_pr:  # as the real run would, the forge is asked before anything is written
             ask_forge(git, options, config)
-        journaled(git, lambda: _apply_together(repo_dir, git, requests, results, dry_run=True))
+        journaled(git, lambda: _apply_together(repo_dir, git, requests, results, dry_run=True), "update")
         return results
     apply = partial(_apply_together, repo_dir, git, requests, results)
     last = propose(
-        git, options, config, lambda opts: journaled(git, lambda: publish(git, opts, config, apply)), lambda _, base, head: together_text(results, base, head)
+        git,
+        options,
+        config,
+        lambda opts: journaled(git, lambda: publish(git, opts, config, apply), "update"),
+        lambda _, base, head: together_text(results, base, head),
     )
     commits = _as_published(git, [r.commit for r in results], last.commit)
     return [
@@ -266,12 +269,11 @@ def _apply_together(repo_dir: Path, git: GitRepo, requests: list[PromoteRequest]
                 if also:  # pushed with the last commit
                     last = max(i for i, r in enumerate(results) if r.commit)
                     results[last] = replace(results[last], also=also)
-    except BaseException:
-        if base and git.head() != base:
-            git.reset_keep(base)
+    except BaseException as exc:  # put back; what cannot be (a full disk) is left, with the journal, to the next run
+        steps = [lambda: git.reset_keep(base)] if base and git.head() != base else []
+        recovery.undo(exc, *steps, lambda: restore(repo_dir, kept[::-1]))
         raise
-    finally:
-        restore(repo_dir, kept[::-1])  # a dry run's files, the last written first: each file as it was
+    restore(repo_dir, kept[::-1])  # a dry run's files, the last written first: each file as it was
     return next((r for r in reversed(results) if r.commit), results[-1])
 
 

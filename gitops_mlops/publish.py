@@ -43,12 +43,17 @@ class Published(Protocol):
 R = TypeVar("R", bound=Published)
 
 
-def journaled(git: GitRepo, run: Callable[[], R]) -> R:
-    """Run a publish; its journal (written by apply) goes once it has finished, well or not."""
+def journaled(git: GitRepo, run: Callable[[], R], command: str) -> R:
+    """Run a publish; its journal (written by apply) goes once it has finished, well or not, unless
+    a failed run could not put the checkout back: then it stays, and the error names ``command``,
+    which (as any command that writes) undoes the run first."""
     try:
-        return run()
-    finally:
-        recovery.clear(git)
+        result = run()
+    except BaseException as exc:
+        recovery.finish(git, exc, command)
+        raise
+    recovery.clear(git)
+    return result
 
 
 def publish(git: GitRepo, options: Publish, config: Config, apply: Callable[[], R]) -> R:
@@ -63,9 +68,9 @@ def publish(git: GitRepo, options: Publish, config: Config, apply: Callable[[], 
     before = git.try_resolve(f"refs/remotes/{remote}/{target}")
     try:
         result = _push_with_retries(git, remote, target, apply)
-    except BaseException:
-        if head:  # a failed push leaves the checkout where it was: the unpushed commit is dropped
-            git.reset_keep(head)
+    except BaseException as exc:
+        if head and git.head() != head:  # a failed push leaves the checkout where it was: the unpushed commit is dropped
+            recovery.undo(exc, lambda: git.reset_keep(head))
         raise
     if result.pushed:  # the remote-tracking branch is what was pushed (the tool's commits and any replayed before them)
         after = git.try_resolve(f"refs/remotes/{remote}/{target}") or result.commit or git.head()

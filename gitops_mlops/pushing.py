@@ -45,4 +45,4 @@ def push_local(repo_dir: Path, options: Publish = Publish()) -> Pushed:
         new = tuple(git.run("rev-list", "--reverse", f"refs/remotes/{remote}/{target}..HEAD").split())
         return Pushed(commits=new, commit=new[-1] if new else None)
 
-    return journaled(git, lambda: publish(git, options, config, apply))
+    return journaled(git, lambda: publish(git, options, config, apply), "push")

@@ -6,6 +6,10 @@ runner, a full disk) instead of refusing its leftovers: overlays that hold
 either their old or their new bytes are put back as HEAD has them, an unpushed
 commit of the dead run is dropped, its temp files are removed. A file that
 holds anything else was edited since, and is left for a person to sort out.
+
+The journal goes only once the checkout is back where it was: when putting it back
+fails as well (on a full disk the restore needs room too), ``undo`` notes it on the
+error and the journal stays, so the next run undoes it as after a kill -9.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_mlops.errors import GitError
+from gitops_mlops.errors import GitError, GitOpsError
 from gitops_mlops.gitrepo import GitRepo
 
 FILE = "gitops-mlops-journal.json"
@@ -53,6 +58,41 @@ def committed(git: GitRepo, journal: Journal, sha: str) -> None:
 
 def clear(git: GitRepo) -> None:
     (git.git_dir / FILE).unlink(missing_ok=True)
+
+
+_UNDONE = "gitops_mlops_not_undone"  # the attribute ``undo`` sets on an error it could not undo
+
+
+def undo(error: BaseException, *steps: Callable[[], object]) -> None:
+    """Put the checkout back after ``error`` by ``steps``, each tried even when one before failed.
+    A step that fails is noted on ``error`` (the first such cause), which the caller then raises."""
+    for step in steps:
+        try:
+            step()
+        except (GitOpsError, OSError) as failed:
+            if not not_undone(error):
+                setattr(error, _UNDONE, str(failed) if isinstance(failed, GitOpsError) else (failed.strerror or str(failed)))
+
+
+def not_undone(error: BaseException) -> str:
+    """Why ``error``'s run could not be undone ('' when it was, or nothing needed undoing)."""
+    return getattr(error, _UNDONE, "")
+
+
+def finish(git: GitRepo, error: BaseException, command: str) -> None:
+    """End a failed run: its journal goes, unless ``error`` left the checkout changed. Then a GitOpsError
+    is raised again (its exit code kept) saying in its one line that the journal stays and which command
+    undoes the run (any that writes does); any other error is left for the caller to raise."""
+    cause, journal = not_undone(error), git.git_dir / FILE
+    if not cause:
+        clear(git)
+    elif isinstance(error, GitOpsError):
+        then = (
+            f"{journal} stays, and once that is fixed the next 'gitops-mlops {command}' (or any command that writes) undoes this run first, as after a kill -9"
+            if journal.exists()
+            else "check the checkout with git status"
+        )
+        raise type(error)(f"{error}; putting the checkout back failed too ({cause}): {then}") from None
 
 
 def recover(git: GitRepo) -> str:
@@ -104,13 +144,15 @@ def _forget(git: GitRepo, journal: Journal) -> None:
 
 
 def _commit_of_the_run(git: GitRepo, journal: Journal, head: str | None) -> str | None:
-    """HEAD, when it is the commit a one-commit run was making as it died (before the journal heard
-    of it): the child of the run's HEAD that changes exactly its files, to exactly their new bytes."""
+    """HEAD, when it is the commit a one-commit run was making as it died or failed (before the journal
+    heard of it): the child of the run's HEAD that changes exactly its files, to exactly their new bytes.
+    The work tree may hold either bytes (a failed run may have put some back)."""
     if journal.commit or not head or not journal.head or head == journal.head or git.run("rev-parse", f"{head}^@").split() != [journal.head]:
         return None
     if set(git.changed_paths(journal.head, head)) != {f[0] for f in journal.files}:
         return None
-    return head if all(_sha_of(git.root / p) == after for p, _, after in journal.files) else None  # the index may lag
+    committed = git.show_files(head, sorted({f[0] for f in journal.files}))
+    return head if all(p in committed and _sha(committed[p]) == after for p, _, after in journal.files) else None
 
 
 def _load(path: Path) -> Journal | None:
@@ -126,8 +168,12 @@ def _load(path: Path) -> Journal | None:
 def _write(git: GitRepo, journal: Journal) -> None:
     path = git.git_dir / FILE
     tmp = path.with_name(f"{FILE}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"owner": journal.owner, "head": journal.head, "files": journal.files, "commit": journal.commit}), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps({"owner": journal.owner, "head": journal.head, "files": journal.files, "commit": journal.commit}), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise GitError(f"cannot write the journal {path}: {exc.strerror or exc}") from None
 
 
 def _sha(text: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gitops_mlops import recovery, trailers
 from gitops_mlops.config import CONFIG_FILE, load_config
-from gitops_mlops.edit import write_atomic
+from gitops_mlops.edit import FileEdit, restore, write_all
 from gitops_mlops.errors import InputError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.holds import remove_holds
@@ -57,18 +57,20 @@ def release_hold(repo_dir: Path, request: ReleaseHoldRequest, options: Publish =
         if not removed or options.dry_run:
             return replace(result, diff="".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"a/{CONFIG_FILE}", f"b/{CONFIG_FILE}")))
         note = recovery.begin(git, [(CONFIG_FILE, before, after)])
-        write_atomic(repo_dir / CONFIG_FILE, after)
+        edit, parent, sha = FileEdit(CONFIG_FILE, before, after), git.head(), None
+        write_all(repo_dir, [edit], [])
         try:
             load_config(repo_dir)
             sites = tuple(sorted({h.site for h in removed}))
             message = trailers.write(trailers.Record("release-hold", model.name, "", (("", sites),), subject=f"release {len(removed)} hold(s) on {model.name}"))
             sha = git.commit([CONFIG_FILE], message)
             recovery.committed(git, note, sha)
-        except BaseException:
-            write_atomic(repo_dir / CONFIG_FILE, before)
+        except BaseException as exc:
+            committed = sha is not None and parent and git.head() == sha
+            recovery.undo(exc, *([lambda: git.reset_keep(parent)] if committed else []), lambda: restore(repo_dir, [edit]))
             raise
         return replace(result, commit=sha, branch=git.branch())
 
     if options.dry_run:
         return apply()
-    return replace(journaled(git, lambda: publish(git, options, config, apply)), recovered=recovered)
+    return replace(journaled(git, lambda: publish(git, options, config, apply), "release-hold"), recovered=recovered)

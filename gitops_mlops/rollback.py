@@ -64,12 +64,12 @@ def rollback(repo_dir: Path, request: RollbackRequest, options: Publish = Publis
     if options.dry_run:  # the real run's steps up to the commit, registry and renders included; every file put back
         if options.open_pr:
             ask_forge(git, options, config)
-        return replace(journaled(git, lambda: _apply(repo_dir, git, request, targets, tags, dry_run=True)), recovered=recovered)
+        return replace(journaled(git, lambda: _apply(repo_dir, git, request, targets, tags, dry_run=True), "rollback"), recovered=recovered)
 
     def apply() -> Result:
         return _apply(repo_dir, git, request, targets, tags)
 
-    result = propose(git, options, config, lambda opts: journaled(git, lambda: publish(git, opts, config, apply)), pull_request_text)
+    result = propose(git, options, config, lambda opts: journaled(git, lambda: publish(git, opts, config, apply), "rollback"), pull_request_text)
     return replace(result, recovered=recovered)
 
 
@@ -167,10 +167,9 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
             sha = git.commit([f.file for f in files], commit_message(model, goals, request.message, request.reason))
             recovery.committed(git, note, sha)
             also = hydrate.after_commit(repo_dir, git, config, sha, parent, {g.site.name for g in goals}, cache)
-        except BaseException:
-            if sha is not None and parent and git.head() == sha:
-                git.reset_keep(parent)
-            restore(repo_dir, written)
+        except BaseException as exc:
+            committed = sha is not None and parent and git.head() == sha
+            recovery.undo(exc, *([lambda: git.reset_keep(parent)] if committed else []), lambda: restore(repo_dir, written))
             raise
     return _result(model, goals, unchanged, commit=sha, branch=git.branch(), changes=changes, also=also, notes=notes)
 

@@ -117,3 +117,40 @@ def test_a_retry_after_a_reset_keeps_every_version_of_its_files(gitops_repo):
     head = gitops_repo.head()
     assert recovery.recover(git).startswith("undid an interrupted run")
     assert gitops_repo.head() == head and gitops_repo.read(SITE) == before
+
+
+def test_a_failed_runs_commit_is_dropped_though_its_files_were_put_back(gitops_repo):
+    """A run whose commit landed but whose reset failed (a full disk) may still have put its files back:
+    the commit is known by what it holds, not by the work tree."""
+    git, before = _half_done(gitops_repo)
+    start = gitops_repo.head()
+    git.commit([SITE], "the run's commit\n")
+    (gitops_repo.work / SITE).write_text(before)  # put back; the reset to its parent had failed
+    assert "dropped its commit" in recovery.recover(git)
+    assert gitops_repo.head() == start and gitops_repo.read(SITE) == before
+    assert gitops_repo.git("status", "--porcelain", "--untracked-files=all") == "" and not (git.git_dir / recovery.FILE).exists()
+
+
+def test_a_run_that_could_not_be_put_back_keeps_its_journal_and_names_the_command(gitops_repo):
+    git, _ = _half_done(gitops_repo)
+    error = GitError("git commit: No space left on device")
+
+    def fails() -> None:
+        raise OSError(28, "No space left on device")
+
+    recovery.undo(error, lambda: None, fails, lambda: None)
+    with pytest.raises(GitError) as raised:
+        recovery.finish(git, error, "rollback")
+    message = str(raised.value)
+    assert message.startswith("git commit: No space left on device; putting the checkout back failed too (No space left on device): ")
+    assert "the next 'gitops-mlops rollback' (or any command that writes) undoes this run first" in message and "\n" not in message
+    assert (git.git_dir / recovery.FILE).exists()
+    assert promote(gitops_repo.work, REQUEST).recovered.startswith("undid an interrupted run")
+
+
+def test_a_run_that_was_put_back_drops_its_journal(gitops_repo):
+    git, before = _half_done(gitops_repo)
+    error = GitError("git commit: No space left on device")
+    recovery.undo(error, lambda: (gitops_repo.work / SITE).write_text(before))
+    recovery.finish(git, error, "promote")  # nothing left to undo: the caller raises the error as it is
+    assert not (git.git_dir / recovery.FILE).exists()
