@@ -97,6 +97,7 @@ def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish(
     if request.verify and not settings.no_verify():
         mirrors.check(intent.config, intent.image, intent.targets, request.insecure_registries)
     git = GitRepo(repo_dir)
+    git.refuse_in_progress()
     if not options.dry_run:
         git.check_identity()
     recovered = recovery.recover(git)
@@ -209,6 +210,7 @@ def promote_together(repo_dir: Path, requests: list[PromoteRequest], options: Pu
     options.check()
     intents = [resolve_intent(repo_dir, r) for r in requests]
     git = GitRepo(repo_dir)
+    git.refuse_in_progress()
     git.check_identity()
     recovery.recover(git)
     refuse_dirty(git, sorted({site.path for i in intents for site in i.targets}) + ["gitops-mlops.yaml"])

@@ -57,6 +57,7 @@ def rollback(repo_dir: Path, request: RollbackRequest, options: Publish = Publis
     config.model(request.model)  # an unknown model is bad input before git is touched
     targets = select(discover_sites(repo_dir, config), request.selectors)
     git = GitRepo(repo_dir)
+    git.refuse_in_progress()
     if not options.dry_run:
         git.check_identity()
     recovered = recovery.recover(git)

@@ -14,8 +14,9 @@ from gitops_mlops import settings
 from gitops_mlops.config import Config
 from gitops_mlops.errors import GitError, PushRejected
 from gitops_mlops.gitrepo import GitRepo
+from gitops_mlops.names import VERIFICATIONS_BRANCH
 
-BRANCH = "gitops-mlops/verifications"
+BRANCH = VERIFICATIONS_BRANCH
 
 
 @dataclass(frozen=True)
