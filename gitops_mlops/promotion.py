@@ -172,11 +172,12 @@ def apply_promotion(
             if dry_run:
                 restore(repo_dir, written)
                 return _result(intent, plan, diff=unified_diff(files))
-            sha = git.commit([f.file for f in files], commit_message(intent, request, plan))
-            recovery.committed(git, note, sha)
-            clock.append(("commit", time.perf_counter()))
-            also = hydrate.after_commit(repo_dir, git, intent.config, sha, parent, {c.site for c in plan.changes}, cache) if hydrate_it else ()
+            hydrated = hydrate.before_commit(repo_dir, git, intent.config, parent, {c.site for c in plan.changes}, cache) if hydrate_it else None
             clock.append(("hydrate", time.perf_counter()))
+            sha = git.commit([f.file for f in files], commit_message(intent, request, plan) + (hydrated.trailer if hydrated else ""))
+            recovery.committed(git, note, sha)
+            also = hydrate.after(git, intent.config, hydrated, sha)
+            clock.append(("commit", time.perf_counter()))
         except BaseException:
             if sha is not None and parent and git.head() == sha:
                 git.reset_keep(parent)

@@ -167,9 +167,10 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
             if dry_run:
                 restore(repo_dir, written)
                 return _result(model, goals, unchanged, diff=unified_diff(files), changes=changes, notes=notes)
-            sha = git.commit([f.file for f in files], commit_message(model, goals, request.message, request.reason))
+            hydrated = hydrate.before_commit(repo_dir, git, config, parent, {g.site.name for g in goals}, cache)
+            sha = git.commit([f.file for f in files], commit_message(model, goals, request.message, request.reason) + (hydrated.trailer if hydrated else ""))
             recovery.committed(git, note, sha)
-            also = hydrate.after_commit(repo_dir, git, config, sha, parent, {g.site.name for g in goals}, cache)
+            also = hydrate.after(git, config, hydrated, sha)
         except BaseException:
             if sha is not None and parent and git.head() == sha:
                 git.reset_keep(parent)

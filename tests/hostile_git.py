@@ -7,7 +7,10 @@ conflicted cherry-pick) is the state the command must refuse and leave exactly a
 
 from __future__ import annotations
 
-from conftest import GitOpsRepo, git
+import hashlib
+import json
+
+from conftest import GitOpsRepo, cli, git
 
 NOTES = "notes.txt"  # a file outside every overlay: the tool's dirty check does not look at it
 
@@ -76,3 +79,44 @@ def config_line(line: str):
 
 def hydrated(repo: GitOpsRepo) -> None:
     config_line("hydrate:\n  branch: hydrated\n  path: sites\n")(repo)
+
+
+def forge_hydrated(repo: GitOpsRepo, old: str, new: str, site: str = "datacenter") -> None:
+    """Someone who can push to the hydrated branch commits by hand: ``site``'s render says ``new`` where
+    the source renders ``old``, with metadata that looks right (the index's hash and containers follow,
+    the trailer names the source's tip), and pushes it."""
+    forger = repo.work.parent / "forger"
+    git(repo.work.parent, "clone", "--quiet", "--branch", "hydrated", str(repo.remote), str(forger))
+    manifests = forger / "sites" / site / "manifests.yaml"
+    text = manifests.read_text()
+    assert old in text
+    manifests.write_text(text.replace(old, new))
+    index = forger / ".gitops-mlops" / "sites.jsonl"
+    records = [json.loads(line) for line in index.read_text().splitlines()]
+    for record in records:
+        if record["site"] == site:
+            record |= {"sha": hashlib.sha256(manifests.read_bytes()).hexdigest(), "containers": record["containers"].replace(old, new)}
+    index.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+    source = git(repo.remote, "rev-parse", "main").strip()
+    git(forger, "commit", "--quiet", "-am", f"hydrate {source[:12]}: 1 site(s)\n\nSource-Commit: {source}")
+    git(forger, "push", "--quiet", "origin", "hydrated")
+
+
+def promoted_then_forged(old: str, new: str):
+    """The config hydrates; ``old`` promoted to datacenter and pushed by the tool; then the hydrated
+    branch forged to say datacenter runs ``new``. The command runs with a cache of its own, as a fresh
+    CI clone has: all it knows comes from the branch."""
+
+    def setup(repo: GitOpsRepo) -> dict:
+        hydrated(repo)
+        repo.git("commit", "--quiet", "-am", "hydrate the sites")
+        repo.git("push", "--quiet", "origin", "HEAD:main")
+        assert cli("promote", "fraud-detector", f"quay.io/example/fraud-detector:{old}", "--to", "datacenter", "--push", cwd=repo.work).code == 0
+        forge_hydrated(repo, old, new)
+        repo.git("fetch", "--quiet", "origin", "+refs/heads/hydrated:refs/remotes/origin/hydrated")
+        repo.git("branch", "--quiet", "-D", "hydrated")  # as in a fresh clone: the branch is origin's
+        cache = repo.work.parent / "own-cache"
+        cache.mkdir()
+        return {"GITOPS_MLOPS_RENDER_CACHE": str(cache)}
+
+    return setup

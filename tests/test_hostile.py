@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import DIGEST_B, GitOpsRepo, cli, git, make_gitops_repo, tree_snapshot
-from hostile_git import bisecting, cherry_picking, hydrated, merging, rebase_stopped, reverting, upload_pack_remote
+from conftest import DIGEST_B, DIGEST_C, GitOpsRepo, cli, git, make_gitops_repo, tree_snapshot
+from hostile_git import bisecting, cherry_picking, hydrated, merging, promoted_then_forged, rebase_stopped, reverting, upload_pack_remote
 
 from gitops_mlops.errors import InputError
 from gitops_mlops.kustomization import parse
@@ -260,6 +260,15 @@ CASES = [
     Case("review-branch-verifications", 2, "the tool's own branches", promote(IMAGE, "datacenter", "fraud-detector", "--branch", "gitops-mlops/verifications")),
     Case("review-branch-hydrated", 2, "the tool's own branches", promote(IMAGE, "datacenter", "fraud-detector", "--branch", "hydrated"), setup=hydrated),
     Case("target-branch-hydrated", 2, "the tool's own branches", ("push", "--target-branch", "hydrated"), setup=hydrated, extra=()),
+    # what the tool reads back from Git: a hydrated branch forged by hand seeds no render
+    Case(
+        "hydrated-branch-forged",
+        3,
+        "stage order",
+        promote(f"{REPO}:1.5.0@{DIGEST_C}", "cloud"),
+        setup=promoted_then_forged(f"1.4.0@{DIGEST_B}", f"1.5.0@{DIGEST_C}"),
+        commit=False,
+    ),
     # the config's remote and targetBranch, checked as --remote and --target-branch are
     Case("config-remote-upload-pack", 2, "is not a remote name", setup=upload_pack_remote),
     Case("config-remote-url", 2, "is not a remote name", setup=replace_in("gitops-mlops.yaml", "remote: origin", "remote: https://evil.example/x.git")),
