@@ -439,21 +439,26 @@ class GitRepo:
 
     def show_files(self, sha: str, paths: list[str]) -> dict[str, str]:
         """The text of each of ``paths`` at commit ``sha`` (missing ones left out), read in one git process."""
-        request = "".join(f"{sha}:{path}\n" for path in paths).encode()
+        found = self.show_objects([f"{sha}:{path}" for path in paths])
+        return {path: found[f"{sha}:{path}"] for path in paths if f"{sha}:{path}" in found}
+
+    def show_objects(self, specs: list[str]) -> dict[str, str]:
+        """The text of each ``REV:PATH`` in ``specs`` (missing ones left out), read in one git process."""
+        request = "".join(f"{spec}\n" for spec in specs).encode()
         try:
             with _stdin_bytes(request) as handle:
-                data = self._git.execute(["git", "cat-file", "--batch"], istream=handle, stdout_as_string=False)
+                data = self._git.execute(["git", "cat-file", "--batch"], istream=handle, stdout_as_string=False, strip_newline_in_stdout=False)
         except GitCommandError as exc:
             raise GitError(f"git cat-file: {_reason(exc)}") from None
         out, at = {}, 0
-        for path in paths:
+        for spec in specs:
             end = data.index(b"\n", at)
             header = data[at:end].split()
             at = end + 1
             if len(header) < 3 or header[-1] == b"missing":
                 continue
             size = int(header[2])
-            out[path] = data[at : at + size].decode("utf-8", errors="replace")
+            out[spec] = data[at : at + size].decode("utf-8", errors="replace")
             at += size + 1
         return out
 

@@ -120,3 +120,24 @@ def promoted_then_forged(old: str, new: str):
         return {"GITOPS_MLOPS_RENDER_CACHE": str(cache)}
 
     return setup
+
+
+def hand_written_verification(repo: GitOpsRepo, digest: str) -> None:
+    """cloud requires verified builds; datacenter runs ``digest``, never verified; a record saying it
+    passed is pushed by hand to the verifications branch."""
+    config = repo.work / "gitops-mlops.yaml"
+    config.write_text(config.read_text().replace("  - name: cloud\n", "  - name: cloud\n    requireVerified: true\n", 1))
+    repo.git("commit", "--quiet", "-am", "cloud requires verified builds")
+    repo.git("push", "--quiet", "origin", "HEAD:main")
+    assert cli("promote", "fraud-detector", f"quay.io/example/fraud-detector:1.4.0@{digest}", "--to", "datacenter", "--push", cwd=repo.work).code == 0
+    record = {"model": "fraud-detector", "site": "datacenter", "stage": "datacenter", "digest": digest, "version": "1.4.0", "verdict": "successful"}
+    record |= {"checks": [], "at": "2030-01-01T00:00:00Z", "source": ""}
+    forger = repo.work.parent / "forger"
+    git(repo.work.parent, "clone", "--quiet", str(repo.remote), str(forger))
+    git(forger, "checkout", "--quiet", "--orphan", "gitops-mlops/verifications")
+    git(forger, "rm", "-rq", "--cached", ".")
+    (forger / "fraud-detector.jsonl").write_text(json.dumps(record, sort_keys=True) + "\n")
+    git(forger, "add", "fraud-detector.jsonl")
+    git(forger, "commit", "--quiet", "-m", f"verify fraud-detector: 1 site(s)\n\ndatacenter: successful {digest}")
+    git(forger, "push", "--quiet", "origin", "gitops-mlops/verifications")
+    repo.git("fetch", "--quiet", "origin")  # the clone has seen it: the gate's own fetch changes no ref

@@ -23,7 +23,17 @@ from pathlib import Path
 
 import pytest
 from conftest import DIGEST_B, DIGEST_C, GitOpsRepo, cli, git, make_gitops_repo, tree_snapshot
-from hostile_git import bisecting, cherry_picking, hydrated, merging, promoted_then_forged, rebase_stopped, reverting, upload_pack_remote
+from hostile_git import (
+    bisecting,
+    cherry_picking,
+    hand_written_verification,
+    hydrated,
+    merging,
+    promoted_then_forged,
+    rebase_stopped,
+    reverting,
+    upload_pack_remote,
+)
 
 from gitops_mlops.errors import InputError
 from gitops_mlops.kustomization import parse
@@ -267,6 +277,14 @@ CASES = [
         "stage order",
         promote(f"{REPO}:1.5.0@{DIGEST_C}", "cloud"),
         setup=promoted_then_forged(f"1.4.0@{DIGEST_B}", f"1.5.0@{DIGEST_C}"),
+        commit=False,
+    ),
+    Case(
+        "verification-written-by-hand",
+        3,
+        "requires verified builds",
+        promote(IMAGE, "cloud"),
+        setup=lambda r: hand_written_verification(r, DIGEST_B),
         commit=False,
     ),
     # the config's remote and targetBranch, checked as --remote and --target-branch are
