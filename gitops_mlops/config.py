@@ -17,7 +17,7 @@ from gitops_mlops.configreader import Reader
 from gitops_mlops.errors import InputError
 from gitops_mlops.imageref import check_registry, parse_repository, same_repository
 from gitops_mlops.modelcar import modelcar_pin_name
-from gitops_mlops.names import DIGEST_RE, HOST_RE, NAME_RE, SITE_NAME_RE, check_branch, did_you_mean
+from gitops_mlops.names import DIGEST_RE, HOST_RE, NAME_RE, SITE_NAME_RE, check_branch, check_remote, did_you_mean
 from gitops_mlops.semrange import parse_range
 from gitops_mlops.yamlnodes import Node, compose, line_of
 
@@ -392,7 +392,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         r = Reader(source, top.values["hydrate"], "hydrate", {"branch", "path"})
         branch, path = r.str("branch"), r.str("path", default="sites").strip("/")
         try:
-            check_branch(branch, "hydrate.branch")
+            check_branch(branch, "hydrate.branch", tool=True)
         except InputError as exc:
             raise r.error(r.values["branch"], str(exc)) from None
         if not SITE_NAME_RE.match(path):
@@ -447,9 +447,18 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         holds=tuple(holds),
         registries=tuple(registries),
         repo_url=top.str("repoURL", default=""),
-        target_branch=top.str("targetBranch", default="main"),
-        remote=top.str("remote", default="origin"),
+        target_branch=_checked(top, "targetBranch", "main", check_branch),
+        remote=_checked(top, "remote", "origin", check_remote),
     )
+
+
+def _checked(top: Reader, key: str, default: str, check) -> str:
+    """A top-level name checked as its command-line option is (``--target-branch``, ``--remote``)."""
+    value = top.str(key, default=default)
+    try:
+        return check(value, key)
+    except InputError as exc:
+        raise top.error(top.values[key], str(exc)) from None
 
 
 SEVERITIES = ("unknown", "negligible", "low", "medium", "high", "critical")  # Clair's and Trivy's, lowest first

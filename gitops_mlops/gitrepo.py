@@ -28,6 +28,15 @@ _NON_FAST_FORWARD = ("non-fast-forward", "fetch first", "[rejected]", "failed to
 _HOOK_OR_POLICY = ("hook declined", "protected branch", "permission", "denied", "not allowed")
 _COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
 _CONTENT_ATTRIBUTES = ("text", "eol", "crlf", "filter", "ident", "working-tree-encoding")
+_IN_PROGRESS = (  # git's own markers in the checkout's git directory: (file, what, how to leave it)
+    ("rebase-merge", "rebase", "'git rebase --abort'"),
+    ("rebase-apply", "rebase or git am", "'git rebase --abort' or 'git am --abort'"),
+    ("MERGE_HEAD", "merge", "'git merge --abort'"),
+    ("CHERRY_PICK_HEAD", "cherry-pick", "'git cherry-pick --abort'"),
+    ("REVERT_HEAD", "revert", "'git revert --abort'"),
+    ("sequencer", "cherry-pick or revert", "'git cherry-pick --abort' or 'git revert --abort'"),
+    ("BISECT_LOG", "bisect", "'git bisect reset'"),
+)
 _C_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t"}
 # fast-import grows and trims its heap in small steps; with glibc's default trim threshold
 # that costs tens of thousands of page faults on a thousand-file commit (~0.2 s -> ~0.05 s).
@@ -313,6 +322,13 @@ class GitRepo:
     def _identity_env(self) -> dict[str, str]:
         return identity_env(self.root)
 
+    def refuse_in_progress(self) -> None:
+        """Refuse to write while git is in the middle of something (a rebase, merge, cherry-pick, revert,
+        bisect): a commit then would mix the tool's change into it."""
+        for marker, what, way_out in _IN_PROGRESS:
+            if (self.git_dir / marker).exists():
+                raise GitError(f"a {what} is in progress in {self.root} ({marker}): finish it or run {way_out} first; nothing was changed")
+
     def check_identity(self) -> None:
         """Refuse, before anything is written, when there is no identity to commit as."""
         identity_env(self.root)
@@ -431,21 +447,26 @@ class GitRepo:
 
     def show_files(self, sha: str, paths: list[str]) -> dict[str, str]:
         """The text of each of ``paths`` at commit ``sha`` (missing ones left out), read in one git process."""
-        request = "".join(f"{sha}:{path}\n" for path in paths).encode()
+        found = self.show_objects([f"{sha}:{path}" for path in paths])
+        return {path: found[f"{sha}:{path}"] for path in paths if f"{sha}:{path}" in found}
+
+    def show_objects(self, specs: list[str]) -> dict[str, str]:
+        """The text of each ``REV:PATH`` in ``specs`` (missing ones left out), read in one git process."""
+        request = "".join(f"{spec}\n" for spec in specs).encode()
         try:
             with _stdin_bytes(request) as handle:
-                data = self._git.execute(["git", "cat-file", "--batch"], istream=handle, stdout_as_string=False)
+                data = self._git.execute(["git", "cat-file", "--batch"], istream=handle, stdout_as_string=False, strip_newline_in_stdout=False)
         except GitCommandError as exc:
             raise GitError(f"git cat-file: {_reason(exc)}") from None
         out, at = {}, 0
-        for path in paths:
+        for spec in specs:
             end = data.index(b"\n", at)
             header = data[at:end].split()
             at = end + 1
             if len(header) < 3 or header[-1] == b"missing":
                 continue
             size = int(header[2])
-            out[path] = data[at : at + size].decode("utf-8", errors="replace")
+            out[spec] = data[at : at + size].decode("utf-8", errors="replace")
             at += size + 1
         return out
 

@@ -12,12 +12,20 @@ source commit the new one builds on. Otherwise (someone committed to the source 
 or the branch was edited) it is rebuilt whole, every site rendered from the source.
 Cache entries seeded from it are keyed by the content of each site's inputs, so a stale
 entry can only ever serve inputs identical to the ones it was rendered from.
+
+Anyone who can push to the hydrated branch can write anything there; only the source
+branch vouches for it. The source commit a promotion makes carries ``Hydrated-Index:``,
+the sha256 of the index it is hydrated with (each site's key and the sha256 of each
+render), so the index, and through it every render, is the tool's. The cache is seeded
+only from a vouched tip made from an ancestor of HEAD, and the branch is built on only
+when its tip is vouched for; anything else is rendered again from the source.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +39,8 @@ from gitops_mlops.sites import discover_sites
 INDEX = ".gitops-mlops/sites.jsonl"  # one line per site: its keys, and what the cache keeps of its renders
 RENDERS = ".gitops-mlops/renders"  # pin-invariant renders by key
 MANIFESTS = "manifests.yaml"
+ANCHOR = "Hydrated-Index"  # a source commit's trailer: the sha256 of the index it was hydrated with
+SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
 @dataclass(frozen=True)
@@ -54,13 +64,26 @@ def source_of(git: GitRepo, sha: str) -> str | None:
     return None
 
 
-def build(
-    repo_dir: Path, git: GitRepo, config: Config, source: str, source_parent: str | None, changed: set[str], cache: RenderCache, base: str | None
-) -> Hydrated:
-    """The hydrated commit for source commit ``source`` (the work tree holds it): the changed sites
-    written on ``base`` when that was made from ``source_parent``, else every site written anew."""
+@dataclass(frozen=True)
+class Prepared:
+    """A hydrated commit's files, computed before the source commit that it hydrates is made."""
+
+    files: dict[str, bytes | None]
+    base: str | None
+    rebuilt: bool
+    sites: tuple[str, ...]
+    index_sha: str  # sha256 of the index file: the source commit's Hydrated-Index trailer
+
+    @property
+    def trailer(self) -> str:
+        return f"{ANCHOR}: {self.index_sha}\n"
+
+
+def prepare(repo_dir: Path, git: GitRepo, config: Config, source_parent: str | None, changed: set[str], cache: RenderCache, base: str | None) -> Prepared:
+    """The hydrated files for the source the work tree holds: the changed sites written on ``base``
+    when the tool made it from ``source_parent`` (its index vouched for), else every site anew."""
     spec = config.hydrate
-    rebuilt = base is None or source_parent is None or source_of(git, base) != source_parent
+    rebuilt = base is None or source_parent is None or not vouched(git, base, source_parent)
     sites = discover_sites(repo_dir, config)
     chosen = sites if rebuilt else tuple(s for s in sites if s.name in changed)
     state = render_state(repo_dir, config, chosen, outputs=True, cache=cache, invariants=True)
@@ -81,22 +104,48 @@ def build(
             record |= {"invariant": rendered.invariant, "invariantSha": entry.output_sha, "invariantContainers": entry.containers}
         index[site.name] = record
     files[INDEX] = "".join(json.dumps(record, sort_keys=True) + "\n" for _, record in sorted(index.items())).encode()
-    message = f"hydrate {source[:12]}: {len(chosen)} site(s){' (rebuilt)' if rebuilt else ''}\n\nSource-Commit: {source}\n"
-    sha = git.commit_tree(base, files, message, replace_all=rebuilt)
-    return Hydrated(sha, spec.branch, base, rebuilt, tuple(s.name for s in chosen))
+    return Prepared(files, base, rebuilt, tuple(s.name for s in chosen), hashlib.sha256(files[INDEX]).hexdigest())
+
+
+def commit(git: GitRepo, config: Config, prepared: Prepared, source: str) -> Hydrated:
+    """The hydrated commit of ``prepared`` for source commit ``source``; the local branch follows."""
+    rebuilt = " (rebuilt)" if prepared.rebuilt else ""
+    message = f"hydrate {source[:12]}: {len(prepared.sites)} site(s){rebuilt}\n\nSource-Commit: {source}\n"
+    sha = git.commit_tree(prepared.base, prepared.files, message, replace_all=prepared.rebuilt)
+    git.set_branch(config.hydrate.branch, sha, git.try_resolve(f"refs/heads/{config.hydrate.branch}"))
+    return Hydrated(sha, config.hydrate.branch, prepared.base, prepared.rebuilt, prepared.sites)
+
+
+def before_commit(repo_dir: Path, git: GitRepo, config: Config, source_parent: str | None, changed: set[str], cache: RenderCache) -> Prepared | None:
+    """What a source commit about to be made will be hydrated with (its trailer vouches for it), or None
+    when the config hydrates nothing."""
+    return None if config.hydrate is None else prepare(repo_dir, git, config, source_parent, changed, cache, tip(git, config))
+
+
+def after(git: GitRepo, config: Config, prepared: Prepared | None, source: str) -> tuple[tuple[str, str], ...]:
+    """The hydrated commit of a source commit just made with ``prepared``'s trailer: the (sha, branch)
+    to push with it atomically, or ()."""
+    return () if prepared is None else ((commit(git, config, prepared, source).sha, config.hydrate.branch),)
 
 
 def after_commit(
     repo_dir: Path, git: GitRepo, config: Config, source: str, source_parent: str | None, changed: set[str], cache: RenderCache
 ) -> tuple[tuple[str, str], ...]:
-    """Hydrate a source commit just made: the (sha, branch) to push with it atomically, or () when
-    the config hydrates nothing. The local branch follows, as the record of the last hydration."""
-    if config.hydrate is None:
-        return ()
-    base = tip(git, config)
-    hydrated = build(repo_dir, git, config, source, source_parent, changed, cache, base)
-    git.set_branch(hydrated.branch, hydrated.sha, git.try_resolve(f"refs/heads/{hydrated.branch}"))
-    return ((hydrated.sha, hydrated.branch),)
+    """Hydrate a source commit already made (without the trailer: a fresh clone re-renders rather than
+    seed from it): the (sha, branch) to push with it atomically, or ()."""
+    return after(git, config, before_commit(repo_dir, git, config, source_parent, changed, cache), source)
+
+
+def vouched(git: GitRepo, sha: str, source: str | None = None) -> bool:
+    """Whether hydrated commit ``sha`` is one the tool made: its Source-Commit (``source`` when given)
+    is a commit whose Hydrated-Index trailer is the sha256 of ``sha``'s index. Anyone can push a
+    commit to the hydrated branch; only a commit on the source branch vouches for one."""
+    made_from = source_of(git, sha)
+    if not made_from or not SHA_RE.match(made_from) or (source is not None and made_from != source):
+        return False
+    anchors = [v for k, v in git.log_trailers(made_from, limit=1)[0].trailers if k == ANCHOR] if git.try_resolve(made_from) else []
+    index = git.show_file(sha, INDEX)
+    return len(anchors) == 1 and index is not None and hashlib.sha256(index.encode()).hexdigest() == anchors[0]
 
 
 def _index(git: GitRepo, sha: str) -> dict[str, dict]:
@@ -118,6 +167,9 @@ def seed(git: GitRepo, config: Config, cache: RenderCache) -> int:
         return 0
     sha = tip(git, config, fetch=False)
     if sha is None or cache.meta("hydrated-seed") == sha:
+        return 0
+    head, source = git.head(), source_of(git, sha)
+    if not head or not vouched(git, sha) or not git.is_ancestor(source, head):  # not the tool's, or not of this history
         return 0
     wanted: dict[str, tuple[str, Entry]] = {}  # key -> (the file holding its output, what the cache keeps)
     for name, record in _index(git, sha).items():
@@ -173,8 +225,7 @@ def hydrate_head(repo_dir: Path, push: bool = False) -> tuple[Check, Hydrated | 
     git = GitRepo(repo_dir)
     git.check_identity()
     with RenderCache(repo_dir) as cache:
-        hydrated = build(Path(repo_dir).resolve(), git, config, state.source, None, set(), cache, state.tip)
-    git.set_branch(hydrated.branch, hydrated.sha, git.try_resolve(f"refs/heads/{hydrated.branch}"))
+        hydrated = commit(git, config, prepare(Path(repo_dir).resolve(), git, config, None, set(), cache, state.tip), state.source)
     if push:
         git.push(config.remote, hydrated.sha, hydrated.branch)
     return state, hydrated

@@ -16,12 +16,31 @@ HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
 BRANCH_RE = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*/\.)(?!\.)[A-Za-z0-9._/-]+(?<![./])(?<!\.lock)$")
 
 
-def check_branch(name: str, what: str = "--branch") -> str:
-    """A branch name git accepts, refused here before git ever runs (``a..b``, ``-x``, ``x.lock``)."""
+TOOL_BRANCHES = "gitops-mlops/"  # the tool's own branches live under this prefix
+VERIFICATIONS_BRANCH = "gitops-mlops/verifications"
+SPECIAL_REF_RE = re.compile(r"^[A-Z_]*HEAD$")  # HEAD, FETCH_HEAD, ORIG_HEAD, MERGE_HEAD, CHERRY_PICK_HEAD...
+
+
+def check_branch(name: str, what: str = "--branch", reserved: tuple[str, ...] = (), tool: bool = False) -> str:
+    """A branch name git accepts, refused here before git ever runs (``a..b``, ``-x``, ``x.lock``), that
+    names no other ref (``refs/heads/main``, ``HEAD``, ``FETCH_HEAD``) and none of the tool's own branches
+    (``gitops-mlops/...``, and the ``reserved`` ones: the config's hydrated branch). With ``tool`` (a branch
+    the tool itself writes: the hydrated one) ``gitops-mlops/...`` is allowed, but for the verifications branch."""
     if not BRANCH_RE.match(name) or len(name) > 255:
         raise InputError(
             f"{what} {name!r} is not a valid branch name (letters, digits, . _ / -; no '..', no leading '-' or '.', no trailing '/', '.' or '.lock')"
         )
+    if name.startswith("refs/") or SPECIAL_REF_RE.match(name):
+        raise InputError(f"{what} {name!r} is not a valid branch name: it names a ref ('refs/...' or a special ref like HEAD), not a branch")
+    if (name.startswith(TOOL_BRANCHES) and not tool) or name == VERIFICATIONS_BRANCH or name in reserved:
+        raise InputError(f"{what} {name!r} is not a valid branch name here: it is one of the tool's own branches (verifications, hydrated manifests)")
+    return name
+
+
+def check_remote(name: str, what: str = "--remote") -> str:
+    """A git remote's name: not an option, a URL or a path (``--upload-pack=...``, ``https://...``, ``../x``)."""
+    if not name or name.startswith("-") or any(c.isspace() or c in "\\:" for c in name) or len(name) > 255:
+        raise InputError(f"{what} {name!r} is not a remote name")
     return name
 
 

@@ -2,7 +2,8 @@
 asking the remote whether it has the target branch).
 
 One line per problem: the configuration, stages without sites, registries whose named
-credentials or CA file are missing, the git identity, the remote, kustomize.
+credentials or CA file are missing, the git identity, the remote, records on the
+verifications branch not written by the tool, kustomize.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitops_mlops import verifications
 from gitops_mlops.config import load_config
 from gitops_mlops.errors import GitOpsError
 from gitops_mlops.gitrepo import GitRepo
@@ -21,7 +23,7 @@ from gitops_mlops.sites import discover_sites
 
 @dataclass(frozen=True)
 class Problem:
-    check: str  # config, stages, registries, git, kustomize
+    check: str  # config, stages, registries, git, verifications, kustomize
     problem: str
 
     def as_json(self) -> dict:
@@ -47,7 +49,15 @@ def problems(repo_dir: Path) -> list[Problem]:
                 found.append(Problem("registries", f"registry {spec.host}: the variable {variable} named for its credentials is not set"))
         if spec.ca_file and not (repo_dir / spec.ca_file).is_file() and not Path(spec.ca_file).is_file():
             found.append(Problem("registries", f"registry {spec.host}: CA file {spec.ca_file} does not exist"))
-    return [*found, *_git(repo_dir, config.remote, config.target_branch), *_kustomize()]
+    return [*found, *_git(repo_dir, config.remote, config.target_branch), *_records(repo_dir, config), *_kustomize()]
+
+
+def _records(repo_dir: Path, config) -> list[Problem]:
+    """Commits on the verifications branch the tool did not make: their records gate nothing."""
+    try:
+        return [Problem("verifications", line) for line in verifications.hand_made(GitRepo(repo_dir), config)]
+    except GitOpsError:
+        return []  # no repository: the git check says so
 
 
 def _git(repo_dir: Path, remote: str | None, target: str | None = None) -> list[Problem]:

@@ -98,6 +98,7 @@ def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish(
     if request.verify and not settings.no_verify():
         mirrors.check(intent.config, intent.image, intent.targets, request.insecure_registries)
     git = GitRepo(repo_dir)
+    git.refuse_in_progress()
     git.check_identity()  # a dry run exits as the real run would: no identity to commit as is exit 2 for both
     recovered = recovery.recover(git)
     refuse_dirty(git, [site.path for site in intent.targets] + ["gitops-mlops.yaml"])
@@ -179,11 +180,12 @@ def apply_promotion(
             if dry_run:
                 restore(repo_dir, written) if kept is None else kept.extend(written)
                 return _result(intent, plan, diff=unified_diff(files))
-            sha = git.commit([f.file for f in files], commit_message(intent, request, plan))
-            recovery.committed(git, note, sha)
-            clock.append(("commit", time.perf_counter()))
-            also = hydrate.after_commit(repo_dir, git, intent.config, sha, parent, {c.site for c in plan.changes}, cache) if hydrate_it else ()
+            hydrated = hydrate.before_commit(repo_dir, git, intent.config, parent, {c.site for c in plan.changes}, cache) if hydrate_it else None
             clock.append(("hydrate", time.perf_counter()))
+            sha = git.commit([f.file for f in files], commit_message(intent, request, plan) + (hydrated.trailer if hydrated else ""))
+            recovery.committed(git, note, sha)
+            also = hydrate.after(git, intent.config, hydrated, sha)
+            clock.append(("commit", time.perf_counter()))
         except BaseException as exc:  # put back; what cannot be (a full disk) is left, with the journal, to the next run
             committed = sha is not None and parent and git.head() == sha
             recovery.undo(exc, *([lambda: git.reset_keep(parent)] if committed else []), lambda: restore(repo_dir, written))
@@ -218,6 +220,7 @@ def promote_together(repo_dir: Path, requests: list[PromoteRequest], options: Pu
     options.check()
     intents = [resolve_intent(repo_dir, r) for r in requests]
     git = GitRepo(repo_dir)
+    git.refuse_in_progress()
     git.check_identity()
     recovery.recover(git)
     refuse_dirty(git, sorted({site.path for i in intents for site in i.targets}) + ["gitops-mlops.yaml"])

@@ -58,6 +58,7 @@ def journaled(git: GitRepo, run: Callable[[], R], command: str) -> R:
 
 def publish(git: GitRepo, options: Publish, config: Config, apply: Callable[[], R]) -> R:
     """Commit locally, on a new branch, or on the remote's tip with push and retries."""
+    options.check_for(config.hydrate.branch if config.hydrate else None)  # never the tool's own branch
     remote = options.remote or config.remote
     target = options.target_branch or config.target_branch
     if options.branch:

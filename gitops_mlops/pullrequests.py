@@ -36,6 +36,7 @@ def propose(git: GitRepo, options: Publish, config: Config, run: Callable[[Publi
 
     ``text(result, base, head)`` writes the title and the markdown body.
     """
+    options.check_for(config.hydrate.branch if config.hydrate else None)  # before the forge is asked
     if not options.branch:
         return run(options)
     remote = options.remote or config.remote

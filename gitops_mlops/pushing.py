@@ -30,7 +30,9 @@ def push_local(repo_dir: Path, options: Publish = Publish()) -> Pushed:
     options = replace(options, push=True, branch=None)
     options.check()
     config = load_config(repo_dir)
+    options.check_for(config.hydrate.branch if config.hydrate else None)
     git = GitRepo(repo_dir)
+    git.refuse_in_progress()
     git.check_identity()  # replaying a commit writes a new one
     recovery.recover(git)
     remote, target = options.remote or config.remote, options.target_branch or config.target_branch

@@ -41,6 +41,7 @@ def release_hold(repo_dir: Path, request: ReleaseHoldRequest, options: Publish =
             request, digest=full_digest(request.digest, {h.digest for h in config.holds if h.model == model.name and h.site in {s.name for s in chosen}})
         )
     git = GitRepo(repo_dir)
+    git.refuse_in_progress()
     if not options.dry_run:
         git.check_identity()
     recovered = "" if options.dry_run else recovery.recover(git)

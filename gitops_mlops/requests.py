@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gitops_mlops.errors import InputError
-from gitops_mlops.names import check_branch
+from gitops_mlops.names import check_branch, check_remote
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,14 @@ class Publish:
             check_branch(self.branch, "--branch")
         if self.target_branch is not None:
             check_branch(self.target_branch, "--target-branch")
-        if self.remote is not None and (not self.remote or self.remote.startswith("-") or any(c.isspace() or c in "\\:" for c in self.remote)):
-            raise InputError(f"--remote {self.remote!r} is not a remote name")
+        if self.remote is not None:
+            check_remote(self.remote, "--remote")
+        return self
+
+    def check_for(self, hydrated_branch: str | None) -> Publish:
+        """Also refuse a branch that is the config's hydrated branch (the tool's own)."""
+        reserved = (hydrated_branch,) if hydrated_branch else ()
+        for name, what in ((self.branch, "--branch"), (self.target_branch, "--target-branch")):
+            if name is not None:
+                check_branch(name, what, reserved)
         return self

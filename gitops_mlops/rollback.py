@@ -57,6 +57,7 @@ def rollback(repo_dir: Path, request: RollbackRequest, options: Publish = Publis
     config.model(request.model)  # an unknown model is bad input before git is touched
     targets = select(discover_sites(repo_dir, config), request.selectors)
     git = GitRepo(repo_dir)
+    git.refuse_in_progress()
     git.check_identity()  # a dry run exits as the real run would: no identity to commit as is exit 2 for both
     recovered = recovery.recover(git)
     tags: dict[str, str] = {}  # tag -> digest, asked of the registry once however often the change is applied
@@ -164,9 +165,10 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
             if dry_run:
                 restore(repo_dir, written)
                 return _result(model, goals, unchanged, diff=unified_diff(files), changes=changes, notes=notes)
-            sha = git.commit([f.file for f in files], commit_message(model, goals, request.message, request.reason))
+            hydrated = hydrate.before_commit(repo_dir, git, config, parent, {g.site.name for g in goals}, cache)
+            sha = git.commit([f.file for f in files], commit_message(model, goals, request.message, request.reason) + (hydrated.trailer if hydrated else ""))
             recovery.committed(git, note, sha)
-            also = hydrate.after_commit(repo_dir, git, config, sha, parent, {g.site.name for g in goals}, cache)
+            also = hydrate.after(git, config, hydrated, sha)
         except BaseException as exc:
             committed = sha is not None and parent and git.head() == sha
             recovery.undo(exc, *([lambda: git.reset_keep(parent)] if committed else []), lambda: restore(repo_dir, written))

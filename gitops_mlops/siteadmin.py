@@ -95,6 +95,7 @@ def add_site(repo_dir: Path, name: str, like: str, options: Publish = Publish())
     if (repo_dir / folder).exists():
         raise InputError(f"{folder}: already exists")
     git = GitRepo(repo_dir)
+    git.refuse_in_progress()
     git.check_identity()
     refuse_dirty(git, [folder])
     old_base, new_base = model.path.rsplit("/", 1)[-1], folder.rsplit("/", 1)[-1]
@@ -151,6 +152,7 @@ def remove_site(repo_dir: Path, name: str, options: Publish = Publish(), force: 
         )
     apps, kustomizations = applications.removal(repo_dir, site.path)
     git = GitRepo(repo_dir)
+    git.refuse_in_progress()
     git.check_identity()
     refuse_dirty(git, [site.path, CONFIG_FILE, *apps, *kustomizations])
     note = f"\n\nStage {site.stage} has no site left (--force)." if emptied else ""

@@ -106,6 +106,8 @@ def update(repo_dir: Path, options: Options = Options(), client: registry.Regist
     repo_dir = Path(repo_dir).resolve()
     options.publish()  # bad publish options fail before the registry is asked
     config = load_config(repo_dir)
+    options.publish().check_for(config.hydrate.branch if config.hydrate else None)
+    GitRepo(repo_dir).refuse_in_progress()
     models = [config.model(m) for m in options.models] if options.models else list(config.models)
     all_sites = discover_sites(repo_dir, config)
     chosen = select(all_sites, options.selectors) if options.selectors else all_sites

@@ -22,7 +22,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import DIGEST_B, GitOpsRepo, cli, git, make_gitops_repo, tree_snapshot
+from conftest import DIGEST_B, DIGEST_C, GitOpsRepo, cli, git, make_gitops_repo, tree_snapshot
+from hostile_git import (
+    bisecting,
+    cherry_picking,
+    hand_written_verification,
+    hydrated,
+    merging,
+    promoted_then_forged,
+    rebase_stopped,
+    reverting,
+    upload_pack_remote,
+)
 
 from gitops_mlops.errors import InputError
 from gitops_mlops.kustomization import parse
@@ -242,6 +253,74 @@ CASES = [
     Case("target-branch-malformed", 2, "not a valid branch name", promote(IMAGE, "datacenter", "fraud-detector", "--target-branch", "main..x")),
     Case("review-branch-malformed", 2, "not a valid branch name", promote(IMAGE, "datacenter", "fraud-detector", "--branch", "-x")),
     Case("remote-unknown", 5, "no git remote named", promote(IMAGE, "datacenter", "fraud-detector", "--remote", "nowhere")),
+    # git in the middle of something: every writing command refuses (tests/hostile_git.py)
+    Case("rebase-in-progress", 5, "a rebase is in progress", setup=rebase_stopped, commit=False),
+    Case("merge-in-progress", 5, "a merge is in progress", setup=merging, commit=False),
+    Case(
+        "cherry-pick-in-progress-rollback",
+        5,
+        "a cherry-pick is in progress",
+        ("rollback", "fraud-detector", "--site", "datacenter"),
+        setup=lambda r: (promoted(r), cherry_picking(r))[0],
+        commit=False,
+    ),
+    Case("revert-in-progress-add-site", 5, "a revert is in progress", ("add-site", "edge/lab-01", "--like", "edge/berlin-01"), setup=reverting, commit=False),
+    Case("bisect-in-progress-remove-site", 5, "a bisect is in progress", ("remove-site", "edge/berlin-01"), setup=bisecting, commit=False),
+    Case(
+        "rebase-in-progress-release-hold",
+        5,
+        "a rebase is in progress",
+        ("release-hold", "fraud-detector", "--site", "datacenter"),
+        setup=rebase_stopped,
+        commit=False,
+    ),
+    Case("merge-in-progress-update", 5, "a merge is in progress", ("update", "--model", "fraud-detector"), setup=merging, commit=False),
+    Case(
+        "merge-in-progress-dry-run",
+        5,
+        "a merge is in progress",
+        promote(IMAGE, "datacenter", "fraud-detector", "--dry-run"),
+        setup=merging,
+        commit=False,
+        extra=(),
+    ),
+    # branch names that name a ref or one of the tool's own branches
+    Case("review-branch-full-ref", 2, "names a ref", promote(IMAGE, "datacenter", "fraud-detector", "--branch", "refs/heads/main")),
+    Case("review-branch-head", 2, "names a ref", promote(IMAGE, "datacenter", "fraud-detector", "--branch", "HEAD")),
+    Case("review-branch-fetch-head", 2, "names a ref", promote(IMAGE, "datacenter", "fraud-detector", "--branch", "FETCH_HEAD")),
+    Case("target-branch-orig-head", 2, "names a ref", promote(IMAGE, "datacenter", "fraud-detector", "--target-branch", "ORIG_HEAD")),
+    Case("target-branch-full-ref", 2, "names a ref", promote(IMAGE, "datacenter", "fraud-detector", "--target-branch", "refs/heads/main")),
+    Case("review-branch-verifications", 2, "the tool's own branches", promote(IMAGE, "datacenter", "fraud-detector", "--branch", "gitops-mlops/verifications")),
+    Case("review-branch-hydrated", 2, "the tool's own branches", promote(IMAGE, "datacenter", "fraud-detector", "--branch", "hydrated"), setup=hydrated),
+    Case("target-branch-hydrated", 2, "the tool's own branches", ("push", "--target-branch", "hydrated"), setup=hydrated, extra=()),
+    # what the tool reads back from Git: a hydrated branch forged by hand seeds no render
+    Case(
+        "hydrated-branch-forged",
+        3,
+        "stage order",
+        promote(f"{REPO}:1.5.0@{DIGEST_C}", "cloud"),
+        setup=promoted_then_forged(f"1.4.0@{DIGEST_B}", f"1.5.0@{DIGEST_C}"),
+        commit=False,
+    ),
+    Case(
+        "verification-written-by-hand",
+        3,
+        "requires verified builds",
+        promote(IMAGE, "cloud"),
+        setup=lambda r: hand_written_verification(r, DIGEST_B),
+        commit=False,
+    ),
+    # the config's remote and targetBranch, checked as --remote and --target-branch are
+    Case("config-remote-upload-pack", 2, "is not a remote name", setup=upload_pack_remote),
+    Case("config-remote-url", 2, "is not a remote name", setup=replace_in("gitops-mlops.yaml", "remote: origin", "remote: https://evil.example/x.git")),
+    Case("config-target-branch-dotdot", 2, "not a valid branch name", setup=replace_in("gitops-mlops.yaml", "targetBranch: main", "targetBranch: a..b")),
+    Case("config-target-branch-full-ref", 2, "names a ref", setup=replace_in("gitops-mlops.yaml", "targetBranch: main", "targetBranch: refs/heads/main")),
+    Case(
+        "config-target-branch-verifications",
+        2,
+        "the tool's own branches",
+        setup=replace_in("gitops-mlops.yaml", "targetBranch: main", "targetBranch: gitops-mlops/verifications"),
+    ),
     Case("diff-base-malformed", 2, "unknown git ref", ("diff", "--base", "--output=/tmp/x"), extra=()),
     Case("review-branch-dotdot", 2, "not a valid branch name", promote(IMAGE, "datacenter", "fraud-detector", "--branch", "a..b")),
     Case(

@@ -3,11 +3,17 @@ not match their source commit, and a warm render cache for a fresh clone."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
 from conftest import DIGEST_B, DIGEST_C, GitOpsRepo, cli, git, make_gitops_repo
+from hostile_git import promoted_then_forged
 
+from gitops_mlops import hydrate
+from gitops_mlops.config import load_config
+from gitops_mlops.gitrepo import GitRepo
+from gitops_mlops.rendercache import RenderCache
 from gitops_mlops.rendering import Kustomize
 
 REPO = "quay.io/example/fraud-detector"
@@ -103,3 +109,34 @@ def test_hydrate_config_is_checked(tmp_path):
         (repo.work / "gitops-mlops.yaml").write_text(repo.read("gitops-mlops.yaml").split("hydrate:")[0] + bad)
         result = cli("promote", "fraud-detector", f"{REPO}:1.4.0@{DIGEST_B}", "--to", "datacenter", cwd=repo.work)
         assert result.code == 2 and needle in result.err, result.err
+
+
+@pytest.mark.own_render_cache  # a fresh clone's cache is its own: what it finds came from the hydrated branch
+def test_a_forged_hydrated_branch_seeds_nothing_and_the_gate_decides_as_with_the_cache_off(tmp_path):
+    repo = make_gitops_repo(tmp_path)
+    promoted_then_forged(f"1.4.0@{DIGEST_B}", f"1.5.0@{DIGEST_C}")(repo)  # as the catalogue's case; its own cache is not used here
+    fresh = repo.clone("fresh")
+    config, git_repo = load_config(fresh.work), GitRepo(fresh.work)
+    assert not hydrate.vouched(git_repo, hydrate.tip(git_repo, config, fetch=False))
+    with RenderCache(fresh.work) as cache:
+        assert hydrate.seed(git_repo, config, cache) == 0
+    later = f"{REPO}:1.5.0@{DIGEST_C}"
+    decisions = [
+        cli("promote", "fraud-detector", later, "--to", "cloud", "--push", cwd=fresh.work, env=env) for env in ({}, {"GITOPS_MLOPS_RENDER_CACHE": "off"})
+    ]
+    assert [(d.code, d.err) for d in decisions] == [(3, decisions[1].err)] * 2 and "stage order" in decisions[1].err
+    # the tool's next hydration does not build on the forged tip: it is rebuilt from the source
+    assert cli("promote", "fraud-detector", f"{REPO}:1.4.0@{DIGEST_B}", "--to", "cloud", "--push", cwd=fresh.work).code == 0
+    assert "(rebuilt)" in git(repo.remote, "log", "-1", "--format=%s", "hydrated")
+    assert DIGEST_C not in remote_file(repo, "hydrated", "sites/datacenter/manifests.yaml")
+    git_repo.run("fetch", "--quiet", "origin", "+refs/heads/hydrated:refs/remotes/origin/hydrated")
+    assert hydrate.vouched(git_repo, git_repo.resolve("refs/remotes/origin/hydrated"))
+
+
+def test_a_genuine_hydrated_branch_is_vouched_for_by_its_source_commit(tmp_path):
+    repo = hydrated_repo(tmp_path)
+    assert cli("promote", "fraud-detector", f"{REPO}:1.4.0@{DIGEST_B}", "--to", "datacenter", "--push", cwd=repo.work).code == 0
+    index = remote_file(repo, "hydrated", ".gitops-mlops/sites.jsonl")
+    anchor = git(repo.remote, "log", "-1", "--format=%(trailers:key=Hydrated-Index,valueonly)", "main").strip()
+    assert anchor == hashlib.sha256(index.encode()).hexdigest()
+    assert hydrate.vouched(GitRepo(repo.work), repo.git("rev-parse", "hydrated").strip())
