@@ -27,6 +27,7 @@ from pathlib import Path
 from gitops_mlops import policy, registry
 from gitops_mlops.config import Config, Model, Stage, load_config
 from gitops_mlops.errors import PolicyError, RenderError
+from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.imageref import parse_repository
 from gitops_mlops.promotion import promote_together
 from gitops_mlops.renders import ModelMatcher, render_state
