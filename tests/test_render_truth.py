@@ -9,10 +9,12 @@ kustomize), and nothing written, committed or pushed on every refusal.
 from __future__ import annotations
 
 import json
+import sqlite3
+import zlib
 from pathlib import Path
 
 import pytest
-from conftest import GitOpsRepo, cli, make_repo_from, rendered_images, tree_snapshot
+from conftest import GitOpsRepo, cli, make_gitops_repo, make_repo_from, rendered_images, tree_snapshot
 
 from gitops_mlops.rendering import Kustomize
 
@@ -394,6 +396,18 @@ def test_the_render_cache_lives_in_the_git_directory_and_is_keyed_by_content(tmp
     (repo.work / "base/deployment.yaml").write_text(deployment("fraud-detector", f"{REPO}:1.0.1@{D2}"))
     rows = {r["site"]: r for r in json.loads(cli("status", "-o", "json", cwd=repo.work).out)}
     assert rows["dev"]["digest"] == D2  # a changed input is rendered again, never served stale
+
+
+@pytest.mark.own_render_cache
+@pytest.mark.parametrize("row", [b"not zlib at all", zlib.compress(b"kind: Forged\n")], ids=["not-zlib", "not-its-sha"])
+def test_a_cache_row_that_is_not_what_was_stored_is_a_miss(tmp_path, row):
+    repo = make_gitops_repo(tmp_path)
+    first = cli("render", "datacenter", cwd=repo.work)
+    assert first.code == 0 and "kind: Deployment" in first.out, first.err
+    with sqlite3.connect(repo.work / ".git/gitops-mlops/renders.sqlite") as db:
+        assert db.execute("UPDATE renders SET output = ? WHERE output IS NOT NULL", (row,)).rowcount > 0
+    again = cli("render", "datacenter", cwd=repo.work)
+    assert (again.code, again.out, again.err) == (0, first.out, "")  # rendered again, never served, never a traceback
 
 
 def test_a_cache_directory_serves_every_repository_and_off_renders_afresh(tmp_path, monkeypatch):
