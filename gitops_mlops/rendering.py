@@ -240,11 +240,18 @@ def render_sites(
             for future in redo:
                 results.update(future.result())
     for first, *others in groups.values():
-        done = results[first.name]
+        done = results[first.name] = _not_empty(results[first.name], repo, first, refs)
         for site in others:  # same inputs, same output; an error names this site
             error = done.error.replace(f"site {first.name}:", f"site {site.name}:").replace(first.path, site.path)
             results[site.name] = Rendered(site.name, output=done.output, error=error)
     return {site.name: results[site.name] for site in sites}
+
+
+def _not_empty(done: Rendered, repo: Path, site: Site, refs: References) -> Rendered:
+    """A render of nothing for a site whose kustomization lists resources is an error, never "valid"."""
+    if done.ok and not done.output.strip() and refs.entries.get(site_dir(repo, site, refs)):
+        return Rendered(site.name, error=f"site {site.name}: kustomize rendered nothing, yet {site.path} lists resources")
+    return done
 
 
 def _flat_bases(
@@ -339,8 +346,9 @@ def _mirror(repo: Path, root: Path, site: Site, text: str, refs: References) -> 
     if any(d in own.parents for d in outside):
         raise RenderError(f"site {site.name}: reads a folder that holds it; no pin-invariant render")
     target = root / site.path
-    shutil.copytree(own, target, symlinks=False)
-    file = kustomization.find_kustomization_file(target)
+    _copy_folder(own, target)
+    file = kustomization.find_kustomization_file(own)
+    (target / file.name).unlink()  # a symlink in the repository: never written through
     (target / file.name).write_text(text, newline="")
     holders = {repo, *own.parents}
     linked: set[Path] = set()
@@ -354,6 +362,24 @@ def _mirror(repo: Path, root: Path, site: Site, text: str, refs: References) -> 
             os.symlink(top, link)
             linked.add(top)
     return target
+
+
+def _copy_folder(own: Path, target: Path) -> None:
+    """A copy of a site's folder (checked by ``inputs.check_references``) in which kustomize's load
+    restrictor sees what it sees in the repository: a symlink stays a symlink, to the same place in
+    the copy when it resolves inside the folder and to where it resolves otherwise (which kustomize
+    refuses, as it does in the repository). A symlink is never turned into a copy of its target."""
+    for dirpath, dirnames, filenames in os.walk(own):
+        here = Path(dirpath)
+        there = target / here.relative_to(own)
+        there.mkdir(parents=True, exist_ok=True)
+        for name in (*dirnames, *filenames):
+            source = here / name
+            if source.is_symlink():
+                real = Path(os.path.realpath(source))
+                os.symlink(target / real.relative_to(own) if real == own or own in real.parents else real, there / name)
+            elif name in filenames:
+                shutil.copyfile(source, there / name, follow_symlinks=False)
 
 
 def _render_singly(
