@@ -170,6 +170,15 @@ def symlinked_kustomization(repo: GitOpsRepo):
     link(DC, "site.yaml", replace=True)(repo)
 
 
+def check_with(line: str):
+    """The datacenter stage gains a check with ``line`` among its fields (on line 24 of the config)."""
+    check = (
+        "  - name: datacenter\n    checks:\n      - name: latency\n        provider: {prometheus: {address: 'http://127.0.0.1:9'}}\n"
+        f"        query: up\n        successCondition: result[0] > 0\n        {line}\n"
+    )
+    return replace_in("gitops-mlops.yaml", "  - name: datacenter\n", check)
+
+
 RENDER_DC = ("render", "datacenter")
 BOMB = "lol0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(f"lol{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]\n" for n in range(1, 10))
 GENERATOR_MISSING_FILE = "configMapGenerator:\n  - name: settings\n    files:\n      - missing-file.properties\n"
@@ -265,6 +274,28 @@ CASES = [
     Case("kustomization-symlink-inside", 2, f"{DC}: is a symlink", setup=symlinked_kustomization),
     Case("kustomize-renders-nothing", 4, "kustomize rendered nothing", setup=silent_kustomize, commit=False),
     Case("kustomize-renders-nothing-render", 4, "kustomize rendered nothing", RENDER_DC, setup=silent_kustomize, commit=False, extra=()),
+    # numbers and durations: decimal digits, bounded
+    Case("check-count-huge", 2, "gitops-mlops.yaml:26: stage 'datacenter' check.count must be a whole number from 1 to 1000", setup=check_with("count: 100000000000")),
+    Case("check-count-hex", 2, "gitops-mlops.yaml:26: stage 'datacenter' check.count must be a whole number from 1 to 1000", setup=check_with("count: 0x10")),
+    Case("check-count-underscores", 2, "check.count must be a whole number", setup=check_with("count: 1_0")),
+    Case("check-failure-limit-huge", 2, "check.failureLimit must be a whole number from 0 to 1000", setup=check_with("failureLimit: 99999999999999999999")),
+    Case(
+        "check-initial-delay-huge",
+        2,
+        "gitops-mlops.yaml:26: check 'latency' initialDelay: duration '99999999999h' is longer",
+        setup=check_with("initialDelay: 99999999999h"),
+    ),
+    Case("check-interval-huge", 2, "interval: duration '25h' is longer than the 24h limit", setup=check_with("interval: 25h")),
+    Case("check-interval-not-ascii", 2, "is not like 30s", setup=check_with("interval: \u0661\u0662s")),
+    Case("check-interval-mapping", 2, "gitops-mlops.yaml:26: check 'latency' interval: duration must be", setup=check_with("interval: {s: 1}")),
+    Case(
+        "watch-interval-huge",
+        2,
+        "--interval: duration '9999999h' is longer",
+        ("watch", "fraud-detector", "--site", "datacenter", "--interval", "9999999h"),
+        extra=(),
+    ),
+    Case("init-edge-sites-huge", 2, "edge site count 10000000: must be from 0 to 50000", ("init", "fleet", "--edge-sites", "10000000"), extra=()),
     # image references, versions, policy
     Case("digest-short", 2, "64 lowercase hex", promote(image=f"{REPO}:1.4.0@sha256:abc")),
     Case("digest-upper-case", 2, "64 lowercase hex", promote(image=f"{REPO}:1.4.0@sha256:{'A' * 64}")),
