@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_mlops import flatbases, kustomization, progress, scratch, settings
+from gitops_mlops import flatbases, kustomization, progress, repofiles, scratch, settings
 from gitops_mlops.errors import GitOpsError, RenderError
 from gitops_mlops.inputs import References, check_all, closure, resource_estimate, site_dir, site_keys
 from gitops_mlops.sites import Site
@@ -346,7 +346,7 @@ def _mirror(repo: Path, root: Path, site: Site, text: str, refs: References) -> 
     if any(d in own.parents for d in outside):
         raise RenderError(f"site {site.name}: reads a folder that holds it; no pin-invariant render")
     target = root / site.path
-    _copy_folder(own, target)
+    repofiles.copy_folder(own, target)
     file = kustomization.find_kustomization_file(own)
     (target / file.name).unlink()  # a symlink in the repository: never written through
     (target / file.name).write_text(text, newline="")
@@ -362,24 +362,6 @@ def _mirror(repo: Path, root: Path, site: Site, text: str, refs: References) -> 
             os.symlink(top, link)
             linked.add(top)
     return target
-
-
-def _copy_folder(own: Path, target: Path) -> None:
-    """A copy of a site's folder (checked by ``inputs.check_references``) in which kustomize's load
-    restrictor sees what it sees in the repository: a symlink stays a symlink, to the same place in
-    the copy when it resolves inside the folder and to where it resolves otherwise (which kustomize
-    refuses, as it does in the repository). A symlink is never turned into a copy of its target."""
-    for dirpath, dirnames, filenames in os.walk(own):
-        here = Path(dirpath)
-        there = target / here.relative_to(own)
-        there.mkdir(parents=True, exist_ok=True)
-        for name in (*dirnames, *filenames):
-            source = here / name
-            if source.is_symlink():
-                real = Path(os.path.realpath(source))
-                os.symlink(target / real.relative_to(own) if real == own or own in real.parents else real, there / name)
-            elif name in filenames:
-                shutil.copyfile(source, there / name, follow_symlinks=False)
 
 
 def _render_singly(

@@ -13,6 +13,7 @@ one a site's build reads, the caller reports it as that site's render error (exi
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,3 +109,21 @@ def _walk(folder: Path, prefix: str, chain: tuple[Path, ...], root: Path, source
         yield relative, check(Path(entry.path), where, root), entry.is_symlink()
     for relative, real in folders:
         yield from _walk(real, relative, (*chain, real), root, source, count)
+
+
+def copy_folder(own: Path, target: Path) -> None:
+    """A copy of a site's folder (checked by ``inputs.check_references``) in which kustomize's load
+    restrictor sees what it sees in the repository: a symlink stays a symlink, to the same place in
+    the copy when it resolves inside the folder and to where it resolves otherwise (which kustomize
+    refuses, as it does in the repository). A symlink is never turned into a copy of its target."""
+    for dirpath, dirnames, filenames in os.walk(own):
+        here = Path(dirpath)
+        there = target / here.relative_to(own)
+        there.mkdir(parents=True, exist_ok=True)
+        for name in (*dirnames, *filenames):
+            source = here / name
+            if source.is_symlink():
+                real = Path(os.path.realpath(source))
+                os.symlink(target / real.relative_to(own) if real == own or own in real.parents else real, there / name)
+            elif name in filenames:
+                shutil.copyfile(source, there / name, follow_symlinks=False)

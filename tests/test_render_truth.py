@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 import zlib
 from pathlib import Path
 
@@ -446,3 +447,18 @@ def test_a_bad_kustomize_timeout_is_refused_even_when_the_cache_serves_every_sit
     assert cli("status", cwd=repo.work).code == 0  # every render is cached now
     result = cli("status", cwd=repo.work, env={"GITOPS_MLOPS_KUSTOMIZE_TIMEOUT": "0"})
     assert result.code == 2 and "GITOPS_MLOPS_KUSTOMIZE_TIMEOUT" in result.err and result.err.count("\n") == 1, result.err
+
+
+def test_a_symlink_inside_the_site_renders_as_kustomize_renders_it_in_the_repository(tmp_path):
+    """The copy a pin-invariant render builds keeps symlinks as symlinks: one within the site's folder
+    is read, as ``kustomize build`` of the repository reads it; none becomes a copy of its target."""
+    repo = make_gitops_repo(tmp_path)
+    site = repo.work / "overlays/datacenter"
+    (site / "real.env").write_text("LEVEL=inside\n")
+    (site / "linked.env").symlink_to("real.env")
+    with open(site / "kustomization.yaml", "a") as handle:
+        handle.write("configMapGenerator:\n  - name: linked\n    envs:\n      - linked.env\n")
+    rendered = cli("render", "datacenter", cwd=repo.work)
+    expected = subprocess.run([*Kustomize.find().command, str(site)], capture_output=True, text=True, check=True).stdout
+    assert rendered.code == 0 and "LEVEL: inside" in rendered.out, rendered.err
+    assert rendered.out.strip() == expected.strip()
