@@ -25,10 +25,12 @@ from simpleeval import EvalWithCompoundTypes, InvalidExpression
 from gitops_mlops.configreader import Reader
 from gitops_mlops.errors import InputError
 from gitops_mlops.names import NAME_RE
-from gitops_mlops.yamlnodes import Node, line_of
+from gitops_mlops.yamlnodes import Node, ScalarNode, line_of
 
 ACTIONS = ("none", "rollback", "retrain")
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
+_DURATION = re.compile(r"^(?:([0-9]{1,12})h)?(?:([0-9]{1,12})m(?!s))?(?:([0-9]{1,12})s)?(?:([0-9]{1,12})ms)?$", re.ASCII)
+MAX_DURATION = 24 * 3600  # seconds: a check's interval and initialDelay, watch --interval
+MAX_COUNT = 1000  # a check's measurements per run, and its failure and inconclusive limits
 _ARG = re.compile(r"\{\{\s*args\.(\w+)\s*\}\}")
 ARGS = ("model", "version", "digest", "site", "stage", "namespace")
 
@@ -64,16 +66,32 @@ class Retrain:
     secret_env: str = ""
 
 
-def parse_duration(text: str, where: str) -> float:
-    """'30s', '5m', '1h30m', '500ms' (or a bare number of seconds) as seconds."""
+def parse_duration(text: str, where: str, maximum: float = MAX_DURATION) -> float:
+    """'30s', '5m', '1h30m', '500ms' (or a bare number of seconds), in decimal digits, as seconds;
+    more than ``maximum`` is bad input."""
     text = str(text).strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    match = _DURATION.match(text)
-    if not text or not match or not any(match.groups()):
-        raise InputError(f"{where}: duration {text!r} is not like 30s, 5m, 1h30m or 500ms")
-    hours, minutes, seconds, millis = (int(g) if g else 0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds + millis / 1000
+    if re.fullmatch(r"[0-9]{1,12}(\.[0-9]{1,12})?", text, re.ASCII):
+        seconds = float(text)
+    else:
+        match = _DURATION.match(text)
+        if not text or not match or not any(match.groups()):
+            raise InputError(f"{where}: duration {text!r} is not like 30s, 5m, 1h30m or 500ms")
+        hours, minutes, whole, millis = (int(g) if g else 0 for g in match.groups())
+        seconds = hours * 3600 + minutes * 60 + whole + millis / 1000
+    if seconds > maximum:
+        raise InputError(f"{where}: duration {text!r} is longer than the {maximum / 3600:g}h limit")
+    return seconds
+
+
+def _duration(r: Reader, key: str, at: str) -> float:
+    """A check's duration field, with the line it is on."""
+    node = r.values.get(key)
+    if node is None:
+        return 0.0
+    where = f"{r.source}:{line_of(node)}: {at.split(': ', 1)[1]} {key}"
+    if not isinstance(node, ScalarNode) or not node.tag.endswith((":str", ":int", ":float")):
+        raise InputError(f"{where}: duration must be like 30s, 5m, 1h30m or 500ms")
+    return parse_duration(node.value, where)
 
 
 def render_query(query: str, args: dict[str, str]) -> str:
@@ -246,11 +264,11 @@ def read_checks(source: str, owner: Reader, where: str) -> tuple[Check, ...]:
                 query=query,
                 success_condition=compile_condition(success, f"{at} successCondition") if success else "",
                 failure_condition=compile_condition(failure, f"{at} failureCondition") if failure else "",
-                interval=parse_duration(r.str("interval", default="0s"), f"{at} interval"),
-                count=r.int("count", 1, minimum=1),
-                initial_delay=parse_duration(r.str("initialDelay", default="0s"), f"{at} initialDelay"),
-                failure_limit=r.int("failureLimit", 0),
-                inconclusive_limit=r.int("inconclusiveLimit", 0),
+                interval=_duration(r, "interval", at),
+                count=r.int("count", 1, minimum=1, maximum=MAX_COUNT),
+                initial_delay=_duration(r, "initialDelay", at),
+                failure_limit=r.int("failureLimit", 0, maximum=MAX_COUNT),
+                inconclusive_limit=r.int("inconclusiveLimit", 0, maximum=MAX_COUNT),
                 action=action,
                 site_label=r.str("siteLabel", default="site"),
             )

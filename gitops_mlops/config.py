@@ -7,11 +7,12 @@ a typo in a policy must not silently turn the policy off.
 from __future__ import annotations
 
 import datetime
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops_mlops import siteglob
+from gitops_mlops import repofiles, siteglob
 from gitops_mlops.checks import Check, Retrain, read_checks, read_retrain
 from gitops_mlops.configreader import Reader
 from gitops_mlops.errors import InputError
@@ -246,12 +247,11 @@ def read_site(source: str, node: Node, stages: list[Stage]) -> SiteSpec:
 def load_config(repo: Path) -> Config:
     """Read ``gitops-mlops.yaml`` at the repository root."""
     path = repo / CONFIG_FILE
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise InputError(f"{path}: not found (run 'gitops-mlops init' or pass --repo)")
-    if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise InputError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes")
+    data = repofiles.read_bytes(path, str(path), limit=MAX_CONFIG_BYTES)  # a regular file, bounded
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
     return parse_config(text, CONFIG_FILE)

@@ -8,6 +8,8 @@ from gitops_mlops.errors import InputError
 from gitops_mlops.httpclient import has_credentials, redact_url
 from gitops_mlops.yamlnodes import MappingNode, Node, ScalarNode, SequenceNode, line_of
 
+_DECIMAL = re.compile(r"[0-9]{1,12}", re.ASCII)
+
 
 class Reader:
     """Typed access to a mapping node with file:line errors."""
@@ -49,13 +51,15 @@ class Reader:
             )
         return url
 
-    def int(self, key: str, default: int, minimum: int = 0) -> int:
+    def int(self, key: str, default: int, minimum: int = 0, maximum: int = 1000) -> int:
+        """A whole number written in decimal digits (no sign, ``0x``, ``_`` or exponent), within bounds."""
         node = self.values.get(key)
         if node is None:
             return default
-        if not isinstance(node, ScalarNode) or not node.tag.endswith(":int") or int(node.value) < minimum:
-            raise self.error(node, f"{self.where}.{key} must be a whole number of at least {minimum}")
-        return int(node.value)
+        text = node.value if isinstance(node, ScalarNode) and node.tag.endswith(":int") else ""
+        if not _DECIMAL.fullmatch(text) or not minimum <= int(text) <= maximum:
+            raise self.error(node, f"{self.where}.{key} must be a whole number from {minimum} to {maximum}, in decimal digits")
+        return int(text)
 
     def bool(self, key: str, default: bool = False) -> bool:
         node = self.values.get(key)

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops_mlops.errors import GitError
+from gitops_mlops.errors import GitError, InputError
 
 WRITE_THREADS = 4
 _TEMP_TAG = secrets.token_hex(4)  # temp names: pid, this tag and a counter; no random draw per file
@@ -48,6 +48,8 @@ def write_all(repo_dir: Path, edits: list[FileEdit], written: list[FileEdit]) ->
     """Write every edit (in a few threads: each file costs a create and a rename, mostly kernel
     time); ``written`` collects those that landed, for ``restore`` on failure."""
 
+    refuse_links(repo_dir, edits)
+
     def write(edit: FileEdit) -> None:
         try:
             write_atomic(repo_dir / edit.file, edit.after)
@@ -63,6 +65,17 @@ def write_all(repo_dir: Path, edits: list[FileEdit], written: list[FileEdit]) ->
         futures = [pool.submit(write, edit) for edit in edits]
     for future in futures:
         future.result()  # the first failure, once every write has finished or failed
+
+
+def refuse_links(repo_dir: Path, edits: list[FileEdit]) -> None:
+    """Before anything is written: every file to edit is a regular file. A symlinked kustomization is
+    refused, never replaced by a regular file (a type change in the commit) nor written through (its
+    target may be another site's)."""
+    for edit in edits:
+        path = repo_dir / edit.file
+        if path.is_symlink() or not path.is_file():
+            what = "a symlink" if path.is_symlink() else "not a regular file"
+            raise InputError(f"{edit.file}: is {what}; edits go to regular files only (replace the link with the file it points to)")
 
 
 def restore(repo_dir: Path, written: list[FileEdit]) -> None:

@@ -63,7 +63,16 @@ def verify(
     # Pin edits change the values of pins in kustomization texts: never which files exist nor what a
     # kustomization references (resources, components, bases). What was learned about paths and the
     # graph of references still holds; the files' content, and so the keys, are read again.
-    fresh = References(parsed=refs.parsed, normal=refs.normal, resolved=refs.resolved, siblings=refs.siblings, children=refs.children, closures=refs.closures)
+    fresh = References(
+        parsed=refs.parsed,
+        normal=refs.normal,
+        resolved=refs.resolved,
+        siblings=refs.siblings,
+        children=refs.children,
+        closures=refs.closures,
+        entries=refs.entries,
+        trees=refs.trees,
+    )
     changed = [sites[name] for name in expected]
     after = render_state(repo_dir, config, changed, refs=fresh, cache=cache, outputs=schemas is not None)
     if others:  # their whole output, to compare with before

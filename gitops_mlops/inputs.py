@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops_mlops import kustomization
+from gitops_mlops import kustomization, repofiles
 from gitops_mlops.errors import InputError
 from gitops_mlops.sites import Site, contained, kustomization_of
 
@@ -40,6 +40,8 @@ class References:
     learned: dict[str, tuple[str, ...]] = field(default_factory=dict)  # parsed in this command (for the cache)
     kinds: dict[Path, int] = field(default_factory=dict)  # a directory's `kind:` lines (resources, roughly)
     outside: dict[tuple[Path, ...], tuple[bytes, list[str]]] = field(default_factory=dict)  # children -> their part of a key
+    trees: dict[Path, list[tuple[str, Path]] | str] = field(default_factory=dict)  # a directory -> its checked files, or why not
+    entries: dict[Path, tuple[str, ...]] = field(default_factory=dict)  # a directory -> its kustomization's references
 
 
 def resolved(repo: Path, relative: str, refs: References) -> Path:
@@ -123,9 +125,7 @@ def fast_references(text: str) -> tuple[str, ...] | None:
 
 
 def _references_of(file: Path, source: str, refs: References) -> tuple[str, ...]:
-    data = file.read_bytes() if file.stat().st_size <= kustomization.MAX_KUSTOMIZATION_BYTES else None
-    if data is None:
-        return kustomization.read(file, source).references  # raises: too large
+    data = repofiles.read_bytes(file, source, limit=kustomization.MAX_KUSTOMIZATION_BYTES)
     sha = hashlib.sha1(data).hexdigest()
     known = refs.parsed.get(sha)  # read before, in this command or an earlier one (the render cache keeps them)
     if known is None:
@@ -142,7 +142,8 @@ def check_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = (
     """Refuse, before any build, remote resources (unless allow-listed) and local references that leave the repository."""
     refs = References() if refs is None else refs
     root = resolved(repo, "", refs)
-    stack = [kustomization_of(repo, site).parent]
+    start = kustomization_of(repo, site).parent
+    stack = [start]
     while stack:
         directory = stack.pop()
         if directory in refs.children:
@@ -150,6 +151,7 @@ def check_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = (
         file = kustomization.find_kustomization_file(directory)
         rel_dir = directory.relative_to(root).as_posix()
         entries = _references_of(file, f"{rel_dir}/{file.name}", refs) if file else ()
+        refs.entries[directory] = entries
         shared = (rel_dir.rpartition("/")[0], entries) if entries and all(r.startswith("../") for r in entries) else None
         children = refs.siblings.get(shared) if shared else None  # sibling overlays reaching the same bases
         if children is None:
@@ -158,6 +160,24 @@ def check_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = (
                 refs.siblings[shared] = children
         stack.extend(children)
         refs.children[directory] = children
+    for directory in closure(start, refs):  # every folder the build reads, walked once per References
+        tree = refs.trees.get(directory)
+        if tree is None:
+            tree = _check_tree(directory, root, directory.relative_to(root).as_posix(), refs)
+        if isinstance(tree, str):
+            raise InputError(f"site {site.name}: {tree}")
+
+
+def _check_tree(directory: Path, root: Path, rel_dir: str, refs: References) -> list[tuple[str, Path]] | str:
+    """Every file under ``directory`` checked (``repofiles.walk``): a special file, a symlink out of the
+    repository or a file over the limits is kept as the reason no build may read it; the files found
+    are kept for the site's key."""
+    try:
+        tree: list[tuple[str, Path]] | str = [(relative, path) for relative, path, _ in repofiles.walk(directory, root, rel_dir)]
+    except InputError as exc:
+        tree = str(exc)
+    refs.trees[directory] = tree
+    return tree
 
 
 def check_all(repo: Path, sites, allowed_remote: tuple[str, ...], refs: References) -> tuple[list[Site], dict[str, str]]:
@@ -239,8 +259,7 @@ def resource_estimate(repo: Path, site: Site, refs: References) -> int:
             count = 0
             for entry in os.scandir(directory):
                 if entry.is_file() and entry.name.endswith((".yaml", ".yml")) and entry.name not in kustomization.KUSTOMIZATION_FILES:
-                    with open(entry.path, "rb") as handle:
-                        count += len(_KIND_LINE.findall(handle.read()))
+                    count += len(_KIND_LINE.findall(repofiles.read_bytes(Path(entry.path), entry.path)))
             refs.kinds[directory] = count
         total += count
     return total
@@ -259,29 +278,29 @@ def without_header(data: bytes) -> bytes:
     return b"\n".join(lines[first:])
 
 
-def _files(directory: Path, strip_header: bool = False) -> list[tuple[bytes, bytes, bool]]:
-    """Every file under ``directory``: (relative path, sha1 of its bytes, whether it is the folder's
-    own kustomization), in a stable order. With ``strip_header`` the kustomization's header comment
-    is left out (it does not change the build)."""
+def _files(directory: Path, root: Path, refs: References, strip_header: bool = False) -> list[tuple[bytes, bytes, bool]]:
+    """Every file under ``directory`` (as check_references found them): (relative path, sha1 of its
+    bytes, whether it is the folder's own kustomization), in a stable order, each read within the
+    bounds of ``repofiles``. With ``strip_header`` the kustomization's header comment is left out
+    (it does not change the build)."""
+    source = directory.relative_to(root).as_posix()
+    tree = refs.trees.get(directory)
+    if not isinstance(tree, list):
+        tree = [(relative, path) for relative, path, _ in repofiles.walk(directory, root, source)]
     out = []
-    for dirpath, dirnames, filenames in os.walk(directory):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = os.path.join(dirpath, name)
-            own_file = dirpath == str(directory) and name in kustomization.KUSTOMIZATION_FILES
-            with open(path, "rb") as handle:
-                data = handle.read()
-            if strip_header and own_file:
-                data = without_header(data)
-            out.append((os.path.relpath(path, directory).encode(), hashlib.sha1(data).digest(), own_file))
+    for relative, path in tree:
+        own_file = relative in kustomization.KUSTOMIZATION_FILES
+        data = repofiles.read_bytes(path, f"{source}/{relative}", root)
+        if strip_header and own_file:
+            data = without_header(data)
+        out.append((relative.encode(), hashlib.sha1(data).digest(), own_file))
     return out
 
 
-def _tree_hash(directory: Path, files: list[tuple[bytes, bytes, bool]] | None = None, kustomization_text: bytes | None = None) -> bytes:
-    """A hash of ``files`` (default: every file under ``directory``); with ``kustomization_text``,
-    that (header left out) in place of the folder's own kustomization."""
+def _tree_hash(files: list[tuple[bytes, bytes, bool]], kustomization_text: bytes | None = None) -> bytes:
+    """A hash of ``files``; with ``kustomization_text``, that (header left out) in place of the folder's own kustomization."""
     digest = hashlib.sha256()
-    for relative, sha, own_file in files if files is not None else _files(directory):
+    for relative, sha, own_file in files:
         if own_file and kustomization_text is not None:
             sha = hashlib.sha1(without_header(kustomization_text)).digest()
         digest.update(b"F" + relative + b"\0" + sha)
@@ -291,7 +310,7 @@ def _tree_hash(directory: Path, files: list[tuple[bytes, bytes, bool]] | None = 
 def _dir_key(directory: Path, root: Path, refs: References) -> bytes:
     known = refs.dir_keys.get(directory)
     if known is None:
-        known = refs.dir_keys[directory] = b"D" + directory.relative_to(root).as_posix().encode() + b"\0" + _tree_hash(directory)
+        known = refs.dir_keys[directory] = b"D" + directory.relative_to(root).as_posix().encode() + b"\0" + _tree_hash(_files(directory, root, refs))
     return known
 
 
@@ -330,7 +349,7 @@ def site_keys(repo: Path, sites: list[Site] | tuple[Site, ...], refs: References
         digest.update(_outside_part(own, inside, root, refs))
         files = refs.files.get(own)
         if files is None:
-            files = refs.files[own] = _files(own, strip_header=True)
-        digest.update(b"O" + _tree_hash(own, files, (texts or {}).get(site.name)))
+            files = refs.files[own] = _files(own, root, refs, strip_header=True)
+        digest.update(b"O" + _tree_hash(files, (texts or {}).get(site.name)))
         keys[site.name] = digest.hexdigest()
     return keys

@@ -7,11 +7,11 @@ key order, quoting, indentation, blank lines, ``---`` and CRLF stay as they were
 
 from __future__ import annotations
 
-import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops_mlops import modelcar, modelcaredit, yamledit
+from gitops_mlops import modelcar, modelcaredit, repofiles, yamledit
 from gitops_mlops.errors import InputError
 from gitops_mlops.fastpins import _fast_matches, _unquote, fast_pin_fields
 from gitops_mlops.yamlnodes import MappingNode, Node, ScalarNode, SequenceNode, compose, line_of, mapping_get
@@ -50,8 +50,23 @@ class Kustomization:
 
 
 def find_kustomization_file(directory: Path) -> Path | None:
-    """The one kustomization file of a directory; two is an error, none is None."""
-    found = [directory / name for name in KUSTOMIZATION_FILES if (directory / name).is_file()]
+    """The one kustomization file of a directory; two is an error, none is None. A name kustomize
+    would take that is not a regular file (a folder, a FIFO) is an error, never "no kustomization"."""
+    found = []
+    for name in KUSTOMIZATION_FILES:
+        path = directory / name
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            if path.is_symlink():
+                raise InputError(f"{path}: a symlink to nothing") from None
+            continue
+        except OSError as exc:
+            raise InputError(f"{path}: cannot be resolved ({exc.strerror or exc})") from None
+        if not stat.S_ISREG(info.st_mode):
+            what = "a directory" if stat.S_ISDIR(info.st_mode) else repofiles.kind_of(info.st_mode)
+            raise InputError(f"{path}: is {what}, not a kustomization file")
+        found.append(path)
     if len(found) > 1:
         names = " and ".join(p.name for p in found)
         raise InputError(f"{directory}: two kustomization files ({names}); keep one")
@@ -59,15 +74,9 @@ def find_kustomization_file(directory: Path) -> Path | None:
 
 
 def read_text(path: Path, source: str) -> str:
-    """Read a kustomization as text, exactly (no newline translation)."""
-    try:
-        with open(path, "rb") as handle:  # one open and read; never more than the limit in memory
-            data = handle.read(MAX_KUSTOMIZATION_BYTES + 1)
-            if len(data) > MAX_KUSTOMIZATION_BYTES:
-                size = os.fstat(handle.fileno()).st_size
-                raise InputError(f"{source}: {size} bytes is larger than the {MAX_KUSTOMIZATION_BYTES} byte limit for a kustomization")
-    except OSError as exc:
-        raise InputError(f"{source}: cannot read: {exc.strerror}") from None
+    """Read a kustomization as text, exactly (no newline translation); a regular file of at most
+    MAX_KUSTOMIZATION_BYTES (``repofiles``)."""
+    data = repofiles.read_bytes(path, source, limit=MAX_KUSTOMIZATION_BYTES)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

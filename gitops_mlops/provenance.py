@@ -9,8 +9,8 @@ import os
 import re
 from pathlib import Path
 
-from gitops_mlops import kustomization
-from gitops_mlops.errors import GitOpsError
+from gitops_mlops import kustomization, repofiles
+from gitops_mlops.errors import GitOpsError, InputError
 from gitops_mlops.inputs import References, closure
 from gitops_mlops.kustomization import KUSTOMIZATION_FILES, Pin
 from gitops_mlops.sites import Site
@@ -35,10 +35,8 @@ def where_set(repo: Path, site: Site, refs: References, needles: tuple[str, ...]
                     continue
                 path = Path(dirpath) / name
                 try:
-                    if path.stat().st_size > MAX_BYTES:
-                        continue
-                    text = path.read_text(errors="replace")
-                except OSError:
+                    text = repofiles.read_bytes(path, name, root, MAX_BYTES).decode("utf-8", errors="replace")
+                except InputError:  # not a regular file inside the repository, or too large: not searched
                     continue
                 for doc in re.split(r"^---[ \t]*$", text, flags=re.M):
                     if any(p.search(doc) for p in patterns):

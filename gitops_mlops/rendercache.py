@@ -10,6 +10,7 @@ opened, read or written is skipped, never an error: renders are recomputed.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import zlib
@@ -19,6 +20,7 @@ from pathlib import Path
 from gitops_mlops import settings
 
 SCHEMA = 3
+MAX_OUTPUT_BYTES = 256 * 1024 * 1024  # one site's cached output, decompressed
 _CHUNK = 500
 
 
@@ -101,8 +103,15 @@ class RenderCache:
         return {key: Entry(containers, sha) for key, containers, sha in rows}
 
     def outputs(self, keys: list[str]) -> dict[str, str]:
-        rows = self._query("SELECT key, output FROM renders WHERE key IN ({}) AND output IS NOT NULL", sorted(set(keys)))
-        return {key: zlib.decompress(blob).decode("utf-8") for key, blob in rows}
+        """Each key's whole output; a row that does not decompress, is over MAX_OUTPUT_BYTES or does not
+        match its sha is left out (a miss: the site renders again)."""
+        rows = self._query("SELECT key, output, output_sha FROM renders WHERE key IN ({}) AND output IS NOT NULL", sorted(set(keys)))
+        found = {}
+        for key, blob, sha in rows:
+            output = _inflate(blob)
+            if output is not None and hashlib.sha256(output.encode()).hexdigest() == sha:
+                found[key] = output
+        return found
 
     def store(self, items: dict[str, tuple[Entry, str | None]]) -> None:
         """Keep each key's entry and output, when known (one transaction; a busy or read-only cache is skipped)."""
@@ -160,6 +169,18 @@ class RenderCache:
                 self._db.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
+
+
+def _inflate(blob) -> str | None:
+    """A row's output, or None when it is not what ``store`` wrote."""
+    try:
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(blob, MAX_OUTPUT_BYTES + 1)
+        if len(data) > MAX_OUTPUT_BYTES or not inflater.eof:
+            return None
+        return data.decode("utf-8")
+    except (zlib.error, TypeError, UnicodeDecodeError):
+        return None
 
 
 def cache_path(repo: Path) -> Path | None:

@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_mlops import flatbases, kustomization, progress, scratch, settings
+from gitops_mlops import flatbases, kustomization, progress, repofiles, scratch, settings
 from gitops_mlops.errors import GitOpsError, RenderError
 from gitops_mlops.inputs import References, check_all, closure, resource_estimate, site_dir, site_keys
 from gitops_mlops.sites import Site
@@ -240,11 +240,18 @@ def render_sites(
             for future in redo:
                 results.update(future.result())
     for first, *others in groups.values():
-        done = results[first.name]
+        done = results[first.name] = _not_empty(results[first.name], repo, first, refs)
         for site in others:  # same inputs, same output; an error names this site
             error = done.error.replace(f"site {first.name}:", f"site {site.name}:").replace(first.path, site.path)
             results[site.name] = Rendered(site.name, output=done.output, error=error)
     return {site.name: results[site.name] for site in sites}
+
+
+def _not_empty(done: Rendered, repo: Path, site: Site, refs: References) -> Rendered:
+    """A render of nothing for a site whose kustomization lists resources is an error, never "valid"."""
+    if done.ok and not done.output.strip() and refs.entries.get(site_dir(repo, site, refs)):
+        return Rendered(site.name, error=f"site {site.name}: kustomize rendered nothing, yet {site.path} lists resources")
+    return done
 
 
 def _flat_bases(
@@ -339,8 +346,9 @@ def _mirror(repo: Path, root: Path, site: Site, text: str, refs: References) -> 
     if any(d in own.parents for d in outside):
         raise RenderError(f"site {site.name}: reads a folder that holds it; no pin-invariant render")
     target = root / site.path
-    shutil.copytree(own, target, symlinks=False)
-    file = kustomization.find_kustomization_file(target)
+    repofiles.copy_folder(own, target)
+    file = kustomization.find_kustomization_file(own)
+    (target / file.name).unlink()  # a symlink in the repository: never written through
     (target / file.name).write_text(text, newline="")
     holders = {repo, *own.parents}
     linked: set[Path] = set()

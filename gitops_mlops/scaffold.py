@@ -108,10 +108,13 @@ def _check(spec: ScaffoldSpec) -> None:
         raise InputError(f"target branch {spec.target_branch!r}: not a valid git branch name")
 
 
+MAX_EDGE_SITES = 50_000  # what init generates at once (benchmarks use 10,000); add-site adds more
+
+
 def edge_site_names(count: int) -> tuple[str, ...]:
     """``site-0001`` ... ``site-NNNN``: zero-padded to 4 digits, more when count > 9999."""
-    if count < 0:
-        raise InputError(f"edge site count {count}: must be 0 or more")
+    if not 0 <= count <= MAX_EDGE_SITES:
+        raise InputError(f"edge site count {count}: must be from 0 to {MAX_EDGE_SITES}")
     width = max(4, len(str(count)))
     return tuple(f"site-{i:0{width}d}" for i in range(1, count + 1))
 

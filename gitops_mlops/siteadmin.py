@@ -16,14 +16,14 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_mlops import applications, trailers
+from gitops_mlops import applications, repofiles, trailers
 from gitops_mlops.config import CONFIG_FILE, load_config
 from gitops_mlops.edit import write_atomic
 from gitops_mlops.errors import InputError, PolicyError, RenderError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.holds import remove_holds
 from gitops_mlops.inputs import References, check_references, readers, site_dir
-from gitops_mlops.kustomization import find_kustomization_file
+from gitops_mlops.kustomization import find_kustomization_file, read_text
 from gitops_mlops.names import SITE_NAME_RE
 from gitops_mlops.promotion import refuse_dirty
 from gitops_mlops.publish import publish
@@ -69,7 +69,7 @@ def generator_paths(repo_dir: Path) -> list[str]:
     """The folder patterns of the git directory generators of ApplicationSets under environments/."""
     found = []
     for path in sorted((repo_dir / "environments").rglob("*.y*ml")) if (repo_dir / "environments").is_dir() else []:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = repofiles.read_bytes(path, path.relative_to(repo_dir).as_posix(), repo_dir.resolve()).decode("utf-8", errors="replace")
         if "kind: ApplicationSet" in text and "directories:" in text:
             found += _GENERATOR_PATH.findall(text.split("directories:", 1)[1].split("template:", 1)[0])
     return found
@@ -111,7 +111,8 @@ def add_site(repo_dir: Path, name: str, like: str, options: Publish = Publish())
                 files.append(path.relative_to(repo_dir).as_posix())
             own = find_kustomization_file(target)
             if own is not None:
-                write_atomic(own, _renamed_header(own.read_text(encoding="utf-8"), old_base, new_base))
+                # the rename replaces a copied symlink with a file of the new site's own, never writing through it
+                write_atomic(own, _renamed_header(read_text(source / own.name, f"{model.path}/{own.name}"), old_base, new_base))
             fresh = load_config(repo_dir)
             added = {s.name: s for s in discover_sites(repo_dir, fresh)}.get(name)
             if added is None:

@@ -165,6 +165,8 @@ def _walk_overlays(repo: Path) -> list[Site]:
         here = Path(dirpath)
         for name in list(dirnames):
             child = here / name
+            if name in KUSTOMIZATION_FILES:  # a folder kustomize would take for the file: never "not a site"
+                raise InputError(f"{child.relative_to(root).as_posix()}: is a directory, not a kustomization file")
             if child.is_symlink():
                 rel = child.relative_to(root).as_posix()
                 contained(repo, rel, "overlay")  # a link out of the repository is an error, not a skip

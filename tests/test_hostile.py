@@ -80,6 +80,7 @@ def replace_in(path: str, old: str, new: str):
 
 def write_bytes(path: str, data: bytes):
     def setup(repo: GitOpsRepo):
+        (repo.work / path).parent.mkdir(parents=True, exist_ok=True)
         (repo.work / path).write_bytes(data)
 
     return setup
@@ -153,6 +154,56 @@ def checks_on_a_namespace(namespace: str):
     return setup
 
 
+def secret_outside(repo: GitOpsRepo) -> str:
+    """A file beside the clone, outside the repository, whose content must never be rendered."""
+    secret = repo.work.parent / "secret.env"
+    secret.write_text("TOKEN=do-not-render-me\n")
+    return str(secret)
+
+
+def generator_reads(name: str, path: str = "overlays/datacenter"):
+    """The site's kustomization gains a configMapGenerator reading ``name`` from its folder."""
+    return append(f"{path}/kustomization.yaml", f"configMapGenerator:\n  - name: read\n    envs:\n      - {name}\n")
+
+
+def fifo(path: str):
+    def setup(repo: GitOpsRepo):
+        os.mkfifo(repo.work / path)
+
+    return setup
+
+
+def both(*setups):
+    def setup(repo: GitOpsRepo):
+        for one in setups:
+            one(repo)
+
+    return setup
+
+
+def silent_kustomize(repo: GitOpsRepo) -> dict:
+    """A kustomize that succeeds and prints nothing."""
+    script = repo.work.parent / "silent-kustomize"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o755)
+    return {"GITOPS_MLOPS_KUSTOMIZE": str(script)}
+
+
+def symlinked_kustomization(repo: GitOpsRepo):
+    (repo.work / "overlays/datacenter/site.yaml").write_bytes((repo.work / DC).read_bytes())
+    link(DC, "site.yaml", replace=True)(repo)
+
+
+def check_with(line: str):
+    """The datacenter stage gains a check with ``line`` among its fields (on line 24 of the config)."""
+    check = (
+        "  - name: datacenter\n    checks:\n      - name: latency\n        provider: {prometheus: {address: 'http://127.0.0.1:9'}}\n"
+        f"        query: up\n        successCondition: result[0] > 0\n        {line}\n"
+    )
+    return replace_in("gitops-mlops.yaml", "  - name: datacenter\n", check)
+
+
+RENDER_DC = ("render", "datacenter")
 BOMB = "lol0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(f"lol{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]\n" for n in range(1, 10))
 GENERATOR_MISSING_FILE = "configMapGenerator:\n  - name: settings\n    files:\n      - missing-file.properties\n"
 
@@ -187,6 +238,101 @@ CASES = [
         setup=lambda r: (link("overlays/datacenter/loop", "loop")(r), replace_in(DC, "resources:\n", "resources:\n  - loop\n")(r))[0],
     ),
     Case("resource-leaves-repo", 4, "leaves the repository", setup=replace_in(DC, "resources:\n", "resources:\n  - ../../../outside\n")),
+    # what a build reads: contained by construction, by type, bounded
+    Case(
+        "generator-file-symlink-out",
+        4,
+        "leave.env: a symlink that leaves the repository",
+        setup=both(link("overlays/datacenter/leave.env", secret_outside), generator_reads("leave.env")),
+    ),
+    Case(
+        "generator-file-symlink-out-render",
+        4,
+        "leave.env: a symlink that leaves the repository",
+        RENDER_DC,
+        setup=both(link("overlays/datacenter/leave.env", secret_outside), generator_reads("leave.env")),
+        extra=(),
+    ),
+    Case(
+        "generator-file-symlink-out-unused",
+        4,
+        "leave.env: a symlink that leaves the repository",
+        RENDER_DC,
+        setup=link("overlays/datacenter/leave.env", secret_outside),
+        extra=(),
+    ),
+    Case(
+        "generator-file-symlink-beside-site",
+        4,
+        "is not in or below",  # kustomize's own load restrictor, as in the repository: the copy it renders keeps the link
+        RENDER_DC,
+        setup=both(write_bytes("base/beside.env", b"A=1\n"), link("overlays/datacenter/up.env", "../../base/beside.env"), generator_reads("up.env")),
+        extra=(),
+    ),
+    Case("base-symlink-dev-zero", 4, "zero.yaml: a symlink that leaves the repository", setup=link("base/fraud-detector/zero.yaml", "/dev/zero")),
+    Case(
+        "base-symlink-dev-zero-render",
+        4,
+        "zero.yaml: a symlink that leaves the repository",
+        RENDER_DC,
+        setup=link("base/fraud-detector/zero.yaml", "/dev/zero"),
+        extra=(),
+    ),
+    Case("overlay-fifo", 4, "pipe.env: is a FIFO, not a regular file", setup=fifo("overlays/datacenter/pipe.env"), commit=False),
+    Case("overlay-fifo-render", 4, "pipe.env: is a FIFO, not a regular file", RENDER_DC, setup=fifo("overlays/datacenter/pipe.env"), commit=False, extra=()),
+    Case(
+        "symlink-to-fifo-inside",
+        4,
+        "p.env: is a FIFO, not a regular file",
+        RENDER_DC,
+        setup=both(link("overlays/datacenter/p.env", "../../pipe"), fifo("pipe")),
+        commit=False,
+        extra=(),
+    ),
+    Case("overlay-folder-loop", 4, "loop: a symlink loop", RENDER_DC, setup=link("base/fraud-detector/loop", "."), extra=()),
+    Case("generator-file-too-large", 4, "byte limit", setup=write_bytes("overlays/datacenter/big.env", b"A=" + b"x" * (16 * 1024 * 1024) + b"\n")),
+    Case(
+        "kustomization-is-directory", 2, "overlays/edge/x/kustomization.yaml: is a directory", setup=write_bytes("overlays/edge/x/kustomization.yaml/keep", b"")
+    ),
+    Case("kustomization-symlink-dev-zero", 2, "leaves the repository", setup=link(DC, "/dev/zero", replace=True)),
+    Case("kustomization-symlink-inside", 2, f"{DC}: is a symlink", setup=symlinked_kustomization),
+    Case(
+        "config-fifo",
+        2,
+        "gitops-mlops.yaml: is a FIFO, not a regular file",
+        setup=both(lambda r: (r.work / "gitops-mlops.yaml").unlink(), fifo("gitops-mlops.yaml")),
+        commit=False,
+    ),
+    Case("config-symlink-dev-zero", 2, "gitops-mlops.yaml: is a character device", setup=link("gitops-mlops.yaml", "/dev/zero", replace=True)),
+    Case("kustomize-renders-nothing", 4, "kustomize rendered nothing", setup=silent_kustomize, commit=False),
+    Case("kustomize-renders-nothing-render", 4, "kustomize rendered nothing", RENDER_DC, setup=silent_kustomize, commit=False, extra=()),
+    # numbers and durations: decimal digits, bounded
+    Case(
+        "check-count-huge",
+        2,
+        "gitops-mlops.yaml:26: stage 'datacenter' check.count must be a whole number from 1 to 1000",
+        setup=check_with("count: 100000000000"),
+    ),
+    Case("check-count-hex", 2, "gitops-mlops.yaml:26: stage 'datacenter' check.count must be a whole number from 1 to 1000", setup=check_with("count: 0x10")),
+    Case("check-count-underscores", 2, "check.count must be a whole number", setup=check_with("count: 1_0")),
+    Case("check-failure-limit-huge", 2, "check.failureLimit must be a whole number from 0 to 1000", setup=check_with("failureLimit: 99999999999999999999")),
+    Case(
+        "check-initial-delay-huge",
+        2,
+        "gitops-mlops.yaml:26: check 'latency' initialDelay: duration '99999999999h' is longer",
+        setup=check_with("initialDelay: 99999999999h"),
+    ),
+    Case("check-interval-huge", 2, "interval: duration '25h' is longer than the 24h limit", setup=check_with("interval: 25h")),
+    Case("check-interval-not-ascii", 2, "is not like 30s", setup=check_with("interval: \u0661\u0662s")),
+    Case("check-interval-mapping", 2, "gitops-mlops.yaml:26: check 'latency' interval: duration must be", setup=check_with("interval: {s: 1}")),
+    Case(
+        "watch-interval-huge",
+        2,
+        "--interval: duration '9999999h' is longer",
+        ("watch", "fraud-detector", "--site", "datacenter", "--interval", "9999999h"),
+        extra=(),
+    ),
+    Case("init-edge-sites-huge", 2, "edge site count 10000000: must be from 0 to 50000", ("init", "fleet", "--edge-sites", "10000000"), extra=()),
     # image references, versions, policy
     Case("digest-short", 2, "64 lowercase hex", promote(image=f"{REPO}:1.4.0@sha256:abc")),
     Case("digest-upper-case", 2, "64 lowercase hex", promote(image=f"{REPO}:1.4.0@sha256:{'A' * 64}")),

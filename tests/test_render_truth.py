@@ -9,10 +9,13 @@ kustomize), and nothing written, committed or pushed on every refusal.
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
-from conftest import GitOpsRepo, cli, make_repo_from, rendered_images, tree_snapshot
+from conftest import GitOpsRepo, cli, make_gitops_repo, make_repo_from, rendered_images, tree_snapshot
 
 from gitops_mlops.rendering import Kustomize
 
@@ -397,6 +400,18 @@ def test_the_render_cache_lives_in_the_git_directory_and_is_keyed_by_content(tmp
     assert rows["dev"]["digest"] == D2  # a changed input is rendered again, never served stale
 
 
+@pytest.mark.own_render_cache
+@pytest.mark.parametrize("row", [b"not zlib at all", zlib.compress(b"kind: Forged\n")], ids=["not-zlib", "not-its-sha"])
+def test_a_cache_row_that_is_not_what_was_stored_is_a_miss(tmp_path, row):
+    repo = make_gitops_repo(tmp_path)
+    first = cli("render", "datacenter", cwd=repo.work)
+    assert first.code == 0 and "kind: Deployment" in first.out, first.err
+    with sqlite3.connect(repo.work / ".git/gitops-mlops/renders.sqlite") as db:
+        assert db.execute("UPDATE renders SET output = ? WHERE output IS NOT NULL", (row,)).rowcount > 0
+    again = cli("render", "datacenter", cwd=repo.work)
+    assert (again.code, again.out, again.err) == (0, first.out, "")  # rendered again, never served, never a traceback
+
+
 def test_a_cache_directory_serves_every_repository_and_off_renders_afresh(tmp_path, monkeypatch):
     shared = tmp_path / "cache"
     monkeypatch.setenv("GITOPS_MLOPS_RENDER_CACHE", str(shared))
@@ -433,3 +448,18 @@ def test_a_bad_kustomize_timeout_is_refused_even_when_the_cache_serves_every_sit
     assert cli("status", cwd=repo.work).code == 0  # every render is cached now
     result = cli("status", cwd=repo.work, env={"GITOPS_MLOPS_KUSTOMIZE_TIMEOUT": "0"})
     assert result.code == 2 and "GITOPS_MLOPS_KUSTOMIZE_TIMEOUT" in result.err and result.err.count("\n") == 1, result.err
+
+
+def test_a_symlink_inside_the_site_renders_as_kustomize_renders_it_in_the_repository(tmp_path):
+    """The copy a pin-invariant render builds keeps symlinks as symlinks: one within the site's folder
+    is read, as ``kustomize build`` of the repository reads it; none becomes a copy of its target."""
+    repo = make_gitops_repo(tmp_path)
+    site = repo.work / "overlays/datacenter"
+    (site / "real.env").write_text("LEVEL=inside\n")
+    (site / "linked.env").symlink_to("real.env")
+    with open(site / "kustomization.yaml", "a") as handle:
+        handle.write("configMapGenerator:\n  - name: linked\n    envs:\n      - linked.env\n")
+    rendered = cli("render", "datacenter", cwd=repo.work)
+    expected = subprocess.run([*Kustomize.find().command, str(site)], capture_output=True, text=True, check=True).stdout
+    assert rendered.code == 0 and "LEVEL: inside" in rendered.out, rendered.err
+    assert rendered.out.strip() == expected.strip()
