@@ -1,0 +1,70 @@
+"""Errors that teach: a registry that does not answer names --no-verify, a plain-HTTP registry
+reached over TLS names --insecure-registry HOST, and the way out each names works when taken."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import DIGEST_B, cli, pin_at, point_models_at, registry_namespace, tree_snapshot
+
+OFFLINE = "127.0.0.1:9"  # nothing listens there
+
+
+def _flag(message: str, flag: str) -> list[str]:
+    """The flag (and its value) a message tells the user to pass: ``pass --insecure-registry HOST``."""
+    found = re.search(rf"pass ({re.escape(flag)}(?: [^\s;,()]+)?)", message)
+    assert found, f"{flag} not suggested: {message}"
+    return found.group(1).split()
+
+
+def test_an_unreachable_registry_names_no_verify_and_no_verify_promotes(gitops_repo, monkeypatch):
+    monkeypatch.delenv("GITOPS_MLOPS_NO_VERIFY")
+    point_models_at(gitops_repo, OFFLINE, "offline", listed=False)
+    snap, head = tree_snapshot(gitops_repo.work), gitops_repo.head()
+    args = ("promote", "fraud-detector", f"{OFFLINE}/offline/fraud-detector:1.4.0@{DIGEST_B}", "--to", "datacenter")
+    refused = cli(*args, cwd=gitops_repo.work)
+    assert refused.code == 6 and f"cannot reach {OFFLINE}" in refused.err
+    assert refused.err.strip().endswith("to promote without asking the registry, pass --no-verify"), refused.err
+    assert len(refused.err.strip().splitlines()) == 1
+    assert tree_snapshot(gitops_repo.work) == snap and gitops_repo.head() == head
+    taken = cli(*args, *_flag(refused.err, "--no-verify"), cwd=gitops_repo.work)
+    assert taken.code == 0, taken.err
+    assert pin_at(gitops_repo, "datacenter").digest == DIGEST_B
+
+
+def test_a_tag_offline_names_the_digest_and_no_verify(gitops_repo, monkeypatch):
+    monkeypatch.delenv("GITOPS_MLOPS_NO_VERIFY")
+    point_models_at(gitops_repo, OFFLINE, "offline", listed=False)
+    result = cli("promote", "fraud-detector", f"{OFFLINE}/offline/fraud-detector:1.4.0", "--to", "datacenter", cwd=gitops_repo.work)
+    assert result.code == 6 and "name the digest (IMAGE:TAG@sha256:...) and pass --no-verify" in result.err, result.err
+
+
+def test_rollback_against_an_unreachable_registry_names_no_verify(gitops_repo, monkeypatch):
+    point_models_at(gitops_repo, OFFLINE, "offline", listed=False)
+    image = f"{OFFLINE}/offline/fraud-detector"
+    for version, digest in (("1.3.0", "sha256:" + "3" * 64), ("1.4.0", DIGEST_B)):
+        assert cli("promote", "fraud-detector", f"{image}:{version}@{digest}", "--to", "datacenter", cwd=gitops_repo.work).code == 0
+    monkeypatch.delenv("GITOPS_MLOPS_NO_VERIFY")
+    head = gitops_repo.head()
+    args = ("rollback", "fraud-detector", "--site", "datacenter")
+    refused = cli(*args, cwd=gitops_repo.work)
+    assert refused.code == 6 and refused.err.strip().endswith("to roll back without asking the registry, pass --no-verify"), refused.err
+    assert gitops_repo.head() == head
+    taken = cli(*args, *_flag(refused.err, "--no-verify"), cwd=gitops_repo.work)
+    assert taken.code == 0, taken.err
+    assert pin_at(gitops_repo, "datacenter").digest == "sha256:" + "3" * 64
+
+
+def test_tls_against_a_plain_http_registry_names_insecure_registry_and_it_works(gitops_repo, registry, pusher):
+    ns = registry_namespace()
+    point_models_at(gitops_repo, registry.host, ns, listed=False)  # not listed as insecure: HTTPS is tried
+    digest, _ = pusher.image(f"{ns}/fraud-detector", "1.4.0")
+    snap = tree_snapshot(gitops_repo.work)
+    args = ("promote", "fraud-detector", f"{registry.host}/{ns}/fraud-detector:1.4.0", "--to", "datacenter")
+    refused = cli(*args, cwd=gitops_repo.work)
+    assert refused.code == 6 and f"TLS failed with {registry.host}" in refused.err
+    assert f"pass --insecure-registry {registry.host}" in refused.err and len(refused.err.strip().splitlines()) == 1
+    assert tree_snapshot(gitops_repo.work) == snap
+    taken = cli(*args, *_flag(refused.err, "--insecure-registry"), cwd=gitops_repo.work)
+    assert taken.code == 0, taken.err
+    assert pin_at(gitops_repo, "datacenter").digest == digest
