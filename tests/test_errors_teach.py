@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import DIGEST_B, cli, pin_at, point_models_at, registry_namespace, tree_snapshot
+from conftest import DIGEST_B, DIGEST_C, cli, pin_at, point_models_at, registry_namespace, tree_snapshot
 
 OFFLINE = "127.0.0.1:9"  # nothing listens there
 
@@ -68,3 +68,20 @@ def test_tls_against_a_plain_http_registry_names_insecure_registry_and_it_works(
     taken = cli(*args, *_flag(refused.err, "--insecure-registry"), cwd=gitops_repo.work)
     assert taken.code == 0, taken.err
     assert pin_at(gitops_repo, "datacenter").digest == digest
+
+
+def test_a_digest_without_tag_takes_the_version_the_sites_pin_it_with(gitops_repo):
+    """The digest a stage before runs is promoted on by digest alone (promote --help's example)."""
+    image = "quay.io/example/fraud-detector"
+    assert cli("promote", "fraud-detector", f"{image}:1.4.0@{DIGEST_B}", "--to", "datacenter", cwd=gitops_repo.work).code == 0
+    result = cli("promote", "fraud-detector", f"{image}@{DIGEST_B}", "--to", "cloud", cwd=gitops_repo.work)
+    assert result.code == 0, result.err
+    pin = pin_at(gitops_repo, "cloud")
+    assert (pin.digest, pin.new_tag) == (DIGEST_B, "1.4.0")
+    unknown = cli("promote", "fraud-detector", f"{image}@{DIGEST_C}", "--to", "datacenter", cwd=gitops_repo.work)
+    assert unknown.code == 2 and "has no tag and no site pins its digest with a version; pass --version X.Y.Z" in unknown.err
+    assert cli("promote", "fraud-detector", f"{image}:1.4.1@{DIGEST_B}", "--to", "edge/berlin-01", cwd=gitops_repo.work).code == 0
+    snap = tree_snapshot(gitops_repo.work)
+    twice = cli("promote", "fraud-detector", f"{image}@{DIGEST_B}", "--to", "edge/austin-01", cwd=gitops_repo.work)
+    assert twice.code == 2 and "pin its digest as several versions (1.4.0 at datacenter, 1.4.1 at edge/berlin-01)" in twice.err, twice.err
+    assert tree_snapshot(gitops_repo.work) == snap
