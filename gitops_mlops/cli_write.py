@@ -93,7 +93,7 @@ def init(
 @app.command(
     epilog=example(
         "gitops-mlops promote fraud-detector quay.io/acme/fraud-detector:1.4.0 --to datacenter",
-        "gitops-mlops promote fraud-detector quay.io/acme/fraud-detector@sha256:64df0ee871bb... --to edge --push",
+        "gitops-mlops promote fraud-detector quay.io/acme/fraud-detector@sha256:64df0ee871bb... --to cloud --push",
         "gitops-mlops promote fraud-detector quay.io/acme/fraud-detector:1.4.0 --to edge --branch promote/fd-1.4.0 --push",
     )
 )

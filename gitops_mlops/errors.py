@@ -52,6 +52,10 @@ class RegistryError(GitOpsError):
     exit_code = 6
 
 
+class RegistryUnreachable(RegistryError):
+    """No answer from the registry (refused, unresolvable, timed out): a digest check ``--no-verify`` skips could not be made."""
+
+
 class MonitoringError(GitOpsError):
     """Monitoring could not be reached, or answered with an error (Prometheus down, a PromQL syntax error)."""
 

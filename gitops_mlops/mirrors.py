@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from gitops_mlops import registry
 from gitops_mlops.config import Config
-from gitops_mlops.errors import RegistryError
+from gitops_mlops.errors import RegistryError, RegistryUnreachable
 from gitops_mlops.imageref import ImageRef, parse_image
 from gitops_mlops.sites import Site
 
@@ -33,13 +33,15 @@ def check(config: Config, image: ImageRef, targets: tuple[Site, ...], insecure: 
     mirrors = by_mirror(config, targets)
     if not mirrors:
         return
-    with registry.RegistryClient(registry.endpoints_for(config.registries, insecure).values()) as client:
+    with registry.RegistryClient(registry.endpoints_for(config.registries, insecure).values()) as client, registry.offline_hint("promote"):
         for mirror, names in mirrors.items():
             ref = ImageRef(mirror, image.path, digest=image.digest)
             try:
                 client.verify(ref)
             except RegistryError as exc:
                 more = f" (and {len(names) - 1} more sites)" if len(names) > 1 else ""
+                if isinstance(exc, RegistryUnreachable):
+                    raise RegistryUnreachable(f"site {names[0]}{more}: cannot check mirror {mirror} has {image.path}@{image.digest[:19]}: {exc}") from None
                 raise RegistryError(
                     f"site {names[0]}{more}: mirror {mirror} does not have {image.path}@{image.digest[:19]}: mirror it first (oc mirror); {exc}"
                 ) from None

@@ -16,7 +16,7 @@ from pathlib import Path
 from gitops_mlops import kustomization, policy, verifications
 from gitops_mlops.config import Config, Model, load_config
 from gitops_mlops.edit import FileEdit
-from gitops_mlops.errors import InputError, RenderError
+from gitops_mlops.errors import GitOpsError, InputError, RenderError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.imageref import ImageRef, parse_image, same_repository, spellings
 from gitops_mlops.inputs import References, check_references, closure, readers, site_dir
@@ -26,7 +26,7 @@ from gitops_mlops.provenance import where_set
 from gitops_mlops.rendercache import RenderCache
 from gitops_mlops.renders import Container, ModelMatcher, SiteRender, render_state
 from gitops_mlops.requests import PromoteRequest
-from gitops_mlops.sites import Site, discover_sites, kustomization_of, matches, select
+from gitops_mlops.sites import Site, discover_sites, kustomization_of, matches, select, site_pin_fields
 
 
 @dataclass(frozen=True)
@@ -88,12 +88,35 @@ def resolve_intent(repo_dir: Path, request: PromoteRequest) -> Intent:
     if elsewhere and len(elsewhere) == len(targets):
         raise InputError(f"model {model.name} lives at none of the selected sites ({some(elsewhere)}): its sites: are {', '.join(model.sites)}")
     targets = tuple(s for s in targets if s.name not in elsewhere)
-    version = policy.promotion_version(image, request.version)
+    version = policy.promotion_version(image, request.version or recorded_version(repo_dir, model, all_sites, image))
     if image.digest or request.registry_checked or not image.tag:
         policy.check_image(config, model, image)
     else:  # a tag: the registry resolves it next, after the policy checks that need no digest
         policy.check_source(config, model, image)
     return Intent(config=config, model=model, image=image, version=version, targets=targets, all_sites=all_sites, named=named, elsewhere=elsewhere)
+
+
+def recorded_version(repo_dir: Path, model: Model, sites: tuple[Site, ...], image: ImageRef) -> str | None:
+    """The version the sites' pins already give ``image``'s digest, for a digest without tag or ``--version``
+    (the build a stage before runs, promoted on by digest); None when no pin has it. Read from the
+    sites' own kustomizations; two versions for one digest are ambiguous: bad input."""
+    if image.tag or not image.digest:
+        return None
+    found: dict[str, str] = {}  # version -> a site pinning it
+    for site in sites:
+        if not lives_at(model, site):
+            continue
+        try:
+            pins = site_pin_fields(repo_dir, site)
+        except GitOpsError:  # a site whose file cannot be read tells nothing here; promoting to it fails on its own
+            continue
+        for name, new_name, tag, digest in pins:
+            if digest == image.digest and tag and same_repository(new_name or name, image.repository):
+                found.setdefault(tag, site.name)
+    if len(found) > 1:
+        named = ", ".join(f"{tag} at {site}" for tag, site in sorted(found.items()))
+        raise InputError(f"image {image} has no tag and the sites pin its digest as several versions ({named}); pass --version X.Y.Z")
+    return next(iter(found), None)
 
 
 def lives_at(model: Model, site: Site) -> bool:

@@ -30,7 +30,7 @@ def promotion_version(image: ImageRef, version: str | None) -> str:
         return image.tag
     if image.tag:
         raise InputError(f"image tag {image.tag!r} is not a semantic version; pass --version X.Y.Z")
-    raise InputError(f"image {image} has no tag; pass --version X.Y.Z")
+    raise InputError(f"image {image} has no tag and no site pins its digest with a version; pass --version X.Y.Z")
 
 
 def _is_semver(text: str) -> bool:

@@ -19,7 +19,7 @@ from gitops_mlops import hydrate, mirrors, recovery, registry, scan, settings, t
 from gitops_mlops.config import Config, load_config
 from gitops_mlops.edit import FileEdit, restore, write_all
 from gitops_mlops.effect import Expected, verify
-from gitops_mlops.errors import GitError, RenderError
+from gitops_mlops.errors import GitError, RegistryUnreachable, RenderError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.imageref import ImageRef, parse_image
 from gitops_mlops.plan import Intent, PinChange, Plan, plan_promotion, resolve_intent
@@ -129,9 +129,15 @@ def settle_image(config: Config, image: ImageRef, request: PromoteRequest) -> Pr
         return request
     with registry.RegistryClient(endpoints.values()) as client:
         if image.digest:
-            client.verify(image)
+            with registry.offline_hint("promote"):
+                client.verify(image)
             return replace(request, registry_checked=True)
-        found = client.resolve(image)
+        try:
+            found = client.resolve(image)
+        except RegistryUnreachable as exc:
+            raise RegistryUnreachable(
+                f"{exc}; a tag is resolved in its registry: to promote without it, name the digest (IMAGE:TAG@sha256:...) and pass --no-verify"
+            ) from None
     return replace(request, image=str(replace(image, digest=found.digest)), registry_checked=True)
 
 

@@ -23,12 +23,13 @@ import json
 import os
 import ssl
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from gitops_mlops import httpclient, registryauth, settings
 from gitops_mlops.config import RegistrySpec as Endpoint  # how to reach one registry host: config or --insecure-registry
-from gitops_mlops.errors import InputError, RegistryError
+from gitops_mlops.errors import InputError, RegistryError, RegistryUnreachable
 from gitops_mlops.imageref import ImageRef
 from gitops_mlops.names import DIGEST_RE, HOST_RE
 
@@ -45,6 +46,8 @@ MAX_TOKEN_BYTES = 1024 * 1024
 MAX_TAGS = 1_000_000
 PAGE_SIZE = 10_000
 MAX_REDIRECTS = 5
+# What OpenSSL says when the server answered the TLS hello in plain HTTP (a loopback or lab registry).
+PLAIN_HTTP_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL", "HTTP_REQUEST"})
 
 
 @dataclass(frozen=True)
@@ -278,10 +281,10 @@ class RegistryClient:
                 return _Response(raw.status, raw.headers, body)
             except TimeoutError:
                 conn.close()
-                raise self._error(ref, f"no answer within {self.timeout:g} s from {host}") from None
+                raise self._error(ref, f"no answer within {self.timeout:g} s from {host}", RegistryUnreachable) from None
             except ssl.SSLError as exc:
                 conn.close()
-                raise self._error(ref, f"TLS failed with {host}: {exc.reason or exc}") from None
+                raise self._error(ref, _tls_failure(host, exc)) from None
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 conn.close()
                 if fresh or attempt == 2:
@@ -289,7 +292,7 @@ class RegistryClient:
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else (str(exc) or type(exc).__name__)
-                raise self._error(ref, f"cannot reach {host}: {reason}") from None
+                raise self._error(ref, f"cannot reach {host}: {reason}", RegistryUnreachable) from None
         raise AssertionError("unreachable")
 
     def _connection(self, scheme: str, host: str) -> http.client.HTTPConnection:
@@ -320,8 +323,26 @@ class RegistryClient:
                 cause += f" {code}"
         return self._error(ref, f"{what}: {cause}")
 
-    def _error(self, ref: ImageRef, cause: str) -> RegistryError:
-        return RegistryError(registryauth.redact(f"registry {ref.registry}: repository {ref.path}: {cause}", tuple(self._secrets)))
+    def _error(self, ref: ImageRef, cause: str, kind: type[RegistryError] = RegistryError) -> RegistryError:
+        return kind(registryauth.redact(f"registry {ref.registry}: repository {ref.path}: {cause}", tuple(self._secrets)))
+
+
+def _tls_failure(host: str, exc: ssl.SSLError) -> str:
+    """The cause of a failed TLS handshake; a server that answered in plain HTTP gets the flag that reaches it."""
+    reason = exc.reason or str(exc)
+    if reason in PLAIN_HTTP_TLS_REASONS:
+        return f"TLS failed with {host}: {reason}: it seems to speak plain HTTP; to reach it so, pass --insecure-registry {host} (or list it under registries: with insecure: true)"
+    return f"TLS failed with {host}: {reason}"
+
+
+@contextmanager
+def offline_hint(doing: str) -> Iterator[None]:
+    """Around a registry check that ``--no-verify`` skips: a registry that does not answer says so.
+    ``doing`` is what the command goes on to do (``promote``, ``roll back``)."""
+    try:
+        yield
+    except RegistryUnreachable as exc:
+        raise RegistryUnreachable(f"{exc}; to {doing} without asking the registry, pass --no-verify") from None
 
 
 def _error_code(body: bytes) -> str:

@@ -224,7 +224,7 @@ def _settle(config: Config, request: RollbackRequest, goals: list[Target], tags:
             for image in loose
         )
     endpoints = registry.endpoints_for(config.registries, request.insecure_registries)
-    with registry.RegistryClient(endpoints.values()) as client:
+    with registry.RegistryClient(endpoints.values()) as client, registry.offline_hint("roll back"):
         for image in loose:
             if image not in tags:
                 tags[image] = client.resolve(parse_image(image)).digest
