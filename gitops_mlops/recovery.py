@@ -139,7 +139,10 @@ def _put_back(git: GitRepo, paths: list[str]) -> None:
     tracked = set(git.paths_at("HEAD", paths)) if git.head() else set()
     if tracked:
         git.restore_paths(sorted(tracked))
-    for relative in sorted(set(paths) - tracked):
+    added = sorted(set(paths) - tracked)
+    if added:  # the dead run may have staged them
+        git.run("rm", "--cached", "--quiet", "--ignore-unmatch", "--", *added)
+    for relative in added:
         target = git.root / relative
         if target.is_symlink() or target.is_file():
             target.unlink()

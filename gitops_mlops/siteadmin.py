@@ -90,6 +90,10 @@ def add_site(repo_dir: Path, name: str, like: str, options: Publish = Publish())
     options.check()
     if not SITE_NAME_RE.match(name):
         raise InputError(f"site name {name!r} is not usable (letters, digits, . _ - per path component)")
+    git = GitRepo(repo_dir)
+    git.refuse_in_progress()
+    git.check_identity()
+    recovered = recovery.recover(git)  # first: a killed add-site's copy would look like the site
     config = load_config(repo_dir)
     sites = {s.name: s for s in discover_sites(repo_dir, config)}
     if name in sites:
@@ -100,10 +104,6 @@ def add_site(repo_dir: Path, name: str, like: str, options: Publish = Publish())
     folder = f"{model.path.rsplit('/', 1)[0]}/{name.rsplit('/', 1)[-1]}" if "/" in model.path else name.rsplit("/", 1)[-1]
     if (repo_dir / folder).exists():
         raise InputError(f"{folder}: already exists")
-    git = GitRepo(repo_dir)
-    git.refuse_in_progress()
-    git.check_identity()
-    recovered = recovery.recover(git)
     refuse_dirty(git, [folder])
 
     def apply() -> SiteChange:
@@ -189,6 +189,10 @@ def remove_site(repo_dir: Path, name: str, options: Publish = Publish(), force: 
     refused while another site builds on it, and (unless ``force``) when it is its stage's last."""
     repo_dir = Path(repo_dir).resolve()
     options.check()
+    git = GitRepo(repo_dir)
+    git.refuse_in_progress()
+    git.check_identity()
+    recovered = recovery.recover(git)  # first: a killed remove-site may have taken the folder
     config = load_config(repo_dir)
     all_sites = discover_sites(repo_dir, config)
     site = next((s for s in all_sites if s.name == name), None)
@@ -206,10 +210,6 @@ def remove_site(repo_dir: Path, name: str, options: Publish = Publish(), force: 
             "add another site to the stage first, or pass --force"
         )
     apps, kustomizations = applications.removal(repo_dir, site.path)
-    git = GitRepo(repo_dir)
-    git.refuse_in_progress()
-    git.check_identity()
-    recovered = recovery.recover(git)
     refuse_dirty(git, [site.path, CONFIG_FILE, *apps, *kustomizations])
     note = f"\n\nStage {site.stage} has no site left (--force)." if emptied else ""
 
