@@ -33,7 +33,7 @@ from gitops_mlops.clikit import (
     use_author,
 )
 from gitops_mlops.errors import InputError, RenderError
-from gitops_mlops.present import count, grouped, short, some
+from gitops_mlops.present import count, grouped, rolled_back, short, some
 
 
 @app.command(
@@ -242,7 +242,7 @@ def rollback(
     result = run(repo, request, publish)
     if result.changed:
         say_unverified(no_verify)
-    report_promotion(result, output, dry_run)
+    report_promotion(result, output, dry_run, tuple(site))
 
 
 @app.command(
@@ -334,7 +334,9 @@ def change_lines(changes) -> list[str]:
     return lines
 
 
-def report_promotion(result, output: Output, dry_run: bool) -> None:
+def report_promotion(result, output: Output, dry_run: bool, selectors: tuple[str, ...] = ()) -> None:
+    from gitops_mlops.promotion import change_json
+
     for note in [*(change.note for change in result.changes if change.note), *getattr(result, "notes", ())]:
         err(f"note: {note}")
     if result.not_running:
@@ -352,7 +354,12 @@ def report_promotion(result, output: Output, dry_run: bool) -> None:
         return
     where = f"pushed to {result.branch}" if result.pushed else f"committed on {result.branch or 'detached HEAD'}"
     tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
-    err(f"{result.model} {result.version} -> {count(len(result.changed), 'site')}, commit {result.commit[:12]}, {where}{tries}")
+    if result.action == "rollback":  # says it rolled back, and what it put on hold with the command that lifts it
+        for line in rolled_back(result.model, [change_json(c) for c in result.changes], selectors):
+            err(line)
+        err(f"commit {result.commit[:12]}, {where}{tries}")
+    else:
+        err(f"{result.model} {result.version} -> {count(len(result.changed), 'site')}, commit {result.commit[:12]}, {where}{tries}")
     if output is Output.table:
         for line in change_lines(result.changes):
             typer.echo(line)
