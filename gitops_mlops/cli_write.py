@@ -33,7 +33,7 @@ from gitops_mlops.clikit import (
     use_author,
 )
 from gitops_mlops.errors import InputError, RenderError
-from gitops_mlops.present import count, grouped, short, some
+from gitops_mlops.present import count, grouped, rolled_back, short, some
 
 
 @app.command(
@@ -242,15 +242,24 @@ def rollback(
     result = run(repo, request, publish)
     if result.changed:
         say_unverified(no_verify)
-    report_promotion(result, output, dry_run)
+    report_promotion(result, output, dry_run, tuple(site))
 
 
-@app.command("release-hold", epilog=example("gitops-mlops release-hold fraud-detector --site edge/austin-01 --digest sha256:64df0ee871bb"))
+@app.command(
+    "release-hold",
+    epilog=example(
+        "gitops-mlops release-hold fraud-detector --site edge/austin-01 --digest sha256:64df0ee871bb",
+        "gitops-mlops release-hold fraud-detector --site edge --dry-run",
+    ),
+)
 def release_hold(
     model: ModelArg,
     site: Annotated[list[str], typer.Option("--site", metavar="SITE", autocompletion=complete_site, help="Site selector, repeatable.")],
     digest: Annotated[str | None, typer.Option("--digest", metavar="DIGEST", help="Only the hold of this digest (12+ hex characters are enough).")] = None,
     repo: RepoOpt = Path("."),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Take the real run's steps up to the commit, print the diff; then put the file back and commit nothing.")
+    ] = False,
     push: PushOpt = False,
     remote: RemoteOpt = None,
     target_branch: TargetOpt = None,
@@ -263,13 +272,19 @@ def release_hold(
     from gitops_mlops.requests import Publish, ReleaseHoldRequest
 
     request = ReleaseHoldRequest(model=model, selectors=tuple(site), digest=digest)
-    result = run(repo, request, Publish(push=push, remote=remote, target_branch=target_branch))
+    result = run(repo, request, Publish(push=push, remote=remote, target_branch=target_branch, dry_run=dry_run))
+    if result.recovered:
+        err(f"note: {result.recovered}")
     holds = [dict(zip(("site", "digest"), item.rsplit("@", 1), strict=True)) for item in result.changed]
-    emit(output, {"model": result.model, "sites": sorted({h["site"] for h in holds}), "holds": holds, "commit": result.commit, "pushed": result.pushed})
+    data = {"model": result.model, "sites": sorted({h["site"] for h in holds}), "holds": holds, "commit": result.commit, "pushed": result.pushed}
+    if not emit(output, {**data, "dryRun": True, "diff": result.diff} if dry_run else data) and dry_run:
+        typer.echo(result.diff, nl=False)
     if not result.changed:
-        err(f"no hold of {model} at the selected sites; nothing to release")
+        err(f"no hold of {model} at the selected sites; nothing to release" + ("; dry run, nothing written" if dry_run else ""))
+    elif dry_run:
+        err(f"dry run: would release {count(len(result.changed), 'hold')} on {model}; nothing written")
     else:
-        err(f"released {len(result.changed)} hold(s) on {model}, commit {result.commit[:12]}" + (" (pushed)" if result.pushed else ""))
+        err(f"released {count(len(result.changed), 'hold')} on {model}, commit {result.commit[:12]}" + (" (pushed)" if result.pushed else ""))
 
 
 @app.command("hydrate", epilog=example("gitops-mlops hydrate --push", "gitops-mlops hydrate --check"))
@@ -319,7 +334,9 @@ def change_lines(changes) -> list[str]:
     return lines
 
 
-def report_promotion(result, output: Output, dry_run: bool) -> None:
+def report_promotion(result, output: Output, dry_run: bool, selectors: tuple[str, ...] = ()) -> None:
+    from gitops_mlops.promotion import change_json
+
     for note in [*(change.note for change in result.changes if change.note), *getattr(result, "notes", ())]:
         err(f"note: {note}")
     if result.not_running:
@@ -337,7 +354,12 @@ def report_promotion(result, output: Output, dry_run: bool) -> None:
         return
     where = f"pushed to {result.branch}" if result.pushed else f"committed on {result.branch or 'detached HEAD'}"
     tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
-    err(f"{result.model} {result.version} -> {count(len(result.changed), 'site')}, commit {result.commit[:12]}, {where}{tries}")
+    if result.action == "rollback":  # says it rolled back, and what it put on hold with the command that lifts it
+        for line in rolled_back(result.model, [change_json(c) for c in result.changes], selectors):
+            err(line)
+        err(f"commit {result.commit[:12]}, {where}{tries}")
+    else:
+        err(f"{result.model} {result.version} -> {count(len(result.changed), 'site')}, commit {result.commit[:12]}, {where}{tries}")
     if output is Output.table:
         for line in change_lines(result.changes):
             typer.echo(line)

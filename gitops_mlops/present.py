@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 from collections.abc import Hashable, Iterable
 
 from ruamel.yaml import YAML
@@ -53,3 +54,19 @@ def short(digest: str) -> str:
 def count(n: int, noun: str, plural: str = "") -> str:
     """``1 site``, ``3 sites``: a number and its noun in the right form."""
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def rolled_back(model: str, changes: list[dict], selectors: Iterable[str] = ()) -> list[str]:
+    """What a rollback did, one line per (version and digest gone back to, digest held): where, and the
+    release-hold command that lifts the hold (the sites by name, or past a few the selectors given)."""
+    lines = []
+    keyed = (((c["to"]["version"], c["to"]["digest"], c["from"]["digest"]), c["site"]) for c in changes)
+    for (version, digest, held), sites in grouped(keyed):
+        where = sites[0] if len(sites) == 1 else f"{count(len(sites), 'site')} ({some(sites)})"
+        line = f"rolled back {model} at {where} to {version or '-'} ({short(digest or '')})"
+        if held and held != digest:
+            chosen = sites if len(sites) <= SHOWN or not selectors else list(selectors)
+            flags = " ".join(f"--site {shlex.quote(s)}" for s in chosen)
+            line += f"; held {short(held)} there (release with: gitops-mlops release-hold {shlex.quote(model)} {flags} --digest {held})"
+        lines.append(line)
+    return lines

@@ -31,12 +31,13 @@ FILE = "gitops-mlops-journal.json"
 class Journal:
     owner: str  # "pid:start time" of the process that wrote it
     head: str | None  # HEAD before the run's commit
-    files: tuple[tuple[str, str, str], ...]  # path, sha256 of the bytes before, sha256 after
+    files: tuple[tuple[str, str | None, str | None], ...]  # path, sha256 of the bytes before, sha256 after (None: no file)
     commit: str | None = None
 
 
-def begin(git: GitRepo, edits: list[tuple[str, str, str]]) -> Journal:
-    """Record that ``edits`` ((path, before, after) texts) are about to be written over HEAD.
+def begin(git: GitRepo, edits: list[tuple[str, str | bytes | None, str | bytes | None]]) -> Journal:
+    """Record that ``edits`` ((path, before, after) texts or bytes; None where there is no file: one the
+    run adds, or removes) are about to be written over HEAD.
 
     A run that commits several times (``update``) or retries after a rejected push adds to its
     own journal, so every version of a file it wrote counts as its own. Building on its own last
@@ -127,10 +128,28 @@ def recover(git: GitRepo) -> str:
         _forget(git, journal)
         return ""
     if git.dirty(paths):
-        git.restore_paths(paths)
+        _put_back(git, paths)
         done.append(f"restored {len(paths)} file(s)")
     _forget(git, journal)
     return f"undid an interrupted run (pid {journal.owner.split(':')[0]}): " + (", ".join(done) or "nothing had changed")
+
+
+def _put_back(git: GitRepo, paths: list[str]) -> None:
+    """``paths`` as HEAD has them: those HEAD lacks (a site the run was adding) go, with the folders they leave empty."""
+    tracked = set(git.paths_at("HEAD", paths)) if git.head() else set()
+    if tracked:
+        git.restore_paths(sorted(tracked))
+    added = sorted(set(paths) - tracked)
+    if added:  # the dead run may have staged them
+        git.run("rm", "--cached", "--quiet", "--ignore-unmatch", "--", *added)
+    for relative in added:
+        target = git.root / relative
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+        for folder in target.parents:
+            if folder == git.root or not folder.is_dir() or any(folder.iterdir()):
+                break
+            folder.rmdir()
 
 
 def _forget(git: GitRepo, journal: Journal) -> None:
@@ -152,7 +171,7 @@ def _commit_of_the_run(git: GitRepo, journal: Journal, head: str | None) -> str 
     if set(git.changed_paths(journal.head, head)) != {f[0] for f in journal.files}:
         return None
     committed = git.show_files(head, sorted({f[0] for f in journal.files}))
-    return head if all(p in committed and _sha(committed[p]) == after for p, _, after in journal.files) else None
+    return head if all((_sha(committed[p]) if p in committed else None) == after for p, _, after in journal.files) else None
 
 
 def _load(path: Path) -> Journal | None:
@@ -176,8 +195,10 @@ def _write(git: GitRepo, journal: Journal) -> None:
         raise GitError(f"cannot write the journal {path}: {exc.strerror or exc}") from None
 
 
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def _sha(data: str | bytes | None) -> str | None:
+    if data is None:
+        return None
+    return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
 
 
 def _sha_of(path: Path) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from gitops_mlops.errors import InputError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.holds import remove_holds
 from gitops_mlops.names import DIGEST_PREFIX_RE
-from gitops_mlops.promotion import Result, refuse_dirty
+from gitops_mlops.promotion import Result, refuse_dirty, unified_diff
 from gitops_mlops.publish import journaled, publish
 from gitops_mlops.requests import Publish, ReleaseHoldRequest
 from gitops_mlops.sites import discover_sites, select
@@ -42,36 +41,44 @@ def release_hold(repo_dir: Path, request: ReleaseHoldRequest, options: Publish =
         )
     git = GitRepo(repo_dir)
     git.refuse_in_progress()
-    if not options.dry_run:
-        git.check_identity()
-    recovered = "" if options.dry_run else recovery.recover(git)
-    if not options.dry_run:
-        refuse_dirty(git, [CONFIG_FILE])
+    git.check_identity()  # a dry run exits as the real run would: no identity to commit as is exit 2 for both
+    recovered = recovery.recover(git)
+    refuse_dirty(git, [CONFIG_FILE])
 
     def apply() -> Result:
-        fresh = load_config(repo_dir)
-        targets = select(discover_sites(repo_dir, fresh), request.selectors)
-        before = (repo_dir / CONFIG_FILE).read_bytes().decode("utf-8")
-        after, removed = remove_holds(before, model.name, {s.name for s in targets}, request.digest)
-        released = tuple(f"{h.site}@{h.digest}" for h in removed)
-        result = Result(action="release-hold", model=model.name, version="", image="", digest=request.digest or "", changed=released, unchanged=())
-        if not removed or options.dry_run:
-            return replace(result, diff="".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"a/{CONFIG_FILE}", f"b/{CONFIG_FILE}")))
-        note = recovery.begin(git, [(CONFIG_FILE, before, after)])
-        edit, parent, sha = FileEdit(CONFIG_FILE, before, after), git.head(), None
-        write_all(repo_dir, [edit], [])
-        try:
-            load_config(repo_dir)
-            sites = tuple(sorted({h.site for h in removed}))
-            message = trailers.write(trailers.Record("release-hold", model.name, "", (("", sites),), subject=f"release {len(removed)} hold(s) on {model.name}"))
-            sha = git.commit([CONFIG_FILE], message)
-            recovery.committed(git, note, sha)
-        except BaseException as exc:
-            committed = sha is not None and parent and git.head() == sha
-            recovery.undo(exc, *([lambda: git.reset_keep(parent)] if committed else []), lambda: restore(repo_dir, [edit]))
-            raise
-        return replace(result, commit=sha, branch=git.branch())
+        return _apply(repo_dir, git, model.name, request, options.dry_run)
 
-    if options.dry_run:
-        return apply()
+    if options.dry_run:  # the real run's steps up to the commit; the file put back; the git remote never asked
+        return replace(journaled(git, apply, "release-hold"), recovered=recovered)
     return replace(journaled(git, lambda: publish(git, options, config, apply), "release-hold"), recovered=recovered)
+
+
+def _apply(repo_dir: Path, git: GitRepo, model: str, request: ReleaseHoldRequest, dry_run: bool) -> Result:
+    """Remove the holds from the config, check that it still loads, commit; on any failure (and in a
+    dry run, before the commit) the file is put back."""
+    fresh = load_config(repo_dir)
+    targets = select(discover_sites(repo_dir, fresh), request.selectors)
+    before = (repo_dir / CONFIG_FILE).read_bytes().decode("utf-8")
+    after, removed = remove_holds(before, model, {s.name for s in targets}, request.digest)
+    released = tuple(f"{h.site}@{h.digest}" for h in removed)
+    result = Result(action="release-hold", model=model, version="", image="", digest=request.digest or "", changed=released, unchanged=())
+    if not removed:
+        return result
+    note = recovery.begin(git, [(CONFIG_FILE, before, after)])
+    edit, parent, sha = FileEdit(CONFIG_FILE, before, after), git.head(), None
+    written: list[FileEdit] = []
+    try:
+        write_all(repo_dir, [edit], written)
+        load_config(repo_dir)
+        if dry_run:
+            restore(repo_dir, written)
+            return replace(result, diff=unified_diff([edit]))
+        sites = tuple(sorted({h.site for h in removed}))
+        message = trailers.write(trailers.Record("release-hold", model, "", (("", sites),), subject=f"release {len(removed)} hold(s) on {model}"))
+        sha = git.commit([CONFIG_FILE], message)
+        recovery.committed(git, note, sha)
+    except BaseException as exc:
+        committed = sha is not None and parent and git.head() == sha
+        recovery.undo(exc, *([lambda: git.reset_keep(parent)] if committed else []), lambda: restore(repo_dir, written))
+        raise
+    return replace(result, commit=sha, branch=git.branch())

@@ -9,27 +9,29 @@ folder (the example's ``overlays/edge/*``); when none does, the result says so.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gitops_mlops import applications, repofiles, trailers
-from gitops_mlops.config import CONFIG_FILE, load_config
+from gitops_mlops import applications, recovery, repofiles, trailers
+from gitops_mlops.config import CONFIG_FILE, Config, load_config
 from gitops_mlops.edit import write_atomic
 from gitops_mlops.errors import InputError, PolicyError, RenderError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.holds import remove_holds
 from gitops_mlops.inputs import References, check_references, readers, site_dir
-from gitops_mlops.kustomization import find_kustomization_file, read_text
+from gitops_mlops.kustomization import find_kustomization_file
 from gitops_mlops.names import SITE_NAME_RE
 from gitops_mlops.promotion import refuse_dirty
-from gitops_mlops.publish import publish
+from gitops_mlops.publish import journaled, publish
 from gitops_mlops.renders import render_state
 from gitops_mlops.requests import Publish
-from gitops_mlops.sites import discover_sites
+from gitops_mlops.sites import Site, discover_sites
 
 _GENERATOR_PATH = re.compile(r"^\s*-\s*path:\s*['\"]?([^'\"#\s]+)['\"]?\s*(?:#.*)?$", re.M)
 
@@ -48,6 +50,8 @@ class SiteChange:
     pushed: bool = False
     branch: str | None = None
     attempts: int = 0
+    diff: str = ""  # a dry run's: what the commit would change
+    recovered: str = ""  # what was undone of an interrupted earlier run before this one
 
     def as_json(self) -> dict:
         return {
@@ -80,10 +84,16 @@ def covered(repo_dir: Path, folder: str) -> bool:
 
 
 def add_site(repo_dir: Path, name: str, like: str, options: Publish = Publish()) -> SiteChange:
+    """Add the site ``name`` as a copy of ``like``'s folder, rendered before it is committed. A dry run takes
+    the same steps up to the commit, then removes the copy: it exits as the real run would."""
     repo_dir = Path(repo_dir).resolve()
     options.check()
     if not SITE_NAME_RE.match(name):
         raise InputError(f"site name {name!r} is not usable (letters, digits, . _ - per path component)")
+    git = GitRepo(repo_dir)
+    git.refuse_in_progress()
+    git.check_identity()
+    recovered = recovery.recover(git)  # first: a killed add-site's copy would look like the site
     config = load_config(repo_dir)
     sites = {s.name: s for s in discover_sites(repo_dir, config)}
     if name in sites:
@@ -94,40 +104,84 @@ def add_site(repo_dir: Path, name: str, like: str, options: Publish = Publish())
     folder = f"{model.path.rsplit('/', 1)[0]}/{name.rsplit('/', 1)[-1]}" if "/" in model.path else name.rsplit("/", 1)[-1]
     if (repo_dir / folder).exists():
         raise InputError(f"{folder}: already exists")
-    git = GitRepo(repo_dir)
-    git.refuse_in_progress()
-    git.check_identity()
     refuse_dirty(git, [folder])
-    old_base, new_base = model.path.rsplit("/", 1)[-1], folder.rsplit("/", 1)[-1]
 
     def apply() -> SiteChange:
         source, target = repo_dir / model.path, repo_dir / folder
         if not source.is_dir() or target.exists():  # the remote's tip may differ from the checkout
             raise InputError(f"--like {like}: {model.path} is not there" if not source.is_dir() else f"{folder}: already exists")
-        files = []
+        copies = _copies(repo_dir, source, folder, model.path.rsplit("/", 1)[-1])
+        note = recovery.begin(git, [(f, before, after) for f, (before, after) in copies.items()])
+        parent, sha = git.head(), None
         try:
             shutil.copytree(source, target, symlinks=True)
-            for path in sorted(p for p in target.rglob("*") if p.is_file()):
-                files.append(path.relative_to(repo_dir).as_posix())
-            own = find_kustomization_file(target)
-            if own is not None:
-                # the rename replaces a copied symlink with a file of the new site's own, never writing through it
-                write_atomic(own, _renamed_header(read_text(source / own.name, f"{model.path}/{own.name}"), old_base, new_base))
-            fresh = load_config(repo_dir)
-            added = {s.name: s for s in discover_sites(repo_dir, fresh)}.get(name)
-            if added is None:
-                found = next((s.name for s in discover_sites(repo_dir, fresh) if s.path == folder), None)
-                raise InputError(f"{folder} would be the site {found!r}, not {name!r}; name it after its folder")
-            rendered = render_state(repo_dir, fresh, [added])[name]
-            if rendered.error:
-                raise RenderError(rendered.error)
+            for f, (before, after) in copies.items():
+                if before is not None:  # the site's own kustomization: its header names the new site
+                    write_atomic(repo_dir / f, after.decode("utf-8"))
+            added = _rendered(repo_dir, name, folder)
+            files = list(copies)
+            if options.dry_run:
+                shutil.rmtree(target)
+                diff = _diff({f: (None, after) for f, (_, after) in copies.items()})
+                return SiteChange("add-site", name, added.stage, folder, tuple(files), like, covered(repo_dir, folder), diff=diff)
             sha = git.commit(files, trailers.site_message("add-site", name, f"add site {name} like {like}"))
-        except BaseException:
-            shutil.rmtree(target, ignore_errors=True)
+            recovery.committed(git, note, sha)
+        except BaseException as exc:
+            committed = sha is not None and parent and git.head() == sha
+            recovery.undo(exc, *([lambda: git.reset_keep(parent)] if committed else []), lambda: shutil.rmtree(target, ignore_errors=True))
             raise
         return SiteChange("add-site", name, added.stage, folder, tuple(files), like, covered(repo_dir, folder), commit=sha, branch=git.branch())
 
-    return publish(git, options, config, apply)
+    return replace(_run(git, options, config, apply, "add-site"), recovered=recovered)
+
+
+def _copies(repo_dir: Path, source: Path, folder: str, old_base: str) -> dict[str, tuple[bytes | None, bytes]]:
+    """The files the copy of ``source`` at ``folder`` holds: path -> (None, bytes), its own kustomization
+    -> (the copied bytes, the bytes with its header naming the new folder)."""
+    own = find_kustomization_file(source)
+    out: dict[str, tuple[bytes | None, bytes]] = {}
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        relative = f"{folder}/{path.relative_to(source).as_posix()}"
+        data = repofiles.read_bytes(path, path.relative_to(repo_dir).as_posix(), repo_dir)  # by type, inside the repository, bounded
+        if own is not None and path == own:
+            out[relative] = (data, _renamed_header(data.decode("utf-8"), old_base, folder.rsplit("/", 1)[-1]).encode("utf-8"))
+        else:
+            out[relative] = (None, data)
+    return out
+
+
+def _rendered(repo_dir: Path, name: str, folder: str) -> Site:
+    """The new site, as the config finds it at ``folder``; RenderError unless it renders."""
+    fresh = load_config(repo_dir)
+    found = discover_sites(repo_dir, fresh)
+    added = next((s for s in found if s.name == name), None)
+    if added is None:
+        other = next((s.name for s in found if s.path == folder), None)
+        raise InputError(f"{folder} would be the site {other!r}, not {name!r}; name it after its folder")
+    rendered = render_state(repo_dir, fresh, [added])[name]
+    if rendered.error:
+        raise RenderError(rendered.error)
+    return added
+
+
+def _run(git: GitRepo, options: Publish, config: Config, apply: Callable[[], SiteChange], command: str) -> SiteChange:
+    """A dry run applies on the checkout and never talks to the git remote; a real run publishes. Both keep a journal."""
+    if options.dry_run:
+        return journaled(git, apply, command)
+    return journaled(git, lambda: publish(git, options, config, apply), command)
+
+
+def _diff(files: dict[str, tuple[bytes | None, bytes | None]]) -> str:
+    """A unified diff of files added (before None), removed (after None) or changed."""
+    out = []
+    for f, (before, after) in files.items():
+        old, new = ("" if x is None else x.decode("utf-8", errors="replace") for x in (before, after))
+        out.extend(
+            difflib.unified_diff(
+                old.splitlines(True), new.splitlines(True), "/dev/null" if before is None else f"a/{f}", "/dev/null" if after is None else f"b/{f}"
+            )
+        )
+    return "".join(out)
 
 
 def remove_site(repo_dir: Path, name: str, options: Publish = Publish(), force: bool = False) -> SiteChange:
@@ -135,6 +189,10 @@ def remove_site(repo_dir: Path, name: str, options: Publish = Publish(), force: 
     refused while another site builds on it, and (unless ``force``) when it is its stage's last."""
     repo_dir = Path(repo_dir).resolve()
     options.check()
+    git = GitRepo(repo_dir)
+    git.refuse_in_progress()
+    git.check_identity()
+    recovered = recovery.recover(git)  # first: a killed remove-site may have taken the folder
     config = load_config(repo_dir)
     all_sites = discover_sites(repo_dir, config)
     site = next((s for s in all_sites if s.name == name), None)
@@ -152,9 +210,6 @@ def remove_site(repo_dir: Path, name: str, options: Publish = Publish(), force: 
             "add another site to the stage first, or pass --force"
         )
     apps, kustomizations = applications.removal(repo_dir, site.path)
-    git = GitRepo(repo_dir)
-    git.refuse_in_progress()
-    git.check_identity()
     refuse_dirty(git, [site.path, CONFIG_FILE, *apps, *kustomizations])
     note = f"\n\nStage {site.stage} has no site left (--force)." if emptied else ""
 
@@ -167,21 +222,34 @@ def remove_site(repo_dir: Path, name: str, options: Publish = Publish(), force: 
             removed += len(gone)
         edits = {**kustomizations, **({CONFIG_FILE: after} if after != before else {})}
         saved = {f: (repo_dir / f).read_bytes() for f in [*files, *edits]}
+        change = {f: (saved[f], None) for f in files} | {f: (saved[f], text.encode("utf-8")) for f, text in edits.items()}
+        journal = recovery.begin(git, [(f, old, new) for f, (old, new) in change.items()])
+        parent, sha = git.head(), None
         try:
             for f in files:
                 os.unlink(repo_dir / f)
             for f, text in edits.items():
                 write_atomic(repo_dir / f, text)
+            load_config(repo_dir)  # the edited config must still load
+            if options.dry_run:
+                _put_back(repo_dir, saved)
+                return SiteChange("remove-site", name, site.stage, site.path, (*files, *edits), holds_removed=removed, diff=_diff(change))
             sha = git.commit([*files, *edits], trailers.site_message("remove-site", name, f"remove site {name}", note))
-        except BaseException:
-            for f, data in saved.items():
-                (repo_dir / f).parent.mkdir(parents=True, exist_ok=True)
-                (repo_dir / f).write_bytes(data)
+            recovery.committed(git, journal, sha)
+        except BaseException as exc:
+            committed = sha is not None and parent and git.head() == sha
+            recovery.undo(exc, *([lambda: git.reset_keep(parent)] if committed else []), lambda: _put_back(repo_dir, saved))
             raise
         shutil.rmtree(repo_dir / site.path, ignore_errors=True)  # what git does not track there (none after a clean check)
         return SiteChange("remove-site", name, site.stage, site.path, (*files, *edits), holds_removed=removed, commit=sha, branch=git.branch())
 
-    return publish(git, options, config, apply)
+    return replace(_run(git, options, config, apply, "remove-site"), recovered=recovered)
+
+
+def _put_back(repo_dir: Path, saved: dict[str, bytes]) -> None:
+    for f, data in saved.items():
+        (repo_dir / f).parent.mkdir(parents=True, exist_ok=True)
+        (repo_dir / f).write_bytes(data)
 
 
 def _renamed_header(text: str, old: str, new: str) -> str:

@@ -194,3 +194,28 @@ def test_kill_while_writing_many_files_leaves_each_old_or_new(tmp_path, capsys):
     with capsys.disabled():
         print(f"\ncrash while writing {len(sites)} files: {killed} of 3 runs killed, {mixed} mid-write (some files new, some old); all recovered")
     assert killed == 3
+
+
+SITE_PHASES = {phase: PHASES[phase] for phase in ("written", "staged", "committed", "pushing")}
+
+
+def test_kill_add_site_at_each_phase_then_the_next_run_undoes_it(tmp_path):
+    """add-site keeps a journal as promote does: a kill -9 while its copy renders, is staged, is committed or
+    is being pushed is undone by the next run (the copy and its folder removed, its commit dropped), which adds
+    the site once. (Killed after the remote took the push, the site is there: the next run says it exists.)"""
+    repo = make_gitops_repo(tmp_path)
+    for n, (phase, (where, env)) in enumerate(SITE_PHASES.items()):
+        name = f"paris-{n:02d}"
+        args = ("add-site", f"edge/{name}", "--like", "edge/berlin-01", "--push")
+        killer, extra = _install_killer(repo, where)
+        crashed = cli(*args, cwd=repo.work, env={**env, **extra})
+        killer.unlink()
+        assert crashed.code == -signal.SIGKILL, (phase, crashed.err)
+        assert (repo.work / ".git" / "gitops-mlops-journal.json").exists(), phase
+        again = cli(*args, cwd=repo.work)
+        assert again.code == 0, (phase, again.err)
+        assert "note: undid an interrupted run" in again.err, (phase, again.err)
+        assert git(repo.remote, "log", "--format=%s", "main").count(f"add site edge/{name} ") == 1, phase  # exactly once
+        assert repo.head() == repo.remote_head() and repo.git("status", "--porcelain", "--untracked-files=all") == "", phase
+        assert not (repo.work / ".git" / "gitops-mlops-journal.json").exists()
+        _fsck_clean(repo.work)

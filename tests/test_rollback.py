@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
-from conftest import DIGEST_B, DIGEST_C, cli, pin_at, ship, tree_snapshot
+from conftest import DIGEST_A, DIGEST_B, DIGEST_C, cli, pin_at, ship, tree_snapshot
 
 from gitops_mlops.errors import PolicyError
 from gitops_mlops.release import release_hold
@@ -67,3 +69,33 @@ def test_rollback_cli_with_push(gitops_repo):
 
     data = json.loads(result.out)
     assert data["pushed"] and gitops_repo.remote_head() == data["commit"] and data["changed"] == ["datacenter"]
+
+
+def test_rollback_says_it_rolled_back_and_what_it_held_with_a_release_command_that_works(gitops_repo):
+    for version, digest in (("1.3.0", DIGEST_A), ("1.4.0", DIGEST_B), ("1.5.0", DIGEST_C)):
+        ship(gitops_repo, version, digest, "datacenter", "cloud")
+    one = cli("rollback", "fraud-detector", "--site", "datacenter", cwd=gitops_repo.work)
+    assert one.code == 0, one.err
+    release = f"gitops-mlops release-hold fraud-detector --site datacenter --digest {DIGEST_C}"
+    said = f"rolled back fraud-detector at datacenter to 1.4.0 ({DIGEST_B[:19]}); held {DIGEST_C[:19]} there (release with: {release})"
+    assert [line for line in one.err.splitlines() if line.startswith("rolled back")] == [said], one.err
+    assert "->" not in one.err, one.err  # not the words of a promotion
+    both = cli("rollback", "fraud-detector", "--site", "cloud", "--site", "datacenter", "--to", "1.3.0", cwd=gitops_repo.work)
+    assert both.code == 0, both.err
+    lines = sorted(line for line in both.err.splitlines() if line.startswith("rolled back"))
+    assert (
+        [line.split(";")[0] for line in lines]
+        == [  # one line per (what it went back to, what it held)
+            f"rolled back fraud-detector at cloud to 1.3.0 ({DIGEST_A[:19]})",
+            f"rolled back fraud-detector at datacenter to 1.3.0 ({DIGEST_A[:19]})",
+        ]
+    ), both.err
+    assert f"held {DIGEST_C[:19]} there" in lines[0] and f"held {DIGEST_B[:19]} there" in lines[1]
+    for line in [said, *lines]:  # each suggested command releases its hold
+        command = shlex.split(line.split("(release with: ", 1)[1].removesuffix(")"))
+        assert command[0] == "gitops-mlops"
+        released = cli(*command[1:], cwd=gitops_repo.work)
+        assert released.code == 0 and "released 1 hold on fraud-detector" in released.err, released.err
+    assert "holds: []" in gitops_repo.read("gitops-mlops.yaml")
+    ship(gitops_repo, "1.5.0", DIGEST_C, "datacenter")  # no longer on hold
+    assert pin_at(gitops_repo, "datacenter").digest == DIGEST_C
