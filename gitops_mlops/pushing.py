@@ -22,7 +22,7 @@ class Pushed:
     attempts: int = 0
 
     def as_json(self) -> dict:
-        return {"commits": list(self.commits), "commit": self.commit, "pushed": self.pushed, "branch": self.branch}
+        return {"commits": list(self.commits), "commit": self.commit, "pushed": self.pushed, "branch": self.branch if self.commit else None}
 
 
 def push_local(repo_dir: Path, options: Publish = Publish()) -> Pushed:

@@ -66,4 +66,4 @@ def test_rollback_cli_with_push(gitops_repo):
     import json
 
     data = json.loads(result.out)
-    assert data["pushed"] and gitops_repo.remote_head() == data["commit"] and data["changed"] == ["datacenter"]
+    assert data["pushed"] and gitops_repo.remote_head() == data["commit"] and data["sites"] == ["datacenter"]
