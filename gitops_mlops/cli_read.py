@@ -31,9 +31,9 @@ def sites(repo: RepoOpt = Path("."), output: OutputOpt = Output.table) -> None:
 @app.command(epilog=example("gitops-mlops models -o yaml"))
 def models(repo: RepoOpt = Path("."), output: OutputOpt = Output.table) -> None:
     """List the configured models: what they are (an image or a modelcar), the name the manifests use, where builds are pushed."""
-    from gitops_mlops.config import load_config
+    from gitops_mlops.sites import matches
 
-    config = load_config(repo)
+    config, found = _context(repo)
     data = [
         {
             "model": m.name,
@@ -41,7 +41,7 @@ def models(repo: RepoOpt = Path("."), output: OutputOpt = Output.table) -> None:
             "imageName": m.image,
             "pin": m.pin_name,
             "repository": m.repository,
-            "sites": list(m.sites),
+            "sites": [s.name for s in found if any(matches(s.name, sel) for sel in m.sites)] if m.sites else None,  # null: everywhere
         }
         for m in config.models
     ]
@@ -96,7 +96,8 @@ def validate(
     failed = [r for r in reports if not r.ok]
     whole = not files and not site and (shard_of is None or shard_of.split("/")[0].strip() == "1")  # once, not per shard
     problems = repository_problems(repo, config, found) if whole else []
-    if not emit(output, [r.as_json() for r in reports]):
+    stages = {s.name: s.stage for s in chosen}
+    if not emit(output, [{"site": r.site, "stage": stages.get(r.site), **r.as_json()} for r in reports]):
         for r in reports if verbose else failed:
             typer.echo(f"ok    {r.site}" if r.ok else f"FAIL  {r.site}: {'; '.join(r.errors)}")
     for problem in problems:
@@ -244,16 +245,19 @@ def holds(
 ) -> None:
     """List the rollback holds: digests kept away from sites until 'release-hold' clears them."""
     from gitops_mlops.config import load_config
+    from gitops_mlops.sites import discover_sites
 
     config = load_config(repo)
     for name in model:
         config.model(name)
     chosen = [h for h in config.holds if not model or h.model in model]
     repository = {m.name: m.repository for m in config.models}
+    stages = {s.name: s.stage for s in discover_sites(repo, config)} if chosen else {}
     data = [
         {
             "model": h.model,
             "site": h.site,
+            "stage": stages.get(h.site),
             "digest": h.digest,
             "image": f"{repository[h.model]}@{h.digest}" if h.model in repository else None,
             "reason": h.reason or None,

@@ -44,7 +44,8 @@ def verify(
         "requests": report.requests,
         "recorded": report.recorded,
         "pushed": report.pushed,
-        "sites": [s.as_json() for s in report.sites],
+        "sites": [s.site for s in report.sites],
+        "results": [s.as_json() for s in report.sites],
     }
     if not emit(output, data):
         rows = []

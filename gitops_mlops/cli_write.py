@@ -84,9 +84,14 @@ def init(
         raise InputError("use either --edge-site or --edge-sites, not both")
     sites = tuple(edge_site) if edge_site else (edge_site_names(edge_sites) if edge_sites is not None else defaults.edge_sites)
     spec = ScaffoldSpec(models=tuple(models), edge_sites=sites, repo_url=repo_url or defaults.repo_url)
-    root, sha, count = init_repository(directory, spec, force=force, remote_url=repo_url)
-    emit(output, {"directory": str(root), "commit": sha, "files": count, "remote": repo_url, "sites": 2 + len(spec.edge_sites)})
-    err(f"initialized {root}: {count} files, commit {sha[:12]}" + (f", remote origin {repo_url}" if repo_url else ""))
+    root, sha, files = init_repository(directory, spec, force=force, remote_url=repo_url)
+    if output is not Output.table:
+        from gitops_mlops.config import load_config
+        from gitops_mlops.sites import discover_sites
+
+        names = [s.name for s in discover_sites(root, load_config(root))]
+        emit(output, {"directory": str(root), "commit": sha, "files": list(files), "remote": repo_url, "sites": names})
+    err(f"initialized {root}: {count(len(files), 'file')}, commit {sha[:12]}" + (f", remote origin {repo_url}" if repo_url else ""))
     err("its pins are placeholders ('validate' says so) until a first promotion: gitops-mlops promote MODEL IMAGE --to STAGE")
 
 
@@ -275,8 +280,7 @@ def release_hold(
     result = run(repo, request, Publish(push=push, remote=remote, target_branch=target_branch, dry_run=dry_run))
     if result.recovered:
         err(f"note: {result.recovered}")
-    holds = [dict(zip(("site", "digest"), item.rsplit("@", 1), strict=True)) for item in result.changed]
-    data = {"model": result.model, "sites": sorted({h["site"] for h in holds}), "holds": holds, "commit": result.commit, "pushed": result.pushed}
+    data = {"model": result.model, **_released(repo, result), "commit": result.commit, "pushed": result.pushed}
     if not emit(output, {**data, "dryRun": True, "diff": result.diff} if dry_run else data) and dry_run:
         typer.echo(result.diff, nl=False)
     if not result.changed:
@@ -285,6 +289,21 @@ def release_hold(
         err(f"dry run: would release {count(len(result.changed), 'hold')} on {model}; nothing written")
     else:
         err(f"released {count(len(result.changed), 'hold')} on {model}, commit {result.commit[:12]}" + (" (pushed)" if result.pushed else ""))
+
+
+def _released(repo: Path, result) -> dict:
+    """The sites and holds a release-hold cleared, each hold with its site's stage and its image."""
+    from gitops_mlops.config import load_config
+    from gitops_mlops.sites import discover_sites
+
+    config = load_config(repo)
+    stages = {s.name: s.stage for s in discover_sites(repo, config)}
+    repository = config.model(result.model).repository
+    holds = []
+    for item in result.changed:
+        site, digest = item.rsplit("@", 1)
+        holds.append({"site": site, "stage": stages.get(site), "digest": digest, "image": f"{repository}@{digest}"})
+    return {"sites": sorted({h["site"] for h in holds}), "holds": holds}
 
 
 @app.command("hydrate", epilog=example("gitops-mlops hydrate --push", "gitops-mlops hydrate --check"))
@@ -348,7 +367,7 @@ def report_promotion(result, output: Output, dry_run: bool, selectors: tuple[str
         return
     if result.recovered:
         err(f"note: {result.recovered}")
-    emit(output, result.as_json())
+    emit(output, {**result.as_json(), "dryRun": False})
     if not result.changed:
         err(f"{result.model} {result.version}: already up to date at {count(len(result.unchanged), 'site')}; no commit".replace("  ", " "))
         return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gitops_mlops import trailers
@@ -27,6 +27,7 @@ class Entry:
     version: str
     images: tuple[tuple[str, tuple[str, ...]], ...]  # (image ref, sites) pairs: one for a promotion
     forced: bool = False
+    stage: str | None = None  # the stage of its sites; None when they are in several (or no longer exist)
 
     @property
     def sites(self) -> tuple[str, ...]:
@@ -54,8 +55,10 @@ class Entry:
             "author": self.author,
             "action": self.action,
             "model": self.model,
-            "version": self.version,
-            "digest": self.digest,
+            "version": self.version or None,
+            "digest": self.digest or None,
+            "image": None if self.several or not self.images else self.images[0][0],
+            "stage": self.stage,
             "sites": list(self.sites),
         }
 
@@ -92,10 +95,25 @@ def read_history(repo_dir: Path, model: str, selectors: tuple[str, ...] = (), li
         raise InputError("--limit must be at least 1")
     git = GitRepo(repo_dir)
     git.resolve(ref)
+    found = discover_sites(repo_dir, config)
     if selectors and ref == "HEAD":
-        chosen = select(discover_sites(repo_dir, config), selectors)
+        chosen = select(found, selectors)
         if len(chosen) == 1:
             return site_history(repo_dir, git, config, config.model(model), chosen[0], limit)
+    return staged(_recorded(git, model, selectors, limit, ref), {s.name: s.stage for s in found})
+
+
+def staged(entries: list[Entry], stages: dict[str, str]) -> list[Entry]:
+    """Each entry with the stage of its sites, when they are all in one."""
+    out = []
+    for entry in entries:
+        found = {stages.get(site) for site in entry.sites}
+        out.append(replace(entry, stage=found.pop()) if len(found) == 1 else entry)
+    return out
+
+
+def _recorded(git: GitRepo, model: str, selectors: tuple[str, ...], limit: int | None, ref: str) -> list[Entry]:
+    """The tool's own records of the model (commit trailers), newest first."""
     grep = [f"^Model: {model}$", f"^Action: ({'|'.join(trailers.ACTIONS)})$"]
     entries: list[Entry] = []
     skip = 0
@@ -139,6 +157,7 @@ def site_history(repo_dir: Path, git: GitRepo, config: Config, model: Model, sit
                             record.version if record else newer.version,  # the tool's own record names the semantic version
                             ((image, (site.name,)),),
                             record.forced if record else False,
+                            site.stage,
                         )
                     )
                     if limit is not None and len(entries) >= limit:

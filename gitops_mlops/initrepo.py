@@ -19,9 +19,9 @@ def enclosing_repository(directory: Path) -> Path | None:
     return None
 
 
-def init_repository(directory: Path, spec: ScaffoldSpec, force: bool = False, remote_url: str | None = None) -> tuple[Path, str, int]:
+def init_repository(directory: Path, spec: ScaffoldSpec, force: bool = False, remote_url: str | None = None) -> tuple[Path, str, tuple[str, ...]]:
     """Write the layout, ``git init`` if needed, commit, and add ``remote_url`` as origin.
-    Returns (dir, commit sha, files written). Every refusal comes before anything is written."""
+    Returns (dir, commit sha, the files written, relative to dir). Every refusal comes before anything is written."""
     layout = render_layout(spec)  # validates the spec before anything is written
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
@@ -55,4 +55,4 @@ def init_repository(directory: Path, spec: ScaffoldSpec, force: bool = False, re
         sha = git.head() or ""
     if remote_url is not None and git.remote_url("origin") is None:
         git.run("remote", "add", "origin", remote_url)
-    return root, sha, len(layout)
+    return root, sha, tuple(sorted(layout))

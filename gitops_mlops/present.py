@@ -2,8 +2,11 @@
 
 The vocabulary (every command, README "JSON output"): ``site``, ``stage``, ``model``,
 ``version``, ``digest`` (always the full ``sha256:...``), ``image`` (always the full
-reference ``registry/path[:tag]@sha256:...``); lists of sites are ``sites``; counts are
-``count``. A result that is a list is ``[]`` when empty.
+reference ``registry/path[:tag]@sha256:...``); lists of sites are ``sites`` (of names);
+counts of sites are ``count``; what does not exist is ``None`` (never ``""``); "everywhere"
+is ``None``, not ``[]``; ``commit`` and ``branch`` are ``None`` when nothing was committed.
+A result that is a list is ``[]`` when empty. Each command's output is written down in
+``schemas/output/<command>.json`` (tests/test_output_schemas.py holds them to it).
 """
 
 from __future__ import annotations

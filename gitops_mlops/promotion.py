@@ -60,15 +60,15 @@ class Result:
         return {
             "action": self.action,
             "model": self.model,
-            "version": self.version,
-            "image": self.image,
-            "digest": self.digest,
-            "changed": list(self.changed),
+            "version": self.version or None,
+            "image": self.image or None,
+            "digest": self.digest or None,
+            "sites": list(self.changed),
             "unchanged": list(self.unchanged),
             "notRunning": list(self.not_running),
             "commit": self.commit,
             "pushed": self.pushed,
-            "branch": self.branch,
+            "branch": self.branch if self.commit else None,  # where the commit is; nothing committed, no branch
             "pullRequestUrl": self.pull_request or None,
             "changes": [change_json(c) for c in self.changes],
         }

@@ -30,7 +30,7 @@ class Pushed:
     diff: str = ""  # a dry run's: what the commits would change on the remote's branch
 
     def as_json(self) -> dict:
-        return {"commits": list(self.commits), "commit": self.commit, "pushed": self.pushed, "branch": self.branch}
+        return {"commits": list(self.commits), "commit": self.commit, "pushed": self.pushed, "branch": self.branch if self.commit else None}
 
 
 def push_local(repo_dir: Path, options: Publish = Publish()) -> Pushed:

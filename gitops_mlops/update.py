@@ -43,6 +43,7 @@ class StageUpdate:
     status: str  # updated | would-update | up-to-date | waiting | held | no-match
     version: str = ""
     digest: str = ""
+    image: str = ""  # the full reference of the build it takes, with its digest
     sites: tuple[str, ...] = ()  # the sites that took (or would take) it
     held: tuple[str, ...] = ()  # sites skipped because the digest is on hold there
     note: str = ""
@@ -57,14 +58,15 @@ class StageUpdate:
             "model": self.model,
             "stage": self.stage,
             "status": self.status,
-            "version": self.version,
-            "digest": self.digest,
+            "version": self.version or None,
+            "digest": self.digest or None,
+            "image": self.image or None,
             "sites": list(self.sites),
             "held": list(self.held),
             "note": self.note,
             "commit": self.commit,
             "pushed": self.pushed,
-            "branch": self.branch,
+            "branch": self.branch if self.commit else None,  # where the commit is; nothing committed, no branch
             "pullRequestUrl": self.pull_request or None,
         }
 
@@ -188,7 +190,16 @@ def _plan_model(
         held_names = {h.site for h in config.holds if h.model == model.name and h.digest == digest}
         targets = tuple(s for s in behind if s.name not in held_names)
         held = tuple(s.name for s in behind if s.name in held_names)
-        item = StageUpdate(model.name, name, "would-update", version=tag, digest=digest, sites=tuple(s.name for s in targets), held=held)
+        item = StageUpdate(
+            model.name,
+            name,
+            "would-update",
+            version=tag,
+            digest=digest,
+            image=f"{ref.repository}:{tag}@{digest}",
+            sites=tuple(s.name for s in targets),
+            held=held,
+        )
         if not targets:
             out.append(replace(item, status="held", note=f"{digest[:19]} is on hold after a rollback"))
             continue

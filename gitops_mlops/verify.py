@@ -65,6 +65,7 @@ class SiteResult:
     version: str
     namespace: str
     checks: tuple[CheckResult, ...] = ()
+    image: str = ""  # the full reference the site renders
 
     @property
     def verdict(self) -> str:
@@ -74,8 +75,9 @@ class SiteResult:
         return {
             "site": self.site,
             "stage": self.stage,
+            "version": self.version or None,
             "digest": self.digest,
-            "version": self.version,
+            "image": self.image or None,
             "verdict": self.verdict,
             "checks": [c.as_json() for c in self.checks],
         }
@@ -102,6 +104,7 @@ class _Group:
     version: str
     namespace: str
     sites: list[Site]
+    image: str = ""
 
 
 def verify(
@@ -160,7 +163,7 @@ def _groups(repo_dir: Path, config: Config, model: Model, targets: tuple[Site, .
             namespace = _namespace(rendered.output or "", first.resource)
             if namespace and not NAME_RE.match(namespace):  # it goes into queries: only a Kubernetes name
                 raise InputError(f"site {site.name}: {first.resource} has namespace {namespace!r}, which is not a Kubernetes name (DNS-1123 label)")
-            group = groups[(site.stage, first.digest)] = _Group(site.stage, first.digest, first.tag, namespace, [])
+            group = groups[(site.stage, first.digest)] = _Group(site.stage, first.digest, first.tag, namespace, [], first.image)
         group.sites.append(site)
     if not groups:
         raise InputError(f"model {model.name}: no selected site renders it ({', '.join(_some(targets))})")
@@ -230,7 +233,7 @@ def _measure(config: Config, model: Model, groups: list[_Group], client: Client,
     for index, group in enumerate(groups):
         for site in group.sites:
             found = tuple(_verdict(check, phases.get((index, check.name, site.name), [])) for check in config.checks_for(model, group.stage))
-            results.append(SiteResult(site.name, group.stage, group.digest, group.version, group.namespace, found))
+            results.append(SiteResult(site.name, group.stage, group.digest, group.version, group.namespace, found, group.image))
     return results, list(dict.fromkeys(errors))
 
 

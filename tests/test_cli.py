@@ -34,7 +34,7 @@ def test_models_json(gitops_repo):
         "imageName": "fraud-detector",
         "pin": "InferenceService/fraud-detector",
         "repository": REPO,
-        "sites": [],
+        "sites": None,  # everywhere
     }
     assert [(m["model"], m["artifact"], m["pin"]) for m in models[1:]] == [
         ("demand-forecast", "image", "demand-forecast"),
@@ -80,7 +80,7 @@ def test_promote_json(gitops_repo):
         "version",
         "image",
         "digest",
-        "changed",
+        "sites",
         "unchanged",
         "notRunning",
         "commit",
@@ -88,8 +88,9 @@ def test_promote_json(gitops_repo):
         "branch",
         "pullRequestUrl",
         "changes",
+        "dryRun",
     }
-    assert data["changed"] == ["datacenter"] and data["digest"] == DIGEST_B and data["version"] == "1.4.0"
+    assert data["sites"] == ["datacenter"] and data["digest"] == DIGEST_B and data["version"] == "1.4.0"
     assert data["commit"] == gitops_repo.head() and data["pushed"] is False
     old = "sha256:797dfd0fa18401432d9bf02e749e3d3f211a89488d1451715c609dd2970767c2"
     assert data["changes"] == [

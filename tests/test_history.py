@@ -33,7 +33,7 @@ def test_history_json_via_cli(gitops_repo):
 
     result = cli("history", "fraud-detector", "-o", "json", cwd=gitops_repo.work)
     entry = json.loads(result.out)[0]
-    assert set(entry) == {"commit", "date", "author", "action", "model", "version", "digest", "sites"}
+    assert set(entry) == {"commit", "date", "author", "action", "model", "version", "digest", "image", "stage", "sites"}
     assert entry["author"] == "Test Pipeline" and entry["commit"] == gitops_repo.head()
 
 
@@ -78,7 +78,7 @@ def test_a_row_pinned_by_tag_alone_shows_its_tag_not_several(tmp_path):
     rows = [line.split()[2:5] for line in result.out.splitlines()[1:]]
     assert rows == [["promote", "1.5.0", "sha256:bbbbbbbbbbbb"], ["change", "1.1", "1.1"], ["change", "1.0", "1.0"]]
     assert "several" not in result.out
-    assert [e["digest"] for e in json.loads(cli("history", "app", "--site", "dev", "-o", "json", cwd=repo.work).out)] == [DIGEST_B, "", ""]
+    assert [e["digest"] for e in json.loads(cli("history", "app", "--site", "dev", "-o", "json", cwd=repo.work).out)] == [DIGEST_B, None, None]
 
 
 def test_an_entry_knows_whether_its_sites_went_to_one_image_or_several():

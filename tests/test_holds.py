@@ -70,6 +70,7 @@ def test_holds_command_lists_what_a_rollback_held(gitops_repo):
         {
             "model": "fraud-detector",
             "site": "datacenter",
+            "stage": "datacenter",
             "digest": DIGEST_B,
             "image": f"quay.io/example/fraud-detector@{DIGEST_B}",
             "reason": json.loads(result.out)[0]["reason"],

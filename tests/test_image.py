@@ -69,7 +69,7 @@ def test_promote_runs_inside_the_image_as_its_non_root_user(image, tmp_path):
     uid, _, out = done.stdout.partition("\n")
     assert uid == "1001"
     result = json.loads(out)
-    assert result["pushed"] and result["changed"] == ["datacenter"]
+    assert result["pushed"] and result["sites"] == ["datacenter"]
     remote = ["git", "-c", "safe.directory=*", "-C", str(data / "remote.git")]
     assert subprocess.run([*remote, "rev-parse", "main"], capture_output=True, text=True).stdout.strip() == result["commit"]
     message = subprocess.run([*remote, "log", "-1", "--format=%an%n%B", "main"], capture_output=True, text=True).stdout

@@ -59,7 +59,8 @@ def test_init_json(tmp_path):
     result = cli("init", str(tmp_path / "r"), "--edge-sites", "4", "-o", "json")
     assert result.code == 0, result.err
     data = json.loads(result.out)
-    assert data["commit"] == git(tmp_path / "r", "rev-parse", "HEAD").strip() and data["sites"] == 6 and data["remote"] is None
+    assert data["commit"] == git(tmp_path / "r", "rev-parse", "HEAD").strip() and data["remote"] is None
+    assert data["sites"] == ["datacenter", "cloud", *(f"edge/site-000{i}" for i in range(1, 5))] and "gitops-mlops.yaml" in data["files"]
 
 
 def test_init_named_edge_sites(tmp_path):

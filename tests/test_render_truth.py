@@ -265,7 +265,7 @@ def test_site_paths_with_wildcards_and_to_stage(tmp_path):
     ]
     result = promote(repo, "--to", "dev", "-o", "json")
     assert result.code == 0, result.err
-    assert json.loads(result.out)["changed"] == ["dev/east", "dev/west"]
+    assert json.loads(result.out)["sites"] == ["dev/east", "dev/west"]
     assert rendered_images(repo, "clusters/west/overlays/dev") == [f"{REPO}:1.1.0@{D1}"]
 
 

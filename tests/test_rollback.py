@@ -68,7 +68,7 @@ def test_rollback_cli_with_push(gitops_repo):
     import json
 
     data = json.loads(result.out)
-    assert data["pushed"] and gitops_repo.remote_head() == data["commit"] and data["changed"] == ["datacenter"]
+    assert data["pushed"] and gitops_repo.remote_head() == data["commit"] and data["sites"] == ["datacenter"]
 
 
 def test_rollback_says_it_rolled_back_and_what_it_held_with_a_release_command_that_works(gitops_repo):

@@ -42,7 +42,7 @@ def test_to_stage_takes_the_sites_whose_render_runs_the_model_and_names_the_othe
     result = promote(repo, "--to", "dev", "--push", "-o", "json")
     assert result.code == 0, result.err
     data = json.loads(result.out)
-    assert data["changed"] == ["dev/a"] and data["notRunning"] == ["dev/b"]
+    assert data["sites"] == ["dev/a"] and data["notRunning"] == ["dev/b"]
     assert "note: fraud-detector does not run at 1 selected site (dev/b): left as they are" in result.err
     assert rendered_images(repo, "overlays/dev/a") == [f"{REPO}:1.1.0@{D1}"]
     assert rendered_images(repo, "overlays/dev/b") == [f"{DF_REPO}:1.0.0@{D0}"]
@@ -56,7 +56,7 @@ def test_the_gate_reads_only_the_earlier_sites_that_run_the_model(tmp_path):
     assert promote(repo, "--to", "dev").code == 0
     result = promote(repo, "--to", "prod", "-o", "json")
     assert result.code == 0, result.err
-    assert json.loads(result.out)["changed"] == ["prod/a"] and json.loads(result.out)["notRunning"] == ["prod/b"]
+    assert json.loads(result.out)["sites"] == ["prod/a"] and json.loads(result.out)["notRunning"] == ["prod/b"]
     assert rendered_images(repo, "overlays/prod/a") == [f"{REPO}:1.1.0@{D1}"]
     assert rendered_images(repo, "overlays/prod/b") == [f"{DF_REPO}:1.0.0@{D0}"]
 
@@ -72,7 +72,7 @@ def test_the_models_sites_list_decides_without_a_render(tmp_path):
     repo = make_repo_from(tmp_path, apps(LISTED))
     result = promote(repo, "--to", "dev", "-o", "json")
     assert result.code == 0, result.err
-    assert json.loads(result.out)["changed"] == ["dev/a"] and json.loads(result.out)["notRunning"] == ["dev/b"]
+    assert json.loads(result.out)["sites"] == ["dev/a"] and json.loads(result.out)["notRunning"] == ["dev/b"]
     assert rendered_images(repo, "overlays/dev/a") == [f"{REPO}:1.1.0@{D1}"]
     before = unchanged(repo)
     refused(repo, before, promote(repo, "--to", "dev/b*"), 2, "model fraud-detector lives at none of the selected sites (dev/b)")

@@ -62,7 +62,7 @@ def test_a_passing_site_is_verified_recorded_and_pushed(gitops_repo, prometheus)
     assert result.code == 0, result.err
     data = json.loads(result.out)
     assert data["verdict"] == "successful" and data["requests"] == 1 and data["pushed"] is True
-    (site,) = data["sites"]
+    (site,) = data["results"]
     assert site["site"] == "datacenter" and site["version"] == "1.0.0" and site["checks"][0]["values"] == [0.12]
     assert gitops_repo.head() == head == gitops_repo.remote_head() and gitops_repo.git("status", "--porcelain") == ""  # main untouched
     assert git(gitops_repo.remote, "rev-parse", f"refs/heads/{BRANCH}").strip() == data["recorded"]
@@ -77,7 +77,7 @@ def test_one_query_per_check_and_stage_and_each_verdict(gitops_repo, prometheus)
     assert result.code == 3, result.err
     data = json.loads(result.out)
     assert data["requests"] == 2  # cloud, and the three edge sites in one query
-    verdicts = {s["site"]: (s["verdict"], sorted(s["checks"][0]["values"], key=str)) for s in data["sites"]}
+    verdicts = {s["site"]: (s["verdict"], sorted(s["checks"][0]["values"], key=str)) for s in data["results"]}
     assert verdicts == {
         "cloud": ("successful", [0.1]),
         "edge/berlin-01": ("failed", [0.5]),
@@ -120,7 +120,7 @@ def test_verify_reads_the_digest_the_site_renders(gitops_repo, prometheus):
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
     result = cli("verify", "fraud-detector", "--site", "datacenter", "-o", "json", cwd=gitops_repo.work)
     data = json.loads(result.out)
-    assert data["sites"][0]["digest"] == DIGEST_B and data["sites"][0]["version"] == "1.4.0"
+    assert data["results"][0]["digest"] == DIGEST_B and data["results"][0]["version"] == "1.4.0"
 
 
 @pytest.mark.parametrize(
