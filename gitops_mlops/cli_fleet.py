@@ -100,7 +100,7 @@ def _report(result, output: Output, dry_run: bool) -> None:
 
 @app.command(
     "add-site",
-    epilog=example("gitops-mlops add-site edge/paris-01 --like edge/berlin-01 --push", "gitops-mlops add-site edge/paris-01 --like edge/berlin-01 --dry-run"),
+    epilog=example("gitops-mlops add-site edge/paris-01 --like edge/berlin-01 --dry-run", "gitops-mlops add-site edge/paris-01 --like edge/berlin-01 --push"),
 )
 def add_site(
     name: Annotated[str, typer.Argument(metavar="SITE", help="The new site's name (its folder is the like site's sibling).")],
