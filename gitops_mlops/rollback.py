@@ -19,7 +19,7 @@ from gitops_mlops import hydrate, kustomization, recovery, registry, settings, t
 from gitops_mlops.config import CONFIG_FILE, Config, Hold, Model, load_config
 from gitops_mlops.edit import FileEdit, restore, write_all
 from gitops_mlops.effect import Expected, verify
-from gitops_mlops.errors import InputError, RenderError
+from gitops_mlops.errors import InputError, PolicyError, RenderError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.holds import add_holds
 from gitops_mlops.imageref import parse_image
@@ -27,12 +27,14 @@ from gitops_mlops.inputs import References
 from gitops_mlops.kustomization import Pin
 from gitops_mlops.names import DIGEST_PREFIX_RE, VERSION_RE
 from gitops_mlops.plan import PinChange, pin_to_edit
+from gitops_mlops.present import some
 from gitops_mlops.promotion import Result, pull_request_text, refuse_dirty, unified_diff
 from gitops_mlops.publish import journaled, publish
 from gitops_mlops.pullrequests import ask_forge, propose
 from gitops_mlops.rendercache import RenderCache
 from gitops_mlops.renders import ModelMatcher, render_state, split_image
 from gitops_mlops.requests import Publish, RollbackRequest
+from gitops_mlops.scaffold import initial_digest
 from gitops_mlops.sitehistory import State, site_states
 from gitops_mlops.sites import Site, discover_sites, kustomization_of, select
 from gitops_mlops.validate import schemas_for
@@ -151,6 +153,7 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
         unchanged = tuple(s.name for s in sites if s.name not in {g.site.name for g in goals})
         if not goals:
             return _result(model, (), unchanged)
+        refuse_placeholders(model, goals)
         goals, notes = _settle(config, request, goals, tags)
         edits = {g.site.name: FileEdit(g.file, g.text, restore_pin(g.text, g.file, g.pin_name, g.goal.pin)) for g in goals}
         hold = _hold_edit(repo_dir, model, goals, request.reason)
@@ -209,6 +212,17 @@ def _verify(
 def _expected(state: State) -> Expected:
     repository, tag, digest = split_image(state.images[0])
     return Expected(repository, digest, tag)
+
+
+def refuse_placeholders(model: Model, goals: list[Target]) -> None:
+    """A rollback never goes back to the placeholder digest ``init`` wrote: nothing released ran there."""
+    placeholder = initial_digest(model.name)
+    sites = [g.site.name for g in goals if placeholder in {split_image(image)[2] for image in g.goal.images}]
+    if sites:
+        raise PolicyError(
+            f"nothing released to roll back to at {some(sites)}: before {model.name}'s first promotion there it ran the placeholder "
+            "digest 'gitops-mlops init' wrote; promote the build it should run instead"
+        )
 
 
 def _settle(config: Config, request: RollbackRequest, goals: list[Target], tags: dict[str, str]) -> tuple[list[Target], tuple[str, ...]]:

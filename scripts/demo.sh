@@ -43,6 +43,14 @@ run gitops-mlops models
 run gitops-mlops sites
 run gitops-mlops validate
 
+step "# what runs today: releases promoted before this demo (a rollback goes back to a release, never to the placeholder init wrote)"
+for release in "fraud-detector 1.3.0" "demand-forecast 1.0.5"; do
+  set -- $release
+  BEFORE=quay.io/example/$1:$2@sha256:$(printf '%s %s' "$1" "$2" | sha256sum | cut -c1-64)
+  for stage in datacenter cloud edge; do gitops-mlops promote "$1" "$BEFORE" --to "$stage" --push >/dev/null 2>&1; done
+  echo "$1 $2 at every site"
+done
+
 step "# the pipeline just pushed $IMAGE"
 run gitops-mlops promote fraud-detector "$IMAGE" --to datacenter --push
 step "# fraud-detector is a modelcar: the commit changes its InferenceService's storageUri, nothing else"

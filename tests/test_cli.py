@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import DIGEST_B, cli, tree_snapshot
+from conftest import DIGEST_A, DIGEST_B, cli, ship, tree_snapshot
 
 REPO = "quay.io/example/fraud-detector"
 
@@ -203,6 +203,7 @@ def test_version_names_python_git_and_the_kustomize_in_use():
 
 
 def test_release_hold_takes_a_digest_prefix(gitops_repo):
+    ship(gitops_repo, "1.3.0", DIGEST_A, "datacenter")  # a release to roll back to (never the placeholder init wrote)
     for tag, digest in (("1.4.0", DIGEST_B), ("1.5.0", "sha256:" + "b" * 12 + "c" * 52)):
         assert cli("promote", "fraud-detector", f"{REPO}:{tag}@{digest}", "--to", "datacenter", cwd=gitops_repo.work).code == 0
         assert cli("rollback", "fraud-detector", "--site", "datacenter", cwd=gitops_repo.work).code == 0

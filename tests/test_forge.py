@@ -9,7 +9,7 @@ import json
 import os
 
 import pytest
-from conftest import DIGEST_B, cli, git
+from conftest import DIGEST_A, DIGEST_B, cli, git
 from forge_servers import GiteaServer, GitHubContract, GitLabServer, github_tools
 
 from gitops_mlops.config import ForgeSpec
@@ -237,6 +237,8 @@ def test_gitea_label_that_does_not_exist_is_bad_input_before_anything(gitops_rep
 
 
 def test_rollback_opens_a_pull_request(gitops_repo, gitea):
+    earlier = f"quay.io/example/fraud-detector:1.3.0@{DIGEST_A}"  # a release to roll back to (never the placeholder init wrote)
+    assert cli("promote", "fraud-detector", earlier, "--to", "datacenter", "--no-verify", "--push", cwd=gitops_repo.work).code == 0
     assert cli("promote", "fraud-detector", IMAGE, "--to", "datacenter", "--no-verify", "--push", cwd=gitops_repo.work).code == 0
     branch = "rollback/fraud-detector-datacenter"
     env = {"FORGE_TOKEN": TOKEN}
@@ -245,7 +247,7 @@ def test_rollback_opens_a_pull_request(gitops_repo, gitea):
     )
     assert result.code == 0, result.err
     assert json.loads(result.out)["pullRequestUrl"] == "http://gitea.test/ml/gitops/pulls/1"
-    assert gitea.pulls[0]["title"].startswith("Roll back fraud-detector 1.0.0") and git(gitops_repo.remote, "rev-parse", branch).strip()
+    assert gitea.pulls[0]["title"].startswith("Roll back fraud-detector 1.3.0") and git(gitops_repo.remote, "rev-parse", branch).strip()
     assert "Rolls back **fraud-detector**" in gitea.pulls[0]["body"]
     dry = cli(
         "rollback", "fraud-detector", "--site", "datacenter", "--branch", "other", "--open-pr", "--dry-run", cwd=gitops_repo.work, env={"FORGE_TOKEN": "x"}

@@ -62,6 +62,7 @@ def test_release_keeps_the_other_holds_and_their_comments():
 
 
 def test_holds_command_lists_what_a_rollback_held(gitops_repo):
+    ship(gitops_repo, "1.3.0", DIGEST_C, "datacenter")  # a release to roll back to
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
     assert cli("rollback", "fraud-detector", "--site", "datacenter", cwd=gitops_repo.work).code == 0
     result = cli("holds", "-o", "json", cwd=gitops_repo.work)

@@ -97,6 +97,8 @@ def test_a_promotion_its_rollback_and_the_read_commands(tmp_path):
     assert valid("status-summary", "status", "--summary", cwd=work)[0]["count"] == 1
     assert all(m["sites"] is None for m in valid("models", "models", cwd=work))  # everywhere
 
+    earlier = f"{FRAUD_REPO}:1.0.5@{DIGEST_B}"  # a release to roll back to (never the placeholder init wrote)
+    assert cli("promote", "fraud-detector", earlier, "--to", "datacenter", cwd=work).code == 0
     dry = valid("promote", "promote", "fraud-detector", image, "--to", "datacenter", "--dry-run", cwd=work)
     assert dry["dryRun"] and dry["sites"] == ["datacenter"] and dry["commit"] is dry["branch"] is None
     done = valid("promote", "promote", "fraud-detector", image, "--to", "datacenter", cwd=work)
@@ -107,7 +109,7 @@ def test_a_promotion_its_rollback_and_the_read_commands(tmp_path):
     rows = valid("history", "history", "fraud-detector", cwd=work)
     assert rows[0]["image"] == image and rows[0]["stage"] == "datacenter" and rows[0]["sites"] == ["datacenter"]
     one = valid("history-site", "history", "fraud-detector", "--site", "datacenter", cwd=work)
-    assert [(r["action"], r["stage"]) for r in one] == [("promote", "datacenter"), ("change", "datacenter")]
+    assert [(r["action"], r["stage"]) for r in one] == [("promote", "datacenter"), ("promote", "datacenter"), ("change", "datacenter")]
     (site,) = valid("diff", "diff", "--base", "HEAD~1", cwd=work)
     assert site["stage"] == "datacenter" and site["models"][0]["to"]["image"] == image
     assert valid("render", "render", "datacenter", cwd=work)["site"] == "datacenter"
@@ -172,7 +174,7 @@ def test_verify_with_a_real_prometheus(tmp_path, prometheus):  # noqa: F811
 def test_digests_that_differ_keep_their_own_rows(tmp_path):
     """A rollback to different builds at two sites: history names no single image or digest."""
     repo = make_gitops_repo(tmp_path)
-    for digest, stage in ((DIGEST_A, "datacenter"), (DIGEST_B, "cloud")):
+    for digest, stage in ((DIGEST_A, "datacenter"), ("sha256:" + "e" * 64, "cloud")):
         assert cli("promote", "fraud-detector", f"{FRAUD_REPO}:1.1.0@{digest}", "--to", stage, "--force-order", cwd=repo.work).code == 0
     assert cli("promote", "fraud-detector", f"{FRAUD_REPO}:1.2.0@{DIGEST_B}", "--to", "datacenter", cwd=repo.work).code == 0
     assert cli("promote", "fraud-detector", f"{FRAUD_REPO}:1.2.0@{DIGEST_B}", "--to", "cloud", cwd=repo.work).code == 0

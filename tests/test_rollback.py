@@ -16,10 +16,11 @@ REPO = "quay.io/example/fraud-detector"
 
 
 def test_rollback_pins_the_previous_digest_and_holds_the_bad_one(gitops_repo):
+    ship(gitops_repo, "1.3.0", DIGEST_A, "datacenter")
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
     result = rollback(gitops_repo.work, RollbackRequest(model="fraud-detector", selectors=("datacenter",)))
     assert result.changed == ("datacenter",)
-    assert pin_at(gitops_repo, "datacenter").new_tag == "1.0.0"
+    assert pin_at(gitops_repo, "datacenter").new_tag == "1.3.0"
     trailers = gitops_repo.git("log", "-1", "--format=%(trailers:only,unfold)")
     assert "Action: rollback" in trailers and "Sites: datacenter" in trailers
     config = gitops_repo.read("gitops-mlops.yaml")
@@ -32,9 +33,10 @@ def test_rollback_pins_the_previous_digest_and_holds_the_bad_one(gitops_repo):
 
 
 def test_rollback_ignores_stage_order(gitops_repo):
+    ship(gitops_repo, "1.3.0", DIGEST_A, "datacenter", "cloud")
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud")
     rollback(gitops_repo.work, RollbackRequest(model="fraud-detector", selectors=("datacenter",)))
-    assert pin_at(gitops_repo, "datacenter").new_tag == "1.0.0" and pin_at(gitops_repo, "cloud").new_tag == "1.4.0"
+    assert pin_at(gitops_repo, "datacenter").new_tag == "1.3.0" and pin_at(gitops_repo, "cloud").new_tag == "1.4.0"
 
 
 def test_rollback_to_a_named_version(gitops_repo):
@@ -53,6 +55,7 @@ def test_rollback_to_something_never_deployed_is_bad_input(gitops_repo):
 
 
 def test_release_hold_lets_the_digest_through_again(gitops_repo):
+    ship(gitops_repo, "1.3.0", DIGEST_A, "datacenter")
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
     rollback(gitops_repo.work, RollbackRequest(model="fraud-detector", selectors=("datacenter",)))
     result = release_hold(gitops_repo.work, ReleaseHoldRequest(model="fraud-detector", selectors=("datacenter",)))
@@ -62,6 +65,7 @@ def test_release_hold_lets_the_digest_through_again(gitops_repo):
 
 
 def test_rollback_cli_with_push(gitops_repo):
+    ship(gitops_repo, "1.3.0", DIGEST_A, "datacenter", push=True)
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", push=True)
     result = cli("rollback", "fraud-detector", "--site", "datacenter", "--push", "-o", "json", cwd=gitops_repo.work)
     assert result.code == 0, result.err
@@ -99,3 +103,16 @@ def test_rollback_says_it_rolled_back_and_what_it_held_with_a_release_command_th
     assert "holds: []" in gitops_repo.read("gitops-mlops.yaml")
     ship(gitops_repo, "1.5.0", DIGEST_C, "datacenter")  # no longer on hold
     assert pin_at(gitops_repo, "datacenter").digest == DIGEST_C
+
+
+def test_rollback_never_goes_back_to_the_placeholder_init_wrote(gitops_repo):
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")  # the first real promotion: before it, the placeholder
+    snap, remote = tree_snapshot(gitops_repo.work), tree_snapshot(gitops_repo.remote)
+    for extra in ((), ("--no-verify",), ("--dry-run",)):
+        refused = cli("rollback", "fraud-detector", "--site", "datacenter", *extra, cwd=gitops_repo.work)
+        assert refused.code == 3, (extra, refused.err)
+        assert refused.err.strip().splitlines()[-1].startswith("error: nothing released to roll back to at datacenter: ")
+    assert tree_snapshot(gitops_repo.work) == snap and tree_snapshot(gitops_repo.remote) == remote
+    ship(gitops_repo, "1.5.0", DIGEST_C, "datacenter")
+    assert cli("rollback", "fraud-detector", "--site", "datacenter", cwd=gitops_repo.work).code == 0  # to 1.4.0, a release
+    assert pin_at(gitops_repo, "datacenter").digest == DIGEST_B

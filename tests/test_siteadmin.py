@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import DIGEST_B, cli, git, ship, tree_snapshot
+from conftest import DIGEST_A, DIGEST_B, cli, git, ship, tree_snapshot
 
 from gitops_mlops.rendering import Kustomize
 from gitops_mlops.siteadmin import covered, generator_paths
@@ -51,6 +51,7 @@ def test_a_site_that_does_not_render_is_not_added(gitops_repo):
 
 
 def test_remove_site_takes_its_holds_and_is_refused_while_another_site_builds_on_it(gitops_repo):
+    ship(gitops_repo, "1.3.0", DIGEST_A, "datacenter", "cloud", "edge")  # a release to roll back to
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud", "edge")
     assert cli("rollback", "fraud-detector", "--site", "edge/austin-01", cwd=gitops_repo.work).code == 0
     wrapper = gitops_repo.work / "overlays/edge/austin-02"

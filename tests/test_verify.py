@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import DIGEST_B, cli, git, ship
+from conftest import DIGEST_A, DIGEST_B, cli, git, ship
 from prometheus_server import PrometheusServer
 
 from gitops_mlops.config import load_config
@@ -227,6 +227,7 @@ def acting_config(repo, address: str, edge_action: str = "rollback", datacenter_
 
 def test_a_failed_rollback_check_rolls_the_failed_sites_back_once_and_holds_the_digest(gitops_repo, prometheus):
     acting_config(gitops_repo, prometheus.address)
+    ship(gitops_repo, "1.3.0", DIGEST_A, "datacenter", "cloud", "edge", push=True)  # a release to roll back to
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud", "edge", push=True)
     result = cli("verify", "fraud-detector", "--site", "edge", "--act", "--push", cwd=gitops_repo.work)
     assert result.code == 3
@@ -338,6 +339,7 @@ def test_the_bearer_token_goes_in_the_authorization_header(gitops_repo):
 
 def test_watch_verifies_and_acts_each_run(gitops_repo, prometheus):
     acting_config(gitops_repo, prometheus.address)
+    ship(gitops_repo, "1.3.0", DIGEST_A, "datacenter", "cloud", "edge", push=True)  # a release to roll back to
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud", "edge", push=True)
     result = cli("watch", "fraud-detector", "--site", "edge", "--interval", "0s", "--times", "2", "--push", cwd=gitops_repo.work)
     assert result.code == 0, result.err
