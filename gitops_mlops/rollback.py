@@ -82,7 +82,8 @@ def plan_rollback(
     One history walk serves every site. Its states are read in rounds: the newest state of every
     site, then the next older only for the sites whose goal is not found yet. The first site (in
     their order) that cannot be rolled back is the error."""
-    now = render_state(repo_dir, config, sites, cache=cache)
+    refs = References()
+    now = render_state(repo_dir, config, sites, refs=refs, cache=cache, invariants=True)
     matcher = ModelMatcher(config)
     failures: dict[str, GitOpsError] = {}
     found: dict[str, tuple[str, str, str]] = {}  # site -> (kustomization file, its text, the pin's name)
@@ -102,7 +103,8 @@ def plan_rollback(
             break
         found[site.name] = (rel, text, name)
     walked = [site for site in sites if site.name in found]
-    with FleetHistory(repo_dir, git, config, model, [(site, found[site.name][2]) for site in walked], cache) as history:
+    with FleetHistory(repo_dir, git, config, model, [(site, found[site.name][2]) for site in walked], cache, refs=refs) as history:
+        history.seed(now, {name: text for name, (_, text, _) in found.items()})
         outcomes = _walk_back(history, model, walked, to)
     goals = []
     for site in sites:

@@ -55,7 +55,7 @@ class State:
         return (split_image(self.images[0])[1] if self.images else "") or (self.pin.new_tag if self.pin else "") or ""
 
     def undoes(self, model: str, site: str) -> bool:
-        return self.record is not None and self.record.action == "rollback" and self.record.model == model and site in self.record.sites
+        return self.record is not None and self.record.action == "rollback" and self.record.model == model and site in self.record.site_set
 
 
 @dataclass
@@ -69,12 +69,16 @@ class _Line:
     commits: list[Trailered] = field(default_factory=list)
     pin_only: list[bool] = field(default_factory=list)  # the commit changed nothing of its inputs but its kustomization
     states: dict[int, State] = field(default_factory=dict)
+    groups: list[int] = field(default_factory=list)
 
     def group(self, index: int) -> int:
         """The oldest state whose inputs other than the kustomization are those of state ``index``."""
-        while index < len(self.commits) - 1 and self.pin_only[index]:
-            index += 1
-        return index
+        if len(self.groups) != len(self.commits):
+            self.groups = list(range(len(self.commits)))
+            for at in range(len(self.commits) - 2, -1, -1):
+                if self.pin_only[at]:
+                    self.groups[at] = self.groups[at + 1]
+        return self.groups[index]
 
 
 @dataclass(frozen=True)
@@ -93,14 +97,25 @@ class FleetHistory:
     """Every given site's states, newest first, from one history walk (use it in a ``with``)."""
 
     def __init__(
-        self, repo_dir: Path, git: GitRepo, config: Config, model: Model, sites: list[tuple[Site, str]], cache: RenderCache, limit: int = MAX_COMMITS
+        self,
+        repo_dir: Path,
+        git: GitRepo,
+        config: Config,
+        model: Model,
+        sites: list[tuple[Site, str]],
+        cache: RenderCache,
+        limit: int = MAX_COMMITS,
+        refs: References | None = None,
     ) -> None:
+        """``refs``: what rendering the sites now learned (their references checked), when they were."""
         self.repo_dir, self.git, self.config, self.model, self.cache = Path(repo_dir).resolve(), git, config, model, cache
         self.matcher = ModelMatcher(config)
-        refs = References(parsed=cache.references())
+        checked = refs is not None
+        refs = refs if refs is not None else References(parsed=cache.references())
         self.lines: dict[str, _Line] = {}
         for site, pin_name in sites:
-            check_references(self.repo_dir, site, config.policy.remote_resources, refs)
+            if not checked:
+                check_references(self.repo_dir, site, config.policy.remote_resources, refs)
             file = kustomization.find_kustomization_file(self.repo_dir / site.path)
             rel = f"{site.path}/{file.name if file else 'kustomization.yaml'}"
             self.lines[site.name] = _Line(site, pin_name, tuple(site_closure(self.repo_dir, site, refs)), rel)
@@ -109,6 +124,7 @@ class FleetHistory:
         self._memo: dict[str, PinInvariant | None] = {}
         self._trees: dict[str, Path] = {}
         self._extracted: dict[str, set[str]] = {}
+        self._records: dict[str, trailers.Record | None] = {}  # by commit: one commit is a state of many sites
         self._scratch = scratch.folder("history", settings.scratch_dir())
 
     def __enter__(self) -> FleetHistory:
@@ -127,17 +143,37 @@ class FleetHistory:
         if not by_folder:
             return
         everywhere = by_folder.pop(".", [])
+        owners: dict[str, list[_Line]] = {}  # a directory -> the sites whose folders hold it
+
+        def owning(directory: str) -> list[_Line]:
+            found = owners.get(directory)
+            if found is None:
+                parent = directory.rpartition("/")[0]
+                found = owners[directory] = by_folder.get(directory, []) + (owning(parent) if parent else [])
+            return found
+
         for commit, changed in self.git.log_changes("HEAD", sorted(by_folder) if not everywhere else ["."]):
             touched: dict[str, tuple[_Line, list[str]]] = {line.site.name: (line, list(changed)) for line in everywhere}
             for path in changed:
-                parts = path.split("/")
-                for depth in range(1, len(parts) + 1):
-                    for line in by_folder.get("/".join(parts[:depth]), ()):
-                        touched.setdefault(line.site.name, (line, []))[1].append(path)
+                for line in owning(path.rpartition("/")[0]):
+                    touched.setdefault(line.site.name, (line, []))[1].append(path)
             for line, paths in touched.values():
                 if len(line.commits) < limit:
                     line.commits.append(commit)
                     line.pin_only.append(set(paths) == {line.rel})
+
+    def seed(self, renders: dict[str, SiteRender], texts: dict[str, str]) -> None:
+        """Take what the sites render now as their newest state, for the sites whose inputs have no
+        change since the last commit (that state's render is the working tree's)."""
+        lines = [line for name, line in self.lines.items() if line.commits and name in renders and renders[name].ok]
+        dirty = set(self.git.dirty(sorted({folder for line in lines for folder in line.folders}))) if lines else set()
+        for line in lines:
+            if any(path == folder or path.startswith(f"{folder}/") or folder == "." for path in dirty for folder in line.folders):
+                continue
+            text = texts[line.site.name]
+            ask = _Ask(line, 0, text, pin_invariant_shared(text, line.site.path, self._memo))
+            self._remember([ask], renders)
+            self._settle(ask, renders[line.site.name])
 
     def count(self, site: str) -> int:
         return len(self.lines[site].commits)
@@ -183,7 +219,9 @@ class FleetHistory:
                 pin = None
         found = self.matcher.by_model(line.site.name, render.containers).get(self.model.name, [])
         images = tuple(sorted({c.image for c in found}))
-        line.states[ask.index] = State(commit.sha, images, pin, trailers.read(commit), render.error, commit.date, commit.author)
+        if commit.sha not in self._records:
+            self._records[commit.sha] = trailers.read(commit)
+        line.states[ask.index] = State(commit.sha, images, pin, self._records[commit.sha], render.error, commit.date, commit.author)
 
     def _render(self, asks: list[_Ask]) -> None:
         """Render ``asks`` from their commits' trees: each commit's folders extracted once, its sites in one call."""
@@ -235,6 +273,10 @@ def site_states(
     """The site's states, newest first: one per commit touching its inputs, read in growing batches."""
     with FleetHistory(repo_dir, git, config, model, [(site, pin_name)], cache, limit) as history:
         total, at, size = history.count(site.name), 0, 4
+        file = kustomization.find_kustomization_file(history.repo_dir / site.path)
+        if total and file is not None:  # its newest state is what it renders now, unless its inputs changed since
+            now = render_state(history.repo_dir, config, (site,), cache=cache, invariants=True)
+            history.seed(now, {site.name: file.read_text(encoding="utf-8", errors="replace")})
         while at < total:
             chunk = range(at, min(total, at + size))
             history.read_states([(history.lines[site.name], index) for index in chunk])
