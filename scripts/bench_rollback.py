@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,25 +40,37 @@ def digest(n: int) -> str:
     return "sha256:" + hashlib.sha256(f"{MODEL} build {n}".encode()).hexdigest()
 
 
-def timed(fn):
-    start = time.perf_counter()
+def cpu_seconds() -> float:
+    """CPU time of this process and of the processes it waited for (git, kustomize): a figure a busy machine inflates less than wall time."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed(fn, cpu: list[float] | None = None):
+    start, used = time.perf_counter(), cpu_seconds()
     result = fn()
+    if cpu is not None:
+        cpu.append(cpu_seconds() - used)
     return time.perf_counter() - start, result
 
 
 def bench_rollback(repo: Path, sites: int, runs: int, distinct: bool) -> None:
     promotes, rollbacks, retries = [], [], []
+    cpu: dict[str, list[float]] = {"promote": [], "rollback": [], "retry": []}
+    back_edge = RollbackRequest(model=MODEL, selectors=("edge",))
     for n in range(0 if distinct else 1, runs + 1):
-        image = f"quay.io/example/{MODEL}:1.{n}.0@{digest(n)}"
-        promote(repo, PromoteRequest(model=MODEL, image=image, selectors=("datacenter", "cloud"), force_order=True))
-        elapsed, result = timed(lambda: promote(repo, PromoteRequest(model=MODEL, image=image, selectors=("edge",))))
+        to_edge = PromoteRequest(model=MODEL, image=f"quay.io/example/{MODEL}:1.{n}.0@{digest(n)}", selectors=("edge",))
+        promote(repo, replace(to_edge, selectors=("datacenter", "cloud"), force_order=True))
+        elapsed, result = timed(lambda: promote(repo, to_edge), cpu["promote"])  # noqa: B023 (called at once)
         assert len(result.changed) == sites, result.changed[:3]
-        back, undone = timed(lambda: rollback(repo, RollbackRequest(model=MODEL, selectors=("edge",))))
+        back, undone = timed(lambda: rollback(repo, back_edge), cpu["rollback"])
         assert len(undone.changed) == sites, (undone.changed[:3], undone.unchanged[:3])
-        again, retried = timed(lambda: rollback(repo, RollbackRequest(model=MODEL, selectors=("edge",))))
+        again, retried = timed(lambda: rollback(repo, back_edge), cpu["retry"])
         assert not retried.changed and len(retried.unchanged) == sites, retried.changed[:3]
         if n == 0:  # the distinct fleet's first round renders every site: cold, reported apart
             print(f"  cold (no render cached yet): promote {elapsed:.2f} s, rollback {back:.2f} s, retry {again:.2f} s")
+            for times in cpu.values():
+                times.pop()
             continue
         promotes.append(elapsed)
         rollbacks.append(back)
@@ -68,6 +82,7 @@ def bench_rollback(repo: Path, sites: int, runs: int, distinct: bool) -> None:
         f"rollback --site edge ({sites} sites):    median {rollback_median:.2f} s  runs [{fmt(rollbacks)}]  = {rollback_median / promote_median:.1f}x promote"
     )
     print(f"the retried rollback (nothing to do):  median {statistics.median(retries):.2f} s  runs [{fmt(retries)}]")
+    print("  CPU seconds (this process and its git and kustomize processes), medians: " + ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in cpu.items()))
 
 
 def add_promotions(repo: Path, site: str, commits: int) -> None:
@@ -102,14 +117,14 @@ def bench_history(repo: Path, commits: int, runs: int) -> None:
     site = sorted(p.parent.relative_to(repo / "overlays").as_posix() for p in repo.glob("overlays/edge/*/kustomization.yaml"))[0]
     add_promotions(repo, site, commits)
     first, entries = timed(lambda: read_history(repo, MODEL, selectors=(site,)))
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
-        elapsed, entries = timed(lambda: read_history(repo, MODEL, selectors=(site,)))
+        elapsed, entries = timed(lambda: read_history(repo, MODEL, selectors=(site,)), cpu)
         times.append(elapsed)
     assert len(entries) >= commits, len(entries)
     assert entries[0].version == f"3.{commits}.0", entries[0]
     print(f"history {MODEL} --site {site} ({commits} promotion commits of it, {len(entries)} entries): first {first:.2f} s")
-    print(f"  then: median {statistics.median(times):.2f} s  runs [{fmt(times)}]")
+    print(f"  then: median {statistics.median(times):.2f} s  runs [{fmt(times)}]  CPU seconds median {statistics.median(cpu):.2f}")
 
 
 def main() -> None:
