@@ -122,6 +122,7 @@ class FleetHistory:
         self._walk(limit)
         self._forms: dict[tuple[str, int], tuple[str, str]] = {}  # (site, group) -> (invariant text, its render's containers)
         self._memo: dict[str, PinInvariant | None] = {}
+        self._shapes: dict = {}  # kustomizations that differ in pin values only are put in sentinel form once
         self._trees: dict[str, Path] = {}
         self._extracted: dict[str, set[str]] = {}
         self._records: dict[str, trailers.Record | None] = {}  # by commit: one commit is a state of many sites
@@ -171,7 +172,7 @@ class FleetHistory:
             if any(path == folder or path.startswith(f"{folder}/") or folder == "." for path in dirty for folder in line.folders):
                 continue
             text = texts[line.site.name]
-            ask = _Ask(line, 0, text, pin_invariant_shared(text, line.site.path, self._memo))
+            ask = _Ask(line, 0, text, pin_invariant_shared(text, line.site.path, self._memo, self._shapes))
             self._remember([ask], renders)
             self._settle(ask, renders[line.site.name])
 
@@ -191,7 +192,7 @@ class FleetHistory:
         pending = []
         for line, index in asks:
             text = texts.get(f"{line.commits[index].sha}:{line.rel}")
-            form = pin_invariant_shared(text, line.site.path, self._memo) if text is not None else None
+            form = pin_invariant_shared(text, line.site.path, self._memo, self._shapes) if text is not None else None
             pending.append(_Ask(line, index, text, form))
         pending = [ask for ask in pending if not self._substituted(ask)]
         first: dict[tuple[str, int], _Ask] = {}
@@ -272,7 +273,7 @@ def site_states(
 ) -> Iterator[State]:
     """The site's states, newest first: one per commit touching its inputs, read in growing batches."""
     with FleetHistory(repo_dir, git, config, model, [(site, pin_name)], cache, limit) as history:
-        total, at, size = history.count(site.name), 0, 4
+        total, at, size = history.count(site.name), 0, 16
         file = kustomization.find_kustomization_file(history.repo_dir / site.path)
         if total and file is not None:  # its newest state is what it renders now, unless its inputs changed since
             now = render_state(history.repo_dir, config, (site,), cache=cache, invariants=True)
@@ -282,4 +283,4 @@ def site_states(
             history.read_states([(history.lines[site.name], index) for index in chunk])
             for index in chunk:
                 yield history.lines[site.name].states[index]
-            at, size = chunk.stop, min(size * 2, 256)
+            at, size = chunk.stop, min(size * 4, 1024)
