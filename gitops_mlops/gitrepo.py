@@ -470,6 +470,16 @@ class GitRepo:
             at += size + 1
         return out
 
+    def existing(self, specs: list[str]) -> set[str]:
+        """Which ``REV:PATH`` of ``specs`` name an object, asked of one git process."""
+        request = "".join(f"{spec}\n" for spec in specs).encode()
+        try:
+            with _stdin_bytes(request) as handle:
+                out = self._git.execute(["git", "cat-file", "--batch-check=%(objecttype)"], istream=handle, strip_newline_in_stdout=False)
+        except GitCommandError as exc:
+            raise GitError(f"git cat-file: {_reason(exc)}") from None
+        return {spec for spec, line in zip(specs, out.split("\n")[: len(specs)], strict=True) if not line.endswith("missing")}
+
     def paths_at(self, sha: str, paths: list[str]) -> list[str]:
         """Which of ``paths`` exist at commit ``sha``."""
         out = self.run("ls-tree", "--name-only", sha, "--", *paths)
@@ -502,6 +512,21 @@ class GitRepo:
             sha, date, author, subject, trailers = record.split(sep, 4)
             pairs = tuple(tuple(p.strip() for p in line.split(":", 1)) for line in trailers.splitlines() if ":" in line)
             commits.append(Trailered(sha=sha, date=date, author=author, subject=subject, trailers=pairs))
+        return commits
+
+    def log_changes(self, ref: str, paths: list[str]) -> list[tuple[Trailered, tuple[str, ...]]]:
+        """The first-parent commits reachable from ``ref`` that change ``paths`` (newest first), each
+        with its trailers and the files it changed against its first parent, in one git process."""
+        sep, start = "\x1f", "\x1e"
+        fmt = f"{start}%H{sep}%aI{sep}%an{sep}%s{sep}%(trailers:only,unfold){sep}"
+        args = ["log", f"--format={fmt}", "--no-color", "-z", "--first-parent", "--diff-merges=first-parent", "--no-renames", "--name-only"]
+        out = self.run(*args, ref, "--", *paths)
+        commits = []
+        for record in out.split(start)[1:]:
+            sha, date, author, subject, trailers, names = record.split(sep, 5)
+            pairs = tuple(tuple(p.strip() for p in line.split(":", 1)) for line in trailers.splitlines() if ":" in line)
+            changed = tuple(name for name in names.removeprefix("\0").removeprefix("\n").split("\0") if name)
+            commits.append((Trailered(sha=sha, date=date, author=author, subject=subject, trailers=pairs), changed))
         return commits
 
 

@@ -230,6 +230,11 @@ def _decode(text: str) -> tuple[Container, ...]:
     return tuple(Container(*line.split("\t")) for line in text.split("\n") if line)
 
 
+def decode_containers(text: str) -> tuple[Container, ...]:
+    """The containers ``encode_containers`` wrote."""
+    return _decode(text)
+
+
 class ModelMatcher:
     """Which model a rendered container belongs to, at a given site."""
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gitops_mlops import hydrate, kustomization, recovery, registry, settings, trailers
+from gitops_mlops import hydrate, kustomization, progress, recovery, registry, settings, trailers
 from gitops_mlops.config import CONFIG_FILE, Config, Hold, Model, load_config
 from gitops_mlops.edit import FileEdit, restore, write_all
 from gitops_mlops.effect import Expected, verify
-from gitops_mlops.errors import InputError, PolicyError, RenderError
+from gitops_mlops.errors import GitOpsError, InputError, PolicyError, RenderError
 from gitops_mlops.gitrepo import GitRepo
 from gitops_mlops.holds import add_holds
 from gitops_mlops.imageref import parse_image
@@ -35,7 +35,7 @@ from gitops_mlops.rendercache import RenderCache
 from gitops_mlops.renders import ModelMatcher, render_state, split_image
 from gitops_mlops.requests import Publish, RollbackRequest
 from gitops_mlops.scaffold import initial_digest
-from gitops_mlops.sitehistory import State, site_states
+from gitops_mlops.sitehistory import FleetHistory, State
 from gitops_mlops.sites import Site, discover_sites, kustomization_of, select
 from gitops_mlops.validate import schemas_for
 
@@ -79,41 +79,99 @@ def rollback(repo_dir: Path, request: RollbackRequest, options: Publish = Publis
 def plan_rollback(
     repo_dir: Path, git: GitRepo, config: Config, model: Model, sites: tuple[Site, ...], to: str | None, cache: RenderCache
 ) -> tuple[list[Target], dict]:
-    """Each site's goal state (sites already there are left out), and what every site renders now."""
-    now = render_state(repo_dir, config, sites, cache=cache)
+    """Each site's goal state (sites already there are left out), and what every site renders now.
+
+    One history walk serves every site. Its states are read in rounds: the newest state of every
+    site, then the next older only for the sites whose goal is not found yet. The first site (in
+    their order) that cannot be rolled back is the error."""
+    refs = References()
+    now = render_state(repo_dir, config, sites, refs=refs, cache=cache, invariants=True)
     matcher = ModelMatcher(config)
+    failures: dict[str, GitOpsError] = {}
+    found: dict[str, tuple[str, str, str]] = {}  # site -> (kustomization file, its text, the pin's name)
+    for site in sites:
+        containers = matcher.by_model(site.name, now[site.name].containers).get(model.name, [])
+        try:
+            if not now[site.name].ok:
+                raise RenderError(f"site {site.name}: cannot roll back a site that does not render: {now[site.name].error}")
+            path = kustomization_of(repo_dir, site)
+            rel = path.relative_to(repo_dir).as_posix()
+            text = kustomization.read_text(path, rel)
+            name, _ = pin_to_edit(text, rel, model, containers)
+            if not containers:
+                raise InputError(f"site {site.name}: no {model.name} workload in its render and no earlier state to return to")
+        except GitOpsError as exc:
+            failures[site.name] = exc
+            break
+        found[site.name] = (rel, text, name)
+    walked = [site for site in sites if site.name in found]
+    with FleetHistory(repo_dir, git, config, model, [(site, found[site.name][2]) for site in walked], cache, refs=refs) as history:
+        history.seed(now, {name: text for name, (_, text, _) in found.items()})
+        outcomes = _walk_back(history, model, walked, to)
     goals = []
     for site in sites:
-        if not now[site.name].ok:
-            raise RenderError(f"site {site.name}: cannot roll back a site that does not render: {now[site.name].error}")
-        containers = matcher.by_model(site.name, now[site.name].containers).get(model.name, [])
-        path = kustomization_of(repo_dir, site)
-        rel = path.relative_to(repo_dir).as_posix()
-        text = kustomization.read_text(path, rel)
-        name, _ = pin_to_edit(text, rel, model, containers)
-        states = site_states(repo_dir, git, config, model, site, name, cache)
-        current = next(states, None)
-        if current is None or not containers:
-            raise InputError(f"site {site.name}: no {model.name} workload in its render and no earlier state to return to")
-        goal = _goal(model, site, current, states, to)
+        if site.name in failures or isinstance(outcomes.get(site.name), GitOpsError):
+            raise failures.get(site.name) or outcomes[site.name]
+        if site.name not in outcomes:
+            continue  # not walked: an earlier site failed
+        current, goal = outcomes[site.name]
         if goal is not None and not _reached(goal, current):
+            rel, text, name = found[site.name]
             goals.append(Target(site, rel, name, current, goal, text))
     return goals, now
 
 
-def _goal(model: Model, site: Site, current: State, older, to: str | None) -> State | None:
+def _walk_back(history: FleetHistory, model: Model, sites: list[Site], to: str | None) -> dict[str, tuple[State, State | None] | GitOpsError]:
+    """Each site's (current state, goal), or why it has none, read round by round."""
+    outcomes: dict[str, tuple[State, State | None] | GitOpsError] = {}
+    states: dict[str, list[State]] = {site.name: [] for site in sites}
+    pending = {site.name: site for site in sites}
+    with progress.Task("reading site histories", len(sites)) as task:
+        while pending:
+            depth = {name: len(states[name]) for name in pending if len(states[name]) < history.count(name)}
+            for name, state in history.states(depth).items():
+                states[name].append(state)
+            for name in list(pending):
+                if not states[name]:
+                    outcome = InputError(f"site {name}: no {model.name} workload in its render and no earlier state to return to")
+                else:
+                    complete = len(states[name]) >= history.count(name)
+                    try:
+                        goal = _goal(model, pending[name], states[name], complete, to)
+                    except InputError as exc:
+                        goal = exc
+                    if goal is _MORE:
+                        continue
+                    outcome = goal if isinstance(goal, GitOpsError) else (states[name][0], goal)
+                outcomes[name] = outcome
+                del pending[name]
+                task.advance()
+    return outcomes
+
+
+_MORE = State("", (), None, None)  # a goal not found yet among the states read so far
+
+
+def _goal(model: Model, site: Site, states: list[State], complete: bool, to: str | None) -> State:
+    """The state to return to among ``states`` (newest first, the current one first), or ``_MORE``
+    when it may be among older states not read yet."""
     if to is not None:
-        for state in (current, *older):
+        for state in states:
             if _runs(state, to):
                 return state
+        if not complete:
+            return _MORE
         raise InputError(f"{model.name} {to} never ran at {site.name} (as far back as its history reaches)")
-    newer = current
-    for state in older:
+    newer = states[0]
+    for state in states[1:]:
         if not newer.undoes(model.name, site.name) and state.images != newer.images:
             if not state.images:
                 break
             return state
         newer = state
+    else:
+        if not complete:
+            return _MORE
     raise InputError(f"no earlier {model.name} state at {site.name} to return to; pass --to VERSION|DIGEST")
 
 

@@ -19,6 +19,7 @@ unreadable line, and git reads the value back whole (``%(trailers:unfold)``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from gitops_mlops.gitrepo import Trailered
 
@@ -41,6 +42,11 @@ class Record:
     @property
     def sites(self) -> tuple[str, ...]:
         return tuple(site for _, sites in self.images for site in sites)
+
+    @cached_property
+    def site_set(self) -> frozenset[str]:
+        """``sites`` as a set, made once: a fleet's rollback asks it for every site."""
+        return frozenset(self.sites)
 
 
 WIDTH = 72  # the longest trailer line, continuation lines included (when a site name allows)

@@ -247,3 +247,14 @@ def test_forms_shared_across_headers_equal_each_forms_own(header):
             assert pin_invariant_shared(other, "k", memo) == pin_invariant(other, "k"), (case, which)
     if "\r" not in header:  # the header is all comment lines: every site of one body shares one entry
         assert len(memo) == len({golden(case, which) for case in CASES for which in ("original", "expected")})
+
+
+def test_forms_kept_by_shape_equal_each_forms_own():
+    """Texts that differ only in pin values (one site along its promotions) share a shape: the form
+    worked out once for the shape is, with each text's values, the form of that text."""
+    shapes: dict = {}
+    texts = [golden(case, which) for case in CASES for which in ("original", "expected")]
+    texts += [text.replace("1.0.0", "2.3.4").replace("sha256:a", "sha256:b") for text in texts]
+    for text in texts + texts:
+        assert pin_invariant(text, "k", shapes) == pin_invariant(text, "k"), text
+    assert 0 < len(shapes) < len({t for t in texts if pin_invariant(t, "k") is not None})
