@@ -348,8 +348,7 @@ def change_lines(changes) -> list[str]:
         keyed.append(((data["stage"], old, new), change.site))
     lines = []
     for (stage, old, new), names in grouped(keyed):
-        count = f"{len(names)} site" + ("s" if len(names) != 1 else "")
-        lines.append(f"{stage or '-'}: {old} -> {new}  {count}: {some(names)}")
+        lines.append(f"{stage or '-'}: {old} -> {new}  {count(len(names), 'site')}: {some(names)}")
     return lines
 
 
@@ -360,13 +359,13 @@ def report_promotion(result, output: Output, dry_run: bool, selectors: tuple[str
         err(f"note: {note}")
     if result.not_running:
         err(f"note: {result.model} does not run at {count(len(result.not_running), 'selected site')} ({some(result.not_running)}): left as they are")
+    if result.recovered:  # a dry run undoes a dead run too: it says so
+        err(f"note: {result.recovered}")
     if dry_run:
         if not emit(output, {**result.as_json(), "dryRun": True, "diff": result.diff}):
             typer.echo(result.diff, nl=False)
         err(f"dry run: {count(len(result.changed), 'site')} would change, {len(result.unchanged)} already up to date; nothing written")
         return
-    if result.recovered:
-        err(f"note: {result.recovered}")
     emit(output, {**result.as_json(), "dryRun": False})
     if not result.changed:
         err(f"{result.model} {result.version}: already up to date at {count(len(result.unchanged), 'site')}; no commit".replace("  ", " "))

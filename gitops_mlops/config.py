@@ -249,7 +249,7 @@ def load_config(repo: Path) -> Config:
     path = repo / CONFIG_FILE
     if not os.path.lexists(path):
         raise InputError(f"{path}: not found (run 'gitops-mlops init' or pass --repo)")
-    data = repofiles.read_bytes(path, str(path), limit=MAX_CONFIG_BYTES)  # a regular file, bounded
+    data = repofiles.read_bytes(path, str(path), Path(repo).resolve(), limit=MAX_CONFIG_BYTES)  # a regular file inside the repository, bounded
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

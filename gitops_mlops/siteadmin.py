@@ -211,9 +211,11 @@ def remove_site(repo_dir: Path, name: str, options: Publish = Publish(), force: 
         )
     apps, kustomizations = applications.removal(repo_dir, site.path)
     refuse_dirty(git, [site.path, CONFIG_FILE, *apps, *kustomizations])
+    _refuse_links(repo_dir, git, site.path)
     note = f"\n\nStage {site.stage} has no site left (--force)." if emptied else ""
 
     def apply() -> SiteChange:
+        apps, kustomizations = applications.removal(repo_dir, site.path)  # read again: on a retry this is the remote's tip
         files = [f for f in git.run("ls-files", "-z", "--", site.path, *apps).split("\0") if f]
         before = (repo_dir / CONFIG_FILE).read_text(encoding="utf-8")
         after, removed = before, 0
@@ -244,6 +246,14 @@ def remove_site(repo_dir: Path, name: str, options: Publish = Publish(), force: 
         return SiteChange("remove-site", name, site.stage, site.path, (*files, *edits), holds_removed=removed, commit=sha, branch=git.branch())
 
     return replace(_run(git, options, config, apply, "remove-site"), recovered=recovered)
+
+
+def _refuse_links(repo_dir: Path, git: GitRepo, folder: str) -> None:
+    """remove-site keeps the bytes of what it removes to put them back on failure: a symlink in the
+    site's folder would come back as a file, so it is refused with the way to do it by hand."""
+    for f in (f for f in git.run("ls-files", "-z", "--", folder).split("\0") if f):
+        if os.path.islink(repo_dir / f):
+            raise InputError(f"{f}: a symlink in the site's folder; remove the site by hand (git rm -r {folder}) and commit")
 
 
 def _put_back(repo_dir: Path, saved: dict[str, bytes]) -> None:

@@ -91,6 +91,7 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
         state = render_state(repo_dir, config, chosen_sites, refs=refs, cache=cache)
     matcher = ModelMatcher(config)
     order = {m.name: i for i, m in enumerate(config.models)}
+    placeholder = {m.name: initial_digest(m.name) for m in config.models}  # once, not per row
     errors, unread = [], []
     pin_files: dict = {}  # folder -> its kustomization's pins, read once for every site built on it
     with _collector_paused():  # some 200,000 acyclic objects: the cycle collector's passes find nothing
@@ -134,7 +135,7 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
                         pin is not None,
                         source,
                         hold=holds.get((model.name, site.name), ()),
-                        placeholder=digest == initial_digest(model.name),
+                        placeholder=digest == placeholder[model.name],
                     )
                 )
                 counter = counts.get((model.name, site.stage))

@@ -47,7 +47,9 @@ step "# what runs today: releases promoted before this demo (a rollback goes bac
 for release in "fraud-detector 1.3.0" "demand-forecast 1.0.5"; do
   set -- $release
   BEFORE=quay.io/example/$1:$2@sha256:$(printf '%s %s' "$1" "$2" | sha256sum | cut -c1-64)
-  for stage in datacenter cloud edge; do gitops-mlops promote "$1" "$BEFORE" --to "$stage" --push >/dev/null 2>&1; done
+  for stage in datacenter cloud edge; do
+    gitops-mlops promote "$1" "$BEFORE" --to "$stage" --push >/dev/null 2>&1 || { echo "demo: promoting $1 $2 to $stage failed" >&2; exit 1; }
+  done
   echo "$1 $2 at every site"
 done
 

@@ -6,6 +6,7 @@ import dataclasses
 import textwrap
 
 import pytest
+from conftest import PROJECT_ROOT
 
 from gitops_mlops.config import CONFIG_FILE, Config, Hold, Model, Policy, SiteSpec, Stage, load_config, parse_config
 from gitops_mlops.errors import InputError
@@ -406,3 +407,13 @@ def test_an_allowed_registry_that_no_image_could_name_is_refused_at_its_line(hos
 def test_allowed_registries_keep_their_spelling():
     config = parse_config('models:\n  - name: m\n    repository: nginx\npolicy:\n  allowedRegistries: [index.docker.io, "localhost:5000"]\n')
     assert config.policy.allowed_registries == ("index.docker.io", "localhost:5000")
+
+
+def test_a_config_symlinked_out_of_the_repository_is_refused(tmp_path):
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text((PROJECT_ROOT / "gitops-mlops.yaml").read_text())
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "gitops-mlops.yaml").symlink_to(outside)
+    with pytest.raises(InputError, match="a symlink that leaves the repository"):
+        load_config(repo)

@@ -117,3 +117,14 @@ def test_remove_site_refuses_an_application_that_shares_its_file(gitops_repo):
     refused = cli("remove-site", "cloud", "--force", cwd=gitops_repo.work)
     assert refused.code == 2 and "environments/cloud.yaml:" in refused.err and "shares its file; remove it first" in refused.err
     assert tree_snapshot(gitops_repo.work) == snap
+
+
+def test_remove_site_refuses_a_site_holding_a_symlink_and_changes_nothing(gitops_repo):
+    (gitops_repo.work / "overlays/edge/austin-01/notes.txt").symlink_to("kustomization.yaml")
+    gitops_repo.git("add", "-A")
+    gitops_repo.git("commit", "-qm", "a link in the site")
+    snap = tree_snapshot(gitops_repo.work)
+    for extra in ((), ("--dry-run",)):
+        refused = cli("remove-site", "edge/austin-01", *extra, cwd=gitops_repo.work)
+        assert refused.code == 2 and "overlays/edge/austin-01/notes.txt: a symlink in the site's folder" in refused.err
+    assert tree_snapshot(gitops_repo.work) == snap and (gitops_repo.work / "overlays/edge/austin-01/notes.txt").is_symlink()
