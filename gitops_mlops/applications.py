@@ -16,6 +16,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from gitops_mlops import repofiles
 from gitops_mlops.errors import InputError
 from gitops_mlops.kustomization import KUSTOMIZATION_FILES
 
@@ -31,12 +32,15 @@ class Application:
     alone: bool  # the only document of its file
 
 
-def _documents(file: Path) -> list:
-    if not file.is_file() or file.is_symlink() or file.stat().st_size > MAX_FILE_BYTES:
-        return []
+def _read(file: Path, repo_dir: Path) -> str:
+    """A file of environments/ as text, read by type, inside the repository and bounded (``repofiles``)."""
+    return repofiles.read_bytes(file, file.relative_to(repo_dir).as_posix(), Path(repo_dir).resolve(), MAX_FILE_BYTES).decode("utf-8", errors="replace")
+
+
+def _documents(text: str) -> list:
     try:
-        return [d for d in YAML(typ="safe", pure=True).load_all(file.read_text(encoding="utf-8")) if d is not None]
-    except (YAMLError, UnicodeDecodeError, ValueError):
+        return [d for d in YAML(typ="safe", pure=True).load_all(text) if d is not None]
+    except (YAMLError, ValueError):
         return []  # not a manifest the tool can read: no Application of its
 
 
@@ -51,9 +55,9 @@ def applications(repo_dir: Path) -> list[Application]:
     root = Path(repo_dir) / "environments"
     found: list[Application] = []
     for file in sorted(root.rglob("*.y*ml")) if root.is_dir() else []:
-        docs = _documents(file)
+        text = _read(file, Path(repo_dir))
+        docs = _documents(text)
         apps = [d for d in docs if isinstance(d, dict) and d.get("kind") == "Application" and str(d.get("apiVersion", "")).startswith("argoproj.io/")]
-        text = file.read_text(encoding="utf-8") if apps else ""
         for doc in apps:
             name = str((doc.get("metadata") or {}).get("name") or "?")
             for path in _paths(doc):
@@ -92,7 +96,7 @@ def removal(repo_dir: Path, folder: str) -> tuple[list[str], dict[str, str]]:
             kustomization = parent / name
             if kustomization.is_file():
                 key = kustomization.relative_to(repo_dir).as_posix()
-                text = edited.get(key) or kustomization.read_text(encoding="utf-8")
+                text = edited.get(key) or _read(kustomization, repo_dir)
                 entry = re.escape((repo_dir / file).relative_to(parent).as_posix())
                 edited[key] = re.sub(rf"^[ \t]*-[ \t]+['\"]?(?:\./)?{entry}['\"]?[ \t]*(?:#[^\n]*)?\r?\n", "", text, flags=re.M)
-    return deleted, {k: v for k, v in edited.items() if v != (repo_dir / k).read_text(encoding="utf-8")}
+    return deleted, {k: v for k, v in edited.items() if v != _read(repo_dir / k, repo_dir)}
