@@ -303,7 +303,7 @@ CASES = [
         setup=both(lambda r: (r.work / "gitops-mlops.yaml").unlink(), fifo("gitops-mlops.yaml")),
         commit=False,
     ),
-    Case("config-symlink-dev-zero", 2, "gitops-mlops.yaml: is a character device", setup=link("gitops-mlops.yaml", "/dev/zero", replace=True)),
+    Case("config-symlink-dev-zero", 2, "gitops-mlops.yaml: a symlink that leaves the repository", setup=link("gitops-mlops.yaml", "/dev/zero", replace=True)),
     Case("kustomize-renders-nothing", 4, "kustomize rendered nothing", setup=silent_kustomize, commit=False),
     Case("kustomize-renders-nothing-render", 4, "kustomize rendered nothing", RENDER_DC, setup=silent_kustomize, commit=False, extra=()),
     # numbers and durations: decimal digits, bounded
