@@ -467,3 +467,11 @@ def rendered_images(repo: GitOpsRepo, path: str) -> list[str]:
 
     out = Kustomize.find().build(repo.work / path)
     return [line.split("image:", 1)[1].strip() for line in out.splitlines() if line.strip().removeprefix("- ").startswith("image:")]
+
+
+def status_row_keys() -> set[str]:
+    """The fields of a ``status -o json`` row, as its schema (schemas/output/status.json) writes them down."""
+    import json
+
+    schema = json.loads((PROJECT_ROOT / "schemas" / "output" / "status.json").read_text())
+    return set(schema["items"]["required"])

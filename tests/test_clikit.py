@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import cli
+from conftest import cli, status_row_keys
 
 from gitops_mlops.cli import app  # the commands register as the command line is imported
 
@@ -88,22 +88,7 @@ def test_one_vocabulary_in_json_and_yaml(gitops_repo, fmt):
     assert models[0]["model"] == "fraud-detector" and models[0]["repository"] == "quay.io/example/fraud-detector"
     rows = load(cli("status", "-o", fmt, cwd=gitops_repo.work).out)
     row = rows[0]
-    assert set(row) == {
-        "site",
-        "stage",
-        "model",
-        "version",
-        "digest",
-        "image",
-        "pinned",
-        "source",
-        "drift",
-        "behind",
-        "hold",
-        "verification",
-        "mirrored",
-        "placeholder",
-    }
+    assert set(row) == status_row_keys()
     assert row["digest"].startswith("sha256:") and len(row["digest"]) == 71 and row["image"].endswith("@" + row["digest"])
     assert load(cli("history", "fraud-detector", "-o", fmt, cwd=gitops_repo.work).out) == []
     assert load(cli("holds", "-o", fmt, cwd=gitops_repo.work).out) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import DIGEST_B, cli, make_repo_from, one_model_repo, rendered_images, ship
+from conftest import DIGEST_B, cli, make_repo_from, one_model_repo, rendered_images, ship, status_row_keys
 from test_render_truth import BASE, D0, D1, D2, WRAPPED, config, deployment, pin, promote
 from test_render_truth import REPO as ACME
 
@@ -35,22 +35,7 @@ def test_status_json(gitops_repo):
 
     rows = json.loads(result.out)
     assert result.code == 0 and len(rows) == 3 * 3
-    assert set(rows[0]) == {
-        "site",
-        "stage",
-        "model",
-        "version",
-        "digest",
-        "image",
-        "pinned",
-        "source",
-        "drift",
-        "behind",
-        "hold",
-        "verification",
-        "mirrored",
-        "placeholder",
-    }
+    assert set(rows[0]) == status_row_keys()
 
 
 def test_fast_pin_reader_agrees_with_the_parser(gitops_repo):
