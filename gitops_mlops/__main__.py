@@ -1,3 +1,3 @@
-from gitops_mlops.cli import main
+from gitops_mlops.cli.main import main
 
 main()

@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import make_fleet_repo
 
-from gitops_mlops import rendering as render
-from gitops_mlops.config import load_config
-from gitops_mlops.sentinels import pin_invariant
-from gitops_mlops.sites import discover_sites
+from gitops_mlops.config.load import load_config
+from gitops_mlops.config.sites import discover_sites
+from gitops_mlops.pins.sentinels import pin_invariant
+from gitops_mlops.render import kustomize as render
 
 
 def main() -> None:

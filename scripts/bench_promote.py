@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import commit_and_push, fmt, make_distinct, make_fleet_repo
 from ruamel.yaml import YAML
 
-from gitops_mlops.promotion import promote
-from gitops_mlops.rendering import Kustomize
-from gitops_mlops.requests import PromoteRequest as Request
-from gitops_mlops.requests import Publish
+from gitops_mlops.change.intents import PromoteRequest as Request
+from gitops_mlops.change.intents import Publish
+from gitops_mlops.promote.promotion import promote
+from gitops_mlops.render.kustomize import Kustomize
 
 
 def digest(n: int) -> str:

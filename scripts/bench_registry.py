@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT.parent / "tests"))
 from benchlib import fmt, make_fleet_repo, median_of  # noqa: E402
 from registry_server import RegistryServer  # noqa: E402
 
-from gitops_mlops.imageref import parse_image  # noqa: E402
-from gitops_mlops.registry import Endpoint, RegistryClient  # noqa: E402
-from gitops_mlops.update import Options, update  # noqa: E402
+from gitops_mlops.core.imageref import parse_image  # noqa: E402
+from gitops_mlops.promote.update import Options, update  # noqa: E402
+from gitops_mlops.registry.client import Endpoint, RegistryClient  # noqa: E402
 
 
 def tag_names(count: int) -> list[str]:

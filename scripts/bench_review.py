@@ -23,15 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import fmt, make_distinct, make_fleet_repo, median_of
 
-from gitops_mlops import rendercache
-from gitops_mlops.config import load_config
-from gitops_mlops.diff import diff_refs
-from gitops_mlops.history import read_history
-from gitops_mlops.promotion import promote
-from gitops_mlops.requests import PromoteRequest as Request
-from gitops_mlops.sites import discover_sites, select
-from gitops_mlops.status import read_status
-from gitops_mlops.validate import validate_sites
+from gitops_mlops.change.intents import PromoteRequest as Request
+from gitops_mlops.config.load import load_config
+from gitops_mlops.config.sites import discover_sites, select
+from gitops_mlops.promote.promotion import promote
+from gitops_mlops.render import cache as rendercache
+from gitops_mlops.render.validate import validate_sites
+from gitops_mlops.views.diff import diff_refs
+from gitops_mlops.views.history import read_history
+from gitops_mlops.views.status import read_status
 
 ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost", "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}
 

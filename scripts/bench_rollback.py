@@ -27,11 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import fmt, make_distinct, make_fleet_repo
 
-from gitops_mlops import kustomization, trailers
-from gitops_mlops.history import read_history
-from gitops_mlops.promotion import promote
-from gitops_mlops.requests import PromoteRequest, RollbackRequest
-from gitops_mlops.rollback import rollback
+from gitops_mlops.change.intents import PromoteRequest, RollbackRequest
+from gitops_mlops.gitstore import trailers
+from gitops_mlops.pins import kustomization
+from gitops_mlops.promote.promotion import promote
+from gitops_mlops.promote.rollback import rollback
+from gitops_mlops.views.history import read_history
 
 MODEL = "model-01"
 

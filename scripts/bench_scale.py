@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="promotions per size (the median is printed)")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from gitops_mlops.rendering import Kustomize
+    from gitops_mlops.render.kustomize import Kustomize
 
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         log, script = Path(tmp) / "runs.log", Path(tmp) / "counted-kustomize"

@@ -25,12 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import fmt, make_distinct, make_fleet_repo, median_of
 
-from gitops_mlops import rendercache, rendering
-from gitops_mlops.config import load_config
-from gitops_mlops.rendercache import RenderCache
-from gitops_mlops.rendering import Kustomize
-from gitops_mlops.sites import discover_sites
-from gitops_mlops.validate import schemas_for, validate_sites
+from gitops_mlops.config.load import load_config
+from gitops_mlops.config.sites import discover_sites
+from gitops_mlops.render import cache as rendercache
+from gitops_mlops.render import kustomize as rendering
+from gitops_mlops.render.cache import RenderCache
+from gitops_mlops.render.kustomize import Kustomize
+from gitops_mlops.render.validate import schemas_for, validate_sites
 
 
 def main() -> None:

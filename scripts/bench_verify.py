@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from benchlib import fmt, make_fleet_repo
 from prometheus_server import PrometheusServer
 
-from gitops_mlops import checks as checklib
-from gitops_mlops.config import load_config
-from gitops_mlops.prometheus import Client
-from gitops_mlops.verify import verify
+from gitops_mlops.config import checks as checklib
+from gitops_mlops.config.load import load_config
+from gitops_mlops.loop.prometheus import Client
+from gitops_mlops.loop.verify import verify
 
 METRICS = ("model_p99_latency_seconds", "model_error_ratio", "trustyai_meanshift")
 

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from gitops_mlops.scaffold import ScaffoldSpec, edge_site_names, render_layout
+from gitops_mlops.config.scaffold import ScaffoldSpec, edge_site_names, render_layout
 
 # The fleets pin made-up digests of quay.io/example/...: no registry is asked whether they exist.
 os.environ["GITOPS_MLOPS_NO_VERIFY"] = "1"

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from fastpath_proof import prove_many
 
-from gitops_mlops.rendering import parallelism
+from gitops_mlops.render.kustomize import parallelism
 
 
 def main() -> int:

@@ -4,7 +4,7 @@ Run from anywhere: ``python scripts/regenerate_example.py``. It rewrites
 gitops-mlops.yaml, base/, overlays/ and environments/ at the project root, and
 removes files there that the scaffold no longer writes. The test
 ``test_default_layout_is_the_project_example`` fails until this has been run after
-a change to ``gitops_mlops/scaffold.py``.
+a change to ``gitops_mlops/config/scaffold.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gitops_mlops.scaffold import ScaffoldSpec, render_layout, write_layout  # noqa: E402
+from gitops_mlops.config.scaffold import ScaffoldSpec, render_layout, write_layout  # noqa: E402
 
 EXAMPLE_DIRS = ("base", "overlays", "environments")
 

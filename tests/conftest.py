@@ -113,8 +113,8 @@ def verify_digests(request, monkeypatch, isolated_git):
 @pytest.fixture(scope="session", autouse=True)
 def kustomize_available():
     """kustomize (or oc/kubectl) is required: fail loudly, never skip."""
-    from gitops_mlops.errors import RenderError
-    from gitops_mlops.rendering import Kustomize
+    from gitops_mlops.core.errors import RenderError
+    from gitops_mlops.render.kustomize import Kustomize
 
     try:
         return Kustomize.find()
@@ -144,7 +144,7 @@ _schemas: list = []
 def product_schemas():
     """The product's schema checker pointed at the real CRDs, made once per process (parsing them takes seconds)."""
     if not _schemas:
-        from gitops_mlops.schemas import Schemas
+        from gitops_mlops.render.schemas import Schemas
 
         _schemas.append(Schemas(crds=(crd_dir(),)))
     return _schemas[0]
@@ -194,8 +194,8 @@ def _cli_in_process(args: tuple[str, ...], cwd: Path | None, env: dict) -> Cli:
     import io
     import traceback
 
-    from gitops_mlops import cli as entry
-    from gitops_mlops import progress
+    from gitops_mlops.cli import main as entry
+    from gitops_mlops.core import progress
 
     saved_env, saved_cwd, saved_argv = dict(os.environ), os.getcwd(), sys.argv
     out, err = io.StringIO(), io.StringIO()
@@ -275,8 +275,8 @@ def make_gitops_repo(base: Path, edge_sites: tuple[str, ...] | None = None) -> G
 
 
 def _init_gitops_repo(base: Path, edge_sites: tuple[str, ...] | None) -> GitOpsRepo:
-    from gitops_mlops.initrepo import init_repository
-    from gitops_mlops.scaffold import ScaffoldSpec
+    from gitops_mlops.config.scaffold import ScaffoldSpec
+    from gitops_mlops.fleet.init import init_repository
 
     spec = ScaffoldSpec() if edge_sites is None else ScaffoldSpec(edge_sites=edge_sites)
     remote = base / "remote.git"
@@ -425,8 +425,8 @@ FRAUD_REPO = "quay.io/example/fraud-detector"
 
 def ship(repo: GitOpsRepo, tag: str, digest: str, *stages: str, push: bool = False, **kw) -> None:
     """Promote fraud-detector TAG@DIGEST to each stage in turn (the library, as a pipeline would)."""
-    from gitops_mlops.promotion import promote
-    from gitops_mlops.requests import PromoteRequest, Publish
+    from gitops_mlops.change.intents import PromoteRequest, Publish
+    from gitops_mlops.promote.promotion import promote
 
     for stage in stages:
         promote(repo.work, PromoteRequest(model="fraud-detector", image=f"{FRAUD_REPO}:{tag}@{digest}", selectors=(stage,), **kw), Publish(push=push))
@@ -434,7 +434,7 @@ def ship(repo: GitOpsRepo, tag: str, digest: str, *stages: str, push: bool = Fal
 
 def pin_at(repo: GitOpsRepo, site: str):
     """fraud-detector's pin in the site's own overlay."""
-    from gitops_mlops.kustomization import parse
+    from gitops_mlops.pins.kustomization import parse
 
     path = f"overlays/{site}/kustomization.yaml"
     return parse(repo.read(path), path).pin("InferenceService/fraud-detector")
@@ -463,7 +463,7 @@ def one_model_repo(base: Path, manifest_image: str, repository: str, model_image
 
 def rendered_images(repo: GitOpsRepo, path: str) -> list[str]:
     """The images the real kustomize renders for a folder, read independently of the tool."""
-    from gitops_mlops.rendering import Kustomize
+    from gitops_mlops.render.kustomize import Kustomize
 
     out = Kustomize.find().build(repo.work / path)
     return [line.split("image:", 1)[1].strip() for line in out.splitlines() if line.strip().removeprefix("- ").startswith("image:")]

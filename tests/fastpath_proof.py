@@ -17,13 +17,13 @@ from pathlib import Path
 import yaml
 from fleetgen import Fleet, fleet
 
-from gitops_mlops import kustomization
-from gitops_mlops.config import parse_config
-from gitops_mlops.errors import GitOpsError
-from gitops_mlops.rendering import Kustomize, mirrorable, render_sites, split_documents
-from gitops_mlops.renders import _POD_PATHS, STORAGE_URI, containers_of, render_state
-from gitops_mlops.sentinels import pin_invariant
-from gitops_mlops.sites import Site, discover_sites, kustomization_of
+from gitops_mlops.config.load import parse_config
+from gitops_mlops.config.sites import Site, discover_sites, kustomization_of
+from gitops_mlops.core.errors import GitOpsError
+from gitops_mlops.pins import kustomization
+from gitops_mlops.pins.sentinels import pin_invariant
+from gitops_mlops.render.kustomize import Kustomize, mirrorable, render_sites, split_documents
+from gitops_mlops.render.state import _POD_PATHS, STORAGE_URI, containers_of, render_state
 
 NEW_DIGEST = "sha256:" + "d" * 64
 
@@ -97,7 +97,7 @@ def _invariant_forms(repo: Path, sites) -> dict[str, object]:
 
 
 def _refs_for(repo: Path, site: Site):
-    from gitops_mlops.inputs import References, check_all
+    from gitops_mlops.render.inputs import References, check_all
 
     refs = References()
     check_all(repo, [site], (), refs)

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from gitops_mlops.checks import compile_condition, evaluate, parse_duration, render_query
-from gitops_mlops.errors import InputError
+from gitops_mlops.config.checks import compile_condition, evaluate, parse_duration, render_query
+from gitops_mlops.core.errors import InputError
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("1h30m", 5400), ("500ms", 0.5), ("0s", 0), ("90", 90)])

@@ -174,7 +174,7 @@ def test_kustomize_missing_is_reported_with_how_to_install(gitops_repo):
 def test_validate_shards_together_are_one_run(tmp_path):
     from conftest import make_gitops_repo
 
-    from gitops_mlops.scaffold import edge_site_names
+    from gitops_mlops.config.scaffold import edge_site_names
 
     repo = make_gitops_repo(tmp_path, edge_sites=edge_site_names(12))
     whole = json.loads(cli("validate", "-o", "json", cwd=repo.work).out)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from conftest import cli, status_row_keys
 
-from gitops_mlops.cli import app  # the commands register as the command line is imported
+from gitops_mlops.cli.main import app  # the commands register as the command line is imported
 
 COMMANDS = sorted(c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands)
 

@@ -8,8 +8,8 @@ import textwrap
 import pytest
 from conftest import PROJECT_ROOT
 
-from gitops_mlops.config import CONFIG_FILE, Config, Hold, Model, Policy, SiteSpec, Stage, load_config, parse_config
-from gitops_mlops.errors import InputError
+from gitops_mlops.config.load import CONFIG_FILE, Config, Hold, Model, Policy, SiteSpec, Stage, load_config, parse_config
+from gitops_mlops.core.errors import InputError
 
 DIGEST = "sha256:" + "a" * 64
 

@@ -7,8 +7,8 @@ import textwrap
 import pytest
 from conftest import cli, tree_snapshot
 
-from gitops_mlops.config import RegistrySpec, Stage, parse_config
-from gitops_mlops.errors import InputError
+from gitops_mlops.config.load import RegistrySpec, Stage, parse_config
+from gitops_mlops.core.errors import InputError
 
 BASE = """\
 models:

@@ -28,7 +28,7 @@ import pytest
 from conftest import GitOpsRepo, git, make_gitops_repo
 from conftest import cli_subprocess as cli  # the tool is killed mid-run: it must be a process of its own
 
-from gitops_mlops.rendering import Kustomize
+from gitops_mlops.render.kustomize import Kustomize
 
 pytestmark = pytest.mark.slow  # minutes of real processes: outside the inner loop (-m 'not slow')
 

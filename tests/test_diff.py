@@ -6,8 +6,8 @@ import json
 
 from conftest import DIGEST_B, cli, ship, tree_snapshot
 
-from gitops_mlops.diff import diff_refs
-from gitops_mlops.diffreport import to_markdown
+from gitops_mlops.views.diff import diff_refs
+from gitops_mlops.views.diffreport import to_markdown
 
 REPO = "quay.io/example/fraud-detector"
 
@@ -38,7 +38,7 @@ def test_a_base_change_affects_every_site_that_uses_it(gitops_repo):
 
 def _diff_both_ways(repo, base, monkeypatch):
     """The report with the base side in a forked worker and in this process; they must agree."""
-    import gitops_mlops.diff as diff_module
+    import gitops_mlops.views.diff as diff_module
 
     reports = []
     for threshold in (1, 10**9):
@@ -127,7 +127,7 @@ def test_identical_changes_are_shown_once_with_their_sites(gitops_repo):
 
 
 def test_diff_reads_renders_from_the_repository_cache_and_renders_nothing_twice(gitops_repo, tmp_path, monkeypatch):
-    from gitops_mlops.rendering import Kustomize
+    from gitops_mlops.render.kustomize import Kustomize
 
     monkeypatch.delenv("GITOPS_MLOPS_RENDER_CACHE", raising=False)  # the repository's own cache, as a user has it
     log, script = tmp_path / "runs.log", tmp_path / "counted-kustomize"

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hashlib
 
-from gitops_mlops.config import parse_config
-from gitops_mlops.effect import Introduced, introduced_errors
-from gitops_mlops.renders import SiteRender
-from gitops_mlops.schemas import Schemas
+from gitops_mlops.change.effect import Introduced, introduced_errors
+from gitops_mlops.config.load import parse_config
+from gitops_mlops.render.schemas import Schemas
+from gitops_mlops.render.state import SiteRender
 
 CONFIG = parse_config("models:\n  - name: m\n    repository: quay.io/example/m\nstages:\n  - name: edge\n")
 SERVICE = "apiVersion: v1\nkind: Service\nmetadata:\n  name: m\nspec:\n  ports:\n  - port: 80\n"

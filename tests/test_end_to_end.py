@@ -16,7 +16,7 @@ from conftest import cli_subprocess as cli  # git's own stderr, where a password
 from conftest import git, make_gitops_repo, point_models_at, registry_namespace
 from git_http_server import GitHttpServer, missing
 
-from gitops_mlops.kustomization import parse
+from gitops_mlops.pins.kustomization import parse
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import time
 import pytest
 from fastpath_proof import prove_many
 
-from gitops_mlops.rendering import parallelism
+from gitops_mlops.render.kustomize import parallelism
 
 CI_FLEETS = 300
 

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from conftest import PROJECT_ROOT, build_tree, git
 
-from gitops_mlops import rendering
-from gitops_mlops.config import load_config
-from gitops_mlops.flatbases import Flattener
-from gitops_mlops.inputs import References, check_references
-from gitops_mlops.rendering import Kustomize, render_sites
-from gitops_mlops.scaffold import ScaffoldSpec, edge_site_names, render_layout
-from gitops_mlops.sentinels import pin_invariant
-from gitops_mlops.sites import Site, discover_sites
+from gitops_mlops.config.load import load_config
+from gitops_mlops.config.scaffold import ScaffoldSpec, edge_site_names, render_layout
+from gitops_mlops.config.sites import Site, discover_sites
+from gitops_mlops.pins.sentinels import pin_invariant
+from gitops_mlops.render import kustomize as rendering
+from gitops_mlops.render.flatbases import Flattener
+from gitops_mlops.render.inputs import References, check_references
+from gitops_mlops.render.kustomize import Kustomize, render_sites
 
 DEPLOYMENT = """\
 # a comment before the document

@@ -12,9 +12,9 @@ import pytest
 from conftest import DIGEST_A, DIGEST_B, cli, git
 from forge_servers import GiteaServer, GitHubContract, GitLabServer, github_tools
 
-from gitops_mlops.config import ForgeSpec
-from gitops_mlops.errors import InputError
-from gitops_mlops.forge import resolve, split_remote, token
+from gitops_mlops.config.load import ForgeSpec
+from gitops_mlops.core.errors import InputError
+from gitops_mlops.forge.clients import resolve, split_remote, token
 
 TOKEN = "s3cret-forge-token-0042"
 IMAGE = f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}"

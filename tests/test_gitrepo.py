@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import git
 
-from gitops_mlops.errors import GitError
-from gitops_mlops.gitrepo import GitRepo, _quote_path
+from gitops_mlops.core.errors import GitError
+from gitops_mlops.gitstore.repo import GitRepo, _quote_path
 
 
 def _repo(tmp_path: Path, files: dict[str, str]) -> Path:

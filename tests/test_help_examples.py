@@ -26,7 +26,7 @@ import pytest
 from conftest import GitOpsRepo, cli, crd_dir, make_gitops_repo, point_models_at, registry_namespace
 from prometheus_server import PrometheusServer
 
-from gitops_mlops.cli import command
+from gitops_mlops.cli.main import command
 
 MODELS = ("fraud-detector", "demand-forecast", "openvino-model-server")
 EXAMPLE_REPOSITORIES = "quay.io/acme/"  # where the examples' models live

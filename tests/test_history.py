@@ -6,7 +6,7 @@ import json
 
 from conftest import DIGEST_B, cli, one_model_repo, ship
 
-from gitops_mlops.history import Entry, read_history
+from gitops_mlops.views.history import Entry, read_history
 
 REPO = "quay.io/example/fraud-detector"
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from conftest import DIGEST_B, DIGEST_C, cli, ship
 
-from gitops_mlops.config import Hold
-from gitops_mlops.holds import add_holds, remove_holds
+from gitops_mlops.config.holds import add_holds, remove_holds
+from gitops_mlops.config.load import Hold
 
 HOLD = Hold("fraud-detector", "edge/berlin-01", DIGEST_B)
 

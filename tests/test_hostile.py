@@ -35,8 +35,8 @@ from hostile_git import (
     upload_pack_remote,
 )
 
-from gitops_mlops.errors import InputError
-from gitops_mlops.kustomization import parse
+from gitops_mlops.core.errors import InputError
+from gitops_mlops.pins.kustomization import parse
 
 pytestmark = pytest.mark.slow  # dozens of hostile inputs through the real command line: outside the inner loop
 

@@ -10,11 +10,11 @@ import pytest
 from conftest import DIGEST_B, DIGEST_C, GitOpsRepo, cli, git, make_gitops_repo
 from hostile_git import promoted_then_forged
 
-from gitops_mlops import hydrate
-from gitops_mlops.config import load_config
-from gitops_mlops.gitrepo import GitRepo
-from gitops_mlops.rendercache import RenderCache
-from gitops_mlops.rendering import Kustomize
+from gitops_mlops.config.load import load_config
+from gitops_mlops.gitstore.repo import GitRepo
+from gitops_mlops.render import hydrate
+from gitops_mlops.render.cache import RenderCache
+from gitops_mlops.render.kustomize import Kustomize
 
 REPO = "quay.io/example/fraud-detector"
 HYDRATE = "hydrate:\n  branch: hydrated\n  path: sites\n"

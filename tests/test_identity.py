@@ -8,8 +8,8 @@ from test_gitrepo import _repo
 
 
 def test_no_identity_is_refused_with_the_way_to_set_one(tmp_path, monkeypatch):
-    from gitops_mlops.errors import InputError
-    from gitops_mlops.identity import identity_env
+    from gitops_mlops.core.errors import InputError
+    from gitops_mlops.gitstore.identity import identity_env
 
     work = _repo(tmp_path, {"a": "a\n"})
     (tmp_path / "empty").write_text("")

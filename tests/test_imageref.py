@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gitops_mlops.errors import InputError
-from gitops_mlops.imageref import (
+from gitops_mlops.core.errors import InputError
+from gitops_mlops.core.imageref import (
     DEFAULT_REGISTRY,
     ImageRef,
     canonical,

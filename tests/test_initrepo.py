@@ -6,9 +6,9 @@ import pytest
 from conftest import PROJECT_ROOT, cli, git
 from test_scaffold import example_files
 
-from gitops_mlops.config import parse_config
-from gitops_mlops.errors import InputError
-from gitops_mlops.scaffold import ScaffoldSpec, edge_site_names, render_layout
+from gitops_mlops.config.load import parse_config
+from gitops_mlops.config.scaffold import ScaffoldSpec, edge_site_names, render_layout
+from gitops_mlops.core.errors import InputError
 
 
 def test_init_writes_and_commits_the_example_byte_for_byte(tmp_path):

@@ -9,8 +9,8 @@ import pytest
 from conftest import PROJECT_ROOT
 from test_kustomization import CASES, golden
 
-from gitops_mlops.inputs import fast_references
-from gitops_mlops.kustomization import parse
+from gitops_mlops.pins.kustomization import parse
+from gitops_mlops.render.inputs import fast_references
 
 TEXTS = {
     "plain": "resources:\n  - ../../base\n  - service.yaml\n",

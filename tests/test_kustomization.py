@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from gitops_mlops import modelcar
-from gitops_mlops.errors import InputError
-from gitops_mlops.kustomization import (
+from gitops_mlops.core.errors import InputError
+from gitops_mlops.pins import modelcar
+from gitops_mlops.pins.kustomization import (
     MAX_KUSTOMIZATION_BYTES,
     Pin,
     find_kustomization_file,
@@ -20,8 +20,8 @@ from gitops_mlops.kustomization import (
     read,
     set_pin,
 )
-from gitops_mlops.yamledit import format_scalar
-from gitops_mlops.yamlnodes import compose, to_python
+from gitops_mlops.yamltext.edit import format_scalar
+from gitops_mlops.yamltext.nodes import compose, to_python
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "original").is_dir())
@@ -287,7 +287,7 @@ def test_set_pin_never_returns_broken_yaml(text):
 
 @pytest.mark.parametrize("case", CASES)
 def test_fast_edit_path_matches_the_parser_path(case):
-    from gitops_mlops.kustomization import edit_pin
+    from gitops_mlops.pins.kustomization import edit_pin
 
     original = golden(case, "original")
     old, edited = edit_pin(original, SOURCE, IMAGE, VALUES)
@@ -296,7 +296,7 @@ def test_fast_edit_path_matches_the_parser_path(case):
 
 
 def test_the_form_this_tool_writes_takes_the_fast_path():
-    from gitops_mlops.kustomization import _fast_matches, edit_pin
+    from gitops_mlops.pins.kustomization import _fast_matches, edit_pin
 
     root = Path(__file__).resolve().parents[1]
     for path in sorted(root.glob("overlays/**/kustomization.yaml")):
@@ -333,7 +333,7 @@ FAST_READER_CASES = {
 
 @pytest.mark.parametrize("name", sorted(FAST_READER_CASES) + [f"golden:{c}" for c in CASES])
 def test_fast_pin_reader_agrees_with_the_parser(name):
-    from gitops_mlops.kustomization import fast_pin_fields
+    from gitops_mlops.pins.kustomization import fast_pin_fields
 
     if name.startswith("golden:"):
         text, fast_expected = golden(name[7:], "original"), None

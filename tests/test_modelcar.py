@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from gitops_mlops import kustomization as k
-from gitops_mlops import modelcar
-from gitops_mlops.config import parse_config
-from gitops_mlops.errors import InputError
-from gitops_mlops.sentinels import pin_invariant
+from gitops_mlops.config.load import parse_config
+from gitops_mlops.core.errors import InputError
+from gitops_mlops.pins import kustomization as k
+from gitops_mlops.pins import modelcar
+from gitops_mlops.pins.sentinels import pin_invariant
 
 A = "sha256:" + "a" * 64
 B = "sha256:" + "b" * 64

@@ -13,11 +13,11 @@ import pytest
 import yaml
 from conftest import build_tree
 
-from gitops_mlops import kustomization as k
-from gitops_mlops import modelcar
-from gitops_mlops.rendering import Kustomize, render_sites
-from gitops_mlops.sentinels import pin_invariant
-from gitops_mlops.sites import Site
+from gitops_mlops.config.sites import Site
+from gitops_mlops.pins import kustomization as k
+from gitops_mlops.pins import modelcar
+from gitops_mlops.pins.sentinels import pin_invariant
+from gitops_mlops.render.kustomize import Kustomize, render_sites
 
 GOLDEN = Path(__file__).parent / "golden" / "modelcar"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "original").is_dir())

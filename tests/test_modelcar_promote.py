@@ -9,7 +9,7 @@ import json
 import yaml
 from conftest import GitOpsRepo, cli, make_repo_from, tree_snapshot
 
-from gitops_mlops.rendering import Kustomize
+from gitops_mlops.render.kustomize import Kustomize
 
 A, B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 FRAUD, RUNTIME = "quay.io/acme/fraud", "quay.io/acme/runtime"

@@ -11,7 +11,7 @@ from conftest import DIGEST_A, DIGEST_B, FRAUD_REPO, PROJECT_ROOT, cli, make_git
 from jsonschema import Draft202012Validator
 from test_verify import prometheus, with_checks  # noqa: F401  (a real Prometheus on loopback)
 
-from gitops_mlops.cli import app
+from gitops_mlops.cli.main import app
 
 SCHEMAS = PROJECT_ROOT / "schemas" / "output"
 # a command and the schema of each form of its JSON output (one file per form)

@@ -6,7 +6,7 @@ import json
 
 import yaml
 
-from gitops_mlops.present import count, dump, grouped, short, some
+from gitops_mlops.core.present import count, dump, grouped, short, some
 
 
 def test_json_and_yaml_say_the_same_in_order():

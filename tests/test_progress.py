@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from gitops_mlops.rendering import Kustomize
+from gitops_mlops.render.kustomize import Kustomize
 
 
 @pytest.mark.slow

@@ -8,11 +8,11 @@ import sys
 import pytest
 from conftest import DIGEST_B, DIGEST_C, cli, git, one_model_repo, rendered_images, tree_snapshot
 
-from gitops_mlops.errors import GitError, InputError, PolicyError, RenderError
-from gitops_mlops.kustomization import parse
-from gitops_mlops.promotion import promote as _promote
-from gitops_mlops.requests import PromoteRequest as Request
-from gitops_mlops.requests import Publish
+from gitops_mlops.change.intents import PromoteRequest as Request
+from gitops_mlops.change.intents import Publish
+from gitops_mlops.core.errors import GitError, InputError, PolicyError, RenderError
+from gitops_mlops.pins.kustomization import parse
+from gitops_mlops.promote.promotion import promote as _promote
 
 REPO = "quay.io/example/fraud-detector"
 

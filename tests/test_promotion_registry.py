@@ -9,10 +9,10 @@ import json
 import pytest
 from conftest import DIGEST_B, PASSWORD, USER, cli, point_models_at, registry_namespace, tree_snapshot
 
-from gitops_mlops.errors import RegistryError
-from gitops_mlops.kustomization import parse
-from gitops_mlops.promotion import promote
-from gitops_mlops.requests import PromoteRequest as Request
+from gitops_mlops.change.intents import PromoteRequest as Request
+from gitops_mlops.core.errors import RegistryError
+from gitops_mlops.pins.kustomization import parse
+from gitops_mlops.promote.promotion import promote
 
 
 def pin(repo, site="datacenter"):

@@ -8,9 +8,9 @@ from conftest import cli, git
 from prometheus_server import PrometheusServer
 from test_verify import with_checks
 
-from gitops_mlops.checks import _ARG, Prometheus, check_query, render_query
-from gitops_mlops.errors import InputError
-from gitops_mlops.prometheus import Client
+from gitops_mlops.config.checks import _ARG, Prometheus, check_query, render_query
+from gitops_mlops.core.errors import InputError
+from gitops_mlops.loop.prometheus import Client
 
 TEMPLATE = 'min by (site) (model_ok{namespace="{{args.namespace}}", site=~"{{args.site}}"})'
 INJECTED = 'nope"} or label_replace(vector(1), "site", "datacenter", "", "") or model_ok{namespace="x'

@@ -8,11 +8,11 @@ import subprocess
 import pytest
 from conftest import DIGEST_B, tree_snapshot
 
-from gitops_mlops import recovery
-from gitops_mlops.errors import GitError
-from gitops_mlops.gitrepo import GitRepo
-from gitops_mlops.promotion import promote
-from gitops_mlops.requests import PromoteRequest as Request
+from gitops_mlops.change.intents import PromoteRequest as Request
+from gitops_mlops.core.errors import GitError
+from gitops_mlops.gitstore import journal as recovery
+from gitops_mlops.gitstore.repo import GitRepo
+from gitops_mlops.promote.promotion import promote
 
 SITE = "overlays/datacenter/kustomization.yaml"
 REQUEST = Request(model="fraud-detector", image=f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}", selectors=("datacenter",))

@@ -7,7 +7,7 @@ import pytest
 from conftest import cli, tree_snapshot
 from test_verify import acting_config
 
-from gitops_mlops.httpclient import redact, redact_url
+from gitops_mlops.core.httpclient import redact, redact_url
 
 
 @pytest.mark.parametrize(

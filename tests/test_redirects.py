@@ -16,11 +16,11 @@ from test_forge import BRANCH, TOKEN, promote_pr, remote_branches, use_forge
 from test_scan import gate
 from test_verify import acting_config, with_checks
 
-from gitops_mlops import httpclient
-from gitops_mlops.config import RegistrySpec
-from gitops_mlops.errors import RegistryError
-from gitops_mlops.imageref import parse_image
-from gitops_mlops.registry import RegistryClient
+from gitops_mlops.config.load import RegistrySpec
+from gitops_mlops.core import httpclient
+from gitops_mlops.core.errors import RegistryError
+from gitops_mlops.core.imageref import parse_image
+from gitops_mlops.registry.client import RegistryClient
 
 PROM_TOKEN = "prom-bearer-7781"
 PASSING = {"status": "success", "data": {"resultType": "vector", "result": [{"metric": {"site": "datacenter"}, "value": [0, "0.01"]}]}}

@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from conftest import DIGEST_A, PASSWORD, USER, registry_namespace
 
-from gitops_mlops.errors import RegistryError
-from gitops_mlops.imageref import parse_image
-from gitops_mlops.registry import OCI_INDEX, OCI_MANIFEST, Endpoint, RegistryClient, endpoints_for
+from gitops_mlops.core.errors import RegistryError
+from gitops_mlops.core.imageref import parse_image
+from gitops_mlops.registry.client import OCI_INDEX, OCI_MANIFEST, Endpoint, RegistryClient, endpoints_for
 
 CREDS = {"GITOPS_MLOPS_REGISTRY_USERNAME": USER, "GITOPS_MLOPS_REGISTRY_PASSWORD": PASSWORD}
 
@@ -300,8 +300,8 @@ def test_nothing_listening_is_one_line(tmp_path):
 
 
 def test_insecure_registry_flag_is_validated_and_overrides_the_config():
-    from gitops_mlops.config import RegistrySpec
-    from gitops_mlops.errors import InputError
+    from gitops_mlops.config.load import RegistrySpec
+    from gitops_mlops.core.errors import InputError
 
     found = endpoints_for(
         (RegistrySpec("reg.example.com:5000", ca_file="/ca.pem", username_env="U", password_env="P"),), ("reg.example.com:5000", "127.0.0.1:5001")

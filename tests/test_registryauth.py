@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from gitops_mlops.errors import RegistryError
-from gitops_mlops.registryauth import Credentials, lookup, parse_challenge, redact
+from gitops_mlops.core.errors import RegistryError
+from gitops_mlops.registry.auth import Credentials, lookup, parse_challenge, redact
 
 
 def auth_entry(user: str, password: str) -> dict:

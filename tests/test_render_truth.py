@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import GitOpsRepo, cli, make_gitops_repo, make_repo_from, rendered_images, tree_snapshot
 
-from gitops_mlops.rendering import Kustomize
+from gitops_mlops.render.kustomize import Kustomize
 
 REPO = "quay.io/acme/fraud-detector"
 DF_REPO = "quay.io/acme/demand-forecast"

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from conftest import DIGEST_B, cli, make_repo_from, tree_snapshot
 
-from gitops_mlops.config import load_config
-from gitops_mlops.errors import InputError, RenderError
-from gitops_mlops.inputs import check_references, is_remote
-from gitops_mlops.rendering import Kustomize, render_sites
-from gitops_mlops.sites import Site, discover_sites
+from gitops_mlops.config.load import load_config
+from gitops_mlops.config.sites import Site, discover_sites
+from gitops_mlops.core.errors import InputError, RenderError
+from gitops_mlops.render.inputs import check_references, is_remote
+from gitops_mlops.render.kustomize import Kustomize, render_sites
 
 
 def sites_of(repo: Path):
@@ -108,7 +108,7 @@ def test_override_naming_a_missing_binary_is_reported(monkeypatch):
 def test_sites_with_identical_inputs_share_one_build(gitops_repo):
     from collections import Counter
 
-    from gitops_mlops.inputs import References, site_keys
+    from gitops_mlops.render.inputs import References, site_keys
 
     repo = gitops_repo.work.resolve()
     sites = sites_of(repo)
@@ -122,7 +122,7 @@ def test_sites_with_identical_inputs_share_one_build(gitops_repo):
 
 
 def test_a_changed_shared_base_changes_every_key(gitops_repo):
-    from gitops_mlops.inputs import site_keys
+    from gitops_mlops.render.inputs import site_keys
 
     repo = gitops_repo.work.resolve()
     sites = sites_of(repo)
@@ -133,7 +133,7 @@ def test_a_changed_shared_base_changes_every_key(gitops_repo):
 
 
 def _checked(repo, sites):
-    from gitops_mlops.inputs import References
+    from gitops_mlops.render.inputs import References
 
     refs = References()
     for site in sites:
@@ -259,7 +259,7 @@ def test_a_batch_past_the_timeout_is_split_and_only_the_site_that_hangs_is_named
 
 
 def test_batches_hold_at_most_ten_sites_and_the_resource_budget():
-    from gitops_mlops.rendering import RESOURCE_BUDGET, _batches
+    from gitops_mlops.render.kustomize import RESOURCE_BUDGET, _batches
 
     sites = [Site(f"s{i}", f"overlays/s{i}", "edge") for i in range(15)]
     assert [len(b) for b in _batches(sites, 10, [40] * 15)] == [10, 5]  # ten sites of ten models

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from conftest import PROJECT_ROOT
 
-from gitops_mlops.rendering import Kustomize, split_documents
-from gitops_mlops.renders import Container, _parsed, _scan, containers_of
+from gitops_mlops.render.kustomize import Kustomize, split_documents
+from gitops_mlops.render.state import Container, _parsed, _scan, containers_of
 
 CRAFTED = {
     "cronjob": """apiVersion: batch/v1
@@ -170,8 +170,8 @@ stages:
     ],
 )
 def test_a_container_belongs_to_a_model_by_any_spelling_of_its_name(rendered, model, pinned):
-    from gitops_mlops.config import parse_config
-    from gitops_mlops.renders import ModelMatcher
+    from gitops_mlops.config.load import parse_config
+    from gitops_mlops.render.state import ModelMatcher
 
     found, is_pinned = ModelMatcher(parse_config(MODELS)).model_of("dev", rendered)
     assert (found.name if found else None, is_pinned) == (model, pinned)

@@ -7,10 +7,10 @@ import shlex
 import pytest
 from conftest import DIGEST_A, DIGEST_B, DIGEST_C, cli, pin_at, ship, tree_snapshot
 
-from gitops_mlops.errors import PolicyError
-from gitops_mlops.release import release_hold
-from gitops_mlops.requests import ReleaseHoldRequest, RollbackRequest
-from gitops_mlops.rollback import rollback
+from gitops_mlops.change.intents import ReleaseHoldRequest, RollbackRequest
+from gitops_mlops.core.errors import PolicyError
+from gitops_mlops.promote.release_hold import release_hold
+from gitops_mlops.promote.rollback import rollback
 
 REPO = "quay.io/example/fraud-detector"
 

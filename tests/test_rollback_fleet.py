@@ -8,17 +8,19 @@ from pathlib import Path
 
 from conftest import DIGEST_A, DIGEST_B, DIGEST_C, GitOpsRepo, make_gitops_repo, ship
 
-from gitops_mlops import kustomization, progress, trailers
-from gitops_mlops.config import load_config
-from gitops_mlops.errors import GitOpsError
-from gitops_mlops.gitrepo import GitRepo
-from gitops_mlops.inputs import References, check_references, site_closure
-from gitops_mlops.rendercache import RenderCache
-from gitops_mlops.renders import ModelMatcher, render_state
-from gitops_mlops.requests import RollbackRequest
-from gitops_mlops.rollback import rollback
-from gitops_mlops.sitehistory import FleetHistory, site_states
-from gitops_mlops.sites import Site, discover_sites, select
+from gitops_mlops.change.intents import RollbackRequest
+from gitops_mlops.config.load import load_config
+from gitops_mlops.config.sites import Site, discover_sites, select
+from gitops_mlops.core import progress
+from gitops_mlops.core.errors import GitOpsError
+from gitops_mlops.gitstore import trailers
+from gitops_mlops.gitstore.repo import GitRepo
+from gitops_mlops.pins import kustomization
+from gitops_mlops.promote.rollback import rollback
+from gitops_mlops.render.cache import RenderCache
+from gitops_mlops.render.inputs import References, check_references, site_closure
+from gitops_mlops.render.sitehistory import FleetHistory, site_states
+from gitops_mlops.render.state import ModelMatcher, render_state
 
 EIGHT = tuple(f"site-{n}" for n in range(8))
 

@@ -12,7 +12,7 @@ import json
 import pytest
 from conftest import GitOpsRepo, cli, make_repo_from, registry_namespace, tree_snapshot
 
-from gitops_mlops.rendering import Kustomize
+from gitops_mlops.render.kustomize import Kustomize
 
 D9 = "sha256:" + "9" * 64
 OFFLINE = "127.0.0.1:9"  # nothing listens there: the registry is down

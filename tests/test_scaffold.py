@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from gitops_mlops.config import parse_config
-from gitops_mlops.errors import InputError
-from gitops_mlops.scaffold import ScaffoldSpec, edge_site_names, initial_digest, render_layout, write_layout
+from gitops_mlops.config.load import parse_config
+from gitops_mlops.config.scaffold import ScaffoldSpec, edge_site_names, initial_digest, render_layout, write_layout
+from gitops_mlops.core.errors import InputError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ("gitops-mlops.yaml", "base", "overlays", "environments")
@@ -243,9 +243,9 @@ def test_manifest_generate_paths_cover_every_input_of_every_site(tmp_path):
     only those: each Application (and the edge ApplicationSet's template) names its inputs."""
     import yaml
 
-    from gitops_mlops.config import load_config
-    from gitops_mlops.inputs import References, check_references, site_closure
-    from gitops_mlops.sites import discover_sites
+    from gitops_mlops.config.load import load_config
+    from gitops_mlops.config.sites import discover_sites
+    from gitops_mlops.render.inputs import References, check_references, site_closure
 
     repo = tmp_path / "fleet"
     write_layout(repo, ScaffoldSpec(edge_sites=edge_site_names(20)))

@@ -1,5 +1,5 @@
 """The project's example and ``init``'s outputs are valid against real schemas, as a cluster would check them,
-and the product's schema checks (``gitops_mlops/schemas.py``) refuse every kind of broken object.
+and the product's schema checks (``gitops_mlops/render/schemas.py``) refuse every kind of broken object.
 
 Built-in kinds against the schemas ``kubernetes-validate`` ships (strict); custom resources
 (OpenShift Route, KServe InferenceService and ServingRuntime, Argo CD Application,
@@ -20,9 +20,9 @@ import yaml
 from conftest import cli, crd_dir, product_schemas, tree_snapshot
 from test_scaffold import FLEET, kustomize_build
 
-from gitops_mlops.config import parse_config
-from gitops_mlops.scaffold import ScaffoldSpec, write_layout
-from gitops_mlops.schemas import Schemas
+from gitops_mlops.config.load import parse_config
+from gitops_mlops.config.scaffold import ScaffoldSpec, write_layout
+from gitops_mlops.render.schemas import Schemas
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 IMAGE_RE = re.compile(r"(?P<repository>[^@]+):(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})@sha256:[0-9a-f]{64}")

@@ -8,7 +8,7 @@ import sys
 import tempfile
 import time
 
-from gitops_mlops import scratch
+from gitops_mlops.core import scratch
 
 
 def _dead_pid() -> int:
@@ -49,8 +49,8 @@ def test_a_new_folder_sweeps_what_killed_runs_left_and_keeps_everything_else(tmp
 
 
 def test_rendering_sweeps_the_temp_dir(tmp_path, monkeypatch, gitops_repo):
-    from gitops_mlops.rendering import render_sites
-    from gitops_mlops.sites import Site
+    from gitops_mlops.config.sites import Site
+    from gitops_mlops.render.kustomize import render_sites
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import DIGEST_B, PROJECT_ROOT
 
-from gitops_mlops.promotion import promote
-from gitops_mlops.requests import PromoteRequest as Request
-from gitops_mlops.requests import Publish
+from gitops_mlops.change.intents import PromoteRequest as Request
+from gitops_mlops.change.intents import Publish
+from gitops_mlops.promote.promotion import promote
 
 SCRIPT = PROJECT_ROOT / "scripts" / "pr-check.sh"
 

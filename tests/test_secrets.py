@@ -18,10 +18,10 @@ import pytest
 from conftest import DIGEST_B, DIGEST_C, git, make_gitops_repo
 from conftest import cli_subprocess as cli  # a leak through any child process's stderr must show too
 
-from gitops_mlops.errors import GitOpsError
-from gitops_mlops.promotion import promote
-from gitops_mlops.requests import PromoteRequest as Request
-from gitops_mlops.requests import Publish
+from gitops_mlops.change.intents import PromoteRequest as Request
+from gitops_mlops.change.intents import Publish
+from gitops_mlops.core.errors import GitOpsError
+from gitops_mlops.promote.promotion import promote
 
 TOKEN = "ghp_Sup3rS3cretT0kenValue0123456789abcd"
 REGISTRY_PASSWORD = "quay-R0b0t-Passw0rd-9f8e7d6c5b4a"

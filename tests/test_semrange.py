@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gitops_mlops.errors import InputError
-from gitops_mlops.semrange import parse_range, parse_version
+from gitops_mlops.core.errors import InputError
+from gitops_mlops.core.semrange import parse_range, parse_version
 
 
 def allowed(constraint: str, versions: list[str], prereleases: bool = False) -> list[str]:

@@ -10,13 +10,13 @@ import pytest
 from conftest import PROJECT_ROOT, build_tree, git
 from test_kustomization import CASES, golden
 
-from gitops_mlops import rendercache
-from gitops_mlops.config import load_config, parse_config
-from gitops_mlops.kustomization import set_pin
-from gitops_mlops.rendering import Kustomize, render_sites
-from gitops_mlops.renders import render_state
-from gitops_mlops.sentinels import pin_invariant, pin_invariant_shared
-from gitops_mlops.sites import Site, discover_sites
+from gitops_mlops.config.load import load_config, parse_config
+from gitops_mlops.config.sites import Site, discover_sites
+from gitops_mlops.pins.kustomization import set_pin
+from gitops_mlops.pins.sentinels import pin_invariant, pin_invariant_shared
+from gitops_mlops.render import cache as rendercache
+from gitops_mlops.render.kustomize import Kustomize, render_sites
+from gitops_mlops.render.state import render_state
 
 CONFIG = "models:\n  - name: fraud-detector\n    repository: quay.io/example/fraud-detector\nstages:\n  - name: edge\n"
 DEPLOYMENT = """\

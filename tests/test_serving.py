@@ -9,8 +9,8 @@ import yaml
 from conftest import cli
 from test_scaffold import kustomize_build
 
-from gitops_mlops.config import load_config, parse_config
-from gitops_mlops.serving import serving_errors
+from gitops_mlops.config.load import load_config, parse_config
+from gitops_mlops.render.serving import serving_errors
 
 PROJECT_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 

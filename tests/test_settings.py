@@ -12,13 +12,13 @@ import pytest
 from conftest import DIGEST_B, PROJECT_ROOT, cli
 
 MODULES = [
-    "gitops_mlops.cli",
-    "gitops_mlops.promotion",
-    "gitops_mlops.rendering",
-    "gitops_mlops.registry",
-    "gitops_mlops.diff",
-    "gitops_mlops.update",
-    "gitops_mlops.rollback",
+    "gitops_mlops.cli.main",
+    "gitops_mlops.promote.promotion",
+    "gitops_mlops.render.kustomize",
+    "gitops_mlops.registry.client",
+    "gitops_mlops.views.diff",
+    "gitops_mlops.promote.update",
+    "gitops_mlops.promote.rollback",
 ]
 BAD = {"GITOPS_MLOPS_PUSH_ATTEMPTS": "many", "GITOPS_MLOPS_KUSTOMIZE_TIMEOUT": "-1", "GITOPS_MLOPS_REGISTRY_TIMEOUT": "nan"}
 

@@ -6,8 +6,8 @@ import json
 
 from conftest import DIGEST_A, DIGEST_B, cli, git, ship, tree_snapshot
 
-from gitops_mlops.rendering import Kustomize
-from gitops_mlops.siteadmin import covered, generator_paths
+from gitops_mlops.fleet.siteadmin import covered, generator_paths
+from gitops_mlops.render.kustomize import Kustomize
 
 
 def test_add_site_copies_an_overlay_with_its_pins_renders_it_and_pushes_one_commit(gitops_repo):

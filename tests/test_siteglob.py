@@ -10,7 +10,7 @@ import pytest
 from conftest import GitOpsRepo, cli, make_repo_from, tree_snapshot
 from test_render_truth import BASE, D0, D1, REPO, config, pin, rendered_images
 
-from gitops_mlops import siteglob
+from gitops_mlops.config import siteglob
 
 DIRS = ("envs/qa-east", "envs/qa-west", "envs/qa-", "envs/.qa-hidden", "envs/prod", "envs/qa-north/nested")
 OLD, NEW = f"{REPO}:1.0.0@{D0}", f"{REPO}:1.1.0@{D1}"

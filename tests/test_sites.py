@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import cli
 
-from gitops_mlops.config import parse_config
-from gitops_mlops.errors import InputError
-from gitops_mlops.sites import Site, contained, discover_sites, select
+from gitops_mlops.config.load import parse_config
+from gitops_mlops.config.sites import Site, contained, discover_sites, select
+from gitops_mlops.core.errors import InputError
 
 CONFIG = """\
 models:
@@ -129,7 +129,7 @@ def test_hostile_selectors_are_refused(selector):
 
 
 def test_shards_split_every_site_exactly_once_and_stay_put():
-    from gitops_mlops.sites import shard
+    from gitops_mlops.config.sites import shard
 
     sites = tuple(Site(f"edge/site-{i:04d}", f"overlays/edge/site-{i:04d}", "edge") for i in range(1, 1001))
     parts = [shard(sites, f"{k}/7") for k in range(1, 8)]

@@ -8,8 +8,8 @@ from conftest import DIGEST_B, cli, make_repo_from, one_model_repo, rendered_ima
 from test_render_truth import BASE, D0, D1, D2, WRAPPED, config, deployment, pin, promote
 from test_render_truth import REPO as ACME
 
-from gitops_mlops.kustomization import fast_pins, parse
-from gitops_mlops.status import read_status
+from gitops_mlops.pins.kustomization import fast_pins, parse
+from gitops_mlops.views.status import read_status
 
 REPO = "quay.io/example/fraud-detector"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import DIGEST_B, DIGEST_C, git
 
-from gitops_mlops import trailers
-from gitops_mlops.gitrepo import GitRepo
+from gitops_mlops.gitstore import trailers
+from gitops_mlops.gitstore.repo import GitRepo
 
 CASES = [
     trailers.Record(

@@ -8,9 +8,9 @@ import json
 import pytest
 from conftest import PASSWORD, USER, cli, git, point_models_at, registry_namespace, tree_snapshot
 
-from gitops_mlops.errors import RegistryError
-from gitops_mlops.kustomization import parse
-from gitops_mlops.update import Options, update
+from gitops_mlops.core.errors import RegistryError
+from gitops_mlops.pins.kustomization import parse
+from gitops_mlops.promote.update import Options, update
 
 FD = ("fraud-detector",)
 

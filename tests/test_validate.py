@@ -48,10 +48,10 @@ def test_a_modelcar_pin_without_a_digest_or_malformed_is_reported_with_its_line(
 def test_verdicts_are_kept_per_output_and_checks_and_never_go_stale(gitops_repo, monkeypatch):
     from test_promotion import _open_object
 
-    from gitops_mlops.config import load_config
-    from gitops_mlops.schemas import Schemas
-    from gitops_mlops.sites import discover_sites
-    from gitops_mlops.validate import schemas_for, validate_sites
+    from gitops_mlops.config.load import load_config
+    from gitops_mlops.config.sites import discover_sites
+    from gitops_mlops.render.schemas import Schemas
+    from gitops_mlops.render.validate import schemas_for, validate_sites
 
     def crd(pattern: str) -> str:
         uri = {"type": "string", "pattern": pattern}

@@ -7,9 +7,9 @@ import json
 from conftest import DIGEST_B, cli, git, make_gitops_repo
 from hostile_git import hand_written_verification
 
-from gitops_mlops import verifications
-from gitops_mlops.config import load_config
-from gitops_mlops.gitrepo import GitRepo
+from gitops_mlops.config.load import load_config
+from gitops_mlops.gitstore import verifications
+from gitops_mlops.gitstore.repo import GitRepo
 
 
 def test_records_written_by_hand_are_ignored_and_listed_by_check(tmp_path):

@@ -8,9 +8,9 @@ import pytest
 from conftest import DIGEST_A, DIGEST_B, cli, git, ship
 from prometheus_server import PrometheusServer
 
-from gitops_mlops.config import load_config
-from gitops_mlops.gitrepo import GitRepo
-from gitops_mlops.verifications import BRANCH, read
+from gitops_mlops.config.load import load_config
+from gitops_mlops.gitstore.repo import GitRepo
+from gitops_mlops.gitstore.verifications import BRANCH, read
 
 NAN = float("nan")
 SERIES = [
@@ -274,7 +274,7 @@ def test_a_trigger_url_that_refuses_is_exit_7_and_is_not_recorded_as_sent(gitops
 
 def test_a_check_that_flaps_within_its_failure_limit_passes_and_beyond_it_fails(gitops_repo, prometheus):
     """The measurements are evaluated at chosen times against the real Prometheus: 0.12, 0.5, 0.12 a minute apart."""
-    from gitops_mlops.verify import verify
+    from gitops_mlops.loop.verify import verify
 
     class Clock:
         def __init__(self, start: float) -> None:

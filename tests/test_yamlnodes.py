@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from gitops_mlops.errors import InputError
-from gitops_mlops.yamlnodes import MappingNode, ScalarNode, compose, line_of, mapping_get, to_python
+from gitops_mlops.core.errors import InputError
+from gitops_mlops.yamltext.nodes import MappingNode, ScalarNode, compose, line_of, mapping_get, to_python
 
 SOURCE = "overlays/edge/kustomization.yaml"
 

@@ -1,0 +1,1 @@
+"""The command line (Typer only): parse, call one library function, print."""

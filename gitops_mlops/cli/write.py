@@ -1,0 +1,388 @@
+"""Commands that write: init, promote, update, rollback, release-hold, hydrate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gitops_mlops.cli.kit import (
+    AuthorOpt,
+    BranchOpt,
+    InsecureOpt,
+    LabelOpt,
+    MessageOpt,
+    ModelArg,
+    NoVerifyOpt,
+    OpenPrOpt,
+    Output,
+    OutputOpt,
+    PushOpt,
+    RemoteOpt,
+    RepoOpt,
+    SitesOpt,
+    TargetOpt,
+    app,
+    complete_site,
+    emit,
+    err,
+    example,
+    say_unverified,
+    table,
+    use_author,
+)
+from gitops_mlops.core.errors import InputError, RenderError
+from gitops_mlops.core.present import count, grouped, rolled_back, short, some
+
+
+@app.command(
+    epilog=example(
+        "gitops-mlops init fleet --edge-sites 200 --model fraud-detector=quay.io/acme/fraud-detector",
+        "gitops-mlops init fleet --model fraud-detector=quay.io/acme/fraud-detector --model churn=quay.io/acme/churn --modelcar fraud-detector",
+    )
+)
+def init(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Directory for the new repository.")],
+    model: Annotated[list[str], typer.Option("--model", metavar="NAME=REPOSITORY", help="A model and where its builds are pushed, repeatable.")] = [],
+    modelcar: Annotated[
+        list[str],
+        typer.Option(
+            "--modelcar",
+            metavar="NAME",
+            help="Serve this model as a KServe InferenceService whose model is an OCI image (storageUri: oci://), repeatable; the others are Deployments.",
+        ),
+    ] = [],
+    edge_site: Annotated[list[str], typer.Option("--edge-site", metavar="NAME", help="An edge site name, repeatable.")] = [],
+    edge_sites: Annotated[int | None, typer.Option("--edge-sites", metavar="N", min=0, help="Generate N edge sites site-0001...")] = None,
+    repo_url: Annotated[
+        str | None, typer.Option("--repo-url", metavar="URL", help="The URL Argo CD pulls this repository from; also added as the remote.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Write into a non-empty directory, or inside another git repository.")] = False,
+    author: AuthorOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Write the example layout (config, base, overlays, environments) into a new git repository and commit it."""
+    use_author(author)
+    from gitops_mlops.config.scaffold import ScaffoldSpec, edge_site_names
+    from gitops_mlops.fleet.init import init_repository
+
+    defaults = ScaffoldSpec()
+    models = []
+    for item in model:
+        name, sep, repository = item.partition("=")
+        if not sep or not name or not repository:
+            raise InputError(f"--model {item!r}: expected NAME=REPOSITORY")
+        models.append((name, repository))
+    models = models or [m[:2] for m in defaults.models] if modelcar else models or list(defaults.models)
+    unknown = sorted(set(modelcar) - {m[0] for m in models})
+    if unknown:
+        raise InputError(f"--modelcar {unknown[0]}: not one of the models ({', '.join(m[0] for m in models)})")
+    if modelcar:
+        models = [(*m[:2], "modelcar") if m[0] in modelcar else m[:2] for m in models]
+    if edge_site and edge_sites is not None:
+        raise InputError("use either --edge-site or --edge-sites, not both")
+    sites = tuple(edge_site) if edge_site else (edge_site_names(edge_sites) if edge_sites is not None else defaults.edge_sites)
+    spec = ScaffoldSpec(models=tuple(models), edge_sites=sites, repo_url=repo_url or defaults.repo_url)
+    root, sha, files = init_repository(directory, spec, force=force, remote_url=repo_url)
+    if output is not Output.table:
+        from gitops_mlops.config.load import load_config
+        from gitops_mlops.config.sites import discover_sites
+
+        names = [s.name for s in discover_sites(root, load_config(root))]
+        emit(output, {"directory": str(root), "commit": sha, "files": list(files), "remote": repo_url, "sites": names})
+    err(f"initialized {root}: {count(len(files), 'file')}, commit {sha[:12]}" + (f", remote origin {repo_url}" if repo_url else ""))
+    err("its pins are placeholders ('validate' says so) until a first promotion: gitops-mlops promote MODEL IMAGE --to STAGE")
+
+
+@app.command(
+    epilog=example(
+        "gitops-mlops promote fraud-detector quay.io/acme/fraud-detector:1.4.0 --to datacenter",
+        "gitops-mlops promote fraud-detector quay.io/acme/fraud-detector@sha256:64df0ee871bb... --to cloud --push",
+        "gitops-mlops promote fraud-detector quay.io/acme/fraud-detector:1.4.0 --to edge --branch promote/fd-1.4.0 --push",
+    )
+)
+def promote(
+    model: ModelArg,
+    image: Annotated[str, typer.Argument(metavar="IMAGE", help="registry[:port]/path:tag (resolved in the registry) or registry/path[:tag]@sha256:DIGEST.")],
+    to: Annotated[
+        list[str], typer.Option("--to", metavar="SITE", autocompletion=complete_site, help="Site selector, repeatable: a name, a stage (edge) or a glob.")
+    ],
+    version: Annotated[str | None, typer.Option("--version", metavar="VERSION", help="Semantic version (default: the image tag).")] = None,
+    repo: RepoOpt = Path("."),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check, edit, render and verify as the real run, print the diff; then put every file back and commit nothing.")
+    ] = False,
+    push: PushOpt = False,
+    remote: RemoteOpt = None,
+    target_branch: TargetOpt = None,
+    branch: BranchOpt = None,
+    open_pr: OpenPrOpt = False,
+    label: LabelOpt = [],
+    message: MessageOpt = "",
+    allow_downgrade: Annotated[bool, typer.Option("--allow-downgrade", help="Allow a lower semantic version.")] = False,
+    force_order: Annotated[bool, typer.Option("--force-order", help="Skip the stage-order gate (recorded as Forced: true).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Promote a digest that is on hold after a rollback.")] = False,
+    insecure_registry: InsecureOpt = [],
+    no_verify: NoVerifyOpt = False,
+    scan_report: Annotated[
+        Path | None,
+        typer.Option("--scan-report", metavar="FILE", help="The image's vulnerability report (Trivy JSON) for the scan gate, instead of asking Quay."),
+    ] = None,
+    author: AuthorOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Pin MODEL to IMAGE at the selected sites: one validated commit, optionally pushed.
+
+    A tag without a digest is resolved in the registry; a digest is checked to exist in its
+    registry (credentials and CA from 'registries:' in the config), unless --no-verify.
+    """
+    use_author(author)
+    from gitops_mlops.change.intents import PromoteRequest, Publish
+    from gitops_mlops.promote.promotion import promote as run
+
+    request = PromoteRequest(
+        model=model,
+        image=image,
+        selectors=tuple(to),
+        version=version,
+        message=message,
+        force_order=force_order,
+        allow_downgrade=allow_downgrade,
+        force_hold=force,
+        insecure_registries=tuple(insecure_registry),
+        verify=not no_verify,
+        scan_report=str(scan_report) if scan_report else None,
+    )
+    publish = Publish(push=push, remote=remote, target_branch=target_branch, branch=branch, dry_run=dry_run, open_pr=open_pr, labels=tuple(label))
+    result = run(repo, request, publish)
+    if "@" in image and result.changed:  # a tag alone is always resolved in the registry
+        say_unverified(no_verify)
+    report_promotion(result, output, dry_run)
+
+
+@app.command(epilog=example("gitops-mlops update --dry-run", "gitops-mlops update --model fraud-detector --site edge --push"))
+def update(
+    model: Annotated[list[str], typer.Option("--model", metavar="MODEL", help="Only these models (repeatable; default all).")] = [],
+    site: SitesOpt = [],
+    repo: RepoOpt = Path("."),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Take the real run's steps up to the commit, print the diff; then put every file back and commit nothing.")
+    ] = False,
+    push: PushOpt = False,
+    remote: RemoteOpt = None,
+    target_branch: TargetOpt = None,
+    branch: BranchOpt = None,
+    open_pr: OpenPrOpt = False,
+    label: LabelOpt = [],
+    insecure_registry: InsecureOpt = [],
+    author: AuthorOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Promote each model's highest semver tag allowed by each stage's constraint to the sites running an older one."""
+    use_author(author)
+    from gitops_mlops.promote.update import Options
+    from gitops_mlops.promote.update import update as run
+
+    options = Options(
+        models=tuple(model),
+        selectors=tuple(site),
+        push=push,
+        dry_run=dry_run,
+        remote=remote,
+        target_branch=target_branch,
+        insecure_registries=tuple(insecure_registry),
+        branch=branch,
+        open_pr=open_pr,
+        labels=tuple(label),
+    )
+    report = run(repo, options)
+    if not emit(output, {**report.as_json(), "dryRun": dry_run}):
+        rows = []
+        for u in report.updates:
+            note = u.note or (f"held at {', '.join(u.held)}" if u.held else "")
+            rows.append([u.model, u.stage, u.status, u.version or "-", short(u.digest), f"{len(u.sites)}: {some(u.sites)}" if u.sites else "-", note])
+        table(rows, ["MODEL", "STAGE", "STATUS", "VERSION", "DIGEST", "SITES", "NOTE"])
+        if dry_run:
+            typer.echo("".join(u.diff for u in report.updates), nl=False)
+    changed = [u for u in report.updates if u.status in ("updated", "would-update") and u.sites]
+    verb = "would change" if dry_run else "changed"
+    err(f"update: {count(len(changed), 'promotion')} {verb}, {count(report.requests, 'registry request')}" + ("; nothing written" if dry_run else ""))
+    opened = next((u.pull_request for u in changed if u.pull_request), "")
+    if opened:
+        err(f"pull request: {opened}")
+
+
+@app.command(epilog=example("gitops-mlops rollback fraud-detector --site edge/austin-01", "gitops-mlops rollback fraud-detector --site edge --to 1.3.0 --push"))
+def rollback(
+    model: ModelArg,
+    site: Annotated[
+        list[str], typer.Option("--site", metavar="SITE", autocompletion=complete_site, help="Site selector, repeatable: a name, a stage or a glob.")
+    ],
+    to: Annotated[
+        str | None,
+        typer.Option("--to", metavar="VERSION|DIGEST", help="A version or sha256 digest (12+ hex) the site ran before (default: undo the latest change)."),
+    ] = None,
+    repo: RepoOpt = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Render and verify as the real run, print the diff; change nothing.")] = False,
+    push: PushOpt = False,
+    remote: RemoteOpt = None,
+    target_branch: TargetOpt = None,
+    branch: BranchOpt = None,
+    open_pr: OpenPrOpt = False,
+    label: LabelOpt = [],
+    message: MessageOpt = "",
+    insecure_registry: InsecureOpt = [],
+    no_verify: NoVerifyOpt = False,
+    author: AuthorOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Pin what the sites rendered before, and hold the rolled-back digest against re-promotion."""
+    use_author(author)
+    from gitops_mlops.change.intents import Publish, RollbackRequest
+    from gitops_mlops.promote.rollback import rollback as run
+
+    request = RollbackRequest(model=model, selectors=tuple(site), to=to, message=message, verify=not no_verify, insecure_registries=tuple(insecure_registry))
+    publish = Publish(push=push, remote=remote, target_branch=target_branch, branch=branch, dry_run=dry_run, open_pr=open_pr, labels=tuple(label))
+    result = run(repo, request, publish)
+    if result.changed:
+        say_unverified(no_verify)
+    report_promotion(result, output, dry_run, tuple(site))
+
+
+@app.command(
+    "release-hold",
+    epilog=example(
+        "gitops-mlops release-hold fraud-detector --site edge/austin-01 --digest sha256:64df0ee871bb",
+        "gitops-mlops release-hold fraud-detector --site edge --dry-run",
+    ),
+)
+def release_hold(
+    model: ModelArg,
+    site: Annotated[list[str], typer.Option("--site", metavar="SITE", autocompletion=complete_site, help="Site selector, repeatable.")],
+    digest: Annotated[str | None, typer.Option("--digest", metavar="DIGEST", help="Only the hold of this digest (12+ hex characters are enough).")] = None,
+    repo: RepoOpt = Path("."),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Take the real run's steps up to the commit, print the diff; then put the file back and commit nothing.")
+    ] = False,
+    push: PushOpt = False,
+    remote: RemoteOpt = None,
+    target_branch: TargetOpt = None,
+    author: AuthorOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Clear rollback holds so the held digest may be promoted again."""
+    use_author(author)
+    from gitops_mlops.change.intents import Publish, ReleaseHoldRequest
+    from gitops_mlops.promote.release_hold import release_hold as run
+
+    request = ReleaseHoldRequest(model=model, selectors=tuple(site), digest=digest)
+    result = run(repo, request, Publish(push=push, remote=remote, target_branch=target_branch, dry_run=dry_run))
+    if result.recovered:
+        err(f"note: {result.recovered}")
+    data = {"model": result.model, **_released(repo, result), "commit": result.commit, "pushed": result.pushed}
+    if not emit(output, {**data, "dryRun": True, "diff": result.diff} if dry_run else data) and dry_run:
+        typer.echo(result.diff, nl=False)
+    if not result.changed:
+        err(f"no hold of {model} at the selected sites; nothing to release" + ("; dry run, nothing written" if dry_run else ""))
+    elif dry_run:
+        err(f"dry run: would release {count(len(result.changed), 'hold')} on {model}; nothing written")
+    else:
+        err(f"released {count(len(result.changed), 'hold')} on {model}, commit {result.commit[:12]}" + (" (pushed)" if result.pushed else ""))
+
+
+def _released(repo: Path, result) -> dict:
+    """The sites and holds a release-hold cleared, each hold with its site's stage and its image."""
+    from gitops_mlops.config.load import load_config
+    from gitops_mlops.config.sites import discover_sites
+
+    config = load_config(repo)
+    stages = {s.name: s.stage for s in discover_sites(repo, config)}
+    repository = config.model(result.model).repository
+    holds = []
+    for item in result.changed:
+        site, digest = item.rsplit("@", 1)
+        holds.append({"site": site, "stage": stages.get(site), "digest": digest, "image": f"{repository}@{digest}"})
+    return {"sites": sorted({h["site"] for h in holds}), "holds": holds}
+
+
+@app.command("hydrate", epilog=example("gitops-mlops hydrate --push", "gitops-mlops hydrate --check"))
+def hydrate_command(
+    check_only: Annotated[bool, typer.Option("--check", help="Only say whether the hydrated branch was made from HEAD (exit 4 when not).")] = False,
+    push: Annotated[bool, typer.Option("--push", help="Push the hydrated branch.")] = False,
+    repo: RepoOpt = Path("."),
+    author: AuthorOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Write every site's rendered manifests to the hydrated branch for HEAD, when it was not made from HEAD."""
+    use_author(author)
+    from gitops_mlops.render.hydrate import check, hydrate_head
+
+    if check_only:
+        state = check(repo)
+        emit(output, {"branch": state.branch, "tip": state.tip, "madeFrom": state.made_from, "source": state.source, "matches": state.matches})
+        if not state.matches:
+            made = (state.made_from or "nothing")[:12]
+            raise RenderError(f"hydrated branch {state.branch} was made from {made}, not from HEAD {state.source[:12]}: run 'gitops-mlops hydrate'")
+        err(f"hydrated branch {state.branch} matches HEAD {state.source[:12]}")
+        return
+    state, hydrated = hydrate_head(repo, push)
+    if hydrated is None:
+        emit(output, {"branch": state.branch, "commit": state.tip, "sites": [], "pushed": False})
+        err(f"hydrated branch {state.branch} already matches HEAD {state.source[:12]}; nothing to do")
+        return
+    emit(output, {"branch": hydrated.branch, "commit": hydrated.sha, "sites": list(hydrated.sites), "pushed": push})
+    err(f"hydrated {count(len(hydrated.sites), 'site')} on {hydrated.branch}: commit {hydrated.sha[:12]}" + (" (pushed)" if push else ""))
+
+
+def change_lines(changes) -> list[str]:
+    """One line per (stage, from -> to): the count and the first few sites."""
+    from gitops_mlops.promote.promotion import change_json
+
+    keyed = []
+    for change in changes:
+        data = change_json(change)
+        before, after = data["from"], data["to"]
+        old = f"{before['version'] or '-'} {short(before['digest'] or '')}"
+        new = f"{after['version'] or '-'} {short(after['digest'] or '')}"
+        keyed.append(((data["stage"], old, new), change.site))
+    lines = []
+    for (stage, old, new), names in grouped(keyed):
+        lines.append(f"{stage or '-'}: {old} -> {new}  {count(len(names), 'site')}: {some(names)}")
+    return lines
+
+
+def report_promotion(result, output: Output, dry_run: bool, selectors: tuple[str, ...] = ()) -> None:
+    from gitops_mlops.promote.promotion import change_json
+
+    for note in [*(change.note for change in result.changes if change.note), *getattr(result, "notes", ())]:
+        err(f"note: {note}")
+    if result.not_running:
+        err(f"note: {result.model} does not run at {count(len(result.not_running), 'selected site')} ({some(result.not_running)}): left as they are")
+    if result.recovered:  # a dry run undoes a dead run too: it says so
+        err(f"note: {result.recovered}")
+    if dry_run:
+        if not emit(output, {**result.as_json(), "dryRun": True, "diff": result.diff}):
+            typer.echo(result.diff, nl=False)
+        err(f"dry run: {count(len(result.changed), 'site')} would change, {len(result.unchanged)} already up to date; nothing written")
+        return
+    emit(output, {**result.as_json(), "dryRun": False})
+    if not result.changed:
+        err(f"{result.model} {result.version}: already up to date at {count(len(result.unchanged), 'site')}; no commit".replace("  ", " "))
+        return
+    where = f"pushed to {result.branch}" if result.pushed else f"committed on {result.branch or 'detached HEAD'}"
+    tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
+    if result.action == "rollback":  # says it rolled back, and what it put on hold with the command that lifts it
+        for line in rolled_back(result.model, [change_json(c) for c in result.changes], selectors):
+            err(line)
+        err(f"commit {result.commit[:12]}, {where}{tries}")
+    else:
+        err(f"{result.model} {result.version} -> {count(len(result.changed), 'site')}, commit {result.commit[:12]}, {where}{tries}")
+    if output is Output.table:
+        for line in change_lines(result.changes):
+            typer.echo(line)
+    if result.pull_request:
+        err(f"pull request: {result.pull_request}")
+    elif result.pr_title:
+        err("")
+        typer.echo(f"# {result.pr_title}\n\n{result.pr_body}", err=output is not Output.table)

@@ -1,0 +1,1 @@
+"""Looking after the repository itself: init, add-site and remove-site, push, check."""

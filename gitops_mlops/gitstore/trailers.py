@@ -1,0 +1,118 @@
+"""The commit message of every promotion, rollback and hold release: written and read here.
+
+Trailers are the machine-readable record ``history``, ``rollback`` and ``status``
+read (never free text)::
+
+    Model: fraud-detector
+    Model-Version: 1.4.0
+    Image: quay.io/example/fraud-detector:1.4.0@sha256:...
+    Sites: edge/austin-01, edge/berlin-01
+    Action: promote
+
+A promotion to several digests (a rollback may return sites to different builds)
+has one ``Image:``/``Sites:`` pair per digest. ``Forced: true`` records a skipped
+stage gate. A long ``Sites:`` value is folded onto continuation lines (each starting
+with a space, as git's trailers allow), so a thousand sites never make one
+unreadable line, and git reads the value back whole (``%(trailers:unfold)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from gitops_mlops.gitstore.repo import Trailered
+
+ACTIONS = ("promote", "rollback")
+
+
+@dataclass(frozen=True)
+class Record:
+    """What one commit says it did."""
+
+    action: str
+    model: str
+    version: str
+    images: tuple[tuple[str, tuple[str, ...]], ...]  # (image reference, sites) pairs
+    forced: bool = False
+    subject: str = ""
+    body: str = ""
+    reason: str = ""  # why it was done (a rollback after a failed check)
+
+    @property
+    def sites(self) -> tuple[str, ...]:
+        return tuple(site for _, sites in self.images for site in sites)
+
+    @cached_property
+    def site_set(self) -> frozenset[str]:
+        """``sites`` as a set, made once: a fleet's rollback asks it for every site."""
+        return frozenset(self.sites)
+
+
+WIDTH = 72  # the longest trailer line, continuation lines included (when a site name allows)
+
+
+def folded(key: str, values: tuple[str, ...] | list[str]) -> str:
+    """``Key: a, b, c`` folded onto continuation lines of at most WIDTH characters."""
+    lines, line = [], f"{key}:"
+    for n, value in enumerate(values):
+        item = value + ("," if n < len(values) - 1 else "")
+        if len(line) + 1 + len(item) > WIDTH and line.strip() and line != f"{key}:":
+            lines.append(line)
+            line = ""
+        line += " " + item
+    return "\n".join([*lines, line])
+
+
+def write(record: Record) -> str:
+    """Subject, optional body, then the trailers."""
+    trailers = [f"Model: {record.model}"]
+    if record.action in ACTIONS:
+        trailers.append(f"Model-Version: {record.version}")
+        for image, sites in record.images:
+            trailers += [f"Image: {image}", folded("Sites", sites)]
+    else:
+        trailers.append(folded("Sites", record.sites))
+    trailers.append(f"Action: {record.action}")
+    if record.forced:
+        trailers.append("Forced: true")
+    if record.reason:
+        trailers.append("Reason: " + " ".join(record.reason.split()))
+    body = " ".join(record.body.replace("\x00", "").split("\n\n")).strip()
+    return record.subject + "\n\n" + (body + "\n\n" if body else "") + "\n".join(trailers) + "\n"
+
+
+def site_message(action: str, site: str, subject: str, body: str = "") -> str:
+    """The message of a commit that adds or removes a site (no model: ``history`` skips it)."""
+    return f"{subject}{body}\n\n{folded('Sites', (site,))}\nAction: {action}\n"
+
+
+def subject(action: str, model: str, version: str, sites: list[str] | tuple[str, ...]) -> str:
+    where = sites[0] if len(sites) == 1 else f"{len(sites)} sites"
+    return f"{action} {model} {version} to {where}".replace("  ", " ")
+
+
+def read(commit: Trailered) -> Record | None:
+    """The record of a commit, or None when its trailers are not a promotion or rollback."""
+    values: dict[str, str] = {}
+    pairs: list[tuple[str, tuple[str, ...]]] = []
+    image = None
+    for key, value in commit.trailers:
+        if key == "Image":
+            image = value
+        elif key == "Sites" and image is not None:
+            pairs.append((image, tuple(s.strip() for s in value.split(",") if s.strip())))
+            image = None
+        else:
+            values.setdefault(key, value)
+    if values.get("Action") not in ACTIONS or "Model" not in values or not pairs:
+        return None
+    return Record(
+        action=values["Action"],
+        model=values["Model"],
+        version=values.get("Model-Version", ""),
+        images=tuple(pairs),
+        forced=values.get("Forced") == "true",
+        reason=values.get("Reason", ""),
+        subject=commit.subject,
+    )

@@ -1,0 +1,103 @@
+"""Pin-invariant renders: a site rendered once with its pin values replaced by sentinels serves
+every later render that differs only in pin values, by substituting the values for the sentinels.
+
+kustomize's images transformer writes a pin's newName, newTag and digest into image fields
+and nowhere else, so the rendered output with the real values is exactly the sentinel
+render with each sentinel string replaced by its value, provided the sentinel keeps the
+pin's shape (which fields it has) and every value is a plain image token that YAML
+writes unquoted. Where that cannot be assured (an unusual value, an unreadable file) the
+site has no pin-invariant form and renders with kustomize as always.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from gitops_mlops.core.errors import GitOpsError
+from gitops_mlops.core.names import DIGEST_RE
+from gitops_mlops.pins import kustomization
+from gitops_mlops.yamltext import edit as yamledit
+
+_SAFE = {
+    "newName": re.compile(r"^[a-z0-9][a-z0-9._/:-]*[a-z0-9]$"),
+    "newTag": re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"),
+    "digest": DIGEST_RE,
+}
+_SENTINEL_RE = re.compile(r"gitops-mlops-pin-\d{4}-[nt]|sha256:(?:5e){28}[0-9a-f]{8}")
+
+
+def sentinel(index: int, field: str) -> str:
+    if field == "newName":
+        return f"sentinel.invalid/gitops-mlops-pin-{index:04d}-n"
+    if field == "newTag":
+        return f"gitops-mlops-pin-{index:04d}-t"
+    return "sha256:" + "5e" * 28 + f"{index:08x}"
+
+
+@dataclass(frozen=True)
+class PinInvariant:
+    text: str  # the kustomization with every pin value replaced by its sentinel
+    values: tuple[tuple[str, str], ...]  # (sentinel, real value), longest sentinels first
+
+    def substitute(self, rendered: str) -> str:
+        for token, value in self.values:
+            rendered = rendered.replace(token, value)
+        return rendered
+
+
+def pin_invariant(text: str, source: str, shapes: dict | None = None) -> PinInvariant | None:
+    """The sentinel form of a kustomization, or None when its pins cannot be made invariant.
+
+    ``shapes`` keeps the form of each text shape seen (the text outside its pin values, and each
+    value's field and quoting), so texts that differ only in pin values (one site's kustomization
+    along its promotions) are put in sentinel form once."""
+    if _SENTINEL_RE.search(text):
+        return None  # a sentinel already in the file would be substituted too
+    try:
+        spans = kustomization.pin_value_spans(text, source)
+    except GitOpsError:
+        return None
+    if not spans or not all(_SAFE[field].match(value) for field, _, _, value, _ in spans):
+        return None
+    shape = _shape(text, spans)
+    known = shapes.get(shape) if shapes is not None else None
+    if known is None:
+        tokens = tuple(sentinel(index, field) for index, (field, *_) in enumerate(spans))
+        edits = [(start, end, yamledit.format_scalar(token, style)) for token, (_, start, end, _, style) in zip(tokens, spans, strict=True)]
+        order = tuple(sorted(range(len(tokens)), key=lambda i: -len(tokens[i])))  # longest sentinels first
+        known = (yamledit.apply_edits(text, edits), tokens, order)
+        if shapes is not None:
+            shapes[shape] = known
+    form, tokens, order = known
+    return PinInvariant(form, tuple((tokens[i], spans[i][3]) for i in order))
+
+
+def _shape(text: str, spans: list[tuple[str, int, int, str, str | None]]) -> tuple:
+    """What decides a text's sentinel form: the text outside its pin values and, in the order of
+    ``spans``, each value's field, quoting and place among them."""
+    placed = sorted(range(len(spans)), key=lambda i: spans[i][1])
+    segments, at = [], 0
+    for i in placed:
+        segments.append(text[at : spans[i][1]])
+        at = spans[i][2]
+    segments.append(text[at:])
+    return ("shape", tuple(segments), tuple((i, spans[i][0], spans[i][4]) for i in placed))
+
+
+_HEADER = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*")
+
+
+def pin_invariant_shared(text: str, source: str, memo: dict[str, PinInvariant | None], shapes: dict | None = None) -> PinInvariant | None:
+    """``pin_invariant`` for many kustomizations that differ only in their leading comment lines
+    (sites made from one template, each with its own header): the rest is worked out once per text.
+    The same result: comment lines hold no pin and move no pin's place within the rest. ``shapes``
+    as for ``pin_invariant``."""
+    body = text[_HEADER.match(text).end() :]
+    header = text[: len(text) - len(body)]
+    if _SENTINEL_RE.search(header):
+        return None
+    if body not in memo:
+        memo[body] = pin_invariant(body, source, shapes)
+    form = memo[body]
+    return PinInvariant(header + form.text, form.values) if form is not None and header else form

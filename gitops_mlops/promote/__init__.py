@@ -1,0 +1,1 @@
+"""Promotions: plan, policy, promote, update, rollback and release-hold."""

@@ -1,0 +1,253 @@
+"""``update``: promote the newest allowed tag of each model, the semver strategy of
+Argo CD Image Updater as ordinary promotion commits, with no controller to run.
+
+For each model: list the repository's tags (all pages), keep the semantic
+versions each stage's ``constraint`` allows (pre-releases only where the stage
+sets ``prereleases: true``), and promote the highest to the sites of that stage
+that run an older version. Stage order and holds apply as for ``promote``: a
+stage waits until every site of the stage before runs the chosen digest, and a
+site holding that digest after a rollback is skipped.
+
+Everything the registry is asked (tag lists, one manifest HEAD per chosen tag)
+happens before anything is written, so a registry failure changes nothing.
+Then each (model, stage) is one promotion commit with the usual trailers (one
+model, one version, one digest: ``history`` and ``rollback`` read them as for
+``promote``); all of them are rendered and validated together once, and pushed
+together (``promotion.promote_together``), so a failure leaves the branch as it
+was. Stages are applied from the last to the first, so a stage is judged
+against what the stage before ran when the command started: one run never
+carries a new build through several stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from gitops_mlops.change.intents import PromoteRequest, Publish
+from gitops_mlops.config.load import Config, Model, Stage, load_config
+from gitops_mlops.config.sites import Site, discover_sites, select
+from gitops_mlops.core.errors import PolicyError, RenderError
+from gitops_mlops.core.imageref import parse_repository
+from gitops_mlops.core.semrange import parse_range, parse_version
+from gitops_mlops.gitstore.repo import GitRepo
+from gitops_mlops.promote import policy
+from gitops_mlops.promote.promotion import promote_together
+from gitops_mlops.registry import client as registry
+from gitops_mlops.render.state import ModelMatcher, render_state
+
+
+@dataclass(frozen=True)
+class StageUpdate:
+    model: str
+    stage: str
+    status: str  # updated | would-update | up-to-date | waiting | held | no-match
+    version: str = ""
+    digest: str = ""
+    image: str = ""  # the full reference of the build it takes, with its digest
+    sites: tuple[str, ...] = ()  # the sites that took (or would take) it
+    held: tuple[str, ...] = ()  # sites skipped because the digest is on hold there
+    note: str = ""
+    commit: str | None = None
+    pushed: bool = False
+    diff: str = ""
+    branch: str | None = None  # where the commit went, with --branch
+    pull_request: str = ""  # the pull request's URL, with --open-pr
+
+    def as_json(self) -> dict:
+        return {
+            "model": self.model,
+            "stage": self.stage,
+            "status": self.status,
+            "version": self.version or None,
+            "digest": self.digest or None,
+            "image": self.image or None,
+            "sites": list(self.sites),
+            "held": list(self.held),
+            "note": self.note,
+            "commit": self.commit,
+            "pushed": self.pushed,
+            "branch": self.branch if self.commit else None,  # where the commit is; nothing committed, no branch
+            "pullRequestUrl": self.pull_request or None,
+        }
+
+
+@dataclass(frozen=True)
+class UpdateReport:
+    updates: tuple[StageUpdate, ...]
+    requests: int  # HTTP requests sent to registries
+
+    def as_json(self) -> dict:
+        return {"updates": [u.as_json() for u in self.updates], "requests": self.requests}
+
+
+@dataclass(frozen=True)
+class Options:
+    models: tuple[str, ...] = ()
+    selectors: tuple[str, ...] = ()
+    push: bool = False
+    dry_run: bool = False
+    remote: str | None = None
+    target_branch: str | None = None
+    insecure_registries: tuple[str, ...] = ()
+    branch: str | None = None  # commit on this branch for a pull request
+    open_pr: bool = False
+    labels: tuple[str, ...] = ()
+
+    def publish(self) -> Publish:
+        return Publish(
+            push=self.push,
+            remote=self.remote,
+            target_branch=self.target_branch,
+            branch=self.branch,
+            dry_run=self.dry_run,
+            open_pr=self.open_pr,
+            labels=self.labels,
+        ).check()
+
+
+def update(repo_dir: Path, options: Options = Options(), client: registry.RegistryClient | None = None) -> UpdateReport:
+    repo_dir = Path(repo_dir).resolve()
+    options.publish()  # bad publish options fail before the registry is asked
+    config = load_config(repo_dir)
+    options.publish().check_for(config.hydrate.branch if config.hydrate else None)
+    GitRepo(repo_dir).refuse_in_progress()
+    models = [config.model(m) for m in options.models] if options.models else list(config.models)
+    all_sites = discover_sites(repo_dir, config)
+    chosen = select(all_sites, options.selectors) if options.selectors else all_sites
+    for model in models:  # policy before any registry is contacted
+        policy.check_source(config, model, parse_repository(model.repository))
+    pins = _rendered(repo_dir, config, all_sites)
+    own = client is None
+    client = client or registry.RegistryClient(registry.endpoints_for(config.registries, options.insecure_registries).values())
+    try:
+        planned = [item for model in models for item in _plan_model(config, model, client, chosen, all_sites, pins)]
+    finally:
+        if own:
+            client.close()
+    done = _apply(repo_dir, planned, options)
+    order = {name: i for i, name in enumerate(_stage_order(config, all_sites))}
+    done.sort(key=lambda u: (models.index(config.model(u.model)), order[u.stage]))
+    return UpdateReport(tuple(done), client.requests)
+
+
+def _rendered(repo_dir: Path, config: Config, sites: tuple[Site, ...]) -> dict[str, dict[str, tuple[set[str], str]]]:
+    """site -> model -> (the digests its render gives the model, the rendered version)."""
+    state = render_state(repo_dir, config, sites)
+    matcher = ModelMatcher(config)
+    out: dict[str, dict[str, tuple[set[str], str]]] = {}
+    broken = [state[s.name].error for s in sites if not state[s.name].ok]
+    if broken:  # what runs there is unknown: no stage may be judged on it
+        more = f" (and {len(broken) - 1} more sites)" if len(broken) > 1 else ""
+        raise RenderError(f"validation failed, nothing changed: {broken[0]}{more}")
+    for site in sites:
+        found: dict[str, tuple[set[str], str]] = {}
+        for model, containers in matcher.by_model(site.name, state[site.name].containers).items():
+            found[model] = ({c.digest for c in containers}, next((c.tag for c in containers if c.tag), ""))
+        out[site.name] = found
+    return out
+
+
+def _stage_order(config: Config, sites: tuple[Site, ...]) -> list[str]:
+    order = [s.name for s in config.stages]
+    return order + sorted({s.stage for s in sites} - set(order))
+
+
+def _plan_model(
+    config: Config,
+    model: Model,
+    client: registry.RegistryClient,
+    chosen: tuple[Site, ...],
+    all_sites: tuple[Site, ...],
+    rendered: dict[str, dict[str, tuple[set[str], str]]],
+) -> list[StageUpdate]:
+    ref = parse_repository(model.repository)
+    running_at = {name: found[model.name] for name, found in rendered.items() if model.name in found}
+    running = [s for s in chosen if s.name in running_at]
+    if not running:
+        return []
+    versions = [(v, tag) for tag in client.list_tags(ref) if (v := parse_version(tag)) is not None]
+    stages = {s.name: s for s in config.stages}
+    digests: dict[str, str] = {}
+    out = []
+    for name in reversed(_stage_order(config, all_sites)):
+        stage = stages.get(name, Stage(name))
+        sites = [s for s in running if s.stage == name]
+        if not sites:
+            continue
+        rule = parse_range(stage.constraint)
+        allowed = [(v, tag) for v, tag in versions if rule.allows(v, stage.prereleases)]
+        if not allowed:
+            out.append(StageUpdate(model.name, name, "no-match", note=f"no tag of {ref.repository} matches {stage.constraint or 'a semantic version'}"))
+            continue
+        best, tag = max(allowed)
+        behind = [s for s in sites if (current := parse_version(running_at[s.name][1])) is None or current < best]
+        if not behind:
+            out.append(StageUpdate(model.name, name, "up-to-date", version=tag))
+            continue
+        if tag not in digests:
+            digests[tag] = client.head(ref, tag).digest  # only the chosen tag's manifest, once per model
+        digest = digests[tag]
+        held_names = {h.site for h in config.holds if h.model == model.name and h.digest == digest}
+        targets = tuple(s for s in behind if s.name not in held_names)
+        held = tuple(s.name for s in behind if s.name in held_names)
+        item = StageUpdate(
+            model.name,
+            name,
+            "would-update",
+            version=tag,
+            digest=digest,
+            image=f"{ref.repository}:{tag}@{digest}",
+            sites=tuple(s.name for s in targets),
+            held=held,
+        )
+        if not targets:
+            out.append(replace(item, status="held", note=f"{digest[:19]} is on hold after a rollback"))
+            continue
+        try:
+            policy.check_stage_order(config, model, digest, targets, {n: d for n, (d, _) in running_at.items()}, all_sites)
+        except PolicyError as exc:
+            out.append(replace(item, status="waiting", note=str(exc).split(" (use --force-order")[0]))
+            continue
+        out.append(item)
+    return out
+
+
+def _apply(repo_dir: Path, planned: list[StageUpdate], options: Options) -> list[StageUpdate]:
+    """Each planned (model, stage) is one promotion commit; all are validated together, then pushed together."""
+    todo = [item for item in planned if item.status == "would-update"]
+    if not todo:
+        return planned
+    config = load_config(repo_dir)
+    requests = [
+        PromoteRequest(
+            model=item.model,
+            image=f"{config.model(item.model).repository}:{item.version}@{item.digest}",
+            selectors=item.sites,
+            registry_checked=True,
+            message=f"update: the highest tag stage {item.stage} allows",
+        )
+        for item in todo
+    ]
+    results = promote_together(repo_dir, requests, options.publish())  # a dry run takes the same steps, up to the commit
+    done = {id(item): result for item, result in zip(todo, results, strict=True)}
+    out = []
+    for item in planned:
+        result = done.get(id(item))
+        if result is None:
+            out.append(item)
+        elif options.dry_run:
+            out.append(replace(item, sites=result.changed, diff=result.diff))
+        else:
+            out.append(
+                replace(
+                    item,
+                    status="updated" if result.changed else "up-to-date",
+                    sites=result.changed,
+                    commit=result.commit,
+                    pushed=result.pushed,
+                    branch=result.branch if result.commit else None,
+                    pull_request=result.pull_request,
+                )
+            )
+    return out

@@ -1,0 +1,1 @@
+"""Container registries: the OCI distribution client, credentials, edge mirrors, the scan gate."""

@@ -1,0 +1,356 @@
+"""What a site's build reads: its references (checked to stay local), its closure of
+directories, and a key made from the content of all of them.
+
+A site's key is the same whenever kustomize would read the same bytes at the same
+relative places, so it keys both the grouping of identical builds in one render and
+the render cache that survives between commands (``rendercache.py``). Shared
+directories are hashed once per command.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitops_mlops.config.sites import Site, contained, kustomization_of
+from gitops_mlops.core import repofiles
+from gitops_mlops.core.errors import InputError
+from gitops_mlops.pins import kustomization
+
+_REMOTE_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|[\w.-]+\.[a-z]{2,}(?::\d+)?/[^?]*\?|github\.com/|gitlab\.com/|bitbucket\.org/)", re.I)
+
+
+@dataclass
+class References:
+    """What is learned about one tree during one command, shared by all its sites: each
+    directory's child directories, each checked reference, each closure and shared directory's key, and
+    the references of each kustomization text seen (by content, so a cache can preload them)."""
+
+    children: dict[Path, tuple[Path, ...]] = field(default_factory=dict)
+    closures: dict[Path, tuple[Path, ...]] = field(default_factory=dict)
+    parsed: dict[str, tuple[str, ...]] = field(default_factory=dict)  # sha1 of a kustomization text -> its references
+    normal: dict[str, tuple[Path, bool]] = field(default_factory=dict)  # normalised path -> (resolved, is a directory)
+    siblings: dict[tuple[str, tuple[str, ...]], tuple[Path, ...]] = field(default_factory=dict)  # (parent, references) -> children
+    dir_keys: dict[Path, bytes] = field(default_factory=dict)  # a shared directory's part of a site key
+    resolved: dict[tuple[Path, str], Path] = field(default_factory=dict)  # (repository, relative path) -> resolved
+    files: dict[Path, list[tuple[bytes, bytes, bool]]] = field(default_factory=dict)  # a site's folder -> (path, sha1, is its kustomization)
+    learned: dict[str, tuple[str, ...]] = field(default_factory=dict)  # parsed in this command (for the cache)
+    kinds: dict[Path, int] = field(default_factory=dict)  # a directory's `kind:` lines (resources, roughly)
+    outside: dict[tuple[Path, ...], tuple[bytes, list[str]]] = field(default_factory=dict)  # children -> their part of a key
+    trees: dict[Path, list[tuple[str, Path]] | str] = field(default_factory=dict)  # a directory -> its checked files, or why not
+    entries: dict[Path, tuple[str, ...]] = field(default_factory=dict)  # a directory -> its kustomization's references
+
+
+def resolved(repo: Path, relative: str, refs: References) -> Path:
+    """``repo/relative`` resolved (symlinks followed), once per command. A folder whose parent is
+    resolved already costs one lstat (thousands of sites share a few parents), not a walk from /."""
+    key = (repo, relative)
+    found = refs.resolved.get(key)
+    if found is None:
+        parent, _, name = relative.rpartition("/")
+        if relative and name not in ("", ".", "..") and ".." not in parent.split("/"):
+            candidate = resolved(repo, parent, refs) / name
+            found = candidate if not os.path.islink(candidate) else candidate.resolve()
+        else:
+            found = (repo / relative).resolve() if relative else repo.resolve()
+        refs.resolved[key] = found
+    return found
+
+
+def site_dir(repo: Path, site: Site, refs: References) -> Path:
+    """A site's folder, resolved."""
+    return resolved(repo, site.path, refs)
+
+
+def is_remote(reference: str) -> bool:
+    return bool(_REMOTE_RE.match(reference))
+
+
+# A fast reader of references for the plain block form (``resources:`` then ``- path`` lines);
+# anything else (flow style, quotes, anchors, several documents, CRLF, tabs) returns None and the
+# full parser decides, so both always agree (tests/test_inputs.py).
+_REFERENCE_KEYS = ("resources", "components", "bases")
+_BLOCK_ITEM = re.compile(r"( *)- ([A-Za-z0-9_./][^\s#'\"\[\]{}&*!|>%@`,]*)[ ]*(?:#[^\n]*)?\n")
+_SKIP = re.compile(r"(?:[ ]*(?:#[^\n]*)?\n)*")
+
+
+TOP_KEY = re.compile(r"^([^\s#-][^:\n]*):", re.M)
+
+
+def fast_references(text: str) -> tuple[str, ...] | None:
+    if (
+        "\r" in text
+        or "\t" in text
+        or "&" in text
+        or "*" in text
+        or "<<" in text
+        or "\n---" in text
+        or text.startswith(("---", "%"))
+        or "\n..." in text
+        or not text.endswith("\n")
+    ):
+        return None
+    top = TOP_KEY.findall(text)
+    if len(top) != len(set(top)):
+        return None  # a duplicate key: the parser refuses it with its line
+    found: list[str] = []
+    for key in _REFERENCE_KEYS:
+        count = text.count(f"\n{key}:") + text.startswith(f"{key}:")
+        if count == 0:
+            if key in text:
+                return None  # indented, quoted or otherwise unusual: the parser decides
+            continue
+        if count > 1:
+            return None
+        at = 0 if text.startswith(f"{key}:") else text.index(f"\n{key}:") + 1
+        at += len(key) + 1
+        line_end = text.index("\n", at)
+        if text[at:line_end].strip():
+            return None  # a value on the key's line: flow style or a scalar
+        at = _SKIP.match(text, line_end + 1).end()
+        indent = None
+        while True:
+            item = _BLOCK_ITEM.match(text, at)
+            if item is None or (indent is not None and item.group(1) != indent):
+                break
+            indent = item.group(1)
+            found.append(item.group(2))
+            at = _SKIP.match(text, item.end()).end()
+        if at < len(text) and (text[at] == " " or text.startswith("- ", at) or text.startswith("-\n", at)):
+            return None  # something else inside the block
+    return tuple(found) if found or not any(k in text for k in _REFERENCE_KEYS) else None
+
+
+def _references_of(file: Path, source: str, refs: References) -> tuple[str, ...]:
+    data = repofiles.read_bytes(file, source, limit=kustomization.MAX_KUSTOMIZATION_BYTES)
+    sha = hashlib.sha1(data).hexdigest()
+    known = refs.parsed.get(sha)  # read before, in this command or an earlier one (the render cache keeps them)
+    if known is None:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(f"{source}: not UTF-8 text") from None
+        fast = fast_references(text)
+        known = refs.parsed[sha] = refs.learned[sha] = fast if fast is not None else kustomization.references(text, source)
+    return known
+
+
+def check_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = (), refs: References | None = None) -> None:
+    """Refuse, before any build, remote resources (unless allow-listed) and local references that leave the repository."""
+    refs = References() if refs is None else refs
+    root = resolved(repo, "", refs)
+    start = kustomization_of(repo, site).parent
+    stack = [start]
+    while stack:
+        directory = stack.pop()
+        if directory in refs.children:
+            continue
+        file = kustomization.find_kustomization_file(directory)
+        rel_dir = directory.relative_to(root).as_posix()
+        entries = _references_of(file, f"{rel_dir}/{file.name}", refs) if file else ()
+        refs.entries[directory] = entries
+        shared = (rel_dir.rpartition("/")[0], entries) if entries and all(r.startswith("../") for r in entries) else None
+        children = refs.siblings.get(shared) if shared else None  # sibling overlays reaching the same bases
+        if children is None:
+            children = _children(repo, site, rel_dir, file, entries, allowed_remote, refs)
+            if shared:
+                refs.siblings[shared] = children
+        stack.extend(children)
+        refs.children[directory] = children
+    for directory in closure(start, refs):  # every folder the build reads, walked once per References
+        tree = refs.trees.get(directory)
+        if tree is None:
+            tree = _check_tree(directory, root, directory.relative_to(root).as_posix(), refs)
+        if isinstance(tree, str):
+            raise InputError(f"site {site.name}: {tree}")
+
+
+def _check_tree(directory: Path, root: Path, rel_dir: str, refs: References) -> list[tuple[str, Path]] | str:
+    """Every file under ``directory`` checked (``repofiles.walk``): a special file, a symlink out of the
+    repository or a file over the limits is kept as the reason no build may read it; the files found
+    are kept for the site's key."""
+    try:
+        tree: list[tuple[str, Path]] | str = [(relative, path) for relative, path, _ in repofiles.walk(directory, root, rel_dir)]
+    except InputError as exc:
+        tree = str(exc)
+    refs.trees[directory] = tree
+    return tree
+
+
+def check_all(repo: Path, sites, allowed_remote: tuple[str, ...], refs: References) -> tuple[list[Site], dict[str, str]]:
+    """The sites whose references check out, and the error of each that does not."""
+    good, errors = [], {}
+    for site in sites:
+        try:
+            check_references(repo, site, allowed_remote, refs)
+            good.append(site)
+        except InputError as exc:
+            errors[site.name] = str(exc)
+    return good, errors
+
+
+def _children(
+    repo: Path, site: Site, rel_dir: str, file: Path, entries: tuple[str, ...], allowed_remote: tuple[str, ...], refs: References
+) -> tuple[Path, ...]:
+    """The directories a kustomization's references name (files are checked to exist)."""
+    children = []
+    for ref in entries:
+        if is_remote(ref):
+            if not any(ref.startswith(prefix) for prefix in allowed_remote):
+                raise InputError(f"site {site.name}: {rel_dir}/{file.name}: remote resource {ref!r} is refused (allow it under policy.remoteResources)")
+            continue
+        normal = os.path.normpath(os.path.join(rel_dir, ref))
+        known = refs.normal.get(normal)
+        if known is None:
+            where = f"site {site.name}: {rel_dir}/{file.name}: resource {ref!r}"
+            try:
+                target = contained(repo, normal, "path")
+            except InputError as exc:
+                raise InputError(f"{where}: {str(exc).split(': ', 1)[-1]}") from None
+            if not target.is_dir() and not target.exists():
+                raise InputError(f"{where}: does not exist")
+            known = refs.normal[normal] = (target, target.is_dir())
+        if known[1]:
+            children.append(known[0])
+    return tuple(children)
+
+
+def readers(repo: Path, sites, allowed_remote: tuple[str, ...], refs: References, dirs: set[Path], skip: set[str] = frozenset()) -> tuple[Site, ...]:
+    """The sites (but those named in ``skip``) whose build reads one of ``dirs``; a site that does
+    not check out is broken already and left out."""
+    found = []
+    for site in sites:
+        if site.name in skip:
+            continue
+        try:
+            check_references(repo, site, allowed_remote, refs)
+        except InputError:
+            continue
+        if any(d in dirs for d in closure(site_dir(repo, site, refs), refs)):
+            found.append(site)
+    return tuple(found)
+
+
+def closure(directory: Path, refs: References) -> tuple[Path, ...]:
+    """``directory`` and every directory its build reads, after check_references walked it."""
+    known = refs.closures.get(directory)
+    if known is None:
+        seen = {directory: None}
+        for child in refs.children.get(directory, ()):
+            for path in closure(child, refs):
+                seen.setdefault(path, None)
+        known = refs.closures[directory] = tuple(seen)
+    return known
+
+
+_KIND_LINE = re.compile(rb"^kind:", re.M)
+
+
+def resource_estimate(repo: Path, site: Site, refs: References) -> int:
+    """Roughly how many resources a checked site's build holds: the ``kind:`` lines of the YAML
+    files in every directory it reads (patches count too; an estimate to size batches by)."""
+    total = 0
+    for directory in closure(site_dir(repo, site, refs), refs):
+        count = refs.kinds.get(directory)
+        if count is None:
+            count = 0
+            for entry in os.scandir(directory):
+                if entry.is_file() and entry.name.endswith((".yaml", ".yml")) and entry.name not in kustomization.KUSTOMIZATION_FILES:
+                    count += len(_KIND_LINE.findall(repofiles.read_bytes(Path(entry.path), entry.path)))
+            refs.kinds[directory] = count
+        total += count
+    return total
+
+
+def site_closure(repo: Path, site: Site, refs: References) -> tuple[str, ...]:
+    """The repository-relative directories a checked site's build reads, its own first."""
+    root = resolved(repo, "", refs)
+    return tuple(d.relative_to(root).as_posix() for d in closure(site_dir(repo, site, refs), refs))
+
+
+def without_header(data: bytes) -> bytes:
+    """The file without its leading comment lines (a site's own header); nothing else is touched."""
+    lines = data.split(b"\n")
+    first = next((i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith(b"#")), len(lines))
+    return b"\n".join(lines[first:])
+
+
+def _files(directory: Path, root: Path, refs: References, strip_header: bool = False) -> list[tuple[bytes, bytes, bool]]:
+    """Every file under ``directory`` (as check_references found them): (relative path, sha1 of its
+    bytes, whether it is the folder's own kustomization), in a stable order, each read within the
+    bounds of ``repofiles``. With ``strip_header`` the kustomization's header comment is left out
+    (it does not change the build)."""
+    source = directory.relative_to(root).as_posix()
+    tree = refs.trees.get(directory)
+    if not isinstance(tree, list):
+        tree = [(relative, path) for relative, path, _ in repofiles.walk(directory, root, source)]
+    out = []
+    for relative, path in tree:
+        own_file = relative in kustomization.KUSTOMIZATION_FILES
+        data = repofiles.read_bytes(path, f"{source}/{relative}", root)
+        if strip_header and own_file:
+            data = without_header(data)
+        out.append((relative.encode(), hashlib.sha1(data).digest(), own_file))
+    return out
+
+
+def _tree_hash(files: list[tuple[bytes, bytes, bool]], kustomization_text: bytes | None = None) -> bytes:
+    """A hash of ``files``; with ``kustomization_text``, that (header left out) in place of the folder's own kustomization."""
+    digest = hashlib.sha256()
+    for relative, sha, own_file in files:
+        if own_file and kustomization_text is not None:
+            sha = hashlib.sha1(without_header(kustomization_text)).digest()
+        digest.update(b"F" + relative + b"\0" + sha)
+    return digest.digest()
+
+
+def _dir_key(directory: Path, root: Path, refs: References) -> bytes:
+    known = refs.dir_keys.get(directory)
+    if known is None:
+        known = refs.dir_keys[directory] = b"D" + directory.relative_to(root).as_posix().encode() + b"\0" + _tree_hash(_files(directory, root, refs))
+    return known
+
+
+def _outside_part(own: Path, inside: str, root: Path, refs: References) -> bytes:
+    """The keys of every directory the build of ``own`` reads outside it, in closure order. Sites that
+    reference the same directories (a fleet's overlays over shared bases) share one computation."""
+    children = refs.children.get(own, ())
+    memo = refs.outside.get(children)
+    if memo is None:
+        order: dict[Path, None] = {}
+        for child in children:
+            for path in closure(child, refs):
+                order.setdefault(path, None)
+        memo = refs.outside[children] = (b"".join(_dir_key(d, root, refs) for d in order), sorted(str(d) for d in order))
+    part, names = memo
+    at = bisect.bisect_left(names, inside)
+    if own in children or (at < len(names) and names[at].startswith(inside)) or str(own) in names:  # reads inside itself: walk it
+        return b"".join(_dir_key(d, root, refs) for d in closure(own, refs) if d != own and not str(d).startswith(inside))
+    return part
+
+
+def site_keys(repo: Path, sites: list[Site] | tuple[Site, ...], refs: References, salt: str = "", texts: dict[str, bytes] | None = None) -> dict[str, str]:
+    """A key per (checked) site: equal keys mean kustomize reads the same bytes and so renders the same.
+
+    The key: every file under the site's own directory (relative path and bytes, the
+    kustomization's header comment left out), and for each directory it reaches outside
+    it, that directory's repository path and content. ``salt`` adds what else decides the
+    output (the kustomize in use, allowed remote resources). ``texts`` stand in for the
+    kustomization files of the sites they name (their pin-invariant forms)."""
+    root = resolved(repo, "", refs)
+    keys = {}
+    for site in sites:
+        own = site_dir(repo, site, refs)
+        inside = f"{own}{os.sep}"
+        digest = hashlib.sha256(salt.encode())
+        digest.update(_outside_part(own, inside, root, refs))
+        files = refs.files.get(own)
+        if files is None:
+            files = refs.files[own] = _files(own, root, refs, strip_header=True)
+        digest.update(b"O" + _tree_hash(files, (texts or {}).get(site.name)))
+        keys[site.name] = digest.hexdigest()
+    return keys

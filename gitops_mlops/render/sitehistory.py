@@ -1,0 +1,288 @@
+"""Sites' earlier states, from their renders at earlier commits, read for a whole fleet at once.
+
+A site's states are the commits on the first-parent line that touch its input files (its
+overlay and every folder its build reads); the site is rendered at each, from those
+folders as they were (cached by content like every render), so its history reaches back
+before the tool's first commit and shows changes made by hand.
+
+One history walk serves every site: one ``git log`` over the union of their folders,
+with the files each commit changed, gives each site its commits. States are read in
+batches: the kustomizations of every (site, commit) asked for in one git process, each
+commit's folders extracted once, and every site needed at a commit rendered in one
+``render_state`` call. Between two states of a site that differ only in its own
+kustomization, the older's pin-invariant render serves the newer with its pin values
+(``sentinels.py``), as it serves a promotion: a run of promotions renders once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitops_mlops.config.load import Config, Model
+from gitops_mlops.config.sites import Site
+from gitops_mlops.core import scratch, settings
+from gitops_mlops.core.errors import GitOpsError
+from gitops_mlops.gitstore import trailers
+from gitops_mlops.gitstore.repo import GitRepo, Trailered
+from gitops_mlops.pins import kustomization
+from gitops_mlops.pins.kustomization import Pin
+from gitops_mlops.pins.sentinels import PinInvariant, pin_invariant_shared
+from gitops_mlops.render.cache import RenderCache
+from gitops_mlops.render.inputs import References, check_references, site_closure
+from gitops_mlops.render.state import ModelMatcher, SiteRender, decode_containers, render_state, split_image
+
+MAX_COMMITS = 1000
+
+
+@dataclass(frozen=True)
+class State:
+    """What the site ran from ``commit`` on (until the next newer state)."""
+
+    commit: str
+    images: tuple[str, ...]  # the model's images in the site's render, sorted, distinct
+    pin: Pin | None  # the site's own pin of ``pin_name`` at that commit
+    record: trailers.Record | None  # what the commit says it did, when the tool made it
+    error: str = ""
+    date: str = ""
+    author: str = ""
+
+    @property
+    def digest(self) -> str:
+        return split_image(self.images[0])[2] if self.images else ""
+
+    @property
+    def version(self) -> str:
+        return (split_image(self.images[0])[1] if self.images else "") or (self.pin.new_tag if self.pin else "") or ""
+
+    def undoes(self, model: str, site: str) -> bool:
+        return self.record is not None and self.record.action == "rollback" and self.record.model == model and site in self.record.site_set
+
+
+@dataclass
+class _Line:
+    """One site's history: its commits (newest first) and the states read so far."""
+
+    site: Site
+    pin_name: str
+    folders: tuple[str, ...]
+    rel: str  # its kustomization file, as named now
+    commits: list[Trailered] = field(default_factory=list)
+    pin_only: list[bool] = field(default_factory=list)  # the commit changed nothing of its inputs but its kustomization
+    states: dict[int, State] = field(default_factory=dict)
+    groups: list[int] = field(default_factory=list)
+
+    def group(self, index: int) -> int:
+        """The oldest state whose inputs other than the kustomization are those of state ``index``."""
+        if len(self.groups) != len(self.commits):
+            self.groups = list(range(len(self.commits)))
+            for at in range(len(self.commits) - 2, -1, -1):
+                if self.pin_only[at]:
+                    self.groups[at] = self.groups[at + 1]
+        return self.groups[index]
+
+
+@dataclass(frozen=True)
+class _Ask:
+    line: _Line
+    index: int
+    text: str | None
+    form: PinInvariant | None
+
+    @property
+    def sha(self) -> str:
+        return self.line.commits[self.index].sha
+
+
+class FleetHistory:
+    """Every given site's states, newest first, from one history walk (use it in a ``with``)."""
+
+    def __init__(
+        self,
+        repo_dir: Path,
+        git: GitRepo,
+        config: Config,
+        model: Model,
+        sites: list[tuple[Site, str]],
+        cache: RenderCache,
+        limit: int = MAX_COMMITS,
+        refs: References | None = None,
+    ) -> None:
+        """``refs``: what rendering the sites now learned (their references checked), when they were."""
+        self.repo_dir, self.git, self.config, self.model, self.cache = Path(repo_dir).resolve(), git, config, model, cache
+        self.matcher = ModelMatcher(config)
+        checked = refs is not None
+        refs = refs if refs is not None else References(parsed=cache.references())
+        self.lines: dict[str, _Line] = {}
+        for site, pin_name in sites:
+            if not checked:
+                check_references(self.repo_dir, site, config.policy.remote_resources, refs)
+            file = kustomization.find_kustomization_file(self.repo_dir / site.path)
+            rel = f"{site.path}/{file.name if file else 'kustomization.yaml'}"
+            self.lines[site.name] = _Line(site, pin_name, tuple(site_closure(self.repo_dir, site, refs)), rel)
+        self._walk(limit)
+        self._forms: dict[tuple[str, int], tuple[str, str]] = {}  # (site, group) -> (invariant text, its render's containers)
+        self._memo: dict[str, PinInvariant | None] = {}
+        self._shapes: dict = {}  # kustomizations that differ in pin values only are put in sentinel form once
+        self._trees: dict[str, Path] = {}
+        self._extracted: dict[str, set[str]] = {}
+        self._records: dict[str, trailers.Record | None] = {}  # by commit: one commit is a state of many sites
+        self._scratch = scratch.folder("history", settings.scratch_dir())
+
+    def __enter__(self) -> FleetHistory:
+        self._tmp = Path(self._scratch.__enter__())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._scratch.__exit__(*exc)
+
+    def _walk(self, limit: int) -> None:
+        """Each site's commits from one ``git log`` over the union of their folders."""
+        by_folder: dict[str, list[_Line]] = {}
+        for line in self.lines.values():
+            for folder in line.folders:
+                by_folder.setdefault(folder, []).append(line)
+        if not by_folder:
+            return
+        everywhere = by_folder.pop(".", [])
+        owners: dict[str, list[_Line]] = {}  # a directory -> the sites whose folders hold it
+
+        def owning(directory: str) -> list[_Line]:
+            found = owners.get(directory)
+            if found is None:
+                parent = directory.rpartition("/")[0]
+                found = owners[directory] = by_folder.get(directory, []) + (owning(parent) if parent else [])
+            return found
+
+        for commit, changed in self.git.log_changes("HEAD", sorted(by_folder) if not everywhere else ["."]):
+            touched: dict[str, tuple[_Line, list[str]]] = {line.site.name: (line, list(changed)) for line in everywhere}
+            for path in changed:
+                for line in owning(path.rpartition("/")[0]):
+                    touched.setdefault(line.site.name, (line, []))[1].append(path)
+            for line, paths in touched.values():
+                if len(line.commits) < limit:
+                    line.commits.append(commit)
+                    line.pin_only.append(set(paths) == {line.rel})
+
+    def seed(self, renders: dict[str, SiteRender], texts: dict[str, str]) -> None:
+        """Take what the sites render now as their newest state, for the sites whose inputs have no
+        change since the last commit (that state's render is the working tree's)."""
+        lines = [line for name, line in self.lines.items() if line.commits and name in renders and renders[name].ok]
+        dirty = set(self.git.dirty(sorted({folder for line in lines for folder in line.folders}))) if lines else set()
+        for line in lines:
+            if any(path == folder or path.startswith(f"{folder}/") or folder == "." for path in dirty for folder in line.folders):
+                continue
+            text = texts[line.site.name]
+            ask = _Ask(line, 0, text, pin_invariant_shared(text, line.site.path, self._memo, self._shapes))
+            self._remember([ask], renders)
+            self._settle(ask, renders[line.site.name])
+
+    def count(self, site: str) -> int:
+        return len(self.lines[site].commits)
+
+    def states(self, wanted: dict[str, int]) -> dict[str, State]:
+        """The state at index ``wanted[site]`` of each site (newest is 0), read in one batch."""
+        asks = [(self.lines[name], index) for name, index in wanted.items() if index not in self.lines[name].states]
+        self.read_states(asks)
+        return {name: self.lines[name].states[index] for name, index in wanted.items()}
+
+    def read_states(self, asks: list[tuple[_Line, int]]) -> None:
+        if not asks:
+            return
+        texts = self.git.show_objects([f"{line.commits[index].sha}:{line.rel}" for line, index in asks])
+        pending = []
+        for line, index in asks:
+            text = texts.get(f"{line.commits[index].sha}:{line.rel}")
+            form = pin_invariant_shared(text, line.site.path, self._memo, self._shapes) if text is not None else None
+            pending.append(_Ask(line, index, text, form))
+        pending = [ask for ask in pending if not self._substituted(ask)]
+        first: dict[tuple[str, int], _Ask] = {}
+        for ask in pending:  # one render per run of pin-only changes; the rest of the run substitutes
+            first.setdefault((ask.line.site.name, ask.line.group(ask.index)), ask)
+        self._render(list(first.values()))
+        self._render([ask for ask in pending if ask.index not in ask.line.states and not self._substituted(ask)])
+
+    def _substituted(self, ask: _Ask) -> bool:
+        """The state from the pin-invariant render of another state of its run, when there is one."""
+        known = self._forms.get((ask.line.site.name, ask.line.group(ask.index)))
+        if ask.form is None or known is None or known[0] != ask.form.text:
+            return False
+        containers = ask.form.substitute(known[1])
+        self._settle(ask, SiteRender(ask.line.site.name, containers=decode_containers(containers)))
+        return True
+
+    def _settle(self, ask: _Ask, render: SiteRender) -> None:
+        line, commit = ask.line, ask.line.commits[ask.index]
+        pin = None
+        if ask.text is not None:
+            try:
+                pin = next((p for p in kustomization.pins(ask.text, line.rel) if p.name == line.pin_name), None)
+            except GitOpsError:
+                pin = None
+        found = self.matcher.by_model(line.site.name, render.containers).get(self.model.name, [])
+        images = tuple(sorted({c.image for c in found}))
+        if commit.sha not in self._records:
+            self._records[commit.sha] = trailers.read(commit)
+        line.states[ask.index] = State(commit.sha, images, pin, self._records[commit.sha], render.error, commit.date, commit.author)
+
+    def _render(self, asks: list[_Ask]) -> None:
+        """Render ``asks`` from their commits' trees: each commit's folders extracted once, its sites in one call."""
+        if not asks:
+            return
+        present = self.git.existing(sorted({f"{ask.sha}:{folder}" for ask in asks for folder in ask.line.folders}))
+        by_commit: dict[str, list[_Ask]] = {}
+        for ask in asks:
+            by_commit.setdefault(ask.sha, []).append(ask)
+        for sha, group in by_commit.items():
+            there = {folder for ask in group for folder in ask.line.folders if f"{sha}:{folder}" in present}
+            tree = self._tree(sha, sorted(there))
+            sites = tuple(Site(a.line.site.name, a.line.site.path, a.line.site.stage) for a in group)
+            renders = render_state(tree, self.config, sites, cache=self.cache, invariants=True)
+            elsewhere = [a for a in group if not renders[a.line.site.name].ok and not all(f"{sha}:{f}" in present for f in a.line.folders)]
+            if elsewhere:  # their inputs were elsewhere then: render them from the whole tree
+                whole = self._tree(sha, ["."], whole=True)
+                again = tuple(s for s in sites if s.name in {a.line.site.name for a in elsewhere})
+                renders.update(render_state(whole, self.config, again, refs=References(parsed=self.cache.references()), cache=self.cache))
+            self._remember(group, renders)
+            for ask in group:
+                self._settle(ask, renders[ask.line.site.name])
+
+    def _tree(self, sha: str, paths: list[str], whole: bool = False) -> Path:
+        """A folder holding ``paths`` as they were at ``sha``, each extracted once."""
+        name = f"{sha}-all" if whole else sha
+        tree = self._trees.setdefault(name, self._tmp / name)
+        done = self._extracted.setdefault(name, set())
+        missing = [p for p in paths if p not in done]
+        if missing:
+            tree.mkdir(exist_ok=True)
+            self.git.extract(sha, missing, tree)
+            done.update(missing)
+        return tree
+
+    def _remember(self, asks: list[_Ask], renders: dict[str, SiteRender]) -> None:
+        """Keep the pin-invariant render of each state rendered, for the rest of its run."""
+        keys = {a.line.site.name: renders[a.line.site.name].invariant for a in asks if a.form is not None and renders[a.line.site.name].invariant}
+        entries = self.cache.entries(sorted(set(keys.values()))) if keys else {}
+        for ask in asks:
+            key = keys.get(ask.line.site.name)
+            if key in entries:
+                self._forms[(ask.line.site.name, ask.line.group(ask.index))] = (ask.form.text, entries[key].containers)
+
+
+def site_states(
+    repo_dir: Path, git: GitRepo, config: Config, model: Model, site: Site, pin_name: str, cache: RenderCache, limit: int = MAX_COMMITS
+) -> Iterator[State]:
+    """The site's states, newest first: one per commit touching its inputs, read in growing batches."""
+    with FleetHistory(repo_dir, git, config, model, [(site, pin_name)], cache, limit) as history:
+        total, at, size = history.count(site.name), 0, 16
+        file = kustomization.find_kustomization_file(history.repo_dir / site.path)
+        if total and file is not None:  # its newest state is what it renders now, unless its inputs changed since
+            now = render_state(history.repo_dir, config, (site,), cache=cache, invariants=True)
+            history.seed(now, {site.name: file.read_text(encoding="utf-8", errors="replace")})
+        while at < total:
+            chunk = range(at, min(total, at + size))
+            history.read_states([(history.lines[site.name], index) for index in chunk])
+            for index in chunk:
+                yield history.lines[site.name].states[index]
+            at, size = chunk.stop, min(size * 4, 1024)

@@ -1,0 +1,1 @@
+"""Read-only views: status, history, rendered differences, one site's render."""
