@@ -29,14 +29,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT.parent / "tests"))
+sys.path.insert(0, str(ROOT.parent))
 
 from benchlib import fmt, make_fleet_repo, median_of  # noqa: E402
-from registry_server import RegistryServer  # noqa: E402
 
 from gitops_mlops.core.imageref import parse_image  # noqa: E402
 from gitops_mlops.promote.update import Options, update  # noqa: E402
 from gitops_mlops.registry.client import Endpoint, RegistryClient  # noqa: E402
+from testing.registry_server import RegistryServer  # noqa: E402
 
 
 def tag_names(count: int) -> list[str]:

@@ -20,15 +20,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchlib import fmt, make_fleet_repo
-from prometheus_server import PrometheusServer
 
 from gitops_mlops.config import checks as checklib
 from gitops_mlops.config.load import load_config
 from gitops_mlops.loop.prometheus import Client
 from gitops_mlops.loop.verify import verify
+from testing.prometheus_server import PrometheusServer
 
 METRICS = ("model_p99_latency_seconds", "model_error_ratio", "trustyai_meanshift")
 

@@ -22,7 +22,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SECRET = "demo-secret"
 
@@ -77,7 +77,7 @@ def main() -> int:
     if not shutil.which("prometheus") or not shutil.which("promtool"):
         print("\n# SKIPPED: closing the loop needs Prometheus on loopback (apt-get install prometheus), and it could not be installed", flush=True)
         return 0
-    from prometheus_server import PrometheusServer
+    from testing.prometheus_server import PrometheusServer
 
     latency = {"datacenter": 0.08, "cloud": 0.09, "austin-01": 0.11, "berlin-01": 0.61, "singapore-01": 0.12}
     drift = {"austin-01": 0.05, "berlin-01": 0.04, "singapore-01": 0.42}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prove the fast paths equal their references on generated fleets, from a random seed.
 
-Each fleet (tests/fleetgen.py) is rendered by one ``kustomize build`` per site and by every fast
+Each fleet (testing/fleetgen.py) is rendered by one ``kustomize build`` per site and by every fast
 path (batched, flattened and pin-invariant renders, the render state cold and after a change of
 pin values, the fast pin reader, the container scanner); any difference is printed with the
 seed that makes its fleet again. Exit 1 if there was one.
@@ -18,11 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from fastpath_proof import prove_many
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gitops_mlops.render.kustomize import parallelism
+from testing.fastpath_proof import prove_many
 
 
 def main() -> int:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import PROJECT_ROOT
+from testing.paths import PROJECT_ROOT
 
 
 def _ruff() -> str:

@@ -17,7 +17,9 @@ import threading
 import time
 
 import pytest
-from conftest import cli, git, make_gitops_repo
+
+from testing.cli import cli
+from testing.repos import git, make_gitops_repo
 
 pytestmark = pytest.mark.slow  # minutes of real processes: outside the inner loop (-m 'not slow')
 

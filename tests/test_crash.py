@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import GitOpsRepo, git, make_gitops_repo
-from conftest import cli_subprocess as cli  # the tool is killed mid-run: it must be a process of its own
 
 from gitops_mlops.render.kustomize import Kustomize
+from testing.cli import cli_subprocess as cli  # the tool is killed mid-run: it must be a process of its own
+from testing.repos import GitOpsRepo, git, make_gitops_repo
 
 pytestmark = pytest.mark.slow  # minutes of real processes: outside the inner loop (-m 'not slow')
 

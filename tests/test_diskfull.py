@@ -22,7 +22,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import DIGEST_B, GitOpsRepo, cli, git, make_gitops_repo, tree_snapshot
+
+from testing.cli import cli
+from testing.paths import DIGEST_B
+from testing.repos import GitOpsRepo, git, make_gitops_repo, tree_snapshot
 
 pytestmark = pytest.mark.slow  # dozens of promotions on a mounted file system: outside the inner loop
 

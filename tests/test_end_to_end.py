@@ -12,11 +12,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import cli_subprocess as cli  # git's own stderr, where a password could show, is captured too
-from conftest import git, make_gitops_repo, point_models_at, registry_namespace
-from git_http_server import GitHttpServer, missing
 
 from gitops_mlops.pins.kustomization import parse
+from testing.cli import cli_subprocess as cli  # git's own stderr, where a password could show, is captured too
+from testing.git_http_server import GitHttpServer, missing
+from testing.repos import git, make_gitops_repo, point_models_at, registry_namespace
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 
-from conftest import DIGEST_B, DIGEST_C, cli, pin_at, point_models_at, registry_namespace, tree_snapshot
+from testing.cli import cli
+from testing.paths import DIGEST_B, DIGEST_C
+from testing.repos import pin_at, point_models_at, registry_namespace, tree_snapshot
 
 OFFLINE = "127.0.0.1:9"  # nothing listens there
 

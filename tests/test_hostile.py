@@ -22,8 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import DIGEST_B, DIGEST_C, GitOpsRepo, cli, git, make_gitops_repo, tree_snapshot
-from hostile_git import (
+
+from gitops_mlops.core.errors import InputError
+from gitops_mlops.pins.kustomization import parse
+from testing.cli import cli
+from testing.hostile_git import (
     bisecting,
     cherry_picking,
     hand_written_verification,
@@ -34,9 +37,8 @@ from hostile_git import (
     reverting,
     upload_pack_remote,
 )
-
-from gitops_mlops.core.errors import InputError
-from gitops_mlops.pins.kustomization import parse
+from testing.paths import DIGEST_B, DIGEST_C
+from testing.repos import GitOpsRepo, git, make_gitops_repo, tree_snapshot
 
 pytestmark = pytest.mark.slow  # dozens of hostile inputs through the real command line: outside the inner loop
 
@@ -399,7 +401,7 @@ CASES = [
     Case("target-branch-malformed", 2, "not a valid branch name", promote(IMAGE, "datacenter", "fraud-detector", "--target-branch", "main..x")),
     Case("review-branch-malformed", 2, "not a valid branch name", promote(IMAGE, "datacenter", "fraud-detector", "--branch", "-x")),
     Case("remote-unknown", 5, "no git remote named", promote(IMAGE, "datacenter", "fraud-detector", "--remote", "nowhere")),
-    # git in the middle of something: every writing command refuses (tests/hostile_git.py)
+    # git in the middle of something: every writing command refuses (testing/hostile_git.py)
     Case("rebase-in-progress", 5, "a rebase is in progress", setup=rebase_stopped, commit=False),
     Case("merge-in-progress", 5, "a merge is in progress", setup=merging, commit=False),
     Case(

@@ -11,7 +11,9 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import DIGEST_B, PROJECT_ROOT, make_gitops_repo
+
+from testing.paths import DIGEST_B, PROJECT_ROOT
+from testing.repos import make_gitops_repo
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DIGEST_B, PROJECT_ROOT, git, product_schemas
+
+from testing.paths import DIGEST_B, PROJECT_ROOT, product_schemas
+from testing.repos import git
 
 TASK = PROJECT_ROOT / "environments/pipelines/promote-task.yaml"
 FORGE_TOKEN = "forge-token-for-the-task-0042"
@@ -89,7 +91,7 @@ def test_the_step_can_push_a_branch_for_a_pull_request(gitops_repo, tmp_path):
 
 def test_the_step_opens_the_pull_request_and_gives_its_url(gitops_repo, tmp_path):
     """The forge is a loopback server written to Gitea's documented endpoints (a contract test)."""
-    from forge_servers import GiteaServer
+    from testing.forge_servers import GiteaServer
 
     gitea = GiteaServer("ml/gitops", FORGE_TOKEN)
     try:

@@ -4,10 +4,11 @@ credential; a configured URL that carries a user or password is refused when the
 from __future__ import annotations
 
 import pytest
-from conftest import cli, tree_snapshot
-from test_verify import acting_config
 
 from gitops_mlops.core.httpclient import redact, redact_url
+from testing.cli import cli
+from testing.repos import tree_snapshot
+from tests.loop.test_verify import acting_config
 
 
 @pytest.mark.parametrize(
@@ -66,7 +67,7 @@ def test_an_unreachable_webhook_with_a_token_in_its_query_is_shown_redacted(gito
 
 
 def test_an_unreachable_retrain_trigger_with_a_key_in_its_query_is_shown_without_it(gitops_repo, tmp_path):
-    from test_redirects import FAILING, Peer
+    from tests.core.test_httpclient_redirects import FAILING, Peer
 
     prometheus = Peer(lambda *_: (200, {}, FAILING))
     try:

@@ -7,7 +7,9 @@ import re
 import shlex
 
 import yaml
-from conftest import PROJECT_ROOT, cli
+
+from testing.cli import cli
+from testing.paths import PROJECT_ROOT
 
 
 def test_the_pre_commit_hook_validates_the_sites_a_change_touches(gitops_repo):

@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DIGEST_B, PROJECT_ROOT
 
 from gitops_mlops.change.intents import PromoteRequest as Request
 from gitops_mlops.change.intents import Publish
 from gitops_mlops.promote.promotion import promote
+from testing.paths import DIGEST_B, PROJECT_ROOT
 
 SCRIPT = PROJECT_ROOT / "scripts" / "pr-check.sh"
 

@@ -15,13 +15,14 @@ import traceback
 from pathlib import Path
 
 import pytest
-from conftest import DIGEST_B, DIGEST_C, git, make_gitops_repo
-from conftest import cli_subprocess as cli  # a leak through any child process's stderr must show too
 
 from gitops_mlops.change.intents import PromoteRequest as Request
 from gitops_mlops.change.intents import Publish
 from gitops_mlops.core.errors import GitOpsError
 from gitops_mlops.promote.promotion import promote
+from testing.cli import cli_subprocess as cli  # a leak through any child process's stderr must show too
+from testing.paths import DIGEST_B, DIGEST_C
+from testing.repos import git, make_gitops_repo
 
 TOKEN = "ghp_Sup3rS3cretT0kenValue0123456789abcd"
 REGISTRY_PASSWORD = "quay-R0b0t-Passw0rd-9f8e7d6c5b4a"
@@ -124,7 +125,8 @@ def test_no_command_leaks_a_secret_in_any_failure(tmp_path, http_refusing, monke
 def test_registry_failures_leak_no_password(tmp_path, basic_registry, monkeypatch):
     """Against a real registry behind basic auth: wrong password (401), the right one with an
     unknown tag or digest (404), update with wrong credentials: exit 6, and no password anywhere."""
-    from conftest import PASSWORD, USER, point_models_at, registry_namespace
+    from testing.registry_server import PASSWORD, USER
+    from testing.repos import point_models_at, registry_namespace
 
     repo = make_gitops_repo(tmp_path)
     ns = registry_namespace()

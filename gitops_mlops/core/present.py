@@ -6,7 +6,7 @@ reference ``registry/path[:tag]@sha256:...``); lists of sites are ``sites`` (of 
 counts of sites are ``count``; what does not exist is ``None`` (never ``""``); "everywhere"
 is ``None``, not ``[]``; ``commit`` and ``branch`` are ``None`` when nothing was committed.
 A result that is a list is ``[]`` when empty. Each command's output is written down in
-``schemas/output/<command>.json`` (tests/test_output_schemas.py holds them to it).
+``schemas/output/<command>.json`` (tests/cli/test_output_schemas.py holds them to it).
 """
 
 from __future__ import annotations

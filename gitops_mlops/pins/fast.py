@@ -2,7 +2,7 @@
 
 It accepts only the plain block form tools and people write; anything else (flow style,
 anchors, escapes, several documents, an indented root) returns None and the caller uses the
-full parser (``kustomization.parse``), so both always agree (tests/test_kustomization.py).
+full parser (``kustomization.parse``), so both always agree (tests/pins/test_kustomization.py).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ folder holding their renders, and renders to the same bytes.
 Only where nothing in the site's build reads the order resources were loaded in
 (``sortOptions``) or where they came from (``buildMetadata``). Exactness is checked
 by tests over the example fleet, fleets of distinct sites and unusual base files
-(tests/test_flatbases.py); a site whose flattened render fails is rendered as it is,
+(tests/render/test_flatbases.py); a site whose flattened render fails is rendered as it is,
 so an error is always kustomize's own.
 """
 

@@ -72,7 +72,7 @@ def is_remote(reference: str) -> bool:
 
 # A fast reader of references for the plain block form (``resources:`` then ``- path`` lines);
 # anything else (flow style, quotes, anchors, several documents, CRLF, tabs) returns None and the
-# full parser decides, so both always agree (tests/test_inputs.py).
+# full parser decides, so both always agree (tests/render/test_inputs.py).
 _REFERENCE_KEYS = ("resources", "components", "bases")
 _BLOCK_ITEM = re.compile(r"( *)- ([A-Za-z0-9_./][^\s#'\"\[\]{}&*!|>%@`,]*)[ ]*(?:#[^\n]*)?\n")
 _SKIP = re.compile(r"(?:[ ]*(?:#[^\n]*)?\n)*")

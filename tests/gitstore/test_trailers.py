@@ -1,0 +1,63 @@
+"""The commit message's trailers: what the writer writes, the reader reads back, for every action."""
+
+from __future__ import annotations
+
+import pytest
+
+from gitops_mlops.gitstore import trailers
+from gitops_mlops.gitstore.repo import GitRepo
+from testing.paths import DIGEST_B, DIGEST_C
+from testing.repos import git
+
+CASES = [
+    trailers.Record(
+        "promote",
+        "fraud-detector",
+        "1.4.0",
+        ((f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}", ("edge/a", "edge/b")),),
+        subject="promote fraud-detector 1.4.0 to 2 sites",
+    ),
+    trailers.Record(
+        "promote",
+        "fraud-detector",
+        "1.4.0",
+        ((f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}", ("prod",)),),
+        forced=True,
+        subject="promote fraud-detector 1.4.0 to prod",
+        body="ticket OPS-1",
+    ),
+    trailers.Record(
+        "rollback",
+        "demand-forecast",
+        "1.0.0, 1.1.0",
+        ((f"quay.io/example/demand-forecast:1.0.0@{DIGEST_B}", ("edge/a",)), (f"quay.io/example/demand-forecast:1.1.0@{DIGEST_C}", ("edge/b", "edge/c"))),
+        subject="rollback demand-forecast 1.0.0, 1.1.0 to 3 sites",
+    ),
+]
+
+
+@pytest.mark.parametrize("record", CASES, ids=["promote", "forced-with-body", "rollback-two-digests"])
+def test_what_is_written_is_read_back_from_a_real_commit(tmp_path, record):
+    git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "f").write_text("x\n")
+    git(tmp_path, "add", "f")
+    repo = GitRepo(tmp_path)
+    repo.run("commit", "-q", "-F", "-", stdin=trailers.write(record))
+    (commit,) = repo.log_trailers("HEAD", limit=1)
+    read = trailers.read(commit)
+    assert read == trailers.Record(record.action, record.model, record.version, record.images, record.forced, record.subject)
+    assert read.sites == tuple(site for _, sites in record.images for site in sites)
+
+
+def test_a_commit_without_the_trailers_is_no_record(tmp_path):
+    git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "f").write_text("x\n")
+    git(tmp_path, "add", "f")
+    git(tmp_path, "commit", "-q", "-m", "by hand\n\nModel: fraud-detector\nAction: promote\n")  # no Image/Sites
+    (commit,) = GitRepo(tmp_path).log_trailers("HEAD", limit=1)
+    assert trailers.read(commit) is None
+
+
+def test_a_hold_release_is_written_but_is_not_a_promotion_record():
+    text = trailers.write(trailers.Record("release-hold", "fraud-detector", "", (("", ("edge/a",)),), subject="release 1 hold(s) on fraud-detector"))
+    assert text.endswith("Model: fraud-detector\nSites: edge/a\nAction: release-hold\n")

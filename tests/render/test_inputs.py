@@ -1,0 +1,80 @@
+"""What a site's build reads: the fast reader of references agrees with the parser on every
+kustomization it accepts, and hands every unusual one to the parser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gitops_mlops.pins.kustomization import parse
+from gitops_mlops.render.inputs import fast_references
+from testing.paths import PROJECT_ROOT
+from tests.pins.test_kustomization import CASES, golden
+
+TEXTS = {
+    "plain": "resources:\n  - ../../base\n  - service.yaml\n",
+    "zero-indent": "resources:\n- ../base\n- x.yaml\ncomponents:\n- ../../components/gpu\n",
+    "comments-and-blanks": "# header\nresources:\n  # the base\n  - ../../base  # shared\n\n  - more.yaml\nimages: []\n",
+    "all-three": "bases:\n  - ../old\nresources:\n  - a.yaml\ncomponents:\n  - ../c\n",
+    "none": "images:\n  - name: a\n    newTag: '1'\n",
+    "flow": "resources: [../../base, x.yaml]\n",
+    "quoted": 'resources:\n  - "../../base"\n',
+    "empty-null": "resources:\nimages: []\n",
+    "crlf": "resources:\r\n  - ../base\r\n",
+    "anchor": "resources: &r\n  - ../base\n",
+    "nested-key": "resources:\n  - ../base\n  - name: x\n",
+    "two-documents": "resources:\n  - ../base\n---\nresources:\n  - ../other\n",
+    "indented-key": "x:\n  resources:\n    - ../base\n",
+    "mixed-indent": "resources:\n  - ../base\n    - ../other\n",
+    "no-trailing-newline": "resources:\n  - ../base",
+    "duplicate-key": "namespace: a\nresources:\n  - ../base\nnamespace: b\n",
+    "merge-key": "base: &b {x: 1}\nresources:\n  - ../base\nother:\n  <<: *b\n",
+    "url": "resources:\n  - https://example.com/x.yaml\n  - github.com/org/repo//path?ref=v1\n",
+}
+
+
+def example_texts() -> dict[str, str]:
+    return {str(p.relative_to(PROJECT_ROOT)): p.read_text() for p in PROJECT_ROOT.glob("overlays/**/kustomization.yaml")} | {
+        str(p.relative_to(PROJECT_ROOT)): p.read_text() for p in PROJECT_ROOT.glob("base/*/kustomization.yaml")
+    }
+
+
+ALL = TEXTS | {f"golden-{c}-{w}": golden(c, w) for c in CASES for w in ("original", "expected")} | example_texts()
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_fast_references_agree_with_the_parser_or_defer(name):
+    text = ALL[name]
+    fast = fast_references(text)
+    if fast is None:
+        return
+    assert fast == parse(text, name).references
+
+
+def test_the_plain_forms_take_the_fast_path_and_the_unusual_ones_do_not():
+    assert fast_references(TEXTS["plain"]) == ("../../base", "service.yaml")
+    assert fast_references(TEXTS["comments-and-blanks"]) == ("../../base", "more.yaml")
+    assert fast_references(TEXTS["all-three"]) == ("a.yaml", "../c", "../old")
+    assert fast_references(TEXTS["none"]) == ()
+    for name in (
+        "duplicate-key",
+        "merge-key",
+        "flow",
+        "quoted",
+        "empty-null",
+        "crlf",
+        "anchor",
+        "nested-key",
+        "two-documents",
+        "indented-key",
+        "mixed-indent",
+        "no-trailing-newline",
+    ):
+        assert fast_references(TEXTS[name]) is None, name
+    assert all(fast_references(text) is not None for name, text in example_texts().items()), "the example takes the fast path"
+
+
+def test_order_follows_the_parser(tmp_path: Path):
+    text = "components:\n  - ../c\nresources:\n  - a.yaml\n"
+    assert fast_references(text) == parse(text, "k").references
