@@ -337,7 +337,7 @@ def hydrate_command(
 
 def change_lines(changes) -> list[str]:
     """One line per (stage, from -> to): the count and the first few sites."""
-    from gitops_mlops.promote.promotion import change_json
+    from gitops_mlops.promote.result import change_json
 
     keyed = []
     for change in changes:
@@ -353,7 +353,7 @@ def change_lines(changes) -> list[str]:
 
 
 def report_promotion(result, output: Output, dry_run: bool, selectors: tuple[str, ...] = ()) -> None:
-    from gitops_mlops.promote.promotion import change_json
+    from gitops_mlops.promote.result import change_json
 
     for note in [*(change.note for change in result.changes if change.note), *getattr(result, "notes", ())]:
         err(f"note: {note}")

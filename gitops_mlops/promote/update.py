@@ -13,7 +13,7 @@ happens before anything is written, so a registry failure changes nothing.
 Then each (model, stage) is one promotion commit with the usual trailers (one
 model, one version, one digest: ``history`` and ``rollback`` read them as for
 ``promote``); all of them are rendered and validated together once, and pushed
-together (``promotion.promote_together``), so a failure leaves the branch as it
+together (``together.promote_together``), so a failure leaves the branch as it
 was. Stages are applied from the last to the first, so a stage is judged
 against what the stage before ran when the command started: one run never
 carries a new build through several stages.
@@ -32,7 +32,7 @@ from gitops_mlops.core.imageref import parse_repository
 from gitops_mlops.core.semrange import parse_range, parse_version
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.promote import policy
-from gitops_mlops.promote.promotion import promote_together
+from gitops_mlops.promote.together import promote_together
 from gitops_mlops.registry import client as registry
 from gitops_mlops.render.state import ModelMatcher, render_state
 
