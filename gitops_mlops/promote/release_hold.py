@@ -6,17 +6,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from gitops_mlops.change.intents import Publish, ReleaseHoldRequest
-from gitops_mlops.change.publish import journaled, publish
-from gitops_mlops.change.write import FileEdit, restore, write_all
+from gitops_mlops.change.transaction import file_change, guard, run_change, transact, unified_diff
+from gitops_mlops.change.write import FileEdit
 from gitops_mlops.config.holds import remove_holds
 from gitops_mlops.config.load import CONFIG_FILE, load_config
 from gitops_mlops.config.sites import discover_sites, select
 from gitops_mlops.core.errors import InputError
 from gitops_mlops.core.names import DIGEST_PREFIX_RE
-from gitops_mlops.gitstore import journal as recovery
 from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo
-from gitops_mlops.promote.promotion import Result, refuse_dirty, unified_diff
+from gitops_mlops.promote.result import Result
 
 
 def full_digest(given: str, known: set[str]) -> str:
@@ -41,17 +40,12 @@ def release_hold(repo_dir: Path, request: ReleaseHoldRequest, options: Publish =
             request, digest=full_digest(request.digest, {h.digest for h in config.holds if h.model == model.name and h.site in {s.name for s in chosen}})
         )
     git = GitRepo(repo_dir)
-    git.refuse_in_progress()
-    git.check_identity()  # a dry run exits as the real run would: no identity to commit as is exit 2 for both
-    recovered = recovery.recover(git)
-    refuse_dirty(git, [CONFIG_FILE])
+    recovered = guard(git, [CONFIG_FILE])
 
-    def apply() -> Result:
-        return _apply(repo_dir, git, model.name, request, options.dry_run)
+    def apply(dry_run: bool) -> Result:  # a dry run: the real run's steps up to the commit; the file put back; the git remote never asked
+        return _apply(repo_dir, git, model.name, request, dry_run)
 
-    if options.dry_run:  # the real run's steps up to the commit; the file put back; the git remote never asked
-        return replace(journaled(git, apply, "release-hold"), recovered=recovered)
-    return replace(journaled(git, lambda: publish(git, options, config, apply), "release-hold"), recovered=recovered)
+    return replace(run_change(git, options, config, apply, "release-hold"), recovered=recovered)
 
 
 def _apply(repo_dir: Path, git: GitRepo, model: str, request: ReleaseHoldRequest, dry_run: bool) -> Result:
@@ -65,21 +59,10 @@ def _apply(repo_dir: Path, git: GitRepo, model: str, request: ReleaseHoldRequest
     result = Result(action="release-hold", model=model, version="", image="", digest=request.digest or "", changed=released, unchanged=())
     if not removed:
         return result
-    note = recovery.begin(git, [(CONFIG_FILE, before, after)])
-    edit, parent, sha = FileEdit(CONFIG_FILE, before, after), git.head(), None
-    written: list[FileEdit] = []
-    try:
-        write_all(repo_dir, [edit], written)
-        load_config(repo_dir)
-        if dry_run:
-            restore(repo_dir, written)
-            return replace(result, diff=unified_diff([edit]))
-        sites = tuple(sorted({h.site for h in removed}))
-        message = trailers.write(trailers.Record("release-hold", model, "", (("", sites),), subject=f"release {len(removed)} hold(s) on {model}"))
-        sha = git.commit([CONFIG_FILE], message)
-        recovery.committed(git, note, sha)
-    except BaseException as exc:
-        committed = sha is not None and parent and git.head() == sha
-        recovery.undo(exc, *([lambda: git.reset_keep(parent)] if committed else []), lambda: restore(repo_dir, written))
-        raise
-    return replace(result, commit=sha, branch=git.branch())
+    edit = FileEdit(CONFIG_FILE, before, after)
+    sites = tuple(sorted({h.site for h in removed}))
+    message = trailers.write(trailers.Record("release-hold", model, "", (("", sites),), subject=f"release {len(removed)} hold(s) on {model}"))
+    done = transact(git, file_change(repo_dir, [edit], lambda: message, verify=lambda: load_config(repo_dir)), dry_run)
+    if dry_run:
+        return replace(result, diff=unified_diff([edit]))
+    return replace(result, commit=done.commit, branch=git.branch())
