@@ -17,9 +17,8 @@ from pathlib import Path
 
 from gitops_mlops.change.effect import Expected, verify
 from gitops_mlops.change.intents import Publish, RollbackRequest
-from gitops_mlops.change.propose import ask_forge, propose
-from gitops_mlops.change.publish import journaled, publish
-from gitops_mlops.change.write import FileEdit, restore, write_all
+from gitops_mlops.change.transaction import file_change, guard, run_change, transact, unified_diff
+from gitops_mlops.change.write import FileEdit, write_all
 from gitops_mlops.config.holds import add_holds
 from gitops_mlops.config.load import CONFIG_FILE, Config, Hold, Model, load_config
 from gitops_mlops.config.scaffold import initial_digest
@@ -29,13 +28,12 @@ from gitops_mlops.core.errors import GitOpsError, InputError, PolicyError, Rende
 from gitops_mlops.core.imageref import parse_image
 from gitops_mlops.core.names import DIGEST_PREFIX_RE, VERSION_RE
 from gitops_mlops.core.present import some
-from gitops_mlops.gitstore import journal as recovery
 from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.pins import kustomization
 from gitops_mlops.pins.kustomization import Pin
 from gitops_mlops.promote.plan import PinChange, pin_to_edit
-from gitops_mlops.promote.promotion import Result, pull_request_text, refuse_dirty, unified_diff
+from gitops_mlops.promote.result import Result, pull_request_text
 from gitops_mlops.registry import client as registry
 from gitops_mlops.render import hydrate
 from gitops_mlops.render.cache import RenderCache
@@ -64,20 +62,13 @@ def rollback(repo_dir: Path, request: RollbackRequest, options: Publish = Publis
     config.model(request.model)  # an unknown model is bad input before git is touched
     targets = select(discover_sites(repo_dir, config), request.selectors)
     git = GitRepo(repo_dir)
-    git.refuse_in_progress()
-    git.check_identity()  # a dry run exits as the real run would: no identity to commit as is exit 2 for both
-    recovered = recovery.recover(git)
+    recovered = guard(git, [site.path for site in targets] + [CONFIG_FILE])
     tags: dict[str, str] = {}  # tag -> digest, asked of the registry once however often the change is applied
-    refuse_dirty(git, [site.path for site in targets] + [CONFIG_FILE])
-    if options.dry_run:  # the real run's steps up to the commit, registry and renders included; every file put back
-        if options.open_pr:
-            ask_forge(git, options, config)
-        return replace(journaled(git, lambda: _apply(repo_dir, git, request, targets, tags, dry_run=True), "rollback"), recovered=recovered)
 
-    def apply() -> Result:
-        return _apply(repo_dir, git, request, targets, tags)
+    def apply(dry_run: bool) -> Result:  # a dry run: the real run's steps up to the commit, registry and renders included
+        return _apply(repo_dir, git, request, targets, tags, dry_run=dry_run)
 
-    result = propose(git, options, config, lambda opts: journaled(git, lambda: publish(git, opts, config, apply), "rollback"), pull_request_text)
+    result = run_change(git, options, config, apply, "rollback", pull_request_text)
     return replace(result, recovered=recovered)
 
 
@@ -221,25 +212,23 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
         edits = {g.site.name: FileEdit(g.file, g.text, restore_pin(g.text, g.file, g.pin_name, g.goal.pin)) for g in goals}
         hold = _hold_edit(repo_dir, model, goals, request.reason)
         written: list[FileEdit] = []
-        parent, sha = git.head(), None
-        note = recovery.begin(git, [(f.file, f.before, f.after) for f in [*edits.values(), hold]])
-        try:
-            write_all(repo_dir, [*edits.values(), hold], written)
-            config = load_config(repo_dir)  # the edited config must still load
-            _verify(repo_dir, config, model, goals, edits, written, cache, now)
-            changes, files = _changes(goals, edits), [*edits.values(), hold]
-            if dry_run:
-                restore(repo_dir, written)
-                return _result(model, goals, unchanged, diff=unified_diff(files), changes=changes, notes=notes)
-            hydrated = hydrate.before_commit(repo_dir, git, config, parent, {g.site.name for g in goals}, cache)
-            sha = git.commit([f.file for f in files], commit_message(model, goals, request.message, request.reason) + (hydrated.trailer if hydrated else ""))
-            recovery.committed(git, note, sha)
-            also = hydrate.after(git, config, hydrated, sha)
-        except BaseException as exc:
-            committed = sha is not None and parent and git.head() == sha
-            recovery.undo(exc, *([lambda: git.reset_keep(parent)] if committed else []), lambda: restore(repo_dir, written))
-            raise
-    return _result(model, goals, unchanged, commit=sha, branch=git.branch(), changes=changes, also=also, notes=notes)
+        parent, seen = git.head(), {}  # the edited config, once the verify hook has loaded it; the hydrated branch
+
+        def check() -> None:
+            seen["config"] = load_config(repo_dir)  # the edited config must still load
+            _verify(repo_dir, seen["config"], model, goals, edits, written, cache, now)
+
+        def message() -> str:
+            made = seen["hydrated"] = hydrate.before_commit(repo_dir, git, seen["config"], parent, {g.site.name for g in goals}, cache)
+            return commit_message(model, goals, request.message, request.reason) + (made.trailer if made else "")
+
+        after = lambda sha: hydrate.after(git, seen["config"], seen["hydrated"], sha)  # noqa: E731
+        change = file_change(repo_dir, [*edits.values(), hold], message, written, verify=check, after=after)
+        done = transact(git, change, dry_run)
+    changes = _changes(goals, edits)  # as the verify hook left them: it may pin the old image itself
+    if dry_run:
+        return _result(model, goals, unchanged, diff=unified_diff([*edits.values(), hold]), changes=changes, notes=notes)
+    return _result(model, goals, unchanged, commit=done.commit, branch=git.branch(), changes=changes, also=done.also, notes=notes)
 
 
 def _verify(
