@@ -14,12 +14,11 @@ import fnmatch
 import os
 import re
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gitops_mlops.change.intents import Publish
-from gitops_mlops.change.publish import journaled, publish
+from gitops_mlops.change.transaction import Change, guard, refuse_dirty, run_change, transact
 from gitops_mlops.change.write import write_atomic
 from gitops_mlops.config import applications
 from gitops_mlops.config.holds import remove_holds
@@ -28,11 +27,9 @@ from gitops_mlops.config.sites import Site, discover_sites
 from gitops_mlops.core import repofiles
 from gitops_mlops.core.errors import InputError, PolicyError, RenderError
 from gitops_mlops.core.names import SITE_NAME_RE
-from gitops_mlops.gitstore import journal as recovery
 from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.pins.kustomization import find_kustomization_file
-from gitops_mlops.promote.promotion import refuse_dirty
 from gitops_mlops.render.inputs import References, check_references, readers, site_dir
 from gitops_mlops.render.state import render_state
 
@@ -94,9 +91,7 @@ def add_site(repo_dir: Path, name: str, like: str, options: Publish = Publish())
     if not SITE_NAME_RE.match(name):
         raise InputError(f"site name {name!r} is not usable (letters, digits, . _ - per path component)")
     git = GitRepo(repo_dir)
-    git.refuse_in_progress()
-    git.check_identity()
-    recovered = recovery.recover(git)  # first: a killed add-site's copy would look like the site
+    recovered = guard(git)  # first: a killed add-site's copy would look like the site
     config = load_config(repo_dir)
     sites = {s.name: s for s in discover_sites(repo_dir, config)}
     if name in sites:
@@ -109,33 +104,34 @@ def add_site(repo_dir: Path, name: str, like: str, options: Publish = Publish())
         raise InputError(f"{folder}: already exists")
     refuse_dirty(git, [folder])
 
-    def apply() -> SiteChange:
+    def apply(dry_run: bool) -> SiteChange:
         source, target = repo_dir / model.path, repo_dir / folder
         if not source.is_dir() or target.exists():  # the remote's tip may differ from the checkout
             raise InputError(f"--like {like}: {model.path} is not there" if not source.is_dir() else f"{folder}: already exists")
         copies = _copies(repo_dir, source, folder, model.path.rsplit("/", 1)[-1])
-        note = recovery.begin(git, [(f, before, after) for f, (before, after) in copies.items()])
-        parent, sha = git.head(), None
-        try:
+        added: list[Site] = []
+
+        def write() -> None:
             shutil.copytree(source, target, symlinks=True)
             for f, (before, after) in copies.items():
                 if before is not None:  # the site's own kustomization: its header names the new site
                     write_atomic(repo_dir / f, after.decode("utf-8"))
-            added = _rendered(repo_dir, name, folder)
-            files = list(copies)
-            if options.dry_run:
-                shutil.rmtree(target)
-                diff = _diff({f: (None, after) for f, (_, after) in copies.items()})
-                return SiteChange("add-site", name, added.stage, folder, tuple(files), like, covered(repo_dir, folder), diff=diff)
-            sha = git.commit(files, trailers.site_message("add-site", name, f"add site {name} like {like}"))
-            recovery.committed(git, note, sha)
-        except BaseException as exc:
-            committed = sha is not None and parent and git.head() == sha
-            recovery.undo(exc, *([lambda: git.reset_keep(parent)] if committed else []), lambda: shutil.rmtree(target, ignore_errors=True))
-            raise
-        return SiteChange("add-site", name, added.stage, folder, tuple(files), like, covered(repo_dir, folder), commit=sha, branch=git.branch())
 
-    return replace(_run(git, options, config, apply, "add-site"), recovered=recovered)
+        change = Change(
+            journal=[(f, before, after) for f, (before, after) in copies.items()],
+            write=write,
+            restore=lambda: _remove_tree(target),
+            paths=list(copies),
+            message=lambda: trailers.site_message("add-site", name, f"add site {name} like {like}"),
+            verify=lambda: added.append(_rendered(repo_dir, name, folder)),
+        )
+        done = transact(git, change, dry_run)
+        made = SiteChange("add-site", name, added[0].stage, folder, tuple(copies), like, covered(repo_dir, folder))
+        if dry_run:
+            return replace(made, diff=_diff({f: (None, after) for f, (_, after) in copies.items()}))
+        return replace(made, commit=done.commit, branch=git.branch())
+
+    return replace(run_change(git, options, config, apply, "add-site"), recovered=recovered)
 
 
 def _copies(repo_dir: Path, source: Path, folder: str, old_base: str) -> dict[str, tuple[bytes | None, bytes]]:
@@ -167,11 +163,10 @@ def _rendered(repo_dir: Path, name: str, folder: str) -> Site:
     return added
 
 
-def _run(git: GitRepo, options: Publish, config: Config, apply: Callable[[], SiteChange], command: str) -> SiteChange:
-    """A dry run applies on the checkout and never talks to the git remote; a real run publishes. Both keep a journal."""
-    if options.dry_run:
-        return journaled(git, apply, command)
-    return journaled(git, lambda: publish(git, options, config, apply), command)
+def _remove_tree(target: Path) -> None:
+    """Put back what an add-site copied: its folder goes (a copy that failed half-way too)."""
+    if target.exists():
+        shutil.rmtree(target)
 
 
 def _diff(files: dict[str, tuple[bytes | None, bytes | None]]) -> str:
@@ -193,9 +188,7 @@ def remove_site(repo_dir: Path, name: str, options: Publish = Publish(), force: 
     repo_dir = Path(repo_dir).resolve()
     options.check()
     git = GitRepo(repo_dir)
-    git.refuse_in_progress()
-    git.check_identity()
-    recovered = recovery.recover(git)  # first: a killed remove-site may have taken the folder
+    recovered = guard(git)  # first: a killed remove-site may have taken the folder
     config = load_config(repo_dir)
     all_sites = discover_sites(repo_dir, config)
     site = next((s for s in all_sites if s.name == name), None)
@@ -217,38 +210,47 @@ def remove_site(repo_dir: Path, name: str, options: Publish = Publish(), force: 
     _refuse_links(repo_dir, git, site.path)
     note = f"\n\nStage {site.stage} has no site left (--force)." if emptied else ""
 
-    def apply() -> SiteChange:
-        apps, kustomizations = applications.removal(repo_dir, site.path)  # read again: on a retry this is the remote's tip
-        files = [f for f in git.run("ls-files", "-z", "--", site.path, *apps).split("\0") if f]
-        before = (repo_dir / CONFIG_FILE).read_text(encoding="utf-8")
-        after, removed = before, 0
-        for model in config.models:
-            after, gone = remove_holds(after, model.name, {name})
-            removed += len(gone)
-        edits = {**kustomizations, **({CONFIG_FILE: after} if after != before else {})}
-        saved = {f: (repo_dir / f).read_bytes() for f in [*files, *edits]}
-        change = {f: (saved[f], None) for f in files} | {f: (saved[f], text.encode("utf-8")) for f, text in edits.items()}
-        journal = recovery.begin(git, [(f, old, new) for f, (old, new) in change.items()])
-        parent, sha = git.head(), None
-        try:
-            for f in files:
-                os.unlink(repo_dir / f)
-            for f, text in edits.items():
-                write_atomic(repo_dir / f, text)
-            load_config(repo_dir)  # the edited config must still load
-            if options.dry_run:
-                _put_back(repo_dir, saved)
-                return SiteChange("remove-site", name, site.stage, site.path, (*files, *edits), holds_removed=removed, diff=_diff(change))
-            sha = git.commit([*files, *edits], trailers.site_message("remove-site", name, f"remove site {name}", note))
-            recovery.committed(git, journal, sha)
-        except BaseException as exc:
-            committed = sha is not None and parent and git.head() == sha
-            recovery.undo(exc, *([lambda: git.reset_keep(parent)] if committed else []), lambda: _put_back(repo_dir, saved))
-            raise
+    def apply(dry_run: bool) -> SiteChange:
+        change, removed = _removal(repo_dir, git, config, site, note)
+        done = transact(git, change, dry_run)
+        made = SiteChange("remove-site", name, site.stage, site.path, tuple(change.paths), holds_removed=removed)
+        if dry_run:
+            return replace(made, diff=_diff({f: (before, after) for f, before, after in change.journal}))
         shutil.rmtree(repo_dir / site.path, ignore_errors=True)  # what git does not track there (none after a clean check)
-        return SiteChange("remove-site", name, site.stage, site.path, (*files, *edits), holds_removed=removed, commit=sha, branch=git.branch())
+        return replace(made, commit=done.commit, branch=git.branch())
 
-    return replace(_run(git, options, config, apply, "remove-site"), recovered=recovered)
+    return replace(run_change(git, options, config, apply, "remove-site"), recovered=recovered)
+
+
+def _removal(repo_dir: Path, git: GitRepo, config: Config, site: Site, note: str) -> tuple[Change, int]:
+    """The change that removes ``site``: its tracked files and the Applications that sync it go, the
+    kustomizations that list them are edited, its holds leave the config. Read on the checkout as it is
+    now: on a retry, the remote's tip. Returns the change and how many holds it removes."""
+    apps, kustomizations = applications.removal(repo_dir, site.path)
+    files = [f for f in git.run("ls-files", "-z", "--", site.path, *apps).split("\0") if f]
+    before = (repo_dir / CONFIG_FILE).read_text(encoding="utf-8")
+    after, removed = before, 0
+    for model in config.models:
+        after, gone = remove_holds(after, model.name, {site.name})
+        removed += len(gone)
+    edits = {**kustomizations, **({CONFIG_FILE: after} if after != before else {})}
+    saved = {f: (repo_dir / f).read_bytes() for f in [*files, *edits]}
+
+    def write() -> None:
+        for f in files:
+            os.unlink(repo_dir / f)
+        for f, text in edits.items():
+            write_atomic(repo_dir / f, text)
+
+    change = Change(
+        journal=[(f, saved[f], None) for f in files] + [(f, saved[f], text.encode("utf-8")) for f, text in edits.items()],
+        write=write,
+        restore=lambda: _put_back(repo_dir, saved),
+        paths=[*files, *edits],
+        message=lambda: trailers.site_message("remove-site", site.name, f"remove site {site.name}", note),
+        verify=lambda: load_config(repo_dir),  # the edited config must still load
+    )
+    return change, removed
 
 
 def _refuse_links(repo_dir: Path, git: GitRepo, folder: str) -> None:
