@@ -12,10 +12,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gitops_mlops.change.intents import Publish
-from gitops_mlops.change.publish import journaled, publish
+from gitops_mlops.change.transaction import guard, run_change
 from gitops_mlops.config.load import load_config
 from gitops_mlops.core.errors import GitError
-from gitops_mlops.gitstore import journal as recovery
 from gitops_mlops.gitstore.localcommits import own_local_commits
 from gitops_mlops.gitstore.repo import GitRepo
 
@@ -40,9 +39,7 @@ def push_local(repo_dir: Path, options: Publish = Publish()) -> Pushed:
     config = load_config(repo_dir)
     options.check_for(config.hydrate.branch if config.hydrate else None)
     git = GitRepo(repo_dir)
-    git.refuse_in_progress()
-    git.check_identity()  # replaying a commit writes a new one
-    recovery.recover(git)
+    guard(git)  # replaying a commit writes a new one
     remote, target = options.remote or config.remote, options.target_branch or config.target_branch
     if options.dry_run:
         return _dry_run(git, remote, target)
@@ -53,11 +50,11 @@ def push_local(repo_dir: Path, options: Publish = Publish()) -> Pushed:
             git.push(remote, head, target)
         return Pushed(commits=commits, commit=head, pushed=head is not None, branch=target, attempts=1)
 
-    def apply() -> Pushed:  # runs after the tool's own local commits were replayed on the remote's tip
+    def apply(dry_run: bool) -> Pushed:  # runs after the tool's own local commits were replayed on the remote's tip
         new = tuple(git.run("rev-list", "--reverse", f"refs/remotes/{remote}/{target}..HEAD").split())
         return Pushed(commits=new, commit=new[-1] if new else None)
 
-    return journaled(git, lambda: publish(git, options, config, apply), "push")
+    return run_change(git, options, config, apply, "push")
 
 
 def _dry_run(git: GitRepo, remote: str, target: str) -> Pushed:
