@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gitops_mlops.change.intents import PromoteRequest, Publish
-from gitops_mlops.change.transaction import guard, refuse_dirty, run_change, unified_diff  # noqa: F401 (read by rollback, release-hold and site commands until they move)
+from gitops_mlops.change.transaction import guard, run_change
 from gitops_mlops.config.load import Config
 from gitops_mlops.core import settings
 from gitops_mlops.core.errors import RegistryUnreachable
