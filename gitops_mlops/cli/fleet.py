@@ -7,20 +7,18 @@ from typing import Annotated
 
 import typer
 
+from gitops_mlops.change.intents import Publish
 from gitops_mlops.cli.kit import (
     AuthorOpt,
-    BranchOpt,
     Output,
     OutputOpt,
-    PushOpt,
-    RemoteOpt,
     RepoOpt,
-    TargetOpt,
     app,
     complete_site,
     emit,
     err,
     example,
+    publish_options,
     use_author,
 )
 from gitops_mlops.core.errors import InputError
@@ -30,24 +28,21 @@ from gitops_mlops.core.present import count
 @app.command(
     epilog=example("gitops-mlops push", "gitops-mlops push --remote upstream --target-branch main", "gitops-mlops push --dry-run"),
 )
+@publish_options(
+    "remote", "target_branch", "dry_run", dry_run="Say what would be pushed, judged on the remote's branch as last fetched; fetch and push nothing."
+)
 def push(
     repo: RepoOpt = Path("."),
-    remote: RemoteOpt = None,
-    target_branch: TargetOpt = None,
-    dry_run: Annotated[
-        bool,
-        typer.Option("--dry-run", help="Say what would be pushed, judged on the remote's branch as last fetched; fetch and push nothing."),
-    ] = False,
+    publish: Publish = Publish(),
     author: AuthorOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Publish the promotions, rollbacks and site changes committed locally: replayed on the remote's tip, pushed, never forced."""
-    from gitops_mlops.change.intents import Publish
     from gitops_mlops.fleet.push import push_local
 
     use_author(author)
-    result = push_local(repo, Publish(remote=remote, target_branch=target_branch, dry_run=dry_run))
-    if dry_run:
+    result = push_local(repo, publish)
+    if publish.dry_run:
         if not emit(output, {**result.as_json(), "dryRun": True, "diff": result.diff}):
             typer.echo(result.diff, nl=False)
         err(f"dry run: would push {count(len(result.commits), 'commit')} to {result.branch} (as last fetched); nothing written, fetched or pushed")
@@ -74,9 +69,7 @@ def check(repo: RepoOpt = Path("."), output: OutputOpt = Output.table) -> None:
     err("no problems found")
 
 
-DryRunOpt = Annotated[
-    bool, typer.Option("--dry-run", help="Take the real run's steps up to the commit, print the diff; then put every file back and commit nothing.")
-]
+_SITE_DRY_RUN = "Take the real run's steps up to the commit, print the diff; then put every file back and commit nothing."
 
 
 def _report(result, output: Output, dry_run: bool) -> None:
@@ -102,43 +95,34 @@ def _report(result, output: Output, dry_run: bool) -> None:
     "add-site",
     epilog=example("gitops-mlops add-site edge/paris-01 --like edge/berlin-01 --dry-run", "gitops-mlops add-site edge/paris-01 --like edge/berlin-01 --push"),
 )
+@publish_options("push", "remote", "target_branch", "branch", "dry_run", dry_run=_SITE_DRY_RUN)
 def add_site(
     name: Annotated[str, typer.Argument(metavar="SITE", help="The new site's name (its folder is the like site's sibling).")],
     like: Annotated[str, typer.Option("--like", metavar="SITE", autocompletion=complete_site, help="The site to copy: its overlay and its current pins.")],
     repo: RepoOpt = Path("."),
-    push: PushOpt = False,
-    remote: RemoteOpt = None,
-    target_branch: TargetOpt = None,
-    branch: BranchOpt = None,
-    dry_run: DryRunOpt = False,
+    publish: Publish = Publish(),
     author: AuthorOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Add a site: a copy of another site's overlay, rendered before it is committed."""
-    from gitops_mlops.change.intents import Publish
     from gitops_mlops.fleet.siteadmin import add_site as run
 
     use_author(author)
-    _report(run(repo, name, like, Publish(push=push, remote=remote, target_branch=target_branch, branch=branch, dry_run=dry_run)), output, dry_run)
+    _report(run(repo, name, like, publish), output, publish.dry_run)
 
 
 @app.command("remove-site", epilog=example("gitops-mlops remove-site edge/paris-01 --push", "gitops-mlops remove-site edge/singapore-01 --dry-run"))
+@publish_options("push", "remote", "target_branch", "branch", "dry_run", dry_run=_SITE_DRY_RUN)
 def remove_site(
     name: Annotated[str, typer.Argument(metavar="SITE", autocompletion=complete_site, help="The site to remove.")],
     repo: RepoOpt = Path("."),
-    push: PushOpt = False,
-    remote: RemoteOpt = None,
-    target_branch: TargetOpt = None,
-    branch: BranchOpt = None,
+    publish: Publish = Publish(),
     author: AuthorOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Remove the last site of a stage too (the commit message records it).")] = False,
-    dry_run: DryRunOpt = False,
     output: OutputOpt = Output.table,
 ) -> None:
     """Remove a site's overlay, its holds and the Argo CD Application that syncs it, in one commit (refused while another site builds on it, or when it is its stage's last)."""
-    from gitops_mlops.change.intents import Publish
     from gitops_mlops.fleet.siteadmin import remove_site as run
 
     use_author(author)
-    publish = Publish(push=push, remote=remote, target_branch=target_branch, branch=branch, dry_run=dry_run)
-    _report(run(repo, name, publish, force=force), output, dry_run)
+    _report(run(repo, name, publish, force=force), output, publish.dry_run)

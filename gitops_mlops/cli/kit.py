@@ -6,15 +6,19 @@ or with ``NO_COLOR`` set, help and errors are plain text: no colour, no boxes.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import re
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from gitops_mlops.change.intents import Publish
 from gitops_mlops.core.present import dump
 
 
@@ -108,6 +112,55 @@ AuthorOpt = Annotated[
 ]
 NoVerifyOpt = Annotated[bool, typer.Option("--no-verify", help="Do not check the digest exists in its registry (an offline lab); said on stderr.")]
 MessageOpt = Annotated[str, typer.Option("--message", "-m", metavar="TEXT", help="Extra text for the commit message body.")]
+
+
+def _dry_run_opt(help: str):
+    return Annotated[bool, typer.Option("--dry-run", help=help)]
+
+
+# Where a write command's commit goes, declared once: name -> (the parameter's type with its option, default).
+_PUBLISH_OPTIONS = {
+    "push": (PushOpt, False),
+    "remote": (RemoteOpt, None),
+    "target_branch": (TargetOpt, None),
+    "branch": (BranchOpt, None),
+    "open_pr": (OpenPrOpt, False),
+    "label": (LabelOpt, []),
+}
+
+
+def publish_options(*names: str, dry_run: str) -> Callable[[Callable], Callable]:
+    """Give a write command the publish options ``names`` (of push, remote, target_branch, branch,
+    open_pr, label) and ``--dry-run`` (with the command's own ``dry_run`` help), in the place of its
+    ``publish`` parameter and in that order; the command receives them as one ``Publish``."""
+    unknown = sorted(set(names) - set(_PUBLISH_OPTIONS) - {"dry_run"})
+    if unknown:
+        raise ValueError(f"not a publish option: {unknown[0]}")
+    order = names if "dry_run" in names else ("dry_run", *names)
+    options = {name: (_dry_run_opt(dry_run), False) if name == "dry_run" else _PUBLISH_OPTIONS[name] for name in order}
+
+    def wrap(command: Callable) -> Callable:
+        signature = inspect.signature(command, eval_str=True)
+        params: list[inspect.Parameter] = []
+        for param in signature.parameters.values():
+            if param.name != "publish":
+                params.append(param)
+                continue
+            params += [
+                inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=kind) for name, (kind, default) in options.items()
+            ]
+
+        @functools.wraps(command)
+        def run(*args, **kwargs):
+            given = {name: kwargs.pop(name, default) for name, (_, default) in options.items()}
+            labels = tuple(given.pop("label", ()))
+            return command(*args, publish=Publish(**given, labels=labels), **kwargs)
+
+        run.__signature__ = signature.replace(parameters=params)
+        run.__annotations__ = {p.name: p.annotation for p in params}
+        return run
+
+    return wrap
 
 
 _AUTHOR_RE = re.compile(r"^\s*([^<>]*[^<>\s])\s*<([^<>\s]+@[^<>\s]+)>\s*$")

@@ -7,27 +7,23 @@ from typing import Annotated
 
 import typer
 
+from gitops_mlops.change.intents import Publish
 from gitops_mlops.cli.kit import (
     AuthorOpt,
-    BranchOpt,
     InsecureOpt,
-    LabelOpt,
     MessageOpt,
     ModelArg,
     NoVerifyOpt,
-    OpenPrOpt,
     Output,
     OutputOpt,
-    PushOpt,
-    RemoteOpt,
     RepoOpt,
     SitesOpt,
-    TargetOpt,
     app,
     complete_site,
     emit,
     err,
     example,
+    publish_options,
     say_unverified,
     table,
     use_author,
@@ -102,6 +98,15 @@ def init(
         "gitops-mlops promote fraud-detector quay.io/acme/fraud-detector:1.4.0 --to edge --branch promote/fd-1.4.0 --push",
     )
 )
+@publish_options(
+    "push",
+    "remote",
+    "target_branch",
+    "branch",
+    "open_pr",
+    "label",
+    dry_run="Check, edit, render and verify as the real run, print the diff; then put every file back and commit nothing.",
+)
 def promote(
     model: ModelArg,
     image: Annotated[str, typer.Argument(metavar="IMAGE", help="registry[:port]/path:tag (resolved in the registry) or registry/path[:tag]@sha256:DIGEST.")],
@@ -110,15 +115,7 @@ def promote(
     ],
     version: Annotated[str | None, typer.Option("--version", metavar="VERSION", help="Semantic version (default: the image tag).")] = None,
     repo: RepoOpt = Path("."),
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Check, edit, render and verify as the real run, print the diff; then put every file back and commit nothing.")
-    ] = False,
-    push: PushOpt = False,
-    remote: RemoteOpt = None,
-    target_branch: TargetOpt = None,
-    branch: BranchOpt = None,
-    open_pr: OpenPrOpt = False,
-    label: LabelOpt = [],
+    publish: Publish = Publish(),
     message: MessageOpt = "",
     allow_downgrade: Annotated[bool, typer.Option("--allow-downgrade", help="Allow a lower semantic version.")] = False,
     force_order: Annotated[bool, typer.Option("--force-order", help="Skip the stage-order gate (recorded as Forced: true).")] = False,
@@ -138,7 +135,7 @@ def promote(
     registry (credentials and CA from 'registries:' in the config), unless --no-verify.
     """
     use_author(author)
-    from gitops_mlops.change.intents import PromoteRequest, Publish
+    from gitops_mlops.change.intents import PromoteRequest
     from gitops_mlops.promote.promotion import promote as run
 
     request = PromoteRequest(
@@ -154,27 +151,27 @@ def promote(
         verify=not no_verify,
         scan_report=str(scan_report) if scan_report else None,
     )
-    publish = Publish(push=push, remote=remote, target_branch=target_branch, branch=branch, dry_run=dry_run, open_pr=open_pr, labels=tuple(label))
     result = run(repo, request, publish)
     if "@" in image and result.changed:  # a tag alone is always resolved in the registry
         say_unverified(no_verify)
-    report_promotion(result, output, dry_run)
+    report_promotion(result, output, publish.dry_run)
 
 
 @app.command(epilog=example("gitops-mlops update --dry-run", "gitops-mlops update --model fraud-detector --site edge --push"))
+@publish_options(
+    "push",
+    "remote",
+    "target_branch",
+    "branch",
+    "open_pr",
+    "label",
+    dry_run="Take the real run's steps up to the commit, print the diff; then put every file back and commit nothing.",
+)
 def update(
     model: Annotated[list[str], typer.Option("--model", metavar="MODEL", help="Only these models (repeatable; default all).")] = [],
     site: SitesOpt = [],
     repo: RepoOpt = Path("."),
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Take the real run's steps up to the commit, print the diff; then put every file back and commit nothing.")
-    ] = False,
-    push: PushOpt = False,
-    remote: RemoteOpt = None,
-    target_branch: TargetOpt = None,
-    branch: BranchOpt = None,
-    open_pr: OpenPrOpt = False,
-    label: LabelOpt = [],
+    publish: Publish = Publish(),
     insecure_registry: InsecureOpt = [],
     author: AuthorOpt = None,
     output: OutputOpt = Output.table,
@@ -184,19 +181,8 @@ def update(
     from gitops_mlops.promote.update import Options
     from gitops_mlops.promote.update import update as run
 
-    options = Options(
-        models=tuple(model),
-        selectors=tuple(site),
-        push=push,
-        dry_run=dry_run,
-        remote=remote,
-        target_branch=target_branch,
-        insecure_registries=tuple(insecure_registry),
-        branch=branch,
-        open_pr=open_pr,
-        labels=tuple(label),
-    )
-    report = run(repo, options)
+    dry_run = publish.dry_run
+    report = run(repo, Options(models=tuple(model), selectors=tuple(site), insecure_registries=tuple(insecure_registry), publish=publish))
     if not emit(output, {**report.as_json(), "dryRun": dry_run}):
         rows = []
         for u in report.updates:
@@ -214,6 +200,7 @@ def update(
 
 
 @app.command(epilog=example("gitops-mlops rollback fraud-detector --site edge/austin-01", "gitops-mlops rollback fraud-detector --site edge --to 1.3.0 --push"))
+@publish_options("push", "remote", "target_branch", "branch", "open_pr", "label", dry_run="Render and verify as the real run, print the diff; change nothing.")
 def rollback(
     model: ModelArg,
     site: Annotated[
@@ -224,13 +211,7 @@ def rollback(
         typer.Option("--to", metavar="VERSION|DIGEST", help="A version or sha256 digest (12+ hex) the site ran before (default: undo the latest change)."),
     ] = None,
     repo: RepoOpt = Path("."),
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Render and verify as the real run, print the diff; change nothing.")] = False,
-    push: PushOpt = False,
-    remote: RemoteOpt = None,
-    target_branch: TargetOpt = None,
-    branch: BranchOpt = None,
-    open_pr: OpenPrOpt = False,
-    label: LabelOpt = [],
+    publish: Publish = Publish(),
     message: MessageOpt = "",
     insecure_registry: InsecureOpt = [],
     no_verify: NoVerifyOpt = False,
@@ -239,15 +220,14 @@ def rollback(
 ) -> None:
     """Pin what the sites rendered before, and hold the rolled-back digest against re-promotion."""
     use_author(author)
-    from gitops_mlops.change.intents import Publish, RollbackRequest
+    from gitops_mlops.change.intents import RollbackRequest
     from gitops_mlops.promote.rollback import rollback as run
 
     request = RollbackRequest(model=model, selectors=tuple(site), to=to, message=message, verify=not no_verify, insecure_registries=tuple(insecure_registry))
-    publish = Publish(push=push, remote=remote, target_branch=target_branch, branch=branch, dry_run=dry_run, open_pr=open_pr, labels=tuple(label))
     result = run(repo, request, publish)
     if result.changed:
         say_unverified(no_verify)
-    report_promotion(result, output, dry_run, tuple(site))
+    report_promotion(result, output, publish.dry_run, tuple(site))
 
 
 @app.command(
@@ -257,27 +237,26 @@ def rollback(
         "gitops-mlops release-hold fraud-detector --site edge --dry-run",
     ),
 )
+@publish_options(
+    "push", "remote", "target_branch", dry_run="Take the real run's steps up to the commit, print the diff; then put the file back and commit nothing."
+)
 def release_hold(
     model: ModelArg,
     site: Annotated[list[str], typer.Option("--site", metavar="SITE", autocompletion=complete_site, help="Site selector, repeatable.")],
     digest: Annotated[str | None, typer.Option("--digest", metavar="DIGEST", help="Only the hold of this digest (12+ hex characters are enough).")] = None,
     repo: RepoOpt = Path("."),
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Take the real run's steps up to the commit, print the diff; then put the file back and commit nothing.")
-    ] = False,
-    push: PushOpt = False,
-    remote: RemoteOpt = None,
-    target_branch: TargetOpt = None,
+    publish: Publish = Publish(),
     author: AuthorOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Clear rollback holds so the held digest may be promoted again."""
     use_author(author)
-    from gitops_mlops.change.intents import Publish, ReleaseHoldRequest
+    from gitops_mlops.change.intents import ReleaseHoldRequest
     from gitops_mlops.promote.release_hold import release_hold as run
 
     request = ReleaseHoldRequest(model=model, selectors=tuple(site), digest=digest)
-    result = run(repo, request, Publish(push=push, remote=remote, target_branch=target_branch, dry_run=dry_run))
+    result = run(repo, request, publish)
+    dry_run = publish.dry_run
     if result.recovered:
         err(f"note: {result.recovered}")
     data = {"model": result.model, **_released(repo, result), "commit": result.commit, "pushed": result.pushed}

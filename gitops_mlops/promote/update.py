@@ -85,32 +85,15 @@ class UpdateReport:
 class Options:
     models: tuple[str, ...] = ()
     selectors: tuple[str, ...] = ()
-    push: bool = False
-    dry_run: bool = False
-    remote: str | None = None
-    target_branch: str | None = None
     insecure_registries: tuple[str, ...] = ()
-    branch: str | None = None  # commit on this branch for a pull request
-    open_pr: bool = False
-    labels: tuple[str, ...] = ()
-
-    def publish(self) -> Publish:
-        return Publish(
-            push=self.push,
-            remote=self.remote,
-            target_branch=self.target_branch,
-            branch=self.branch,
-            dry_run=self.dry_run,
-            open_pr=self.open_pr,
-            labels=self.labels,
-        ).check()
+    publish: Publish = Publish()  # where the commits go, apart from what is promoted
 
 
 def update(repo_dir: Path, options: Options = Options(), client: registry.RegistryClient | None = None) -> UpdateReport:
     repo_dir = Path(repo_dir).resolve()
-    options.publish()  # bad publish options fail before the registry is asked
+    options.publish.check()  # bad publish options fail before the registry is asked
     config = load_config(repo_dir)
-    options.publish().check_for(config.hydrate.branch if config.hydrate else None)
+    options.publish.check_for(config.hydrate.branch if config.hydrate else None)
     GitRepo(repo_dir).refuse_in_progress()
     models = [config.model(m) for m in options.models] if options.models else list(config.models)
     all_sites = discover_sites(repo_dir, config)
@@ -229,14 +212,14 @@ def _apply(repo_dir: Path, planned: list[StageUpdate], options: Options) -> list
         )
         for item in todo
     ]
-    results = promote_together(repo_dir, requests, options.publish())  # a dry run takes the same steps, up to the commit
+    results = promote_together(repo_dir, requests, options.publish)  # a dry run takes the same steps, up to the commit
     done = {id(item): result for item, result in zip(todo, results, strict=True)}
     out = []
     for item in planned:
         result = done.get(id(item))
         if result is None:
             out.append(item)
-        elif options.dry_run:
+        elif options.publish.dry_run:
             out.append(replace(item, sites=result.changed, diff=result.diff))
         else:
             out.append(
