@@ -49,7 +49,8 @@ class ReleaseHoldRequest:
 
 @dataclass(frozen=True)
 class Publish:
-    """Where a commit goes: the checkout (default), the remote's branch (push), or a new branch."""
+    """Where a commit goes: the checkout (default), the remote's branch (push), or a new branch.
+    Checked once, where it is made: bad options are bad input before anything else is read."""
 
     push: bool = False
     remote: str | None = None
@@ -58,6 +59,9 @@ class Publish:
     dry_run: bool = False
     open_pr: bool = False  # push the branch and open (or update) its pull request on the forge
     labels: tuple[str, ...] = ()  # the pull request's labels, besides the config's forge.labels
+
+    def __post_init__(self) -> None:
+        self.check()
 
     def check(self) -> Publish:
         if self.open_pr and not self.branch:

@@ -35,7 +35,6 @@ class Pushed:
 def push_local(repo_dir: Path, options: Publish = Publish()) -> Pushed:
     repo_dir = Path(repo_dir).resolve()
     options = replace(options, push=True, branch=None)
-    options.check()
     config = load_config(repo_dir)
     options.check_for(config.hydrate.branch if config.hydrate else None)
     git = GitRepo(repo_dir)

@@ -87,7 +87,6 @@ def add_site(repo_dir: Path, name: str, like: str, options: Publish = Publish())
     """Add the site ``name`` as a copy of ``like``'s folder, rendered before it is committed. A dry run takes
     the same steps up to the commit, then removes the copy: it exits as the real run would."""
     repo_dir = Path(repo_dir).resolve()
-    options.check()
     if not SITE_NAME_RE.match(name):
         raise InputError(f"site name {name!r} is not usable (letters, digits, . _ - per path component)")
     git = GitRepo(repo_dir)
@@ -186,7 +185,6 @@ def remove_site(repo_dir: Path, name: str, options: Publish = Publish(), force: 
     """Remove a site's folder, its holds and the Argo CD Application that syncs it, in one commit;
     refused while another site builds on it, and (unless ``force``) when it is its stage's last."""
     repo_dir = Path(repo_dir).resolve()
-    options.check()
     git = GitRepo(repo_dir)
     recovered = guard(git)  # first: a killed remove-site may have taken the folder
     config = load_config(repo_dir)

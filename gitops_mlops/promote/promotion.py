@@ -32,7 +32,6 @@ __all__ = ["Result", "apply_promotion", "change_json", "promote", "promote_toget
 def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish()) -> Result:
     """Run one promotion end to end."""
     repo_dir = Path(repo_dir).resolve()
-    options.check()
     intent = resolve_intent(repo_dir, request)  # bad input fails here, before the registry or any fetch
     if not request.registry_checked:
         request = settle_image(intent.config, intent.image, request)  # once: retries reuse the digest

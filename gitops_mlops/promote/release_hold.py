@@ -31,7 +31,6 @@ def full_digest(given: str, known: set[str]) -> str:
 def release_hold(repo_dir: Path, request: ReleaseHoldRequest, options: Publish = Publish()) -> Result:
     """Remove holds of the model at the selected sites (only those of ``request.digest`` when given)."""
     repo_dir = Path(repo_dir).resolve()
-    options.check()
     config = load_config(repo_dir)
     model = config.model(request.model)
     chosen = select(discover_sites(repo_dir, config), request.selectors)  # bad selectors fail before anything

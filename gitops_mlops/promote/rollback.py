@@ -55,7 +55,6 @@ class Target:
 
 def rollback(repo_dir: Path, request: RollbackRequest, options: Publish = Publish()) -> Result:
     repo_dir = Path(repo_dir).resolve()
-    options.check()
     if request.to is not None and not (DIGEST_PREFIX_RE.match(request.to) or VERSION_RE.match(request.to)):
         raise InputError(f"--to {request.to!r}: not a version or a sha256 digest (sha256: and 12 to 64 hex characters)")
     config = load_config(repo_dir)

@@ -30,7 +30,6 @@ def promote_together(repo_dir: Path, requests: list[PromoteRequest], options: Pu
     of the one before, then puts every file back: it exits as the real run would.
     """
     repo_dir = Path(repo_dir).resolve()
-    options.check()
     intents = [resolve_intent(repo_dir, r) for r in requests]
     git = GitRepo(repo_dir)
     guard(git, sorted({site.path for i in intents for site in i.targets}) + ["gitops-mlops.yaml"])

@@ -91,7 +91,6 @@ class Options:
 
 def update(repo_dir: Path, options: Options = Options(), client: registry.RegistryClient | None = None) -> UpdateReport:
     repo_dir = Path(repo_dir).resolve()
-    options.publish.check()  # bad publish options fail before the registry is asked
     config = load_config(repo_dir)
     options.publish.check_for(config.hydrate.branch if config.hydrate else None)
     GitRepo(repo_dir).refuse_in_progress()
