@@ -1,10 +1,13 @@
-"""Promotion: plan -> write -> render and verify -> commit -> publish (retrying from intent).
+"""The promote command: settle the image in the registry, then plan -> write -> render and verify
+-> commit -> publish (retrying from intent), as one change transaction.
 
 A promotion is one model, one digest, a set of sites, one commit. The steps live in
-their own modules: ``plan`` (intent -> pin edits, judged on renders), ``edit``
-(atomic writes, restore), ``effect`` (render and verify the effect at every target and
-nothing past it), ``trailers`` (the commit message) and ``publish`` (push with retries,
-new branch). Nothing to change is a normal result ("already up to date").
+their own modules: ``plan`` (intent -> pin edits, judged on renders), ``apply`` (one
+promotion's change: its files, verify hook, message, hydration), ``change.effect`` (render
+and verify the effect at every target and nothing past it), ``change.transaction`` (guard,
+journal, write, commit, restore on failure, dry run, publish or propose) and ``result``
+(what it returns, the pull request's text). Nothing to change is a normal result
+("already up to date").
 """
 
 from __future__ import annotations
