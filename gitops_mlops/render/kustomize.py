@@ -125,6 +125,10 @@ class Kustomize:
         found = re.search(r"v?\d+\.\d+\.\d+", " ".join(lines))
         return f"kustomize {found.group()}" if found else self.identity()
 
+    def describe(self) -> str:
+        """This kustomize for ``--version``: its version, its command and the binary the command finds."""
+        return f"{self.version()} ({' '.join(self.command)}, {shutil.which(self.command[0])})"
+
     def build(self, directory: Path, cwd: Path | None = None, timeout: float | None = None, network: bool = False) -> str:
         """Render one kustomization directory; RenderError with kustomize's own first error line."""
         timeout = settings.kustomize_timeout() if timeout is None else timeout
