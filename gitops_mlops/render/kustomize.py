@@ -37,7 +37,7 @@ from gitops_mlops.core import progress, repofiles, scratch, settings
 from gitops_mlops.core.errors import GitOpsError, RenderError
 from gitops_mlops.pins import kustomization
 from gitops_mlops.render import flatbases
-from gitops_mlops.render.inputs import References, check_all, closure, resource_estimate, site_dir, site_keys
+from gitops_mlops.render.inputs import References, buildable_sites, closure, resource_estimate, site_dir, site_keys
 
 INSTALL_HINT = (
     "install kustomize (https://kubectl.docs.kubernetes.io/installation/kustomize/), the OpenShift CLI 'oc', or kubectl, or set GITOPS_MLOPS_KUSTOMIZE"
@@ -196,7 +196,7 @@ def render_sites(
     timeout = settings.kustomize_timeout() if timeout is None else timeout
     repo = repo.resolve()
     refs = References() if refs is None else refs
-    buildable, errors = check_all(repo, sites, allowed_remote, refs)
+    buildable, errors = buildable_sites(repo, sites, allowed_remote, refs)
     results: dict[str, Rendered] = {name: Rendered(name, error=error) for name, error in errors.items()}
     if not buildable:
         return {site.name: results[site.name] for site in sites}

@@ -28,7 +28,7 @@ from gitops_mlops.core.imageref import canonical, same_repository
 from gitops_mlops.pins.kustomization import read_text
 from gitops_mlops.pins.sentinels import PinInvariant, pin_invariant_shared
 from gitops_mlops.render.cache import Entry, RenderCache
-from gitops_mlops.render.inputs import References, check_all, site_keys
+from gitops_mlops.render.inputs import References, buildable_sites, site_keys
 from gitops_mlops.render.kustomize import Kustomize, Rendered, mirrorable, render_sites, split_documents
 
 try:
@@ -312,7 +312,7 @@ def render_state(
         if not refs.parsed:
             refs.parsed.update(cache.references())
         allowed = config.policy.remote_resources
-        checked, errors = check_all(repo, sites, allowed, refs)
+        checked, errors = buildable_sites(repo, sites, allowed, refs)
         out: dict[str, SiteRender] = {name: SiteRender(name, error=error) for name, error in errors.items()}
         cache.store_references(refs.learned)
         refs.learned.clear()
