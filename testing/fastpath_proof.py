@@ -97,10 +97,10 @@ def _invariant_forms(repo: Path, sites) -> dict[str, object]:
 
 
 def _refs_for(repo: Path, site: Site):
-    from gitops_mlops.render.inputs import References, check_all
+    from gitops_mlops.render.inputs import References, buildable_sites
 
     refs = References()
-    check_all(repo, [site], (), refs)
+    buildable_sites(repo, [site], (), refs)
     return refs
 
 

@@ -1,4 +1,4 @@
-"""Set-ups of the hostile catalogue (tests/test_hostile.py) that leave git itself in a state: an
+"""Set-ups of the hostile catalogue (tests/hostile/) that leave git itself in a state: an
 operation in progress, a branch that names a ref, a config naming a remote or branch badly.
 
 Each set-up runs real git in the clone; what it leaves (a rebase stopped half-way, a

@@ -58,7 +58,7 @@ def push(
 @app.command(epilog=example("gitops-mlops check", "gitops-mlops check -o json"))
 def check(repo: RepoOpt = Path("."), output: OutputOpt = Output.table) -> None:
     """Find what would stop a promotion, offline: config, stages, registries, git identity and remote, kustomize."""
-    from gitops_mlops.fleet.check import problems
+    from gitops_mlops.fleet.preflight import problems
 
     found = problems(repo)
     if not emit(output, [p.as_json() for p in found]):

@@ -31,21 +31,15 @@ def _version(value: bool) -> None:
     if not value:
         return
     import platform
-    import shutil
-    import subprocess
 
+    from gitops_mlops.gitstore.repo import git_version
     from gitops_mlops.render.kustomize import Kustomize
 
     typer.echo(f"gitops-mlops {__version__}")
     typer.echo(f"python {platform.python_version()} ({sys.executable})")
+    typer.echo(git_version())
     try:
-        git = subprocess.run(["git", "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
-    except OSError:
-        git = "git: not found"
-    typer.echo(git)
-    try:
-        kustomize = Kustomize.find()
-        typer.echo(f"{kustomize.version()} ({' '.join(kustomize.command)}, {shutil.which(kustomize.command[0])})")
+        typer.echo(Kustomize.find().describe())
     except GitOpsError as exc:
         typer.echo(f"kustomize: {exc}")
     raise typer.Exit()

@@ -6,18 +6,20 @@ a typo in a policy must not silently turn the policy off.
 
 from __future__ import annotations
 
-import datetime
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_mlops.config import siteglob
 from gitops_mlops.config.checks import Check, Retrain, read_checks, read_retrain
+from gitops_mlops.config.policy import Policy, read_policy
 from gitops_mlops.config.reader import Reader
+from gitops_mlops.config.registries import RegistrySpec, read_registries
+from gitops_mlops.config.rendering import HydrateSpec, SchemaSpec, ServingSpec, read_hydrate, read_schemas, read_serving
+from gitops_mlops.config.services import ArgoCD, ForgeSpec, read_argocd, read_forge
 from gitops_mlops.core import repofiles
 from gitops_mlops.core.errors import InputError
-from gitops_mlops.core.imageref import check_registry, parse_repository, same_repository
+from gitops_mlops.core.imageref import parse_repository, same_repository
 from gitops_mlops.core.names import DIGEST_RE, HOST_RE, NAME_RE, SITE_NAME_RE, check_branch, check_remote, did_you_mean
 from gitops_mlops.core.semrange import parse_range
 from gitops_mlops.pins.modelcar import modelcar_pin_name
@@ -56,17 +58,6 @@ class Stage:
 
 
 @dataclass(frozen=True)
-class RegistrySpec:
-    """A registry promotion talks to: digests of its images are checked before anything is written."""
-
-    host: str  # registry[:port], as in image references
-    insecure: bool = False  # plain HTTP (loopback, labs)
-    ca_file: str = ""
-    username_env: str = ""  # names of environment variables holding credentials (never the values)
-    password_env: str = ""
-
-
-@dataclass(frozen=True)
 class SiteSpec:
     """A configured site, or a pattern of them: ``path`` may hold shell globs within a segment
     (``siteglob``); ``name`` and ``stage`` then use ``{1}``, ``{2}``... for what each ``*`` matched
@@ -85,82 +76,6 @@ class Hold:
     site: str
     digest: str
     reason: str = ""
-
-
-@dataclass(frozen=True)
-class HydrateSpec:
-    """Rendered manifests committed beside the source: each site's render under ``path/<site>/`` on ``branch``."""
-
-    branch: str
-    path: str = "sites"
-
-
-@dataclass(frozen=True)
-class SchemaSpec:
-    """What ``validate`` checks rendered objects against: a Kubernetes version's schemas and the user's CRDs."""
-
-    kubernetes_version: str = ""  # '' : the newest the installed kubernetes-validate ships
-    crds: tuple[str, ...] = ()  # files or folders of CRDs (``oc get crd -o yaml``), relative to the repository
-
-
-@dataclass(frozen=True)
-class ServingSpec:
-    """What KServe serving may rely on: runtimes the cluster provides, and the deployment modes allowed."""
-
-    cluster_runtimes: tuple[str, ...] = ()  # ServingRuntimes (or ClusterServingRuntimes) the platform installs
-    deployment_modes: tuple[str, ...] = ("Standard", "Advanced", "Knative", "RawDeployment", "Serverless", "ModelMesh")
-
-
-# KServe 0.15+ names RawDeployment "Standard" and Serverless "Knative"; OpenShift AI calls them
-# "standard" and "advanced". Each name here is one of the three modes: allowing a name allows the mode.
-DEPLOYMENT_MODES = {
-    "Standard": "RawDeployment",
-    "RawDeployment": "RawDeployment",
-    "Advanced": "Serverless",
-    "Knative": "Serverless",
-    "Serverless": "Serverless",
-    "ModelMesh": "ModelMesh",
-}
-
-
-@dataclass(frozen=True)
-class ArgoCD:
-    webhook: str  # https://argocd.example.com/api/webhook
-    secret_env: str = ""  # the variable holding Argo CD's webhook.github.secret
-
-
-FORGE_TYPES = ("github", "gitlab", "gitea", "forgejo")  # Forgejo serves Gitea's API
-
-
-@dataclass(frozen=True)
-class ForgeSpec:
-    """Where pull requests are opened; each field defaults from the remote's URL (see forge.py)."""
-
-    type: str = ""  # github, gitlab or gitea (Forgejo too)
-    url: str = ""  # the API base, e.g. https://gitea.example.com/api/v1
-    repository: str = ""  # owner/name (GitLab: group/subgroup/name)
-    token_env: str = ""  # the variable holding the token
-    labels: tuple[str, ...] = ()  # put on every pull request the tool opens
-
-
-@dataclass(frozen=True)
-class Policy:
-    allowed_registries: tuple[str, ...] = ()
-    remote_resources: tuple[str, ...] = ()  # URL prefixes kustomize may fetch; none by default
-    vulnerabilities: VulnerabilityGate | None = None  # the scan gate; None: images are not checked
-
-
-@dataclass(frozen=True)
-class Allowed:
-    id: str  # a CVE or other finding id
-    until: datetime.date  # allowed up to and including this day
-
-
-@dataclass(frozen=True)
-class VulnerabilityGate:
-    max_severity: str  # unknown, negligible, low, medium, high or critical: findings above it refuse
-    allow: tuple[Allowed, ...] = ()
-    token_env: str = ""  # the variable holding a token for Quay's API
 
 
 @dataclass(frozen=True)
@@ -258,17 +173,6 @@ def load_config(repo: Path) -> Config:
     return parse_config(text, CONFIG_FILE)
 
 
-def _registries(r: Reader, key: str) -> tuple[str, ...]:
-    """Registry hosts, each as images name it: a ``Quay.io`` that no image could match is an error, not a silent refusal."""
-    hosts = r.strings(key)
-    for node, host in zip(r.list(key), hosts, strict=True):
-        try:
-            check_registry(host)
-        except InputError as exc:
-            raise r.error(node, f"policy.{key}: {exc}") from None
-    return hosts
-
-
 def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     root = compose(text, source)
     if root is None:
@@ -296,8 +200,42 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         },
     )
 
+    models = _read_models(source, top.list("models"))
+    if not models:
+        raise InputError(f"{source}:{line_of(root)}: config needs at least one model under 'models'")
+    stages = _read_stages(source, top.list("stages"))
+    sites = _read_sites(source, top.list("sites"), stages)
+    policy = read_policy(source, top.values.get("policy"))
+    holds = _read_holds(source, top.list("holds"))
+    registries = read_registries(source, top.list("registries"))
+    hydrate = read_hydrate(source, top.values["hydrate"], top.str("targetBranch", default="main")) if "hydrate" in top.values else None
+    schemas = read_schemas(source, top.values.get("schemas"))
+    serving = read_serving(source, top.values.get("serving"))
+    argocd = read_argocd(source, top.values.get("argocd"))
+    forge = read_forge(source, top.values.get("forge"))
+    return Config(
+        forge=forge,
+        argocd=argocd,
+        retrain=read_retrain(source, top.values.get("retrain")),
+        schemas=schemas,
+        serving=serving,
+        hydrate=hydrate,
+        models=models,
+        stages=stages,
+        sites=sites,
+        policy=policy,
+        holds=holds,
+        registries=registries,
+        repo_url=top.str("repoURL", default=""),
+        target_branch=_checked(top, "targetBranch", "main", check_branch),
+        remote=_checked(top, "remote", "origin", check_remote),
+    )
+
+
+def _read_models(source: str, nodes: list[Node]) -> tuple[Model, ...]:
+    """The ``models:`` entries: each name once, and no two sharing an image unless each lists its sites."""
     models: list[Model] = []
-    for node in top.list("models"):
+    for node in nodes:
         r = Reader(source, node, "model", {"name", "image", "repository", "sites", "artifact", "inferenceService", "checks", "retrain"})
         name = r.str("name", pattern=NAME_RE)
         repository = r.str("repository")
@@ -331,11 +269,13 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
                     node,
                     f"models {other.name!r} and {name!r} share one image {other.image!r}: give each its own 'image', or list where each lives under 'sites'",
                 )
-    if not models:
-        raise InputError(f"{source}:{line_of(root)}: config needs at least one model under 'models'")
+    return tuple(models)
 
+
+def _read_stages(source: str, nodes: list[Node]) -> tuple[Stage, ...]:
+    """The ``stages:`` entries, in order, each name once."""
     stages: list[Stage] = []
-    for node in top.list("stages"):
+    for node in nodes:
         r = Reader(source, node, "stage", {"name", "constraint", "prereleases", "checks", "requireVerified", "mirror"})
         name = r.str("name", pattern=NAME_RE)
         if any(s.name == name for s in stages):
@@ -355,102 +295,28 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
                 mirror=r.str("mirror", default="", pattern=HOST_RE),
             )
         )
+    return tuple(stages)
 
-    sites = [read_site(source, node, stages) for node in top.list("sites")]
+
+def _read_sites(source: str, nodes: list[Node], stages: tuple[Stage, ...]) -> tuple[SiteSpec, ...]:
+    """The ``sites:`` entries, each name once."""
+    sites = [read_site(source, node, list(stages)) for node in nodes]
     for i, site in enumerate(sites):
         if any(s.name == site.name for s in sites[:i]):
             raise InputError(f"{site.where}: site {site.name!r} is defined twice")
+    return tuple(sites)
 
-    policy = Policy()
-    if "policy" in top.values:
-        r = Reader(source, top.values["policy"], "policy", {"allowedRegistries", "remoteResources", "vulnerabilities"})
-        gate = _vulnerabilities(source, r.values["vulnerabilities"]) if "vulnerabilities" in r.values else None
-        policy = Policy(allowed_registries=_registries(r, "allowedRegistries"), remote_resources=r.strings("remoteResources"), vulnerabilities=gate)
 
+def _read_holds(source: str, nodes: list[Node]) -> tuple[Hold, ...]:
+    """The ``holds:`` entries: digests that automation must not promote to a site again."""
     holds: list[Hold] = []
-    for node in top.list("holds"):
+    for node in nodes:
         r = Reader(source, node, "hold", {"model", "site", "digest", "reason"})
         digest = r.str("digest")
         if not DIGEST_RE.match(digest):
             raise r.error(r.values["digest"], f"hold digest {digest!r} is not sha256:<64 hex>")
         holds.append(Hold(model=r.str("model"), site=r.str("site"), digest=digest, reason=r.str("reason", default="")))
-
-    registries: list[RegistrySpec] = []
-    for node in top.list("registries"):
-        r = Reader(source, node, "registry", {"host", "insecure", "caFile", "usernameEnv", "passwordEnv"})
-        host = r.str("host", pattern=HOST_RE)
-        if any(x.host == host for x in registries):
-            raise r.error(node, f"registry {host!r} is listed twice")
-        spec = RegistrySpec(host, r.bool("insecure"), r.str("caFile", default=""), r.str("usernameEnv", default=""), r.str("passwordEnv", default=""))
-        if bool(spec.username_env) != bool(spec.password_env):
-            raise r.error(node, f"registry {host!r}: usernameEnv and passwordEnv go together")
-        if spec.insecure and spec.ca_file:
-            raise r.error(node, f"registry {host!r}: caFile is for HTTPS, but the registry is insecure (plain HTTP)")
-        registries.append(spec)
-
-    hydrate = None
-    if "hydrate" in top.values:
-        r = Reader(source, top.values["hydrate"], "hydrate", {"branch", "path"})
-        branch, path = r.str("branch"), r.str("path", default="sites").strip("/")
-        try:
-            check_branch(branch, "hydrate.branch", tool=True)
-        except InputError as exc:
-            raise r.error(r.values["branch"], str(exc)) from None
-        if not SITE_NAME_RE.match(path):
-            raise r.error(r.values.get("path", r.node), f"hydrate.path {path!r}: a relative folder (letters, digits, . _ - per component)")
-        if branch == top.str("targetBranch", default="main"):
-            raise r.error(r.values["branch"], "hydrate.branch must not be the branch the source lives on")
-        hydrate = HydrateSpec(branch, path)
-
-    schemas = SchemaSpec()
-    if "schemas" in top.values:
-        r = Reader(source, top.values["schemas"], "schemas", {"kubernetesVersion", "crds"})
-        schemas = SchemaSpec(kubernetes_version=r.str("kubernetesVersion", default=""), crds=r.strings("crds"))
-
-    serving = ServingSpec()
-    if "serving" in top.values:
-        r = Reader(source, top.values["serving"], "serving", {"clusterRuntimes", "deploymentModes"})
-        modes = r.strings("deploymentModes") or serving.deployment_modes
-        for mode in modes:
-            if mode not in DEPLOYMENT_MODES:
-                raise r.error(r.values["deploymentModes"], f"serving.deploymentModes: {mode!r} is not one of {', '.join(DEPLOYMENT_MODES)}")
-        serving = ServingSpec(cluster_runtimes=r.strings("clusterRuntimes"), deployment_modes=modes)
-
-    argocd = None
-    if "argocd" in top.values:
-        r = Reader(source, top.values["argocd"], "argocd", {"webhook", "secretEnv"})
-        argocd = ArgoCD(r.url("webhook"), r.str("secretEnv", default=""))
-
-    forge = None
-    if "forge" in top.values:
-        r = Reader(source, top.values["forge"], "forge", {"type", "url", "repository", "tokenEnv", "labels"})
-        kind = r.str("type", default="")
-        if kind and kind not in FORGE_TYPES:
-            raise r.error(r.values["type"], f"forge.type {kind!r} is not one of {', '.join(FORGE_TYPES)}")
-        url = r.url("url", default="")
-        repository = r.str("repository", default="")
-        if repository and not re.match(r"^[\w.-]+(/[\w.-]+)+$", repository):
-            raise r.error(r.values["repository"], f"forge.repository {repository!r} is not owner/name")
-        kind = "gitea" if kind == "forgejo" else kind
-        forge = ForgeSpec(kind, url, repository, r.str("tokenEnv", default=""), r.strings("labels"))
-
-    return Config(
-        forge=forge,
-        argocd=argocd,
-        retrain=read_retrain(source, top.values.get("retrain")),
-        schemas=schemas,
-        serving=serving,
-        hydrate=hydrate,
-        models=tuple(models),
-        stages=tuple(stages),
-        sites=tuple(sites),
-        policy=policy,
-        holds=tuple(holds),
-        registries=tuple(registries),
-        repo_url=top.str("repoURL", default=""),
-        target_branch=_checked(top, "targetBranch", "main", check_branch),
-        remote=_checked(top, "remote", "origin", check_remote),
-    )
+    return tuple(holds)
 
 
 def _checked(top: Reader, key: str, default: str, check) -> str:
@@ -460,25 +326,3 @@ def _checked(top: Reader, key: str, default: str, check) -> str:
         return check(value, key)
     except InputError as exc:
         raise top.error(top.values[key], str(exc)) from None
-
-
-SEVERITIES = ("unknown", "negligible", "low", "medium", "high", "critical")  # Clair's and Trivy's, lowest first
-
-
-def _vulnerabilities(source: str, node: Node) -> VulnerabilityGate:
-    r = Reader(source, node, "policy.vulnerabilities", {"maxSeverity", "allow", "tokenEnv"})
-    level = r.str("maxSeverity").lower()
-    if level not in SEVERITIES:
-        raise r.error(r.values["maxSeverity"], f"policy.vulnerabilities.maxSeverity {level!r} is not one of {', '.join(SEVERITIES)}")
-    allowed = []
-    for item in r.list("allow"):
-        a = Reader(source, item, "policy.vulnerabilities.allow entry", {"id", "until"})
-        until = a.values.get("until")
-        try:
-            day = datetime.date.fromisoformat(until.value) if until is not None else None
-        except ValueError:
-            day = None
-        if day is None:
-            raise a.error(until or item, "policy.vulnerabilities.allow entries need until: YYYY-MM-DD (an allowance ends)")
-        allowed.append(Allowed(a.str("id"), day))
-    return VulnerabilityGate(level, tuple(allowed), r.str("tokenEnv", default=""))

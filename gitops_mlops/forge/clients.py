@@ -20,7 +20,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
-from gitops_mlops.config.load import FORGE_TYPES, ForgeSpec
+from gitops_mlops.config.services import FORGE_TYPES, ForgeSpec
 from gitops_mlops.core import httpclient
 from gitops_mlops.core.errors import GitError, InputError
 

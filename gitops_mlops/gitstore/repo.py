@@ -12,6 +12,7 @@ import io
 import os
 import re
 import secrets
+import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -47,6 +48,14 @@ _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "GIT_SSH_COM
 def redact(text: str) -> str:
     """Remove credentials from any URL in ``text``."""
     return _CREDENTIALS_RE.sub(lambda m: f"{m.group('scheme')}***@", text)
+
+
+def git_version() -> str:
+    """git's own version line (``git --version``), or that git is not found."""
+    try:
+        return subprocess.run(["git", "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except OSError:
+        return "git: not found"
 
 
 def _reason(exc: GitCommandError) -> str:

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from gitops_mlops.config.load import RegistrySpec as Endpoint  # how to reach one registry host: config or --insecure-registry
+from gitops_mlops.config.registries import RegistrySpec as Endpoint  # how to reach one registry host: config or --insecure-registry
 from gitops_mlops.core import httpclient, settings
 from gitops_mlops.core.errors import InputError, RegistryError, RegistryUnreachable
 from gitops_mlops.core.imageref import ImageRef

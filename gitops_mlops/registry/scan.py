@@ -16,7 +16,9 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_mlops.config.load import SEVERITIES, Config, RegistrySpec
+from gitops_mlops.config.load import Config
+from gitops_mlops.config.policy import SEVERITIES
+from gitops_mlops.config.registries import RegistrySpec
 from gitops_mlops.core import httpclient
 from gitops_mlops.core.errors import InputError, PolicyError, RegistryError
 from gitops_mlops.core.imageref import ImageRef

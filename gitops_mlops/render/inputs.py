@@ -181,7 +181,7 @@ def _check_tree(directory: Path, root: Path, rel_dir: str, refs: References) -> 
     return tree
 
 
-def check_all(repo: Path, sites, allowed_remote: tuple[str, ...], refs: References) -> tuple[list[Site], dict[str, str]]:
+def buildable_sites(repo: Path, sites, allowed_remote: tuple[str, ...], refs: References) -> tuple[list[Site], dict[str, str]]:
     """The sites whose references check out, and the error of each that does not."""
     good, errors = [], {}
     for site in sites:

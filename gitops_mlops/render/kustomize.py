@@ -37,7 +37,7 @@ from gitops_mlops.core import progress, repofiles, scratch, settings
 from gitops_mlops.core.errors import GitOpsError, RenderError
 from gitops_mlops.pins import kustomization
 from gitops_mlops.render import flatbases
-from gitops_mlops.render.inputs import References, check_all, closure, resource_estimate, site_dir, site_keys
+from gitops_mlops.render.inputs import References, buildable_sites, closure, resource_estimate, site_dir, site_keys
 
 INSTALL_HINT = (
     "install kustomize (https://kubectl.docs.kubernetes.io/installation/kustomize/), the OpenShift CLI 'oc', or kubectl, or set GITOPS_MLOPS_KUSTOMIZE"
@@ -125,6 +125,10 @@ class Kustomize:
         found = re.search(r"v?\d+\.\d+\.\d+", " ".join(lines))
         return f"kustomize {found.group()}" if found else self.identity()
 
+    def describe(self) -> str:
+        """This kustomize for ``--version``: its version, its command and the binary the command finds."""
+        return f"{self.version()} ({' '.join(self.command)}, {shutil.which(self.command[0])})"
+
     def build(self, directory: Path, cwd: Path | None = None, timeout: float | None = None, network: bool = False) -> str:
         """Render one kustomization directory; RenderError with kustomize's own first error line."""
         timeout = settings.kustomize_timeout() if timeout is None else timeout
@@ -192,7 +196,7 @@ def render_sites(
     timeout = settings.kustomize_timeout() if timeout is None else timeout
     repo = repo.resolve()
     refs = References() if refs is None else refs
-    buildable, errors = check_all(repo, sites, allowed_remote, refs)
+    buildable, errors = buildable_sites(repo, sites, allowed_remote, refs)
     results: dict[str, Rendered] = {name: Rendered(name, error=error) for name, error in errors.items()}
     if not buildable:
         return {site.name: results[site.name] for site in sites}

@@ -10,7 +10,8 @@ one line naming the object and the field.
 
 from __future__ import annotations
 
-from gitops_mlops.config.load import DEPLOYMENT_MODES, Config
+from gitops_mlops.config.load import Config
+from gitops_mlops.config.rendering import DEPLOYMENT_MODES
 from gitops_mlops.config.sites import matches
 from gitops_mlops.core.names import DIGEST_RE
 

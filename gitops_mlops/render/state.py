@@ -28,7 +28,7 @@ from gitops_mlops.core.imageref import canonical, same_repository
 from gitops_mlops.pins.kustomization import read_text
 from gitops_mlops.pins.sentinels import PinInvariant, pin_invariant_shared
 from gitops_mlops.render.cache import Entry, RenderCache
-from gitops_mlops.render.inputs import References, check_all, site_keys
+from gitops_mlops.render.inputs import References, buildable_sites, site_keys
 from gitops_mlops.render.kustomize import Kustomize, Rendered, mirrorable, render_sites, split_documents
 
 try:
@@ -312,7 +312,7 @@ def render_state(
         if not refs.parsed:
             refs.parsed.update(cache.references())
         allowed = config.policy.remote_resources
-        checked, errors = check_all(repo, sites, allowed, refs)
+        checked, errors = buildable_sites(repo, sites, allowed, refs)
         out: dict[str, SiteRender] = {name: SiteRender(name, error=error) for name, error in errors.items()}
         cache.store_references(refs.learned)
         refs.learned.clear()
@@ -324,25 +324,7 @@ def render_state(
         invariant = _invariant_forms(repo, checked if invariants else missing, refs) if missing or invariants else {}
         invariant_keys: dict[str, str] = {}
         if invariant:
-            invariant_keys = site_keys(repo, [s for s in checked if s.name in invariant], refs, salt, {n: f.text.encode() for n, f in invariant.items()})
-            found = cache.entries(list(invariant_keys.values()))
-            outs = cache.outputs([k for k in invariant_keys.values() if k in found]) if outputs else {}
-            derived: dict[str, tuple[Entry, str | None]] = {}
-            for name, key in invariant_keys.items():
-                if keys[name] in known and (not outputs or keys[name] in texts):
-                    continue
-                if key in found and (not outputs or key in outs):
-                    form = invariant[name]
-                    output = form.substitute(outs[key]) if outputs else None
-                    entry = Entry(form.substitute(found[key].containers), hashlib.sha256(output.encode()).hexdigest() if outputs else "")
-                    known[keys[name]] = entry
-                    derived[keys[name]] = (entry, output)  # the next command finds it by its own key
-                    if outputs:
-                        texts[keys[name]] = output
-            cache.store(derived)
-            missing = [s for s in missing if keys[s.name] not in known or (outputs and keys[s.name] not in texts)]
-            if invariants:  # sites served by their own key whose pin-invariant render is not cached yet
-                missing += [s for s in checked if s.name in invariant and invariant_keys[s.name] not in found and s not in missing]
+            invariant_keys, missing = _serve_from_invariants(repo, checked, missing, invariant, refs, salt, cache, keys, known, texts, outputs, invariants)
         if missing:
             _render_missing(repo, config, missing, keys, invariant, refs, kustomize, cache, known, texts, out, salt)
         for site in checked:
@@ -357,6 +339,31 @@ def render_state(
     finally:
         if own_cache:
             cache.close()
+
+
+def _serve_from_invariants(repo, checked, missing, invariant, refs, salt, cache, keys, known, texts, outputs, invariants) -> tuple[dict[str, str], list[Site]]:
+    """Serve from cached pin-invariant renders what their own keys do not (stored under the site's own key for the
+    next command); returns each site's pin-invariant key and the sites still missing a render."""
+    invariant_keys = site_keys(repo, [s for s in checked if s.name in invariant], refs, salt, {n: f.text.encode() for n, f in invariant.items()})
+    found = cache.entries(list(invariant_keys.values()))
+    outs = cache.outputs([k for k in invariant_keys.values() if k in found]) if outputs else {}
+    derived: dict[str, tuple[Entry, str | None]] = {}
+    for name, key in invariant_keys.items():
+        if keys[name] in known and (not outputs or keys[name] in texts):
+            continue
+        if key in found and (not outputs or key in outs):
+            form = invariant[name]
+            output = form.substitute(outs[key]) if outputs else None
+            entry = Entry(form.substitute(found[key].containers), hashlib.sha256(output.encode()).hexdigest() if outputs else "")
+            known[keys[name]] = entry
+            derived[keys[name]] = (entry, output)  # the next command finds it by its own key
+            if outputs:
+                texts[keys[name]] = output
+    cache.store(derived)
+    missing = [s for s in missing if keys[s.name] not in known or (outputs and keys[s.name] not in texts)]
+    if invariants:  # sites served by their own key whose pin-invariant render is not cached yet
+        missing += [s for s in checked if s.name in invariant and invariant_keys[s.name] not in found and s not in missing]
+    return invariant_keys, missing
 
 
 def _invariant_forms(repo: Path, sites: list[Site], refs: References) -> dict[str, PinInvariant]:

@@ -174,23 +174,23 @@ def _rendered(side: _Side, names: list[str]) -> dict[str, _Render]:
 class _BaseWorker:
     """The base side, read and rendered in a forked process while this one reads the head side:
     the reading and checking is single-threaded Python, so two sides use two cores. The one
-    worker process keeps the side it checked between the two calls. Without fork, or for a
+    worker process keeps the side whose references it walked between the two calls. Without fork, or for a
     handful of sites, everything runs here."""
 
     _side: _Side | None = None  # in the worker process
 
     def __init__(self, side: _Side, size: int) -> None:
-        self.side, self.pool, self.checked = side, None, None
+        self.side, self.pool, self.walked = side, None, None
         try:
             context = multiprocessing.get_context("fork")
         except ValueError:
             context = None
         if context is not None and size >= PARALLEL_SIDES_FROM:
             self.pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
-            self.checked = self.pool.submit(_BaseWorker._check_all, side)
+            self.walked = self.pool.submit(_BaseWorker._walk_references, side)
 
     @staticmethod
-    def _check_all(side: _Side) -> None:
+    def _walk_references(side: _Side) -> None:
         for site in side.sites.values():
             try:
                 check_references(side.tree, site, side.allowed_remote, side.refs)
@@ -199,17 +199,17 @@ class _BaseWorker:
         _BaseWorker._side = side
 
     @staticmethod
-    def _render_checked(names: list[str]) -> dict[str, _Render]:
+    def _render_walked(names: list[str]) -> dict[str, _Render]:
         return _rendered(_BaseWorker._side, names)
 
     def render(self, names: list[str]):
         """A callable returning the base side's renders of ``names`` (running meanwhile when forked)."""
         if self.pool is None:
             return lambda: _rendered(self.side, names)
-        future = self.pool.submit(_BaseWorker._render_checked, names)  # after _check_all: one worker, in order
+        future = self.pool.submit(_BaseWorker._render_walked, names)  # after _walk_references: one worker, in order
 
         def result() -> dict[str, _Render]:
-            self.checked.result()
+            self.walked.result()
             return future.result()
 
         return result

@@ -114,30 +114,7 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
                 if model is None or model.name not in wanted or model.name in seen:
                     continue
                 seen.add(model.name)
-                pin = _site_pin(pins, model.pin_name, repository, digest)
-                effective = pin is not None and (pin[1] or pin[0]) == repository and (pin[3] or "") == digest
-                source = (
-                    "pin"
-                    if effective
-                    else pin_set_in(repo_dir, site, refs, container.image, pin_files)
-                    or where_set(repo_dir, site, refs, (repository, model.image), kustomizations=True)
-                    or "?"
-                )
-                version = tag or (pin[2] if pin else "") or ""
-                site_rows.append(
-                    Row(
-                        model.name,
-                        site.name,
-                        site.stage,
-                        container.image,
-                        digest,
-                        version,
-                        pin is not None,
-                        source,
-                        hold=holds.get((model.name, site.name), ()),
-                        placeholder=digest == placeholder[model.name],
-                    )
-                )
+                site_rows.append(_row(repo_dir, site, container.image, model, pins, refs, pin_files, holds.get((model.name, site.name), ()), placeholder))
                 counter = counts.get((model.name, site.stage))
                 if counter is None:
                     counter = counts[(model.name, site.stage)] = Counter()
@@ -145,21 +122,41 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
             if len(site_rows) > 1:
                 site_rows.sort(key=lambda r: order[r.model])
             rows += site_rows
-        marks = _marks(config, counts)
-        if marks:  # rows that drift or lag are few: rebuild only those
-            rows = [row._replace(drift=mark[0], behind=mark[1]) if (mark := marks.get((row.model, row.stage, row.digest))) else row for row in rows]
-        checked = _verified(repo_dir, config, [m for m in chosen_models if any(s.checks for s in config.stages) or m.checks])
-        if checked:
-            rows = [
-                row._replace(verified=v.verdict, verified_at=v.at) if (v := checked.get((row.model, row.site))) and v.digest == row.digest else row
-                for row in rows
-            ]
-        if mirrors:
-            from gitops_mlops.registry.mirrors import presence
-
-            found = presence(config, rows, {s.name: s for s in chosen_sites})
-            rows = [row._replace(mirrored=found[(row.model, row.site)]) if (row.model, row.site) in found else row for row in rows]
+        rows = _annotate(repo_dir, config, rows, counts, chosen_models, chosen_sites if mirrors else None)
         return StatusReport(rows, tuple(errors), tuple(unread))
+
+
+def _row(repo_dir: Path, site, image: str, model, pins: dict, refs: References, pin_files: dict, hold: tuple[str, ...], placeholder: dict[str, str]) -> Row:
+    """One model's row at one site: what runs there (``image``, as rendered) and where it is set."""
+    repository, tag, digest = split_image(image)
+    pin = _site_pin(pins, model.pin_name, repository, digest)
+    effective = pin is not None and (pin[1] or pin[0]) == repository and (pin[3] or "") == digest
+    source = (
+        "pin"
+        if effective
+        else pin_set_in(repo_dir, site, refs, image, pin_files) or where_set(repo_dir, site, refs, (repository, model.image), kustomizations=True) or "?"
+    )
+    version = tag or (pin[2] if pin else "") or ""
+    return Row(model.name, site.name, site.stage, image, digest, version, pin is not None, source, hold=hold, placeholder=digest == placeholder[model.name])
+
+
+def _annotate(repo_dir: Path, config: Config, rows: list[Row], counts: dict, models: list, sites: list | None) -> list[Row]:
+    """The rows with what the sites together tell: drift and lag within a stage, the latest verification, and
+    (given ``sites``) whether each image is in the site's mirror."""
+    marks = _marks(config, counts)
+    if marks:  # rows that drift or lag are few: rebuild only those
+        rows = [row._replace(drift=mark[0], behind=mark[1]) if (mark := marks.get((row.model, row.stage, row.digest))) else row for row in rows]
+    checked = _verified(repo_dir, config, [m for m in models if any(s.checks for s in config.stages) or m.checks])
+    if checked:
+        rows = [
+            row._replace(verified=v.verdict, verified_at=v.at) if (v := checked.get((row.model, row.site))) and v.digest == row.digest else row for row in rows
+        ]
+    if sites is not None:
+        from gitops_mlops.registry.mirrors import presence
+
+        found = presence(config, rows, {s.name: s for s in sites})
+        rows = [row._replace(mirrored=found[(row.model, row.site)]) if (row.model, row.site) in found else row for row in rows]
+    return rows
 
 
 def _verified(repo_dir: Path, config: Config, models: list) -> dict[tuple[str, str], verifications.Verification]:

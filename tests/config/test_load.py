@@ -7,7 +7,8 @@ import textwrap
 
 import pytest
 
-from gitops_mlops.config.load import CONFIG_FILE, Config, Hold, Model, Policy, SiteSpec, Stage, load_config, parse_config
+from gitops_mlops.config.load import CONFIG_FILE, Config, Hold, Model, SiteSpec, Stage, load_config, parse_config
+from gitops_mlops.config.policy import Policy
 from gitops_mlops.core.errors import InputError
 from testing.paths import PROJECT_ROOT
 

@@ -6,7 +6,8 @@ import textwrap
 
 import pytest
 
-from gitops_mlops.config.load import RegistrySpec, Stage, parse_config
+from gitops_mlops.config.load import Stage, parse_config
+from gitops_mlops.config.registries import RegistrySpec
 from gitops_mlops.core.errors import InputError
 from testing.cli import cli
 from testing.repos import tree_snapshot

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from gitops_mlops.config.load import RegistrySpec
+from gitops_mlops.config.registries import RegistrySpec
 from gitops_mlops.core import httpclient
 from gitops_mlops.core.errors import RegistryError
 from gitops_mlops.core.imageref import parse_image

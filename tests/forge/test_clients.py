@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from gitops_mlops.config.load import ForgeSpec
+from gitops_mlops.config.services import ForgeSpec
 from gitops_mlops.core.errors import InputError
 from gitops_mlops.forge.clients import resolve, split_remote, token
 from testing.cli import cli

@@ -302,7 +302,7 @@ def test_nothing_listening_is_one_line(tmp_path):
 
 
 def test_insecure_registry_flag_is_validated_and_overrides_the_config():
-    from gitops_mlops.config.load import RegistrySpec
+    from gitops_mlops.config.registries import RegistrySpec
     from gitops_mlops.core.errors import InputError
 
     found = endpoints_for(

@@ -1,4 +1,4 @@
-"""check: one line per problem that would stop a promotion, exit 2 when there is any."""
+"""`gitops-mlops check` (fleet/preflight.py): one line per problem that would stop a promotion, exit 2 when there is any."""
 
 from __future__ import annotations
 
