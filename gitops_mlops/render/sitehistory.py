@@ -34,6 +34,7 @@ from gitops_mlops.render.inputs import References, check_references, site_closur
 from gitops_mlops.render.state import ModelMatcher, SiteRender, decode_containers, render_state, split_image
 
 MAX_COMMITS = 1000
+MANY_FOLDERS = 64  # more folders than this: git log is asked for their top-level folders
 
 
 @dataclass(frozen=True)
@@ -315,7 +316,7 @@ def _pathspecs(folders: list[str]) -> list[str]:
     """What to ask ``git log`` for: the folders, or for many (a fleet) their top-level folders, as
     thousands of pathspecs cost git more than the files it lists beyond them (each commit's changed
     files are matched to the sites' folders here either way)."""
-    return folders if len(folders) <= 64 else sorted({folder.split("/")[0] for folder in folders})
+    return folders if len(folders) <= MANY_FOLDERS else sorted({folder.split("/")[0] for folder in folders})
 
 
 def site_states(
