@@ -74,7 +74,7 @@ class _Line:
     written: list[str | None] = field(default_factory=list)  # the object id of its kustomization after the commit, when the commit changed it
     states: dict[int, State] = field(default_factory=dict)
     groups: list[int] = field(default_factory=list)
-    objects: list[str | None] = field(default_factory=list)
+    objects: list[str | None] = field(default_factory=list)  # its kustomization at each commit, worked out from written (object_at)
 
     def group(self, index: int) -> int:
         """The oldest state whose inputs other than the kustomization are those of state ``index``."""
