@@ -62,7 +62,7 @@ def bench_rollback(repo: Path, sites: int, runs: int, distinct: bool) -> None:
     release = PromoteRequest(model=MODEL, image=f"quay.io/example/{MODEL}:1.0.5@{digest(1000)}", selectors=("datacenter", "cloud", "edge"), force_order=True)
     promote(repo, release)  # what the sites ran before: a rollback goes back to a release, never to the placeholder init wrote
     for n in range(0 if distinct else 1, runs + 1):
-        to_edge = PromoteRequest(model=MODEL, image=f"quay.io/example/{MODEL}:1.{n}.0@{digest(n)}", selectors=("edge",))
+        to_edge = PromoteRequest(model=MODEL, image=f"quay.io/example/{MODEL}:2.{n}.0@{digest(n)}", selectors=("edge",))
         promote(repo, replace(to_edge, selectors=("datacenter", "cloud"), force_order=True))
         elapsed, result = timed(lambda: promote(repo, to_edge), cpu["promote"])  # noqa: B023 (called at once)
         assert len(result.changed) == sites, result.changed[:3]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from gitops_mlops.config import siteglob
@@ -170,6 +171,13 @@ def load_config(repo: Path) -> Config:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
+    return _parsed(text)
+
+
+@lru_cache(maxsize=4)
+def _parsed(text: str) -> Config:
+    """``parse_config`` once per text: a command that loads the config again (after its checks, or
+    once more to apply its change) parses it once. A Config is frozen, and its parse reads nothing else."""
     return parse_config(text, CONFIG_FILE)
 
 

@@ -523,19 +523,22 @@ class GitRepo:
             commits.append(Trailered(sha=sha, date=date, author=author, subject=subject, trailers=pairs))
         return commits
 
-    def log_changes(self, ref: str, paths: list[str]) -> list[tuple[Trailered, tuple[str, ...]]]:
+    def log_changes(self, ref: str, paths: list[str]) -> list[tuple[Trailered, tuple[str, ...], tuple[str, ...]]]:
         """The first-parent commits reachable from ``ref`` that change ``paths`` (newest first), each
-        with its trailers and the files it changed against its first parent, in one git process."""
+        with its trailers, the files it changed against its first parent and the object id of each
+        after the commit (all zeros: deleted), in one git process."""
         sep, start = "\x1f", "\x1e"
         fmt = f"{start}%H{sep}%aI{sep}%an{sep}%s{sep}%(trailers:only,unfold){sep}"
-        args = ["log", f"--format={fmt}", "--no-color", "-z", "--first-parent", "--diff-merges=first-parent", "--no-renames", "--name-only"]
+        args = ["log", f"--format={fmt}", "--no-color", "-z", "--first-parent", "--diff-merges=first-parent", "--no-renames", "--raw", "--no-abbrev"]
         out = self.run(*args, ref, "--", *paths)
         commits = []
         for record in out.split(start)[1:]:
-            sha, date, author, subject, trailers, names = record.split(sep, 5)
+            sha, date, author, subject, trailers, raw = record.split(sep, 5)
             pairs = tuple(tuple(p.strip() for p in line.split(":", 1)) for line in trailers.splitlines() if ":" in line)
-            changed = tuple(name for name in names.removeprefix("\0").removeprefix("\n").split("\0") if name)
-            commits.append((Trailered(sha=sha, date=date, author=author, subject=subject, trailers=pairs), changed))
+            fields = raw.removeprefix("\0").removeprefix("\n").split("\0")
+            entries = [(fields[i + 1], fields[i].split(" ")[3]) for i in range(0, len(fields) - 1, 2) if fields[i].startswith(":")]
+            changed, objects = tuple(path for path, _ in entries), tuple(oid for _, oid in entries)
+            commits.append((Trailered(sha=sha, date=date, author=author, subject=subject, trailers=pairs), changed, objects))
         return commits
 
 

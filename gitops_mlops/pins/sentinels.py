@@ -88,12 +88,17 @@ def _shape(text: str, spans: list[tuple[str, int, int, str, str | None]]) -> tup
 _HEADER = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*")
 
 
+def leading_comments(text: str) -> int:
+    """Where the text after its leading comment and blank lines starts (a site's own header)."""
+    return _HEADER.match(text).end()
+
+
 def pin_invariant_shared(text: str, source: str, memo: dict[str, PinInvariant | None], shapes: dict | None = None) -> PinInvariant | None:
     """``pin_invariant`` for many kustomizations that differ only in their leading comment lines
     (sites made from one template, each with its own header): the rest is worked out once per text.
     The same result: comment lines hold no pin and move no pin's place within the rest. ``shapes``
     as for ``pin_invariant``."""
-    body = text[_HEADER.match(text).end() :]
+    body = text[leading_comments(text) :]
     header = text[: len(text) - len(body)]
     if _SENTINEL_RE.search(header):
         return None

@@ -43,6 +43,7 @@ class References:
     outside: dict[tuple[Path, ...], tuple[bytes, list[str]]] = field(default_factory=dict)  # children -> their part of a key
     trees: dict[Path, list[tuple[str, Path]] | str] = field(default_factory=dict)  # a directory -> its checked files, or why not
     entries: dict[Path, tuple[str, ...]] = field(default_factory=dict)  # a directory -> its kustomization's references
+    relative: dict[Path, str] = field(default_factory=dict)  # a directory in a closure -> its path in the repository
 
 
 def resolved(repo: Path, relative: str, refs: References) -> Path:
@@ -269,7 +270,14 @@ def resource_estimate(repo: Path, site: Site, refs: References) -> int:
 def site_closure(repo: Path, site: Site, refs: References) -> tuple[str, ...]:
     """The repository-relative directories a checked site's build reads, its own first."""
     root = resolved(repo, "", refs)
-    return tuple(d.relative_to(root).as_posix() for d in closure(site_dir(repo, site, refs), refs))
+    return tuple(_relative(d, root, refs) for d in closure(site_dir(repo, site, refs), refs))
+
+
+def _relative(directory: Path, root: Path, refs: References) -> str:
+    known = refs.relative.get(directory)
+    if known is None:
+        known = refs.relative[directory] = directory.relative_to(root).as_posix()
+    return known
 
 
 def without_header(data: bytes) -> bytes:

@@ -28,12 +28,13 @@ from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo, Trailered
 from gitops_mlops.pins import kustomization
 from gitops_mlops.pins.kustomization import Pin
-from gitops_mlops.pins.sentinels import PinInvariant, pin_invariant_shared
+from gitops_mlops.pins.sentinels import PinInvariant, leading_comments, pin_invariant_shared
 from gitops_mlops.render.cache import RenderCache
 from gitops_mlops.render.inputs import References, check_references, site_closure
 from gitops_mlops.render.state import ModelMatcher, SiteRender, decode_containers, render_state, split_image
 
 MAX_COMMITS = 1000
+MANY_FOLDERS = 64  # more folders than this: git log is asked for their top-level folders
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,10 @@ class _Line:
     rel: str  # its kustomization file, as named now
     commits: list[Trailered] = field(default_factory=list)
     pin_only: list[bool] = field(default_factory=list)  # the commit changed nothing of its inputs but its kustomization
+    written: list[str | None] = field(default_factory=list)  # the object id of its kustomization after the commit, when the commit changed it
     states: dict[int, State] = field(default_factory=dict)
     groups: list[int] = field(default_factory=list)
+    objects: list[str | None] = field(default_factory=list)  # its kustomization at each commit, worked out from written (object_at)
 
     def group(self, index: int) -> int:
         """The oldest state whose inputs other than the kustomization are those of state ``index``."""
@@ -81,6 +84,19 @@ class _Line:
                 if self.pin_only[at]:
                     self.groups[at] = self.groups[at + 1]
         return self.groups[index]
+
+    def object_at(self, index: int) -> str | None:
+        """The object id of its kustomization at commit ``index`` ('' when there is none), from the newest
+        commit at or before it that changed the file; None when no commit listed tells (read it by path).
+        Exact because every first-parent commit that changes the file is listed, its folder being one of
+        the site's (up to the limit, and an older commit than the listed ones is never asked for here)."""
+        if len(self.objects) != len(self.commits):
+            self.objects = [None] * len(self.commits)
+            if self.rel.rpartition("/")[0] in self.folders:
+                for at in range(len(self.commits) - 1, -1, -1):
+                    known = self.written[at] if self.written[at] is not None else (self.objects[at + 1] if at + 1 < len(self.commits) else None)
+                    self.objects[at] = "" if known is not None and not known.strip("0") else known
+        return self.objects[index]
 
 
 @dataclass(frozen=True)
@@ -118,8 +134,7 @@ class FleetHistory:
         for site, pin_name in sites:
             if not checked:
                 check_references(self.repo_dir, site, config.policy.remote_resources, refs)
-            file = kustomization.find_kustomization_file(self.repo_dir / site.path)
-            rel = f"{site.path}/{file.name if file else 'kustomization.yaml'}"
+            rel = site.file if site.file.rpartition("/")[0] == site.path else _kustomization_path(self.repo_dir, site)
             self.lines[site.name] = _Line(site, pin_name, tuple(site_closure(self.repo_dir, site, refs)), rel)
         self._walk(limit)
         self._forms: dict[tuple[str, int], tuple[str, str]] = {}  # (site, group) -> (invariant text, its render's containers)
@@ -128,6 +143,7 @@ class FleetHistory:
         self._trees: dict[str, Path] = {}
         self._extracted: dict[str, set[str]] = {}
         self._records: dict[str, trailers.Record | None] = {}  # by commit: one commit is a state of many sites
+        self._pins: dict[str, tuple[Pin, ...]] = {}  # by kustomization text, its leading comments left out
         self._scratch = scratch.folder("history", settings.scratch_dir())
 
     def __enter__(self) -> FleetHistory:
@@ -155,28 +171,32 @@ class FleetHistory:
                 found = owners[directory] = by_folder.get(directory, []) + (owning(parent) if parent else [])
             return found
 
-        for commit, changed in self.git.log_changes("HEAD", sorted(by_folder) if not everywhere else ["."]):
+        for commit, changed, objects in self.git.log_changes("HEAD", _pathspecs(sorted(by_folder)) if not everywhere else ["."]):
             touched: dict[str, tuple[_Line, list[str]]] = {line.site.name: (line, list(changed)) for line in everywhere}
             for path in changed:
                 for line in owning(path.rpartition("/")[0]):
                     touched.setdefault(line.site.name, (line, []))[1].append(path)
+            written = dict(zip(changed, objects, strict=True)) if touched else {}
             for line, paths in touched.values():
                 if len(line.commits) < limit:
                     line.commits.append(commit)
                     line.pin_only.append(set(paths) == {line.rel})
+                    line.written.append(written.get(line.rel))
 
     def seed(self, renders: dict[str, SiteRender], texts: dict[str, str]) -> None:
         """Take what the sites render now as their newest state, for the sites whose inputs have no
         change since the last commit (that state's render is the working tree's)."""
         lines = [line for name, line in self.lines.items() if line.commits and name in renders and renders[name].ok]
         dirty = set(self.git.dirty(sorted({folder for line in lines for folder in line.folders}))) if lines else set()
+        asks = []
         for line in lines:
             if any(path == folder or path.startswith(f"{folder}/") or folder == "." for path in dirty for folder in line.folders):
                 continue
             text = texts[line.site.name]
-            ask = _Ask(line, 0, text, pin_invariant_shared(text, line.site.path, self._memo, self._shapes))
-            self._remember([ask], renders)
-            self._settle(ask, renders[line.site.name])
+            asks.append(_Ask(line, 0, text, pin_invariant_shared(text, line.site.path, self._memo, self._shapes)))
+        self._remember(asks, renders)
+        for ask in asks:
+            self._settle(ask, renders[ask.line.site.name])
 
     def count(self, site: str) -> int:
         return len(self.lines[site].commits)
@@ -190,10 +210,11 @@ class FleetHistory:
     def read_states(self, asks: list[tuple[_Line, int]]) -> None:
         if not asks:
             return
-        texts = self.git.show_objects([f"{line.commits[index].sha}:{line.rel}" for line, index in asks])
+        specs = [_spec(line, index) for line, index in asks]
+        texts = self.git.show_objects(sorted({spec for spec in specs if spec}))
         pending = []
-        for line, index in asks:
-            text = texts.get(f"{line.commits[index].sha}:{line.rel}")
+        for (line, index), spec in zip(asks, specs, strict=True):
+            text = texts.get(spec) if spec else None
             form = pin_invariant_shared(text, line.site.path, self._memo, self._shapes) if text is not None else None
             pending.append(_Ask(line, index, text, form))
         pending = [ask for ask in pending if not self._substituted(ask)]
@@ -214,17 +235,25 @@ class FleetHistory:
 
     def _settle(self, ask: _Ask, render: SiteRender) -> None:
         line, commit = ask.line, ask.line.commits[ask.index]
-        pin = None
-        if ask.text is not None:
-            try:
-                pin = next((p for p in kustomization.pins(ask.text, line.rel) if p.name == line.pin_name), None)
-            except GitOpsError:
-                pin = None
+        pins = self._pins_of(ask.text, line.rel) if ask.text is not None else ()
+        pin = next((p for p in pins if p.name == line.pin_name), None)
         found = self.matcher.by_model(line.site.name, render.containers).get(self.model.name, [])
         images = tuple(sorted({c.image for c in found}))
         if commit.sha not in self._records:
             self._records[commit.sha] = trailers.read(commit)
         line.states[ask.index] = State(commit.sha, images, pin, self._records[commit.sha], render.error, commit.date, commit.author)
+
+    def _pins_of(self, text: str, source: str) -> tuple[Pin, ...]:
+        """The pins of a kustomization text (none when it cannot be read), worked out once for texts that
+        differ only in their leading comment lines (sites made from one template): comments hold no pin."""
+        body = text[leading_comments(text) :]
+        found = self._pins.get(body)
+        if found is None:
+            try:
+                found = self._pins[body] = kustomization.pins(body, source)
+            except GitOpsError:
+                found = self._pins[body] = ()
+        return found
 
     def _render(self, asks: list[_Ask]) -> None:
         """Render ``asks`` from their commits' trees: each commit's folders extracted once, its sites in one call."""
@@ -268,6 +297,26 @@ class FleetHistory:
             key = keys.get(ask.line.site.name)
             if key in entries:
                 self._forms[(ask.line.site.name, ask.line.group(ask.index))] = (ask.form.text, entries[key].containers)
+
+
+def _kustomization_path(repo_dir: Path, site: Site) -> str:
+    """The site's kustomization file, relative to the repository (its usual name when it has none now)."""
+    file = kustomization.find_kustomization_file(repo_dir / site.path)
+    return f"{site.path}/{file.name if file else 'kustomization.yaml'}"
+
+
+def _spec(line: _Line, index: int) -> str:
+    """How ``git cat-file`` names the site's kustomization at commit ``index``: its object id when the
+    listed commits tell it (no tree walked), else REV:PATH; '' when it had none."""
+    known = line.object_at(index)
+    return f"{line.commits[index].sha}:{line.rel}" if known is None else known
+
+
+def _pathspecs(folders: list[str]) -> list[str]:
+    """What to ask ``git log`` for: the folders, or for many (a fleet) their top-level folders, as
+    thousands of pathspecs cost git more than the files it lists beyond them (each commit's changed
+    files are matched to the sites' folders here either way)."""
+    return folders if len(folders) <= MANY_FOLDERS else sorted({folder.split("/")[0] for folder in folders})
 
 
 def site_states(
