@@ -104,11 +104,20 @@ def init(
 )
 def promote(
     model: ModelArg,
-    image: Annotated[str, typer.Argument(metavar="IMAGE", help="registry[:port]/path:tag (resolved in the registry) or registry/path[:tag]@sha256:DIGEST.")],
     to: Annotated[
         list[str], typer.Option("--to", metavar="SITE", autocompletion=complete_site, help="Site selector, repeatable: a name, a stage (edge) or a glob.")
     ],
+    image: Annotated[
+        str,
+        typer.Argument(
+            metavar="[IMAGE]", help="registry[:port]/path:tag (resolved in the registry) or registry/path[:tag]@sha256:DIGEST; none with --registry-version."
+        ),
+    ] = "",
     version: Annotated[str | None, typer.Option("--version", metavar="VERSION", help="Semantic version (default: the image tag).")] = None,
+    registry_version: Annotated[
+        str | None,
+        typer.Option("--registry-version", metavar="VERSION", help="Promote this ModelVersion of the model's RegisteredModel (modelRegistry: in the config)."),
+    ] = None,
     repo: RepoOpt = Path("."),
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check, edit, render and verify as the real run, print the diff; then put every file back and commit nothing.")
@@ -153,12 +162,16 @@ def promote(
         insecure_registries=tuple(insecure_registry),
         verify=not no_verify,
         scan_report=str(scan_report) if scan_report else None,
+        registry_version=registry_version,
     )
+    if not image and registry_version is None:
+        raise InputError("promote needs IMAGE, or --registry-version VERSION to take it from the model registry")
     publish = Publish(push=push, remote=remote, target_branch=target_branch, branch=branch, dry_run=dry_run, open_pr=open_pr, labels=tuple(label))
     result = run(repo, request, publish)
     if "@" in image and result.changed:  # a tag alone is always resolved in the registry
         say_unverified(no_verify)
     report_promotion(result, output, dry_run)
+    write_back(repo, result, branch)
 
 
 @app.command(epilog=example("gitops-mlops update --dry-run", "gitops-mlops update --model fraud-detector --site edge --push"))
@@ -248,6 +261,7 @@ def rollback(
     if result.changed:
         say_unverified(no_verify)
     report_promotion(result, output, dry_run, tuple(site))
+    write_back(repo, result, branch)
 
 
 @app.command(
@@ -350,6 +364,17 @@ def change_lines(changes) -> list[str]:
     for (stage, old, new), names in grouped(keyed):
         lines.append(f"{stage or '-'}: {old} -> {new}  {count(len(names), 'site')}: {some(names)}")
     return lines
+
+
+def write_back(repo: Path, result, branch: str | None) -> None:
+    """After a promotion or rollback reached the target branch: record in the model registry where versions run (exit 7 when it fails)."""
+    if not (result.pushed and result.changed and branch is None):
+        return
+    from gitops_mlops.fleet.registrysync import after_push
+
+    outcome = after_push(repo)
+    if outcome is not None:
+        err(f"model registry: {count(outcome.changed, 'record')} written, {count(outcome.requests, 'request')}")
 
 
 def report_promotion(result, output: Output, dry_run: bool, selectors: tuple[str, ...] = ()) -> None:

@@ -20,6 +20,7 @@ class ModelRegistrySpec:
     url: str  # https://model-registry.example.com (the API base is added)
     token_env: str = ""
     ca_file: str = ""
+    environments: str = "stage"  # one ServingEnvironment per stage (named after it), or per site ("site")
 
     @property
     def api(self) -> str:
@@ -28,7 +29,7 @@ class ModelRegistrySpec:
 
 
 def read_model_registry(source: str, node: Node) -> ModelRegistrySpec:
-    r = Reader(source, node, "modelRegistry", {"url", "tokenEnv", "caFile"})
+    r = Reader(source, node, "modelRegistry", {"url", "tokenEnv", "caFile", "environments"})
     url = r.url("url")
     token_env = r.str("tokenEnv", default="")
     if token_env and not ENV_NAME.match(token_env):
@@ -36,7 +37,10 @@ def read_model_registry(source: str, node: Node) -> ModelRegistrySpec:
     ca_file = r.str("caFile", default="")
     if ca_file and url.startswith("http://"):
         raise r.error(r.values["caFile"], "modelRegistry.caFile is for HTTPS, but the url is plain http://")
-    return ModelRegistrySpec(url=url, token_env=token_env, ca_file=ca_file)
+    environments = r.str("environments", default="stage")
+    if environments not in ("stage", "site"):
+        raise r.error(r.values["environments"], f"modelRegistry.environments {environments!r} is not one of: stage, site")
+    return ModelRegistrySpec(url=url, token_env=token_env, ca_file=ca_file, environments=environments)
 
 
 def registered_model_name(r: Reader) -> str:

@@ -28,6 +28,7 @@ from gitops_mlops.core.imageref import ImageRef, parse_image
 from gitops_mlops.gitstore import journal as recovery
 from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo
+from gitops_mlops.promote import registered
 from gitops_mlops.promote.plan import Intent, PinChange, Plan, plan_promotion, resolve_intent
 from gitops_mlops.registry import client as registry
 from gitops_mlops.registry import mirrors, scan
@@ -95,6 +96,7 @@ def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish(
     """Run one promotion end to end."""
     repo_dir = Path(repo_dir).resolve()
     options.check()
+    request = registered.resolve(repo_dir, request)  # a registered version's artifact becomes the image, before the plan
     intent = resolve_intent(repo_dir, request)  # bad input fails here, before the registry or any fetch
     if not request.registry_checked:
         request = settle_image(intent.config, intent.image, request)  # once: retries reuse the digest
@@ -215,6 +217,8 @@ def commit_message(intent: Intent, request: PromoteRequest, plan: Plan) -> str:
         forced=request.force_order,
         subject=trailers.subject("promote", intent.model.name, intent.version, sites),
         body=request.message,
+        registered_model=request.registered.model if request.registered else "",
+        model_version_id=request.registered.version_id if request.registered else "",
     )
     return trailers.write(record)
 
