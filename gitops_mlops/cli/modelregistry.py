@@ -9,7 +9,11 @@ import typer
 from gitops_mlops.cli.kit import Output, OutputOpt, RemoteOpt, RepoOpt, TargetOpt, app, emit, err, example
 from gitops_mlops.core.present import count
 
-registry_app = typer.Typer(help="The model registry: record where each registered model version runs.", no_args_is_help=True)
+registry_app = typer.Typer(
+    help="The model registry: record where each registered model version runs.",
+    no_args_is_help=True,
+    epilog=example("gitops-mlops registry sync", "gitops-mlops registry sync -o json"),
+)
 app.add_typer(registry_app, name="registry")
 
 

@@ -62,21 +62,9 @@ def after_push(repo_dir: Path) -> Outcome | None:
         raise WriteBackError(f"writing back to the model registry failed: {exc}; 'gitops-mlops registry sync' catches up") from None
 
 
-def registered_digests(git: GitRepo, tip: str) -> dict[tuple[str, str], tuple[str, str]]:
-    """(model, digest) -> (registered model, ModelVersion id), from the promotions of registered versions, newest first."""
-    found: dict[tuple[str, str], tuple[str, str]] = {}
-    for commit in git.log_trailers(tip, grep=["^Registered-Model: "]):
-        record = trailers.read(commit)
-        if record is None or not record.registered_model or not record.model_version_id:
-            continue
-        for image, _ in record.images:
-            found.setdefault((record.model, image.partition("@")[2]), (record.registered_model, record.model_version_id))
-    return found
-
-
 def desired_state(root: Path, config: Config, git: GitRepo, tip: str) -> Desired:
     """What the registry should hold, from the renders of ``root`` (the remote's tip)."""
-    registered = registered_digests(git, tip)
+    registered = trailers.registered_digests(git, tip)
     sites = discover_sites(root, config)
     state = render_state(root, config, sites)
     matcher = ModelMatcher(config)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from gitops_mlops.gitstore.repo import Trailered
+from gitops_mlops.gitstore.repo import GitRepo, Trailered
 
 ACTIONS = ("promote", "rollback")
 
@@ -124,3 +124,16 @@ def read(commit: Trailered) -> Record | None:
         registered_model=values.get("Registered-Model", ""),
         model_version_id=values.get("Model-Version-Id", ""),
     )
+
+
+def registered_digests(git: GitRepo, ref: str = "HEAD") -> dict[tuple[str, str], tuple[str, str]]:
+    """(model, digest) -> (registered model, ModelVersion id), from the commits that promoted a version
+    from the model registry (``Registered-Model:`` trailers), the newest first."""
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    for commit in git.log_trailers(ref, grep=["^Registered-Model: "]):
+        record = read(commit)
+        if record is None or not record.registered_model or not record.model_version_id:
+            continue
+        for image, _ in record.images:
+            found.setdefault((record.model, image.partition("@")[2]), (record.registered_model, record.model_version_id))
+    return found
