@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gitops_mlops.core.errors import InputError, PolicyError, RenderError
+from gitops_mlops.core.httpclient import redact
 from gitops_mlops.modelregistry.client import Client, ModelRegistryError
 
 PINNABLE = ("oci://", "docker://")  # schemes of an image reference; a bare reference has none
@@ -65,9 +66,9 @@ def lookup(client: Client, registered_model: str, version: str) -> RegisteredVer
     if not uris:
         raise RenderError(f"{where} has no model artifact with a uri: nothing to promote")
     if len(uris) > 1:
-        raise RenderError(f"{where} has {len(uris)} model artifacts with different uris ({', '.join(uris)}): which one to promote is ambiguous")
+        raise RenderError(redact(f"{where} has {len(uris)} model artifacts with different uris ({', '.join(uris)}): which one to promote is ambiguous"))
     uri = uris[0]
     if uri.startswith(NOT_IMAGES) or ("://" in uri and not uri.startswith(PINNABLE)):
-        raise RenderError(f"{where}: artifact uri {uri!r} is not an OCI image (oci://REPO:TAG or an image reference): it cannot be pinned")
+        raise RenderError(redact(f"{where}: artifact uri {uri!r} is not an OCI image (oci://REPO:TAG or an image reference): it cannot be pinned"))
     formats = {str(a.get("modelFormatName") or "") for a in usable if a["uri"].strip() == uri}
     return RegisteredVersion(registered_model, model_id, version, version_id, uri, sorted(formats)[-1] if formats else "")

@@ -189,3 +189,17 @@ def test_an_environment_another_writer_made_first_is_used(model_registry, client
     outcome = reconcile(client, desired(datacenter__fraud=v1))
     assert outcome.created == [("datacenter", "fraud", v1)] and len(model_registry.environments) == 1
     assert [s.status for s in model_registry.seen if s.method == "POST"][0] == 409
+
+
+def test_an_artifact_uri_with_credentials_is_named_without_them(model_registry, client):
+    model_registry.register("fraud", "1.4.0", "https://user:hunter2@models.example.com/fraud.onnx")
+    with pytest.raises(RenderError) as caught:
+        lookup(client, "fraud", "1.4.0")
+    assert "hunter2" not in str(caught.value) and "https://***@models.example.com/fraud.onnx" in str(caught.value)
+
+
+def test_two_artifacts_with_different_uris_are_ambiguous(model_registry, client):
+    made = model_registry.register("fraud", "1.4.0", "oci://quay.io/acme/fraud:1.4.0")
+    model_registry.artifacts[made["id"]].append(dict(model_registry.artifacts[made["id"]][0], id="99", uri="oci://quay.io/acme/fraud:1.4.1"))
+    with pytest.raises(RenderError, match="2 model artifacts with different uris"):
+        lookup(client, "fraud", "1.4.0")
