@@ -80,7 +80,7 @@ def _reconcile(client: Client, desired: Desired) -> Outcome:
             environments[env] = _create_environment(client, env)
             outcome.created_environments.append(env)
     records = {(str(r.get("servingEnvironmentId")), str(r.get("registeredModelId"))): r for r in client.pages("/inference_services")}
-    for (env, name), version in sorted(desired.versions.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+    for (env, name), version in desired.versions.items():  # in the order given: the sites' order
         if name not in models or env not in environments:
             continue  # nothing runs there, and nothing was recorded there
         record = records.get((environments[env], models[name]))
