@@ -31,3 +31,14 @@ def sync(repo: RepoOpt = Path("."), remote: RemoteOpt = None, target_branch: Tar
     for env, model, version in outcome.created + outcome.updated:
         err(f"{model} in {env}: {'model version ' + version if version != 'UNDEPLOYED' else 'UNDEPLOYED'}")
     err(f"registry sync: {count(outcome.changed, 'record')} written, {count(outcome.requests, 'request')}")
+
+
+def write_back(repo: Path, result, branch: str | None) -> None:
+    """After a promotion or rollback reached the target branch: record in the model registry where versions run (exit 7 when it fails)."""
+    if not (result.pushed and result.changed and branch is None):
+        return
+    from gitops_mlops.fleet.registrysync import after_push
+
+    outcome = after_push(repo)
+    if outcome is not None:
+        err(f"model registry: {count(outcome.changed, 'record')} written, {count(outcome.requests, 'request')}")

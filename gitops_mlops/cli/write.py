@@ -32,6 +32,7 @@ from gitops_mlops.cli.kit import (
     table,
     use_author,
 )
+from gitops_mlops.cli.modelregistry import write_back
 from gitops_mlops.core.errors import InputError, RenderError
 from gitops_mlops.core.present import count, grouped, rolled_back, short, some
 
@@ -108,10 +109,7 @@ def promote(
         list[str], typer.Option("--to", metavar="SITE", autocompletion=complete_site, help="Site selector, repeatable: a name, a stage (edge) or a glob.")
     ],
     image: Annotated[
-        str,
-        typer.Argument(
-            metavar="[IMAGE]", help="registry[:port]/path:tag (resolved in the registry) or registry/path[:tag]@sha256:DIGEST; none with --registry-version."
-        ),
+        str, typer.Argument(metavar="[IMAGE]", help="registry[:port]/path:tag or registry/path[:tag]@sha256:DIGEST; none with --registry-version.")
     ] = "",
     version: Annotated[str | None, typer.Option("--version", metavar="VERSION", help="Semantic version (default: the image tag).")] = None,
     registry_version: Annotated[
@@ -164,8 +162,6 @@ def promote(
         scan_report=str(scan_report) if scan_report else None,
         registry_version=registry_version,
     )
-    if not image and registry_version is None:
-        raise InputError("promote needs IMAGE, or --registry-version VERSION to take it from the model registry")
     publish = Publish(push=push, remote=remote, target_branch=target_branch, branch=branch, dry_run=dry_run, open_pr=open_pr, labels=tuple(label))
     result = run(repo, request, publish)
     if "@" in image and result.changed:  # a tag alone is always resolved in the registry
@@ -364,17 +360,6 @@ def change_lines(changes) -> list[str]:
     for (stage, old, new), names in grouped(keyed):
         lines.append(f"{stage or '-'}: {old} -> {new}  {count(len(names), 'site')}: {some(names)}")
     return lines
-
-
-def write_back(repo: Path, result, branch: str | None) -> None:
-    """After a promotion or rollback reached the target branch: record in the model registry where versions run (exit 7 when it fails)."""
-    if not (result.pushed and result.changed and branch is None):
-        return
-    from gitops_mlops.fleet.registrysync import after_push
-
-    outcome = after_push(repo)
-    if outcome is not None:
-        err(f"model registry: {count(outcome.changed, 'record')} written, {count(outcome.requests, 'request')}")
 
 
 def report_promotion(result, output: Output, dry_run: bool, selectors: tuple[str, ...] = ()) -> None:

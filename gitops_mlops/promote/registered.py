@@ -29,6 +29,8 @@ from gitops_mlops.render.state import render_state
 def resolve(repo_dir: Path, request: PromoteRequest) -> PromoteRequest:
     """``request`` with the registered version's artifact as its image (unchanged without ``registry_version``)."""
     if request.registry_version is None:
+        if not request.image:
+            raise InputError("promote needs IMAGE, or --registry-version VERSION to take it from the model registry")
         return request
     if request.image:
         raise InputError("give either IMAGE or --registry-version, not both: the registered version names its image")
