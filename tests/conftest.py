@@ -182,3 +182,15 @@ def pusher(registry):
     p = registry.pusher()
     yield p
     p.close()
+
+
+@pytest.fixture
+def model_registry():
+    """The model registry stand-in (testing/model_registry_server.py): every request and answer checked against
+    the registry's published OpenAPI description; a test whose exchange drifts from it fails here."""
+    from testing.model_registry_server import ModelRegistryServer
+
+    server = ModelRegistryServer()
+    yield server
+    server.close()
+    assert not server.violations, "\n".join(server.violations)

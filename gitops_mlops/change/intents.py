@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from gitops_mlops.core.errors import InputError
 from gitops_mlops.core.names import check_branch, check_remote
+from gitops_mlops.modelregistry.versions import RegisteredVersion
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class PromoteRequest:
     registry_checked: bool = False  # the digest was already resolved or verified by this command
     verify: bool = True  # a digest is checked to exist in its registry (False: --no-verify)
     scan_report: str | None = None  # a Trivy JSON report of the image, instead of asking the registry
+    registry_version: str | None = None  # a ModelVersion in the model registry whose artifact is the image (image: '')
+    registered: RegisteredVersion | None = None  # that version, once looked up (the commit's Registered-Model: trailers)
 
 
 @dataclass(frozen=True)

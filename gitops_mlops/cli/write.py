@@ -28,6 +28,7 @@ from gitops_mlops.cli.kit import (
     table,
     use_author,
 )
+from gitops_mlops.cli.modelregistry import write_back
 from gitops_mlops.core.errors import InputError, RenderError
 from gitops_mlops.core.present import count, grouped, rolled_back, short, some
 
@@ -109,11 +110,17 @@ def init(
 )
 def promote(
     model: ModelArg,
-    image: Annotated[str, typer.Argument(metavar="IMAGE", help="registry[:port]/path:tag (resolved in the registry) or registry/path[:tag]@sha256:DIGEST.")],
     to: Annotated[
         list[str], typer.Option("--to", metavar="SITE", autocompletion=complete_site, help="Site selector, repeatable: a name, a stage (edge) or a glob.")
     ],
+    image: Annotated[
+        str, typer.Argument(metavar="[IMAGE]", help="registry[:port]/path:tag or registry/path[:tag]@sha256:DIGEST; none with --registry-version.")
+    ] = "",
     version: Annotated[str | None, typer.Option("--version", metavar="VERSION", help="Semantic version (default: the image tag).")] = None,
+    registry_version: Annotated[
+        str | None,
+        typer.Option("--registry-version", metavar="VERSION", help="Promote this ModelVersion of the model's RegisteredModel (modelRegistry: in the config)."),
+    ] = None,
     repo: RepoOpt = Path("."),
     publish: Publish = Publish(),
     message: MessageOpt = "",
@@ -150,11 +157,13 @@ def promote(
         insecure_registries=tuple(insecure_registry),
         verify=not no_verify,
         scan_report=str(scan_report) if scan_report else None,
+        registry_version=registry_version,
     )
     result = run(repo, request, publish)
     if "@" in image and result.changed:  # a tag alone is always resolved in the registry
         say_unverified(no_verify)
     report_promotion(result, output, publish.dry_run)
+    write_back(repo, result, publish.branch)
 
 
 @app.command(epilog=example("gitops-mlops update --dry-run", "gitops-mlops update --model fraud-detector --site edge --push"))
@@ -228,6 +237,7 @@ def rollback(
     if result.changed:
         say_unverified(no_verify)
     report_promotion(result, output, publish.dry_run, tuple(site))
+    write_back(repo, result, publish.branch)
 
 
 @app.command(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gitops_mlops.config import siteglob
 from gitops_mlops.config.checks import Check, Retrain, read_checks, read_retrain
+from gitops_mlops.config.modelregistry import ModelRegistrySpec, read_model_registry, registered_model_name
 from gitops_mlops.config.policy import Policy, read_policy
 from gitops_mlops.config.reader import Reader
 from gitops_mlops.config.registries import RegistrySpec, read_registries
@@ -41,6 +42,12 @@ class Model:
     inference_service: str = ""  # modelcar: the InferenceService whose storageUri is pinned (default: the model's name)
     checks: tuple[Check, ...] = ()  # checked at every stage, besides the stage's own
     retrain: Retrain | None = None  # where its retraining trigger goes (default: the config's)
+    registered_model: str = ""  # its RegisteredModel in the model registry, when named apart from the model
+
+    @property
+    def registered_name(self) -> str:
+        """The RegisteredModel it is in the model registry: ``registeredModel``, else the model's name."""
+        return self.registered_model or self.name
 
     @property
     def pin_name(self) -> str:
@@ -96,6 +103,7 @@ class Config:
     retrain: Retrain | None = None
     argocd: ArgoCD | None = None  # Argo CD's webhook, told after every push
     forge: ForgeSpec | None = None  # where --open-pr opens pull requests
+    model_registry: ModelRegistrySpec | None = None  # the model registry promotions start from and write back to
 
     def checks_for(self, model: Model, stage: str) -> tuple[Check, ...]:
         own = next((s.checks for s in self.stages if s.name == stage), ())
@@ -205,6 +213,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
             "retrain",
             "argocd",
             "forge",
+            "modelRegistry",
         },
     )
 
@@ -222,6 +231,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     argocd = read_argocd(source, top.values.get("argocd"))
     forge = read_forge(source, top.values.get("forge"))
     return Config(
+        model_registry=read_model_registry(source, top.values["modelRegistry"]) if "modelRegistry" in top.values else None,
         forge=forge,
         argocd=argocd,
         retrain=read_retrain(source, top.values.get("retrain")),
@@ -244,7 +254,7 @@ def _read_models(source: str, nodes: list[Node]) -> tuple[Model, ...]:
     """The ``models:`` entries: each name once, and no two sharing an image unless each lists its sites."""
     models: list[Model] = []
     for node in nodes:
-        r = Reader(source, node, "model", {"name", "image", "repository", "sites", "artifact", "inferenceService", "checks", "retrain"})
+        r = Reader(source, node, "model", {"name", "image", "repository", "sites", "artifact", "inferenceService", "checks", "retrain", "registeredModel"})
         name = r.str("name", pattern=NAME_RE)
         repository = r.str("repository")
         try:
@@ -269,6 +279,7 @@ def _read_models(source: str, nodes: list[Node]) -> tuple[Model, ...]:
                 inference_service=inference_service,
                 checks=read_checks(source, r, f"model {name!r}"),
                 retrain=read_retrain(source, r.values.get("retrain")),
+                registered_model=registered_model_name(r),
             )
         )
         for other in models[:-1]:

@@ -39,7 +39,8 @@ def check_branch(name: str, what: str = "--branch", reserved: tuple[str, ...] = 
 
 def check_remote(name: str, what: str = "--remote") -> str:
     """A git remote's name: not an option, a URL or a path (``--upload-pack=...``, ``https://...``, ``../x``)."""
-    if not name or name.startswith("-") or any(c.isspace() or c in "\\:" for c in name) or len(name) > 255:
+    path_like = name.startswith(("/", ".", "~")) or ".." in name.split("/")
+    if not name or name.startswith("-") or path_like or any(c.isspace() or c in "\\:" for c in name) or len(name) > 255:
         raise InputError(f"{what} {name!r} is not a remote name")
     return name
 

@@ -11,7 +11,9 @@ read (never free text)::
 
 A promotion to several digests (a rollback may return sites to different builds)
 has one ``Image:``/``Sites:`` pair per digest. ``Forced: true`` records a skipped
-stage gate. A long ``Sites:`` value is folded onto continuation lines (each starting
+stage gate. A promotion of a version from the model registry also carries
+``Registered-Model:`` (the RegisteredModel's name) and ``Model-Version-Id:`` (the
+ModelVersion's id in the registry). A long ``Sites:`` value is folded onto continuation lines (each starting
 with a space, as git's trailers allow), so a thousand sites never make one
 unreadable line, and git reads the value back whole (``%(trailers:unfold)``).
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from gitops_mlops.gitstore.repo import Trailered
+from gitops_mlops.gitstore.repo import GitRepo, Trailered
 
 ACTIONS = ("promote", "rollback")
 
@@ -38,6 +40,8 @@ class Record:
     subject: str = ""
     body: str = ""
     reason: str = ""  # why it was done (a rollback after a failed check)
+    registered_model: str = ""  # the model registry's RegisteredModel it came from ('' when not from the registry)
+    model_version_id: str = ""  # the registry's id of its ModelVersion
 
     @property
     def sites(self) -> tuple[str, ...]:
@@ -78,6 +82,8 @@ def write(record: Record) -> str:
         trailers.append("Forced: true")
     if record.reason:
         trailers.append("Reason: " + " ".join(record.reason.split()))
+    if record.registered_model:
+        trailers += ["Registered-Model: " + " ".join(record.registered_model.split()), f"Model-Version-Id: {record.model_version_id}"]
     body = " ".join(record.body.replace("\x00", "").split("\n\n")).strip()
     return record.subject + "\n\n" + (body + "\n\n" if body else "") + "\n".join(trailers) + "\n"
 
@@ -115,4 +121,19 @@ def read(commit: Trailered) -> Record | None:
         forced=values.get("Forced") == "true",
         reason=values.get("Reason", ""),
         subject=commit.subject,
+        registered_model=values.get("Registered-Model", ""),
+        model_version_id=values.get("Model-Version-Id", ""),
     )
+
+
+def registered_digests(git: GitRepo, ref: str = "HEAD") -> dict[tuple[str, str], tuple[str, str]]:
+    """(model, digest) -> (registered model, ModelVersion id), from the commits that promoted a version
+    from the model registry (``Registered-Model:`` trailers), the newest first."""
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    for commit in git.log_trailers(ref, grep=["^Registered-Model: "]):
+        record = read(commit)
+        if record is None or not record.registered_model or not record.model_version_id:
+            continue
+        for image, _ in record.images:
+            found.setdefault((record.model, image.partition("@")[2]), (record.registered_model, record.model_version_id))
+    return found

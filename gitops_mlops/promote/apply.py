@@ -88,6 +88,8 @@ def commit_message(intent: Intent, request: PromoteRequest, plan: Plan) -> str:
         forced=request.force_order,
         subject=trailers.subject("promote", intent.model.name, intent.version, sites),
         body=request.message,
+        registered_model=request.registered.model if request.registered else "",
+        model_version_id=request.registered.version_id if request.registered else "",
     )
     return trailers.write(record)
 

@@ -22,6 +22,7 @@ from gitops_mlops.core import settings
 from gitops_mlops.core.errors import RegistryUnreachable
 from gitops_mlops.core.imageref import ImageRef, parse_image
 from gitops_mlops.gitstore.repo import GitRepo
+from gitops_mlops.promote import registered
 from gitops_mlops.promote.apply import apply_promotion
 from gitops_mlops.promote.plan import resolve_intent
 from gitops_mlops.promote.result import Result, change_json, pull_request_text
@@ -35,6 +36,7 @@ __all__ = ["Result", "apply_promotion", "change_json", "promote", "promote_toget
 def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish()) -> Result:
     """Run one promotion end to end."""
     repo_dir = Path(repo_dir).resolve()
+    request = registered.resolve(repo_dir, request)  # a registered version's artifact becomes the image, before the plan
     intent = resolve_intent(repo_dir, request)  # bad input fails here, before the registry or any fetch
     if not request.registry_checked:
         request = settle_image(intent.config, intent.image, request)  # once: retries reuse the digest

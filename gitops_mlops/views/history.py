@@ -28,6 +28,8 @@ class Entry:
     images: tuple[tuple[str, tuple[str, ...]], ...]  # (image ref, sites) pairs: one for a promotion
     forced: bool = False
     stage: str | None = None  # the stage of its sites; None when they are in several (or no longer exist)
+    registered_model: str = ""  # the model registry's RegisteredModel it was promoted from ('' when not)
+    model_version_id: str = ""  # and the id of that ModelVersion in the registry
 
     @property
     def sites(self) -> tuple[str, ...]:
@@ -60,6 +62,8 @@ class Entry:
             "image": None if self.several or not self.images else self.images[0][0],
             "stage": self.stage,
             "sites": list(self.sites),
+            "registeredModel": self.registered_model or None,
+            "modelVersion": self.model_version_id or None,
         }
 
 
@@ -77,6 +81,8 @@ def entry_of(commit: Trailered) -> Entry | None:
         version=record.version,
         images=record.images,
         forced=record.forced,
+        registered_model=record.registered_model,
+        model_version_id=record.model_version_id,
     )
 
 

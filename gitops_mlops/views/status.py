@@ -22,7 +22,7 @@ from gitops_mlops.config.scaffold import initial_digest
 from gitops_mlops.config.sites import discover_sites, select, site_pin_fields
 from gitops_mlops.core.errors import GitOpsError
 from gitops_mlops.core.imageref import same_repository
-from gitops_mlops.gitstore import verifications
+from gitops_mlops.gitstore import trailers, verifications
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.render.cache import RenderCache
 from gitops_mlops.render.inputs import References
@@ -49,6 +49,8 @@ class Row(NamedTuple):
     verified_at: str = ""
     mirrored: bool | None = None  # whether the site's mirror has the digest (None: no mirror, or not asked)
     placeholder: bool = False  # the digest ``init`` wrote: nothing released runs here yet
+    registered_model: str = ""  # the model registry's RegisteredModel of the version it runs ('' when not promoted from it)
+    model_version: str = ""  # that ModelVersion's id in the registry
 
     def as_json(self) -> dict:
         return {
@@ -66,6 +68,8 @@ class Row(NamedTuple):
             "verification": {"verdict": self.verified, "at": self.verified_at} if self.verified else None,
             "mirrored": self.mirrored,
             "placeholder": self.placeholder,
+            "registeredModel": self.registered_model or None,
+            "modelVersion": self.model_version or None,
         }
 
 
@@ -151,12 +155,23 @@ def _annotate(repo_dir: Path, config: Config, rows: list[Row], counts: dict, mod
         rows = [
             row._replace(verified=v.verdict, verified_at=v.at) if (v := checked.get((row.model, row.site))) and v.digest == row.digest else row for row in rows
         ]
+    if config.model_registry is not None:
+        rows = _registered(repo_dir, rows)
     if sites is not None:
         from gitops_mlops.registry.mirrors import presence
 
         found = presence(config, rows, {s.name: s for s in sites})
         rows = [row._replace(mirrored=found[(row.model, row.site)]) if (row.model, row.site) in found else row for row in rows]
     return rows
+
+
+def _registered(repo_dir: Path, rows: list[Row]) -> list[Row]:
+    """Rows with the registered version each runs, from the trailers of the promotions from the model registry."""
+    try:
+        found = trailers.registered_digests(GitRepo(repo_dir))
+    except GitOpsError:
+        return rows
+    return [row._replace(registered_model=hit[0], model_version=hit[1]) if (hit := found.get((row.model, row.digest))) else row for row in rows]
 
 
 def _verified(repo_dir: Path, config: Config, models: list) -> dict[tuple[str, str], verifications.Verification]:

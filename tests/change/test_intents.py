@@ -34,17 +34,17 @@ def test_valid_options_pass_unchanged():
 @pytest.mark.parametrize(
     ("options", "cause"),
     [
-        (Publish(open_pr=True), "--open-pr needs --branch BRANCH"),
-        (Publish(labels=("a",)), "--label needs --open-pr"),
-        (Publish(branch="a..b"), "--branch 'a..b' is not a valid branch name"),
-        (Publish(branch="gitops-mlops/verifications"), "tool's own branches"),
-        (Publish(target_branch="HEAD"), "--target-branch 'HEAD' is not a valid branch name: it names a ref"),
-        (Publish(remote="--upload-pack=x"), "--remote '--upload-pack=x' is not a remote name"),
+        (dict(open_pr=True), "--open-pr needs --branch BRANCH"),
+        (dict(labels=("a",)), "--label needs --open-pr"),
+        (dict(branch="a..b"), "--branch 'a..b' is not a valid branch name"),
+        (dict(branch="gitops-mlops/verifications"), "tool's own branches"),
+        (dict(target_branch="HEAD"), "--target-branch 'HEAD' is not a valid branch name: it names a ref"),
+        (dict(remote="--upload-pack=x"), "--remote '--upload-pack=x' is not a remote name"),
     ],
 )
-def test_bad_options_are_refused_naming_the_option(options, cause):
+def test_bad_options_are_refused_naming_the_option_when_made(options, cause):
     with pytest.raises(InputError, match=cause.replace("(", r"\(").replace(".", r"\.")):
-        options.check()
+        Publish(**options)
 
 
 def test_the_configs_hydrated_branch_is_refused_as_either_branch():

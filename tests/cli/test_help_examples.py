@@ -19,7 +19,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -52,6 +52,7 @@ class World:
     repo: GitOpsRepo
     image: str  # host/namespace/ : where the models live in the loopback registry
     new: str  # the digest of fraud-detector 1.4.0 there
+    servers: list = field(default_factory=list)  # stand-ins a setup started, closed after the test
 
     def run(self, line: str, cwd: Path | None = None):
         """Run one command line as a shell would (``> FILE`` included); assert it exits 0."""
@@ -80,13 +81,18 @@ def prometheus(tmp_path_factory):
 
 
 @pytest.fixture
-def world(tmp_path, registry, pusher) -> World:
+def world(tmp_path, registry, pusher, monkeypatch):
     repo = make_gitops_repo(tmp_path)
     ns = registry_namespace()
     point_models_at(repo, registry.host, ns)
     repo.git("push", "-q", "origin", "main")
     digests = {(model, tag): pusher.image(f"{ns}/{model}", tag)[0] for model in MODELS for tag in ("1.3.0", "1.4.0")}
-    return World(repo, f"{registry.host}/{ns}/", digests[("fraud-detector", "1.4.0")])
+    monkeypatch.setenv("MR_TOKEN", "mr-token-s3cr3t")  # the model registry stand-in's token, for the examples that write back
+    w = World(repo, f"{registry.host}/{ns}/", digests[("fraud-detector", "1.4.0")])
+    yield w
+    for server in w.servers:
+        server.close()
+        assert not server.violations, server.violations
 
 
 def history(w: World) -> None:
@@ -119,8 +125,20 @@ def checks(w: World, address: str) -> None:
     commit_config(w, "", "checks")
 
 
+def model_registry(w: World) -> None:
+    """The model registry stand-in configured, and fraud-detector 1.4.0 promoted from it and pushed."""
+    from testing.model_registry_server import ModelRegistryServer
+
+    server = ModelRegistryServer()
+    w.servers.append(server)
+    server.register("fraud-detector", "1.4.0", f"oci://{w.image}fraud-detector:1.4.0")
+    commit_config(w, f"modelRegistry:\n  url: {server.url}\n  tokenEnv: MR_TOKEN\n", "model registry")
+    w.run("gitops-mlops promote fraud-detector --registry-version 1.4.0 --to datacenter --push")
+
+
 # The state each command's examples presume, made with the tool (and git, for a second remote).
 SETUP = {
+    "registry": model_registry,
     "rollback": history,
     "release-hold": lambda w: (history(w), w.run("gitops-mlops rollback fraud-detector --site edge/austin-01 --push")),
     "remove-site": lambda w: w.run("gitops-mlops add-site edge/paris-01 --like edge/berlin-01 --push"),

@@ -27,6 +27,15 @@ CASES = [
         body="ticket OPS-1",
     ),
     trailers.Record(
+        "promote",
+        "fraud-detector",
+        "1.5.0",
+        ((f"quay.io/example/fraud-detector:1.5.0@{DIGEST_B}", ("dev",)),),
+        subject="promote fraud-detector 1.5.0 to dev",
+        registered_model="Fraud Detector",
+        model_version_id="42",
+    ),
+    trailers.Record(
         "rollback",
         "demand-forecast",
         "1.0.0, 1.1.0",
@@ -36,7 +45,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("record", CASES, ids=["promote", "forced-with-body", "rollback-two-digests"])
+@pytest.mark.parametrize("record", CASES, ids=["promote", "forced-with-body", "from-the-model-registry", "rollback-two-digests"])
 def test_what_is_written_is_read_back_from_a_real_commit(tmp_path, record):
     git(tmp_path, "init", "-q", "-b", "main")
     (tmp_path / "f").write_text("x\n")
@@ -45,7 +54,16 @@ def test_what_is_written_is_read_back_from_a_real_commit(tmp_path, record):
     repo.run("commit", "-q", "-F", "-", stdin=trailers.write(record))
     (commit,) = repo.log_trailers("HEAD", limit=1)
     read = trailers.read(commit)
-    assert read == trailers.Record(record.action, record.model, record.version, record.images, record.forced, record.subject)
+    assert read == trailers.Record(
+        record.action,
+        record.model,
+        record.version,
+        record.images,
+        record.forced,
+        record.subject,
+        registered_model=record.registered_model,
+        model_version_id=record.model_version_id,
+    )
     assert read.sites == tuple(site for _, sites in record.images for site in sites)
 
 
