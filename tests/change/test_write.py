@@ -4,6 +4,9 @@ everything written put back exactly when a later step fails."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -59,17 +62,27 @@ def test_a_missing_file_is_refused_as_not_regular(repo):
         refuse_links(repo, [FileEdit("overlays/c/kustomization.yaml", "", "x")])
 
 
-def test_a_file_that_cannot_be_written_is_a_git_error_naming_it(repo):
+def test_a_file_that_cannot_be_written_is_a_git_error_naming_it():
+    """Permissions stop the write; run as root, the write runs as nobody (root's permissions stop nothing),
+    in a folder nobody may enter (the tests' own folders are their owner's alone)."""
+    repo = Path(tempfile.mkdtemp(prefix="unwritable-"))
+    os.chmod(repo, 0o755)
+    build_tree(repo, {"overlays/b/kustomization.yaml": "b: 1\n"})
     os.chmod(repo / "overlays/b", 0o555)
+    as_nobody = os.geteuid() == 0
     try:
-        if os.access(repo / "overlays/b", os.W_OK):
-            pytest.skip("running as a user whom permissions do not stop")
+        if as_nobody:
+            os.seteuid(65534)
         written: list[FileEdit] = []
         with pytest.raises(GitError, match="^cannot write overlays/b/kustomization.yaml: Permission denied$"):
             write_all(repo, [FileEdit("overlays/b/kustomization.yaml", "b: 1\n", "b: 2\n")], written)
         assert written == []
     finally:
+        if as_nobody:
+            os.seteuid(0)
         os.chmod(repo / "overlays/b", 0o755)
+    assert (repo / "overlays/b/kustomization.yaml").read_text() == "b: 1\n"
+    shutil.rmtree(repo)
 
 
 def test_restore_puts_back_every_file_written(repo):
