@@ -73,8 +73,12 @@ def refuse_links(repo_dir: Path, edits: list[FileEdit]) -> None:
     target may be another site's)."""
     for edit in edits:
         path = repo_dir / edit.file
-        if path.is_symlink() or not path.is_file():
-            what = "a symlink" if path.is_symlink() else "not a regular file"
+        try:
+            link, regular = path.is_symlink(), path.is_file()
+        except OSError as exc:  # a folder on the way that cannot be entered
+            raise GitError(f"cannot write {edit.file}: {exc.strerror or exc}") from None
+        if link or not regular:
+            what = "a symlink" if link else "not a regular file"
             raise InputError(f"{edit.file}: is {what}; edits go to regular files only (replace the link with the file it points to)")
 
 

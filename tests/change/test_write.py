@@ -85,6 +85,30 @@ def test_a_file_that_cannot_be_written_is_a_git_error_naming_it():
     shutil.rmtree(repo)
 
 
+@pytest.mark.parametrize("mode", [0o000, 0o600], ids=["no-access", "not-enterable"])
+def test_a_folder_that_cannot_be_entered_is_a_git_error_naming_the_file(mode):
+    """A folder on the way that cannot be entered (no search permission) is the same one-line error
+    as a file that cannot be written, not a traceback; nothing is written."""
+    repo = Path(tempfile.mkdtemp(prefix="unenterable-"))
+    os.chmod(repo, 0o755)
+    build_tree(repo, {"overlays/b/kustomization.yaml": "b: 1\n"})
+    os.chmod(repo / "overlays/b", mode)
+    as_nobody = os.geteuid() == 0
+    try:
+        if as_nobody:
+            os.seteuid(65534)
+        written: list[FileEdit] = []
+        with pytest.raises(GitError, match="^cannot write overlays/b/kustomization.yaml: Permission denied$"):
+            write_all(repo, [FileEdit("overlays/b/kustomization.yaml", "b: 1\n", "b: 2\n")], written)
+        assert written == []
+    finally:
+        if as_nobody:
+            os.seteuid(0)
+        os.chmod(repo / "overlays/b", 0o755)
+    assert (repo / "overlays/b/kustomization.yaml").read_text() == "b: 1\n"
+    shutil.rmtree(repo)
+
+
 def test_restore_puts_back_every_file_written(repo):
     edits = [FileEdit("overlays/a/kustomization.yaml", "a: 1\r\n", "a: 2\r\n"), FileEdit("overlays/b/kustomization.yaml", "b: 1\n", "b: 2\n")]
     written: list[FileEdit] = []
