@@ -4,7 +4,8 @@ with ImagePullBackOff.
 
 A site (``sites[].mirror``) or a stage (``stages[].mirror``) names its mirror, ``HOST[:PORT]``; the
 image keeps its path there (``quay.io/acme/m`` is ``HOST/acme/m`` in the mirror), and the mirror
-is reached with the settings ``registries:`` gives its host. ``promote`` checks the digest is in
+is reached with the settings ``registries:`` gives its host. A Docker Hub name keeps its canonical
+path, as ``oc mirror`` writes it: ``nginx`` and ``docker.io/nginx`` are ``HOST/library/nginx``. ``promote`` checks the digest is in
 the mirror of every selected site before anything is written (exit 6 naming site and mirror);
 ``status --mirrors`` shows which sites lack what they run.
 """
@@ -28,6 +29,12 @@ def by_mirror(config: Config, sites) -> dict[str, list[str]]:
     return found
 
 
+def mirror_ref(mirror: str, image: ImageRef, digest: str | None) -> ImageRef:
+    """Where ``image`` is in ``mirror``: the same path, canonical for Docker Hub (``library/nginx``)."""
+    path = image.canonical.partition("/")[2]
+    return ImageRef(mirror, path, digest=digest)
+
+
 def check(config: Config, image: ImageRef, targets: tuple[Site, ...], insecure: tuple[str, ...] = ()) -> None:
     """Every selected site's mirror has the digest; else exit 6 naming the first site and its mirror."""
     mirrors = by_mirror(config, targets)
@@ -35,15 +42,15 @@ def check(config: Config, image: ImageRef, targets: tuple[Site, ...], insecure: 
         return
     with registry.RegistryClient(registry.endpoints_for(config.registries, insecure).values()) as client, registry.offline_hint("promote"):
         for mirror, names in mirrors.items():
-            ref = ImageRef(mirror, image.path, digest=image.digest)
+            ref = mirror_ref(mirror, image, image.digest)
             try:
                 client.verify(ref)
             except RegistryError as exc:
                 more = f" (and {len(names) - 1} more sites)" if len(names) > 1 else ""
                 if isinstance(exc, RegistryUnreachable):
-                    raise RegistryUnreachable(f"site {names[0]}{more}: cannot check mirror {mirror} has {image.path}@{image.digest[:19]}: {exc}") from None
+                    raise RegistryUnreachable(f"site {names[0]}{more}: cannot check mirror {mirror} has {ref.path}@{image.digest[:19]}: {exc}") from None
                 raise RegistryError(
-                    f"site {names[0]}{more}: mirror {mirror} does not have {image.path}@{image.digest[:19]}: mirror it first (oc mirror); {exc}"
+                    f"site {names[0]}{more}: mirror {mirror} does not have {ref.path}@{image.digest[:19]}: mirror it first (oc mirror); {exc}"
                 ) from None
 
 
@@ -57,11 +64,11 @@ def presence(config: Config, rows, sites: dict[str, Site]) -> dict[tuple[str, st
     seen: dict[tuple[str, str, str], bool] = {}
     with registry.RegistryClient(registry.endpoints_for(config.registries).values()) as client:
         for row, mirror in wanted:
-            path = parse_image(row.image).path
-            key = (mirror, path, row.digest)
+            ref = mirror_ref(mirror, parse_image(row.image), row.digest)
+            key = (mirror, ref.path, row.digest)
             if key not in seen:
                 try:
-                    client.verify(ImageRef(mirror, path, digest=row.digest))
+                    client.verify(ref)
                     seen[key] = True
                 except RegistryError:
                     seen[key] = False

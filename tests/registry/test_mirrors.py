@@ -8,6 +8,11 @@ import json
 
 import pytest
 
+from gitops_mlops.config.load import load_config
+from gitops_mlops.config.sites import discover_sites
+from gitops_mlops.core.errors import RegistryError
+from gitops_mlops.core.imageref import ImageRef, parse_image
+from gitops_mlops.registry.mirrors import check, mirror_ref
 from testing.cli import cli
 from testing.registry_server import start_registry
 from testing.repos import point_models_at, registry_namespace, tree_snapshot
@@ -56,3 +61,32 @@ def test_status_shows_the_sites_whose_mirror_lacks_what_they_run(gitops_repo, re
     table = cli("status", "--mirrors", "--model", "fraud-detector", cwd=gitops_repo.work).out
     assert "unmirrored" in next(line for line in table.splitlines() if "edge/berlin-01" in line)
     assert "unmirrored" not in next(line for line in table.splitlines() if line.startswith("fraud-detector  datacenter"))
+
+
+@pytest.mark.parametrize(
+    ("image", "path"),
+    [
+        ("nginx", "library/nginx"),
+        ("docker.io/nginx", "library/nginx"),
+        ("index.docker.io/library/nginx", "library/nginx"),
+        ("acme/m", "acme/m"),
+        ("quay.io/acme/m", "acme/m"),
+    ],
+)
+def test_a_mirror_holds_the_canonical_path_of_a_docker_hub_name(image, path):
+    assert mirror_ref("mirror.example:5000", parse_image(image), "sha256:" + "a" * 64) == ImageRef("mirror.example:5000", path, digest="sha256:" + "a" * 64)
+
+
+def test_a_docker_hub_short_name_is_looked_up_in_the_mirror_under_library(gitops_repo, registry, mirror):
+    """oc mirror copies docker.io/nginx to HOST/library/nginx: that is where the check looks."""
+    with_mirror(gitops_repo, registry.host, mirror.host)
+    copy = mirror.pusher()
+    try:
+        digest, _ = copy.image("library/nginx", "1.27")
+    finally:
+        copy.close()
+    config = load_config(gitops_repo.work)
+    edge = tuple(site for site in discover_sites(gitops_repo.work, config) if site.stage == "edge")
+    check(config, parse_image(f"nginx@{digest}"), edge)  # found: no error
+    with pytest.raises(RegistryError, match="does not have library/busybox"):
+        check(config, parse_image(f"busybox@{digest}"), edge)
