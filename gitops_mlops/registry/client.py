@@ -13,6 +13,9 @@ Auth: anonymous; a ``Bearer`` challenge answered at its realm (with basic
 credentials when known), as Quay, Docker Hub and the distribution registry do;
 ``Basic``. Plain HTTP only for hosts configured ``insecure`` or named with
 ``--insecure-registry``; HTTPS verifies with the system CAs (or ``caFile``).
+
+Docker Hub names (``nginx``, ``docker.io/acme/m``) are asked for where Docker Hub serves them:
+``registry-1.docker.io``, one-segment names under ``library/``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from dataclasses import dataclass, replace
 from gitops_mlops.config.registries import RegistrySpec as Endpoint  # how to reach one registry host: config or --insecure-registry
 from gitops_mlops.core import httpclient, settings
 from gitops_mlops.core.errors import InputError, RegistryError, RegistryUnreachable
-from gitops_mlops.core.imageref import ImageRef
+from gitops_mlops.core.imageref import DEFAULT_REGISTRY, ImageRef, canonical_registry
 from gitops_mlops.core.names import DIGEST_RE, HOST_RE
 from gitops_mlops.registry import auth as registryauth
 
@@ -47,6 +50,7 @@ MAX_TOKEN_BYTES = 1024 * 1024
 MAX_TAGS = 1_000_000
 PAGE_SIZE = 10_000
 MAX_REDIRECTS = 5
+DOCKER_HUB_API = "registry-1.docker.io"  # where docker.io, index.docker.io and short names are served
 # What OpenSSL says when the server answered the TLS hello in plain HTTP (a loopback or lab registry).
 PLAIN_HTTP_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL", "HTTP_REQUEST"})
 
@@ -56,6 +60,14 @@ class Manifest:
     digest: str
     media_type: str
     size: int
+
+
+def on_the_wire(ref: ImageRef) -> ImageRef:
+    """Where ``ref`` is asked for: Docker Hub's names (``nginx``, ``docker.io/acme/m``,
+    ``index.docker.io/...``) at its API host with the official ``library/`` namespace; any other as it is."""
+    if canonical_registry(ref.registry) != DEFAULT_REGISTRY:
+        return ref
+    return replace(ref, registry=DOCKER_HUB_API, path=ref.canonical.partition("/")[2])
 
 
 def endpoints_for(registries: Iterable, insecure_hosts: Iterable[str] = ()) -> dict[str, Endpoint]:
@@ -82,6 +94,9 @@ class RegistryClient:
 
     def __init__(self, endpoints: Iterable[Endpoint] = (), timeout: float | None = None, env: Mapping[str, str] | None = None) -> None:
         self.endpoints = {e.host: e for e in endpoints}
+        hub = next((e for host, e in self.endpoints.items() if canonical_registry(host) == DEFAULT_REGISTRY), None)
+        if hub:  # settings given for docker.io apply where Docker Hub is reached
+            self.endpoints.setdefault(DOCKER_HUB_API, hub)
         self.timeout = settings.registry_timeout() if timeout is None else timeout
         self.env = os.environ if env is None else env
         self.requests = 0  # HTTP requests sent (benchmarks report it)
@@ -128,6 +143,7 @@ class RegistryClient:
 
     def list_tags(self, ref: ImageRef, page_size: int = PAGE_SIZE) -> list[str]:
         """Every tag of the repository, following ``Link: <...>; rel="next"`` pages."""
+        ref = on_the_wire(ref)
         path = f"/v2/{ref.path}/tags/list?n={page_size}"
         tags: list[str] = []
         seen = set()
@@ -154,6 +170,7 @@ class RegistryClient:
     # ------------------------------------------------------------ manifests
 
     def _manifest(self, ref: ImageRef, reference: str, method: str) -> Manifest:
+        ref = on_the_wire(ref)
         what = ("digest " if reference.startswith("sha256:") else "tag ") + reference
         response = self._request(ref, method, f"/v2/{ref.path}/manifests/{reference}", {"Accept": ACCEPT}, MAX_MANIFEST_BYTES)
         if response.status != 200:

@@ -12,7 +12,7 @@ import pytest
 
 from gitops_mlops.core.errors import RegistryError
 from gitops_mlops.core.imageref import parse_image
-from gitops_mlops.registry.client import OCI_INDEX, OCI_MANIFEST, Endpoint, RegistryClient, endpoints_for
+from gitops_mlops.registry.client import OCI_INDEX, OCI_MANIFEST, Endpoint, RegistryClient, endpoints_for, on_the_wire
 from testing.paths import DIGEST_A
 from testing.registry_server import PASSWORD, USER
 from testing.repos import registry_namespace
@@ -312,3 +312,29 @@ def test_insecure_registry_flag_is_validated_and_overrides_the_config():
     assert found["127.0.0.1:5001"].insecure
     with pytest.raises(InputError, match="--insecure-registry 'http://x'"):
         endpoints_for((), ("http://x",))
+
+
+@pytest.mark.parametrize(
+    ("name", "wire"),
+    [
+        ("nginx:1.27", "registry-1.docker.io/library/nginx:1.27"),
+        ("docker.io/nginx:1.27", "registry-1.docker.io/library/nginx:1.27"),
+        ("index.docker.io/library/nginx:1.27", "registry-1.docker.io/library/nginx:1.27"),
+        ("acme/model:2", "registry-1.docker.io/acme/model:2"),
+        ("registry-1.docker.io/acme/model:2", "registry-1.docker.io/acme/model:2"),
+        ("quay.io/acme/model:2", "quay.io/acme/model:2"),
+        ("localhost:5000/model:2", "localhost:5000/model:2"),
+    ],
+)
+def test_docker_hub_names_are_asked_for_at_its_api_host_in_library(name, wire):
+    """Docker Hub serves its API at registry-1.docker.io and one-segment names under library/, as
+    container runtimes resolve them; every other registry is asked for the name as written."""
+    assert str(on_the_wire(parse_image(name))) == wire
+
+
+def test_settings_for_docker_io_apply_at_docker_hubs_api_host():
+    hub = Endpoint("docker.io", username_env="HUB_USER", password_env="HUB_TOKEN")
+    with RegistryClient([hub, Endpoint("quay.io")]) as client:
+        assert client.endpoints["registry-1.docker.io"] is hub
+    with RegistryClient([Endpoint("quay.io")]) as client:
+        assert "registry-1.docker.io" not in client.endpoints
