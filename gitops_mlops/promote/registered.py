@@ -19,8 +19,10 @@ from gitops_mlops.change.intents import PromoteRequest
 from gitops_mlops.config.load import Config, Model, load_config
 from gitops_mlops.config.sites import discover_sites, select
 from gitops_mlops.core.errors import InputError, RenderError
+from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.modelregistry.client import Client
 from gitops_mlops.modelregistry.versions import RegisteredVersion, lookup
+from gitops_mlops.pins import modelcar, modelcarlabels
 from gitops_mlops.promote.policy import _is_semver
 from gitops_mlops.render.kustomize import split_documents
 from gitops_mlops.render.state import render_state
@@ -85,3 +87,16 @@ def runtime_formats(output: str, inference_service: str) -> set[str] | None:
         for entry in ((runtime.get("spec") or {}).get("supportedModelFormats") or [])
         if isinstance(entry, dict) and entry.get("name")
     }
+
+
+def restore_labels(git: GitRepo, goal, text: str) -> str:
+    """``text`` (a rollback's restored kustomization) with the model registry's labels of a modelcar pin
+    as they were where the site ran the goal (``goal``: a rollback target): they follow the URI back."""
+    if not modelcar.is_modelcar_pin(goal.pin_name):
+        return text
+    then = git.show_file(goal.goal.commit, goal.file) if goal.goal.commit else None
+    try:
+        labels = modelcarlabels.labels_of(then, goal.file, goal.pin_name) if then else {}
+    except InputError:
+        labels = {}  # a patch the tool could not read then carries no labels it could restore
+    return modelcarlabels.set_labels(text, goal.file, goal.pin_name, labels)[0]
