@@ -40,7 +40,8 @@ def resolve(repo_dir: Path, request: PromoteRequest) -> PromoteRequest:
     model = config.model(request.model)
     if config.model_registry is None:
         raise InputError("--registry-version needs modelRegistry: {url, tokenEnv} in gitops-mlops.yaml")
-    found = lookup(Client(config.model_registry, repo_dir), model.registered_name, request.registry_version)
+    with Client(config.model_registry, repo_dir) as client:
+        found = lookup(client, model.registered_name, request.registry_version)
     if model.artifact == "modelcar" and found.model_format:
         check_format(repo_dir, config, model, found, request.selectors)
     tag = found.image.split("@")[0].rpartition(":")[2] if ":" in found.image.split("@")[0].rpartition("/")[2] else ""
