@@ -44,10 +44,16 @@ class Client:
         self.spec, self.api, self.pause, self.requests = spec, spec.api, pause, 0
         self.secret = {"Authorization": f"Bearer {_token(spec)}"} if spec.token_env else {}
         self.context = _context(spec, repo_dir) if spec.url.startswith("https://") else None
-        self.workers = WORKERS
+        self.workers, self.attempts, self.timeout = WORKERS, ATTEMPTS, TIMEOUT
         self.connections = Connections(self.api, TIMEOUT, self.context) if KEEP_ALIVE else None
         self.counting = threading.Lock()
         self.pool: ThreadPoolExecutor | None = None
+
+    def probe(self, timeout: float) -> None:
+        """One call that lists a registered model, tried once, without a kept-alive connection: whether the
+        registry answers and takes the token (a ModelRegistryError naming the cause when not)."""
+        self.attempts, self.timeout, self.connections = 1, timeout, None
+        self.call("GET", "/registered_models", query={"pageSize": "1"})
 
     def close(self) -> None:
         if self.pool is not None:
@@ -76,7 +82,7 @@ class Client:
             self.requests += 1
         if self.connections is not None:
             return self.connections.send(method, url, headers=headers, secret=self.secret, body=data)
-        return httpclient.send(method, url, headers=headers, secret=self.secret, body=data, timeout=TIMEOUT, context=self.context)
+        return httpclient.send(method, url, headers=headers, secret=self.secret, body=data, timeout=self.timeout, context=self.context)
 
     def call(self, method: str, path: str, query: dict | None = None, body: dict | None = None, missing_ok: bool = False) -> dict | None:
         """The answer's JSON object; None for a 404 when ``missing_ok``."""
@@ -84,16 +90,16 @@ class Client:
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Accept": "application/json", "User-Agent": "gitops-mlops"} | ({"Content-Type": "application/json"} if data is not None else {})
         what = f"model registry {method} {httpclient.redact_url(self.api + path)}"
-        for attempt in range(ATTEMPTS):
+        for attempt in range(self.attempts):
             if attempt:
                 time.sleep(self.pause * 2 ** (attempt - 1))
             try:
                 response = self._send(method, url, headers, data)
             except httpclient.HttpFailure as exc:
-                if exc.retryable and attempt < ATTEMPTS - 1:
+                if exc.retryable and attempt < self.attempts - 1:
                     continue
                 raise ModelRegistryError(f"{what}: {exc}") from None
-            if response.status >= 500 and attempt < ATTEMPTS - 1:
+            if response.status >= 500 and attempt < self.attempts - 1:
                 continue
             break
         if response.status == 404 and missing_ok:
