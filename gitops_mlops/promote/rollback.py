@@ -245,6 +245,7 @@ def _verify(
             continue
         repository, tag, digest = split_image(goal.goal.images[0])
         text = kustomization.set_pin_exact(goal.text, goal.file, goal.pin_name, {"newName": repository, "newTag": tag or None, "digest": digest or None})
+        text = registered.restore_labels(GitRepo(repo_dir), goal, text)
         edit = edits[goal.site.name] = FileEdit(goal.file, goal.text, text)
         write_all(repo_dir, [edit], written)
     verify(
