@@ -90,14 +90,24 @@ def runtime_formats(output: str, inference_service: str) -> set[str] | None:
     }
 
 
-def restore_labels(git: GitRepo, goal, text: str) -> str:
+def labels_then(git: GitRepo, goals: list) -> dict[str, dict[str, str]]:
+    """Per rollback target (``goals``) whose pin is a modelcar's: the model registry's labels its patch
+    had where the site ran the goal (read in one git process; none when no goal is a modelcar's)."""
+    wanted = {g.site.name: f"{g.goal.commit}:{g.file}" for g in goals if modelcar.is_modelcar_pin(g.pin_name) and g.goal.commit}
+    texts = git.show_objects(sorted(set(wanted.values()))) if wanted else {}
+    found = {}
+    for goal in goals:
+        then = texts.get(wanted.get(goal.site.name, ""))
+        try:
+            found[goal.site.name] = modelcarlabels.labels_of(then, goal.file, goal.pin_name) if then else {}
+        except InputError:
+            found[goal.site.name] = {}  # a patch the tool could not read then carries no labels it could restore
+    return found
+
+
+def restore_labels(goal, text: str, then: dict[str, dict[str, str]]) -> str:
     """``text`` (a rollback's restored kustomization) with the model registry's labels of a modelcar pin
-    as they were where the site ran the goal (``goal``: a rollback target): they follow the URI back."""
+    as they were where the site ran the goal (``then``: ``labels_then``): they follow the URI back."""
     if not modelcar.is_modelcar_pin(goal.pin_name):
         return text
-    then = git.show_file(goal.goal.commit, goal.file) if goal.goal.commit else None
-    try:
-        labels = modelcarlabels.labels_of(then, goal.file, goal.pin_name) if then else {}
-    except InputError:
-        labels = {}  # a patch the tool could not read then carries no labels it could restore
-    return modelcarlabels.set_labels(text, goal.file, goal.pin_name, labels)[0]
+    return modelcarlabels.set_labels(text, goal.file, goal.pin_name, then.get(goal.site.name))[0]

@@ -209,7 +209,8 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
             return _result(model, (), unchanged)
         refuse_placeholders(model, goals)
         goals, notes = _settle(config, request, goals, tags)
-        edits = {g.site.name: FileEdit(g.file, g.text, registered.restore_labels(git, g, restore_pin(g.text, g.file, g.pin_name, g.goal.pin))) for g in goals}
+        then = registered.labels_then(git, goals)
+        edits = {g.site.name: FileEdit(g.file, g.text, registered.restore_labels(g, restore_pin(g.text, g.file, g.pin_name, g.goal.pin), then)) for g in goals}
         hold = _hold_edit(repo_dir, model, goals, request.reason)
         written: list[FileEdit] = []
         parent, seen = git.head(), {}  # the edited config, once the verify hook has loaded it; the hydrated branch
@@ -245,7 +246,7 @@ def _verify(
             continue
         repository, tag, digest = split_image(goal.goal.images[0])
         text = kustomization.set_pin_exact(goal.text, goal.file, goal.pin_name, {"newName": repository, "newTag": tag or None, "digest": digest or None})
-        text = registered.restore_labels(GitRepo(repo_dir), goal, text)
+        text = registered.restore_labels(goal, text, registered.labels_then(GitRepo(repo_dir), [goal]))
         edit = edits[goal.site.name] = FileEdit(goal.file, goal.text, text)
         write_all(repo_dir, [edit], written)
     verify(
