@@ -5,7 +5,10 @@ Each model's version 1.0.0 is registered in the stand-in (testing/model_registry
 promoted from it to every site (``promote --registry-version``, pushed). Then, timed: the first
 sync (creates every serving environment and record: cold, reported apart), the sync with nothing
 changed (medians; no writing request), and the sync after a new registered version of one model
-reached the edge stage (medians; one PATCH per environment that changed). With ``--environments
+reached the edge stage (medians; one PATCH per environment that changed). Every sync is timed
+twice in the same run: as the tool made it before (one request at a time, a new connection each:
+``baseline``) and now (``WORKERS`` requests at once, each thread keeping its connection alive),
+from the same registry state (saved before the first, put back before the second). With ``--environments
 site`` (the default) every site is its own ServingEnvironment: 1,000 environments, 10,000 records.
 The stand-in checks every exchange against the published description with ``--validate`` (slower:
 openapi-core parses each request and answer); by default it only answers, so the figures are the
@@ -17,6 +20,7 @@ tool's.
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import os
 import statistics
@@ -32,6 +36,7 @@ from benchlib import commit_and_push, fmt, make_fleet_repo
 
 from gitops_mlops.change.intents import PromoteRequest, Publish
 from gitops_mlops.fleet.registrysync import sync
+from gitops_mlops.modelregistry import client as mr_client
 from gitops_mlops.promote.promotion import promote
 from testing.model_registry_server import ModelRegistryServer
 
@@ -46,12 +51,33 @@ def register_and_promote(repo: Path, server: ModelRegistryServer, model: str, ve
     promote(repo, request, Publish(push=True))
 
 
-def timed_sync(repo: Path, server: ModelRegistryServer) -> tuple[float, int, int]:
-    """(seconds, requests, writing requests) of one sync."""
+MODES = {"baseline": (1, False), "now": (mr_client.WORKERS, True)}  # (requests at once, keep-alive)
+
+
+def timed_sync(repo: Path, server: ModelRegistryServer, mode: str) -> tuple[float, int, int]:
+    """(seconds, requests, writing requests) of one sync made as ``mode`` makes it."""
+    mr_client.WORKERS, mr_client.KEEP_ALIVE = MODES[mode]
     seen, writes = len(server.seen), len(server.writes())
     start = time.perf_counter()
     sync(repo)
     return time.perf_counter() - start, len(server.seen) - seen, len(server.writes()) - writes
+
+
+def each_mode(repo: Path, server: ModelRegistryServer) -> dict[str, tuple[float, int, int]]:
+    """One sync per mode, each from the registry state found (saved, then put back before the next)."""
+    saved = copy.deepcopy((server.environments, server.services))
+    found = {}
+    for mode in MODES:
+        server.environments, server.services = copy.deepcopy(saved)
+        found[mode] = timed_sync(repo, server, mode)
+    return found
+
+
+def report(what: str, runs: list[dict[str, tuple[float, int, int]]]) -> None:
+    for mode in MODES:
+        times = [r[mode][0] for r in runs]
+        counts = sorted({r[mode][1:] for r in runs})
+        print(f"  {what}, {mode:8}: median {statistics.median(times):.2f} s ({fmt(times)}), (requests, writing) {counts}")
 
 
 def main() -> None:
@@ -75,23 +101,14 @@ def main() -> None:
             register_and_promote(repo, server, model, "1.0.0", ("datacenter", "cloud", "edge"))
         print(f"{len(models)} models x {args.sites} sites, environments per {args.environments}, validation {'on' if args.validate else 'off'}")
         print(f"  set-up: {len(models)} promotions from the registry, pushed: {time.perf_counter() - start:.1f} s (their write-back is the cold sync)")
-        cold, requests, writes = timed_sync(repo, server)
-        print(f"  cold sync (creates everything): {cold:.2f} s, {requests} requests, {writes} writing")
+        report("cold sync (creates everything)", [each_mode(repo, server)])
         print(f"    registry holds {len(server.environments)} serving environments, {len(server.services)} inference service records")
-        quiet, quiet_requests, quiet_writes = [], set(), set()
-        for _ in range(args.runs):
-            seconds, requests, writes = timed_sync(repo, server)
-            quiet.append(seconds)
-            quiet_requests.add(requests)
-            quiet_writes.add(writes)
-        print(f"  nothing changed: median {statistics.median(quiet):.2f} s ({fmt(quiet)}), requests {sorted(quiet_requests)}, writing {sorted(quiet_writes)}")
-        changed, counts = [], set()
+        report("nothing changed", [each_mode(repo, server) for _ in range(args.runs)])
+        changed = []
         for n in range(1, args.runs + 1):
             register_and_promote(repo, server, models[0], f"1.{n}.0", ("edge",))
-            seconds, requests, writes = timed_sync(repo, server)
-            changed.append(seconds)
-            counts.add((requests, writes))
-        print(f"  after {models[0]} reached edge: median {statistics.median(changed):.2f} s ({fmt(changed)}), (requests, writing) {sorted(counts)}")
+            changed.append(each_mode(repo, server))
+        report(f"after {models[0]} reached edge", changed)
     server.close()
     if server.violations:
         print(f"  {len(server.violations)} exchanges differ from the description: {server.violations[0]}")

@@ -2,7 +2,8 @@
 # The main job on the embedded example: a throwaway copy of this repository's
 # GitOps layout with a bare "remote", then what a pipeline and a reviewer do:
 # validate, promote a new model digest datacenter -> cloud -> edge with --push,
-# a refused out-of-order promotion, and a pull-request promotion.
+# a refused out-of-order promotion, a pull-request promotion, a version promoted from
+# the model registry (its loopback stand-in) and written back there, and the closed loop.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # Prometheus (Debian's package) runs the closing-the-loop act on loopback; bootstrap installs it.
@@ -87,6 +88,9 @@ run gitops-mlops rollback fraud-detector --site edge/berlin-01 --push
 step "# automation re-promoting the held digest is refused (exit 3) until the hold is released"
 gitops-mlops promote fraud-detector "$IMAGE" --to edge --push || echo "exit code $?"
 run gitops-mlops history fraud-detector --site edge/berlin-01 --limit 2
+
+step "# the model registry: register -> promote by version -> the registry shows where it runs"
+python "$PROJECT/scripts/demo_registry.py"
 
 step "# closing the loop: checks on production metrics gate the next stage, roll back, trigger retraining"
 python "$PROJECT/scripts/demo_loop.py"

@@ -257,6 +257,7 @@ _ROUTES = {
 def _handler(state: ModelRegistryServer):
     class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body leave at once, as a real server's do (no delayed-ACK stall on keep-alive)
 
         def _any(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

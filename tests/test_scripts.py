@@ -54,3 +54,6 @@ def test_the_demo_runs_every_act_and_prints_no_escape_codes_into_a_pipe():
     assert "\x1b" not in demo.stdout + demo.stderr
     assert "SKIPPED" not in demo.stdout  # the closing-the-loop act ran: Prometheus is there or was installed
     assert "Action: rollback" in demo.stdout and "--to edge --push" in demo.stdout
+    assert "promote fraud-detector --registry-version 1.5.0" in demo.stdout and "Model-Version-Id:" in demo.stdout  # the model registry act
+    assert "modelregistry.opendatahub.io~1model-version-id" in demo.stdout and "datacenter   fraud-detector   version 1.5.0    DEPLOYED" in demo.stdout
+    assert "registry sync: 0 records written" in demo.stderr + demo.stdout

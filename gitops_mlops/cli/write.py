@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated
 
 import typer
@@ -206,6 +207,7 @@ def update(
     opened = next((u.pull_request for u in changed if u.pull_request), "")
     if opened:
         err(f"pull request: {opened}")
+    write_back(repo, SimpleNamespace(pushed=any(u.pushed for u in changed), changed=changed), publish.branch)
 
 
 @app.command(epilog=example("gitops-mlops rollback fraud-detector --site edge/austin-01", "gitops-mlops rollback fraud-detector --site edge --to 1.3.0 --push"))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gitops_mlops.config import siteglob
 from gitops_mlops.config.checks import Check, Retrain, read_checks, read_retrain
-from gitops_mlops.config.modelregistry import ModelRegistrySpec, read_model_registry, registered_model_name
+from gitops_mlops.config.modelregistry import ModelRegistrySpec, check_update_from, read_model_registry, registered_model_name, update_from
 from gitops_mlops.config.policy import Policy, read_policy
 from gitops_mlops.config.reader import Reader
 from gitops_mlops.config.registries import RegistrySpec, read_registries
@@ -43,6 +43,7 @@ class Model:
     checks: tuple[Check, ...] = ()  # checked at every stage, besides the stage's own
     retrain: Retrain | None = None  # where its retraining trigger goes (default: the config's)
     registered_model: str = ""  # its RegisteredModel in the model registry, when named apart from the model
+    update_from: str = "tags"  # where ``update`` finds versions: the repository's tags, or "modelRegistry" (its LIVE versions)
 
     @property
     def registered_name(self) -> str:
@@ -230,6 +231,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     serving = read_serving(source, top.values.get("serving"))
     argocd = read_argocd(source, top.values.get("argocd"))
     forge = read_forge(source, top.values.get("forge"))
+    check_update_from(source, [m.name for m in models if m.update_from == "modelRegistry"], "modelRegistry" in top.values)
     return Config(
         model_registry=read_model_registry(source, top.values["modelRegistry"]) if "modelRegistry" in top.values else None,
         forge=forge,
@@ -254,7 +256,12 @@ def _read_models(source: str, nodes: list[Node]) -> tuple[Model, ...]:
     """The ``models:`` entries: each name once, and no two sharing an image unless each lists its sites."""
     models: list[Model] = []
     for node in nodes:
-        r = Reader(source, node, "model", {"name", "image", "repository", "sites", "artifact", "inferenceService", "checks", "retrain", "registeredModel"})
+        r = Reader(
+            source,
+            node,
+            "model",
+            {"name", "image", "repository", "sites", "artifact", "inferenceService", "checks", "retrain", "registeredModel", "updateFrom"},
+        )
         name = r.str("name", pattern=NAME_RE)
         repository = r.str("repository")
         try:
@@ -280,6 +287,7 @@ def _read_models(source: str, nodes: list[Node]) -> tuple[Model, ...]:
                 checks=read_checks(source, r, f"model {name!r}"),
                 retrain=read_retrain(source, r.values.get("retrain")),
                 registered_model=registered_model_name(r),
+                update_from=update_from(r),
             )
         )
         for other in models[:-1]:

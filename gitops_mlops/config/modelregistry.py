@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from gitops_mlops.config.reader import Reader
+from gitops_mlops.core.errors import InputError
 from gitops_mlops.yamltext.nodes import Node
 
 API_BASE = "/api/model_registry/v1alpha3"
@@ -49,3 +50,21 @@ def registered_model_name(r: Reader) -> str:
     if name and not PRINTABLE.match(name):
         raise r.error(r.values["registeredModel"], f"registeredModel {name!r}: a registered model's name is printable ASCII, 1 to 255 characters")
     return name
+
+
+UPDATE_FROM = ("tags", "modelRegistry")
+
+
+def update_from(r: Reader) -> str:
+    """A model's ``updateFrom``: where ``update`` finds its versions (``tags`` of its repository, the default,
+    or ``modelRegistry``: the LIVE versions of its registered model)."""
+    value = r.str("updateFrom", default="tags")
+    if value not in UPDATE_FROM:
+        raise r.error(r.values["updateFrom"], f"updateFrom {value!r} is not one of: {', '.join(UPDATE_FROM)}")
+    return value
+
+
+def check_update_from(source: str, models: list[str], configured: bool) -> None:
+    """Models updated from the model registry need its section."""
+    if models and not configured:
+        raise InputError(f"{source}: model {models[0]!r}: updateFrom: modelRegistry needs the modelRegistry: {{url, tokenEnv}} section")

@@ -2,8 +2,9 @@
 asking the remote whether it has the target branch).
 
 One line per problem: the configuration, stages without sites, registries whose named
-credentials or CA file are missing, the git identity, the remote, records on the
-verifications branch not written by the tool, kustomize.
+credentials or CA file are missing, the model registry (its token variable and CA file; then one
+request, tried once: does it answer and take the token), the git identity, the remote, records on
+the verifications branch not written by the tool, kustomize.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from gitops_mlops.core.errors import GitOpsError
 from gitops_mlops.gitstore import verifications
 from gitops_mlops.gitstore.identity import identity_env
 from gitops_mlops.gitstore.repo import GitRepo
+from gitops_mlops.modelregistry.client import Client
 from gitops_mlops.render.kustomize import Kustomize
+
+PROBE_TIMEOUT = 5  # seconds the model registry has to answer check's one request
 
 
 @dataclass(frozen=True)
 class Problem:
-    check: str  # config, stages, registries, git, verifications, kustomize
+    check: str  # config, stages, registries, model-registry, git, verifications, kustomize
     problem: str
 
     def as_json(self) -> dict:
@@ -49,7 +53,20 @@ def problems(repo_dir: Path) -> list[Problem]:
                 found.append(Problem("registries", f"registry {spec.host}: the variable {variable} named for its credentials is not set"))
         if spec.ca_file and not (repo_dir / spec.ca_file).is_file() and not Path(spec.ca_file).is_file():
             found.append(Problem("registries", f"registry {spec.host}: CA file {spec.ca_file} does not exist"))
+    found += _model_registry(repo_dir, config)
     return [*found, *_git(repo_dir, config.remote, config.target_branch), *_records(repo_dir, config), *_kustomize()]
+
+
+def _model_registry(repo_dir: Path, config) -> list[Problem]:
+    """The model registry promotions start from and write back to: its token, CA file, and one answer."""
+    if config.model_registry is None:
+        return []
+    try:
+        with Client(config.model_registry, repo_dir) as client:
+            client.probe(PROBE_TIMEOUT)
+    except GitOpsError as exc:
+        return [Problem("model-registry", str(exc))]
+    return []
 
 
 def _records(repo_dir: Path, config) -> list[Problem]:

@@ -47,7 +47,8 @@ def sync(repo_dir: Path, remote: str | None = None, branch: str | None = None) -
         client = Client(config.model_registry, repo_dir)
     except GitOpsError as exc:
         raise WriteBackError(f"writing back to the model registry failed: {exc}") from None
-    return reconcile(client, desired)
+    with client:
+        return reconcile(client, desired)
 
 
 def after_push(repo_dir: Path) -> Outcome | None:

@@ -13,18 +13,23 @@ from __future__ import annotations
 import json
 import os
 import ssl
+import threading
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from gitops_mlops.config.modelregistry import ModelRegistrySpec
 from gitops_mlops.core import httpclient
 from gitops_mlops.core.errors import InputError, RegistryError
+from gitops_mlops.core.keepalive import Connections
 
 TIMEOUT = 30
 ATTEMPTS = 4  # one call and three more after a 5xx or no answer
 PAUSE = 0.25  # seconds before the second attempt; doubled before each next
 PAGE = 1000  # entities per page of a list
+WORKERS = 4  # writes at once (a bounded pool; each thread keeps its own connection)
+KEEP_ALIVE = True  # one persistent connection per thread, not a new one per call
 
 
 class ModelRegistryError(RegistryError):
@@ -32,12 +37,52 @@ class ModelRegistryError(RegistryError):
 
 
 class Client:
-    """The registry's API for one command: ``get``/``post``/``patch`` of JSON, ``find`` and ``pages``."""
+    """The registry's API for one command: ``get``/``post``/``patch`` of JSON, ``find`` and ``pages``;
+    safe to call from ``workers`` threads at once."""
 
     def __init__(self, spec: ModelRegistrySpec, repo_dir: Path | None = None, pause: float = PAUSE) -> None:
         self.spec, self.api, self.pause, self.requests = spec, spec.api, pause, 0
         self.secret = {"Authorization": f"Bearer {_token(spec)}"} if spec.token_env else {}
         self.context = _context(spec, repo_dir) if spec.url.startswith("https://") else None
+        self.workers, self.attempts, self.timeout = WORKERS, ATTEMPTS, TIMEOUT
+        self.connections = Connections(self.api, TIMEOUT, self.context) if KEEP_ALIVE else None
+        self.counting = threading.Lock()
+        self.pool: ThreadPoolExecutor | None = None
+
+    def probe(self, timeout: float) -> None:
+        """One call that lists a registered model, tried once, without a kept-alive connection: whether the
+        registry answers and takes the token (a ModelRegistryError naming the cause when not)."""
+        self.attempts, self.timeout, self.connections = 1, timeout, None
+        self.call("GET", "/registered_models", query={"pageSize": "1"})
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+        if self.connections is not None:
+            self.connections.close()
+
+    def each(self, call, items: list) -> list:
+        """``call`` of every item, ``workers`` at a time (the same threads, each with its connection, for
+        the client's life); the answers in the items' order; the first failure raised once the calls under way are done."""
+        if len(items) < 2 or self.workers < 2:
+            return [call(item) for item in items]
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="model-registry")
+        return list(self.pool.map(call, items))
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _send(self, method: str, url: str, headers: dict, data: bytes | None) -> httpclient.Response:
+        with self.counting:
+            self.requests += 1
+        if self.connections is not None:
+            return self.connections.send(method, url, headers=headers, secret=self.secret, body=data)
+        return httpclient.send(method, url, headers=headers, secret=self.secret, body=data, timeout=self.timeout, context=self.context)
 
     def call(self, method: str, path: str, query: dict | None = None, body: dict | None = None, missing_ok: bool = False) -> dict | None:
         """The answer's JSON object; None for a 404 when ``missing_ok``."""
@@ -45,17 +90,16 @@ class Client:
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Accept": "application/json", "User-Agent": "gitops-mlops"} | ({"Content-Type": "application/json"} if data is not None else {})
         what = f"model registry {method} {httpclient.redact_url(self.api + path)}"
-        for attempt in range(ATTEMPTS):
+        for attempt in range(self.attempts):
             if attempt:
                 time.sleep(self.pause * 2 ** (attempt - 1))
-            self.requests += 1
             try:
-                response = httpclient.send(method, url, headers=headers, secret=self.secret, body=data, timeout=TIMEOUT, context=self.context)
+                response = self._send(method, url, headers, data)
             except httpclient.HttpFailure as exc:
-                if exc.retryable and attempt < ATTEMPTS - 1:
+                if exc.retryable and attempt < self.attempts - 1:
                     continue
                 raise ModelRegistryError(f"{what}: {exc}") from None
-            if response.status >= 500 and attempt < ATTEMPTS - 1:
+            if response.status >= 500 and attempt < self.attempts - 1:
                 continue
             break
         if response.status == 404 and missing_ok:

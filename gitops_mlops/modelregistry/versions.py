@@ -72,3 +72,14 @@ def lookup(client: Client, registered_model: str, version: str) -> RegisteredVer
         raise RenderError(redact(f"{where}: artifact uri {uri!r} is not an OCI image (oci://REPO:TAG or an image reference): it cannot be pinned"))
     formats = {str(a.get("modelFormatName") or "") for a in usable if a["uri"].strip() == uri}
     return RegisteredVersion(registered_model, model_id, version, version_id, uri, sorted(formats)[-1] if formats else "")
+
+
+def live_versions(client: Client, registered_model: str) -> list[str]:
+    """The names of the registered model's LIVE versions (ARCHIVED ones are never promoted); a model the
+    registry does not know is bad input (exit 2)."""
+    model = client.find("registered_model", name=registered_model)
+    if model is None:
+        raise InputError(f"model registry: no registered model {registered_model!r} (set the model's registeredModel if it is registered by another name)")
+    model_id = _id(model, f"registered model {registered_model!r}")
+    versions = client.pages(f"/registered_models/{model_id}/versions")
+    return [str(v["name"]) for v in versions if isinstance(v.get("name"), str) and v.get("state", "LIVE") != "ARCHIVED"]

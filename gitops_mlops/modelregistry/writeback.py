@@ -75,25 +75,27 @@ def _reconcile(client: Client, desired: Desired) -> Outcome:
     outcome.unknown_models = sorted(n for n in wanted if n not in models)
     environments = {e.get("name"): str(e.get("id")) for e in client.pages("/serving_environments")}
     needed = sorted({env for (env, name), v in desired.versions.items() if name in models and v is not None})
-    for env in needed:
-        if env not in environments:
-            environments[env] = _create_environment(client, env)
-            outcome.created_environments.append(env)
+    missing = [env for env in needed if env not in environments]
+    environments.update(zip(missing, client.each(lambda env: _create_environment(client, env), missing), strict=True))
+    outcome.created_environments += missing
     records = {(str(r.get("servingEnvironmentId")), str(r.get("registeredModelId"))): r for r in client.pages("/inference_services")}
-    for (env, name), version in desired.versions.items():  # in the order given: the sites' order
+    writes = []  # (method, path, body, outcome list, entry), in the order given: the sites' order
+    for (env, name), version in desired.versions.items():
         if name not in models or env not in environments:
             continue  # nothing runs there, and nothing was recorded there
         record = records.get((environments[env], models[name]))
         if record is None:
             if version is not None:
                 body = {"name": f"{name}.{env}", "registeredModelId": models[name], "servingEnvironmentId": environments[env]}
-                client.call("POST", "/inference_services", body=body | {"modelVersionId": version, "desiredState": DEPLOYED})
-                outcome.created.append((env, name, version))
+                writes.append(
+                    ("POST", "/inference_services", body | {"modelVersionId": version, "desiredState": DEPLOYED}, outcome.created, (env, name, version))
+                )
             continue
         change = _change(record, version)
         if change:
-            client.call("PATCH", f"/inference_services/{record['id']}", body=change)
-            outcome.updated.append((env, name, version or UNDEPLOYED))
+            writes.append(("PATCH", f"/inference_services/{record['id']}", change, outcome.updated, (env, name, version or UNDEPLOYED)))
+    for (_, _, _, made, entry), _ in zip(writes, client.each(lambda w: client.call(w[0], w[1], body=w[2]), writes), strict=True):
+        made.append(entry)
     outcome.requests = client.requests - start
     return outcome
 

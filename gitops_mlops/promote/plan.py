@@ -22,7 +22,7 @@ from gitops_mlops.core.imageref import ImageRef, parse_image, same_repository, s
 from gitops_mlops.core.present import some
 from gitops_mlops.gitstore import verifications
 from gitops_mlops.gitstore.repo import GitRepo
-from gitops_mlops.pins import kustomization
+from gitops_mlops.pins import kustomization, modelcar, modelcarlabels
 from gitops_mlops.pins.kustomization import Pin
 from gitops_mlops.promote import policy
 from gitops_mlops.render.cache import RenderCache
@@ -41,6 +41,7 @@ class Intent:
     all_sites: tuple[Site, ...]
     named: frozenset[str] = frozenset()  # targets a selector names exactly: they must run the model
     elsewhere: tuple[str, ...] = ()  # sites a stage, group or glob selected that the model's sites: leave out
+    labels: dict[str, str] | None = None  # the model registry's labels a modelcar pin carries (None: none, removed)
 
     @property
     def tag(self) -> str:
@@ -95,7 +96,9 @@ def resolve_intent(repo_dir: Path, request: PromoteRequest) -> Intent:
         policy.check_image(config, model, image)
     else:  # a tag: the registry resolves it next, after the policy checks that need no digest
         policy.check_source(config, model, image)
-    return Intent(config=config, model=model, image=image, version=version, targets=targets, all_sites=all_sites, named=named, elsewhere=elsewhere)
+    found = request.registered
+    labels = modelcarlabels.registry_labels(found.model_id, found.version_id) if found else None
+    return Intent(config, model, image, version, targets, all_sites, named=named, elsewhere=elsewhere, labels=labels)
 
 
 def recorded_version(repo_dir: Path, model: Model, sites: tuple[Site, ...], image: ImageRef) -> str | None:
@@ -212,6 +215,9 @@ def _pin_changes(
         values = {"newName": image.repository, "newTag": intent.tag, "digest": digest}
         old, after, note = kustomization.edit_pin_noted(text, rel, name, values)
         old_image = containers[0].image if containers else ""
+        if after != text and modelcar.is_modelcar_pin(name):  # the registry's labels move with the URI
+            after, labelled = modelcarlabels.set_labels(after, rel, name, intent.labels)
+            note = "; ".join(n for n in (note, labelled) if n)
         if after == text:  # the pin already says this, yet the render differs: it does not reach the workloads
             raise RenderError(
                 f"site {site.name}: {rel} already pins {name} to {image} but the site renders {old_image or 'no workload of it'}: the image is set outside this site's pin"

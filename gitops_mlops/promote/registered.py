@@ -19,8 +19,10 @@ from gitops_mlops.change.intents import PromoteRequest
 from gitops_mlops.config.load import Config, Model, load_config
 from gitops_mlops.config.sites import discover_sites, select
 from gitops_mlops.core.errors import InputError, RenderError
+from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.modelregistry.client import Client
 from gitops_mlops.modelregistry.versions import RegisteredVersion, lookup
+from gitops_mlops.pins import modelcar, modelcarlabels
 from gitops_mlops.promote.policy import _is_semver
 from gitops_mlops.render.kustomize import split_documents
 from gitops_mlops.render.state import render_state
@@ -38,7 +40,8 @@ def resolve(repo_dir: Path, request: PromoteRequest) -> PromoteRequest:
     model = config.model(request.model)
     if config.model_registry is None:
         raise InputError("--registry-version needs modelRegistry: {url, tokenEnv} in gitops-mlops.yaml")
-    found = lookup(Client(config.model_registry, repo_dir), model.registered_name, request.registry_version)
+    with Client(config.model_registry, repo_dir) as client:
+        found = lookup(client, model.registered_name, request.registry_version)
     if model.artifact == "modelcar" and found.model_format:
         check_format(repo_dir, config, model, found, request.selectors)
     tag = found.image.split("@")[0].rpartition(":")[2] if ":" in found.image.split("@")[0].rpartition("/")[2] else ""
@@ -85,3 +88,26 @@ def runtime_formats(output: str, inference_service: str) -> set[str] | None:
         for entry in ((runtime.get("spec") or {}).get("supportedModelFormats") or [])
         if isinstance(entry, dict) and entry.get("name")
     }
+
+
+def labels_then(git: GitRepo, goals: list) -> dict[str, dict[str, str]]:
+    """Per rollback target (``goals``) whose pin is a modelcar's: the model registry's labels its patch
+    had where the site ran the goal (read in one git process; none when no goal is a modelcar's)."""
+    wanted = {g.site.name: f"{g.goal.commit}:{g.file}" for g in goals if modelcar.is_modelcar_pin(g.pin_name) and g.goal.commit}
+    texts = git.show_objects(sorted(set(wanted.values()))) if wanted else {}
+    found = {}
+    for goal in goals:
+        then = texts.get(wanted.get(goal.site.name, ""))
+        try:
+            found[goal.site.name] = modelcarlabels.labels_of(then, goal.file, goal.pin_name) if then else {}
+        except InputError:
+            found[goal.site.name] = {}  # a patch the tool could not read then carries no labels it could restore
+    return found
+
+
+def restore_labels(goal, text: str, then: dict[str, dict[str, str]]) -> str:
+    """``text`` (a rollback's restored kustomization) with the model registry's labels of a modelcar pin
+    as they were where the site ran the goal (``then``: ``labels_then``): they follow the URI back."""
+    if not modelcar.is_modelcar_pin(goal.pin_name):
+        return text
+    return modelcarlabels.set_labels(text, goal.file, goal.pin_name, then.get(goal.site.name))[0]

@@ -32,6 +32,7 @@ from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.pins import kustomization
 from gitops_mlops.pins.kustomization import Pin
+from gitops_mlops.promote import registered
 from gitops_mlops.promote.plan import PinChange, pin_to_edit
 from gitops_mlops.promote.result import Result, pull_request_text
 from gitops_mlops.registry import client as registry
@@ -208,7 +209,8 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
             return _result(model, (), unchanged)
         refuse_placeholders(model, goals)
         goals, notes = _settle(config, request, goals, tags)
-        edits = {g.site.name: FileEdit(g.file, g.text, restore_pin(g.text, g.file, g.pin_name, g.goal.pin)) for g in goals}
+        then = registered.labels_then(git, goals)
+        edits = {g.site.name: FileEdit(g.file, g.text, registered.restore_labels(g, restore_pin(g.text, g.file, g.pin_name, g.goal.pin), then)) for g in goals}
         hold = _hold_edit(repo_dir, model, goals, request.reason)
         written: list[FileEdit] = []
         parent, seen = git.head(), {}  # the edited config, once the verify hook has loaded it; the hydrated branch
@@ -244,6 +246,7 @@ def _verify(
             continue
         repository, tag, digest = split_image(goal.goal.images[0])
         text = kustomization.set_pin_exact(goal.text, goal.file, goal.pin_name, {"newName": repository, "newTag": tag or None, "digest": digest or None})
+        text = registered.restore_labels(goal, text, registered.labels_then(GitRepo(repo_dir), [goal]))
         edit = edits[goal.site.name] = FileEdit(goal.file, goal.text, text)
         write_all(repo_dir, [edit], written)
     verify(

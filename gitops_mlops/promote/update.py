@@ -1,7 +1,8 @@
 """``update``: promote the newest allowed tag of each model, the semver strategy of
 Argo CD Image Updater as ordinary promotion commits, with no controller to run.
 
-For each model: list the repository's tags (all pages), keep the semantic
+For each model: list the repository's tags (all pages) or, with ``updateFrom: modelRegistry``, the
+LIVE versions of its registered model (``promote.sources``), keep the semantic
 versions each stage's ``constraint`` allows (pre-releases only where the stage
 sets ``prereleases: true``), and promote the highest to the sites of that stage
 that run an older version. Stage order and holds apply as for ``promote``: a
@@ -21,7 +22,7 @@ carries a new build through several stages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gitops_mlops.change.intents import PromoteRequest, Publish
@@ -31,7 +32,10 @@ from gitops_mlops.core.errors import PolicyError, RenderError
 from gitops_mlops.core.imageref import parse_repository
 from gitops_mlops.core.semrange import parse_range, parse_version
 from gitops_mlops.gitstore.repo import GitRepo
+from gitops_mlops.modelregistry.client import Client as ModelRegistryClient
+from gitops_mlops.modelregistry.versions import RegisteredVersion
 from gitops_mlops.promote import policy
+from gitops_mlops.promote.sources import source_of
 from gitops_mlops.promote.together import promote_together
 from gitops_mlops.registry import client as registry
 from gitops_mlops.render.state import ModelMatcher, render_state
@@ -53,6 +57,7 @@ class StageUpdate:
     diff: str = ""
     branch: str | None = None  # where the commit went, with --branch
     pull_request: str = ""  # the pull request's URL, with --open-pr
+    registered: RegisteredVersion | None = field(default=None, compare=False, repr=False)  # the registered version taken
 
     def as_json(self) -> dict:
         return {
@@ -102,15 +107,19 @@ def update(repo_dir: Path, options: Options = Options(), client: registry.Regist
     pins = _rendered(repo_dir, config, all_sites)
     own = client is None
     client = client or registry.RegistryClient(registry.endpoints_for(config.registries, options.insecure_registries).values())
+    wants = config.model_registry is not None and any(m.update_from == "modelRegistry" for m in models)
+    model_registry = ModelRegistryClient(config.model_registry, repo_dir) if wants else None
     try:
-        planned = [item for model in models for item in _plan_model(config, model, client, chosen, all_sites, pins)]
+        planned = [item for model in models for item in _plan_model(config, model, source_of(model, client, model_registry), chosen, all_sites, pins)]
     finally:
         if own:
             client.close()
+        if model_registry is not None:
+            model_registry.close()
     done = _apply(repo_dir, planned, options)
     order = {name: i for i, name in enumerate(_stage_order(config, all_sites))}
     done.sort(key=lambda u: (models.index(config.model(u.model)), order[u.stage]))
-    return UpdateReport(tuple(done), client.requests)
+    return UpdateReport(tuple(done), client.requests + (model_registry.requests if model_registry else 0))
 
 
 def _rendered(repo_dir: Path, config: Config, sites: tuple[Site, ...]) -> dict[str, dict[str, tuple[set[str], str]]]:
@@ -138,19 +147,18 @@ def _stage_order(config: Config, sites: tuple[Site, ...]) -> list[str]:
 def _plan_model(
     config: Config,
     model: Model,
-    client: registry.RegistryClient,
+    source,
     chosen: tuple[Site, ...],
     all_sites: tuple[Site, ...],
     rendered: dict[str, dict[str, tuple[set[str], str]]],
 ) -> list[StageUpdate]:
-    ref = parse_repository(model.repository)
     running_at = {name: found[model.name] for name, found in rendered.items() if model.name in found}
     running = [s for s in chosen if s.name in running_at]
     if not running:
         return []
-    versions = [(v, tag) for tag in client.list_tags(ref) if (v := parse_version(tag)) is not None]
+    versions = [(v, tag) for tag in source.versions() if (v := parse_version(tag)) is not None]
     stages = {s.name: s for s in config.stages}
-    digests: dict[str, str] = {}
+    picked = {}
     out = []
     for name in reversed(_stage_order(config, all_sites)):
         stage = stages.get(name, Stage(name))
@@ -160,16 +168,16 @@ def _plan_model(
         rule = parse_range(stage.constraint)
         allowed = [(v, tag) for v, tag in versions if rule.allows(v, stage.prereleases)]
         if not allowed:
-            out.append(StageUpdate(model.name, name, "no-match", note=f"no tag of {ref.repository} matches {stage.constraint or 'a semantic version'}"))
+            out.append(StageUpdate(model.name, name, "no-match", note=f"{source.what} matches {stage.constraint or 'a semantic version'}"))
             continue
         best, tag = max(allowed)
         behind = [s for s in sites if (current := parse_version(running_at[s.name][1])) is None or current < best]
         if not behind:
             out.append(StageUpdate(model.name, name, "up-to-date", version=tag))
             continue
-        if tag not in digests:
-            digests[tag] = client.head(ref, tag).digest  # only the chosen tag's manifest, once per model
-        digest = digests[tag]
+        if tag not in picked:
+            picked[tag] = source.pick(tag)  # only the chosen version's manifest, once per model
+        digest = picked[tag].digest
         held_names = {h.site for h in config.holds if h.model == model.name and h.digest == digest}
         targets = tuple(s for s in behind if s.name not in held_names)
         held = tuple(s.name for s in behind if s.name in held_names)
@@ -179,9 +187,10 @@ def _plan_model(
             "would-update",
             version=tag,
             digest=digest,
-            image=f"{ref.repository}:{tag}@{digest}",
+            image=picked[tag].image,
             sites=tuple(s.name for s in targets),
             held=held,
+            registered=picked[tag].registered,
         )
         if not targets:
             out.append(replace(item, status="held", note=f"{digest[:19]} is on hold after a rollback"))
@@ -200,14 +209,15 @@ def _apply(repo_dir: Path, planned: list[StageUpdate], options: Options) -> list
     todo = [item for item in planned if item.status == "would-update"]
     if not todo:
         return planned
-    config = load_config(repo_dir)
     requests = [
         PromoteRequest(
             model=item.model,
-            image=f"{config.model(item.model).repository}:{item.version}@{item.digest}",
+            image=item.image,
+            version=item.version if item.registered else None,
             selectors=item.sites,
             registry_checked=True,
-            message=f"update: the highest tag stage {item.stage} allows",
+            message=f"update: the highest {'LIVE registered version' if item.registered else 'tag'} stage {item.stage} allows",
+            registered=item.registered,
         )
         for item in todo
     ]

@@ -6,6 +6,7 @@ import pytest
 
 from gitops_mlops.config.load import parse_config
 from gitops_mlops.core.errors import InputError
+from testing.paths import PROJECT_ROOT
 
 BASE = """\
 models:
@@ -65,3 +66,14 @@ def test_bad_model_registry_is_refused_at_its_line(section, line, cause):
 def test_bad_registered_model_is_refused_at_its_line():
     with pytest.raises(InputError, match=r"^gitops-mlops\.yaml:4: registeredModel 'caf\u00e9'"):
         config(model_extra="    registeredModel: caf\u00e9\n")
+
+
+def test_update_from_is_tags_or_model_registry_and_needs_the_registry(tmp_path):
+    base = (PROJECT_ROOT / "gitops-mlops.yaml").read_text()
+    registered = base.replace("  - name: fraud-detector\n", "  - name: fraud-detector\n    updateFrom: modelRegistry\n", 1)
+    config = parse_config(registered + "modelRegistry:\n  url: https://mr.example.com\n")
+    assert config.model("fraud-detector").update_from == "modelRegistry" and config.model("demand-forecast").update_from == "tags"
+    with pytest.raises(InputError, match="updateFrom: modelRegistry needs the modelRegistry"):
+        parse_config(registered)
+    with pytest.raises(InputError, match="updateFrom 'oci' is not one of: tags, modelRegistry"):
+        parse_config(base.replace("  - name: fraud-detector\n", "  - name: fraud-detector\n    updateFrom: oci\n", 1))

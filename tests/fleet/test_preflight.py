@@ -40,3 +40,37 @@ def test_a_broken_config_is_reported_not_raised(gitops_repo):
     (gitops_repo.work / "gitops-mlops.yaml").write_text("models: [\n")
     result = cli("check", cwd=gitops_repo.work)
     assert result.code == 2 and result.out.startswith("config: gitops-mlops.yaml")
+
+
+def with_model_registry(repo, url: str, extra: str = "") -> None:
+    config = repo.work / "gitops-mlops.yaml"
+    config.write_text(config.read_text() + f"modelRegistry:\n  url: {url}\n  tokenEnv: MR_TOKEN\n{extra}")
+
+
+def test_the_model_registry_answering_with_the_token_is_no_problem(gitops_repo, model_registry):
+    """Contract test: the stand-in checks check's one request against the registry's published description."""
+    with_model_registry(gitops_repo, model_registry.url)
+    result = cli("check", cwd=gitops_repo.work, env={"MR_TOKEN": model_registry.token})
+    assert result.code == 0, result.out + result.err
+    assert [s.method for s in model_registry.seen] == ["GET"] and model_registry.token not in result.out + result.err
+
+
+def test_model_registry_problems_are_one_line_each_and_nothing_is_written(gitops_repo, model_registry):
+    with_model_registry(gitops_repo, model_registry.url)
+    snap = tree_snapshot(gitops_repo.work)
+    missing = cli("check", "-o", "json", cwd=gitops_repo.work, env={"MR_TOKEN": ""})
+    assert missing.code == 2 and [p["check"] for p in json.loads(missing.out)] == ["model-registry"]
+    assert "no token in MR_TOKEN (modelRegistry.tokenEnv)" in json.loads(missing.out)[0]["problem"]
+    refused = cli("check", "-o", "json", cwd=gitops_repo.work, env={"MR_TOKEN": "wrong-token"})
+    (problem,) = json.loads(refused.out)
+    assert refused.code == 2 and "401 the token was refused (check MR_TOKEN)" in problem["problem"] and "wrong-token" not in refused.out
+    assert tree_snapshot(gitops_repo.work) == snap
+
+
+def test_a_model_registry_that_does_not_answer_is_a_problem_found_at_once(gitops_repo, model_registry):
+    model_registry.close()  # nothing listens there any more
+    with_model_registry(gitops_repo, model_registry.url)
+    result = cli("check", "-o", "json", cwd=gitops_repo.work, env={"MR_TOKEN": "t"})
+    (problem,) = json.loads(result.out)
+    assert result.code == 2 and problem["check"] == "model-registry" and "unreachable" in problem["problem"]
+    assert problem["problem"].startswith("model registry GET http://127.0.0.1:")

@@ -78,3 +78,17 @@ def test_an_environment_another_writer_made_first_is_used(model_registry, client
     outcome = reconcile(client, desired(datacenter__fraud=v1))
     assert outcome.created == [("datacenter", "fraud", v1)] and len(model_registry.environments) == 1
     assert [s.status for s in model_registry.seen if s.method == "POST"][0] == 409
+
+
+def test_writes_at_once_leave_what_one_at_a_time_leaves_in_the_sites_order(model_registry, client, monkeypatch):
+    """A bounded pool of writers on kept-alive connections: the same records, the outcome in the sites'
+    order, every exchange valid against the description, and a few connections for many calls."""
+    version = model_registry.register("fraud", "1.4.0", "oci://quay.io/acme/fraud:1.4.0")["id"]
+    sites = {f"edge-{i:02d}__fraud": version for i in range(40)}
+    assert client.workers > 1 and client.connections is not None
+    outcome = reconcile(client, desired(**sites))
+    assert [env for env, _, _ in outcome.created] == [key.split("__")[0] for key in sites]
+    assert sorted(r["name"] for r in model_registry.services.values()) == sorted(f"fraud.{k.split('__')[0]}" for k in sites)
+    assert outcome.requests == 3 + 40 + 40 and not model_registry.violations
+    assert len(client.connections.opened) <= client.workers + 1
+    client.close()

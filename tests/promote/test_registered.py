@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from gitops_mlops.pins.kustomization import parse
+from gitops_mlops.pins.modelcarlabels import MODEL_VERSION_ID, REGISTERED_MODEL_ID
+from gitops_mlops.render.kustomize import Kustomize
 from testing.cli import cli
 from testing.repos import point_models_at, registry_namespace, tree_snapshot
 
@@ -147,3 +150,24 @@ def test_a_registry_url_that_is_not_http_is_refused_at_load(setup):
     result = promote(repo, "--registry-version", "1.4.0", "--to", "datacenter")
     assert result.code == 2 and "modelRegistry.url 'ftp://" in result.err and "is not an http(s):// URL" in result.err
     assert tree_snapshot(repo.work, repo.remote) == before
+
+
+def isvc_labels(repo, site: str) -> dict:
+    """The labels of the InferenceService the site renders (the real kustomize)."""
+    rendered = Kustomize.find().build(repo.work / "overlays" / site)
+    (isvc,) = [o for o in yaml.safe_load_all(rendered) if o and o["kind"] == "InferenceService"]
+    return {k: v for k, v in isvc["metadata"]["labels"].items() if k.startswith("modelregistry.opendatahub.io/")}
+
+
+def test_the_rendered_inference_service_carries_the_version_and_moves_with_the_pin(setup, model_registry, pusher, registry):
+    repo, _, version, image = setup
+    assert promote(repo, "--registry-version", "1.4.0", "--to", "datacenter", "--push").code == 0
+    linked = {REGISTERED_MODEL_ID: version["registeredModelId"], MODEL_VERSION_ID: version["id"]}
+    assert isvc_labels(repo, "datacenter") == linked and isvc_labels(repo, "cloud") == {}
+    assert len(repo.git("show", "--stat", "--format=", "HEAD").splitlines()) == 2  # one file: URI and labels in one patch
+    other, _ = pusher.image(image.removeprefix(registry.host + "/"), "1.5.0", salt="unregistered")
+    assert promote(repo, f"{image}:1.5.0@{other}", "--to", "datacenter", "--push").code == 0
+    assert isvc_labels(repo, "datacenter") == {}  # a build not from the registry runs no registered version
+    result = cli("rollback", "fraud-detector", "--site", "datacenter", "--push", "--no-verify", cwd=repo.work, env=ENV)
+    assert result.code == 0, result.err
+    assert isvc_labels(repo, "datacenter") == linked  # the labels follow the URI back
