@@ -160,4 +160,6 @@ class _Block:
 def rolled_back(text: str, source: str, name: str) -> str:
     """``text`` with a canaryTrafficPercent its patch sets put to 0 (none set: unchanged): all traffic back to
     the previous revision at once, as KServe does for 0, while the storageUri is restored beside it."""
-    return text if read_canary(text, source, name) is None else set_canary(text, source, name, 0)
+    if "canaryTrafficPercent" not in text or read_canary(text, source, name) is None:
+        return text
+    return set_canary(text, source, name, 0)

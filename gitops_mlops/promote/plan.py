@@ -24,7 +24,7 @@ from gitops_mlops.gitstore import verifications
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.pins import kustomization
 from gitops_mlops.pins.kustomization import Pin
-from gitops_mlops.promote import policy
+from gitops_mlops.promote import canary, policy
 from gitops_mlops.render.cache import RenderCache
 from gitops_mlops.render.inputs import References, check_references, closure, readers, site_dir
 from gitops_mlops.render.provenance import where_set
@@ -41,6 +41,7 @@ class Intent:
     all_sites: tuple[Site, ...]
     named: frozenset[str] = frozenset()  # targets a selector names exactly: they must run the model
     elsewhere: tuple[str, ...] = ()  # sites a stage, group or glob selected that the model's sites: leave out
+    canary: int | None = None  # the new model's share of the traffic (promote.canary)
 
     @property
     def tag(self) -> str:
@@ -82,6 +83,7 @@ def resolve_intent(repo_dir: Path, request: PromoteRequest) -> Intent:
     """Read the config, check the image against policy, select the sites (bad input fails here)."""
     config = load_config(repo_dir)
     model = config.model(request.model)
+    canary.check_request(model, request.canary)
     image = parse_image(request.image)
     all_sites = discover_sites(repo_dir, config)
     targets = select(all_sites, request.selectors)
@@ -95,7 +97,9 @@ def resolve_intent(repo_dir: Path, request: PromoteRequest) -> Intent:
         policy.check_image(config, model, image)
     else:  # a tag: the registry resolves it next, after the policy checks that need no digest
         policy.check_source(config, model, image)
-    return Intent(config=config, model=model, image=image, version=version, targets=targets, all_sites=all_sites, named=named, elsewhere=elsewhere)
+    return Intent(
+        config=config, model=model, image=image, version=version, targets=targets, all_sites=all_sites, named=named, elsewhere=elsewhere, canary=request.canary
+    )
 
 
 def recorded_version(repo_dir: Path, model: Model, sites: tuple[Site, ...], image: ImageRef) -> str | None:
@@ -202,8 +206,10 @@ def _pin_changes(
     for site in targets:
         containers = rendered[site.name]
         if containers and all(same_repository(c.repository, image.repository) and c.digest == digest for c in containers):
-            unchanged.append(site.name)
-            continue
+            if not canary.wants_change(intent.canary, containers):
+                unchanged.append(site.name)
+                continue
+        canary.check_site(site.name, intent.canary, containers)
         path = kustomization_of(repo_dir, site)
         rel = path.relative_to(root).as_posix()
         text = kustomization.read_text(path, rel)
@@ -211,6 +217,7 @@ def _pin_changes(
         versions[site.name] = _version_of(containers, pin)
         values = {"newName": image.repository, "newTag": intent.tag, "digest": digest}
         old, after, note = kustomization.edit_pin_noted(text, rel, name, values)
+        after = canary.edit(after, rel, name, model, intent.canary)
         old_image = containers[0].image if containers else ""
         if after == text:  # the pin already says this, yet the render differs: it does not reach the workloads
             raise RenderError(
