@@ -32,6 +32,11 @@ def site(base: str) -> str:
 
 @pytest.fixture
 def repo(tmp_path) -> GitOpsRepo:
+    return canary_repo(tmp_path)
+
+
+def canary_repo(tmp_path) -> GitOpsRepo:
+    """A modelcar at a Serverless site (edge/a, no deploymentMode annotation) and a RawDeployment one (edge/raw)."""
     files = {
         **BASE,
         "gitops-mlops.yaml": CONFIG + f"schemas:\n  crds:\n    - {crd_dir()}\n",
@@ -142,3 +147,14 @@ def test_the_promotion_says_how_the_traffic_is_split(repo):
     finished = promote(repo, "--to", "edge/a", "--finish-canary", "--dry-run")
     assert finished.code == 0 and "note: canary finished: the new model takes all the traffic" in finished.err
     assert "-      - op: add\n-        path: /spec/predictor/canaryTrafficPercent\n-        value: 10\n" in finished.out
+
+
+def test_status_shows_the_split_in_text_and_json(repo):
+    assert promote(repo, "--to", "edge/a", "--canary", "10").code == 0
+    table = cli("status", "--model", "fraud", cwd=repo.work)
+    assert table.code == 0, table.err
+    rows = {line.split()[1]: line for line in table.out.splitlines()[1:]}
+    assert "canary:10/90" in rows["edge/a"] and "canary" not in rows["edge/raw"]
+    data = {r["site"]: r for r in json.loads(cli("status", "--model", "fraud", "-o", "json", cwd=repo.work).out)}
+    assert data["edge/a"]["traffic"] == {"latest": 10, "previous": 90} and data["edge/raw"]["traffic"] is None
+    assert data["edge/a"]["digest"] == B  # the latest revision's build; the previous revision keeps the rest
