@@ -158,3 +158,25 @@ def test_status_shows_the_split_in_text_and_json(repo):
     data = {r["site"]: r for r in json.loads(cli("status", "--model", "fraud", "-o", "json", cwd=repo.work).out)}
     assert data["edge/a"]["traffic"] == {"latest": 10, "previous": 90} and data["edge/raw"]["traffic"] is None
     assert data["edge/a"]["digest"] == B  # the latest revision's build; the previous revision keeps the rest
+
+
+def test_rollback_after_the_percentage_changed_still_returns_to_the_build_before_the_canary(repo):
+    assert promote(repo, "--to", "edge/a", "--canary", "10").code == 0
+    assert promote(repo, "--to", "edge/a", "--canary", "50").code == 0
+    result = cli("rollback", "fraud", "--site", "edge/a", "-o", "json", cwd=repo.work)
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["changes"][0]["to"]["digest"] == A
+    assert predictor(repo)["model"]["storageUri"] == OLD_URI and predictor(repo)["canaryTrafficPercent"] == 0
+
+
+def test_a_patch_that_cannot_take_the_percentage_is_refused_naming_it_and_changes_nothing(repo):
+    folded = repo.read(SERVERLESS).replace("patch: |-\n", "patch: >-\n").replace("        value: oci", "\n        value: oci")
+    (repo.work / SERVERLESS).write_text(folded)
+    repo.git("commit", "-qam", "a folded patch")
+    repo.git("push", "-q", "origin", "main")
+    before = tree_snapshot(repo.work, repo.remote)
+    result = promote(repo, "--to", "edge/a", "--canary", "10")
+    assert result.code == 2 and result.err.strip().splitlines()[-1] == (
+        f"error: {SERVERLESS}:7: the patch of InferenceService/fraud is not a literal block; write it as one (patch: |-) to set canaryTrafficPercent"
+    )
+    assert tree_snapshot(repo.work, repo.remote) == before
