@@ -3,7 +3,7 @@
 ``promote … --canary P`` (1–99) pins the new storageUri with ``canaryTrafficPercent: P``: KServe
 sends P % of the requests to the new revision and the rest to the previous one (the last that ran
 with 100 %). ``--canary 100`` (or ``--finish-canary``) takes the percentage away: the new revision
-gets all the traffic. A promotion without ``--canary`` that changes the storageUri takes it away too
+gets all the traffic; it finishes the canary of the build the site runs (another build: exit 3). A promotion without ``--canary`` that changes the storageUri takes it away too
 (a full rollout), and one that does not change it leaves a canary as it is. ``rollback`` during a
 canary restores the storageUri and sets the percentage to 0 (``pins.canary.rolled_back``).
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from gitops_mlops.config.load import Model
 from gitops_mlops.config.rendering import DEPLOYMENT_MODES
-from gitops_mlops.core.errors import InputError, RenderError
+from gitops_mlops.core.errors import InputError, PolicyError, RenderError
 from gitops_mlops.pins.canary import set_canary
 from gitops_mlops.render.serving import DEFAULT_MODE, MODE_ANNOTATION
 from gitops_mlops.render.state import Container, ModelMatcher, SiteRender
@@ -59,10 +59,16 @@ def wants_change(percent: int | None, containers: list[Container]) -> bool:
     return any(c.canary != ("" if percent == FINISH else str(percent)) for c in containers)
 
 
-def check_site(site: str, percent: int | None, containers: list[Container]) -> None:
-    """Refuse a canary where KServe cannot split the traffic: an InferenceService not in Serverless mode."""
+def check_site(site: str, percent: int | None, containers: list[Container], runs: bool) -> None:
+    """Refuse a canary where KServe cannot split the traffic (an InferenceService not in Serverless mode), and
+    a finish where the site does not run the build (``runs``): it finishes the canary of that build only."""
     if percent is None:
         return
+    if percent == FINISH and not runs and containers:
+        raise PolicyError(
+            f"site {site}: --finish-canary finishes the canary of the build the site runs ({containers[0].image}), not another; "
+            "promote without --canary for a full rollout of it"
+        )
     for container in containers:
         mode = container.mode or DEFAULT_MODE
         if DEPLOYMENT_MODES.get(mode, mode) != "Serverless":

@@ -205,11 +205,11 @@ def _pin_changes(
     changes, unchanged, versions = [], [], {}
     for site in targets:
         containers = rendered[site.name]
-        if containers and all(same_repository(c.repository, image.repository) and c.digest == digest for c in containers):
-            if not canary.wants_change(intent.canary, containers):
-                unchanged.append(site.name)
-                continue
-        canary.check_site(site.name, intent.canary, containers)
+        runs = bool(containers) and all(same_repository(c.repository, image.repository) and c.digest == digest for c in containers)
+        if runs and not canary.wants_change(intent.canary, containers):
+            unchanged.append(site.name)
+            continue
+        canary.check_site(site.name, intent.canary, containers, runs)
         path = kustomization_of(repo_dir, site)
         rel = path.relative_to(root).as_posix()
         text = kustomization.read_text(path, rel)

@@ -180,3 +180,14 @@ def test_a_patch_that_cannot_take_the_percentage_is_refused_naming_it_and_change
         f"error: {SERVERLESS}:7: the patch of InferenceService/fraud is not a literal block; write it as one (patch: |-) to set canaryTrafficPercent"
     )
     assert tree_snapshot(repo.work, repo.remote) == before
+
+
+def test_finishing_is_for_the_build_the_site_runs(repo):
+    assert promote(repo, "--to", "edge/a", "--canary", "10").code == 0
+    before = tree_snapshot(repo.work, repo.remote)
+    result = promote(repo, "--to", "edge/a", "--finish-canary", digest=C, tag="1.5.0")
+    assert result.code == 3 and result.err.strip().splitlines()[-1] == (
+        f"error: site edge/a: --finish-canary finishes the canary of the build the site runs ({FRAUD}:1.4.0@{B}), not another; "
+        "promote without --canary for a full rollout of it"
+    )
+    assert tree_snapshot(repo.work, repo.remote) == before
