@@ -121,3 +121,17 @@ def test_the_fast_reader_reads_the_pin_beside_a_canary_op_or_steps_aside(case):
     text = golden(case, "expected")
     found = modelcar.fast_find(text)
     assert found is None or [(f.pin_name, f.value) for f in found] == [(NAME, OLD_URI if edit_of(case) == "rollback" else NEW_URI)]
+
+
+def test_the_kserve_crd_has_the_field_and_takes_the_rendered_percentage_and_no_string(rendered):
+    from gitops_mlops.render.kustomize import split_documents
+    from gitops_mlops.render.schemas import Schemas
+    from testing.paths import crd_dir
+
+    crd = yaml.safe_load((crd_dir() / "kserve-inferenceservice-crd.yaml").read_text())
+    predictor = next(v for v in crd["spec"]["versions"] if v["name"] == "v1beta1")["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["predictor"]
+    assert predictor["properties"]["canaryTrafficPercent"]["type"] == "integer"
+    schemas = Schemas(crds=(crd_dir(),))
+    isvc = next(d for d in split_documents(rendered["set"]) if "kind: InferenceService" in d)
+    assert "canaryTrafficPercent: 10" in isvc and not schemas.check_docs([isvc]).errors
+    assert schemas.check_docs([isvc.replace("canaryTrafficPercent: 10", "canaryTrafficPercent: ten")]).errors
