@@ -150,6 +150,7 @@ def status(
                     ("unpinned", not r.pinned),
                     (f"verify:{r.verified}", bool(r.verified)),
                     ("unmirrored", r.mirrored is False),
+                    (f"canary:{r.canary}/{100 - (r.canary or 0)}", r.canary is not None),
                 )
                 if on
             )

@@ -93,6 +93,12 @@ def init(
     err("its pins are placeholders ('validate' says so) until a first promotion: gitops-mlops promote MODEL IMAGE --to STAGE")
 
 
+CanaryOpt = Annotated[
+    int | None, typer.Option("--canary", metavar="P", help="A modelcar on a Serverless InferenceService: the new model takes P % of the traffic (100: all).")
+]
+FinishCanaryOpt = Annotated[bool, typer.Option("--finish-canary", help="The canary takes all the traffic (as --canary 100).")]
+
+
 @app.command(
     epilog=example(
         "gitops-mlops promote fraud-detector quay.io/acme/fraud-detector:1.4.0 --to datacenter",
@@ -134,6 +140,8 @@ def promote(
         Path | None,
         typer.Option("--scan-report", metavar="FILE", help="The image's vulnerability report (Trivy JSON) for the scan gate, instead of asking Quay."),
     ] = None,
+    canary: CanaryOpt = None,
+    finish_canary: FinishCanaryOpt = False,
     author: AuthorOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
@@ -144,6 +152,7 @@ def promote(
     """
     use_author(author)
     from gitops_mlops.change.intents import PromoteRequest
+    from gitops_mlops.promote import canary as canaries
     from gitops_mlops.promote.promotion import promote as run
 
     request = PromoteRequest(
@@ -159,6 +168,7 @@ def promote(
         verify=not no_verify,
         scan_report=str(scan_report) if scan_report else None,
         registry_version=registry_version,
+        canary=canaries.from_options(canary, finish_canary),
     )
     result = run(repo, request, publish)
     if "@" in image and result.changed:  # a tag alone is always resolved in the registry

@@ -11,6 +11,7 @@ from gitops_mlops.change.intents import PromoteRequest
 from gitops_mlops.change.transaction import Change, file_change, transact, unified_diff
 from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo
+from gitops_mlops.promote import canary
 from gitops_mlops.promote.plan import Intent, Plan, plan_promotion
 from gitops_mlops.promote.result import Result
 from gitops_mlops.render import hydrate
@@ -61,7 +62,8 @@ def _change(repo_dir: Path, git: GitRepo, intent: Intent, request: PromoteReques
             want = Expected(intent.image.repository, intent.image.digest or "", intent.tag)
             sites = {s.name: s for s in intent.all_sites}
             changes = {c.site: want for c in plan.changes}
-            verify(repo_dir, intent.config, intent.model, changes, sites, plan.others, plan.before, plan.refs, cache, schemas)
+            after = verify(repo_dir, intent.config, intent.model, changes, sites, plan.others, plan.before, plan.refs, cache, schemas)
+            canary.check_rendered(intent.config, intent.model, after, list(changes), intent.canary)
         tick("verify")
 
     def message() -> str:
@@ -105,5 +107,6 @@ def _result(intent: Intent, plan: Plan, **extra) -> Result:
         unchanged=plan.unchanged,
         changes=plan.changes,
         not_running=plan.not_running,
+        notes=(canary.describe(intent.canary),) if intent.canary and plan.changes else (),
         **extra,
     )

@@ -24,7 +24,7 @@ from gitops_mlops.gitstore import verifications
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.pins import kustomization, modelcar, modelcarlabels
 from gitops_mlops.pins.kustomization import Pin
-from gitops_mlops.promote import policy
+from gitops_mlops.promote import canary, policy
 from gitops_mlops.render.cache import RenderCache
 from gitops_mlops.render.inputs import References, check_references, closure, readers, site_dir
 from gitops_mlops.render.provenance import where_set
@@ -42,6 +42,7 @@ class Intent:
     named: frozenset[str] = frozenset()  # targets a selector names exactly: they must run the model
     elsewhere: tuple[str, ...] = ()  # sites a stage, group or glob selected that the model's sites: leave out
     labels: dict[str, str] | None = None  # the model registry's labels a modelcar pin carries (None: none, removed)
+    canary: int | None = None  # the new model's share of the traffic (promote.canary)
 
     @property
     def tag(self) -> str:
@@ -83,6 +84,7 @@ def resolve_intent(repo_dir: Path, request: PromoteRequest) -> Intent:
     """Read the config, check the image against policy, select the sites (bad input fails here)."""
     config = load_config(repo_dir)
     model = config.model(request.model)
+    canary.check_request(model, request.canary)
     image = parse_image(request.image)
     all_sites = discover_sites(repo_dir, config)
     targets = select(all_sites, request.selectors)
@@ -98,7 +100,18 @@ def resolve_intent(repo_dir: Path, request: PromoteRequest) -> Intent:
         policy.check_source(config, model, image)
     found = request.registered
     labels = modelcarlabels.registry_labels(found.model_id, found.version_id) if found else None
-    return Intent(config, model, image, version, targets, all_sites, named=named, elsewhere=elsewhere, labels=labels)
+    return Intent(
+        config=config,
+        model=model,
+        image=image,
+        version=version,
+        targets=targets,
+        all_sites=all_sites,
+        named=named,
+        elsewhere=elsewhere,
+        labels=labels,
+        canary=request.canary,
+    )
 
 
 def recorded_version(repo_dir: Path, model: Model, sites: tuple[Site, ...], image: ImageRef) -> str | None:
@@ -204,9 +217,11 @@ def _pin_changes(
     changes, unchanged, versions = [], [], {}
     for site in targets:
         containers = rendered[site.name]
-        if containers and all(same_repository(c.repository, image.repository) and c.digest == digest for c in containers):
+        runs = bool(containers) and all(same_repository(c.repository, image.repository) and c.digest == digest for c in containers)
+        if runs and not canary.wants_change(intent.canary, containers):
             unchanged.append(site.name)
             continue
+        canary.check_site(site.name, intent.canary, containers, runs)
         path = kustomization_of(repo_dir, site)
         rel = path.relative_to(root).as_posix()
         text = kustomization.read_text(path, rel)
@@ -214,6 +229,7 @@ def _pin_changes(
         versions[site.name] = _version_of(containers, pin)
         values = {"newName": image.repository, "newTag": intent.tag, "digest": digest}
         old, after, note = kustomization.edit_pin_noted(text, rel, name, values)
+        after = canary.edit(after, rel, name, model, intent.canary)
         old_image = containers[0].image if containers else ""
         if after != text and modelcar.is_modelcar_pin(name):  # the registry's labels move with the URI
             after, labelled = modelcarlabels.set_labels(after, rel, name, intent.labels)

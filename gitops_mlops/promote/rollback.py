@@ -7,7 +7,8 @@ twice. ``--to VERSION|DIGEST`` returns to the newest earlier state that ran it, 
 from before the tool's first commit. The pin is written back as it was at that commit
 (a digest-only pin stays digest-only; a pin the promotion added goes); when that does
 not bring the old render back (the change was made elsewhere), the old image is pinned
-instead. The rolled-back digest is put on hold. Stage order does not hold a rollback back.
+instead. During a model canary the percentage goes to 0 beside the restored storageUri
+(``promote.canary``). The rolled-back digest is put on hold. Stage order does not hold a rollback back.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from gitops_mlops.core.present import some
 from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.pins import kustomization
+from gitops_mlops.pins.canary import rolled_back
 from gitops_mlops.pins.kustomization import Pin
 from gitops_mlops.promote import registered
 from gitops_mlops.promote.plan import PinChange, pin_to_edit
@@ -210,7 +212,12 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
         refuse_placeholders(model, goals)
         goals, notes = _settle(config, request, goals, tags)
         then = registered.labels_then(git, goals)
-        edits = {g.site.name: FileEdit(g.file, g.text, registered.restore_labels(g, restore_pin(g.text, g.file, g.pin_name, g.goal.pin), then)) for g in goals}
+        edits = {
+            g.site.name: FileEdit(
+                g.file, g.text, registered.restore_labels(g, rolled_back(restore_pin(g.text, g.file, g.pin_name, g.goal.pin), g.file, g.pin_name), then)
+            )
+            for g in goals
+        }
         hold = _hold_edit(repo_dir, model, goals, request.reason)
         written: list[FileEdit] = []
         parent, seen = git.head(), {}  # the edited config, once the verify hook has loaded it; the hydrated branch
@@ -246,6 +253,7 @@ def _verify(
             continue
         repository, tag, digest = split_image(goal.goal.images[0])
         text = kustomization.set_pin_exact(goal.text, goal.file, goal.pin_name, {"newName": repository, "newTag": tag or None, "digest": digest or None})
+        text = rolled_back(text, goal.file, goal.pin_name)
         text = registered.restore_labels(goal, text, registered.labels_then(GitRepo(repo_dir), [goal]))
         edit = edits[goal.site.name] = FileEdit(goal.file, goal.text, text)
         write_all(repo_dir, [edit], written)

@@ -4,7 +4,7 @@ An InferenceService's runtime exists (in the site's render, or listed under
 ``serving.clusterRuntimes`` as provided by the cluster) and supports its model format;
 its deployment mode is one ``serving.deploymentModes`` allows (by any of the mode's names:
 ``Standard`` is ``RawDeployment``, ``Knative`` and ``Advanced`` are ``Serverless``); a modelcar model's
-storageUri is ``oci://``; every ServingRuntime image is pinned by digest. Each problem is
+storageUri is ``oci://``; a canaryTrafficPercent is a percentage, and only in Serverless mode; every ServingRuntime image is pinned by digest. Each problem is
 one line naming the object and the field.
 """
 
@@ -47,6 +47,8 @@ def _inference_service(config: Config, isvc: dict, runtimes: dict[str, dict], mo
         allowed = ", ".join(config.serving.deployment_modes)
         errors.append(f"{where}: metadata/annotations/{MODE_ANNOTATION}: deployment mode {mode} is not allowed (serving.deploymentModes: {allowed})")
     predictor = _dict(_dict(isvc.get("spec")).get("predictor"))
+    if "canaryTrafficPercent" in predictor:
+        errors += _canary(where, DEPLOYMENT_MODES.get(mode, mode), predictor["canaryTrafficPercent"])
     model = _dict(predictor.get("model"))
     form = _dict(model.get("modelFormat"))
     runtime_name, format_name, format_version = model.get("runtime"), form.get("name"), form.get("version")
@@ -68,6 +70,15 @@ def _inference_service(config: Config, isvc: dict, runtimes: dict[str, dict], mo
         if not isinstance(uri, str) or not uri.startswith("oci://"):
             errors.append(f"{where}: spec/predictor/model/storageUri: {uri!r} is not oci://: {car.name} is a modelcar")
     return errors
+
+
+def _canary(where: str, mode: str, percent) -> list[str]:
+    """A canaryTrafficPercent KServe can act on: Serverless mode, a whole number from 0 to 100."""
+    if mode != "Serverless":
+        return [f"{where}: spec/predictor/canaryTrafficPercent: KServe splits traffic between revisions only in Serverless mode, not {mode}"]
+    if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
+        return [f"{where}: spec/predictor/canaryTrafficPercent: {percent!r} is not a whole number from 0 to 100"]
+    return []
 
 
 def _formats(runtime: dict) -> list[str]:

@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover
 
 _POD_PATHS = (("spec", "template", "spec"), ("spec", "jobTemplate", "spec", "template", "spec"), ("spec", "predictor"), ("spec",))
 STORAGE_URI = "storageUri"  # the name of the Container a modelcar's oci:// storageUri is read as
-SCAN = "scan-2"  # what containers_of reads; part of every render key, so a cached scan of another kind is never reused
+SCAN = "scan-3"  # what containers_of reads; part of every render key, so a cached scan of another kind is never reused
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ class Container:
     resource: str  # Kind/name
     name: str  # the container's name
     image: str  # as rendered
+    mode: str = ""  # a modelcar's InferenceService: its deployment mode annotation ('' when it has none)
+    canary: str = ""  # a modelcar's InferenceService: its predictor's canaryTrafficPercent ('' when it has none)
 
     @property
     def repository(self) -> str:
@@ -208,7 +210,8 @@ def _parsed(doc: str) -> list[Container]:
                     found.append(Container(resource, str(container.get("name") or ""), container["image"]))
             break
     if obj.get("kind") == "InferenceService":
-        found += [Container(resource, STORAGE_URI, uri[len("oci://") :]) for uri in _storage_uris(obj) if uri.startswith("oci://")]
+        mode, canary = _serving_of(obj)
+        found += [Container(resource, STORAGE_URI, uri[len("oci://") :], mode, canary) for uri in _storage_uris(obj) if uri.startswith("oci://")]
     return found
 
 
@@ -221,8 +224,18 @@ def _storage_uris(obj: dict) -> list[str]:
     return [p["storageUri"] for p in places if isinstance(p.get("storageUri"), str)]
 
 
+def _serving_of(obj: dict) -> tuple[str, str]:
+    """(deployment mode annotation, predictor canaryTrafficPercent) of an InferenceService, as text ('' for what it lacks)."""
+    annotations = (obj.get("metadata") or {}).get("annotations")
+    mode = annotations.get("serving.kserve.io/deploymentMode") if isinstance(annotations, dict) else None
+    predictor = (obj.get("spec") or {}).get("predictor")
+    canary = predictor.get("canaryTrafficPercent") if isinstance(predictor, dict) else None
+    text = lambda value: "" if value is None else " ".join(str(value).split())  # noqa: E731  (one line, no tab: it is encoded in a line)
+    return text(mode), text(canary)
+
+
 def encode_containers(containers: tuple[Container, ...]) -> str:
-    return "".join(f"{c.resource}\t{c.name}\t{c.image}\n" for c in containers)
+    return "".join(f"{c.resource}\t{c.name}\t{c.image}" + (f"\t{c.mode}\t{c.canary}" if c.mode or c.canary else "") + "\n" for c in containers)
 
 
 @lru_cache(maxsize=64)

@@ -5,7 +5,8 @@ version (the tag, else the pin's newTag) and digest, whether the site's own
 kustomization pins it and where it is set (``pin``, or the file: the kustomization whose pin takes
 effect, for a site that wraps the overlay or base pinning it; else the file naming the image), drift within its
 stage, lag behind the stage before, holds, and the verdict of the site's latest
-verification when it verified the digest the site runs now.
+verification when it verified the digest the site runs now; for a modelcar in a canary, the traffic
+split between its latest and previous revisions.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Row(NamedTuple):
     placeholder: bool = False  # the digest ``init`` wrote: nothing released runs here yet
     registered_model: str = ""  # the model registry's RegisteredModel of the version it runs ('' when not promoted from it)
     model_version: str = ""  # that ModelVersion's id in the registry
+    canary: int | None = None  # a modelcar's canaryTrafficPercent: the latest revision's share, the previous one has the rest
 
     def as_json(self) -> dict:
         return {
@@ -70,6 +72,7 @@ class Row(NamedTuple):
             "placeholder": self.placeholder,
             "registeredModel": self.registered_model or None,
             "modelVersion": self.model_version or None,
+            "traffic": None if self.canary is None else {"latest": self.canary, "previous": 100 - self.canary},
         }
 
 
@@ -119,6 +122,8 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
                     continue
                 seen.add(model.name)
                 site_rows.append(_row(repo_dir, site, container.image, model, pins, refs, pin_files, holds.get((model.name, site.name), ()), placeholder))
+                if container.canary and container.canary.isdigit() and int(container.canary) <= 100:  # a modelcar in a canary: the split KServe makes
+                    site_rows[-1] = site_rows[-1]._replace(canary=int(container.canary))
                 counter = counts.get((model.name, site.stage))
                 if counter is None:
                     counter = counts[(model.name, site.stage)] = Counter()

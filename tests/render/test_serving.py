@@ -136,3 +136,27 @@ def test_validate_reports_serving_sense_per_site(gitops_repo):
         "FAIL  cloud: site cloud: InferenceService/fraud-detector: spec/predictor/model/runtime: "
         "ServingRuntime triton is not in the site's render nor listed under serving.clusterRuntimes\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("mode", "percent", "error"),
+    [
+        (None, 10, None),
+        ("Serverless", 0, None),
+        ("Knative", 100, None),
+        ("RawDeployment", 10, "KServe splits traffic between revisions only in Serverless mode, not RawDeployment"),
+        ("Standard", 10, "KServe splits traffic between revisions only in Serverless mode, not RawDeployment"),
+        ("Serverless", 101, "101 is not a whole number from 0 to 100"),
+        ("Serverless", "10", "'10' is not a whole number from 0 to 100"),
+    ],
+)
+def test_a_canary_percentage_is_a_percentage_and_only_in_serverless_mode(example, mode, percent, error):
+    config, objects = example
+    isvc, runtime = kserve(objects)
+    annotations = isvc["metadata"].setdefault("annotations", {})
+    annotations.pop("serving.kserve.io/deploymentMode", None)
+    if mode:
+        annotations["serving.kserve.io/deploymentMode"] = mode
+    isvc["spec"]["predictor"]["canaryTrafficPercent"] = percent
+    found = serving_errors(config, "edge/berlin-01", [isvc, runtime])
+    assert found == ([f"InferenceService/fraud-detector: spec/predictor/canaryTrafficPercent: {error}"] if error else [])

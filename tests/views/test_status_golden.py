@@ -41,3 +41,14 @@ def test_status_json_after_a_promotion_and_a_rollback(gitops_repo):
     result = cli("rollback", "fraud-detector", "--site", "cloud", "-m", "error rate 5%", cwd=gitops_repo.work)
     assert result.code == 0, result.err
     assert_golden(status_json(gitops_repo, "--model", "fraud-detector"), GOLDEN / "promoted-and-rolled-back" / "expected.json")
+
+
+def test_status_json_during_a_canary_and_after_its_rollback(tmp_path):
+    """The traffic split of a modelcar in a canary, and the 0 a rollback leaves."""
+    from tests.promote.test_canary import FRAUD, B, canary_repo
+
+    repo = canary_repo(tmp_path)
+    assert cli("promote", "fraud", f"{FRAUD}:1.4.0@{B}", "--to", "edge/a", "--canary", "25", cwd=repo.work).code == 0
+    during = status_json(repo, "--model", "fraud")
+    assert cli("rollback", "fraud", "--site", "edge/a", cwd=repo.work).code == 0
+    assert_golden(during + status_json(repo, "--model", "fraud"), GOLDEN / "canary" / "expected.json")
