@@ -62,6 +62,8 @@ def set_labels(text: str, source: str, name: str, labels: dict[str, str] | None)
     """(``text`` with the modelcar patch of ``name`` setting exactly ``labels`` of the registry's
     (None or {}: none), a note when the patch was rewritten as a literal block)."""
     labels = {k: v for k, v in (labels or {}).items() if k in LABELS}
+    if not labels and "opendatahub" not in text and "\\" not in text:
+        return text, ""  # none to write and none written, not even in an escaped form: nothing to read
     pin = _pin(text, source, name)
     if pin is None:
         if labels:

@@ -95,3 +95,12 @@ def test_kustomize_renders_the_labels_and_keeps_the_others(tmp_path):
         found[case] = isvc["metadata"]["labels"]
     assert found["add"] == {"app": "fraud", labels.REGISTERED_MODEL_ID: "3", labels.MODEL_VERSION_ID: "7"}
     assert found["change-version"][labels.MODEL_VERSION_ID] == "9" and found["remove"] == {"app": "fraud"}
+
+
+def test_removing_labels_from_a_file_that_has_none_reads_nothing():
+    """No labels to write and none in the text: the text comes back as it is, unparsed, so a file
+    the render refuses (a duplicate key) stays the render's to report (exit 4), not the label edit's."""
+    broken = "namespace: a\nnamespace: b\n"
+    assert labels.set_labels(broken, "k.yaml", "fraud-detector-modelcar", None) == (broken, "")
+    with pytest.raises(InputError, match="duplicate key"):
+        labels.set_labels(broken + "# opendatahub\n", "k.yaml", "fraud-detector-modelcar", None)
