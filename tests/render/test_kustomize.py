@@ -260,16 +260,6 @@ def test_a_batch_past_the_timeout_is_split_and_only_the_site_that_hangs_is_named
     assert all(batched[s.name].output == alone[s.name].output for s in sites if s.name != "edge/austin-01")
 
 
-def test_batches_hold_at_most_ten_sites_and_the_resource_budget():
-    from gitops_mlops.render.kustomize import RESOURCE_BUDGET, _batches
-
-    sites = [Site(f"s{i}", f"overlays/s{i}", "edge") for i in range(15)]
-    assert [len(b) for b in _batches(sites, 10, [40] * 15)] == [10, 5]  # ten sites of ten models
-    assert [len(b) for b in _batches(sites[:3], 10, [RESOURCE_BUDGET] * 3)] == [1, 1, 1]  # a hundred models: alone
-    assert [len(b) for b in _batches(sites[:4], 10, [100, 100, 300, 50])] == [2, 2]
-    assert [len(b) for b in _batches(sites[:2], 10, [900, 10])] == [1, 1]  # heavier than the budget: alone, still rendered
-
-
 NAMESPACED = {
     "gitops-mlops.yaml": "models:\n  - name: app\n    repository: quay.io/acme/app\nstages:\n  - name: edge\n",
     "base/kustomization.yaml": "resources:\n- app.yaml\n",
