@@ -34,11 +34,7 @@ LONG_ALLOWED: dict[str, str] = {
     "gitops_mlops/pins/kustomization.py": "not split yet (issue 26)",
     "gitops_mlops/render/state.py": "not split yet (issue 26)",
     "gitops_mlops/render/state.py::_scan": "not split yet (issue 26)",
-    "tests/config/test_load.py": "not split yet (issue 26)",
-    "tests/promote/test_promotion.py": "the promotion tests follow the write path being rewritten in promote/; split with it",
     "tests/render/test_state_truth.py": "not split yet (issue 26)",
-    "tests/test_concurrency.py::test_eight_racing_promoters_lose_nothing": "not split yet (issue 26)",
-    "tests/test_secrets.py::test_no_command_leaks_a_secret_in_any_failure": "not split yet (issue 26)",
 }
 
 
