@@ -37,7 +37,7 @@ def check(config: Config, image: ImageRef, targets: tuple[Site, ...], insecure: 
         for mirror, names in mirrors.items():
             ref = ImageRef(mirror, image.path, digest=image.digest)
             try:
-                client.verify(ref)
+                client.confirm_digest(ref)
             except RegistryError as exc:
                 more = f" (and {len(names) - 1} more sites)" if len(names) > 1 else ""
                 if isinstance(exc, RegistryUnreachable):
@@ -61,7 +61,7 @@ def presence(config: Config, rows, sites: dict[str, Site]) -> dict[tuple[str, st
             key = (mirror, path, row.digest)
             if key not in seen:
                 try:
-                    client.verify(ImageRef(mirror, path, digest=row.digest))
+                    client.confirm_digest(ImageRef(mirror, path, digest=row.digest))
                     seen[key] = True
                 except RegistryError:
                     seen[key] = False

@@ -141,7 +141,7 @@ class Kustomize:
 
 def _leashed_env(network: bool = False) -> dict[str, str]:
     """The environment kustomize runs in; ``network`` only when the config allow-lists remote resources
-    (check_references has refused every other remote reference by then)."""
+    (walk_references has refused every other remote reference by then)."""
     env = dict(os.environ)
     if not network:
         dead = "http://127.0.0.1:9"  # nothing listens: a fetch fails at once instead of hanging

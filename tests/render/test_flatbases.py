@@ -16,7 +16,7 @@ from gitops_mlops.pins.sentinels import pin_invariant
 from gitops_mlops.render import kustomize as rendering
 from gitops_mlops.render.batches import in_batches
 from gitops_mlops.render.flatbases import Flattener
-from gitops_mlops.render.inputs import References, check_references
+from gitops_mlops.render.inputs import References, walk_references
 from gitops_mlops.render.kustomize import Kustomize, render_sites
 from testing.paths import PROJECT_ROOT
 from testing.repos import build_tree, git
@@ -159,7 +159,7 @@ def one_build_per_site(repo: Path, sites) -> dict[str, str]:
 
 def plan_of(repo: Path, site: Site, text: str | None = None):
     refs = References()
-    check_references(repo, site, (), refs)
+    walk_references(repo, site, (), refs)
     own = (repo / site.path).resolve()
     return Flattener(refs).plan(text if text is not None else (own / "kustomization.yaml").read_text(), own)
 
