@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")  # 1,000 is one number
 
 
 def run_once(tree: Path, script: str, args: list[str]) -> str:
@@ -42,7 +42,7 @@ def keyed(output: str) -> list[tuple[tuple[str, int], str, list[float]]]:
     out = []
     for line in output.splitlines():
         shape = _NUMBER.sub("#", line)
-        out.append(((shape, seen[shape]), line, [float(n) for n in _NUMBER.findall(line)]))
+        out.append(((shape, seen[shape]), line, [float(n.replace(",", "")) for n in _NUMBER.findall(line)]))
         seen[shape] += 1
     return out
 
@@ -59,8 +59,11 @@ def medians(outputs: list[str]) -> list[str]:
 
 
 def _like(original: str, value: float) -> str:
+    """``value`` written as ``original`` was (its decimals, its thousands separator); ``original`` itself when equal."""
+    if float(original.replace(",", "")) == value:
+        return original
     decimals = len(original.partition(".")[2])
-    return f"{value:.{decimals}f}"
+    return f"{value:,.{decimals}f}" if "," in original else f"{value:.{decimals}f}"
 
 
 def main() -> None:
