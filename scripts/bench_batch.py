@@ -58,7 +58,7 @@ def main() -> None:
             batches = [sites[i : i + size] for i in range(0, count, size)]
             start = time.perf_counter()
             for n, batch in enumerate(batches):
-                out = render._render_batch(kustomize, repo.resolve(), scratch, f"s{size}-{n}", batch, 600)
+                out = render._render_batch(render._Build(kustomize, repo.resolve(), scratch, 600), f"s{size}-{n}", batch)
                 assert all(r.ok for r in out.values()), next(r.error for r in out.values() if not r.ok)
             per_site = (time.perf_counter() - start) / sum(len(b) for b in batches) * 1000
             print(f"{size:>17}   {per_site:11.1f}")

@@ -52,6 +52,23 @@ def _trailers(remote, sha: str) -> dict[str, str]:
 def test_eight_racing_promoters_lose_nothing(tmp_path, capsys):
     seed = make_gitops_repo(tmp_path, edge_sites=tuple(f"p{n}" for n in range(PROCESSES)) + ("hot-1", "hot-2"))
     clones = [seed.clone(f"promoter-{n}") for n in range(PROCESSES)]
+    runs, elapsed = _race(clones)
+    landed, attempts = _check_runs(runs)
+    _check_remote_history(seed.remote, landed)
+
+    lost = sum(1 for run in runs if run["code"] == 0) - len(landed)
+    with capsys.disabled():
+        print(
+            f"\nconcurrency: {len(runs)} promotions attempted, {len(landed)} landed, {lost} lost, "
+            f"{len(runs) - len(landed)} gave up; {sum(attempts) + len(runs) - len(attempts)} push attempts, "
+            f"at most {max(attempts, default=1)} for one promotion; {elapsed:.1f}s"
+        )
+    assert lost == 0
+    assert elapsed < 180
+
+
+def _race(clones) -> tuple[list[dict], float]:
+    """Every process's promotions, all processes started together: each run's outcome, and the seconds taken."""
     start = threading.Barrier(PROCESSES)
     runs: list[dict] = []
     lock = threading.Lock()
@@ -73,8 +90,12 @@ def test_eight_racing_promoters_lose_nothing(tmp_path, capsys):
     elapsed = time.monotonic() - began
     assert not any(thread.is_alive() for thread in threads), "a promoter hung"
     assert len(runs) == PROCESSES * PER_PROCESS
+    return runs, elapsed
 
-    # Promotions to different sites all land; a loser on a shared site re-applies, or says why it gave up.
+
+def _check_runs(runs: list[dict]) -> tuple[dict[str, str], list[int]]:
+    """Promotions to different sites all land; a loser on a shared site re-applies, or says why it gave up.
+    The commit of each landed digest, and the push attempts runs reported."""
     for run in runs:
         if run["site"] in SHARED and run["code"] == 5:
             assert "still rejected" in run["err"] and len(run["err"].strip().splitlines()) == 1
@@ -82,16 +103,18 @@ def test_eight_racing_promoters_lose_nothing(tmp_path, capsys):
             assert run["code"] == 0, run["err"]
     landed = {run["digest"]: json.loads(run["out"])["commit"] for run in runs if run["code"] == 0}
     attempts = [int(m.group(1)) for run in runs for m in [re.search(r"after (\d+) attempts", run["err"])] if m]
+    return landed, attempts
 
-    # The remote: linear history, one commit per landed promotion, nothing else.
-    remote = seed.remote
+
+def _check_remote_history(remote, landed: dict[str, str]) -> None:
+    """The remote: linear history, one commit per landed promotion, nothing else; replayed, each commit
+    is exactly one site's pin and the last one touching a site wins."""
     history = git(remote, "rev-list", "--reverse", "--parents", "main").split("\n")
     commits = [line.split() for line in history if line]
     assert all(len(c) == 2 for c in commits[1:]), "a merge commit on the remote"
     assert len(commits) - 1 == len(landed)
     assert set(landed.values()) == {sha for sha, _parent in commits[1:]}
 
-    # Replay the history: each commit is exactly one site's pin; the last one touching a site wins.
     expected: dict[str, str] = {}
     for sha, _parent in commits[1:]:
         trailers = _trailers(remote, sha)
@@ -103,13 +126,3 @@ def test_eight_racing_promoters_lose_nothing(tmp_path, capsys):
     for site, digest in expected.items():
         text = git(remote, "show", f"main:overlays/{site}/kustomization.yaml")
         assert f"@{digest}\n" in text, site  # fraud-detector's storageUri: oci://REPO:TAG@DIGEST
-
-    lost = sum(1 for run in runs if run["code"] == 0) - len(landed)
-    with capsys.disabled():
-        print(
-            f"\nconcurrency: {len(runs)} promotions attempted, {len(landed)} landed, {lost} lost, "
-            f"{len(runs) - len(landed)} gave up; {sum(attempts) + len(runs) - len(attempts)} push attempts, "
-            f"at most {max(attempts, default=1)} for one promotion; {elapsed:.1f}s"
-        )
-    assert lost == 0
-    assert elapsed < 180

@@ -49,25 +49,61 @@ def leaks(text: str) -> list[str]:
 
 @pytest.mark.slow
 def test_no_command_leaks_a_secret_in_any_failure(tmp_path, http_refusing, monkeypatch):
+    repo = _repo_with_token_remotes(tmp_path, http_refusing.removeprefix("http://"))
+    env = registry_env(tmp_path)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    overlay = repo.work / "overlays/datacenter/kustomization.yaml"
+
+    failures, codes = [], {}
+    for name, args, *action in _commands(tmp_path):
+        if action == ["break"]:
+            overlay.write_text(overlay.read_text() + "configMapGenerator:\n  - name: s\n    files:\n      - missing\n")
+        if action == ["lock"]:
+            (repo.work / ".git" / "index.lock").write_text("")
+        result = cli(*args, cwd=repo.work)
+        codes[name] = result.code
+        failures += [f"{name}: {secret[:6]}... in output" for secret in leaks(result.out + result.err)]
+    assert not failures, failures
+    assert codes["promote: auth refused"] == codes["promote: hook refuses"] == codes["promote: unreachable"] == 5
+    assert sorted(set(codes.values())) == [0, 2, 3, 4, 5]  # success and every failure class the suite can cause here
+
+    # exception text, as a library caller sees it
+    (repo.work / ".git" / "index.lock").unlink()
+    git(repo.work, "checkout", "--quiet", "--", ".")
+    with pytest.raises(GitOpsError) as caught:
+        promote(repo.work, Request(model="fraud-detector", image=f"{REPO}:1.6.0@{DIGEST_C}", selectors=("datacenter",)), Publish(push=True))
+    assert not leaks("".join(traceback.format_exception(caught.value)) + repr(caught.value))
+
+    # commit messages and contents, in the clone and the remote; every file the tool wrote
+    for where in (repo.work, repo.remote):
+        assert not leaks(git(where, "log", "--all", "-p", "--format=%H%n%B"))
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and "/objects/" not in p.as_posix()]
+    own = {repo.work / ".git" / "config", tmp_path / "registry-auth.json"}  # the secrets as we configured them
+    assert not [str(p) for p in written if p not in own and leaks(p.read_bytes().decode("utf-8", "replace"))]
+
+
+def _repo_with_token_remotes(tmp_path: Path, host: str):
+    """A clone whose remotes carry the token: as user:token and as a bare token user (both refused by
+    ``host``), an unreachable one, and 'mirror', a token URL git rewrites to the real bare remote,
+    whose hook refuses pushes."""
     repo = make_gitops_repo(tmp_path)
-    host = http_refusing.removeprefix("http://")
     repo.git("remote", "set-url", "origin", f"http://pipeline:{TOKEN}@{host}/gitops.git")
     repo.git("remote", "add", "bare-token", f"http://{TOKEN}@{host}/gitops.git")
     repo.git("remote", "add", "dead", f"https://x-access-token:{TOKEN}@127.0.0.1:9/gitops.git")
-    # 'mirror' names a token URL that git rewrites to the real bare remote, whose hook refuses pushes
     mirror_url = f"https://pipeline:{TOKEN}@git.example.invalid/gitops.git"
     repo.git("config", f"url.{repo.remote}.insteadOf", mirror_url)
     repo.git("remote", "add", "mirror", mirror_url)
     hook = repo.remote / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\necho 'refused: promotions need review' >&2\nexit 1\n")
     hook.chmod(0o755)
-    env = registry_env(tmp_path)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    overlay = repo.work / "overlays/datacenter/kustomization.yaml"
+    return repo
 
+
+def _commands(tmp_path: Path) -> list[tuple]:
+    """Every command, in order, each way the suite makes it fail: (name, arguments[, what to break first])."""
     promote_args = ("promote", "fraud-detector", IMAGE, "--to", "datacenter")
-    commands = [
+    return [
         ("sites", ("sites",)),
         ("models", ("models", "-o", "json")),
         ("status", ("status",)),
@@ -94,32 +130,6 @@ def test_no_command_leaks_a_secret_in_any_failure(tmp_path, http_refusing, monke
         ("promote: dirty tree", (*promote_args, "--push")),
         ("promote: stale index.lock", (*promote_args, "--push"), "lock"),
     ]
-    failures, codes = [], {}
-    for name, args, *action in commands:
-        if action == ["break"]:
-            overlay.write_text(overlay.read_text() + "configMapGenerator:\n  - name: s\n    files:\n      - missing\n")
-        if action == ["lock"]:
-            (repo.work / ".git" / "index.lock").write_text("")
-        result = cli(*args, cwd=repo.work)
-        codes[name] = result.code
-        failures += [f"{name}: {secret[:6]}... in output" for secret in leaks(result.out + result.err)]
-    assert not failures, failures
-    assert codes["promote: auth refused"] == codes["promote: hook refuses"] == codes["promote: unreachable"] == 5
-    assert sorted(set(codes.values())) == [0, 2, 3, 4, 5]  # success and every failure class the suite can cause here
-
-    # exception text, as a library caller sees it
-    (repo.work / ".git" / "index.lock").unlink()
-    git(repo.work, "checkout", "--quiet", "--", ".")
-    with pytest.raises(GitOpsError) as caught:
-        promote(repo.work, Request(model="fraud-detector", image=f"{REPO}:1.6.0@{DIGEST_C}", selectors=("datacenter",)), Publish(push=True))
-    assert not leaks("".join(traceback.format_exception(caught.value)) + repr(caught.value))
-
-    # commit messages and contents, in the clone and the remote; every file the tool wrote
-    for where in (repo.work, repo.remote):
-        assert not leaks(git(where, "log", "--all", "-p", "--format=%H%n%B"))
-    written = [p for p in tmp_path.rglob("*") if p.is_file() and "/objects/" not in p.as_posix()]
-    own = {repo.work / ".git" / "config", tmp_path / "registry-auth.json"}  # the secrets as we configured them
-    assert not [str(p) for p in written if p not in own and leaks(p.read_bytes().decode("utf-8", "replace"))]
 
 
 def test_registry_failures_leak_no_password(tmp_path, basic_registry, monkeypatch):

@@ -47,7 +47,7 @@ class Expected:
         return f"{self.repository}{':' + self.tag if self.tag else ''}@{self.digest}"
 
 
-def verify(
+def render_effect(
     repo_dir: Path,
     config: Config,
     model: Model,

@@ -112,7 +112,7 @@ def _walk(folder: Path, prefix: str, chain: tuple[Path, ...], root: Path, source
 
 
 def copy_folder(own: Path, target: Path) -> None:
-    """A copy of a site's folder (checked by ``inputs.check_references``) in which kustomize's load
+    """A copy of a site's folder (checked by ``inputs.walk_references``) in which kustomize's load
     restrictor sees what it sees in the repository: a symlink stays a symlink, to the same place in
     the copy when it resolves inside the folder and to where it resolves otherwise (which kustomize
     refuses, as it does in the repository). A symlink is never turned into a copy of its target."""

@@ -30,7 +30,7 @@ from gitops_mlops.core.names import SITE_NAME_RE
 from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.pins.kustomization import find_kustomization_file
-from gitops_mlops.render.inputs import References, check_references, readers, site_dir
+from gitops_mlops.render.inputs import References, readers, site_dir, walk_references
 from gitops_mlops.render.state import render_state
 
 _GENERATOR_PATH = re.compile(r"^\s*-\s*path:\s*['\"]?([^'\"#\s]+)['\"]?\s*(?:#.*)?$", re.M)
@@ -193,7 +193,7 @@ def remove_site(repo_dir: Path, name: str, options: Publish = Publish(), force: 
     if site is None:
         raise InputError(f"site {name!r} does not exist; 'gitops-mlops sites' lists them")
     refs = References()
-    check_references(repo_dir, site, config.policy.remote_resources, refs)
+    walk_references(repo_dir, site, config.policy.remote_resources, refs)
     builds_on = readers(repo_dir, all_sites, config.policy.remote_resources, refs, {site_dir(repo_dir, site, refs)}, {name})
     if builds_on:
         raise InputError(f"site {name!r}: {builds_on[0].name} builds on {site.path}; remove or change it first")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from gitops_mlops.change.effect import Expected, verify
+from gitops_mlops.change.effect import Expected, render_effect
 from gitops_mlops.change.intents import PromoteRequest
 from gitops_mlops.change.transaction import Change, file_change, transact, unified_diff
 from gitops_mlops.gitstore import trailers
@@ -62,7 +62,7 @@ def _change(repo_dir: Path, git: GitRepo, intent: Intent, request: PromoteReques
             want = Expected(intent.image.repository, intent.image.digest or "", intent.tag)
             sites = {s.name: s for s in intent.all_sites}
             changes = {c.site: want for c in plan.changes}
-            after = verify(repo_dir, intent.config, intent.model, changes, sites, plan.others, plan.before, plan.refs, cache, schemas)
+            after = render_effect(repo_dir, intent.config, intent.model, changes, sites, plan.others, plan.before, plan.refs, cache, schemas)
             canary.check_rendered(intent.config, intent.model, after, list(changes), intent.canary)
         tick("verify")
 

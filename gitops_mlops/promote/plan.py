@@ -26,7 +26,7 @@ from gitops_mlops.pins import kustomization, modelcar, modelcarlabels
 from gitops_mlops.pins.kustomization import Pin
 from gitops_mlops.promote import canary, policy
 from gitops_mlops.render.cache import RenderCache
-from gitops_mlops.render.inputs import References, check_references, closure, readers, site_dir
+from gitops_mlops.render.inputs import References, closure, readers, site_dir, walk_references
 from gitops_mlops.render.provenance import where_set
 from gitops_mlops.render.state import Container, ModelMatcher, SiteRender, render_state
 
@@ -259,7 +259,7 @@ def coupled(repo_dir: Path, intent: Intent, refs: References) -> set[str]:
     found = set()
     for site in intent.targets:
         try:
-            check_references(repo_dir, site, intent.config.policy.remote_resources, refs)
+            walk_references(repo_dir, site, intent.config.policy.remote_resources, refs)
         except InputError:
             continue
         found |= {folders[d] for d in closure(site_dir(repo_dir, site, refs), refs)[1:] if d in folders}

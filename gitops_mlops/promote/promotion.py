@@ -70,7 +70,7 @@ def settle_image(config: Config, image: ImageRef, request: PromoteRequest) -> Pr
     with registry.RegistryClient(endpoints.values()) as client:
         if image.digest:
             with registry.offline_hint("promote"):
-                client.verify(image)
+                client.confirm_digest(image)
             return replace(request, registry_checked=True)
         try:
             found = client.resolve(image)

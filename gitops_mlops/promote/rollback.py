@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gitops_mlops.change.effect import Expected, verify
+from gitops_mlops.change.effect import Expected, render_effect
 from gitops_mlops.change.intents import Publish, RollbackRequest
 from gitops_mlops.change.transaction import file_change, guard, run_change, transact, unified_diff
 from gitops_mlops.change.write import FileEdit, write_all
@@ -224,7 +224,7 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
 
         def check() -> None:
             seen["config"] = load_config(repo_dir)  # the edited config must still load
-            _verify(repo_dir, seen["config"], model, goals, edits, written, cache, now)
+            _render_effect(repo_dir, seen["config"], model, goals, edits, written, cache, now)
 
         def message() -> str:
             made = seen["hydrated"] = hydrate.before_commit(repo_dir, git, seen["config"], parent, {g.site.name for g in goals}, cache)
@@ -239,7 +239,7 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
     return _result(model, goals, unchanged, commit=done.commit, branch=git.branch(), changes=changes, also=done.also, notes=notes)
 
 
-def _verify(
+def _render_effect(
     repo_dir: Path, config: Config, model: Model, goals: list[Target], edits: dict[str, FileEdit], written: list[FileEdit], cache: RenderCache, now: dict
 ) -> None:
     """The old render must come back; where restoring the pin does not bring it, pin the old image itself."""
@@ -257,7 +257,7 @@ def _verify(
         text = registered.restore_labels(goal, text, registered.labels_then(GitRepo(repo_dir), [goal]))
         edit = edits[goal.site.name] = FileEdit(goal.file, goal.text, text)
         write_all(repo_dir, [edit], written)
-    verify(
+    render_effect(
         repo_dir,
         config,
         model,
@@ -305,13 +305,13 @@ def _settle(config: Config, request: RollbackRequest, goals: list[Target], tags:
             if image not in tags:
                 tags[image] = client.resolve(parse_image(image)).digest
         for image in sorted({image for g in goals for image in g.goal.images if split_image(image)[2]}):
-            client.verify(parse_image(image))
+            client.confirm_digest(parse_image(image))
     return [_pinned(g, tags) for g in goals], tuple(f"{image} resolved to {tags[image]} in the registry" for image in loose)
 
 
 def _pinned(target: Target, tags: dict[str, str]) -> Target:
     """``target`` going to its images with the digests their tags resolved to; its pin carries the digest
-    of the image it names (else ``_verify`` pins the image itself)."""
+    of the image it names (else ``_render_effect`` pins the image itself)."""
     images = tuple(sorted({f"{image}@{tags[image]}" if image in tags else image for image in target.goal.images}))
     if images == target.goal.images:
         return target

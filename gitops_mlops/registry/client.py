@@ -129,7 +129,7 @@ class RegistryClient:
         """HEAD the manifest ``reference`` (a tag or a digest): its digest, media type and size."""
         return self._manifest(ref, reference, "HEAD")
 
-    def verify(self, ref: ImageRef) -> Manifest:
+    def confirm_digest(self, ref: ImageRef) -> Manifest:
         """Check ``ref.digest`` exists in its repository; with a tag, that the tag points to it."""
         assert ref.digest
         found = self.head(ref, ref.digest)

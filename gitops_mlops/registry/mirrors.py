@@ -44,7 +44,7 @@ def check(config: Config, image: ImageRef, targets: tuple[Site, ...], insecure: 
         for mirror, names in mirrors.items():
             ref = mirror_ref(mirror, image, image.digest)
             try:
-                client.verify(ref)
+                client.confirm_digest(ref)
             except RegistryError as exc:
                 more = f" (and {len(names) - 1} more sites)" if len(names) > 1 else ""
                 if isinstance(exc, RegistryUnreachable):
@@ -68,7 +68,7 @@ def presence(config: Config, rows, sites: dict[str, Site]) -> dict[tuple[str, st
             key = (mirror, ref.path, row.digest)
             if key not in seen:
                 try:
-                    client.verify(ref)
+                    client.confirm_digest(ref)
                     seen[key] = True
                 except RegistryError:
                     seen[key] = False

@@ -140,8 +140,9 @@ def _references_of(file: Path, source: str, refs: References) -> tuple[str, ...]
     return known
 
 
-def check_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = (), refs: References | None = None) -> None:
-    """Refuse, before any build, remote resources (unless allow-listed) and local references that leave the repository."""
+def walk_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = (), refs: References | None = None) -> None:
+    """Walk every folder a site's build reads, learning the graph into ``refs``; refuse, before any build,
+    remote resources (unless allow-listed) and local references that leave the repository."""
     refs = References() if refs is None else refs
     root = resolved(repo, "", refs)
     start = kustomization_of(repo, site).parent
@@ -187,7 +188,7 @@ def buildable_sites(repo: Path, sites, allowed_remote: tuple[str, ...], refs: Re
     good, errors = [], {}
     for site in sites:
         try:
-            check_references(repo, site, allowed_remote, refs)
+            walk_references(repo, site, allowed_remote, refs)
             good.append(site)
         except InputError as exc:
             errors[site.name] = str(exc)
@@ -228,7 +229,7 @@ def readers(repo: Path, sites, allowed_remote: tuple[str, ...], refs: References
         if site.name in skip:
             continue
         try:
-            check_references(repo, site, allowed_remote, refs)
+            walk_references(repo, site, allowed_remote, refs)
         except InputError:
             continue
         if any(d in dirs for d in closure(site_dir(repo, site, refs), refs)):
@@ -237,7 +238,7 @@ def readers(repo: Path, sites, allowed_remote: tuple[str, ...], refs: References
 
 
 def closure(directory: Path, refs: References) -> tuple[Path, ...]:
-    """``directory`` and every directory its build reads, after check_references walked it."""
+    """``directory`` and every directory its build reads, after walk_references walked it."""
     known = refs.closures.get(directory)
     if known is None:
         seen = {directory: None}
@@ -288,7 +289,7 @@ def without_header(data: bytes) -> bytes:
 
 
 def _files(directory: Path, root: Path, refs: References, strip_header: bool = False) -> list[tuple[bytes, bytes, bool]]:
-    """Every file under ``directory`` (as check_references found them): (relative path, sha1 of its
+    """Every file under ``directory`` (as walk_references found them): (relative path, sha1 of its
     bytes, whether it is the folder's own kustomization), in a stable order, each read within the
     bounds of ``repofiles``. With ``strip_header`` the kustomization's header comment is left out
     (it does not change the build)."""

@@ -29,15 +29,18 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gitops_mlops.config.sites import Site
-from gitops_mlops.core import progress, repofiles, scratch, settings
-from gitops_mlops.core.errors import GitOpsError, RenderError
-from gitops_mlops.pins import kustomization
+from gitops_mlops.core import progress, scratch, settings
+from gitops_mlops.core.errors import RenderError
 from gitops_mlops.render import flatbases
-from gitops_mlops.render.inputs import References, buildable_sites, closure, resource_estimate, site_dir, site_keys
+from gitops_mlops.render.batches import BATCH_SIZE, in_batches, split_marked, weight, write_wrapper
+from gitops_mlops.render.batches import RESOURCE_BUDGET as RESOURCE_BUDGET  # where callers have always found it
+from gitops_mlops.render.inputs import References, buildable_sites, site_dir, site_keys
+from gitops_mlops.render.mirror import mirror
+from gitops_mlops.render.mirror import mirrorable as mirrorable  # where callers have always found it
 
 INSTALL_HINT = (
     "install kustomize (https://kubectl.docs.kubernetes.io/installation/kustomize/), the OpenShift CLI 'oc', or kubectl, or set GITOPS_MLOPS_KUSTOMIZE"
@@ -49,14 +52,6 @@ class TimedOut(RenderError):
     """kustomize ran past the timeout and was killed."""
 
 
-# Sites per kustomize process. One process's cost per site grows with the resources it holds
-# (scripts/bench_batch.py: distinct edge sites of 10 models each, on this 2-core machine), while a
-# process of one site pays the start-up each time; the bottom of that curve is here.
-BATCH_SIZE = 10
-# And at most this many resources (``inputs.resource_estimate``) per process: ten sites of ten models.
-# A site of a hundred models (about 400) renders alone: per site, batches of 1, 2 and 3 cost the
-# same there (2.5 s) and a batch of 10 cost 3.5 s (scripts/bench_batch.py --models 100).
-RESOURCE_BUDGET = 400
 # Plain bases are rendered once first (``flatbases.py``) when that saves kustomize this many base
 # loads or more (sites' references to plain bases, less the bases): below it, the extra kustomize
 # process costs more than the loads it saves (scripts/bench_batch.py --flatten, distinct sites of
@@ -146,7 +141,7 @@ class Kustomize:
 
 def _leashed_env(network: bool = False) -> dict[str, str]:
     """The environment kustomize runs in; ``network`` only when the config allow-lists remote resources
-    (check_references has refused every other remote reference by then)."""
+    (walk_references has refused every other remote reference by then)."""
     env = dict(os.environ)
     if not network:
         dead = "http://127.0.0.1:9"  # nothing listens: a fetch fails at once instead of hanging
@@ -198,36 +193,61 @@ def render_sites(
     refs = References() if refs is None else refs
     buildable, errors = buildable_sites(repo, sites, allowed_remote, refs)
     results: dict[str, Rendered] = {name: Rendered(name, error=error) for name, error in errors.items()}
-    if not buildable:
-        return {site.name: results[site.name] for site in sites}
-    keys = keys if keys is not None and all(s.name in keys for s in buildable) else site_keys(repo, buildable, refs)
-    groups: dict[str, list[Site]] = {}
-    for site in buildable:
-        groups.setdefault(keys[site.name], []).append(site)
-    unique = [members[0] for members in groups.values()]
-    size = max(1, min(BATCH_SIZE, -(-len(unique) // (jobs or parallelism()))))  # small batches, yet every core busy
-    batches = _batches(unique, size, [_weight(repo, site, refs, texts) for site in unique])
-    workers = max(1, min(jobs or parallelism(), len(batches)))
-    with scratch.folder("render") as tmp, ThreadPoolExecutor(max_workers=workers) as pool:
-        network = bool(allowed_remote)
-        dirs = {site.name: repo / site.path for site in unique}
-        plans, folders = ({}, {}) if flatten is False or not texts else _flat_bases(pool, kustomize, repo, Path(tmp), unique, texts, refs, timeout, flatten)
+    if buildable:
+        keys = keys if keys is not None and all(s.name in keys for s in buildable) else site_keys(repo, buildable, refs)
+        groups: dict[str, list[Site]] = {}
+        for site in buildable:
+            groups.setdefault(keys[site.name], []).append(site)
+        with scratch.folder("render") as tmp:
+            build = _Build(kustomize, repo, Path(tmp), timeout, network=bool(allowed_remote))
+            sources = _Sources(refs, texts, flatten)
+            results.update(_render_unique(build, sources, [members[0] for members in groups.values()], jobs or parallelism(), on_rendered))
+        for first, *others in groups.values():
+            done = results[first.name] = _not_empty(results[first.name], repo, first, refs)
+            for site in others:  # same inputs, same output; an error names this site
+                error = done.error.replace(f"site {first.name}:", f"site {site.name}:").replace(first.path, site.path)
+                results[site.name] = Rendered(site.name, output=done.output, error=error)
+    return {site.name: results[site.name] for site in sites}
 
-        def mirror_and_render(n: int, batch: list[Site], label: str = "") -> dict[str, Rendered]:
-            roots = {}
-            for i, site in enumerate(batch):  # in the worker: mirroring overlaps the other batches' kustomize runs
-                if texts and site.name in texts:
-                    plan = None if label else plans.get(site.name)
-                    root = roots[site.name] = Path(tmp) / f"m{label}{n}-{i}"
-                    text = plan.text({run: os.path.relpath(folders[run], root / site.path) for run in plan.runs()}) if plan else texts[site.name]
-                    dirs[site.name] = _mirror(repo, root, site, text, refs)
-            done = _render_batch(kustomize, repo, Path(tmp), f"b{label}{n}", batch, timeout, network, dirs)
-            for name, root in roots.items():  # an error names the repository's paths, not the mirror's
-                if done[name].error:
-                    done[name] = Rendered(name, error=done[name].error.replace(f"{root}{os.sep}", ""), timed_out=done[name].timed_out)
-            return done
 
-        futures = {pool.submit(mirror_and_render, n, batch): batch for n, batch in enumerate(batches)}
+@dataclass(frozen=True)
+class _Build:
+    """What every kustomize run of one ``render_sites`` call shares."""
+
+    kustomize: Kustomize
+    repo: Path
+    tmp: Path  # the call's scratch folder: batch wrappers, mirrors, flattened bases
+    timeout: float
+    network: bool = False
+    dirs: dict[str, Path] = field(default_factory=dict)  # a site's folder to build, when not its own (a mirror)
+
+    def folder(self, site: Site) -> Path:
+        return self.dirs.get(site.name, self.repo / site.path)
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """Where the sites' kustomizations come from: the repository, or ``texts`` rendered from mirrors,
+    reading flattened bases where a site has a plan (``plans``, ``folders``: once they are rendered)."""
+
+    refs: References
+    texts: dict[str, str] | None
+    flatten: bool | None
+    plans: dict[str, flatbases.Plan] = field(default_factory=dict)
+    folders: dict[flatbases.Run, Path] = field(default_factory=dict)
+
+
+def _render_unique(build: _Build, sources: _Sources, unique: list[Site], jobs: int, on_rendered: Callable[[Rendered], None] | None) -> dict[str, Rendered]:
+    """Sites with distinct inputs, in batches, ``jobs`` at once; then a batch that ran past the timeout
+    site by site, and a site that failed on flattened bases again as it is."""
+    size = max(1, min(BATCH_SIZE, -(-len(unique) // jobs)))  # small batches, yet every core busy
+    batches = in_batches(unique, size, [weight(build.repo, site, sources.refs, sources.texts) for site in unique])
+    results: dict[str, Rendered] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(batches)))) as pool:
+        if sources.flatten is not False and sources.texts:
+            plans, folders = _flat_bases(pool, build, unique, sources.texts, sources.refs, sources.flatten)
+            sources = replace(sources, plans=plans, folders=folders)
+        futures = {pool.submit(_mirror_and_render, build, sources, n, batch): batch for n, batch in enumerate(batches)}
         with progress.Task("rendering sites", len(unique)) as task:
             for future in as_completed(futures):
                 done = future.result()
@@ -239,18 +259,30 @@ def render_sites(
                             on_rendered(rendered)
         stalled = [site for batch in batches if len(batch) > 1 and results[batch[0].name].timed_out for site in batch]
         if stalled:
-            results.update(_render_singly(pool, kustomize, repo, Path(tmp), stalled, timeout, network, dirs, results))
-        failed = [site for site in unique if site.name in plans and not results[site.name].ok and not results[site.name].timed_out]
+            results.update(_render_singly(pool, build, stalled, results))
+        failed = [site for site in unique if site.name in sources.plans and not results[site.name].ok and not results[site.name].timed_out]
         if failed:  # rendered as they are, so an error is kustomize's own about the site's own files
-            redo = [pool.submit(mirror_and_render, n, batch, "x") for n, batch in enumerate(_batches(failed, size, [1] * len(failed)))]
+            redo = [pool.submit(_mirror_and_render, build, sources, n, batch, "x") for n, batch in enumerate(in_batches(failed, size, [1] * len(failed)))]
             for future in redo:
                 results.update(future.result())
-    for first, *others in groups.values():
-        done = results[first.name] = _not_empty(results[first.name], repo, first, refs)
-        for site in others:  # same inputs, same output; an error names this site
-            error = done.error.replace(f"site {first.name}:", f"site {site.name}:").replace(first.path, site.path)
-            results[site.name] = Rendered(site.name, output=done.output, error=error)
-    return {site.name: results[site.name] for site in sites}
+    return results
+
+
+def _mirror_and_render(build: _Build, sources: _Sources, n: int, batch: list[Site], label: str = "") -> dict[str, Rendered]:
+    """Batch ``n``: each site given a text mirrored first (in the worker: mirroring overlaps the other
+    batches' kustomize runs), on flattened bases unless ``label`` marks a second try."""
+    roots = {}
+    for i, site in enumerate(batch):
+        if sources.texts and site.name in sources.texts:
+            plan = None if label else sources.plans.get(site.name)
+            root = roots[site.name] = build.tmp / f"m{label}{n}-{i}"
+            text = plan.text({run: os.path.relpath(sources.folders[run], root / site.path) for run in plan.runs()}) if plan else sources.texts[site.name]
+            build.dirs[site.name] = mirror(build.repo, root, site, text, sources.refs)
+    done = _render_batch(build, f"b{label}{n}", batch)
+    for name, root in roots.items():  # an error names the repository's paths, not the mirror's
+        if done[name].error:
+            done[name] = Rendered(name, error=done[name].error.replace(f"{root}{os.sep}", ""), timed_out=done[name].timed_out)
+    return done
 
 
 def _not_empty(done: Rendered, repo: Path, site: Site, refs: References) -> Rendered:
@@ -261,7 +293,7 @@ def _not_empty(done: Rendered, repo: Path, site: Site, refs: References) -> Rend
 
 
 def _flat_bases(
-    pool, kustomize: Kustomize, repo: Path, tmp: Path, sites: list[Site], texts: dict[str, str], refs: References, timeout: float, always: bool | None
+    pool, build: _Build, sites: list[Site], texts: dict[str, str], refs: References, always: bool | None
 ) -> tuple[dict[str, flatbases.Plan], dict[flatbases.Run, Path]]:
     """Each site's plan (its runs of plain bases) and, for each run, a folder holding the renders of
     its bases, each base rendered once; none unless ``always`` or it saves FLATTEN_FROM base loads.
@@ -270,7 +302,7 @@ def _flat_bases(
     plans: dict[str, flatbases.Plan] = {}
     for site in sites:
         if site.name in texts:
-            plan = flattener.plan(texts[site.name], site_dir(repo, site, refs))
+            plan = flattener.plan(texts[site.name], site_dir(build.repo, site, refs))
             if plan is not None:
                 plans[site.name] = plan
     bases = sorted({base for plan in plans.values() for run in plan.runs() for base in run})
@@ -278,10 +310,10 @@ def _flat_bases(
     if not bases or (not always and saved < FLATTEN_FROM):
         return {}, {}
     named = [Site(f"base {i}", base.as_posix(), "") for i, base in enumerate(bases)]
-    dirs = {site.name: base for site, base in zip(named, bases, strict=True)}
+    of_bases = replace(build, network=False, dirs={site.name: base for site, base in zip(named, bases, strict=True)})
     chunks = [named[i : i + BATCH_SIZE] for i in range(0, len(named), BATCH_SIZE)]
     rendered: dict[str, Rendered] = {}
-    for future in [pool.submit(_render_batch, kustomize, repo, tmp, f"f{n}", chunk, timeout, False, dirs) for n, chunk in enumerate(chunks)]:
+    for future in [pool.submit(_render_batch, of_bases, f"f{n}", chunk) for n, chunk in enumerate(chunks)]:
         rendered.update(future.result())
     outputs = {
         base: rendered[site.name].output for site, base in zip(named, bases, strict=True) if rendered[site.name].ok and rendered[site.name].output.strip()
@@ -293,174 +325,62 @@ def _flat_bases(
             continue
         for run in plan.runs():
             if run not in folders:
-                folder = folders[run] = tmp / "flat" / f"r{len(folders)}"
+                folder = folders[run] = build.tmp / "flat" / f"r{len(folders)}"
                 folder.mkdir(parents=True)
                 (folder / "kustomization.yaml").write_text("resources:\n- bases.yaml\n")
                 (folder / "bases.yaml").write_text("---\n".join(_ended(outputs[base]) for base in run))
     return plans, folders
 
 
-_SORT_OPTIONS = re.compile(r"^sortOptions[ \t]*:", re.M)
-
-
-def _weight(repo: Path, site: Site, refs: References, texts: dict[str, str] | None) -> int:
-    """A site's share of a batch's RESOURCE_BUDGET; over it for a site that orders its own output
-    (``sortOptions``), which renders alone: a batch's order is its wrapper's."""
-    text = texts.get(site.name) if texts else None
-    if text is None:
-        try:
-            file = kustomization.find_kustomization_file(site_dir(repo, site, refs))
-            text = kustomization.read_text(file, site.path) if file else ""
-        except GitOpsError:  # kustomize says what is wrong with it, in the build
-            text = ""
-    return RESOURCE_BUDGET + 1 if _SORT_OPTIONS.search(text) else resource_estimate(repo, site, refs)
-
-
 def _ended(text: str) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def _batches(sites: list[Site], size: int, weights: list[int]) -> list[list[Site]]:
-    """Consecutive batches of at most ``size`` sites and RESOURCE_BUDGET resources (a heavier site alone)."""
-    batches: list[list[Site]] = []
-    batch: list[Site] = []
-    load = 0
-    for site, weight in zip(sites, weights, strict=True):
-        if batch and (len(batch) == size or load + weight > RESOURCE_BUDGET):
-            batches.append(batch)
-            batch, load = [], 0
-        batch.append(site)
-        load += weight
-    return [*batches, batch] if batch else batches
-
-
-def mirrorable(repo: Path, site: Site, refs: References) -> bool:
-    """Whether a checked site can render from a mirror (no folder it reads holds it; a small folder)."""
-    own = site_dir(repo, site, refs)
-    inside = str(own)
-    if any(inside.startswith(f"{d}{os.sep}") for d in closure(own, refs)):
-        return False
-    files = refs.files.get(own)
-    return files is not None and len(files) <= 200
-
-
-def _mirror(repo: Path, root: Path, site: Site, text: str, refs: References) -> Path:
-    """A copy of the site's folder with ``text`` as its kustomization, at the same relative place
-    under ``root`` as in the repository, and links to every folder outside it that its build reads."""
-    own = site_dir(repo, site, refs)
-    outside = sorted(d for d in closure(own, refs) if d != own and own not in d.parents)
-    if any(d in own.parents for d in outside):
-        raise RenderError(f"site {site.name}: reads a folder that holds it; no pin-invariant render")
-    target = root / site.path
-    repofiles.copy_folder(own, target)
-    file = kustomization.find_kustomization_file(own)
-    (target / file.name).unlink()  # a symlink in the repository: never written through
-    (target / file.name).write_text(text, newline="")
-    holders = {repo, *own.parents}
-    linked: set[Path] = set()
-    for directory in outside:
-        top = directory  # the widest folder holding it that does not hold the site: one link serves its siblings
-        while top.parent not in holders:
-            top = top.parent
-        if top not in linked:
-            link = root / top.relative_to(repo)
-            link.parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(top, link)
-            linked.add(top)
-    return target
-
-
-def _render_singly(
-    pool, kustomize: Kustomize, repo: Path, tmp: Path, stalled: list[Site], timeout: float, network: bool, dirs: dict[str, Path], done: dict[str, Rendered]
-) -> dict[str, Rendered]:
+def _render_singly(pool, build: _Build, stalled: list[Site], done: dict[str, Rendered]) -> dict[str, Rendered]:
     """The sites of batches that ran past the timeout, each alone: once some build has finished in
     time (or the first of these alone does), so a kustomize that hangs on everything costs one more
     timeout, not one per site."""
     out: dict[str, Rendered] = {}
     rest = stalled
     if not any(r.ok for r in done.values()):
-        out.update(_render_batch(kustomize, repo, tmp, "p", stalled[:1], timeout, network, dirs))
+        out.update(_render_batch(build, "p", stalled[:1]))
         if not out[stalled[0].name].ok:
             return out
         rest = stalled[1:]
-    futures = [pool.submit(_render_batch, kustomize, repo, tmp, f"t{n}", [site], timeout, network, dirs) for n, site in enumerate(rest)]
+    futures = [pool.submit(_render_batch, build, f"t{n}", [site]) for n, site in enumerate(rest)]
     for future in futures:
         out.update(future.result())
     return out
 
 
-def _render_batch(
-    kustomize: Kustomize, repo: Path, tmp: Path, label: str, batch: list[Site], timeout: float, network: bool = False, dirs: dict[str, Path] | None = None
-) -> dict[str, Rendered]:
-    dirs = dirs or {site.name: repo / site.path for site in batch}
+def _render_batch(build: _Build, label: str, batch: list[Site]) -> dict[str, Rendered]:
+    """The sites of ``batch`` rendered in one kustomize process (a wrapper folder ``label``), split back
+    by marker; a batch that fails, or whose output does not split, halved until each error is one site's."""
     if len(batch) == 1:
         site = batch[0]
         try:
-            return {site.name: Rendered(site.name, output=kustomize.build(dirs[site.name], cwd=repo, timeout=timeout, network=network))}
+            return {
+                site.name: Rendered(site.name, output=build.kustomize.build(build.folder(site), cwd=build.repo, timeout=build.timeout, network=build.network))
+            }
         except RenderError as exc:
-            error = f"site {site.name}: {str(exc).replace(str(dirs[site.name]), site.path)}"
+            error = f"site {site.name}: {str(exc).replace(str(build.folder(site)), site.path)}"
             return {site.name: Rendered(site.name, error=error, timed_out=isinstance(exc, TimedOut))}
     token = "g" + secrets.token_hex(4)
-    wrapper = tmp / label
-    wrapper.mkdir()
-    (wrapper / "kustomization.yaml").write_text("resources:\n" + "".join(f"- s{i}\n" for i in range(len(batch))))
-    for i, site in enumerate(batch):
-        _write_marked(wrapper / f"s{i}", os.path.relpath(dirs[site.name], wrapper / f"s{i}"), f"{token}{i}z")
+    wrapper = build.tmp / label
+    write_wrapper(wrapper, [os.path.relpath(build.folder(site), wrapper / f"s{i}") for i, site in enumerate(batch)], token)
     try:
-        output = kustomize.build(wrapper, timeout=timeout, network=network)
+        output = build.kustomize.build(wrapper, timeout=build.timeout, network=build.network)
     except TimedOut as exc:  # render_sites splits it once the other batches are done
         return {site.name: Rendered(site.name, error=f"site {site.name}: {exc}", timed_out=True) for site in batch}
     except RenderError:
         output = None
-    split = None if output is None else _split(output, token, batch)
-    if split is None:  # a broken site, or a resource no marker reached: each half on its own
+    outputs = None if output is None else split_marked(output, token, len(batch))
+    if outputs is None:  # a broken site, or a resource no marker reached: each half on its own
         half = len(batch) // 2
-        split = _render_batch(kustomize, repo, tmp, label + "l", batch[:half], timeout, network, dirs)
-        split.update(_render_batch(kustomize, repo, tmp, label + "r", batch[half:], timeout, network, dirs))
-    return split
-
-
-# kustomize's prefix transformer skips these kinds (its ``prefixSuffixFieldSpecsToSkip``); the wrapper
-# prefixes their names by a replacement instead, so every resource of a batch carries its site's marker.
-_UNPREFIXED = ({"kind": "Namespace"}, {"kind": "CustomResourceDefinition"}, {"group": "apiregistration.k8s.io", "kind": "APIService"})
-
-
-def _write_marked(folder: Path, target: str, mark: str) -> None:
-    """The wrapper of one site of a batch: the site's build with ``mark-`` before every resource's name.
-
-    A prefix, not a suffix: kustomize's legacy order sorts a kind's resources by namespace and name,
-    and one prefix before every name of a site keeps their order (a suffix would put ``app-api``
-    before ``app``). Namespaces, CRDs and APIServices, which ``namePrefix`` leaves alone, are
-    prefixed by a replacement from a local-config ConfigMap (dropped from the output)."""
-    folder.mkdir()
-    source = f"gitops-mlops-marker-{mark}"
-    selects = "".join(
-        "  - select: {" + ", ".join(f"{key}: {value}" for key, value in select.items()) + "}\n"
-        "    fieldPaths: [metadata.name]\n"
-        "    options: {delimiter: '-', index: -1}\n"
-        for select in _UNPREFIXED
-    )
-    (folder / "kustomization.yaml").write_text(
-        f"resources:\n- {target}\n- marker.yaml\nnamePrefix: {mark}-\n"
-        f"replacements:\n- source: {{kind: ConfigMap, name: {source}, fieldPath: data.mark}}\n  targets:\n{selects}"
-    )
-    (folder / "marker.yaml").write_text(
-        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {source}\n  annotations:\n    config.kubernetes.io/local-config: 'true'\ndata:\n  mark: {mark}\n"
-    )
-
-
-def _split(output: str, token: str, batch: list[Site]) -> dict[str, Rendered] | None:
-    """Each site's documents, markers removed; None when a document carries no marker or two."""
-    marker = re.compile(rf"{token}(\d+)z-")
-    docs: list[list[str]] = [[] for _ in batch]
-    for doc in _DOC_SPLIT.split(output):
-        if not doc.strip():
-            continue
-        found = {int(n) for n in marker.findall(doc)}
-        if len(found) != 1 or not found <= set(range(len(batch))):
-            return None
-        docs[found.pop()].append(marker.sub("", doc))
-    return {site.name: Rendered(site.name, output="---\n".join(docs[i])) for i, site in enumerate(batch)}
+        split = _render_batch(build, label + "l", batch[:half])
+        split.update(_render_batch(build, label + "r", batch[half:]))
+        return split
+    return {site.name: Rendered(site.name, output=text) for site, text in zip(batch, outputs, strict=True)}
 
 
 def split_documents(output: str) -> list[str]:

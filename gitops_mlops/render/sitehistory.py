@@ -30,7 +30,7 @@ from gitops_mlops.pins import kustomization
 from gitops_mlops.pins.kustomization import Pin
 from gitops_mlops.pins.sentinels import PinInvariant, leading_comments, pin_invariant_shared
 from gitops_mlops.render.cache import RenderCache
-from gitops_mlops.render.inputs import References, check_references, site_closure
+from gitops_mlops.render.inputs import References, site_closure, walk_references
 from gitops_mlops.render.state import ModelMatcher, SiteRender, decode_containers, render_state, split_image
 
 MAX_COMMITS = 1000
@@ -133,7 +133,7 @@ class FleetHistory:
         self.lines: dict[str, _Line] = {}
         for site, pin_name in sites:
             if not checked:
-                check_references(self.repo_dir, site, config.policy.remote_resources, refs)
+                walk_references(self.repo_dir, site, config.policy.remote_resources, refs)
             rel = site.file if site.file.rpartition("/")[0] == site.path else _kustomization_path(self.repo_dir, site)
             self.lines[site.name] = _Line(site, pin_name, tuple(site_closure(self.repo_dir, site, refs)), rel)
         self._walk(limit)

@@ -24,7 +24,7 @@ from gitops_mlops.core.imageref import canonical
 from gitops_mlops.core.names import DIGEST_RE
 from gitops_mlops.pins import kustomization
 from gitops_mlops.render.cache import RenderCache
-from gitops_mlops.render.inputs import References, check_references, closure, site_dir
+from gitops_mlops.render.inputs import References, closure, site_dir, walk_references
 from gitops_mlops.render.kustomize import Kustomize, split_documents
 from gitops_mlops.render.schemas import Schemas, load_object
 from gitops_mlops.render.serving import serving_errors
@@ -187,7 +187,7 @@ def sites_reading(repo: Path, config: Config, sites: tuple[Site, ...], files: li
     found = []
     for site in sites:
         try:
-            check_references(repo, site, config.policy.remote_resources, refs)
+            walk_references(repo, site, config.policy.remote_resources, refs)
         except GitOpsError:
             found.append(site)
             continue

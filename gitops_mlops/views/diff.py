@@ -24,7 +24,7 @@ from gitops_mlops.core import scratch, settings
 from gitops_mlops.core.errors import InputError
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.render.cache import RenderCache
-from gitops_mlops.render.inputs import References, check_references, closure
+from gitops_mlops.render.inputs import References, closure, walk_references
 from gitops_mlops.render.state import Container, ModelMatcher, render_state, split_image
 
 PARALLEL_SIDES_FROM = 50  # sites; below that a second process costs more than it saves
@@ -77,7 +77,7 @@ def default_base(git: GitRepo, head: str, remote: str, branch: str) -> str:
 
 @dataclass
 class _Side:
-    """One ref checked out: its config and sites, read once, and what check_references learned;
+    """One ref checked out: its config and sites, read once, and what walk_references learned;
     ``home`` is the repository whose render cache serves it."""
 
     tree: Path
@@ -146,7 +146,7 @@ def _affected(git: GitRepo, sides: dict[str, _Side], base: str, head: str, selec
             names.add(site.name)
             continue
         try:
-            check_references(head_side.tree, site, head_side.allowed_remote, head_side.refs)
+            walk_references(head_side.tree, site, head_side.allowed_remote, head_side.refs)
         except InputError:
             names.add(site.name)  # broken at head: the render shows why
             continue
@@ -193,7 +193,7 @@ class _BaseWorker:
     def _walk_references(side: _Side) -> None:
         for site in side.sites.values():
             try:
-                check_references(side.tree, site, side.allowed_remote, side.refs)
+                walk_references(side.tree, site, side.allowed_remote, side.refs)
             except InputError:
                 pass  # reported by the render
         _BaseWorker._side = side

@@ -245,7 +245,7 @@ def test_manifest_generate_paths_cover_every_input_of_every_site(tmp_path):
 
     from gitops_mlops.config.load import load_config
     from gitops_mlops.config.sites import discover_sites
-    from gitops_mlops.render.inputs import References, check_references, site_closure
+    from gitops_mlops.render.inputs import References, site_closure, walk_references
 
     repo = tmp_path / "fleet"
     write_layout(repo, ScaffoldSpec(edge_sites=edge_site_names(20)))
@@ -259,7 +259,7 @@ def test_manifest_generate_paths_cover_every_input_of_every_site(tmp_path):
     sites = discover_sites(repo, load_config(repo))
     for site in sites:
         paths = apps.get(site.path, edge_paths)
-        check_references(repo, site, (), refs)
+        walk_references(repo, site, (), refs)
         for directory in site_closure(repo, site, refs):
             assert _covered(directory, site.path, paths), (site.name, directory, paths)
         assert not _covered("overlays/cloud" if site.stage != "cloud" else "overlays/datacenter", site.path, paths)  # other sites are not its inputs

@@ -175,3 +175,16 @@ def test_init_takes_every_usual_form_of_repository_url(tmp_path, url):
     result = cli("init", str(tmp_path / "r"), "--repo-url", url)
     assert result.code == 0, result.err
     assert parse_config((tmp_path / "r/gitops-mlops.yaml").read_text()).repo_url == url
+
+
+def test_a_commit_that_fails_leaves_no_file_of_the_layout(tmp_path):
+    target = tmp_path / "hooked"
+    git(tmp_path, "init", "-q", str(target))
+    (target / "notes.txt").write_text("mine\n")
+    hook = target / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'refused by policy' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    result = cli("init", str(target), "--force")
+    assert result.code == 5 and "refused by policy" in result.err
+    assert sorted(p.name for p in target.iterdir()) == [".git", "notes.txt"]  # every file and folder it wrote is gone
+    assert not (target / ".git" / "gitops-mlops-journal.json").exists()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
 import pytest
 
 from gitops_mlops.change.intents import PromoteRequest as Request
@@ -12,9 +9,8 @@ from gitops_mlops.change.intents import Publish
 from gitops_mlops.core.errors import GitError, InputError, PolicyError, RenderError
 from gitops_mlops.pins.kustomization import parse
 from gitops_mlops.promote.promotion import promote as _promote
-from testing.cli import cli
 from testing.paths import DIGEST_B, DIGEST_C
-from testing.repos import git, one_model_repo, rendered_images, tree_snapshot
+from testing.repos import tree_snapshot
 
 REPO = "quay.io/example/fraud-detector"
 
@@ -167,70 +163,6 @@ def test_dry_run_prints_diff_and_changes_nothing(gitops_repo):
     assert result.commit is None and tree_snapshot(gitops_repo.work) == snap
 
 
-def test_push_lands_on_the_remote(gitops_repo):
-    result = promote(gitops_repo.work, request(push=True))
-    assert result.pushed and gitops_repo.remote_head() == result.commit
-
-
-def test_push_starts_from_the_remote_tip(gitops_repo):
-    other = gitops_repo.clone("other")
-    promote(
-        other.work, Request(model="demand-forecast", image=f"quay.io/example/demand-forecast:2.0.0@{DIGEST_C}", selectors=("datacenter",)), Publish(push=True)
-    )
-    result = promote(gitops_repo.work, request(push=True))  # the local checkout is behind: fetched first
-    assert result.pushed and result.attempts == 1
-    git(other.work, "pull", "--quiet")
-    assert pin(other, "datacenter").digest == DIGEST_B
-    dfp = parse(other.read("overlays/datacenter/kustomization.yaml"), "x").pin("demand-forecast")
-    assert dfp.digest == DIGEST_C  # nobody's update is lost
-
-
-def test_push_rejected_mid_flight_is_reapplied_on_the_new_tip(gitops_repo):
-    """A competing pipeline pushes between our fetch and our push (a pre-push hook makes the race certain)."""
-    other = gitops_repo.clone("other")
-    marker = gitops_repo.work.parent / "raced"
-    hook = gitops_repo.work / ".git" / "hooks" / "pre-push"
-    hook.write_text(
-        "#!/bin/sh\n"
-        f"[ -e {marker} ] && exit 0\ntouch {marker}\n"
-        f"cd {other.work} && unset GIT_DIR GIT_INDEX_FILE GIT_WORK_TREE && "
-        f"{sys.executable} -m gitops_mlops promote demand-forecast quay.io/example/demand-forecast:2.0.0@{DIGEST_C} --to datacenter --push >/dev/null 2>&1\n"
-    )
-    hook.chmod(0o755)
-    result = promote(gitops_repo.work, request(push=True))
-    assert marker.exists() and result.pushed and result.attempts == 2
-    assert git(gitops_repo.remote, "rev-list", "--count", "main").strip() == "3"  # init + theirs + ours: linear
-    git(other.work, "pull", "--quiet")
-    assert pin(other, "datacenter").digest == DIGEST_B
-    assert parse(other.read("overlays/datacenter/kustomization.yaml"), "x").pin("demand-forecast").digest == DIGEST_C
-
-
-def test_push_from_detached_head(gitops_repo):
-    gitops_repo.git("checkout", "--quiet", "--detach", "HEAD")
-    result = promote(gitops_repo.work, request(push=True))
-    assert result.pushed and gitops_repo.remote_head() == result.commit
-
-
-def test_push_refused_by_a_server_hook_exits_at_once(gitops_repo):
-    hook = gitops_repo.remote / "hooks" / "pre-receive"
-    hook.write_text("#!/bin/sh\necho 'protected: promotions need review' >&2\nexit 1\n")
-    hook.chmod(0o755)
-    before = gitops_repo.remote_head()
-    with pytest.raises(GitError, match="refused by the remote") as caught:
-        promote(gitops_repo.work, request(push=True))
-    assert "PushRejected" not in type(caught.value).__name__
-    assert gitops_repo.remote_head() == before
-
-
-def test_pull_request_branch_is_pushed_with_a_review_body(gitops_repo):
-    result = promote(gitops_repo.work, request(push=True, branch="promote/fraud-detector-1.4.0"))
-    assert result.branch == "promote/fraud-detector-1.4.0" and result.pushed
-    assert gitops_repo.remote_head("promote/fraud-detector-1.4.0") == result.commit
-    assert gitops_repo.remote_head() != result.commit  # main untouched
-    assert "datacenter" in result.pr_body and "gitops-mlops diff" in result.pr_body
-    assert "1.0.0 → 1.4.0" in result.pr_body
-
-
 def test_new_pin_is_added_when_a_site_lacks_it(gitops_repo):
     path = gitops_repo.work / "overlays/datacenter/kustomization.yaml"
     text = path.read_text()
@@ -285,165 +217,3 @@ def test_dry_run_renders_and_exits_as_the_real_run_would(gitops_repo):
     with pytest.raises(PolicyError, match="stage order"):
         promote(gitops_repo.work, request(to=("edge",), dry_run=True))
     assert tree_snapshot(gitops_repo.work) == snap and gitops_repo.head() == head
-
-
-def _open_object(**properties) -> dict:
-    """A schema node that keeps unknown fields and checks the ones named."""
-    return {"type": "object", "x-kubernetes-preserve-unknown-fields": True, "properties": properties}
-
-
-RELEASE_URI = {"type": "string", "pattern": "^oci://[^:]+:[0-9]+[.][0-9]+[.][0-9]+@"}
-RELEASES_ONLY_CRD = json.dumps(  # JSON is YAML: the platform's InferenceService CRD, narrowed to released modelcars
-    {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": "inferenceservices.serving.kserve.io"},
-        "spec": {
-            "group": "serving.kserve.io",
-            "names": {"kind": "InferenceService", "plural": "inferenceservices"},
-            "scope": "Namespaced",
-            "versions": [
-                {
-                    "name": "v1beta1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {"openAPIV3Schema": _open_object(spec=_open_object(predictor=_open_object(model=_open_object(storageUri=RELEASE_URI))))},
-                }
-            ],
-        },
-    }
-)
-
-
-def test_a_promotion_that_makes_an_object_invalid_is_refused_and_writes_nothing(gitops_repo):
-    """The platform's InferenceService CRD admits released modelcars only: a release candidate fails its schema."""
-    (gitops_repo.work / "crds").mkdir()
-    (gitops_repo.work / "crds/inferenceservice.yaml").write_text(RELEASES_ONLY_CRD)
-    config = gitops_repo.work / "gitops-mlops.yaml"
-    config.write_text(config.read_text() + "schemas:\n  crds: [crds/]\n")
-    base = gitops_repo.work / "base/demand-forecast/deployment.yaml"  # an old problem elsewhere is not the promotion's business
-    base.write_text(base.read_text().replace("revisionHistoryLimit: 5", "revisionHistoryLimit: five"))
-    gitops_repo.git("add", "-A")
-    gitops_repo.git("commit", "-qm", "the platform's CRDs")
-    snap, head = tree_snapshot(gitops_repo.work), gitops_repo.head()
-    with pytest.raises(RenderError) as refused:
-        promote(gitops_repo.work, request(tag="1.5.0-rc.1"))
-    assert str(refused.value).startswith(
-        "validation failed, nothing changed: site datacenter: InferenceService/fraud-detector: spec/predictor/model/storageUri: "
-        f"'oci://{REPO}:1.5.0-rc.1@{DIGEST_B}' does not match"
-    )
-    assert tree_snapshot(gitops_repo.work) == snap and gitops_repo.head() == head
-    assert promote(gitops_repo.work, request(tag="1.5.0")).commit is not None
-    other = Request(model="demand-forecast", image=f"quay.io/example/demand-forecast:1.5.0@{DIGEST_B}", selectors=("datacenter",))
-    assert promote(gitops_repo.work, other).commit is not None  # its Deployment was invalid before: not this change's doing
-
-
-def test_the_serving_runtime_is_promoted_through_the_stages_like_a_model(gitops_repo):
-    def runtime(stage: str) -> Request:
-        return Request(model="openvino-model-server", image=f"quay.io/example/openvino-model-server:1.1.0@{DIGEST_B}", selectors=(stage,))
-
-    with pytest.raises(PolicyError, match="stage order: cloud needs every site of the earlier stages that runs openvino-model-server"):
-        promote(gitops_repo.work, runtime("cloud"))
-    for stage in ("datacenter", "cloud"):
-        assert promote(gitops_repo.work, runtime(stage)).changed == (stage,)
-    assert parse(gitops_repo.read("overlays/cloud/kustomization.yaml"), "k").pin("openvino-model-server").digest == DIGEST_B
-
-
-# ---------------------------------------------------------------- image names as container runtimes resolve them
-
-
-def hub_state(repo) -> tuple:
-    """The clone's files, HEAD and the remote: what a refusal must leave as it was."""
-    return {k: v for k, v in tree_snapshot(repo.work).items() if "/.git/" not in k}, repo.head(), repo.remote_head()
-
-
-def test_a_docker_hub_model_spelled_short_in_the_manifests_is_promoted(tmp_path):
-    repo = one_model_repo(tmp_path, "team/app:1.0", "docker.io/team/app")
-    result = cli("promote", "app", f"docker.io/team/app:1.4.0@{DIGEST_B}", "--to", "dev", "--push", cwd=repo.work)
-    assert result.code == 0, result.err
-    assert rendered_images(repo, "overlays/dev") == [f"docker.io/team/app:1.4.0@{DIGEST_B}"]
-    assert rendered_images(repo, "overlays/prod") == ["team/app:1.0"]
-    assert "- name: team/app\n" in repo.read("overlays/dev/kustomization.yaml")  # kustomize matches the name as the manifest spells it
-    assert repo.remote_head() == repo.head()
-
-
-def test_a_one_segment_name_is_in_library_on_docker_hub(tmp_path):
-    repo = one_model_repo(tmp_path, "nginx:1.0", "docker.io/library/nginx", allowed="index.docker.io")
-    result = cli("promote", "app", f"nginx:1.4.0@{DIGEST_B}", "--to", "dev", cwd=repo.work)
-    assert result.code == 0, result.err
-    assert rendered_images(repo, "overlays/dev") == [f"docker.io/nginx:1.4.0@{DIGEST_B}"]  # newName as the tool always wrote it
-    again = cli("promote", "app", f"registry-1.docker.io/library/nginx:1.4.0@{DIGEST_B}", "--to", "dev", cwd=repo.work)
-    assert again.code == 0 and "already up to date" in again.err, again.err
-
-
-def test_a_pin_of_a_spelling_kustomize_does_not_match_is_left_and_the_rendered_name_pinned(tmp_path):
-    pins = "images:\n  - name: docker.io/library/nginx\n    newTag: '9'\n"
-    repo = one_model_repo(tmp_path, "nginx:1.0", "docker.io/library/nginx", model_image="docker.io/library/nginx", pins=pins)
-    assert rendered_images(repo, "overlays/dev") == ["nginx:1.0"]  # kustomize matches images[].name literally
-    result = cli("promote", "app", f"docker.io/library/nginx:1.4.0@{DIGEST_B}", "--to", "dev", cwd=repo.work)
-    assert result.code == 0, result.err
-    assert rendered_images(repo, "overlays/dev") == [f"docker.io/library/nginx:1.4.0@{DIGEST_B}"]
-    assert parse(repo.read("overlays/dev/kustomization.yaml"), "k").pin("nginx").digest == DIGEST_B
-
-
-@pytest.mark.parametrize(
-    "image, code, needle",
-    [
-        (f"quay.io/team/app:1.4.0@{DIGEST_B}", 3, "not model app's repository docker.io/team/app"),
-        (f"library/team/app:1.4.0@{DIGEST_B}", 3, "not model app's repository"),
-        (f"Docker.io/team/app:1.4.0@{DIGEST_B}", 2, "a registry host is lowercase"),
-    ],
-)
-def test_another_repository_or_a_malformed_name_changes_nothing(tmp_path, image, code, needle):
-    repo = one_model_repo(tmp_path, "team/app:1.0", "docker.io/team/app")
-    before = hub_state(repo)
-    result = cli("promote", "app", image, "--to", "dev", "--push", cwd=repo.work)
-    assert result.code == code and needle in result.err, result.err
-    assert len(result.err.strip().splitlines()) == 1
-    assert hub_state(repo) == before and rendered_images(repo, "overlays/dev") == ["team/app:1.0"]
-
-
-def test_the_allowed_registries_know_docker_hubs_aliases(tmp_path):
-    for folder in ("a", "r"):
-        (tmp_path / folder).mkdir()
-    allowed = one_model_repo(tmp_path / "a", "team/app:1.0", "docker.io/team/app", allowed="registry-1.docker.io")
-    assert cli("promote", "app", f"team/app:1.4.0@{DIGEST_B}", "--to", "dev", cwd=allowed.work).code == 0
-    refused = one_model_repo(tmp_path / "r", "team/app:1.0", "docker.io/team/app", allowed="quay.io")
-    before = hub_state(refused)
-    result = cli("promote", "app", f"index.docker.io/team/app:1.4.0@{DIGEST_B}", "--to", "dev", cwd=refused.work)
-    assert result.code == 3 and "registry index.docker.io is not allowed by policy.allowedRegistries (quay.io)" in result.err, result.err
-    assert hub_state(refused) == before
-
-
-# ---------------------------------------------------------------- the pin's tag is the image's own
-
-
-def test_the_pin_takes_the_images_own_tag_and_version_names_the_release(tmp_path):
-    repo = one_model_repo(tmp_path, "team/app:1.0", "docker.io/team/app")
-    result = cli("promote", "app", f"team/app:build-7@{DIGEST_B}", "--version", "1.5.0", "--to", "dev", "-o", "json", cwd=repo.work)
-    assert result.code == 0, result.err
-    assert rendered_images(repo, "overlays/dev") == [f"docker.io/team/app:build-7@{DIGEST_B}"]
-    assert parse(repo.read("overlays/dev/kustomization.yaml"), "k").pin("team/app").new_tag == "build-7"
-    assert trailers(repo)["Model-Version"] == "1.5.0" and trailers(repo)["Image"] == f"docker.io/team/app:build-7@{DIGEST_B}"
-    assert json.loads(result.out)["version"] == "1.5.0"
-
-
-def test_version_is_the_tag_only_when_the_image_has_none(tmp_path):
-    repo = one_model_repo(tmp_path, "team/app:1.0", "docker.io/team/app")
-    result = cli("promote", "app", f"docker.io/team/app@{DIGEST_B}", "--version", "1.5.0", "--to", "dev", cwd=repo.work)
-    assert result.code == 0, result.err
-    assert rendered_images(repo, "overlays/dev") == [f"docker.io/team/app:1.5.0@{DIGEST_B}"]
-
-
-def test_a_version_that_contradicts_the_semver_tag_changes_nothing(tmp_path):
-    repo = one_model_repo(tmp_path, "team/app:1.0", "docker.io/team/app")
-    before = hub_state(repo)
-    result = cli("promote", "app", f"team/app:1.4.0@{DIGEST_B}", "--version", "1.5.0", "--to", "dev", cwd=repo.work)
-    assert result.code == 2 and result.err.strip().splitlines() == ["error: --version 1.5.0 disagrees with the image tag '1.4.0'"], result.err
-    assert hub_state(repo) == before
-
-
-def test_a_modelcar_pin_takes_the_images_own_tag_too(gitops_repo):
-    result = promote(gitops_repo.work, Request(model="fraud-detector", image=f"{REPO}:nightly-42@{DIGEST_B}", selectors=("datacenter",), version="1.5.0"))
-    assert result.version == "1.5.0" and pin(gitops_repo, "datacenter").new_tag == "nightly-42"
-    assert f"oci://{REPO}:nightly-42@{DIGEST_B}" in gitops_repo.read("overlays/datacenter/kustomization.yaml")

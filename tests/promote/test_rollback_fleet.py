@@ -16,7 +16,7 @@ from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.pins import kustomization
 from gitops_mlops.promote.rollback import rollback
 from gitops_mlops.render.cache import RenderCache
-from gitops_mlops.render.inputs import References, check_references, site_closure
+from gitops_mlops.render.inputs import References, site_closure, walk_references
 from gitops_mlops.render.sitehistory import FleetHistory, site_states
 from gitops_mlops.render.state import ModelMatcher, render_state
 from testing.paths import DIGEST_A, DIGEST_B, DIGEST_C
@@ -31,7 +31,7 @@ def walked_alone(repo: Path, model_name: str, site: Site, tmp: Path) -> list[tup
     model = config.model(model_name)
     with RenderCache(repo) as cache:
         refs = References(parsed=cache.references())
-        check_references(repo, site, (), refs)
+        walk_references(repo, site, (), refs)
         folders = list(site_closure(repo, site, refs))
         rel = f"{site.path}/kustomization.yaml"
         out = []

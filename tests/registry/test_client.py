@@ -53,8 +53,8 @@ def test_verify_accepts_an_existing_digest_and_matching_tag(registry, pusher):
     repo = f"{registry_namespace()}/model"
     digest, _ = pusher.image(repo, "1.4.0")
     with client_for(registry) as client:
-        assert client.verify(parse_image(f"{registry.host}/{repo}@{digest}")).digest == digest
-        assert client.verify(parse_image(f"{registry.host}/{repo}:1.4.0@{digest}")).digest == digest
+        assert client.confirm_digest(parse_image(f"{registry.host}/{repo}@{digest}")).digest == digest
+        assert client.confirm_digest(parse_image(f"{registry.host}/{repo}:1.4.0@{digest}")).digest == digest
 
 
 def test_tag_and_digest_that_disagree_are_refused(registry, pusher):
@@ -62,7 +62,7 @@ def test_tag_and_digest_that_disagree_are_refused(registry, pusher):
     old, _ = pusher.image(repo, "1.4.0")
     pusher.image(repo, "1.4.0", salt="rebuilt")  # the tag moved
     with client_for(registry) as client, pytest.raises(RegistryError) as caught:
-        client.verify(parse_image(f"{registry.host}/{repo}:1.4.0@{old}"))
+        client.confirm_digest(parse_image(f"{registry.host}/{repo}:1.4.0@{old}"))
     assert str(caught.value).startswith(f"registry {registry.host}: repository {repo}: tag 1.4.0 points to sha256:")
     assert caught.value.exit_code == 6
 
@@ -72,7 +72,7 @@ def test_unknown_digest_tag_and_repository_name_the_cause(registry, pusher):
     pusher.image(repo, "1.0.0")
     with client_for(registry) as client:
         with pytest.raises(RegistryError, match=f"repository {repo}: digest {DIGEST_A}: not found"):
-            client.verify(parse_image(f"{registry.host}/{repo}@{DIGEST_A}"))
+            client.confirm_digest(parse_image(f"{registry.host}/{repo}@{DIGEST_A}"))
         with pytest.raises(RegistryError, match="tag 9.9.9: not found"):
             client.resolve(parse_image(f"{registry.host}/{repo}:9.9.9"))
         with pytest.raises(RegistryError, match="repository nobody/here: tag list: unknown repository"):

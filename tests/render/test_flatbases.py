@@ -14,8 +14,9 @@ from gitops_mlops.config.scaffold import ScaffoldSpec, edge_site_names, render_l
 from gitops_mlops.config.sites import Site, discover_sites
 from gitops_mlops.pins.sentinels import pin_invariant
 from gitops_mlops.render import kustomize as rendering
+from gitops_mlops.render.batches import in_batches
 from gitops_mlops.render.flatbases import Flattener
-from gitops_mlops.render.inputs import References, check_references
+from gitops_mlops.render.inputs import References, walk_references
 from gitops_mlops.render.kustomize import Kustomize, render_sites
 from testing.paths import PROJECT_ROOT
 from testing.repos import build_tree, git
@@ -158,7 +159,7 @@ def one_build_per_site(repo: Path, sites) -> dict[str, str]:
 
 def plan_of(repo: Path, site: Site, text: str | None = None):
     refs = References()
-    check_references(repo, site, (), refs)
+    walk_references(repo, site, (), refs)
     own = (repo / site.path).resolve()
     return Flattener(refs).plan(text if text is not None else (own / "kustomization.yaml").read_text(), own)
 
@@ -278,4 +279,4 @@ def test_fleets_render_the_same_flattened_with_each_base_rendered_once(tmp_path,
         assert loads_saved < rendering.FLATTEN_FROM and not any("/f0" in run for run in runs)
     else:
         assert loads_saved >= rendering.FLATTEN_FROM and sum("/f0" in run for run in runs) == 1  # every base in one process, once
-        assert bases == 4 and len(runs) == 1 + len(rendering._batches(sites, rendering.BATCH_SIZE, [1] * len(sites)))
+        assert bases == 4 and len(runs) == 1 + len(in_batches(sites, rendering.BATCH_SIZE, [1] * len(sites)))

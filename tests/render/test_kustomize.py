@@ -13,7 +13,7 @@ import pytest
 from gitops_mlops.config.load import load_config
 from gitops_mlops.config.sites import Site, discover_sites
 from gitops_mlops.core.errors import InputError, RenderError
-from gitops_mlops.render.inputs import check_references, is_remote
+from gitops_mlops.render.inputs import is_remote, walk_references
 from gitops_mlops.render.kustomize import Kustomize, render_sites
 from testing.cli import cli
 from testing.paths import DIGEST_B
@@ -70,7 +70,7 @@ def _overlay(repo: Path, resources: str) -> Site:
 def test_remote_base_is_refused_before_any_build(gitops_repo):
     site = _overlay(gitops_repo.work, "  - https://github.com/example/models//base?ref=main\n")
     with pytest.raises(InputError, match="remote resource .* is refused"):
-        check_references(gitops_repo.work, site)
+        walk_references(gitops_repo.work, site)
     start = time.perf_counter()
     result = render_sites(gitops_repo.work, (site,))["cloud"]
     assert not result.ok and "refused" in result.error and time.perf_counter() - start < 5
@@ -86,7 +86,7 @@ def test_allow_listed_remote_base_fails_fast_without_network(gitops_repo):
 def test_local_reference_leaving_the_repo_is_refused(gitops_repo):
     site = _overlay(gitops_repo.work, "  - ../../../outside\n")
     with pytest.raises(InputError, match="leaves the repository"):
-        check_references(gitops_repo.work, site)
+        walk_references(gitops_repo.work, site)
 
 
 def test_build_timeout_is_an_error(gitops_repo):
@@ -116,7 +116,7 @@ def test_sites_with_identical_inputs_share_one_build(gitops_repo):
     sites = sites_of(repo)
     refs = References()
     for site in sites:
-        check_references(repo, site, (), refs)
+        walk_references(repo, site, (), refs)
     # the three edge overlays differ only in their header comment: one build serves them
     assert sorted(Counter(site_keys(repo, sites, refs).values()).values()) == [1, 1, 3]
     (repo / "overlays/edge/austin-01/extra.yaml").write_text("kind: ConfigMap\n")
@@ -139,7 +139,7 @@ def _checked(repo, sites):
 
     refs = References()
     for site in sites:
-        check_references(repo, site, (), refs)
+        walk_references(repo, site, (), refs)
     return refs
 
 
@@ -258,16 +258,6 @@ def test_a_batch_past_the_timeout_is_split_and_only_the_site_that_hangs_is_named
     assert batched["edge/austin-01"].error.startswith("site edge/austin-01: overlays/edge/austin-01")
     alone = render_sites(repo, sites, timeout=60)
     assert all(batched[s.name].output == alone[s.name].output for s in sites if s.name != "edge/austin-01")
-
-
-def test_batches_hold_at_most_ten_sites_and_the_resource_budget():
-    from gitops_mlops.render.kustomize import RESOURCE_BUDGET, _batches
-
-    sites = [Site(f"s{i}", f"overlays/s{i}", "edge") for i in range(15)]
-    assert [len(b) for b in _batches(sites, 10, [40] * 15)] == [10, 5]  # ten sites of ten models
-    assert [len(b) for b in _batches(sites[:3], 10, [RESOURCE_BUDGET] * 3)] == [1, 1, 1]  # a hundred models: alone
-    assert [len(b) for b in _batches(sites[:4], 10, [100, 100, 300, 50])] == [2, 2]
-    assert [len(b) for b in _batches(sites[:2], 10, [900, 10])] == [1, 1]  # heavier than the budget: alone, still rendered
 
 
 NAMESPACED = {

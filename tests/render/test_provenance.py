@@ -8,7 +8,7 @@ import os
 import pytest
 
 from gitops_mlops.config.sites import Site
-from gitops_mlops.render.inputs import References, check_references
+from gitops_mlops.render.inputs import References, walk_references
 from gitops_mlops.render.provenance import pin_set_in, where_set
 from testing.paths import DIGEST_A, DIGEST_B
 from testing.repos import build_tree
@@ -40,7 +40,7 @@ DEV, PROD = Site("dev", "overlays/dev", "dev"), Site("prod", "overlays/prod", "p
 def walked(repo, site: Site) -> References:
     """The site's build inputs, walked as a render walks them first."""
     refs = References()
-    check_references(repo, site, (), refs)
+    walk_references(repo, site, (), refs)
     return refs
 
 

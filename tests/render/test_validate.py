@@ -52,7 +52,7 @@ def test_verdicts_are_kept_per_output_and_checks_and_never_go_stale(gitops_repo,
     from gitops_mlops.config.sites import discover_sites
     from gitops_mlops.render.schemas import Schemas
     from gitops_mlops.render.validate import schemas_for, validate_sites
-    from tests.promote.test_promotion import _open_object
+    from tests.promote.test_promotion_schemas import _open_object
 
     def crd(pattern: str) -> str:
         uri = {"type": "string", "pattern": pattern}
