@@ -26,6 +26,7 @@ class ModelMatcher:
             for name, models in table.items():
                 if len(models) == 1 and not models[0].sites:
                     self._anywhere[name] = (models[0], pinned)
+        self._sorted: dict[int, tuple[tuple[Container, ...], dict[str, list[Container]]]] = {}  # see by_model
 
     def model_of(self, site: str, repository: str) -> tuple[Model | None, bool]:
         """(model, pinned): pinned is False when the image is still the placeholder name."""
@@ -42,9 +43,20 @@ class ModelMatcher:
         return None, False
 
     def by_model(self, site: str, containers: tuple[Container, ...]) -> dict[str, list[Container]]:
+        """The containers of each model at ``site``. Worked out once per tuple of containers when no
+        image's model depends on the site (sites made from one template share their decoded tuple)."""
+        known = self._sorted.get(id(containers))
+        if known is not None and known[0] is containers:
+            return {name: list(found) for name, found in known[1].items()}
         out: dict[str, list[Container]] = {}
+        anywhere = True
         for container in containers:
+            repository = canonical(container.repository)
+            if repository not in self._anywhere and (repository in self.by_repository or repository in self.by_placeholder):
+                anywhere = False
             model, _ = self.model_of(site, container.repository)
             if model is not None:
                 out.setdefault(model.name, []).append(container)
+        if anywhere and len(self._sorted) < 1024:
+            self._sorted[id(containers)] = (containers, {name: list(found) for name, found in out.items()})
         return out
