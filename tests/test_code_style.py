@@ -30,12 +30,7 @@ def test_ruff_format_is_clean():
 MAX_FUNCTION_LINES = 60
 MAX_MODULE_LINES = 400
 # The remaining exceptions, each with its reason: a file here is split as soon as the reason goes away.
-LONG_ALLOWED: dict[str, str] = {
-    "gitops_mlops/pins/kustomization.py": "not split yet (issue 26)",
-    "gitops_mlops/render/state.py": "not split yet (issue 26)",
-    "gitops_mlops/render/state.py::_scan": "not split yet (issue 26)",
-    "tests/render/test_state_truth.py": "not split yet (issue 26)",
-}
+LONG_ALLOWED: dict[str, str] = {}
 
 
 def too_long(root: Path, folders: tuple[str, ...] = ("gitops_mlops", "tests", "testing")) -> list[str]:

@@ -13,7 +13,7 @@ from gitops_mlops.config import siteglob
 from gitops_mlops.config.load import Config
 from gitops_mlops.core.errors import InputError
 from gitops_mlops.core.names import SITE_NAME_RE, did_you_mean
-from gitops_mlops.pins.kustomization import KUSTOMIZATION_FILES, find_kustomization_file, read_pin_fields
+from gitops_mlops.pins.kustomization import KUSTOMIZATION_FILES, find_kustomization_file, read_pin_fields  # noqa: F401 (KUSTOMIZATION_FILES: importable from here, as before)
 
 OVERLAYS_DIR = "overlays"
 _SELECTOR_RE = re.compile(r"^[A-Za-z0-9_.*?\[\]/-]+$")
@@ -160,29 +160,9 @@ def _walk_overlays(repo: Path) -> list[Site]:
     overlays = root / OVERLAYS_DIR
     if not overlays.is_dir():
         return []
-    found: dict[str, str] = {}  # overlay dir -> its kustomization file, both repository-relative
-    for dirpath, dirnames, filenames in os.walk(overlays):
-        here = Path(dirpath)
-        for name in list(dirnames):
-            child = here / name
-            if name in KUSTOMIZATION_FILES:  # a folder kustomize would take for the file: never "not a site"
-                raise InputError(f"{child.relative_to(root).as_posix()}: is a directory, not a kustomization file")
-            if child.is_symlink():
-                rel = child.relative_to(root).as_posix()
-                contained(repo, rel, "overlay")  # a link out of the repository is an error, not a skip
-                dirnames.remove(name)
-                file = find_kustomization_file(child)
-                if file is not None:
-                    found[rel] = ""
-        names = [f for f in filenames if f in KUSTOMIZATION_FILES]
-        if names:
-            rel = here.relative_to(root).as_posix()
-            if len(names) > 1:
-                find_kustomization_file(here)  # raises: two kustomization files
-            file = f"{rel}/{names[0]}"
-            if os.path.islink(root / file):
-                contained(repo, os.path.relpath(os.path.realpath(root / file), root), f"{file}: symlink target")
-            found[rel] = file
+    from gitops_mlops.config.overlaywalk import overlay_files  # it reads contained() from here
+
+    found = overlay_files(repo, root, OVERLAYS_DIR)  # overlay dir -> its kustomization file, both repository-relative
     parents = {"/".join(p.split("/")[:i]) for p in found for i in range(1, p.count("/") + 1)}
     sites = []
     for path, file in found.items():

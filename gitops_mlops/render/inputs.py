@@ -152,7 +152,7 @@ def walk_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = ()
         if directory in refs.children:
             continue
         file = kustomization.find_kustomization_file(directory)
-        rel_dir = directory.relative_to(root).as_posix()
+        rel_dir = _relative(directory, root, refs)
         entries = _references_of(file, f"{rel_dir}/{file.name}", refs) if file else ()
         refs.entries[directory] = entries
         shared = (rel_dir.rpartition("/")[0], entries) if entries and all(r.startswith("../") for r in entries) else None
@@ -166,7 +166,7 @@ def walk_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = ()
     for directory in closure(start, refs):  # every folder the build reads, walked once per References
         tree = refs.trees.get(directory)
         if tree is None:
-            tree = _check_tree(directory, root, directory.relative_to(root).as_posix(), refs)
+            tree = _check_tree(directory, root, _relative(directory, root, refs), refs)
         if isinstance(tree, str):
             raise InputError(f"site {site.name}: {tree}")
 
@@ -293,7 +293,7 @@ def _files(directory: Path, root: Path, refs: References, strip_header: bool = F
     bytes, whether it is the folder's own kustomization), in a stable order, each read within the
     bounds of ``repofiles``. With ``strip_header`` the kustomization's header comment is left out
     (it does not change the build)."""
-    source = directory.relative_to(root).as_posix()
+    source = _relative(directory, root, refs)
     tree = refs.trees.get(directory)
     if not isinstance(tree, list):
         tree = [(relative, path) for relative, path, _ in repofiles.walk(directory, root, source)]
@@ -320,7 +320,7 @@ def _tree_hash(files: list[tuple[bytes, bytes, bool]], kustomization_text: bytes
 def _dir_key(directory: Path, root: Path, refs: References) -> bytes:
     known = refs.dir_keys.get(directory)
     if known is None:
-        known = refs.dir_keys[directory] = b"D" + directory.relative_to(root).as_posix().encode() + b"\0" + _tree_hash(_files(directory, root, refs))
+        known = refs.dir_keys[directory] = b"D" + _relative(directory, root, refs).encode() + b"\0" + _tree_hash(_files(directory, root, refs))
     return known
 
 

@@ -259,3 +259,27 @@ def test_forms_kept_by_shape_equal_each_forms_own():
     for text in texts + texts:
         assert pin_invariant(text, "k", shapes) == pin_invariant(text, "k"), text
     assert 0 < len(shapes) < len({t for t in texts if pin_invariant(t, "k") is not None})
+
+
+def test_the_literal_check_for_a_sentinel_agrees_with_the_regular_expression():
+    """``has_sentinel`` equals ``_SENTINEL_RE.search`` on generated texts: pieces of sentinels, near
+    misses (a digit short, another letter, a short run of 5e) and ordinary kustomization text."""
+    import random
+
+    from gitops_mlops.pins.sentinels import _SENTINEL_RE, has_sentinel, sentinel
+
+    pieces = [sentinel(7, "newName"), sentinel(12, "newTag"), sentinel(3, "digest"), "gitops-mlops-pin-", "gitops-mlops-pin-12-t", "gitops-mlops-pin-0001-x"]
+    pieces += [
+        "sha256:" + "5e" * 27 + "0" * 8,
+        "sha256:" + "5e" * 28,
+        "sha256:" + "5e" * 28 + "0000000g",
+        "5e" * 30,
+        "newTag: 1.0\n",
+        "images:\n- name: a\n",
+        "\n",
+        " ",
+    ]
+    for seed in range(2000):
+        rng = random.Random(seed)
+        text = "".join(rng.choice(pieces)[: rng.choice([None, None, rng.randint(0, 40)])] for _ in range(rng.randint(0, 6)))
+        assert has_sentinel(text) == (_SENTINEL_RE.search(text) is not None), text

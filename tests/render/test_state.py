@@ -1,177 +1,95 @@
-"""Reading what a render runs: the line scanner of kustomize's output agrees with the YAML
-parser on every document it reads, and hands every unusual one to the parser."""
+"""The render state: renders are cached in the git directory (or a shared cache directory) by
+the content of each site's inputs, never served stale or forged, and the render a cached site
+gets is the one ``kustomize build`` of the repository gives (repositories from
+``tests/render/test_state_truth.py``)."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import subprocess
+import zlib
+from pathlib import Path
+
 import pytest
 
-from gitops_mlops.render.kustomize import Kustomize, split_documents
-from gitops_mlops.render.state import Container, _parsed, _scan, containers_of
-from testing.paths import PROJECT_ROOT
-
-CRAFTED = {
-    "cronjob": """apiVersion: batch/v1
-kind: CronJob
-metadata:
-  name: retrain
-spec:
-  jobTemplate:
-    spec:
-      template:
-        spec:
-          containers:
-          - args:
-            - --epochs
-            - "3"
-            image: quay.io/acme/trainer:1.0@sha256:aaaa
-            name: train
-          initContainers:
-          - image: 'quay.io/acme/fetch:2'
-            name: fetch
-  schedule: 0 3 * * *
-""",
-    "pod": """apiVersion: v1
-kind: Pod
-metadata:
-  name: p
-spec:
-  containers:
-    - name: a
-      image: "busybox:1.36"
-    - image: alpine
-""",
-    "block-scalar-with-a-fake-pod": """apiVersion: v1
-data:
-  deploy.yaml: |
-    spec:
-      template:
-        spec:
-          containers:
-          - image: not-a-container
-kind: ConfigMap
-metadata:
-  name: c
-""",
-    "inference-service-predictor": """apiVersion: serving.kserve.io/v1beta1
-kind: InferenceService
-metadata:
-  name: m
-spec:
-  predictor:
-    containers:
-    - image: quay.io/acme/server:1
-      name: kserve-container
-""",
-    "flow-containers": """kind: Deployment
-metadata:
-  name: d
-spec:
-  template:
-    spec:
-      containers: [{name: a, image: x}]
-""",
-    "anchored-image": """kind: Deployment
-metadata:
-  name: d
-spec:
-  template:
-    spec:
-      containers:
-      - image: &i quay.io/x:1
-        name: a
-""",
-    "comment-and-env": """kind: StatefulSet
-metadata:
-  name: s  # the store
-spec:
-  template:
-    spec:
-      containers:
-      - env:
-        - name: IMAGE
-          value: "not: this"
-        image: quay.io/acme/store:3  # pinned
-        name: store
-      volumes:
-      - emptyDir: {}
-        name: tmp
-""",
-}
+from gitops_mlops.render.kustomize import Kustomize
+from testing.cli import cli
+from testing.repos import make_gitops_repo, make_repo_from
+from tests.render.test_state_truth import D2, IN_BASE, REPO, deployment
 
 
-def example_documents() -> list[str]:
-    kustomize = Kustomize.find()
-    docs = []
-    for overlay in sorted(PROJECT_ROOT.glob("overlays/**/kustomization.yaml")):
-        docs += split_documents(kustomize.build(overlay.parent))
-    return docs
+@pytest.mark.own_render_cache
+def test_the_render_cache_lives_in_the_git_directory_and_is_keyed_by_content(tmp_path):
+    repo = make_repo_from(tmp_path, IN_BASE)
+    assert cli("status", cwd=repo.work).code == 0
+    assert (repo.work / ".git/gitops-mlops/renders.sqlite").is_file()
+    assert repo.git("status", "--porcelain") == ""
+    (repo.work / "base/deployment.yaml").write_text(deployment("fraud-detector", f"{REPO}:1.0.1@{D2}"))
+    rows = {r["site"]: r for r in json.loads(cli("status", "-o", "json", cwd=repo.work).out)}
+    assert rows["dev"]["digest"] == D2  # a changed input is rendered again, never served stale
 
 
-@pytest.mark.parametrize("name", sorted(CRAFTED))
-def test_the_scanner_agrees_with_the_parser_or_defers(name):
-    doc = CRAFTED[name]
-    scanned = _scan(doc)
-    assert scanned is None or scanned == _parsed(doc), (scanned, _parsed(doc))
+@pytest.mark.own_render_cache
+@pytest.mark.parametrize("row", [b"not zlib at all", zlib.compress(b"kind: Forged\n")], ids=["not-zlib", "not-its-sha"])
+def test_a_cache_row_that_is_not_what_was_stored_is_a_miss(tmp_path, row):
+    repo = make_gitops_repo(tmp_path)
+    first = cli("render", "datacenter", cwd=repo.work)
+    assert first.code == 0 and "kind: Deployment" in first.out, first.err
+    with sqlite3.connect(repo.work / ".git/gitops-mlops/renders.sqlite") as db:
+        assert db.execute("UPDATE renders SET output = ? WHERE output IS NOT NULL", (row,)).rowcount > 0
+    again = cli("render", "datacenter", cwd=repo.work)
+    assert (again.code, again.out, again.err) == (0, first.out, "")  # rendered again, never served, never a traceback
 
 
-def test_the_scanner_reads_kustomize_output_itself():
-    docs = [d for d in example_documents() if "image:" in d]
-    assert docs and all(_scan(d) is not None and _scan(d) == _parsed(d) for d in docs)
+def test_a_cache_directory_serves_every_repository_and_off_renders_afresh(tmp_path, monkeypatch):
+    shared = tmp_path / "cache"
+    monkeypatch.setenv("GITOPS_MLOPS_RENDER_CACHE", str(shared))
+    log, script = tmp_path / "runs.log", tmp_path / "counted-kustomize"
+    script.write_text(f'#!/bin/sh\necho run >> {log}\nexec {" ".join(Kustomize.find().command)} "$@"\n')
+    script.chmod(0o755)
+    env = {"GITOPS_MLOPS_KUSTOMIZE": str(script)}
+    (tmp_path / "one").mkdir(), (tmp_path / "two").mkdir()
+    one, two = make_repo_from(tmp_path / "one", IN_BASE), make_repo_from(tmp_path / "two", IN_BASE)
+    assert cli("status", cwd=one.work, env=env).code == 0
+    runs = log.read_text().count("run")
+    assert runs > 0 and (shared / "renders.sqlite").is_file() and not (one.work / ".git/gitops-mlops").exists()
+    assert cli("status", cwd=two.work, env=env).code == 0
+    assert log.read_text().count("run") == runs  # the other repository's renders, found by content
+    (two.work / "base/deployment.yaml").write_text(deployment("fraud-detector", f"{REPO}:1.0.1@{D2}"))
+    rows = {r["site"]: r for r in json.loads(cli("status", "-o", "json", cwd=two.work, env=env).out)}
+    assert rows["dev"]["digest"] == D2 and log.read_text().count("run") > runs
+    runs = log.read_text().count("run")
+    assert cli("status", cwd=one.work, env={**env, "GITOPS_MLOPS_RENDER_CACHE": "off"}).code == 0
+    assert log.read_text().count("run") > runs
 
 
-def test_what_the_scanner_finds():
-    assert _scan(CRAFTED["cronjob"]) == [
-        Container("CronJob/retrain", "train", "quay.io/acme/trainer:1.0@sha256:aaaa"),
-        Container("CronJob/retrain", "fetch", "quay.io/acme/fetch:2"),
-    ]
-    assert _scan(CRAFTED["pod"]) == [Container("Pod/p", "a", "busybox:1.36"), Container("Pod/p", "", "alpine")]
-    assert _scan(CRAFTED["block-scalar-with-a-fake-pod"]) == []
-    # a KServe custom predictor's containers are a Pod spec too
-    assert _scan(CRAFTED["inference-service-predictor"]) == [Container("InferenceService/m", "kserve-container", "quay.io/acme/server:1")]
-    assert _scan(CRAFTED["flow-containers"]) is None and _scan(CRAFTED["anchored-image"]) is None
-    assert containers_of("---\n".join(CRAFTED.values())) == tuple(c for d in CRAFTED.values() if "image:" in d for c in _parsed(d))
+def test_status_of_a_repository_without_git_still_renders(tmp_path):
+    from testing.repos import build_tree
+
+    build_tree(tmp_path, IN_BASE)
+    result = cli("status", "-o", "json", cwd=tmp_path)
+    assert result.code == 0 and len(json.loads(result.out)) == 2, result.err
+    assert not (Path(tmp_path) / ".git").exists()
 
 
-# ---------------------------------------------------------------- which model a container belongs to
-
-MODELS = """models:
-  - name: app
-    repository: docker.io/team/app
-  - name: web
-    image: nginx
-    repository: docker.io/library/nginx
-  - name: runtime
-    image: model-server
-    repository: quay.io/acme/runtime
-stages:
-  - name: dev
-"""
+def test_a_bad_kustomize_timeout_is_refused_even_when_the_cache_serves_every_site(tmp_path):
+    repo = make_repo_from(tmp_path, IN_BASE)
+    assert cli("status", cwd=repo.work).code == 0  # every render is cached now
+    result = cli("status", cwd=repo.work, env={"GITOPS_MLOPS_KUSTOMIZE_TIMEOUT": "0"})
+    assert result.code == 2 and "GITOPS_MLOPS_KUSTOMIZE_TIMEOUT" in result.err and result.err.count("\n") == 1, result.err
 
 
-@pytest.mark.parametrize(
-    "rendered, model, pinned",
-    [
-        ("team/app", "app", True),
-        ("docker.io/team/app", "app", True),
-        ("index.docker.io/team/app", "app", True),
-        ("registry-1.docker.io/team/app", "app", True),
-        ("nginx", "web", True),
-        ("library/nginx", "web", True),
-        ("docker.io/nginx", "web", True),
-        ("index.docker.io/library/nginx", "web", True),
-        ("model-server", "runtime", False),  # the placeholder, not yet promoted
-        ("docker.io/library/model-server", "runtime", False),
-        ("quay.io/acme/runtime", "runtime", True),
-        ("quay.io/team/app", None, False),
-        ("docker.io/team/app2", None, False),
-        ("library/team/app", None, False),
-        ("localhost/nginx", None, False),
-        ("Quay.io/acme/runtime", None, False),  # not a name a runtime pulls: no model's
-    ],
-)
-def test_a_container_belongs_to_a_model_by_any_spelling_of_its_name(rendered, model, pinned):
-    from gitops_mlops.config.load import parse_config
-    from gitops_mlops.render.state import ModelMatcher
-
-    found, is_pinned = ModelMatcher(parse_config(MODELS)).model_of("dev", rendered)
-    assert (found.name if found else None, is_pinned) == (model, pinned)
+def test_a_symlink_inside_the_site_renders_as_kustomize_renders_it_in_the_repository(tmp_path):
+    """The copy a pin-invariant render builds keeps symlinks as symlinks: one within the site's folder
+    is read, as ``kustomize build`` of the repository reads it; none becomes a copy of its target."""
+    repo = make_gitops_repo(tmp_path)
+    site = repo.work / "overlays/datacenter"
+    (site / "real.env").write_text("LEVEL=inside\n")
+    (site / "linked.env").symlink_to("real.env")
+    with open(site / "kustomization.yaml", "a") as handle:
+        handle.write("configMapGenerator:\n  - name: linked\n    envs:\n      - linked.env\n")
+    rendered = cli("render", "datacenter", cwd=repo.work)
+    expected = subprocess.run([*Kustomize.find().command, str(site)], capture_output=True, text=True, check=True).stdout
+    assert rendered.code == 0 and "LEVEL: inside" in rendered.out, rendered.err
+    assert rendered.out.strip() == expected.strip()

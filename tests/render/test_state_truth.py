@@ -9,16 +9,11 @@ kustomize), and nothing written, committed or pushed on every refusal.
 from __future__ import annotations
 
 import json
-import sqlite3
-import subprocess
-import zlib
-from pathlib import Path
 
 import pytest
 
-from gitops_mlops.render.kustomize import Kustomize
 from testing.cli import cli
-from testing.repos import GitOpsRepo, make_gitops_repo, make_repo_from, rendered_images, tree_snapshot
+from testing.repos import GitOpsRepo, make_repo_from, rendered_images, tree_snapshot
 
 REPO = "quay.io/acme/fraud-detector"
 DF_REPO = "quay.io/acme/demand-forecast"
@@ -331,139 +326,3 @@ def test_a_config_that_would_switch_the_gate_off_is_exit_2(tmp_path, files, need
     for command in (("validate",), ("status",), ("promote", "fraud-detector", f"{REPO}:1.1.0@{D1}", "--to", "dev")):
         result = cli(*command, cwd=repo.work)
         assert result.code == 2 and needle in result.err, (command, result.err)
-
-
-# ---------------------------------------------------------------- rollback reads renders at earlier commits
-
-
-def test_rollback_of_a_digest_only_pin_stays_digest_only_and_a_retry_does_nothing(tmp_path):
-    files = {
-        **BASE,
-        "gitops-mlops.yaml": config(),
-        "overlays/dev/kustomization.yaml": "resources:\n  - ../../base\n" + pin(tag=None),
-        "overlays/prod/kustomization.yaml": "resources:\n  - ../../base\n" + pin(tag=None),
-    }
-    repo = make_repo_from(tmp_path, files)
-    original = repo.read("overlays/dev/kustomization.yaml")
-    assert promote(repo, "--to", "dev", "--push").code == 0
-    assert rendered_images(repo, "overlays/dev") == [f"{REPO}:1.1.0@{D1}"]
-    result = cli("rollback", "fraud-detector", "--site", "dev", "--push", cwd=repo.work)
-    assert result.code == 0, result.err
-    assert repo.read("overlays/dev/kustomization.yaml") == original  # newTag gone again, byte for byte
-    assert rendered_images(repo, "overlays/dev") == [f"{REPO}@{D0}"]
-    assert f"digest: {D1}" in repo.read("gitops-mlops.yaml")  # the rolled-back digest is on hold
-    head = repo.head()
-    again = cli("rollback", "fraud-detector", "--site", "dev", "--push", cwd=repo.work)
-    assert again.code == 0 and repo.head() == head == repo.remote_head(), again.err
-
-
-def test_rollback_reaches_before_the_tool_and_removes_a_pin_the_promotion_added(tmp_path):
-    repo = make_repo_from(tmp_path, {**IN_BASE, "base/deployment.yaml": deployment("fraud-detector", f"{REPO}:0.9.0@{D2}")})
-    # changes by hand, before the tool was adopted
-    (repo.work / "base/deployment.yaml").write_text(deployment("fraud-detector", f"{REPO}:1.0.0@{D0}"))
-    repo.git("commit", "-qam", "bump by hand")
-    assert promote(repo, "--to", "dev").code == 0  # adds a pin to dev
-    assert "images:" in repo.read("overlays/dev/kustomization.yaml")
-    result = cli("rollback", "fraud-detector", "--site", "dev", cwd=repo.work)
-    assert result.code == 0, result.err
-    assert repo.read("overlays/dev/kustomization.yaml") == "resources:\n  - ../../base\n"  # the pin the promotion added is gone
-    assert rendered_images(repo, "overlays/dev") == [f"{REPO}:1.0.0@{D0}"]
-    result = cli("rollback", "fraud-detector", "--site", "dev", "--to", "0.9.0", cwd=repo.work)
-    assert result.code == 0, result.err
-    assert rendered_images(repo, "overlays/dev") == [f"{REPO}:0.9.0@{D2}"]
-    history = json.loads(cli("history", "fraud-detector", "-o", "json", cwd=repo.work).out)
-    assert [e["action"] for e in history] == ["rollback", "rollback", "promote"]
-    # one site's history comes from its renders: the change by hand and the first state are there too
-    history = json.loads(cli("history", "fraud-detector", "--site", "dev", "-o", "json", cwd=repo.work).out)
-    assert [(e["action"], e["version"]) for e in history] == [
-        ("rollback", "0.9.0"),
-        ("rollback", "1.0.0"),
-        ("promote", "1.1.0"),
-        ("change", "1.0.0"),
-        ("change", "0.9.0"),
-    ]
-
-
-def test_rollback_to_what_already_runs_is_a_no_op(tmp_path):
-    repo = make_repo_from(tmp_path, IN_BASE)
-    head = repo.head()
-    result = cli("rollback", "fraud-detector", "--site", "dev", "--to", "1.0.0", cwd=repo.work)
-    assert result.code == 0 and repo.head() == head, result.err
-    result = cli("rollback", "fraud-detector", "--site", "dev", "--to", D0[:19], cwd=repo.work)
-    assert result.code == 0 and repo.head() == head, result.err
-
-
-@pytest.mark.own_render_cache
-def test_the_render_cache_lives_in_the_git_directory_and_is_keyed_by_content(tmp_path):
-    repo = make_repo_from(tmp_path, IN_BASE)
-    assert cli("status", cwd=repo.work).code == 0
-    assert (repo.work / ".git/gitops-mlops/renders.sqlite").is_file()
-    assert repo.git("status", "--porcelain") == ""
-    (repo.work / "base/deployment.yaml").write_text(deployment("fraud-detector", f"{REPO}:1.0.1@{D2}"))
-    rows = {r["site"]: r for r in json.loads(cli("status", "-o", "json", cwd=repo.work).out)}
-    assert rows["dev"]["digest"] == D2  # a changed input is rendered again, never served stale
-
-
-@pytest.mark.own_render_cache
-@pytest.mark.parametrize("row", [b"not zlib at all", zlib.compress(b"kind: Forged\n")], ids=["not-zlib", "not-its-sha"])
-def test_a_cache_row_that_is_not_what_was_stored_is_a_miss(tmp_path, row):
-    repo = make_gitops_repo(tmp_path)
-    first = cli("render", "datacenter", cwd=repo.work)
-    assert first.code == 0 and "kind: Deployment" in first.out, first.err
-    with sqlite3.connect(repo.work / ".git/gitops-mlops/renders.sqlite") as db:
-        assert db.execute("UPDATE renders SET output = ? WHERE output IS NOT NULL", (row,)).rowcount > 0
-    again = cli("render", "datacenter", cwd=repo.work)
-    assert (again.code, again.out, again.err) == (0, first.out, "")  # rendered again, never served, never a traceback
-
-
-def test_a_cache_directory_serves_every_repository_and_off_renders_afresh(tmp_path, monkeypatch):
-    shared = tmp_path / "cache"
-    monkeypatch.setenv("GITOPS_MLOPS_RENDER_CACHE", str(shared))
-    log, script = tmp_path / "runs.log", tmp_path / "counted-kustomize"
-    script.write_text(f'#!/bin/sh\necho run >> {log}\nexec {" ".join(Kustomize.find().command)} "$@"\n')
-    script.chmod(0o755)
-    env = {"GITOPS_MLOPS_KUSTOMIZE": str(script)}
-    (tmp_path / "one").mkdir(), (tmp_path / "two").mkdir()
-    one, two = make_repo_from(tmp_path / "one", IN_BASE), make_repo_from(tmp_path / "two", IN_BASE)
-    assert cli("status", cwd=one.work, env=env).code == 0
-    runs = log.read_text().count("run")
-    assert runs > 0 and (shared / "renders.sqlite").is_file() and not (one.work / ".git/gitops-mlops").exists()
-    assert cli("status", cwd=two.work, env=env).code == 0
-    assert log.read_text().count("run") == runs  # the other repository's renders, found by content
-    (two.work / "base/deployment.yaml").write_text(deployment("fraud-detector", f"{REPO}:1.0.1@{D2}"))
-    rows = {r["site"]: r for r in json.loads(cli("status", "-o", "json", cwd=two.work, env=env).out)}
-    assert rows["dev"]["digest"] == D2 and log.read_text().count("run") > runs
-    runs = log.read_text().count("run")
-    assert cli("status", cwd=one.work, env={**env, "GITOPS_MLOPS_RENDER_CACHE": "off"}).code == 0
-    assert log.read_text().count("run") > runs
-
-
-def test_status_of_a_repository_without_git_still_renders(tmp_path):
-    from testing.repos import build_tree
-
-    build_tree(tmp_path, IN_BASE)
-    result = cli("status", "-o", "json", cwd=tmp_path)
-    assert result.code == 0 and len(json.loads(result.out)) == 2, result.err
-    assert not (Path(tmp_path) / ".git").exists()
-
-
-def test_a_bad_kustomize_timeout_is_refused_even_when_the_cache_serves_every_site(tmp_path):
-    repo = make_repo_from(tmp_path, IN_BASE)
-    assert cli("status", cwd=repo.work).code == 0  # every render is cached now
-    result = cli("status", cwd=repo.work, env={"GITOPS_MLOPS_KUSTOMIZE_TIMEOUT": "0"})
-    assert result.code == 2 and "GITOPS_MLOPS_KUSTOMIZE_TIMEOUT" in result.err and result.err.count("\n") == 1, result.err
-
-
-def test_a_symlink_inside_the_site_renders_as_kustomize_renders_it_in_the_repository(tmp_path):
-    """The copy a pin-invariant render builds keeps symlinks as symlinks: one within the site's folder
-    is read, as ``kustomize build`` of the repository reads it; none becomes a copy of its target."""
-    repo = make_gitops_repo(tmp_path)
-    site = repo.work / "overlays/datacenter"
-    (site / "real.env").write_text("LEVEL=inside\n")
-    (site / "linked.env").symlink_to("real.env")
-    with open(site / "kustomization.yaml", "a") as handle:
-        handle.write("configMapGenerator:\n  - name: linked\n    envs:\n      - linked.env\n")
-    rendered = cli("render", "datacenter", cwd=repo.work)
-    expected = subprocess.run([*Kustomize.find().command, str(site)], capture_output=True, text=True, check=True).stdout
-    assert rendered.code == 0 and "LEVEL: inside" in rendered.out, rendered.err
-    assert rendered.out.strip() == expected.strip()
