@@ -30,6 +30,8 @@ class PromoteRequest:
     scan_report: str | None = None  # a Trivy JSON report of the image, instead of asking the registry
     registry_version: str | None = None  # a ModelVersion in the model registry whose artifact is the image (image: '')
     registered: RegisteredVersion | None = None  # that version, once looked up (the commit's Registered-Model: trailers)
+    wave: str | None = None  # 'next' or N: only that wave of a stage with waves (--wave)
+    all_waves: bool = False  # a stage with waves takes the whole selection at once (--all-waves)
 
 
 @dataclass(frozen=True)

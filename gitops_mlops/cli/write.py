@@ -127,6 +127,8 @@ def promote(
     allow_downgrade: Annotated[bool, typer.Option("--allow-downgrade", help="Allow a lower semantic version.")] = False,
     force_order: Annotated[bool, typer.Option("--force-order", help="Skip the stage-order gate (recorded as Forced: true).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Promote a digest that is on hold after a rollback.")] = False,
+    wave: Annotated[str | None, typer.Option("--wave", metavar="next|N", help="Only this wave of a stage with waves (--to STAGE).")] = None,
+    all_waves: Annotated[bool, typer.Option("--all-waves", help="A stage with waves takes the whole selection at once.")] = False,
     insecure_registry: InsecureOpt = [],
     no_verify: NoVerifyOpt = False,
     scan_report: Annotated[
@@ -158,6 +160,8 @@ def promote(
         verify=not no_verify,
         scan_report=str(scan_report) if scan_report else None,
         registry_version=registry_version,
+        wave=wave,
+        all_waves=all_waves,
     )
     result = run(repo, request, publish)
     if "@" in image and result.changed:  # a tag alone is always resolved in the registry

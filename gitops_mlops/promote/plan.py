@@ -41,6 +41,7 @@ class Intent:
     all_sites: tuple[Site, ...]
     named: frozenset[str] = frozenset()  # targets a selector names exactly: they must run the model
     elsewhere: tuple[str, ...] = ()  # sites a stage, group or glob selected that the model's sites: leave out
+    wave: str = ""  # 'N/M': the wave of its stage the targets are (promote/wavegate.py)
 
     @property
     def tag(self) -> str:

@@ -186,6 +186,9 @@ def _plan_model(
         if not targets:
             out.append(replace(item, status="held", note=f"{digest[:19]} is on hold after a rollback"))
             continue
+        if stage.waves:  # waves and their checks are the rollout's to drive, wave by wave
+            out.append(replace(item, status="waiting", note=f"stage {name} takes a digest in waves: gitops-mlops rollout {model.name} IMAGE --to {name}"))
+            continue
         try:
             policy.check_stage_order(config, model, digest, targets, {n: d for n, (d, _) in running_at.items()}, all_sites)
         except PolicyError as exc:
