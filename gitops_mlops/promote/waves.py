@@ -61,12 +61,16 @@ def assign(model: str, stage: Stage, sites: tuple[Site, ...] | list[Site]) -> tu
 class WaveState:
     number: int
     sites: tuple[str, ...]  # the wave's sites that run the model
-    at_digest: int  # how many of them render the digest
+    current: tuple[str, ...]  # those of them that render the digest
     arrived: datetime | None  # the newest commit that brought the digest to one of them
     soak: float  # seconds
     verified: int  # how many have a successful verification of the digest since it arrived
     needs_verification: bool
     last_verification: str = ""  # the newest verification's verdict and time at these sites, 'verdict at'
+
+    @property
+    def at_digest(self) -> int:
+        return len(self.current)
 
     @property
     def out(self) -> bool:
@@ -155,7 +159,9 @@ def rollout_of(
         good = [n for n in at if _verified_since(verified.get(n), digest, newest)]
         seen = [verified[n] for n in at if n in verified and verified[n].digest == digest]
         last = max(seen, key=lambda v: v.at) if seen else None
-        states.append(WaveState(number, names, len(at), newest, stage.waves[number - 1].soak, len(good), needs, f"{last.verdict} at {last.at}" if last else ""))
+        states.append(
+            WaveState(number, names, tuple(at), newest, stage.waves[number - 1].soak, len(good), needs, f"{last.verdict} at {last.at}" if last else "")
+        )
     held = {h.site for h in config.holds if h.model == model.name and h.digest == digest}
     halted = any(s.name in held for s in stage_sites)
     return Rollout(model.name, stage.name, digest, tuple(states), halted)

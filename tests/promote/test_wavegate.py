@@ -6,6 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from gitops_mlops.config.load import load_config
+from gitops_mlops.config.sites import discover_sites
+from gitops_mlops.core.imageref import parse_image
+from gitops_mlops.promote.plan import Intent
+from gitops_mlops.promote.wavegate import read_rollout, stage_named
 from testing.cli import cli
 from testing.paths import DIGEST_B
 from testing.repos import GitOpsRepo, pin_at, ship, tree_snapshot
@@ -113,12 +118,6 @@ def test_the_next_stage_waits_for_every_wave_and_its_own_soak(gitops_repo):
     assert promote(gitops_repo, "--wave", "next", hours=25.5).code == 0
     assert set(edge_digests(gitops_repo).values()) == {DIGEST_B}
     # a stage after edge would wait for the last wave's soak: shown by the rollout's state
-    from gitops_mlops.config.load import load_config
-    from gitops_mlops.core.imageref import parse_image
-    from gitops_mlops.promote.plan import Intent
-    from gitops_mlops.promote.wavegate import read_rollout, stage_named
-    from gitops_mlops.config.sites import discover_sites
-
     config = load_config(gitops_repo.work)
     intent = Intent(config, config.model("fraud-detector"), parse_image(IMAGE), "1.4.0", (), discover_sites(gitops_repo.work, config))
     rollout = read_rollout(gitops_repo.work, intent, stage_named(config, "edge"))

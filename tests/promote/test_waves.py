@@ -77,7 +77,9 @@ def test_a_rollout_is_out_soaked_and_verified_before_done():
     assert rollout.done_count(t0 + timedelta(hours=2)) == 1 and rollout.next_wave().number == 2 and not rollout.done(t0 + timedelta(hours=2))
     assert rollout.waves[0].last_verification == "successful at 2026-01-01T01:30:00Z"
     stale = Verification("m", first, "edge", digest, "1.4.0", "successful", (), "2025-12-31T23:00:00Z")  # before the digest arrived
-    assert not rollout_of(config, config.model("m"), config.stages[0], digest, sites, running, {first: t0}, {first: stale}).waves[0].done(t0 + timedelta(hours=2))
+    assert (
+        not rollout_of(config, config.model("m"), config.stages[0], digest, sites, running, {first: t0}, {first: stale}).waves[0].done(t0 + timedelta(hours=2))
+    )
 
 
 def test_durations_are_shown_briefly():
