@@ -127,7 +127,7 @@ def promote(
     allow_downgrade: Annotated[bool, typer.Option("--allow-downgrade", help="Allow a lower semantic version.")] = False,
     force_order: Annotated[bool, typer.Option("--force-order", help="Skip the stage-order gate (recorded as Forced: true).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Promote a digest that is on hold after a rollback.")] = False,
-    wave: Annotated[str | None, typer.Option("--wave", metavar="next|N", help="Only this wave of a stage with waves (--to STAGE).")] = None,
+    wave: Annotated[str | None, typer.Option("--wave", metavar="NEXT|N", help="Only this wave of a stage with waves (--to STAGE).")] = None,
     all_waves: Annotated[bool, typer.Option("--all-waves", help="A stage with waves takes the whole selection at once.")] = False,
     insecure_registry: InsecureOpt = [],
     no_verify: NoVerifyOpt = False,
