@@ -90,3 +90,6 @@ run gitops-mlops history fraud-detector --site edge/berlin-01 --limit 2
 
 step "# closing the loop: checks on production metrics gate the next stage, roll back, trigger retraining"
 python "$PROJECT/scripts/demo_loop.py"
+
+step "# safer at fleet scale: an edge rollout in three waves, each soaked and checked before the next"
+python "$PROJECT/scripts/demo_waves.py"

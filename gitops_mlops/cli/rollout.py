@@ -56,7 +56,7 @@ def _say(found) -> None:
     for action in found.actions:
         err(f"{found.model} {found.stage}: {action}")
     wait = ""
-    if found.state == "waiting" and found.wait:
+    if found.state == "waiting" and found.wait and "left" not in found.reason:
         from gitops_mlops.loop.rollout import shown_duration
 
         wait = f" (about {shown_duration(found.wait)})"
