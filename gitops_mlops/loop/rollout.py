@@ -12,7 +12,9 @@ recorded verifications), then:
    stage before is done and the stage's soak has passed), as ``promote --wave N`` would;
 4. otherwise waits: it says what for and how long.
 
-Nothing is kept outside Git: a step run again continues where the last one left off.
+Nothing is kept outside Git: a step run again continues where the last one left off. A step that
+pushes first fast-forwards the checkout to the remote's branch, so a long ``--watch`` reads what
+others pushed since (a rollback, a hold).
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_mlops.change.intents import PromoteRequest, Publish, RollbackRequest
+from gitops_mlops.config.load import load_config
 from gitops_mlops.core import settings
 from gitops_mlops.core.errors import InputError, MonitoringError, PolicyError
 from gitops_mlops.core.present import some
+from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.loop.prometheus import Client
 from gitops_mlops.loop.verify import verify
 from gitops_mlops.promote.plan import Intent, resolve_intent
@@ -79,6 +83,8 @@ class Options:
 def step(repo_dir: Path, model: str, image: str, stage: str, options: Options = Options()) -> Step:
     """One step of the rollout of ``image`` (IMAGE@sha256:...) through ``stage``."""
     repo_dir = Path(repo_dir).resolve()
+    if options.push:
+        _catch_up(repo_dir)
     intent = _intent(repo_dir, model, image, stage)
     spec, now = stage_named(intent.config, stage), settings.now()
     rollout = read_rollout(repo_dir, intent, spec)
@@ -113,6 +119,18 @@ def step(repo_dir: Path, model: str, image: str, stage: str, options: Options = 
     actions.append(f"promoted wave {wave.number}/{len(rollout.waves)}: {len(result.changed)} site(s) ({some(result.changed)})")
     commits += [result.commit] if result.commit else []
     return done(state="in-progress", actions=tuple(actions), commits=tuple(commits))
+
+
+def _catch_up(repo_dir: Path) -> None:
+    """A rollout that pushes reads the branch as the remote has it: the checkout is fast-forwarded to the
+    remote's branch when it can be (a long --watch sees what others pushed, a rollback above all)."""
+    config, git = load_config(repo_dir), GitRepo(repo_dir)
+    if not git.has_remote(config.remote) or git.head() is None:
+        return
+    tip = git.fetch(config.remote, config.target_branch)
+    head = git.head()
+    if tip != head and git.is_ancestor(head, tip):
+        git.reset_keep(tip)
 
 
 def _intent(repo_dir: Path, model: str, image: str, stage: str) -> Intent:

@@ -135,3 +135,14 @@ def test_bad_requests_are_refused_and_change_nothing(gitops_repo, prometheus):
         result = cli("rollout", *args, cwd=gitops_repo.work, env=at(0))
         assert result.code == code and says in result.err, (args, result.err)
     assert tree_snapshot(gitops_repo.work, gitops_repo.remote) == before
+
+
+def test_a_pushing_step_reads_what_others_pushed_since(gitops_repo, prometheus):
+    """Another checkout rolls berlin-01 back (and holds the digest) after the first wave: the rollout sees it."""
+    staged(gitops_repo, prometheus.address, "good_latency_seconds")
+    assert rollout(gitops_repo, hours=0).code == 0
+    other = gitops_repo.clone("other")
+    assert cli("rollback", "fraud-detector", "--site", "edge/berlin-01", "--push", cwd=other.work).code == 0
+    halted = rollout(gitops_repo, "-o", "json", hours=2)
+    assert halted.code == 3 and json.loads(halted.out)["state"] == "halted"
+    assert gitops_repo.head() == gitops_repo.remote_head() == other.head()
