@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import commit_and_push, make_distinct, make_fleet_repo, median_of  # noqa: E402
+from benchlib import commit_and_push, make_distinct, make_fleet_repo, median_of
 
 MODEL = "model-01"
 WAVES = "  - name: edge\n    waves:\n      - sites: 10%\n        soak: 1h\n      - sites: 50%\n        soak: 1h\n      - sites: 100%\n"
