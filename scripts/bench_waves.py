@@ -68,7 +68,9 @@ def main() -> None:
     from gitops_mlops.config.sites import discover_sites, select
     from gitops_mlops.promote.waves import assign
 
-    os.environ.update({"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost", "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost"})
+    os.environ.update(
+        {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost", "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}
+    )
     with tempfile.TemporaryDirectory(prefix="bench-waves-") as tmp:
         started = time.perf_counter()
         repo = make_fleet_repo(Path(tmp), args.sites, 1)
@@ -77,7 +79,10 @@ def main() -> None:
         for stage in ("datacenter", "cloud"):
             cli(repo, "promote", MODEL, image, "--to", stage)
         cli(repo, "status", "--summary")  # renders every site once: the cache is warm from here on
-        print(f"# {args.sites} distinct edge sites, 1 model; set-up and first render {time.perf_counter() - started:.0f} s; medians of {args.runs} runs", flush=True)
+        print(
+            f"# {args.sites} distinct edge sites, 1 model; set-up and first render {time.perf_counter() - started:.0f} s; medians of {args.runs} runs",
+            flush=True,
+        )
         status_before = timed(args.runs, lambda: cli(repo, "status", "--summary"))
 
         config = repo / "gitops-mlops.yaml"

@@ -18,7 +18,9 @@ from gitops_mlops.core.errors import InputError
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ("gitops-mlops.yaml", "base", "overlays", "environments")
 FILES_PER_MODEL = 5  # base/<model>/: kustomization, deployment, service, hpa, route
-FIXED_FILES = 1 + 2 + 9  # gitops-mlops.yaml; datacenter and cloud overlays; environments/ (with the pr-check and model-build pipelines, the promote and rollout Tasks)
+FIXED_FILES = (
+    1 + 2 + 9
+)  # gitops-mlops.yaml; datacenter and cloud overlays; environments/ (with the pr-check and model-build pipelines, the promote and rollout Tasks)
 
 
 def kustomize_build(path: Path) -> str:
