@@ -105,12 +105,14 @@ def test_bad_wave_requests_are_bad_input_and_change_nothing(gitops_repo):
     assert tree_snapshot(gitops_repo.work, gitops_repo.remote) == before
 
 
-def test_the_next_stage_waits_for_every_wave_and_its_own_soak(gitops_repo):
+def test_the_next_stage_waits_for_every_wave_and_its_own_soak(gitops_repo, monkeypatch):
     with_waves(gitops_repo, waves="    waves:\n      - sites: 1\n      - sites: 100%\n        soak: 2h\n", cloud_soak="1d")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", at(0)["GIT_COMMITTER_DATE"])  # the clock of the run, however late the test runs
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter")
+    monkeypatch.delenv("GIT_COMMITTER_DATE")
     before = tree_snapshot(gitops_repo.work, gitops_repo.remote)
     early = cli("promote", "fraud-detector", IMAGE, "--to", "cloud", cwd=gitops_repo.work, env=at(20))
-    assert early.code == 3 and "cloud soak" in early.err and "4h left" in early.err, early.err
+    assert early.code == 3 and "cloud soak" in early.err and "; 4h left" in early.err, early.err
     assert tree_snapshot(gitops_repo.work, gitops_repo.remote) == before
     late = cli("promote", "fraud-detector", IMAGE, "--to", "cloud", cwd=gitops_repo.work, env=at(25))
     assert late.code == 0, late.err
