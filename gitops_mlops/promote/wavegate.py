@@ -145,7 +145,7 @@ def narrow(repo_dir: Path, intent: Intent, request: PromoteRequest) -> Intent:
     rollout = read_rollout(repo_dir, intent, stage)
     number = parse_wave(request.wave, stage)
     wave = rollout.waves[number - 1] if number else (rollout.next_wave() or rollout.waves[-1])
-    if not request.force_order and wave.number > 1:
+    if not request.force_order and wave.number > 1 and not wave.out:  # a wave already out is up to date, whatever the waves before
         blocker = rollout.blocker(wave.number - 1, now)
         if blocker:
             raise PolicyError(f"stage {stage.name} wave {wave.number} waits for the waves before it: {blocker} (or --force-order)")

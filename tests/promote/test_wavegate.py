@@ -63,6 +63,8 @@ def test_waves_go_one_commit_each_once_the_wave_before_has_soaked(gitops_repo):
     assert second.code == 0, second.err
     assert "Wave: 2/3" in gitops_repo.git("log", "-1", "--format=%B")
     assert sum(d == DIGEST_B for d in edge_digests(gitops_repo).values()) == 2
+    redo = promote(gitops_repo, "--wave", "2", hours=1.15)  # out already: up to date, whatever wave 1's state
+    assert redo.code == 0 and "already up to date" in redo.err
     held = promote(gitops_repo, "--wave", "3", hours=1.4)  # wave 2 went out at 1.1h and soaks 30m
     assert held.code == 3 and "wave 2: soak 12m left" in held.err, held.err
     third = promote(gitops_repo, "--wave", "3", hours=1.7)
