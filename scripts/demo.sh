@@ -94,3 +94,6 @@ python "$PROJECT/scripts/demo_registry.py"
 
 step "# closing the loop: checks on production metrics gate the next stage, roll back, trigger retraining"
 python "$PROJECT/scripts/demo_loop.py"
+
+step "# safer at fleet scale: an edge rollout in three waves, each soaked and checked before the next"
+python "$PROJECT/scripts/demo_waves.py"

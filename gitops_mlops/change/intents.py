@@ -31,6 +31,8 @@ class PromoteRequest:
     registry_version: str | None = None  # a ModelVersion in the model registry whose artifact is the image (image: '')
     registered: RegisteredVersion | None = None  # that version, once looked up (the commit's Registered-Model: trailers)
     canary: int | None = None  # a modelcar's canaryTrafficPercent (1-99); 100: the canary finished (promote.canary)
+    wave: str | None = None  # 'next' or N: only that wave of a stage with waves (--wave)
+    all_waves: bool = False  # a stage with waves takes the whole selection at once (--all-waves)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from gitops_mlops.cli.kit import app, err
 from gitops_mlops.core import progress
 
 # isort: off
-from gitops_mlops.cli import write, read, fleet, verify, modelregistry  # noqa: F401 (registers the commands, in this order in --help)
+from gitops_mlops.cli import write, read, fleet, verify, rollout, modelregistry  # noqa: F401 (registers the commands, in this order in --help)
 
 # isort: on
 from gitops_mlops.core.errors import GitOpsError

@@ -127,10 +127,12 @@ def status(
     from gitops_mlops.views.status import read_status
 
     report = read_status(repo, tuple(model), tuple(site), mirrors=mirrors)
+    rollouts = {(r.model, r.stage): r.as_json() for r in report.rollouts}
     if summary:
         groups = grouped(((r.model, r.stage, r.version, r.digest, r.image, r.placeholder), r.site) for r in report.rows)
         data = [
             {"model": k[0], "stage": k[1], "version": k[2] or None, "digest": k[3] or None, "image": k[4], "placeholder": k[5], "count": len(v)}
+            | {"rollout": rollouts.get((k[0], k[1]))}
             for k, v in groups
         ]
         if not emit(output, data):
@@ -151,11 +153,15 @@ def status(
                     (f"verify:{r.verified}", bool(r.verified)),
                     ("unmirrored", r.mirrored is False),
                     (f"canary:{r.canary}/{100 - (r.canary or 0)}", r.canary is not None),
+                    (f"wave:{r.wave}", bool(r.wave)),
                 )
                 if on
             )
             rows.append([r.model, r.site, r.stage, "placeholder" if r.placeholder else r.version or "-", short(r.digest), r.source, marks])
         table(rows, ["MODEL", "SITE", "STAGE", "VERSION", "DIGEST", "SET IN", "NOTE"])
+    if report.rollouts and output is Output.table:
+        typer.echo("")
+        table([rollout_row(r) for r in report.rollouts], ["MODEL", "STAGE", "DIGEST", "WAVES DONE", "AT DIGEST", "SOAK LEFT", "LAST VERIFICATION", "HALTED"])
     for problem in report.unread:
         err(f"warning: {problem}; the rows of that site are read from its render, its pins are not")
     for error in report.errors:
@@ -271,3 +277,12 @@ def holds(
         err("no holds")
         return
     table([[h.model, h.site, short(h.digest), h.reason or "-"] for h in chosen], ["MODEL", "SITE", "DIGEST", "REASON"])
+
+
+def rollout_row(r) -> list[str]:
+    """A rollout through a stage with waves, as a row of the status table."""
+    from gitops_mlops.promote.waves import shown_duration
+
+    verification = r.verification.replace(" at ", " ", 1) if r.verification else "-"
+    soak = shown_duration(r.soak_left) if r.soak_left else "-"
+    return [r.model, r.stage, short(r.digest), f"{r.waves_done}/{r.waves}", f"{r.sites_at}/{r.sites}", soak, verification, "halted" if r.halted else "no"]

@@ -97,6 +97,14 @@ CanaryOpt = Annotated[
     int | None, typer.Option("--canary", metavar="P", help="A modelcar on a Serverless InferenceService: the new model takes P % of the traffic (100: all).")
 ]
 FinishCanaryOpt = Annotated[bool, typer.Option("--finish-canary", help="The canary takes all the traffic (as --canary 100).")]
+RegistryVersionOpt = Annotated[
+    str | None,
+    typer.Option("--registry-version", metavar="VERSION", help="Promote this ModelVersion of the model's RegisteredModel (modelRegistry: in the config)."),
+]
+ScanReportOpt = Annotated[
+    Path | None,
+    typer.Option("--scan-report", metavar="FILE", help="The image's vulnerability report (Trivy JSON) for the scan gate, instead of asking Quay."),
+]
 
 
 @app.command(
@@ -124,22 +132,18 @@ def promote(
         str, typer.Argument(metavar="[IMAGE]", help="registry[:port]/path:tag or registry/path[:tag]@sha256:DIGEST; none with --registry-version.")
     ] = "",
     version: Annotated[str | None, typer.Option("--version", metavar="VERSION", help="Semantic version (default: the image tag).")] = None,
-    registry_version: Annotated[
-        str | None,
-        typer.Option("--registry-version", metavar="VERSION", help="Promote this ModelVersion of the model's RegisteredModel (modelRegistry: in the config)."),
-    ] = None,
+    registry_version: RegistryVersionOpt = None,
     repo: RepoOpt = Path("."),
     publish: Publish = Publish(),
     message: MessageOpt = "",
     allow_downgrade: Annotated[bool, typer.Option("--allow-downgrade", help="Allow a lower semantic version.")] = False,
     force_order: Annotated[bool, typer.Option("--force-order", help="Skip the stage-order gate (recorded as Forced: true).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Promote a digest that is on hold after a rollback.")] = False,
+    wave: Annotated[str | None, typer.Option("--wave", metavar="NEXT|N", help="Only this wave of a stage with waves (--to STAGE).")] = None,
+    all_waves: Annotated[bool, typer.Option("--all-waves", help="A stage with waves takes the whole selection at once.")] = False,
     insecure_registry: InsecureOpt = [],
     no_verify: NoVerifyOpt = False,
-    scan_report: Annotated[
-        Path | None,
-        typer.Option("--scan-report", metavar="FILE", help="The image's vulnerability report (Trivy JSON) for the scan gate, instead of asking Quay."),
-    ] = None,
+    scan_report: ScanReportOpt = None,
     canary: CanaryOpt = None,
     finish_canary: FinishCanaryOpt = False,
     author: AuthorOpt = None,
@@ -169,6 +173,8 @@ def promote(
         scan_report=str(scan_report) if scan_report else None,
         registry_version=registry_version,
         canary=canaries.from_options(canary, finish_canary),
+        wave=wave,
+        all_waves=all_waves,
     )
     result = run(repo, request, publish)
     if "@" in image and result.changed:  # a tag alone is always resolved in the registry

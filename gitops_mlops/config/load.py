@@ -19,6 +19,7 @@ from gitops_mlops.config.reader import Reader
 from gitops_mlops.config.registries import RegistrySpec, read_registries
 from gitops_mlops.config.rendering import HydrateSpec, SchemaSpec, ServingSpec, read_hydrate, read_schemas, read_serving
 from gitops_mlops.config.services import ArgoCD, ForgeSpec, read_argocd, read_forge
+from gitops_mlops.config.waves import Wave, read_soak, read_waves
 from gitops_mlops.core import repofiles
 from gitops_mlops.core.errors import InputError
 from gitops_mlops.core.imageref import parse_repository, same_repository
@@ -64,6 +65,8 @@ class Stage:
     checks: tuple[Check, ...] = ()  # what `verify` checks at its sites, for every model
     require_verified: bool = False  # takes a digest only when every site of the stage before verified it
     mirror: str = ""  # the registry its sites pull from (a site's own mirror wins)
+    waves: tuple[Wave, ...] = ()  # the stage takes a digest in these waves (config/waves.py); none: all at once
+    soak: float = 0.0  # seconds the stage before must have run a digest before this stage takes it
 
 
 @dataclass(frozen=True)
@@ -303,7 +306,7 @@ def _read_stages(source: str, nodes: list[Node]) -> tuple[Stage, ...]:
     """The ``stages:`` entries, in order, each name once."""
     stages: list[Stage] = []
     for node in nodes:
-        r = Reader(source, node, "stage", {"name", "constraint", "prereleases", "checks", "requireVerified", "mirror"})
+        r = Reader(source, node, "stage", {"name", "constraint", "prereleases", "checks", "requireVerified", "mirror", "waves", "soak"})
         name = r.str("name", pattern=NAME_RE)
         if any(s.name == name for s in stages):
             raise r.error(node, f"stage {name!r} is defined twice")
@@ -312,6 +315,8 @@ def _read_stages(source: str, nodes: list[Node]) -> tuple[Stage, ...]:
             parse_range(constraint)
         except InputError as exc:
             raise r.error(r.values["constraint"], f"stage {name!r}: {exc}") from None
+        if "soak" in r.values and not stages:
+            raise r.error(r.values["soak"], f"stage {name!r}: soak is how long the stage before must have run a digest; the first stage has none")
         stages.append(
             Stage(
                 name=name,
@@ -320,6 +325,8 @@ def _read_stages(source: str, nodes: list[Node]) -> tuple[Stage, ...]:
                 checks=read_checks(source, r, f"stage {name!r}"),
                 require_verified=r.bool("requireVerified"),
                 mirror=r.str("mirror", default="", pattern=HOST_RE),
+                waves=read_waves(source, r, name),
+                soak=read_soak(source, r, f"stage {name!r}"),
             )
         )
     return tuple(stages)

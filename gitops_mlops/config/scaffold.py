@@ -252,6 +252,7 @@ def _environments(spec: ScaffoldSpec) -> dict[str, str]:
         "environments/project.yaml": _template("environments/project.yaml", repo_url=spec.repo_url),
         "environments/pipelines/pr-check.yaml": _template("environments/pr-check-pipeline.yaml", ci_namespace=CI_NAMESPACE, tool_image=TOOL_IMAGE, **repo),
         "environments/pipelines/promote-task.yaml": _template("environments/promote-task.yaml", ci_namespace=CI_NAMESPACE, tool_image=TOOL_IMAGE, **repo),
+        "environments/pipelines/rollout-task.yaml": _template("environments/rollout-task.yaml", ci_namespace=CI_NAMESPACE, tool_image=TOOL_IMAGE, **repo),
         "environments/pipelines/model-build.yaml": _template("environments/model-build-pipeline.yaml", ci_namespace=CI_NAMESPACE),
         "environments/datacenter.yaml": _application(spec, "datacenter", IN_CLUSTER, "the datacenter cluster (where Argo CD runs)"),
         "environments/cloud.yaml": _application(spec, "cloud", CLOUD_API, "the public cloud cluster"),

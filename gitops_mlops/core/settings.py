@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+from datetime import UTC, datetime
 
 from gitops_mlops.core.errors import InputError
 
@@ -78,3 +79,16 @@ def render_cache_dir() -> str | None:
 def no_verify() -> bool:
     """``GITOPS_MLOPS_NO_VERIFY=1``: ``--no-verify`` for every command (an offline lab); said on stderr each time."""
     return os.environ.get("GITOPS_MLOPS_NO_VERIFY", "") not in ("", "0", "false", "no")
+
+
+def now() -> datetime:
+    """The time now, timezone-aware UTC: ``GITOPS_MLOPS_NOW`` (ISO 8601, e.g. 2026-01-02T03:04:05Z) when set
+    (soak times in tests and drills), else the system clock. Every "now" the tool needs is read here."""
+    raw = os.environ.get("GITOPS_MLOPS_NOW", "").strip()
+    if not raw:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InputError(f"GITOPS_MLOPS_NOW={raw!r}: expected an ISO 8601 time like 2026-01-02T03:04:05Z") from None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)

@@ -11,7 +11,7 @@ read (never free text)::
 
 A promotion to several digests (a rollback may return sites to different builds)
 has one ``Image:``/``Sites:`` pair per digest. ``Forced: true`` records a skipped
-stage gate. A promotion of a version from the model registry also carries
+stage gate; ``Wave: N/M`` the wave of a stage a promotion took. A promotion of a version from the model registry also carries
 ``Registered-Model:`` (the RegisteredModel's name) and ``Model-Version-Id:`` (the
 ModelVersion's id in the registry). A long ``Sites:`` value is folded onto continuation lines (each starting
 with a space, as git's trailers allow), so a thousand sites never make one
@@ -42,6 +42,7 @@ class Record:
     reason: str = ""  # why it was done (a rollback after a failed check)
     registered_model: str = ""  # the model registry's RegisteredModel it came from ('' when not from the registry)
     model_version_id: str = ""  # the registry's id of its ModelVersion
+    wave: str = ""  # "N/M": the wave of its stage a promotion took (config/waves.py)
 
     @property
     def sites(self) -> tuple[str, ...]:
@@ -78,6 +79,8 @@ def write(record: Record) -> str:
     else:
         trailers.append(folded("Sites", record.sites))
     trailers.append(f"Action: {record.action}")
+    if record.wave:
+        trailers.append(f"Wave: {record.wave}")
     if record.forced:
         trailers.append("Forced: true")
     if record.reason:
@@ -123,6 +126,7 @@ def read(commit: Trailered) -> Record | None:
         subject=commit.subject,
         registered_model=values.get("Registered-Model", ""),
         model_version_id=values.get("Model-Version-Id", ""),
+        wave=values.get("Wave", ""),
     )
 
 

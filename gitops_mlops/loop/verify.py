@@ -16,13 +16,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 from gitops_mlops.config import checks as checklib
 from gitops_mlops.config.checks import Check
 from gitops_mlops.config.load import Config, Model, load_config
 from gitops_mlops.config.sites import Site, discover_sites, select
+from gitops_mlops.core import settings
 from gitops_mlops.core.errors import InputError, MonitoringError
 from gitops_mlops.core.names import NAME_RE
 from gitops_mlops.gitstore import verifications
@@ -134,7 +134,7 @@ def verify(
     report = VerifyReport(model.name, tuple(results), client.requests, errors=tuple(errors))
     recordable = [r for r in results if r.verdict != "error"]
     if record and recordable:
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = settings.now().strftime("%Y-%m-%dT%H:%M:%SZ")
         source = git.head() or ""
         entries = [
             verifications.Verification(model.name, r.site, r.stage, r.digest, r.version, r.verdict, tuple(c.as_json() for c in r.checks), now, source)

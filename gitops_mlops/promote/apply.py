@@ -92,6 +92,7 @@ def commit_message(intent: Intent, request: PromoteRequest, plan: Plan) -> str:
         body=request.message,
         registered_model=request.registered.model if request.registered else "",
         model_version_id=request.registered.version_id if request.registered else "",
+        wave=intent.wave,
     )
     return trailers.write(record)
 

@@ -43,6 +43,7 @@ class Intent:
     elsewhere: tuple[str, ...] = ()  # sites a stage, group or glob selected that the model's sites: leave out
     labels: dict[str, str] | None = None  # the model registry's labels a modelcar pin carries (None: none, removed)
     canary: int | None = None  # the new model's share of the traffic (promote.canary)
+    wave: str = ""  # 'N/M': the wave of its stage the targets are (promote/wavegate.py)
 
     @property
     def tag(self) -> str:

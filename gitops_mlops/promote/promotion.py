@@ -22,7 +22,7 @@ from gitops_mlops.core import settings
 from gitops_mlops.core.errors import RegistryUnreachable
 from gitops_mlops.core.imageref import ImageRef, parse_image
 from gitops_mlops.gitstore.repo import GitRepo
-from gitops_mlops.promote import registered
+from gitops_mlops.promote import registered, wavegate
 from gitops_mlops.promote.apply import apply_promotion
 from gitops_mlops.promote.plan import resolve_intent
 from gitops_mlops.promote.result import Result, change_json, pull_request_text
@@ -38,9 +38,11 @@ def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish(
     repo_dir = Path(repo_dir).resolve()
     request = registered.resolve(repo_dir, request)  # a registered version's artifact becomes the image, before the plan
     intent = resolve_intent(repo_dir, request)  # bad input fails here, before the registry or any fetch
+    wavegate.check_request(intent, request)
     if not request.registry_checked:
         request = settle_image(intent.config, intent.image, request)  # once: retries reuse the digest
         intent = replace(intent, image=parse_image(request.image))
+    intent = wavegate.narrow(repo_dir, intent, request)  # the wave's sites, once the digest is known
     scan.check(intent.config, intent.image, Path(request.scan_report) if request.scan_report else None)  # before a file is written
     if request.verify and not settings.no_verify():
         mirrors.check(intent.config, intent.image, intent.targets, request.insecure_registries)
@@ -49,7 +51,11 @@ def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish(
     resolved_at = git.head()
 
     def apply(dry_run: bool) -> Result:  # the intent read above holds while HEAD has not moved; after a reset it is read again
-        fresh = intent if dry_run or git.head() == resolved_at else replace(resolve_intent(repo_dir, request), image=intent.image)
+        fresh = (
+            intent
+            if dry_run or git.head() == resolved_at
+            else wavegate.narrow(repo_dir, replace(resolve_intent(repo_dir, request), image=intent.image), request)
+        )
         return apply_promotion(repo_dir, git, fresh, request, dry_run=dry_run)
 
     result = run_change(git, options, intent.config, apply, "promote", pull_request_text)

@@ -195,13 +195,20 @@ def _plan_model(
         if not targets:
             out.append(replace(item, status="held", note=f"{digest[:19]} is on hold after a rollback"))
             continue
-        try:
-            policy.check_stage_order(config, model, digest, targets, {n: d for n, (d, _) in running_at.items()}, all_sites)
-        except PolicyError as exc:
-            out.append(replace(item, status="waiting", note=str(exc).split(" (use --force-order")[0]))
-            continue
-        out.append(item)
+        waits = _waits(config, model, stage, digest, targets, {n: d for n, (d, _) in running_at.items()}, all_sites)
+        out.append(replace(item, status="waiting", note=waits) if waits else item)
     return out
+
+
+def _waits(config: Config, model: Model, stage: Stage, digest: str, targets: tuple[Site, ...], running: dict, all_sites: tuple[Site, ...]) -> str:
+    """Why the stage may not take the digest now ('' when it may): waves are the rollout's to drive; the stage order."""
+    if stage.waves:
+        return f"stage {stage.name} takes a digest in waves: gitops-mlops rollout {model.name} IMAGE --to {stage.name}"
+    try:
+        policy.check_stage_order(config, model, digest, targets, running, all_sites)
+    except PolicyError as exc:
+        return str(exc).split(" (use --force-order")[0]
+    return ""
 
 
 def _apply(repo_dir: Path, planned: list[StageUpdate], options: Options) -> list[StageUpdate]:

@@ -29,6 +29,7 @@ from gitops_mlops.render.cache import RenderCache
 from gitops_mlops.render.inputs import References
 from gitops_mlops.render.provenance import pin_set_in, where_set
 from gitops_mlops.render.state import ModelMatcher, render_state, split_image
+from gitops_mlops.views.rollouts import StageRollout, read_rollouts, waves_of_sites
 
 
 class Row(NamedTuple):
@@ -53,6 +54,7 @@ class Row(NamedTuple):
     registered_model: str = ""  # the model registry's RegisteredModel of the version it runs ('' when not promoted from it)
     model_version: str = ""  # that ModelVersion's id in the registry
     canary: int | None = None  # a modelcar's canaryTrafficPercent: the latest revision's share, the previous one has the rest
+    wave: int = 0  # the wave of its stage the site is in (0: its stage has no waves)
 
     def as_json(self) -> dict:
         return {
@@ -73,6 +75,7 @@ class Row(NamedTuple):
             "registeredModel": self.registered_model or None,
             "modelVersion": self.model_version or None,
             "traffic": None if self.canary is None else {"latest": self.canary, "previous": 100 - self.canary},
+            "wave": self.wave or None,
         }
 
 
@@ -81,6 +84,7 @@ class StatusReport:
     rows: list[Row]
     errors: tuple[str, ...] = ()  # sites that did not render
     unread: tuple[str, ...] = ()  # sites whose pins could not be read (their rows are from the render)
+    rollouts: tuple[StageRollout, ...] = ()  # where each rollout through a stage with waves stands
 
 
 def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[str, ...] = (), mirrors: bool = False) -> StatusReport:
@@ -132,7 +136,11 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
                 site_rows.sort(key=lambda r: order[r.model])
             rows += site_rows
         rows = _annotate(repo_dir, config, rows, counts, chosen_models, chosen_sites if mirrors else None)
-        return StatusReport(rows, tuple(errors), tuple(unread))
+        rollouts = read_rollouts(repo_dir, config, chosen_models, chosen_sites, rows)
+        if any(stage.waves for stage in config.stages):
+            wave = waves_of_sites(config, chosen_models, chosen_sites)
+            rows = [row._replace(wave=wave.get((row.model, row.site), 0)) for row in rows]
+        return StatusReport(rows, tuple(errors), tuple(unread), tuple(rollouts))
 
 
 def _row(repo_dir: Path, site, image: str, model, pins: dict, refs: References, pin_files: dict, hold: tuple[str, ...], placeholder: dict[str, str]) -> Row:

@@ -136,8 +136,18 @@ def model_registry(w: World) -> None:
     w.run("gitops-mlops promote fraud-detector --registry-version 1.4.0 --to datacenter --push")
 
 
+def waves(w: World) -> None:
+    """Edge in three waves, and fraud-detector 1.4.0 at datacenter and cloud: the rollout to edge may begin."""
+    path = w.repo.work / "gitops-mlops.yaml"
+    path.write_text(path.read_text().replace("  - name: edge\n", "  - name: edge\n    waves:\n      - sites: 1\n      - sites: 50%\n      - sites: 100%\n", 1))
+    commit_config(w, "", "waves")
+    for stage in ("datacenter", "cloud"):
+        w.run(f"gitops-mlops promote fraud-detector {EXAMPLE_REPOSITORIES}fraud-detector:1.4.0 --to {stage} --push")
+
+
 # The state each command's examples presume, made with the tool (and git, for a second remote).
 SETUP = {
+    "rollout": waves,
     "registry": model_registry,
     "rollback": history,
     "release-hold": lambda w: (history(w), w.run("gitops-mlops rollback fraud-detector --site edge/austin-01 --push")),

@@ -14,6 +14,7 @@ from testing.cli import cli
 from testing.paths import DIGEST_A, DIGEST_B, PROJECT_ROOT
 from testing.repos import FRAUD_REPO, make_gitops_repo, point_models_at, registry_namespace
 from tests.loop.test_verify import prometheus, with_checks  # noqa: F401  (a real Prometheus on loopback)
+from tests.promote.test_wavegate import with_waves
 
 SCHEMAS = PROJECT_ROOT / "schemas" / "output"
 # a command and the schema of each form of its JSON output (one file per form)
@@ -37,6 +38,7 @@ FORMS = {
     "add-site": ["add-site"],
     "remove-site": ["remove-site"],
     "verify": ["verify"],
+    "rollout": ["rollout"],
 }
 
 
@@ -184,3 +186,17 @@ def test_digests_that_differ_keep_their_own_rows(tmp_path):
     latest = valid("history", "history", "fraud-detector", "-n", "1", cwd=repo.work)[0]
     assert latest["action"] == "rollback" and latest["image"] is latest["digest"] is latest["stage"] is None
     assert sorted(latest["sites"]) == ["cloud", "datacenter"]
+
+
+def test_a_rollout_step_and_the_status_of_a_rollout(tmp_path):
+    repo = make_gitops_repo(tmp_path)
+    with_waves(repo)
+    for stage in ("datacenter", "cloud"):
+        assert cli("promote", "fraud-detector", f"{FRAUD_REPO}:1.2.0@{DIGEST_B}", "--to", stage, cwd=repo.work).code == 0
+    step = valid("rollout", "rollout", "fraud-detector", f"{FRAUD_REPO}:1.2.0@{DIGEST_B}", "--to", "edge", cwd=repo.work)
+    assert step["state"] == "in-progress" and len(step["commits"]) == 1
+    groups = valid("status-summary", "status", "--summary", "--model", "fraud-detector", cwd=repo.work)
+    (rollout,) = {json.dumps(g["rollout"]) for g in groups if g["stage"] == "edge"}
+    assert json.loads(rollout)["sitesAtDigest"] == 1 and json.loads(rollout)["waves"] == 3
+    rows = valid("status", "status", "--site", "edge", cwd=repo.work)
+    assert sorted(r["wave"] for r in rows if r["model"] == "fraud-detector") == [1, 2, 3]

@@ -18,7 +18,9 @@ from gitops_mlops.core.errors import InputError
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ("gitops-mlops.yaml", "base", "overlays", "environments")
 FILES_PER_MODEL = 5  # base/<model>/: kustomization, deployment, service, hpa, route
-FIXED_FILES = 1 + 2 + 8  # gitops-mlops.yaml; datacenter and cloud overlays; environments/ (with the pr-check and model-build pipelines and the promote Task)
+FIXED_FILES = (
+    1 + 2 + 9
+)  # gitops-mlops.yaml; datacenter and cloud overlays; environments/ (with the pr-check and model-build pipelines, the promote and rollout Tasks)
 
 
 def kustomize_build(path: Path) -> str:
@@ -213,7 +215,7 @@ def test_every_kustomization_builds_with_the_real_kustomize(tmp_path, spec):
             repository = dict((m[0], m[1]) for m in spec.models)[name]
             assert f"storageUri: oci://{repository}:1.0.0@{initial_digest(name)}\n" in built[site], (site, name)
     environments = re.findall(r"^kind: (\w+)$", built["environments"], re.M)
-    assert environments == ["AppProject", "Application", "Application", "ApplicationSet", "Pipeline", "Pipeline", "Task"]
+    assert environments == ["AppProject", "Application", "Application", "ApplicationSet", "Pipeline", "Pipeline", "Task", "Task"]
     assert built["environments"].count(f"repoURL: {spec.repo_url}\n") == 4
 
 

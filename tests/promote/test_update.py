@@ -272,3 +272,15 @@ def test_update_on_an_existing_branch_reuses_it_only_for_the_same_whole_change(g
     gitops_repo.git("checkout", "--quiet", "main")
     refused = cli(*args, cwd=gitops_repo.work)
     assert refused.code == 5 and "already exists with another change" in refused.err
+
+
+def test_a_stage_with_waves_is_left_to_rollout(gitops_repo, registry, pusher):
+    ns = configure(gitops_repo, registry.host, {"edge": "waves:;  - sites: 1;  - sites: 100%"})
+    push_tags(pusher, f"{ns}/fraud-detector", ["2.0.0"])
+    for _ in range(2):  # datacenter, then cloud
+        update(gitops_repo.work, Options(models=FD))
+    head = gitops_repo.head()
+    report = update(gitops_repo.work, Options(models=FD))
+    (edge,) = [u for u in report.updates if u.stage == "edge"]
+    assert (edge.status, edge.version) == ("waiting", "2.0.0") and "gitops-mlops rollout fraud-detector" in edge.note
+    assert gitops_repo.head() == head

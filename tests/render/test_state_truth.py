@@ -143,6 +143,7 @@ def test_status_reads_renders_and_says_where_an_unpinned_image_is_set(tmp_path):
         "registeredModel": None,
         "modelVersion": None,
         "traffic": None,
+        "wave": None,
     }
     promote(repo, "--to", "dev")
     rows = {r["site"]: r for r in json.loads(cli("status", "-o", "json", cwd=repo.work).out)}

@@ -61,6 +61,7 @@ def test_summary_counts_sites_per_model_stage_and_version(gitops_repo):
         "image": f"{REPO}:1.4.0@{DIGEST_B}",
         "placeholder": False,
         "count": 1,
+        "rollout": None,
     }
     assert sum(r["count"] for r in rows.values()) == 15  # 3 models x 5 sites
     table = cli("status", "--summary", cwd=gitops_repo.work).out.splitlines()

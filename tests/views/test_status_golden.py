@@ -52,3 +52,15 @@ def test_status_json_during_a_canary_and_after_its_rollback(tmp_path):
     during = status_json(repo, "--model", "fraud")
     assert cli("rollback", "fraud", "--site", "edge/a", cwd=repo.work).code == 0
     assert_golden(during + status_json(repo, "--model", "fraud"), GOLDEN / "canary" / "expected.json")
+
+
+def test_status_summary_json_of_a_rollout_in_progress(gitops_repo):
+    """Edge in three waves, the first out and soaking: waves done, sites at the digest, soak left."""
+    from tests.promote.test_wavegate import IMAGE, at, with_waves
+
+    with_waves(gitops_repo)
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud")
+    assert cli("promote", "fraud-detector", IMAGE, "--to", "edge", "--wave", "next", cwd=gitops_repo.work, env=at(0)).code == 0
+    result = cli("status", "--summary", "-o", "json", "--model", "fraud-detector", cwd=gitops_repo.work, env=at(0.25))
+    assert result.code == 0, result.err
+    assert_golden(TIME.sub("<time>", COMMIT.sub("<commit>", result.out)), GOLDEN / "rollout-in-progress" / "expected.json")
