@@ -17,6 +17,7 @@ from gitops_mlops.config.modelregistry import ModelRegistrySpec, read_model_regi
 from gitops_mlops.config.policy import Policy, read_policy
 from gitops_mlops.config.reader import Reader
 from gitops_mlops.config.registries import RegistrySpec, read_registries
+from gitops_mlops.config.releases import Release, read_releases, read_requires
 from gitops_mlops.config.rendering import HydrateSpec, SchemaSpec, ServingSpec, read_hydrate, read_schemas, read_serving
 from gitops_mlops.config.services import ArgoCD, ForgeSpec, read_argocd, read_forge
 from gitops_mlops.core import repofiles
@@ -43,6 +44,7 @@ class Model:
     checks: tuple[Check, ...] = ()  # checked at every stage, besides the stage's own
     retrain: Retrain | None = None  # where its retraining trigger goes (default: the config's)
     registered_model: str = ""  # its RegisteredModel in the model registry, when named apart from the model
+    requires: tuple[tuple[str, str], ...] = ()  # (model, semver range) it works with (config/releases.py)
 
     @property
     def registered_name(self) -> str:
@@ -104,6 +106,17 @@ class Config:
     argocd: ArgoCD | None = None  # Argo CD's webhook, told after every push
     forge: ForgeSpec | None = None  # where --open-pr opens pull requests
     model_registry: ModelRegistrySpec | None = None  # the model registry promotions start from and write back to
+    releases: tuple[Release, ...] = ()  # models that move together (config/releases.py)
+
+    def release_of(self, model: str) -> Release | None:
+        return next((r for r in self.releases if model in r.members), None)
+
+    def release(self, name: str) -> Release:
+        found = next((r for r in self.releases if r.name == name), None)
+        if found is None:
+            known = [r.name for r in self.releases]
+            raise InputError(f"unknown release {name!r}{did_you_mean(name, known)} (configured: {', '.join(known) or 'none'})")
+        return found
 
     def checks_for(self, model: Model, stage: str) -> tuple[Check, ...]:
         own = next((s.checks for s in self.stages if s.name == stage), ())
@@ -214,6 +227,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
             "argocd",
             "forge",
             "modelRegistry",
+            "releases",
         },
     )
 
@@ -230,7 +244,9 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     serving = read_serving(source, top.values.get("serving"))
     argocd = read_argocd(source, top.values.get("argocd"))
     forge = read_forge(source, top.values.get("forge"))
+    releases = read_releases(source, top, list(models), {m.name: line_of(n) for m, n in zip(models, top.list("models"), strict=True)})
     return Config(
+        releases=releases,
         model_registry=read_model_registry(source, top.values["modelRegistry"]) if "modelRegistry" in top.values else None,
         forge=forge,
         argocd=argocd,
@@ -254,7 +270,9 @@ def _read_models(source: str, nodes: list[Node]) -> tuple[Model, ...]:
     """The ``models:`` entries: each name once, and no two sharing an image unless each lists its sites."""
     models: list[Model] = []
     for node in nodes:
-        r = Reader(source, node, "model", {"name", "image", "repository", "sites", "artifact", "inferenceService", "checks", "retrain", "registeredModel"})
+        r = Reader(
+            source, node, "model", {"name", "image", "repository", "sites", "artifact", "inferenceService", "checks", "retrain", "registeredModel", "requires"}
+        )
         name = r.str("name", pattern=NAME_RE)
         repository = r.str("repository")
         try:
@@ -280,6 +298,7 @@ def _read_models(source: str, nodes: list[Node]) -> tuple[Model, ...]:
                 checks=read_checks(source, r, f"model {name!r}"),
                 retrain=read_retrain(source, r.values.get("retrain")),
                 registered_model=registered_model_name(r),
+                requires=read_requires(source, r, name),
             )
         )
         for other in models[:-1]:
