@@ -30,6 +30,7 @@ class PromoteRequest:
     scan_report: str | None = None  # a Trivy JSON report of the image, instead of asking the registry
     registry_version: str | None = None  # a ModelVersion in the model registry whose artifact is the image (image: '')
     registered: RegisteredVersion | None = None  # that version, once looked up (the commit's Registered-Model: trailers)
+    member_only: bool = False  # a member of a release moved alone (--member-only); else refused
 
 
 @dataclass(frozen=True)
