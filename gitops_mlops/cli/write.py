@@ -29,6 +29,7 @@ from gitops_mlops.cli.kit import (
     use_author,
 )
 from gitops_mlops.cli.modelregistry import write_back
+from gitops_mlops.cli.releases import MemberOnlyOpt, OptionalModelArg, ReleaseOpt, promote_release, rollback_release
 from gitops_mlops.core.errors import InputError, RenderError
 from gitops_mlops.core.present import count, grouped, rolled_back, short, some
 
@@ -116,6 +117,11 @@ def promote(
     image: Annotated[
         str, typer.Argument(metavar="[IMAGE]", help="registry[:port]/path:tag or registry/path[:tag]@sha256:DIGEST; none with --registry-version.")
     ] = "",
+    more: Annotated[
+        list[str] | None, typer.Argument(metavar="[MEMBER=IMAGE]...", help="With --release: each member named as MEMBER=IMAGE.", show_default=False)
+    ] = None,
+    release: ReleaseOpt = None,
+    member_only: MemberOnlyOpt = False,
     version: Annotated[str | None, typer.Option("--version", metavar="VERSION", help="Semantic version (default: the image tag).")] = None,
     registry_version: Annotated[
         str | None,
@@ -145,6 +151,12 @@ def promote(
     from gitops_mlops.change.intents import PromoteRequest
     from gitops_mlops.promote.promotion import promote as run
 
+    if release is not None or more or "=" in model:
+        flags = dict(
+            force_order=force_order, allow_downgrade=allow_downgrade, force_hold=force, insecure_registries=tuple(insecure_registry), verify=not no_verify
+        )
+        given = {"--member-only": member_only, "--version": version, "--scan-report": scan_report, "--registry-version": registry_version}
+        return promote_release(repo, release, [model, *([image] if image else []), *(more or [])], tuple(to), message, flags, publish, output, given)
     request = PromoteRequest(
         model=model,
         image=image,
@@ -158,6 +170,7 @@ def promote(
         verify=not no_verify,
         scan_report=str(scan_report) if scan_report else None,
         registry_version=registry_version,
+        member_only=member_only,
     )
     result = run(repo, request, publish)
     if "@" in image and result.changed:  # a tag alone is always resolved in the registry
@@ -211,10 +224,13 @@ def update(
 @app.command(epilog=example("gitops-mlops rollback fraud-detector --site edge/austin-01", "gitops-mlops rollback fraud-detector --site edge --to 1.3.0 --push"))
 @publish_options("push", "remote", "target_branch", "branch", "open_pr", "label", dry_run="Render and verify as the real run, print the diff; change nothing.")
 def rollback(
-    model: ModelArg,
     site: Annotated[
         list[str], typer.Option("--site", metavar="SITE", autocompletion=complete_site, help="Site selector, repeatable: a name, a stage or a glob.")
     ],
+    model: OptionalModelArg = None,
+    release: Annotated[
+        str | None, typer.Option("--release", metavar="NAME", help="Roll back every member the release's latest promotion moved, in one commit.")
+    ] = None,
     to: Annotated[
         str | None,
         typer.Option("--to", metavar="VERSION|DIGEST", help="A version or sha256 digest (12+ hex) the site ran before (default: undo the latest change)."),
@@ -232,6 +248,8 @@ def rollback(
     from gitops_mlops.change.intents import RollbackRequest
     from gitops_mlops.promote.rollback import rollback as run
 
+    if release is not None or model is None:
+        return rollback_release(repo, release, model, to, tuple(site), message, not no_verify, tuple(insecure_registry), publish, output)
     request = RollbackRequest(model=model, selectors=tuple(site), to=to, message=message, verify=not no_verify, insecure_registries=tuple(insecure_registry))
     result = run(repo, request, publish)
     if result.changed:
