@@ -16,19 +16,32 @@ ReleaseOpt = Annotated[
     str | None, typer.Option("--release", metavar="NAME", help="Promote members of this release together (MEMBER=IMAGE ...), in one commit.")
 ]
 MemberOnlyOpt = Annotated[bool, typer.Option("--member-only", help="Promote one member of a release alone (refused without it).")]
+MembersArg = Annotated[
+    list[str] | None, typer.Argument(metavar="[MEMBER=IMAGE]...", help="With --release: each member named as MEMBER=IMAGE.", show_default=False)
+]
 OptionalModelArg = Annotated[str | None, typer.Argument(metavar="MODEL", autocompletion=complete_model, help="A model name from gitops-mlops.yaml.")]
 
 
-def promote_release(repo: Path, release, named: list[str], to: tuple[str, ...], message: str, flags: dict, publish, output: Output, given: dict) -> None:
+def promote_release(repo: Path, release: str | None, named: list[str], single, publish, output: Output) -> None:
+    """``promote --release NAME MEMBER=IMAGE ...``: the options of ``single`` (the command's request) apply to every member."""
     from gitops_mlops.promote.releaseresult import ReleaseRequest, parse_members
     from gitops_mlops.promote.releases import promote_release as run
 
     if release is None:
         raise InputError("promote needs MODEL IMAGE (one model), or --release NAME MEMBER=IMAGE ... (the members of a release together)")
+    given = {
+        "--member-only": single.member_only,
+        "--version": single.version,
+        "--scan-report": single.scan_report,
+        "--registry-version": single.registry_version,
+    }
     for flag, value in given.items():
         if value:
             raise InputError(f"{flag} is for one model's promotion, not with --release (each member's version is its image tag)")
-    request = ReleaseRequest(release, parse_members(named), to, message, **flags)
+    flags = dict(force_order=single.force_order, allow_downgrade=single.allow_downgrade, force_hold=single.force_hold, verify=single.verify)
+    request = ReleaseRequest(
+        release, parse_members([n for n in named if n]), single.selectors, single.message, insecure_registries=single.insecure_registries, **flags
+    )
     result = run(repo, request, publish)
     if result.changed and any("@" in image for _, image in request.members):
         say_unverified(not request.verify)

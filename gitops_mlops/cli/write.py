@@ -29,7 +29,7 @@ from gitops_mlops.cli.kit import (
     use_author,
 )
 from gitops_mlops.cli.modelregistry import write_back
-from gitops_mlops.cli.releases import MemberOnlyOpt, OptionalModelArg, ReleaseOpt, promote_release, rollback_release
+from gitops_mlops.cli.releases import MemberOnlyOpt, MembersArg, OptionalModelArg, ReleaseOpt, promote_release, rollback_release
 from gitops_mlops.core.errors import InputError, RenderError
 from gitops_mlops.core.present import count, grouped, rolled_back, short, some
 
@@ -117,9 +117,7 @@ def promote(
     image: Annotated[
         str, typer.Argument(metavar="[IMAGE]", help="registry[:port]/path:tag or registry/path[:tag]@sha256:DIGEST; none with --registry-version.")
     ] = "",
-    more: Annotated[
-        list[str] | None, typer.Argument(metavar="[MEMBER=IMAGE]...", help="With --release: each member named as MEMBER=IMAGE.", show_default=False)
-    ] = None,
+    more: MembersArg = None,
     release: ReleaseOpt = None,
     member_only: MemberOnlyOpt = False,
     version: Annotated[str | None, typer.Option("--version", metavar="VERSION", help="Semantic version (default: the image tag).")] = None,
@@ -144,19 +142,11 @@ def promote(
 ) -> None:
     """Pin MODEL to IMAGE at the selected sites: one validated commit, optionally pushed.
 
-    A tag without a digest is resolved in the registry; a digest is checked to exist in its
-    registry (credentials and CA from 'registries:' in the config), unless --no-verify.
-    """
+    A tag without a digest is resolved in the registry; a digest is checked to exist in its registry (credentials and CA from 'registries:' in the config), unless --no-verify."""
     use_author(author)
     from gitops_mlops.change.intents import PromoteRequest
     from gitops_mlops.promote.promotion import promote as run
 
-    if release is not None or more or "=" in model:
-        flags = dict(
-            force_order=force_order, allow_downgrade=allow_downgrade, force_hold=force, insecure_registries=tuple(insecure_registry), verify=not no_verify
-        )
-        given = {"--member-only": member_only, "--version": version, "--scan-report": scan_report, "--registry-version": registry_version}
-        return promote_release(repo, release, [model, *([image] if image else []), *(more or [])], tuple(to), message, flags, publish, output, given)
     request = PromoteRequest(
         model=model,
         image=image,
@@ -172,6 +162,8 @@ def promote(
         registry_version=registry_version,
         member_only=member_only,
     )
+    if release is not None or more or "=" in model:
+        return promote_release(repo, release, [model, image, *(more or [])], request, publish, output)
     result = run(repo, request, publish)
     if "@" in image and result.changed:  # a tag alone is always resolved in the registry
         say_unverified(no_verify)

@@ -242,14 +242,12 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     hydrate = read_hydrate(source, top.values["hydrate"], top.str("targetBranch", default="main")) if "hydrate" in top.values else None
     schemas = read_schemas(source, top.values.get("schemas"))
     serving = read_serving(source, top.values.get("serving"))
-    argocd = read_argocd(source, top.values.get("argocd"))
-    forge = read_forge(source, top.values.get("forge"))
     releases = read_releases(source, top, list(models), {m.name: line_of(n) for m, n in zip(models, top.list("models"), strict=True)})
     return Config(
         releases=releases,
         model_registry=read_model_registry(source, top.values["modelRegistry"]) if "modelRegistry" in top.values else None,
-        forge=forge,
-        argocd=argocd,
+        forge=read_forge(source, top.values.get("forge")),
+        argocd=read_argocd(source, top.values.get("argocd")),
         retrain=read_retrain(source, top.values.get("retrain")),
         schemas=schemas,
         serving=serving,

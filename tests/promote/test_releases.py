@@ -153,32 +153,3 @@ def test_an_incompatible_combination_is_refused_naming_the_site_and_the_pair(git
     assert promote_release(gitops_repo.work, both()).changed == ("datacenter",)  # together: compatible
     back = PromoteRequest("fraud-detector", f"{FD}:1.4.0@{DIGEST_A}", ("datacenter",), member_only=True, allow_downgrade=True)
     refused(gitops_repo, lambda: promote(gitops_repo.work, back), PolicyError, r"incompatible at datacenter: .* fraud-detector 1.4.0$")  # one model too
-
-
-def test_the_command_line(gitops_repo):
-    with_release(gitops_repo)
-    args = ("promote", "--release", "fraud", f"fraud-detector={FD}:1.5.0@{DIGEST_B}", f"openvino-model-server={OVMS}:2.0.0@{DIGEST_C}", "--to", "datacenter")
-    snapshot = tree_snapshot(gitops_repo.work, gitops_repo.remote)
-    dry = cli(*args, "--dry-run", cwd=gitops_repo.work)
-    assert dry.code == 0, dry.err
-    assert "+        value: oci://quay.io/example/fraud-detector:1.5.0@" in dry.out and "+    newTag: 2.0.0" in dry.out
-    assert tree_snapshot(gitops_repo.work, gitops_repo.remote) == snapshot
-    for bad, code, message in [
-        ((*args[:3], f"fraud-detector={FD}:1.5.0@{DIGEST_B}", f"fraud-detector={FD}:1.5.0@{DIGEST_B}", *args[5:]), 2, "member 'fraud-detector' is named twice"),
-        ((*args[:3], "fraud-detector", *args[5:]), 2, "MEMBER=IMAGE"),
-        (("promote", "openvino-model-server", f"{OVMS}:2.0.0@{DIGEST_C}", "--to", "datacenter"), 3, "--member-only"),
-        ((*args, "--member-only"), 2, "--member-only is for one model's promotion"),
-        (("promote", "--release", "nope", *args[3:]), 2, "unknown release 'nope'"),
-    ]:
-        run = cli(*bad, cwd=gitops_repo.work)
-        assert (run.code, len(run.err.strip().splitlines())) == (code, 1), run.err
-        assert message in run.err
-        assert tree_snapshot(gitops_repo.work, gitops_repo.remote) == snapshot
-    done = cli(*args, "-o", "json", cwd=gitops_repo.work)
-    assert done.code == 0, done.err
-    data = json.loads(done.out)
-    assert (
-        data["release"] == "fraud" and data["sites"] == ["datacenter"] and [m["model"] for m in data["members"]] == ["fraud-detector", "openvino-model-server"]
-    )
-    single = cli("promote", "openvino-model-server", f"{OVMS}:2.0.1@{DIGEST_A}", "--to", "datacenter", "--member-only", cwd=gitops_repo.work)
-    assert single.code == 0, single.err
