@@ -10,12 +10,10 @@ from gitops_mlops.promote.releaseresult import ReleaseRequest, ReleaseResult, ch
 from gitops_mlops.promote.result import Result
 from testing.paths import PROJECT_ROOT
 
-CONFIG = (PROJECT_ROOT / "gitops-mlops.yaml").read_text()
-RELEASE = "releases:\n  - name: fraud\n    members: [fraud-detector, openvino-model-server]\n"
-
 
 def config():
-    return parse_config(CONFIG if "\nreleases:" in CONFIG else CONFIG + RELEASE)
+    """The example's: release fraud is fraud-detector, its runtime and fraud-app."""
+    return parse_config((PROJECT_ROOT / "gitops-mlops.yaml").read_text())
 
 
 @pytest.mark.parametrize(
@@ -34,7 +32,11 @@ def test_bad_member_arguments_are_bad_input(items, match):
 
 def test_members_must_belong_to_the_release():
     assert parse_members(["a=quay.io/a:1.0.0"]) == (("a", "quay.io/a:1.0.0"),)
-    assert check_members(config(), ReleaseRequest("fraud", (("fraud-detector", "x"),), ("edge",))).members == ("fraud-detector", "openvino-model-server")
+    assert check_members(config(), ReleaseRequest("fraud", (("fraud-detector", "x"),), ("edge",))).members == (
+        "fraud-detector",
+        "openvino-model-server",
+        "fraud-app",
+    )
     with pytest.raises(InputError, match="not a member of release 'fraud'"):
         check_members(config(), ReleaseRequest("fraud", (("demand-forecast", "x"),), ("edge",)))
     with pytest.raises(InputError, match="unknown release 'fruad'.*did you mean 'fraud'"):
