@@ -19,6 +19,9 @@ MemberOnlyOpt = Annotated[bool, typer.Option("--member-only", help="Promote one 
 MembersArg = Annotated[
     list[str] | None, typer.Argument(metavar="[MEMBER=IMAGE]...", help="With --release: each member named as MEMBER=IMAGE.", show_default=False)
 ]
+UpdateReleaseOpt = Annotated[
+    str | None, typer.Option("--release", metavar="NAME", help="Per stage, the newest combination of the release's members that is allowed and compatible.")
+]
 OptionalModelArg = Annotated[str | None, typer.Argument(metavar="MODEL", autocompletion=complete_model, help="A model name from gitops-mlops.yaml.")]
 
 
@@ -121,3 +124,25 @@ def release_status(repo: Path, release: str, models, sites, summary: bool, mirro
     names = [m.model for m in rows[0].members] if rows else []
     body = [[r.site, r.stage, *(m.version or (short(m.digest) if m.digest else "-") for m in r.members), "yes" if r.together else "no"] for r in rows]
     table(body, ["SITE", "STAGE", *(n.upper() for n in names), "TOGETHER"])
+
+
+def update_release(repo: Path, release: str, models, sites, insecure, publish, output: Output) -> None:
+    """``update --release NAME``: a row per stage, the combination it takes (or why not)."""
+    from gitops_mlops.promote.releaseupdate import update_release as run
+
+    if models:
+        raise InputError("--model is not for update --release (the release names its members)")
+    updates = run(repo, release, sites, insecure, publish)
+    if not emit(output, {"updates": [u.as_json() for u in updates], "dryRun": publish.dry_run}):
+        rows = [
+            [u.stage, u.status, ", ".join(f"{m} {v}" for m, v, _ in u.members) or "-", f"{len(u.sites)}: {some(u.sites)}" if u.sites else "-", u.note]
+            for u in updates
+        ]
+        table(rows, ["STAGE", "STATUS", "COMBINATION", "SITES", "NOTE"])
+        if publish.dry_run:
+            typer.echo("".join(u.diff for u in updates), nl=False)
+    changed = [u for u in updates if u.status in ("updated", "would-update") and u.sites]
+    err(
+        f"update --release {release}: {count(len(changed), 'stage')} {'would change' if publish.dry_run else 'changed'}"
+        + ("; nothing written" if publish.dry_run else "")
+    )

@@ -29,7 +29,16 @@ from gitops_mlops.cli.kit import (
     use_author,
 )
 from gitops_mlops.cli.modelregistry import write_back
-from gitops_mlops.cli.releases import MemberOnlyOpt, MembersArg, OptionalModelArg, ReleaseOpt, promote_release, rollback_release
+from gitops_mlops.cli.releases import (
+    MemberOnlyOpt,
+    MembersArg,
+    OptionalModelArg,
+    ReleaseOpt,
+    UpdateReleaseOpt,
+    promote_release,
+    rollback_release,
+    update_release,
+)
 from gitops_mlops.core.errors import InputError, RenderError
 from gitops_mlops.core.present import count, grouped, rolled_back, short, some
 
@@ -184,6 +193,7 @@ def promote(
 def update(
     model: Annotated[list[str], typer.Option("--model", metavar="MODEL", help="Only these models (repeatable; default all).")] = [],
     site: SitesOpt = [],
+    release: UpdateReleaseOpt = None,
     repo: RepoOpt = Path("."),
     publish: Publish = Publish(),
     insecure_registry: InsecureOpt = [],
@@ -195,6 +205,8 @@ def update(
     from gitops_mlops.promote.update import Options
     from gitops_mlops.promote.update import update as run
 
+    if release is not None:
+        return update_release(repo, release, tuple(model), tuple(site), tuple(insecure_registry), publish, output)
     dry_run = publish.dry_run
     report = run(repo, Options(models=tuple(model), selectors=tuple(site), insecure_registries=tuple(insecure_registry), publish=publish))
     if not emit(output, {**report.as_json(), "dryRun": dry_run}):
