@@ -10,7 +10,11 @@ With ``--distinct`` every edge site gets its own annotation, so no two share a b
 first promotion renders them all (cold, reported apart); later ones are pin-value changes,
 served from the pin-invariant renders. kustomize processes started are counted.
 
-    python scripts/bench_promote.py [--sites 1000] [--models 10] [--runs 5] [--baseline-sites 1000] [--distinct]
+With ``--release`` it times instead, in the same run and warm, promoting a release of three members
+(model-01, model-02, model-03: one commit) and promoting one of them alone (``--member-only``) to
+the same edge sites, and prints both medians and their ratio (the target: at most 1.5).
+
+    python scripts/bench_promote.py [--sites 1000] [--models 10] [--runs 5] [--baseline-sites 1000] [--distinct] [--release]
 """
 
 from __future__ import annotations
@@ -49,7 +53,10 @@ def main() -> None:
     parser.add_argument("--baseline-sites", type=int, default=1000)
     parser.add_argument("--distinct", action="store_true", help="give every edge site its own annotation, so no two sites share a build")
     parser.add_argument("--hydrate", action="store_true", help="hydrate (pushing both branches), then promote once more from a fresh clone")
+    parser.add_argument("--release", action="store_true", help="a release of three members against one member alone, same sites, same run")
     args = parser.parse_args()
+    if args.release:
+        return release_bench(args)
     with tempfile.TemporaryDirectory(prefix="bench-promote-") as tmp:
         repo = make_fleet_repo(Path(tmp), args.sites, args.models)
         if args.distinct:
@@ -106,6 +113,54 @@ def main() -> None:
         note = "" if count == args.sites else f" (measured on {count} sites, scaled)"
         print(f"per-site edit + build + commit: {scaled:.2f} s{note}")
         print(f"speed-up: {scaled / fast:.1f}x")
+
+
+def release_bench(args) -> None:
+    """A release of three members against one member alone (--member-only), to the same edge sites, warm, same run."""
+    from gitops_mlops.promote.releases import ReleaseRequest, promote_release
+
+    members = ("model-01", "model-02", "model-03")
+    with tempfile.TemporaryDirectory(prefix="bench-release-") as tmp:
+        repo = make_fleet_repo(Path(tmp), args.sites, max(args.models, 3))
+        if args.distinct:
+            make_distinct(repo)
+        with open(repo / "gitops-mlops.yaml", "a") as config:
+            config.write(f"releases:\n  - name: bench\n    members: [{', '.join(members)}]\n")
+        commit_and_push(repo, "a release of three members")
+        kind = "every edge site distinct" if args.distinct else "edge sites from one template"
+        print(f"repo: {args.sites} edge sites ({kind}) + datacenter + cloud, {max(args.models, 3)} models; release bench = {', '.join(members)}")
+
+        def build(model: str, n: int) -> str:
+            return f"quay.io/example/{model}:2.{n}.0@sha256:" + hashlib.sha256(f"{model} build {n}".encode()).hexdigest()
+
+        def release(n: int, selectors: tuple[str, ...], force: bool = False):
+            return promote_release(repo, ReleaseRequest("bench", tuple((m, build(m, n)) for m in members), selectors, force_order=force, verify=False))
+
+        def alone(n: int, selectors: tuple[str, ...], force: bool = False):
+            return promote(repo, Request(model="model-01", image=build("model-01", n), selectors=selectors, force_order=force, member_only=True, verify=False))
+
+        together, single = [], []
+        for n in range(0, args.runs + 1):  # run 0 renders every site once (cold): a warm-up for both
+            release(2 * n, ("datacenter", "cloud"), force=True)
+            start = time.perf_counter()
+            result = release(2 * n, ("edge",))
+            took = time.perf_counter() - start
+            assert len(result.changed) == args.sites and result.commit
+            alone(2 * n + 1, ("datacenter", "cloud"), force=True)
+            start = time.perf_counter()
+            one = alone(2 * n + 1, ("edge",))
+            took_one = time.perf_counter() - start
+            assert len(one.changed) == args.sites and one.commit
+            if n:
+                together.append(took)
+                single.append(took_one)
+            phases = "  ".join(f"{k} {v:.2f}" for k, v in result.timings)
+            alone_phases = "  ".join(f"{k} {v:.2f}" for k, v in one.timings)
+            print(f"  run {n}{' (warm-up)' if not n else ''}: release of 3 {took:.2f} s ({phases}), one member {took_one:.2f} s ({alone_phases})")
+        ratio = statistics.median(together) / statistics.median(single)
+        print(f"release of 3 members to {args.sites} edge sites: median {statistics.median(together):.2f} s  runs [{fmt(together)}]")
+        print(f"one member (--member-only) to the same sites:    median {statistics.median(single):.2f} s  runs [{fmt(single)}]")
+        print(f"ratio: {ratio:.2f}x (target <= 1.5x)")
 
 
 def count_kustomize(tmp: Path):

@@ -49,21 +49,25 @@ for release in "fraud-detector 1.3.0" "demand-forecast 1.0.5"; do
   set -- $release
   BEFORE=quay.io/example/$1:$2@sha256:$(printf '%s %s' "$1" "$2" | sha256sum | cut -c1-64)
   for stage in datacenter cloud edge; do
-    gitops-mlops promote "$1" "$BEFORE" --to "$stage" --push >/dev/null 2>&1 || { echo "demo: promoting $1 $2 to $stage failed" >&2; exit 1; }
+    if [ "$1" = fraud-detector ]; then what=(--release fraud "$1=$BEFORE"); else what=("$1" "$BEFORE"); fi  # fraud-detector moves in release fraud
+    gitops-mlops promote "${what[@]}" --to "$stage" --push >/dev/null 2>&1 || { echo "demo: promoting $1 $2 to $stage failed" >&2; exit 1; }
   done
   echo "$1 $2 at every site"
 done
 
 step "# the pipeline just pushed $IMAGE"
-run gitops-mlops promote fraud-detector "$IMAGE" --to datacenter --push
+step "# fraud-detector moves in release fraud (with its runtime and fraud-app, the application calling it): alone it is refused (exit 3)"
+gitops-mlops promote fraud-detector "$IMAGE" --to datacenter --push || echo "exit code $?"
+step "# promoted as the release's member: the members not named keep what they run, and fraud-app's requires: is checked"
+run gitops-mlops promote --release fraud fraud-detector="$IMAGE" --to datacenter --push
 step "# fraud-detector is a modelcar: the commit changes its InferenceService's storageUri, nothing else"
 run git show --format= HEAD
 step "# edge before cloud is refused (exit 3): stage order"
-gitops-mlops promote fraud-detector "$IMAGE" --to edge --push || echo "exit code $?"
-run gitops-mlops promote fraud-detector "$IMAGE" --to cloud --push
-run gitops-mlops promote fraud-detector "$IMAGE" --to edge --push -o json
+gitops-mlops promote --release fraud fraud-detector="$IMAGE" --to edge --push || echo "exit code $?"
+run gitops-mlops promote --release fraud fraud-detector="$IMAGE" --to cloud --push
+run gitops-mlops promote --release fraud fraud-detector="$IMAGE" --to edge --push -o json
 step "# running it again is a no-op"
-gitops-mlops promote fraud-detector "$IMAGE" --to edge --push
+gitops-mlops promote --release fraud fraud-detector="$IMAGE" --to edge --push
 
 DF=quay.io/example/demand-forecast:1.1.0@sha256:$(printf 'demand-forecast 1.1.0' | sha256sum | cut -c1-64)
 step "# a reviewed rollout: commit on a branch, push it, print the pull request"
@@ -78,15 +82,18 @@ sed -n '1,12p' "$WORK/pr-comment.md"
 step "# the operator: what runs where, and the audit trail (read from commit trailers)"
 git switch --quiet --detach origin/main
 RT=quay.io/example/openvino-model-server:1.1.0@sha256:$(printf 'openvino-model-server 1.1.0' | sha256sum | cut -c1-64)
-step "# the serving runtime is promoted like a model, datacenter first"
-run gitops-mlops promote openvino-model-server "$RT" --to datacenter --push
+step "# the serving runtime is promoted like a model (a member of release fraud), datacenter first"
+run gitops-mlops promote --release fraud openvino-model-server="$RT" --to datacenter --push
 run gitops-mlops status --model fraud-detector
 run gitops-mlops history fraud-detector
+step "# the release: what each site runs of it, and the combinations it moved as"
+run gitops-mlops status --release fraud
+run gitops-mlops history --release fraud
 
 step "# drift alarms at berlin-01: roll it back; the bad digest is put on hold"
 run gitops-mlops rollback fraud-detector --site edge/berlin-01 --push
 step "# automation re-promoting the held digest is refused (exit 3) until the hold is released"
-gitops-mlops promote fraud-detector "$IMAGE" --to edge --push || echo "exit code $?"
+gitops-mlops promote --release fraud fraud-detector="$IMAGE" --to edge --push || echo "exit code $?"
 run gitops-mlops history fraud-detector --site edge/berlin-01 --limit 2
 
 step "# the model registry: register -> promote by version -> the registry shows where it runs"

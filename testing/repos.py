@@ -44,16 +44,23 @@ class GitOpsRepo:
         return GitOpsRepo(work=other, remote=self.remote)
 
 
-_made: dict[tuple[str, ...] | None, GitOpsRepo] = {}
+_made: dict[tuple[tuple[str, ...] | None, bool], GitOpsRepo] = {}
 
 
-def make_gitops_repo(base: Path, edge_sites: tuple[str, ...] | None = None) -> GitOpsRepo:
+def make_gitops_repo(base: Path, edge_sites: tuple[str, ...] | None = None, releases: bool = False) -> GitOpsRepo:
     """The example repository pushed to a bare remote, and a clone of it. Made once per run with
-    init, push and clone; every later call copies that pair and points the copy at its own remote."""
-    made = _made.get(edge_sites)
+    init, push and clone; every later call copies that pair and points the copy at its own remote.
+
+    The example puts fraud-detector, its runtime and the application calling it (fraud-app, which
+    ``requires:`` fraud-detector 1.x) in one release, so promoting one of them alone is refused.
+    Most tests are about one model's promotion and predate releases: their repository is the
+    example without the application and its release (``init`` of ``ScaffoldSpec(app=None)``).
+    ``releases=True`` gives the example as ``init`` writes it, application and release included."""
+    key = (edge_sites, releases)
+    made = _made.get(key)
     if made is None or not made.remote.is_dir():
         home = Path(tempfile.mkdtemp(prefix="example-repo-", dir=made_under[-1] if made_under else None))
-        made = _made[edge_sites] = _init_gitops_repo(home, edge_sites)
+        made = _made[key] = _init_gitops_repo(home, edge_sites, releases)
     remote, work = base / "remote.git", base / "work"
     shutil.copytree(made.remote, remote, symlinks=True)
     shutil.copytree(made.work, work, symlinks=True)
@@ -62,11 +69,11 @@ def make_gitops_repo(base: Path, edge_sites: tuple[str, ...] | None = None) -> G
     return GitOpsRepo(work=work, remote=remote)
 
 
-def _init_gitops_repo(base: Path, edge_sites: tuple[str, ...] | None) -> GitOpsRepo:
+def _init_gitops_repo(base: Path, edge_sites: tuple[str, ...] | None, releases: bool = False) -> GitOpsRepo:
     from gitops_mlops.config.scaffold import ScaffoldSpec
     from gitops_mlops.fleet.init import init_repository
 
-    spec = ScaffoldSpec() if edge_sites is None else ScaffoldSpec(edge_sites=edge_sites)
+    spec = ScaffoldSpec(**({} if edge_sites is None else {"edge_sites": edge_sites}), **({} if releases else {"app": None}))
     remote = base / "remote.git"
     git(base, "init", "--quiet", "--bare", "--initial-branch=main", str(remote))
     seed = base / "seed"

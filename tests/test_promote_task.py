@@ -32,7 +32,7 @@ def run_step(tmp_path: Path, remote: Path, **params: str) -> tuple[subprocess.Co
     results = {name: tmp_path / "results" / name for name in ("commit", "pushed", "pull-request-url")}
     results["commit"].parent.mkdir(exist_ok=True)
     values = {"MODEL": "fraud-detector", "IMAGE_URL": "quay.io/example/fraud-detector:1.4.0", "IMAGE_DIGEST": DIGEST_B, "TO": "datacenter"}
-    values |= {"REPO_URL": remote.as_uri(), "REVISION": "main", "PR_BRANCH": "", "VERSION": "", "OPEN_PR": "false"} | params
+    values |= {"REPO_URL": remote.as_uri(), "REVISION": "main", "PR_BRANCH": "", "VERSION": "", "OPEN_PR": "false", "RELEASE": ""} | params
     token = tmp_path / "forge-token"
     token.mkdir(exist_ok=True)
     (token / "token").write_text(FORGE_TOKEN)
@@ -64,7 +64,18 @@ def test_the_task_is_a_valid_tekton_v1_task():
     errors, unchecked = product_schemas().check_object(task())
     assert (errors, unchecked) == ([], None)
     spec = task()["spec"]
-    assert [p["name"] for p in spec["params"]] == ["MODEL", "IMAGE_URL", "IMAGE_DIGEST", "TO", "REPO_URL", "REVISION", "PR_BRANCH", "VERSION", "OPEN_PR"]
+    assert [p["name"] for p in spec["params"]] == [
+        "MODEL",
+        "IMAGE_URL",
+        "IMAGE_DIGEST",
+        "TO",
+        "REPO_URL",
+        "REVISION",
+        "PR_BRANCH",
+        "VERSION",
+        "OPEN_PR",
+        "RELEASE",
+    ]
     assert [r["name"] for r in spec["results"]] == ["commit", "pushed", "pull-request-url"]
     assert {w["name"]: w["optional"] for w in spec["workspaces"]} == {"basic-auth": True, "dockerconfig": True, "forge-token": True}
     assert "$(params." not in spec["steps"][0]["script"]  # params reach the script as variables, never as code
@@ -126,3 +137,20 @@ def test_the_model_build_pipeline_is_a_valid_tekton_v1_pipeline_ending_in_the_pr
     params = {p["name"]: p["value"] for p in tasks["promote"]["params"]}
     assert params["IMAGE_DIGEST"] == "$(tasks.push.results.IMAGE_DIGEST)" and params["TO"] == "$(params.first-stage)"
     assert [t.get("runAfter") for t in tasks.values()] == [None, ["clone"], ["build"], ["test"], ["push"]]
+
+
+def test_the_step_promotes_a_member_of_a_release_with_release(gitops_repo, tmp_path):
+    config = gitops_repo.work / "gitops-mlops.yaml"
+    config.write_text(config.read_text() + "releases:\n  - name: fraud\n    members: [fraud-detector, openvino-model-server]\n")
+    git(gitops_repo.work, "commit", "-qam", "a release")
+    git(gitops_repo.work, "push", "-q", "origin", "main")
+    main = gitops_repo.remote_head()
+    alone, _ = run_step(tmp_path, gitops_repo.remote)
+    assert alone.returncode == 3 and "--member-only" in alone.stderr and gitops_repo.remote_head() == main  # a member alone: refused
+    done, results = run_step(tmp_path, gitops_repo.remote, RELEASE="fraud")
+    assert done.returncode == 0, done.stderr
+    assert results["commit"] == gitops_repo.remote_head() and results["pushed"] == "true"
+    message = git(gitops_repo.remote, "log", "-1", "--format=%B", "main")
+    assert "Release: fraud\nModel: fraud-detector\n" in message and "Model: openvino-model-server" not in message  # the other member keeps what it runs
+    bad, _ = run_step(tmp_path, gitops_repo.remote, RELEASE="fraud", VERSION="1.4.0")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

@@ -60,6 +60,22 @@ def render_effect(
     schemas: Schemas | None = None,
 ) -> dict[str, SiteRender]:
     """Render the changed sites and the others that read their folders; raise unless the effect is exactly the intended one."""
+    return verify_models(repo_dir, config, ((model, expected),), sites, others, before, refs, cache, schemas)
+
+
+def verify_models(
+    repo_dir: Path,
+    config: Config,
+    wants: tuple[tuple[Model, dict[str, Expected]], ...],
+    sites: dict[str, Site],
+    others: tuple[Site, ...],
+    before: dict[str, SiteRender],
+    refs: References,
+    cache: RenderCache | None = None,
+    schemas: Schemas | None = None,
+) -> dict[str, SiteRender]:
+    """``verify`` for several models changed in one write (a release's members): every changed site is
+    rendered once, each model's effect checked at its sites, and each site's new problems once."""
     # Pin edits change the values of pins in kustomization texts: never which files exist nor what a
     # kustomization references (resources, components, bases). What was learned about paths and the
     # graph of references still holds; the files' content, and so the keys, are read again.
@@ -73,11 +89,24 @@ def render_effect(
         entries=refs.entries,
         trees=refs.trees,
     )
-    changed = [sites[name] for name in expected]
-    after = render_state(repo_dir, config, changed, refs=fresh, cache=cache, outputs=schemas is not None)
+    names = list(dict.fromkeys(name for _, expected in wants for name in expected))
+    after = render_state(repo_dir, config, [sites[name] for name in names], refs=fresh, cache=cache, outputs=schemas is not None)
     if others:  # their whole output, to compare with before
         after |= render_state(repo_dir, config, others, outputs=True, refs=fresh, cache=cache)
     matcher = ModelMatcher(config)
+    for model, expected in wants:
+        _check_effect(matcher, model, expected, after)
+    moved = [s.name for s in others if before.get(s.name) is not None and after[s.name].output_sha != before[s.name].output_sha]
+    if moved:
+        via = ", ".join(_shared_folders(repo_dir, refs, [s for s in others if s.name in moved], [sites[n] for n in names]))
+        shown = ", ".join(moved[:5]) + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
+        raise PolicyError(f"would also change {shown} through {via}, which the selected sites share; select those sites too (nothing changed)")
+    _check_introduced(config, wants, names, sites, before, after, cache, schemas)
+    return after
+
+
+def _check_effect(matcher: ModelMatcher, model: Model, expected: dict[str, Expected], after: dict[str, SiteRender]) -> None:
+    """Every changed site renders the expected reference at every workload of the model."""
     for name, want in expected.items():
         state = after[name]
         if not state.ok:
@@ -89,24 +118,28 @@ def render_effect(
             raise RenderError(
                 f"site {name}: after the edit {shown}, not {want}: the image is set outside this site's pin (a wrapped overlay, a patch or a generator); nothing changed"
             )
-    moved = [s.name for s in others if before.get(s.name) is not None and after[s.name].output_sha != before[s.name].output_sha]
-    if moved:
-        via = ", ".join(_shared_folders(repo_dir, refs, [s for s in others if s.name in moved], [sites[n] for n in expected]))
-        shown = ", ".join(moved[:5]) + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
-        raise PolicyError(f"would also change {shown} through {via}, which the selected sites share; select those sites too (nothing changed)")
+
+
+def _check_introduced(config, wants, names, sites, before, after, cache, schemas) -> None:
+    """No changed site has a validation problem it did not have before (a reference expected without a
+    digest is that tag on purpose)."""
     checks = Introduced(config, schemas, cache) if schemas is not None else None
-    for name, want in expected.items():
-        meant = [c for c in after[name].containers if not want.digest and want.matches(c.repository, c.tag, c.digest)]  # a tag alone, on purpose
+    by_site: dict[str, list[Expected]] = {}
+    for _, expected in wants:
+        for site, want in expected.items():
+            by_site.setdefault(site, []).append(want)
+    for name in names:
+        here = by_site[name]
+        meant = [c for c in after[name].containers if any(not w.digest and w.matches(c.repository, c.tag, c.digest) for w in here)]  # a tag alone, on purpose
         new = set(rendered_errors(config, sites[name], tuple(c for c in after[name].containers if c not in meant))) - set(
             rendered_errors(config, sites[name], before[name].containers if name in before else ())
         )
         if new:
             raise RenderError(f"validation failed, nothing changed: {sorted(new)[0]}")
-        if schemas is not None:
+        if checks is not None:
             introduced = checks.introduced(name, before.get(name), after[name])
             if introduced:
                 raise RenderError(f"validation failed, nothing changed: site {name}: {introduced[0]}")
-    return after
 
 
 def introduced_errors(config: Config, schemas: Schemas, site: str, before: str | None, after: str) -> list[str]:

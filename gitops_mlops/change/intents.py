@@ -33,6 +33,7 @@ class PromoteRequest:
     canary: int | None = None  # a modelcar's canaryTrafficPercent (1-99); 100: the canary finished (promote.canary)
     wave: str | None = None  # 'next' or N: only that wave of a stage with waves (--wave)
     all_waves: bool = False  # a stage with waves takes the whole selection at once (--all-waves)
+    member_only: bool = False  # a member of a release moved alone (--member-only); else refused
 
 
 @dataclass(frozen=True)

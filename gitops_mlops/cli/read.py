@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from gitops_mlops.cli.kit import ModelArg, Output, OutputOpt, RepoOpt, SitesOpt, app, complete_site, emit, err, example, table
+from gitops_mlops.cli.kit import Output, OutputOpt, RepoOpt, SitesOpt, app, complete_site, emit, err, example, table
+from gitops_mlops.cli.releases import OptionalModelArg, release_history, release_status
 from gitops_mlops.core.errors import InputError, RenderError
 from gitops_mlops.core.present import count, grouped, short, some
 
@@ -120,11 +121,18 @@ def status(
     site: SitesOpt = [],
     summary: Annotated[bool, typer.Option("--summary", help="Counts of sites per model, stage and version instead of a row per site.")] = False,
     mirrors: Annotated[bool, typer.Option("--mirrors", help="Ask each site's mirror registry whether it has the digest the site runs.")] = False,
+    release: Annotated[
+        str | None,
+        typer.Option("--release", metavar="NAME", help="One row per site: each member's version, and whether the combination was promoted together."),
+    ] = None,
     repo: RepoOpt = Path("."),
     output: OutputOpt = Output.table,
 ) -> None:
     """What runs where, read from each site's render: version and digest of each model; drift, lagging stages and holds marked."""
     from gitops_mlops.views.status import read_status
+
+    if release is not None:
+        return release_status(repo, release, tuple(model), tuple(site), summary, mirrors, output)
 
     report = read_status(repo, tuple(model), tuple(site), mirrors=mirrors)
     rollouts = {(r.model, r.stage): r.as_json() for r in report.rollouts}
@@ -172,14 +180,18 @@ def status(
 
 @app.command(epilog=example("gitops-mlops history fraud-detector", "gitops-mlops history fraud-detector --site edge/austin-01 -n 5 -o json"))
 def history(
-    model: ModelArg,
+    model: OptionalModelArg = None,
     site: SitesOpt = [],
     limit: Annotated[int | None, typer.Option("--limit", "-n", metavar="N", min=1, help="At most N entries.")] = None,
+    release: Annotated[str | None, typer.Option("--release", metavar="NAME", help="The combinations a release was promoted and rolled back as.")] = None,
     repo: RepoOpt = Path("."),
     output: OutputOpt = Output.table,
 ) -> None:
     """Promotions and rollbacks of MODEL, newest first: from commit trailers, or for one site from its renders."""
     from gitops_mlops.views.history import read_history
+
+    if release is not None or model is None:
+        return release_history(repo, release, model, tuple(site), limit, output)
 
     entries = read_history(repo, model, tuple(site), limit)
     if emit(output, [e.as_json() for e in entries]):

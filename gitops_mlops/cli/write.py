@@ -30,8 +30,27 @@ from gitops_mlops.cli.kit import (
     use_author,
 )
 from gitops_mlops.cli.modelregistry import write_back
+from gitops_mlops.cli.promotion import (
+    CanaryOpt,
+    FinishCanaryOpt,
+    ImageArg,
+    RegistryVersionOpt,
+    ScanReportOpt,
+    ToOpt,
+    report_promotion,
+)
+from gitops_mlops.cli.releases import (
+    MemberOnlyOpt,
+    MembersArg,
+    OptionalModelArg,
+    ReleaseOpt,
+    UpdateReleaseOpt,
+    promote_release,
+    rollback_release,
+    update_release,
+)
 from gitops_mlops.core.errors import InputError, RenderError
-from gitops_mlops.core.present import count, grouped, rolled_back, short, some
+from gitops_mlops.core.present import count, short, some
 
 
 @app.command(
@@ -93,20 +112,6 @@ def init(
     err("its pins are placeholders ('validate' says so) until a first promotion: gitops-mlops promote MODEL IMAGE --to STAGE")
 
 
-CanaryOpt = Annotated[
-    int | None, typer.Option("--canary", metavar="P", help="A modelcar on a Serverless InferenceService: the new model takes P % of the traffic (100: all).")
-]
-FinishCanaryOpt = Annotated[bool, typer.Option("--finish-canary", help="The canary takes all the traffic (as --canary 100).")]
-RegistryVersionOpt = Annotated[
-    str | None,
-    typer.Option("--registry-version", metavar="VERSION", help="Promote this ModelVersion of the model's RegisteredModel (modelRegistry: in the config)."),
-]
-ScanReportOpt = Annotated[
-    Path | None,
-    typer.Option("--scan-report", metavar="FILE", help="The image's vulnerability report (Trivy JSON) for the scan gate, instead of asking Quay."),
-]
-
-
 @app.command(
     epilog=example(
         "gitops-mlops promote fraud-detector quay.io/acme/fraud-detector:1.4.0 --to datacenter",
@@ -125,12 +130,11 @@ ScanReportOpt = Annotated[
 )
 def promote(
     model: ModelArg,
-    to: Annotated[
-        list[str], typer.Option("--to", metavar="SITE", autocompletion=complete_site, help="Site selector, repeatable: a name, a stage (edge) or a glob.")
-    ],
-    image: Annotated[
-        str, typer.Argument(metavar="[IMAGE]", help="registry[:port]/path:tag or registry/path[:tag]@sha256:DIGEST; none with --registry-version.")
-    ] = "",
+    to: ToOpt,
+    image: ImageArg = "",
+    more: MembersArg = None,
+    release: ReleaseOpt = None,
+    member_only: MemberOnlyOpt = False,
     version: Annotated[str | None, typer.Option("--version", metavar="VERSION", help="Semantic version (default: the image tag).")] = None,
     registry_version: RegistryVersionOpt = None,
     repo: RepoOpt = Path("."),
@@ -151,9 +155,7 @@ def promote(
 ) -> None:
     """Pin MODEL to IMAGE at the selected sites: one validated commit, optionally pushed.
 
-    A tag without a digest is resolved in the registry; a digest is checked to exist in its
-    registry (credentials and CA from 'registries:' in the config), unless --no-verify.
-    """
+    A tag without a digest is resolved in the registry; a digest is checked to exist in its registry (credentials and CA from 'registries:' in the config), unless --no-verify."""
     use_author(author)
     from gitops_mlops.change.intents import PromoteRequest
     from gitops_mlops.promote import canary as canaries
@@ -175,7 +177,10 @@ def promote(
         canary=canaries.from_options(canary, finish_canary),
         wave=wave,
         all_waves=all_waves,
+        member_only=member_only,
     )
+    if release is not None or more or "=" in model:
+        return promote_release(repo, release, [model, image, *(more or [])], request, publish, output)
     result = run(repo, request, publish)
     if "@" in image and result.changed:  # a tag alone is always resolved in the registry
         say_unverified(no_verify)
@@ -196,6 +201,7 @@ def promote(
 def update(
     model: Annotated[list[str], typer.Option("--model", metavar="MODEL", help="Only these models (repeatable; default all).")] = [],
     site: SitesOpt = [],
+    release: UpdateReleaseOpt = None,
     repo: RepoOpt = Path("."),
     publish: Publish = Publish(),
     insecure_registry: InsecureOpt = [],
@@ -207,6 +213,8 @@ def update(
     from gitops_mlops.promote.update import Options
     from gitops_mlops.promote.update import update as run
 
+    if release is not None:
+        return update_release(repo, release, tuple(model), tuple(site), tuple(insecure_registry), publish, output)
     dry_run = publish.dry_run
     report = run(repo, Options(models=tuple(model), selectors=tuple(site), insecure_registries=tuple(insecure_registry), publish=publish))
     if not emit(output, {**report.as_json(), "dryRun": dry_run}):
@@ -229,10 +237,13 @@ def update(
 @app.command(epilog=example("gitops-mlops rollback fraud-detector --site edge/austin-01", "gitops-mlops rollback fraud-detector --site edge --to 1.3.0 --push"))
 @publish_options("push", "remote", "target_branch", "branch", "open_pr", "label", dry_run="Render and verify as the real run, print the diff; change nothing.")
 def rollback(
-    model: ModelArg,
     site: Annotated[
         list[str], typer.Option("--site", metavar="SITE", autocompletion=complete_site, help="Site selector, repeatable: a name, a stage or a glob.")
     ],
+    model: OptionalModelArg = None,
+    release: Annotated[
+        str | None, typer.Option("--release", metavar="NAME", help="Roll back every member the release's latest promotion moved, in one commit.")
+    ] = None,
     to: Annotated[
         str | None,
         typer.Option("--to", metavar="VERSION|DIGEST", help="A version or sha256 digest (12+ hex) the site ran before (default: undo the latest change)."),
@@ -250,6 +261,8 @@ def rollback(
     from gitops_mlops.change.intents import RollbackRequest
     from gitops_mlops.promote.rollback import rollback as run
 
+    if release is not None or model is None:
+        return rollback_release(repo, release, model, to, tuple(site), message, not no_verify, tuple(insecure_registry), publish, output)
     request = RollbackRequest(model=model, selectors=tuple(site), to=to, message=message, verify=not no_verify, insecure_registries=tuple(insecure_registry))
     result = run(repo, request, publish)
     if result.changed:
@@ -340,56 +353,3 @@ def hydrate_command(
         return
     emit(output, {"branch": hydrated.branch, "commit": hydrated.sha, "sites": list(hydrated.sites), "pushed": push})
     err(f"hydrated {count(len(hydrated.sites), 'site')} on {hydrated.branch}: commit {hydrated.sha[:12]}" + (" (pushed)" if push else ""))
-
-
-def change_lines(changes) -> list[str]:
-    """One line per (stage, from -> to): the count and the first few sites."""
-    from gitops_mlops.promote.result import change_json
-
-    keyed = []
-    for change in changes:
-        data = change_json(change)
-        before, after = data["from"], data["to"]
-        old = f"{before['version'] or '-'} {short(before['digest'] or '')}"
-        new = f"{after['version'] or '-'} {short(after['digest'] or '')}"
-        keyed.append(((data["stage"], old, new), change.site))
-    lines = []
-    for (stage, old, new), names in grouped(keyed):
-        lines.append(f"{stage or '-'}: {old} -> {new}  {count(len(names), 'site')}: {some(names)}")
-    return lines
-
-
-def report_promotion(result, output: Output, dry_run: bool, selectors: tuple[str, ...] = ()) -> None:
-    from gitops_mlops.promote.result import change_json
-
-    for note in [*(change.note for change in result.changes if change.note), *getattr(result, "notes", ())]:
-        err(f"note: {note}")
-    if result.not_running:
-        err(f"note: {result.model} does not run at {count(len(result.not_running), 'selected site')} ({some(result.not_running)}): left as they are")
-    if result.recovered:  # a dry run undoes a dead run too: it says so
-        err(f"note: {result.recovered}")
-    if dry_run:
-        if not emit(output, {**result.as_json(), "dryRun": True, "diff": result.diff}):
-            typer.echo(result.diff, nl=False)
-        err(f"dry run: {count(len(result.changed), 'site')} would change, {len(result.unchanged)} already up to date; nothing written")
-        return
-    emit(output, {**result.as_json(), "dryRun": False})
-    if not result.changed:
-        err(f"{result.model} {result.version}: already up to date at {count(len(result.unchanged), 'site')}; no commit".replace("  ", " "))
-        return
-    where = f"pushed to {result.branch}" if result.pushed else f"committed on {result.branch or 'detached HEAD'}"
-    tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
-    if result.action == "rollback":  # says it rolled back, and what it put on hold with the command that lifts it
-        for line in rolled_back(result.model, [change_json(c) for c in result.changes], selectors):
-            err(line)
-        err(f"commit {result.commit[:12]}, {where}{tries}")
-    else:
-        err(f"{result.model} {result.version} -> {count(len(result.changed), 'site')}, commit {result.commit[:12]}, {where}{tries}")
-    if output is Output.table:
-        for line in change_lines(result.changes):
-            typer.echo(line)
-    if result.pull_request:
-        err(f"pull request: {result.pull_request}")
-    elif result.pr_title:
-        err("")
-        typer.echo(f"# {result.pr_title}\n\n{result.pr_body}", err=output is not Output.table)

@@ -17,6 +17,7 @@ from gitops_mlops.config.modelregistry import ModelRegistrySpec, check_update_fr
 from gitops_mlops.config.policy import Policy, read_policy
 from gitops_mlops.config.reader import Reader
 from gitops_mlops.config.registries import RegistrySpec, read_registries
+from gitops_mlops.config.releases import Release, read_releases, read_requires
 from gitops_mlops.config.rendering import HydrateSpec, SchemaSpec, ServingSpec, read_hydrate, read_schemas, read_serving
 from gitops_mlops.config.services import ArgoCD, ForgeSpec, read_argocd, read_forge
 from gitops_mlops.config.waves import Wave, read_soak, read_waves
@@ -45,6 +46,7 @@ class Model:
     retrain: Retrain | None = None  # where its retraining trigger goes (default: the config's)
     registered_model: str = ""  # its RegisteredModel in the model registry, when named apart from the model
     update_from: str = "tags"  # where ``update`` finds versions: the repository's tags, or "modelRegistry" (its LIVE versions)
+    requires: tuple[tuple[str, str], ...] = ()  # (model, semver range) it works with (config/releases.py)
 
     @property
     def registered_name(self) -> str:
@@ -108,6 +110,17 @@ class Config:
     argocd: ArgoCD | None = None  # Argo CD's webhook, told after every push
     forge: ForgeSpec | None = None  # where --open-pr opens pull requests
     model_registry: ModelRegistrySpec | None = None  # the model registry promotions start from and write back to
+    releases: tuple[Release, ...] = ()  # models that move together (config/releases.py)
+
+    def release_of(self, model: str) -> Release | None:
+        return next((r for r in self.releases if model in r.members), None)
+
+    def release(self, name: str) -> Release:
+        found = next((r for r in self.releases if r.name == name), None)
+        if found is None:
+            known = [r.name for r in self.releases]
+            raise InputError(f"unknown release {name!r}{did_you_mean(name, known)} (configured: {', '.join(known) or 'none'})")
+        return found
 
     def checks_for(self, model: Model, stage: str) -> tuple[Check, ...]:
         own = next((s.checks for s in self.stages if s.name == stage), ())
@@ -193,33 +206,32 @@ def _parsed(text: str) -> Config:
     return parse_config(text, CONFIG_FILE)
 
 
+TOP_KEYS = {
+    "repoURL",
+    "targetBranch",
+    "remote",
+    "models",
+    "stages",
+    "sites",
+    "policy",
+    "holds",
+    "registries",
+    "hydrate",
+    "schemas",
+    "serving",
+    "retrain",
+    "argocd",
+    "forge",
+    "modelRegistry",
+    "releases",
+}  # what the top level of gitops-mlops.yaml may hold
+
+
 def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     root = compose(text, source)
     if root is None:
         raise InputError(f"{source}: empty")
-    top = Reader(
-        source,
-        root,
-        "config",
-        {
-            "repoURL",
-            "targetBranch",
-            "remote",
-            "models",
-            "stages",
-            "sites",
-            "policy",
-            "holds",
-            "registries",
-            "hydrate",
-            "schemas",
-            "serving",
-            "retrain",
-            "argocd",
-            "forge",
-            "modelRegistry",
-        },
-    )
+    top = Reader(source, root, "config", TOP_KEYS)
 
     models = _read_models(source, top.list("models"))
     if not models:
@@ -235,7 +247,9 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     argocd = read_argocd(source, top.values.get("argocd"))
     forge = read_forge(source, top.values.get("forge"))
     check_update_from(source, [m.name for m in models if m.update_from == "modelRegistry"], "modelRegistry" in top.values)
+    releases = read_releases(source, top, list(models), {m.name: line_of(n) for m, n in zip(models, top.list("models"), strict=True)})
     return Config(
+        releases=releases,
         model_registry=read_model_registry(source, top.values["modelRegistry"]) if "modelRegistry" in top.values else None,
         forge=forge,
         argocd=argocd,
@@ -263,7 +277,7 @@ def _read_models(source: str, nodes: list[Node]) -> tuple[Model, ...]:
             source,
             node,
             "model",
-            {"name", "image", "repository", "sites", "artifact", "inferenceService", "checks", "retrain", "registeredModel", "updateFrom"},
+            {"name", "image", "repository", "sites", "artifact", "inferenceService", "checks", "retrain", "registeredModel", "updateFrom", "requires"},
         )
         name = r.str("name", pattern=NAME_RE)
         repository = r.str("repository")
@@ -291,6 +305,7 @@ def _read_models(source: str, nodes: list[Node]) -> tuple[Model, ...]:
                 retrain=read_retrain(source, r.values.get("retrain")),
                 registered_model=registered_model_name(r),
                 update_from=update_from(r),
+                requires=read_requires(source, r, name),
             )
         )
         for other in models[:-1]:

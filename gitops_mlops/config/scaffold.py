@@ -33,6 +33,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 _PLACE = re.compile(r"@@(\w+)@@")
 CLOUD_API = "https://api.cloud.example.com:6443"
 RUNTIME = ("openvino-model-server", "quay.io/example/openvino-model-server")
+APP = ("fraud-app", "quay.io/example/fraud-app", "fraud-detector")
 
 
 @dataclass(frozen=True)
@@ -47,16 +48,22 @@ class ScaffoldSpec:
     repo_url: str = "https://github.com/example/gitops-mlops.git"
     target_branch: str = "main"
     runtime: tuple[str, str] = RUNTIME  # (name, repository) of the ServingRuntime written when a model is a modelcar
+    app: tuple[str, str, str] | None = APP  # (name, repository, the modelcar it calls): written when that model is a modelcar; None: no application
+    release: str = "fraud"  # the release the modelcar it calls, its runtime and the application form
 
     @property
     def modelcars(self) -> tuple[str, ...]:
         return tuple(m[0] for m in self.models if m[2:] == ("modelcar",))
 
     @property
+    def has_app(self) -> bool:
+        return self.app is not None and self.app[2] in self.modelcars
+
+    @property
     def images(self) -> tuple[tuple[str, str], ...]:
-        """(name, repository) of every image the overlays pin: the image models' and the runtime's."""
+        """(name, repository) of every image the overlays pin: the image models', the runtime's and the application's."""
         found = tuple((m[0], m[1]) for m in self.models if m[2:] != ("modelcar",))
-        return found + ((self.runtime,) if self.modelcars else ())
+        return found + ((self.runtime,) if self.modelcars else ()) + ((self.app[:2],) if self.has_app else ())
 
     def __post_init__(self) -> None:
         for field, value in (("models", self.models), ("edge_sites", self.edge_sites)):
@@ -91,6 +98,8 @@ def _check(spec: ScaffoldSpec) -> None:
             raise InputError(f"model {name!r}: repository {repository!r} must name its registry, as {ref.repository!r}")
     if spec.modelcars and spec.runtime[0] in seen:
         raise InputError(f"model {spec.runtime[0]!r}: the name of the serving runtime; choose another")
+    if spec.has_app and spec.app[0] in seen:
+        raise InputError(f"model {spec.app[0]!r}: the name of the application calling {spec.app[2]}; choose another")
     seen.clear()
     for site in spec.edge_sites:
         if not isinstance(site, str) or not NAME_RE.match(site):
@@ -131,6 +140,8 @@ def render_layout(spec: ScaffoldSpec) -> dict[str, str]:
         files.update(_base(spec, name))
     if spec.modelcars:
         files.update(_runtime(spec))
+    if spec.has_app:
+        files.update(_app(spec))
     files["overlays/datacenter/kustomization.yaml"] = _overlay(spec, "datacenter", "../..")
     files["overlays/cloud/kustomization.yaml"] = _overlay(spec, "cloud", "../..")
     edge_body = _overlay_body(spec, "edge", "../../..")  # the same for every edge site
@@ -159,6 +170,7 @@ def write_layout(root: Path, spec: ScaffoldSpec) -> list[Path]:
 _BASE_FILES = ("kustomization.yaml", "deployment.yaml", "service.yaml", "hpa.yaml", "route.yaml")
 _MODELCAR_FILES = ("kustomization.yaml", "inferenceservice.yaml")
 _RUNTIME_FILES = ("kustomization.yaml", "servingruntime.yaml")
+_APP_FILES = ("kustomization.yaml", "deployment.yaml", "service.yaml", "route.yaml")
 
 
 @functools.cache
@@ -177,29 +189,47 @@ def _template(template: str, **values: str) -> str:
 
 
 def _config(spec: ScaffoldSpec) -> str:
-    entries = [*spec.models, *((spec.runtime + ("runtime",),) if spec.modelcars else ())]
+    entries = [*spec.models, *((spec.runtime + ("runtime",),) if spec.modelcars else ()), *((spec.app[:2] + ("app",),) if spec.has_app else ())]
     registries = sorted({parse_repository(repo).registry for _, repo, *_ in entries})
     width = max(len(f"repository: {repo}") for _, repo, *_ in entries) + 2
+    called = spec.app[2] if spec.app else ""
     notes = {
         "image": "the container image name in base/ manifests; overlays pin it",
         "modelcar": "the storageUri placeholder in base/ (oci://NAME); overlays pin it",
         "runtime": "the ServingRuntime's image name in base/; promoted like a model",
+        "app": f"the application calling {called}; its image name in base/",
     }
     models = "".join(
         f"  - name: {name}\n"
         + (f"    {'artifact: modelcar':<{width}}# the model itself is an OCI image, served by KServe\n" if rest == ["modelcar"] else "")
         + f"    {f'image: {name}':<{width}}# {notes[rest[0] if rest else 'image']}\n"
         f"    {f'repository: {repo}':<{width}}# where the pipeline pushes its builds\n"
+        + (f"    requires:                                          # the versions of {called} it works with\n" if rest == ["app"] else "")
+        + (f'      {called}: ">={INITIAL_VERSION} <2.0.0"\n' if rest == ["app"] else "")
         for name, repo, *rest in entries
     )
     allowed = "".join(f"    - {registry}\n" for registry in registries)
-    return _template("gitops-mlops.yaml", repo_url=spec.repo_url, target_branch=spec.target_branch, models=models, allowed_registries=allowed)
+    releases = (
+        "# Models that move together: promoted, gated and rolled back as one combination ('promote --release').\n"
+        f"releases:\n  - name: {spec.release}\n    members: [{called}, {spec.runtime[0]}, {spec.app[0] if spec.app else ''}]\n"
+        if spec.has_app
+        else ""
+    )
+    return _template("gitops-mlops.yaml", repo_url=spec.repo_url, target_branch=spec.target_branch, models=models, allowed_registries=allowed) + releases
 
 
 def _base(spec: ScaffoldSpec, name: str) -> dict[str, str]:
     if name in spec.modelcars:
         return {f"base/{name}/{file}": _template(f"base/modelcar/{file}", name=name, runtime=spec.runtime[0]) for file in _MODELCAR_FILES}
     return {f"base/{name}/{file}": _template(f"base/{file}", name=name) for file in _BASE_FILES}
+
+
+def _app(spec: ScaffoldSpec) -> dict[str, str]:
+    name, _, model = spec.app
+    return {
+        f"base/{name}/{file}": _template(f"base/app/{file}", name=name, **({"model": model} if file in ("kustomization.yaml", "deployment.yaml") else {}))
+        for file in _APP_FILES
+    }
 
 
 def _runtime(spec: ScaffoldSpec) -> dict[str, str]:
@@ -221,10 +251,11 @@ def _overlay(spec: ScaffoldSpec, stage: str, up: str) -> str:
 
 
 def _overlay_body(spec: ScaffoldSpec, stage: str, up: str) -> str:
-    names = [name for name, *_ in spec.models] + ([spec.runtime[0]] if spec.modelcars else [])
+    names = [name for name, *_ in spec.models] + ([spec.runtime[0]] if spec.modelcars else []) + ([spec.app[0]] if spec.has_app else [])
     resources = "".join(f"  - {up}/base/{name}\n" for name in names)
     pins = "".join(f"  - name: {name}\n    newName: {repo}\n    newTag: {INITIAL_VERSION}\n    digest: {initial_digest(name)}\n" for name, repo in spec.images)
-    patches = _template(f"overlays/patches-{stage}.yaml") if len(spec.images) > bool(spec.modelcars) else ""
+    serving_images = len(spec.models) > len(spec.modelcars)  # Deployments serving a model: the patches size them
+    patches = _template(f"overlays/patches-{stage}.yaml") if serving_images else ""
     modelcar_pins = ""
     if spec.modelcars:
         patches += _template(f"overlays/patches-{stage}-kserve.yaml")

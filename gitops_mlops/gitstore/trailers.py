@@ -16,6 +16,21 @@ stage gate; ``Wave: N/M`` the wave of a stage a promotion took. A promotion of a
 ModelVersion's id in the registry). A long ``Sites:`` value is folded onto continuation lines (each starting
 with a space, as git's trailers allow), so a thousand sites never make one
 unreadable line, and git reads the value back whole (``%(trailers:unfold)``).
+
+A release's commit (models that move together) names the release first, then one
+``Model:``/``Model-Version:``/``Image:``/``Sites:`` block per member, then the
+action: each block reads as the single-model record of that member::
+
+    Release: fraud
+    Model: fraud-detector
+    Model-Version: 1.5.0
+    Image: quay.io/example/fraud-detector:1.5.0@sha256:...
+    Sites: datacenter
+    Model: openvino-model-server
+    Model-Version: 2025.1.0
+    Image: quay.io/example/ovms:2025.1.0@sha256:...
+    Sites: datacenter
+    Action: promote
 """
 
 from __future__ import annotations
@@ -43,6 +58,7 @@ class Record:
     registered_model: str = ""  # the model registry's RegisteredModel it came from ('' when not from the registry)
     model_version_id: str = ""  # the registry's id of its ModelVersion
     wave: str = ""  # "N/M": the wave of its stage a promotion took (config/waves.py)
+    release: str = ""  # the release it moved with (its commit moved every member named in it)
 
     @property
     def sites(self) -> tuple[str, ...]:
@@ -91,6 +107,19 @@ def write(record: Record) -> str:
     return record.subject + "\n\n" + (body + "\n\n" if body else "") + "\n".join(trailers) + "\n"
 
 
+def write_release(release: str, members: list[Record] | tuple[Record, ...]) -> str:
+    """One commit for a release: ``Release:``, a block per member (each as ``write`` has it), then the
+    action, ``Forced:`` and ``Reason:`` of the first member (they are the release's)."""
+    first = members[0]
+    blocks = []
+    for member in members:
+        blocks.append(f"Model: {member.model}\nModel-Version: {member.version}")
+        blocks += [f"Image: {image}\n{folded('Sites', sites)}" for image, sites in member.images]
+    tail = [f"Action: {first.action}"] + (["Forced: true"] if first.forced else []) + ([f"Reason: {' '.join(first.reason.split())}"] if first.reason else [])
+    body = " ".join(first.body.replace("\x00", "").split("\n\n")).strip()
+    return first.subject + "\n\n" + (body + "\n\n" if body else "") + "\n".join([f"Release: {release}", *blocks, *tail]) + "\n"
+
+
 def site_message(action: str, site: str, subject: str, body: str = "") -> str:
     """The message of a commit that adds or removes a site (no model: ``history`` skips it)."""
     return f"{subject}{body}\n\n{folded('Sites', (site,))}\nAction: {action}\n"
@@ -101,33 +130,50 @@ def subject(action: str, model: str, version: str, sites: list[str] | tuple[str,
     return f"{action} {model} {version} to {where}".replace("  ", " ")
 
 
-def read(commit: Trailered) -> Record | None:
-    """The record of a commit, or None when its trailers are not a promotion or rollback."""
-    values: dict[str, str] = {}
-    pairs: list[tuple[str, tuple[str, ...]]] = []
+def read(commit: Trailered, model: str | None = None) -> Record | None:
+    """The record of a commit (of ``model``'s block, for a release's commit that moved several; the
+    first block when not given), or None when its trailers are not a promotion or rollback of it."""
+    records = read_all(commit)
+    if model is None:
+        return records[0] if records else None
+    return next((r for r in records if r.model == model), None)
+
+
+def read_all(commit: Trailered) -> list[Record]:
+    """Every member's record of a commit: one for a single model's, one per member for a release's."""
+    common: dict[str, str] = {}
+    blocks: list[tuple[dict[str, str], list[tuple[str, tuple[str, ...]]]]] = []
     image = None
     for key, value in commit.trailers:
-        if key == "Image":
+        if key == "Model":
+            blocks.append(({"Model": value}, []))
+        elif key == "Image":
             image = value
-        elif key == "Sites" and image is not None:
-            pairs.append((image, tuple(s.strip() for s in value.split(",") if s.strip())))
+        elif key == "Sites" and image is not None and blocks:
+            blocks[-1][1].append((image, tuple(s.strip() for s in value.split(",") if s.strip())))
             image = None
+        elif key == "Model-Version" and blocks:
+            blocks[-1][0].setdefault(key, value)
         else:
-            values.setdefault(key, value)
-    if values.get("Action") not in ACTIONS or "Model" not in values or not pairs:
-        return None
-    return Record(
-        action=values["Action"],
-        model=values["Model"],
-        version=values.get("Model-Version", ""),
-        images=tuple(pairs),
-        forced=values.get("Forced") == "true",
-        reason=values.get("Reason", ""),
-        subject=commit.subject,
-        registered_model=values.get("Registered-Model", ""),
-        model_version_id=values.get("Model-Version-Id", ""),
-        wave=values.get("Wave", ""),
-    )
+            common.setdefault(key, value)
+    if common.get("Action") not in ACTIONS or not blocks or not all(pairs for _, pairs in blocks):
+        return []
+    return [
+        Record(
+            action=common["Action"],
+            model=values["Model"],
+            version=values.get("Model-Version", ""),
+            images=tuple(pairs),
+            forced=common.get("Forced") == "true",
+            reason=common.get("Reason", ""),
+            subject=commit.subject,
+            registered_model=common.get("Registered-Model", ""),
+            model_version_id=common.get("Model-Version-Id", ""),
+            release=common.get("Release", ""),
+            wave=common.get("Wave", ""),
+        )
+        for values, pairs in blocks
+    ]
 
 
 def registered_digests(git: GitRepo, ref: str = "HEAD") -> dict[tuple[str, str], tuple[str, str]]:

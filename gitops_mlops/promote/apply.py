@@ -11,7 +11,7 @@ from gitops_mlops.change.intents import PromoteRequest
 from gitops_mlops.change.transaction import Change, file_change, transact, unified_diff
 from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo
-from gitops_mlops.promote import canary
+from gitops_mlops.promote import canary, combination
 from gitops_mlops.promote.plan import Intent, Plan, plan_promotion
 from gitops_mlops.promote.result import Result
 from gitops_mlops.render import hydrate
@@ -40,6 +40,7 @@ def apply_promotion(
         clock.append(("plan", time.perf_counter()))
         if not plan.changes:
             return _result(intent, plan)
+        combination.check_plan(intent.config, intent.model.name, plan.changes, plan.before)  # declared compatibility (``requires:``)
         files = plan.files()
         schemas = schemas_for(repo_dir, intent.config, cache=cache) if verify_effect else None  # a bad CRD path fails before a file is written
         change = _change(repo_dir, git, intent, request, plan, cache, schemas, hydrate_it, clock)

@@ -148,8 +148,10 @@ def readers_of(repo_dir: Path, intent: Intent, refs: References, dirs: set[Path]
     return readers(repo_dir, intent.all_sites, intent.config.policy.remote_resources, refs, dirs, {s.name for s in intent.targets})
 
 
-def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cache: RenderCache | None = None) -> Plan:
-    refs = References()
+def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cache: RenderCache | None = None, refs: References | None = None) -> Plan:
+    """The pin edits of one promotion, judged on what the sites render now (``refs``: what is known of
+    the sites' references, shared by the members of a release planned on one tree)."""
+    refs = References() if refs is None else refs
     earlier: tuple[Site, ...] = ()
     if not request.force_order:  # the earlier stages' sites the model lives at: the gate reads their renders
         last = max(intent.config.stage_index(s.stage) for s in intent.targets)

@@ -142,3 +142,14 @@ def check_holds(config: Config, model: Model, digest: str, targets: tuple[Site, 
                 f"{model.name}@{digest[:19]} is on hold at {hold.site} after a rollback{why}; "
                 f"use --force, or lift it: gitops-mlops release-hold {model.name} --site {hold.site} --digest {digest}"
             )
+
+
+def check_alone(config: Config, model: Model, member_only: bool) -> None:
+    """A member of a release moves with the others (``promote --release``); alone only when asked (``--member-only``)."""
+    release = config.release_of(model.name)
+    if release is not None and not member_only:
+        others = ", ".join(m for m in release.members if m != model.name)
+        raise PolicyError(
+            f"{model.name} is a member of release {release.name!r} (with {others}): promote them together "
+            f"(promote --release {release.name} {model.name}=IMAGE ...), or pass --member-only to move it alone"
+        )

@@ -22,7 +22,7 @@ from gitops_mlops.core import settings
 from gitops_mlops.core.errors import RegistryUnreachable
 from gitops_mlops.core.imageref import ImageRef, parse_image
 from gitops_mlops.gitstore.repo import GitRepo
-from gitops_mlops.promote import registered, wavegate
+from gitops_mlops.promote import policy, registered, wavegate
 from gitops_mlops.promote.apply import apply_promotion
 from gitops_mlops.promote.plan import resolve_intent
 from gitops_mlops.promote.result import Result, change_json, pull_request_text
@@ -39,6 +39,7 @@ def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish(
     request = registered.resolve(repo_dir, request)  # a registered version's artifact becomes the image, before the plan
     intent = resolve_intent(repo_dir, request)  # bad input fails here, before the registry or any fetch
     wavegate.check_request(intent, request)
+    policy.check_alone(intent.config, intent.model, request.member_only)
     if not request.registry_checked:
         request = settle_image(intent.config, intent.image, request)  # once: retries reuse the digest
         intent = replace(intent, image=parse_image(request.image))

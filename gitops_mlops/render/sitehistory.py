@@ -240,7 +240,7 @@ class FleetHistory:
         found = self.matcher.by_model(line.site.name, render.containers).get(self.model.name, [])
         images = tuple(sorted({c.image for c in found}))
         if commit.sha not in self._records:
-            self._records[commit.sha] = trailers.read(commit)
+            self._records[commit.sha] = trailers.read(commit, self.model.name) or trailers.read(commit)  # a release's commit: this model's block
         line.states[ask.index] = State(commit.sha, images, pin, self._records[commit.sha], render.error, commit.date, commit.author)
 
     def _pins_of(self, text: str, source: str) -> tuple[Pin, ...]:

@@ -41,6 +41,7 @@ class ModelChange:
     new_images: tuple[str, ...]
     old_version: str = ""
     new_version: str = ""
+    release: str = ""  # the release the model moves in, per the head's config ('' when none)
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,10 @@ class _ModelReader:
         self.matchers = {name: ModelMatcher(side.config) for name, side in sides.items() if side.config}
         config = sides["head"].config or sides["base"].config
         self.order = {m.name: i for i, m in enumerate(config.models)} if config else {}
+        self.release_of = {m: r.name for r in config.releases for m in r.members} if config else {}
+        for release in config.releases if config else ():  # a release's members shown together, where its first member is
+            first = min(self.order[m] for m in release.members)
+            self.order.update({m: first + n / 100 for n, m in enumerate(release.members)})
 
     def changes(self, name: str, before: tuple[Container, ...] | None, after: tuple[Container, ...] | None) -> tuple[ModelChange, ...]:
         """Each model whose rendered images differ; none where a side did not render (its diff says why)."""
@@ -262,7 +267,7 @@ class _ModelReader:
             images = old.get(model, ()), new.get(model, ())
             if images[0] != images[1]:
                 versions = (self._version("base", name, images[0]), self._version("head", name, images[1]))
-                found.append(ModelChange(name, model, *images, *versions))
+                found.append(ModelChange(name, model, *images, *versions, release=self.release_of.get(model, "")))
         return tuple(found)
 
     def _running(self, side: str, name: str, containers: tuple[Container, ...]) -> dict[str, tuple[str, ...]]:

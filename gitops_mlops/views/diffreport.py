@@ -1,7 +1,8 @@
 """How a diff report is shown: text, a pull-request comment in markdown, and JSON.
 
 Every form gives, per (site, model), what the model's workloads render at the base and at
-the head (``diff.ModelChange``), and the rendered manifest diff, identical changes once.
+the head (``diff.ModelChange``), and the rendered manifest diff, identical changes once. The
+members of a release are shown together, under the release's name.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ def to_json(report: DiffReport) -> list[dict]:
         {
             "site": s.site,
             "stage": s.stage,
-            "models": [{"model": m.model, "from": _side_json(m.old_images, m.old_version), "to": _side_json(m.new_images, m.new_version)} for m in s.models],
+            "models": [
+                {
+                    "model": m.model,
+                    **({"release": m.release} if m.release else {}),  # a release's member names it
+                    "from": _side_json(m.old_images, m.old_version),
+                    "to": _side_json(m.new_images, m.new_version),
+                }
+                for m in s.models
+            ],
             "diff": s.diff,
         }
         for s in report.sites
@@ -45,13 +54,23 @@ def _digests(images: tuple[str, ...]) -> str:
 def _keyed(report: DiffReport):
     """((model, versions, digests) as shown, site) for every model change: rows shown alike group together."""
     for m in report.models:
-        yield (m.model, f"{m.old_version or '-'}", f"{m.new_version or '-'}", _digests(m.old_images), _digests(m.new_images)), m.site
+        yield (_label(m.model, m.release), f"{m.old_version or '-'}", f"{m.new_version or '-'}", _digests(m.old_images), _digests(m.new_images)), m.site
+
+
+def _label(model: str, release: str) -> str:
+    return f"{release}: {model}" if release else model
+
+
+def _rows(report: DiffReport) -> list:
+    """The grouped rows, a release's members together (rows of a model outside any release keep their order)."""
+    releases = {_label(m.model, m.release): m.release for m in report.models}
+    return sorted(grouped(_keyed(report)), key=lambda row: releases[row[0][0]] == "")
 
 
 def model_lines(report: DiffReport) -> list[str]:
-    """One line per (model, rendered from -> to): the count and the first few sites."""
+    """One line per (model, rendered from -> to): the count and the first few sites (``release: model`` for a release's member)."""
     lines = []
-    for (model, old_version, new_version, old, new), names in grouped(_keyed(report)):
+    for (model, old_version, new_version, old, new), names in _rows(report):
         change = f"{model} {old_version} -> {new_version}  {old} -> {new}"
         lines.append(f"{change}  ({len(names)} site{'s' if len(names) != 1 else ''}: {some(names)})")
     return lines
@@ -80,7 +99,7 @@ def _model_table(report: DiffReport) -> list[str]:
     if not report.models:
         return []
     rows = ["| model | version | digest | sites |", "| --- | --- | --- | --- |"]
-    for (model, old_version, new_version, old, new), names in grouped(_keyed(report)):
+    for (model, old_version, new_version, old, new), names in _rows(report):
         rows.append(f"| {model} | {old_version} → {new_version} | `{old}` → `{new}` | {len(names)}: {some(names)} |")
     return [*rows, ""]
 

@@ -67,9 +67,9 @@ class Entry:
         }
 
 
-def entry_of(commit: Trailered) -> Entry | None:
-    """An Entry from a commit's trailers, or None when they are not a gitops-mlops record."""
-    record = trailers.read(commit)
+def entry_of(commit: Trailered, model: str | None = None) -> Entry | None:
+    """An Entry from a commit's trailers (``model``'s block, of a release's commit), or None when they are not a gitops-mlops record."""
+    record = trailers.read(commit, model)
     if record is None:
         return None
     return Entry(
@@ -126,7 +126,7 @@ def _recorded(git: GitRepo, model: str, selectors: tuple[str, ...], limit: int |
     while True:
         chunk = git.log_trailers(ref, grep=grep, limit=limit if not selectors else CHUNK, skip=skip)
         for commit in chunk:
-            entry = entry_of(commit)
+            entry = entry_of(commit, model)
             if entry is None or entry.model != model:
                 continue
             if selectors and not any(matches(site, sel) for site in entry.sites for sel in selectors):

@@ -26,36 +26,6 @@ def test_init_writes_the_example_layout_in_one_commit(tmp_path):
     assert cli("validate", "--repo", str(tmp_path / "new")).code == 0
 
 
-def test_promote_prints_the_change_and_says_where_it_committed(gitops_repo):
-    result = promote(gitops_repo, IMAGE, "--to", "datacenter")
-    assert result.code == 0, result.err
-    assert "datacenter" in result.out and "1.4.0" in result.out
-    assert f"fraud-detector 1.4.0 -> 1 site, commit {gitops_repo.head()[:12]}, committed on main" in result.err
-
-
-def test_promote_json_is_the_result_and_only_json(gitops_repo):
-    result = promote(gitops_repo, IMAGE, "--to", "datacenter", "--push", "-o", "json")
-    assert result.code == 0, result.err
-    data = json.loads(result.out)
-    assert (data["sites"], data["commit"], data["pushed"], data["branch"]) == (["datacenter"], gitops_repo.head(), True, "main")
-    assert gitops_repo.remote_head() == gitops_repo.head()
-
-
-def test_promote_again_is_already_up_to_date_with_no_commit(gitops_repo):
-    assert promote(gitops_repo, IMAGE, "--to", "datacenter").code == 0
-    head = gitops_repo.head()
-    again = promote(gitops_repo, IMAGE, "--to", "datacenter")
-    assert again.code == 0 and "already up to date" in again.err and gitops_repo.head() == head
-
-
-def test_a_dry_run_prints_the_diff_and_changes_nothing(gitops_repo):
-    before = tree_snapshot(gitops_repo.work, gitops_repo.remote)
-    result = promote(gitops_repo, IMAGE, "--to", "datacenter", "--dry-run")
-    assert result.code == 0, result.err
-    assert DIGEST_B in result.out and "+" in result.out
-    assert tree_snapshot(gitops_repo.work, gitops_repo.remote) == before
-
-
 @pytest.mark.parametrize(
     ("args", "code"),
     [

@@ -91,11 +91,14 @@ def test_generated_config_parses_with_models_stages_and_policy():
         ("fraud-detector", "fraud-detector", "quay.io/example/fraud-detector"),
         ("demand-forecast", "demand-forecast", "quay.io/example/demand-forecast"),
         ("openvino-model-server", "openvino-model-server", "quay.io/example/openvino-model-server"),
+        ("fraud-app", "fraud-app", "quay.io/example/fraud-app"),  # the application calling fraud-detector
     ]
+    assert [(r.name, r.members) for r in config.releases] == [("fraud", ("fraud-detector", "openvino-model-server", "fraud-app"))]
     assert [(m.artifact, m.pin_name) for m in config.models] == [
         ("modelcar", "InferenceService/fraud-detector"),
         ("image", "demand-forecast"),
         ("image", "openvino-model-server"),
+        ("image", "fraud-app"),
     ]
     assert [s.name for s in config.stages] == ["datacenter", "cloud", "edge"]
     assert config.sites == () and config.holds == ()
@@ -200,12 +203,14 @@ def test_every_kustomization_builds_with_the_real_kustomize(tmp_path, spec):
     built = _build_all(tmp_path)
     overlays = ["overlays/cloud", "overlays/datacenter", *(f"overlays/edge/{s}" for s in sorted(spec.edge_sites))]
     runtime = [f"base/{spec.runtime[0]}"] if spec.modelcars else []
-    assert sorted(built) == sorted([*(f"base/{n}" for n, *_ in spec.models), *runtime, "environments", *overlays])
+    app = [f"base/{spec.app[0]}"] if spec.has_app else []
+    assert sorted(built) == sorted([*(f"base/{n}" for n, *_ in spec.models), *runtime, *app, "environments", *overlays])
     models, modelcars = len(spec.models) - len(spec.modelcars), len(spec.modelcars)
+    apps = int(spec.has_app)  # the application: a Deployment, a Service and a Route, no autoscaler
     for site in overlays:
         kinds = re.findall(r"^kind: (\w+)$", built[site], re.M)
         expected_hpa = 0 if site.startswith("overlays/edge/") else models
-        assert (kinds.count("Deployment"), kinds.count("Service"), kinds.count("Route")) == (models, models, models), site
+        assert (kinds.count("Deployment"), kinds.count("Service"), kinds.count("Route")) == (models + apps,) * 3, site
         assert (kinds.count("InferenceService"), kinds.count("ServingRuntime")) == (modelcars, min(modelcars, 1)), site
         assert kinds.count("HorizontalPodAutoscaler") == expected_hpa, site
         assert built[site].count("namespace: ml-serving\n") == len(kinds), site

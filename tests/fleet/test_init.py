@@ -103,8 +103,8 @@ def test_init_bad_input_writes_nothing(tmp_path, args, needle):
 def test_scaffold_spec_validation():
     with pytest.raises(InputError, match="at least one model"):
         render_layout(ScaffoldSpec(models=()))
-    # config, a modelcar's 2 base files, an image model's 5, the runtime's 2, 2 + 1000 overlays, 9 environments
-    assert len(render_layout(ScaffoldSpec(edge_sites=edge_site_names(1000)))) == 1 + 2 + 5 + 2 + 2 + 1000 + 9
+    # config, a modelcar's 2 base files, an image model's 5, the runtime's 2, the application's 4, 2 + 1000 overlays, 9 environments
+    assert len(render_layout(ScaffoldSpec(edge_sites=edge_site_names(1000)))) == 1 + 2 + 5 + 2 + 4 + 2 + 1000 + 9
 
 
 def test_init_refuses_to_nest_inside_another_repository_unless_forced(tmp_path):

@@ -79,3 +79,24 @@ def test_a_commit_without_the_trailers_is_no_record(tmp_path):
 def test_a_hold_release_is_written_but_is_not_a_promotion_record():
     text = trailers.write(trailers.Record("release-hold", "fraud-detector", "", (("", ("edge/a",)),), subject="release 1 hold(s) on fraud-detector"))
     assert text.endswith("Model: fraud-detector\nSites: edge/a\nAction: release-hold\n")
+
+
+def test_a_release_commit_is_read_back_as_one_record_per_member(tmp_path):
+    git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "f").write_text("x\n")
+    git(tmp_path, "add", "f")
+    sites = tuple(f"edge/site-{n:03d}" for n in range(12))  # folded onto continuation lines
+    members = [
+        trailers.Record("promote", "fraud-detector", "1.5.0", ((f"quay.io/example/fraud-detector:1.5.0@{DIGEST_B}", sites),), forced=True, subject="s"),
+        trailers.Record("promote", "openvino-model-server", "2025.1.0", ((f"quay.io/example/ovms:2025.1.0@{DIGEST_C}", sites[:1]),), subject="s"),
+    ]
+    text = trailers.write_release("fraud", members)
+    assert text.startswith("s\n\nRelease: fraud\nModel: fraud-detector\nModel-Version: 1.5.0\n")
+    repo = GitRepo(tmp_path)
+    repo.run("commit", "-q", "-F", "-", stdin=text)
+    (commit,) = repo.log_trailers("HEAD", limit=1)
+    expected = [trailers.Record(m.action, m.model, m.version, m.images, True, "s", release="fraud") for m in members]
+    assert trailers.read_all(commit) == expected
+    assert trailers.read(commit) == expected[0]  # a reader of one model's records sees the first member
+    assert trailers.read(commit, "openvino-model-server") == expected[1]
+    assert trailers.read(commit, "churn") is None

@@ -72,13 +72,19 @@ def of_kind(objects: list[dict], kind: str) -> list[dict]:
     return [o for o in objects if o["kind"] == kind]
 
 
+def model_servers(objects: list[dict]) -> list[dict]:
+    """The Deployments serving a model (not the application calling one)."""
+    return [d for d in of_kind(objects, "Deployment") if d["metadata"]["labels"].get("app.kubernetes.io/component") == "model-server"]
+
+
 def test_every_overlay_serves_each_model_its_way(rendered, config):
     assert sorted(rendered) == ["cloud", "datacenter", "edge/austin-01", "edge/berlin-01", "edge/singapore-01"]
-    deployed = sorted(m.name for m in config.models if m.artifact == "image" and m.name != "openvino-model-server")
+    deployed = sorted(m.name for m in config.models if m.artifact == "image" and m.name not in ("openvino-model-server", "fraud-app"))
     for site, objects in rendered.items():
         kinds = {"Deployment", "Service", "Route"} | (set() if site.startswith("edge/") else {"HorizontalPodAutoscaler"})
         for kind in kinds:
-            assert sorted(o["metadata"]["name"] for o in of_kind(objects, kind)) == deployed, (site, kind)
+            app = [] if kind == "HorizontalPodAutoscaler" else ["fraud-app"]  # the application: no autoscaler of its own
+            assert sorted(o["metadata"]["name"] for o in of_kind(objects, kind)) == sorted(deployed + app), (site, kind)
         assert [o["metadata"]["name"] for o in of_kind(objects, "InferenceService")] == ["fraud-detector"], site
         assert [o["metadata"]["name"] for o in of_kind(objects, "ServingRuntime")] == ["openvino-model-server"], site
         assert {o["kind"] for o in objects} == kinds | {"InferenceService", "ServingRuntime"}, site
@@ -134,7 +140,7 @@ def test_edge_sites_run_one_replica_on_edge_nodes_without_autoscaler(rendered):
     assert len(edge) == 3
     for site, objects in edge.items():
         assert of_kind(objects, "HorizontalPodAutoscaler") == [], site
-        for d in of_kind(objects, "Deployment"):
+        for d in model_servers(objects):
             pod = d["spec"]["template"]["spec"]
             assert d["spec"]["replicas"] == 1 and pod["nodeSelector"] == {"node-role.kubernetes.io/edge": ""}, site
             assert any(t["key"] == "node-role.kubernetes.io/edge" for t in pod["tolerations"]), site
@@ -148,7 +154,7 @@ def test_edge_sites_run_one_replica_on_edge_nodes_without_autoscaler(rendered):
 
 
 def test_datacenter_runs_on_gpus_and_cloud_autoscales_wider(rendered):
-    for d in of_kind(rendered["datacenter"], "Deployment"):
+    for d in model_servers(rendered["datacenter"]):
         (server,) = d["spec"]["template"]["spec"]["containers"]
         assert server["resources"]["requests"]["nvidia.com/gpu"] == "1" == server["resources"]["limits"]["nvidia.com/gpu"]
         assert d["spec"]["replicas"] == 3
@@ -165,14 +171,14 @@ def test_datacenter_runs_on_gpus_and_cloud_autoscales_wider(rendered):
     (isvc,) = of_kind(rendered["datacenter"], "InferenceService")
     assert isvc["spec"]["predictor"]["model"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
-    for d in of_kind(rendered["cloud"], "Deployment"):
+    for d in model_servers(rendered["cloud"]):
         assert "nvidia.com/gpu" not in d["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
 
 
 def test_every_model_server_image_is_pinned_by_tag_and_digest(rendered, config):
     repositories = {m.name: m.repository for m in config.models}
     for site, objects in rendered.items():
-        for d in of_kind(objects, "Deployment"):
+        for d in model_servers(objects):
             (server,) = d["spec"]["template"]["spec"]["containers"]
             match = IMAGE_RE.fullmatch(server["image"])
             assert server["name"] == "model-server" and match, (site, server["image"])
@@ -181,7 +187,7 @@ def test_every_model_server_image_is_pinned_by_tag_and_digest(rendered, config):
 
 def test_model_servers_are_locked_down_and_probed(rendered):
     for site, objects in rendered.items():
-        for d in of_kind(objects, "Deployment"):
+        for d in model_servers(objects):
             pod = d["spec"]["template"]["spec"]
             (server,) = pod["containers"]
             assert pod["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}, site
@@ -197,12 +203,27 @@ def test_model_servers_are_locked_down_and_probed(rendered):
             assert any(v["name"] == "tmp" and "emptyDir" in v for v in pod["volumes"]), site
 
 
+def test_the_application_calls_the_fraud_detector_and_moves_with_it(rendered, config):
+    (release,) = config.releases
+    assert (release.name, release.members) == ("fraud", ("fraud-detector", "openvino-model-server", "fraud-app"))
+    assert config.model("fraud-app").requires == (("fraud-detector", ">=1.0.0 <2.0.0"),)
+    for site, objects in rendered.items():
+        (app,) = [d for d in of_kind(objects, "Deployment") if d["metadata"]["name"] == "fraud-app"]
+        (container,) = app["spec"]["template"]["spec"]["containers"]
+        match = IMAGE_RE.fullmatch(container["image"])
+        assert match and match["repository"] == config.model("fraud-app").repository, (site, container["image"])
+        assert {"name": "INFERENCE_URL", "value": "http://fraud-detector-predictor/v2/models/fraud-detector/infer"} in container["env"], site
+        assert container["securityContext"]["readOnlyRootFilesystem"] and app["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"], site
+        (route,) = [r for r in of_kind(objects, "Route") if r["metadata"]["name"] == "fraud-app"]
+        assert route["spec"]["to"] == {"kind": "Service", "name": "fraud-app", "weight": 100}, site
+
+
 # ------------------------------------------------------------------ the validators are live
 
 
 def test_every_rendered_deployment_would_be_rejected_if_broken(rendered):
     deployments = [(site, d) for site, objects in rendered.items() for d in of_kind(objects, "Deployment")]
-    assert len(deployments) == 5
+    assert len(deployments) == 10  # a model server and the application at each of the five sites
     for site, deployment in deployments:
         broken = copy.deepcopy(deployment)
         broken["spec"]["replicas"] = "three"

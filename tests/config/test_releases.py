@@ -1,0 +1,75 @@
+"""releases: and requires: in gitops-mlops.yaml: models that move together; every fault names file:line."""
+
+from __future__ import annotations
+
+import pytest
+
+from gitops_mlops.config.load import parse_config
+from gitops_mlops.config.releases import Release
+from gitops_mlops.core.errors import InputError
+
+CONFIG = """\
+models:
+  - name: fraud-detector
+    repository: quay.io/example/fraud-detector
+  - name: openvino-model-server
+    repository: quay.io/example/ovms
+  - name: fraud-app
+    repository: quay.io/example/fraud-app
+    requires:
+      fraud-detector: ">=1.4.0 <2.0.0"
+  - name: churn
+    repository: quay.io/example/churn
+stages:
+  - name: dev
+releases:
+  - name: fraud
+    members: [fraud-detector, openvino-model-server, fraud-app]
+"""
+
+
+def test_releases_and_requires_are_read():
+    config = parse_config(CONFIG)
+    assert config.releases == (Release("fraud", ("fraud-detector", "openvino-model-server", "fraud-app")),)
+    assert config.releases[0].where == "gitops-mlops.yaml:15"
+    assert config.release_of("fraud-app").name == "fraud"
+    assert config.release_of("churn") is None
+    assert config.model("fraud-app").requires == (("fraud-detector", ">=1.4.0 <2.0.0"),)
+    assert parse_config(CONFIG.split("releases:")[0]).releases == ()
+
+
+def test_an_unknown_release_is_bad_input_naming_the_known_ones():
+    with pytest.raises(InputError, match=r"unknown release 'frud'; did you mean 'fraud'\?"):
+        parse_config(CONFIG).release("frud")
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [
+        ("  - name: fraud2\n    members: [churn, fraud-app]\n", r"^gitops-mlops.yaml:18: model 'fraud-app' is in two releases: 'fraud' and 'fraud2'"),
+        ("  - name: other\n    members: [churn, churn]\n", r"^gitops-mlops.yaml:18: release 'other': model 'churn' is named twice$"),
+        ("  - name: other\n    members: [chrun]\n", r"^gitops-mlops.yaml:18: release 'other': unknown model 'chrun'; did you mean 'churn'\?"),
+        ("  - name: fraud\n    members: [churn]\n", r"^gitops-mlops.yaml:17: release 'fraud' is defined twice$"),
+        ("  - name: other\n    members: []\n", r"^gitops-mlops.yaml:18: release 'other' needs at least one model"),
+        ("  - name: other\n    members: [churn]\n    stage: dev\n", r"^gitops-mlops.yaml:19: unknown key 'stage' in release"),
+    ],
+)
+def test_bad_releases_are_one_line_with_file_and_line(tail, message):
+    with pytest.raises(InputError, match=message) as caught:
+        parse_config(CONFIG + tail)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("requires", "message"),
+    [
+        ('fraud-detector: ">=1.4 <2"', r"^gitops-mlops.yaml:9: model 'fraud-app': requires.fraud-detector: constraint '>=1.4 <2'"),
+        ('fraud-detctor: ">=1.4.0"', r"^gitops-mlops.yaml:6: model 'fraud-app' requires unknown model 'fraud-detctor'; did you mean 'fraud-detector'\?"),
+        ('fraud-app: ">=1.0.0"', r"^gitops-mlops.yaml:9: model 'fraud-app' requires itself"),
+        ('fraud-detector: ""', r"^gitops-mlops.yaml:9: model 'fraud-app': requires.fraud-detector must be a semver range"),
+    ],
+)
+def test_a_requirement_that_does_not_parse_is_bad_input(requires, message):
+    text = CONFIG.replace('fraud-detector: ">=1.4.0 <2.0.0"', requires)
+    with pytest.raises(InputError, match=message):
+        parse_config(text)
