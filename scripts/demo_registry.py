@@ -74,7 +74,7 @@ def main() -> int:
         version = server.register("fraud-detector", "1.5.0", uri, model_format="onnx")
         print(f"registered model fraud-detector, version 1.5.0 (id {version['id']}): {uri}", flush=True)
         step("# 2. promote by version: the artifact's uri is the image; the commit records the version")
-        run("gitops-mlops", "promote", "fraud-detector", "--registry-version", "1.5.0", "--to", "datacenter", "--push")
+        run("gitops-mlops", "promote", "fraud-detector", "--registry-version", "1.5.0", "--to", "datacenter", "--member-only", "--push")
         step("# the storageUri and the registry's labels move together, in the patch the tool owns")
         run("git", "show", "--format=%(trailers)", "HEAD")
         where_it_runs(server)

@@ -98,21 +98,21 @@ def main() -> int:
             work = copy_of_example(Path(tmp))
             os.chdir(work)
             for stage in ("datacenter", "cloud", "edge"):
-                run("gitops-mlops", "promote", "fraud-detector", image("1.3.0"), "--to", stage, "--push", quiet=True)
+                run("gitops-mlops", "promote", "fraud-detector", image("1.3.0"), "--to", stage, "--member-only", "--push", quiet=True)
             enable_waves(work, server.address)
             step(
-                f"# a fresh copy of the example: 1.3.0 everywhere; edge now takes a build in three waves, each soaked 30m and checked (Prometheus {server.address})"
+                f"# a fresh copy of the example: 1.3.0 everywhere; edge now takes a build in three waves, each soaked 30m and checked (Prometheus {server.address}); fraud-detector moves alone here (--member-only), apart from its release"
             )
             run("sed", "-n", "/- name: edge/,/- sites: 100%/p", "gitops-mlops.yaml")
             for stage in ("datacenter", "cloud"):
-                run("gitops-mlops", "promote", "fraud-detector", image("1.4.0"), "--to", stage, "--push")
+                run("gitops-mlops", "promote", "fraud-detector", image("1.4.0"), "--to", stage, "--member-only", "--push")
             drive(image("1.4.0"))
             step("# 1.5.0 is slow everywhere but berlin-01: the second wave fails its check, the rollout rolls the edge back and holds 1.5.0")
             for stage in ("datacenter", "cloud"):
-                run("gitops-mlops", "promote", "fraud-detector", image("1.5.0"), "--to", stage, "--push", minutes=300, quiet=True)
+                run("gitops-mlops", "promote", "fraud-detector", image("1.5.0"), "--to", stage, "--member-only", "--push", minutes=300, quiet=True)
             for minutes in (400, 435):
-                run("gitops-mlops", "rollout", "fraud-detector", image("1.5.0"), "--to", "edge", "--push", minutes=minutes)
-            run("gitops-mlops", "rollout", "fraud-detector", image("1.5.0"), "--to", "edge", "--push", minutes=470, ok=(3,))
+                run("gitops-mlops", "rollout", "fraud-detector", image("1.5.0"), "--to", "edge", "--member-only", "--push", minutes=minutes)
+            run("gitops-mlops", "rollout", "fraud-detector", image("1.5.0"), "--to", "edge", "--member-only", "--push", minutes=470, ok=(3,))
             run("gitops-mlops", "status", "--summary", "--model", "fraud-detector", minutes=470)
             run("git", "log", "-1", "--format=%B", "origin/main")
         finally:
@@ -122,13 +122,13 @@ def main() -> int:
 
 def drive(built: str) -> None:
     """fraud-detector 1.4.0 through the edge waves, hours apart on the demo's clock."""
-    rollout = ("gitops-mlops", "rollout", "fraud-detector", built, "--to", "edge", "--push")
+    rollout = ("gitops-mlops", "rollout", "fraud-detector", built, "--to", "edge", "--member-only", "--push")
     step("# edge waits until cloud has run the build for its soak (1h)")
     run(*rollout, minutes=10)
     step("# an hour later: the first wave, berlin-01")
     run(*rollout, minutes=70)
     step("# promoting the next wave by hand is refused while the first soaks (exit 3)")
-    run("gitops-mlops", "promote", "fraud-detector", built, "--to", "edge", "--wave", "next", "--push", minutes=80, ok=(3,))
+    run("gitops-mlops", "promote", "fraud-detector", built, "--to", "edge", "--member-only", "--wave", "next", "--push", minutes=80, ok=(3,))
     run("gitops-mlops", "status", "--summary", "--model", "fraud-detector", minutes=80)
     step("# soaked: the rollout verifies berlin-01 against Prometheus, then the second wave goes")
     run(*rollout, minutes=105)

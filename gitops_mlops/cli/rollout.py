@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from gitops_mlops.cli.kit import AuthorOpt, InsecureOpt, ModelArg, NoVerifyOpt, Output, OutputOpt, PushOpt, RepoOpt, app, emit, err, example, use_author
+from gitops_mlops.cli.releases import MemberOnlyOpt
 
 
 @app.command(
@@ -26,6 +27,7 @@ def rollout(
     repo: RepoOpt = Path("."),
     insecure_registry: InsecureOpt = [],
     no_verify: NoVerifyOpt = False,
+    member_only: MemberOnlyOpt = False,
     author: AuthorOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
@@ -40,7 +42,7 @@ def rollout(
     from gitops_mlops.loop.rollout import watch as run_watch
 
     seconds = parse_duration(interval, "--interval")
-    options = Options(push=push, verify_registry=not no_verify, insecure_registries=tuple(insecure_registry))
+    options = Options(push=push, verify_registry=not no_verify, insecure_registries=tuple(insecure_registry), member_only=member_only)
     if watch:
         last = run_watch(repo, model, image, to, options, max(seconds, 0.001), _say)
     else:

@@ -76,6 +76,7 @@ class Options:
     push: bool = False
     verify_registry: bool = True  # the digest is checked to exist in its registry before the first wave
     insecure_registries: tuple[str, ...] = ()
+    member_only: bool = False  # a member of a release rolled out alone (--member-only); else refused as promote refuses it
     client: Client | None = field(default=None, compare=False)  # Prometheus (tests pass their own)
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)  # between a check's measurements
 
@@ -113,7 +114,13 @@ def step(repo_dir: Path, model: str, image: str, stage: str, options: Options = 
     if blocker is not None:
         return done(state="waiting", actions=tuple(actions), reason=blocker[0], wait=blocker[1])
     request = PromoteRequest(
-        intent.model.name, image, (spec.name,), wave=str(wave.number), verify=options.verify_registry, insecure_registries=options.insecure_registries
+        intent.model.name,
+        image,
+        (spec.name,),
+        wave=str(wave.number),
+        verify=options.verify_registry,
+        insecure_registries=options.insecure_registries,
+        member_only=options.member_only,
     )
     result = promote(repo_dir, request, Publish(push=options.push))
     actions.append(f"promoted wave {wave.number}/{len(rollout.waves)}: {len(result.changed)} site(s) ({some(result.changed)})")

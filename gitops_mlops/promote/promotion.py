@@ -17,17 +17,15 @@ from pathlib import Path
 
 from gitops_mlops.change.intents import PromoteRequest, Publish
 from gitops_mlops.change.transaction import guard, run_change
-from gitops_mlops.config.load import Config
 from gitops_mlops.core import settings
-from gitops_mlops.core.errors import RegistryUnreachable
-from gitops_mlops.core.imageref import ImageRef, parse_image
+from gitops_mlops.core.imageref import parse_image
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.promote import policy, registered, wavegate
 from gitops_mlops.promote.apply import apply_promotion
 from gitops_mlops.promote.plan import resolve_intent
 from gitops_mlops.promote.result import Result, change_json, pull_request_text
+from gitops_mlops.promote.settle import settle_image
 from gitops_mlops.promote.together import promote_together
-from gitops_mlops.registry import client as registry
 from gitops_mlops.registry import mirrors, scan
 
 __all__ = ["Result", "apply_promotion", "change_json", "promote", "promote_together", "pull_request_text"]
@@ -61,28 +59,3 @@ def promote(repo_dir: Path, request: PromoteRequest, options: Publish = Publish(
 
     result = run_change(git, options, intent.config, apply, "promote", pull_request_text)
     return replace(result, recovered=recovered)
-
-
-def settle_image(config: Config, image: ImageRef, request: PromoteRequest) -> PromoteRequest:
-    """Ask the registry before anything is written: a tag becomes its digest; a digest must exist.
-
-    A tag without a digest always needs the registry. A digest is checked in its registry
-    (HTTPS, anonymous or with the credentials configured for it; any registry the policy
-    allows, listed under ``registries:`` or not) unless ``--no-verify`` (or
-    GITOPS_MLOPS_NO_VERIFY) says not to.
-    """
-    endpoints = registry.endpoints_for(config.registries, request.insecure_registries)
-    if image.digest and (not request.verify or settings.no_verify()):
-        return request
-    with registry.RegistryClient(endpoints.values()) as client:
-        if image.digest:
-            with registry.offline_hint("promote"):
-                client.confirm_digest(image)
-            return replace(request, registry_checked=True)
-        try:
-            found = client.resolve(image)
-        except RegistryUnreachable as exc:
-            raise RegistryUnreachable(
-                f"{exc}; a tag is resolved in its registry: to promote without it, name the digest (IMAGE:TAG@sha256:...) and pass --no-verify"
-            ) from None
-    return replace(request, image=str(replace(image, digest=found.digest)), registry_checked=True)

@@ -26,7 +26,9 @@ class ReleaseRequest:
     all_waves: bool = False  # a stage with waves takes the whole selection at once; else a staged stage is refused
 
     def member_requests(self) -> list[PromoteRequest]:
-        extra = dict(force_order=self.force_order, allow_downgrade=self.allow_downgrade, force_hold=self.force_hold, verify=self.verify, all_waves=self.all_waves)
+        extra = dict(
+            force_order=self.force_order, allow_downgrade=self.allow_downgrade, force_hold=self.force_hold, verify=self.verify, all_waves=self.all_waves
+        )
         return [PromoteRequest(m, image, self.selectors, insecure_registries=self.insecure_registries, member_only=True, **extra) for m, image in self.members]
 
 

@@ -21,7 +21,7 @@ from gitops_mlops.core.present import some
 from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.pins import kustomization
-from gitops_mlops.promote import rollback as single
+from gitops_mlops.promote import rollbackplan
 from gitops_mlops.promote.releaseresult import ReleaseResult, release_text
 from gitops_mlops.render import hydrate
 from gitops_mlops.render.cache import RenderCache
@@ -74,16 +74,16 @@ def _goals(repo_dir: Path, git: GitRepo, release: Release, request: ReleaseRollb
     for record in records:
         model = config.model(record.model)
         member_sites = tuple(s for s in sites if s.name in record.site_set)
-        goals, now = single.plan_rollback(repo_dir, git, config, model, member_sites, None, cache)
+        goals, now = rollbackplan.plan_rollback(repo_dir, git, config, model, member_sites, None, cache)
         late = [g.site.name for g in goals if not git.is_ancestor(g.goal.commit, f"{promoted}^")]
         if late:
             raise PolicyError(
                 f"release {release.name}: {model.name} changed at {some(late)} after the release's promotion {promoted[:12]}; "
                 f"roll that member back first (rollback {model.name} --site ...)"
             )
-        single.refuse_placeholders(model, goals)
+        rollbackplan.refuse_placeholders(model, goals)
         member = RollbackRequest(model.name, request.selectors, verify=request.verify, insecure_registries=request.insecure_registries)
-        goals, notes = single._settle(config, member, goals, tags)
+        goals, notes = rollbackplan.settle_goals(config, member, goals, tags)
         moved.append((model, goals, now, notes))
     return moved
 
@@ -95,7 +95,7 @@ def _apply(
     with RenderCache(repo_dir) as cache:
         moved = _goals(repo_dir, git, release, request, sites, tags, cache)
         if not any(goals for _, goals, _, _ in moved):
-            return ReleaseResult(release.name, tuple(single._result(m, (), ()) for m, _, _, _ in moved))
+            return ReleaseResult(release.name, tuple(rollbackplan.rollback_result(m, (), ()) for m, _, _, _ in moved))
         texts = _merged(moved)
         edits = [FileEdit(f, first, after) for f, (first, after) in texts.items()]
         hold = _holds(repo_dir, moved, request.reason)
@@ -115,7 +115,9 @@ def _apply(
         done = transact(git, file_change(repo_dir, [*edits, hold], message, written, verify=check, after=after), dry_run)
     files = [*(FileEdit(f, first, after) for f, (first, after) in texts.items()), hold]
     members = tuple(
-        single._result(m, goals, (), changes=single._changes(goals, {g.site.name: FileEdit(g.file, g.text, texts[g.file][1]) for g in goals}), notes=notes)
+        rollbackplan.rollback_result(
+            m, goals, (), changes=rollbackplan.pin_changes(goals, {g.site.name: FileEdit(g.file, g.text, texts[g.file][1]) for g in goals}), notes=notes
+        )
         for m, goals, _, notes in moved
         if goals
     )
@@ -130,7 +132,7 @@ def _merged(moved) -> dict[str, tuple[str, str]]:
     for _, goals, _, _ in moved:
         for g in goals:
             first, now = texts.get(g.file, (g.text, g.text))
-            texts[g.file] = (first, single.restore_pin(now, g.file, g.pin_name, g.goal.pin))
+            texts[g.file] = (first, rollbackplan.restore_pin(now, g.file, g.pin_name, g.goal.pin))
     return texts
 
 
@@ -151,7 +153,7 @@ def _verify(repo_dir: Path, config, moved, texts: dict[str, tuple[str, str]], wr
                 kustomization.set_pin_exact(now, goal.file, goal.pin_name, {"newName": repository, "newTag": tag or None, "digest": digest or None}),
             )
             write_all(repo_dir, [FileEdit(goal.file, first, texts[goal.file][1])], written)
-    wants = tuple((model, {g.site.name: single._expected(g.goal) for g in goals}) for model, goals, _, _ in moved if goals)
+    wants = tuple((model, {g.site.name: rollbackplan.expected(g.goal) for g in goals}) for model, goals, _, _ in moved if goals)
     now = {name: state for _, _, renders, _ in moved for name, state in renders.items()}
     verify_models(repo_dir, config, wants, sites, (), now, References(), cache, schemas_for(repo_dir, config, cache=cache))
 

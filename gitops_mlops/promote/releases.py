@@ -30,8 +30,8 @@ from gitops_mlops.pins import kustomization
 from gitops_mlops.promote import combination, wavegate
 from gitops_mlops.promote.apply import _result as member_result
 from gitops_mlops.promote.plan import Intent, Plan, plan_promotion, resolve_intent
-from gitops_mlops.promote.promotion import settle_image
 from gitops_mlops.promote.releaseresult import ReleaseRequest, ReleaseResult, check_members, release_text
+from gitops_mlops.promote.settle import settle_image
 from gitops_mlops.registry import mirrors, scan
 from gitops_mlops.render import hydrate
 from gitops_mlops.render.cache import RenderCache

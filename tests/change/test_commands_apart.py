@@ -1,5 +1,6 @@
 """No write command imports another command: what they share lives in ``change/`` (the transaction)
-or in a module of ``promote/`` that is no command (plan, result, apply, together).
+or in a module of ``promote/`` that is no command (plan, result, apply, together, settle, rollbackplan,
+and the release promotion ``releases`` that ``promote --release`` and ``update --release`` both run).
 
 An AST check of every import, at module level or inside a function."""
 
@@ -16,6 +17,8 @@ WRITE_COMMANDS = (
     "gitops_mlops.promote.rollback",
     "gitops_mlops.promote.release_hold",
     "gitops_mlops.promote.update",
+    "gitops_mlops.promote.releaseupdate",
+    "gitops_mlops.promote.releaserollback",
     "gitops_mlops.fleet.siteadmin",
     "gitops_mlops.fleet.push",
 )
@@ -28,6 +31,7 @@ COMMANDS = (
     "gitops_mlops.views.diff",
     "gitops_mlops.loop.verify",
     "gitops_mlops.loop.act",
+    "gitops_mlops.loop.rollout",
 )
 
 

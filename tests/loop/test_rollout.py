@@ -146,3 +146,19 @@ def test_a_pushing_step_reads_what_others_pushed_since(gitops_repo, prometheus):
     halted = rollout(gitops_repo, "-o", "json", hours=2)
     assert halted.code == 3 and json.loads(halted.out)["state"] == "halted"
     assert gitops_repo.head() == gitops_repo.remote_head() == other.head()
+
+
+def test_a_release_member_rolls_out_alone_only_with_member_only(gitops_repo, prometheus):
+    staged(gitops_repo, prometheus.address, "good_latency_seconds")
+    config = gitops_repo.work / "gitops-mlops.yaml"
+    config.write_text(config.read_text() + "releases:\n  - name: fraud\n    members: [fraud-detector, demand-forecast]\n")
+    gitops_repo.git("commit", "-qam", "a release")
+    gitops_repo.git("push", "-q", "origin", "main")
+    before = tree_snapshot(gitops_repo.work, gitops_repo.remote)
+    refused = rollout(gitops_repo, hours=0)
+    assert refused.code == 3 and "member of release 'fraud'" in refused.err and "--member-only" in refused.err, refused.err
+    assert tree_snapshot(gitops_repo.work, gitops_repo.remote) == before
+    alone = rollout(gitops_repo, "--member-only", "-o", "json", hours=0)
+    assert alone.code == 0, alone.err
+    assert json.loads(alone.out)["actions"][0].startswith("promoted wave 1/3")
+    assert [s for s, d in edge(gitops_repo).items() if d == DIGEST_B] == ["edge/berlin-01"]
