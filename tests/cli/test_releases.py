@@ -6,7 +6,7 @@ import json
 
 from testing.cli import cli
 from testing.paths import DIGEST_A, DIGEST_B, DIGEST_C
-from testing.repos import tree_snapshot
+from testing.repos import pin_at, tree_snapshot
 from tests.promote.test_releases import FD, OVMS, with_release
 
 
@@ -37,3 +37,24 @@ def test_the_command_line(gitops_repo):
     )
     single = cli("promote", "openvino-model-server", f"{OVMS}:2.0.1@{DIGEST_A}", "--to", "datacenter", "--member-only", cwd=gitops_repo.work)
     assert single.code == 0, single.err
+
+
+def test_a_release_takes_no_canary_or_wave_and_a_staged_stage_only_with_all_waves(gitops_repo):
+    from tests.promote.test_wavegate import with_waves
+
+    with_release(gitops_repo)
+    with_waves(gitops_repo)
+    member = f"fraud-detector={FD}:1.5.0@{DIGEST_B}"
+    snapshot = tree_snapshot(gitops_repo.work, gitops_repo.remote)
+    for bad, code, message in [
+        (("--to", "datacenter", "--canary", "10"), 2, "--canary is for one model's promotion, not with --release"),
+        (("--to", "edge", "--wave", "next"), 2, "--wave is for one model's promotion, not with --release"),
+        (("--to", "edge", "--force-order"), 3, "stage edge takes a digest in 3 waves"),
+    ]:
+        run = cli("promote", "--release", "fraud", member, *bad, cwd=gitops_repo.work)
+        assert (run.code, len(run.err.strip().splitlines())) == (code, 1), run.err
+        assert message in run.err
+        assert tree_snapshot(gitops_repo.work, gitops_repo.remote) == snapshot
+    whole = cli("promote", "--release", "fraud", member, "--to", "edge", "--force-order", "--all-waves", cwd=gitops_repo.work)
+    assert whole.code == 0, whole.err
+    assert {pin_at(gitops_repo, site).digest for site in ("edge/austin-01", "edge/berlin-01", "edge/singapore-01")} == {DIGEST_B}
