@@ -205,7 +205,7 @@ def history(
             [
                 e.commit[:12],
                 e.date[:19],
-                e.action + ("!" if e.forced else ""),
+                e.action + ("!" if e.forced else "") + (f" wave {e.wave}" if e.wave else ""),
                 e.version or "-",
                 short(e.digest) if e.digest else "several" if e.several else e.tag or "-",  # a tag-only image: its tag
                 some(e.sites),

@@ -109,6 +109,7 @@ def _result(intent: Intent, plan: Plan, **extra) -> Result:
         unchanged=plan.unchanged,
         changes=plan.changes,
         not_running=plan.not_running,
+        wave=intent.wave,
         notes=(canary.describe(intent.canary),) if intent.canary and plan.changes else (),
         **extra,
     )

@@ -32,6 +32,7 @@ class Result:
     recovered: str = ""  # what was undone of an interrupted earlier run before this one
     notes: tuple[str, ...] = ()  # what the user is told on stderr (a tag resolved in the registry, a tag pinned offline)
     not_running: tuple[str, ...] = ()  # selected by a stage, group or glob, but the model does not live there
+    wave: str = ""  # "N/M": the wave of its stage a promotion took ('' when its stage has no waves, or --all-waves)
 
     def as_json(self) -> dict:
         return {
@@ -48,6 +49,7 @@ class Result:
             "branch": self.branch if self.commit else None,  # where the commit is; nothing committed, no branch
             "pullRequestUrl": self.pull_request or None,
             "changes": [change_json(c) for c in self.changes],
+            "wave": self.wave or None,
         }
 
 

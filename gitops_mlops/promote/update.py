@@ -28,13 +28,15 @@ from pathlib import Path
 from gitops_mlops.change.intents import PromoteRequest, Publish
 from gitops_mlops.config.load import Config, Model, Stage, load_config
 from gitops_mlops.config.sites import Site, discover_sites, select
+from gitops_mlops.core import settings
 from gitops_mlops.core.errors import PolicyError, RenderError
-from gitops_mlops.core.imageref import parse_repository
+from gitops_mlops.core.imageref import parse_image, parse_repository
 from gitops_mlops.core.semrange import parse_range, parse_version
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.modelregistry.client import Client as ModelRegistryClient
 from gitops_mlops.modelregistry.versions import RegisteredVersion
-from gitops_mlops.promote import policy
+from gitops_mlops.promote import policy, wavegate
+from gitops_mlops.promote.plan import Intent
 from gitops_mlops.promote.sources import source_of
 from gitops_mlops.promote.together import promote_together
 from gitops_mlops.registry import client as registry
@@ -116,7 +118,7 @@ def update(repo_dir: Path, options: Options = Options(), client: registry.Regist
             client.close()
         if model_registry is not None:
             model_registry.close()
-    done = _apply(repo_dir, planned, options)
+    done = _apply(repo_dir, _soaked(repo_dir, config, all_sites, planned), options)
     order = {name: i for i, name in enumerate(_stage_order(config, all_sites))}
     done.sort(key=lambda u: (models.index(config.model(u.model)), order[u.stage]))
     return UpdateReport(tuple(done), client.requests + (model_registry.requests if model_registry else 0))
@@ -209,6 +211,25 @@ def _waits(config: Config, model: Model, stage: Stage, digest: str, targets: tup
     except PolicyError as exc:
         return str(exc).split(" (use --force-order")[0]
     return ""
+
+
+def _soaked(repo_dir: Path, config: Config, all_sites: tuple[Site, ...], planned: list[StageUpdate]) -> list[StageUpdate]:
+    """Each planned update that the stage before holds back waits: its waves not all done with the
+    digest, or the digest not run there for this stage's ``soak`` yet (promote/wavegate.py, the gate
+    promote applies)."""
+    if not any(stage.soak or stage.waves for stage in config.stages):
+        return planned
+    now = settings.now()
+    out = []
+    for item in planned:
+        if item.status == "would-update":
+            chosen = set(item.sites)
+            targets = tuple(s for s in all_sites if s.name in chosen)
+            intent = Intent(config, config.model(item.model), parse_image(item.image), item.version, targets, all_sites)
+            held = wavegate.previous_stage(repo_dir, intent, now)
+            item = replace(item, status="waiting", note=held[0][0]) if held else item
+        out.append(item)
+    return out
 
 
 def _apply(repo_dir: Path, planned: list[StageUpdate], options: Options) -> list[StageUpdate]:

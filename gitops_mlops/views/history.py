@@ -30,6 +30,7 @@ class Entry:
     stage: str | None = None  # the stage of its sites; None when they are in several (or no longer exist)
     registered_model: str = ""  # the model registry's RegisteredModel it was promoted from ('' when not)
     model_version_id: str = ""  # and the id of that ModelVersion in the registry
+    wave: str = ""  # "N/M": the wave of its stage a promotion took ('' when none)
 
     @property
     def sites(self) -> tuple[str, ...]:
@@ -64,6 +65,7 @@ class Entry:
             "sites": list(self.sites),
             "registeredModel": self.registered_model or None,
             "modelVersion": self.model_version_id or None,
+            "wave": self.wave or None,
         }
 
 
@@ -83,6 +85,7 @@ def entry_of(commit: Trailered, model: str | None = None) -> Entry | None:
         forced=record.forced,
         registered_model=record.registered_model,
         model_version_id=record.model_version_id,
+        wave=record.wave,
     )
 
 
@@ -164,6 +167,7 @@ def site_history(repo_dir: Path, git: GitRepo, config: Config, model: Model, sit
                             ((image, (site.name,)),),
                             record.forced if record else False,
                             site.stage,
+                            wave=record.wave if record else "",
                         )
                     )
                     if limit is not None and len(entries) >= limit:

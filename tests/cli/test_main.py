@@ -91,6 +91,7 @@ def test_promote_json(gitops_repo):
         "branch",
         "pullRequestUrl",
         "changes",
+        "wave",
         "dryRun",
     }
     assert data["sites"] == ["datacenter"] and data["digest"] == DIGEST_B and data["version"] == "1.4.0"

@@ -284,3 +284,27 @@ def test_a_stage_with_waves_is_left_to_rollout(gitops_repo, registry, pusher):
     (edge,) = [u for u in report.updates if u.stage == "edge"]
     assert (edge.status, edge.version) == ("waiting", "2.0.0") and "gitops-mlops rollout fraud-detector" in edge.note
     assert gitops_repo.head() == head
+
+
+def test_a_stage_waits_for_its_soak_at_the_stage_before(gitops_repo, registry, pusher, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    ns = configure(gitops_repo, registry.host, {"cloud": "soak: 1h"})
+    push_tags(pusher, f"{ns}/fraud-detector", ["2.0.0"])
+    start = datetime.now(UTC)
+
+    def at(hours: float) -> None:
+        when = (start + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        monkeypatch.setenv("GITOPS_MLOPS_NOW", when)
+        monkeypatch.setenv("GIT_COMMITTER_DATE", when)
+
+    at(0)
+    assert by_stage(update(gitops_repo.work, Options(models=FD)))["datacenter"] == ("updated", "2.0.0")
+    at(0.5)
+    head = gitops_repo.head()
+    report = update(gitops_repo.work, Options(models=FD))
+    (cloud,) = [u for u in report.updates if u.stage == "cloud"]
+    assert (cloud.status, cloud.version) == ("waiting", "2.0.0") and "stage cloud soak: datacenter has run" in cloud.note and "30m left" in cloud.note
+    assert gitops_repo.head() == head
+    at(1.5)
+    assert by_stage(update(gitops_repo.work, Options(models=FD)))["cloud"] == ("updated", "2.0.0")

@@ -12,7 +12,7 @@ from gitops_mlops.core.imageref import parse_image
 from gitops_mlops.promote.plan import Intent
 from gitops_mlops.promote.wavegate import read_rollout, stage_named
 from testing.cli import cli
-from testing.paths import DIGEST_B
+from testing.paths import DIGEST_B, DIGEST_C
 from testing.repos import GitOpsRepo, pin_at, ship, tree_snapshot
 
 IMAGE = f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}"
@@ -127,3 +127,22 @@ def test_the_next_stage_waits_for_every_wave_and_its_own_soak(gitops_repo, monke
     rollout = read_rollout(gitops_repo.work, intent, stage_named(config, "edge"))
     now = START + timedelta(hours=26)
     assert rollout.done_count(now) == 1 and not rollout.done(now) and rollout.done(now + timedelta(hours=2))
+
+
+def test_the_wave_a_promotion_took_is_in_its_json_and_in_history(gitops_repo):
+    import json
+
+    with_waves(gitops_repo)
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud")
+    first = promote(gitops_repo, "--wave", "next", "-o", "json")
+    assert first.code == 0, first.err
+    assert json.loads(first.out)["wave"] == "1/3"
+    newer = f"quay.io/example/fraud-detector:1.5.0@{DIGEST_C}"
+    whole = cli("promote", "fraud-detector", newer, "--to", "datacenter", "-o", "json", cwd=gitops_repo.work)
+    assert whole.code == 0 and json.loads(whole.out)["sites"] == ["datacenter"] and json.loads(whole.out)["wave"] is None  # no waves there
+    rows = json.loads(cli("history", "fraud-detector", "-o", "json", cwd=gitops_repo.work).out)
+    assert [r["wave"] for r in rows[:3]] == [None, "1/3", None]
+    site = json.loads(cli("history", "fraud-detector", "--site", "edge/berlin-01", "-o", "json", cwd=gitops_repo.work).out)
+    assert site[0]["wave"] == "1/3"
+    table = cli("history", "fraud-detector", "-n", "2", cwd=gitops_repo.work).out.splitlines()
+    assert "promote wave 1/3" in table[2] and "wave" not in table[1], table
