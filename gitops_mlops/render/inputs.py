@@ -238,15 +238,31 @@ def readers(repo: Path, sites, allowed_remote: tuple[str, ...], refs: References
 
 
 def closure(directory: Path, refs: References) -> tuple[Path, ...]:
-    """``directory`` and every directory its build reads, after walk_references walked it."""
+    """``directory`` and every directory its build reads, after walk_references walked it. A cycle
+    (a directory whose build reads itself again) ends where it closes: kustomize refuses such a build,
+    and the directories on the cycle are all in the closure."""
+    return _closure(directory, refs, set())[0]
+
+
+def _closure(directory: Path, refs: References, active: set[Path]) -> tuple[tuple[Path, ...], bool]:
+    """The closure and whether it is whole: one cut short by a cycle is not kept for later calls."""
     known = refs.closures.get(directory)
-    if known is None:
-        seen = {directory: None}
-        for child in refs.children.get(directory, ()):
-            for path in closure(child, refs):
-                seen.setdefault(path, None)
-        known = refs.closures[directory] = tuple(seen)
-    return known
+    if known is not None:
+        return known, True
+    if directory in active:
+        return (directory,), False
+    active.add(directory)
+    seen, whole = {directory: None}, True
+    for child in refs.children.get(directory, ()):
+        paths, complete = _closure(child, refs, active)
+        whole = whole and complete
+        for path in paths:
+            seen.setdefault(path, None)
+    active.discard(directory)
+    found = tuple(seen)
+    if whole:
+        refs.closures[directory] = found
+    return found, whole
 
 
 _KIND_LINE = re.compile(rb"^kind:", re.M)

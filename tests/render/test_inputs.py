@@ -78,3 +78,30 @@ def test_the_plain_forms_take_the_fast_path_and_the_unusual_ones_do_not():
 def test_order_follows_the_parser(tmp_path: Path):
     text = "components:\n  - ../c\nresources:\n  - a.yaml\n"
     assert fast_references(text) == parse(text, "k").references
+
+
+def test_a_cycle_of_overlays_is_the_render_error_of_its_sites_not_a_crash(gitops_repo):
+    """datacenter reads cloud and cloud reads datacenter: kustomize refuses both builds (exit 4, one
+    error per site); the closure of each holds both folders; the sites outside the cycle still promote."""
+    from gitops_mlops.config.sites import Site
+    from gitops_mlops.render.inputs import References, closure, site_dir, walk_references
+    from testing.cli import cli
+    from testing.paths import DIGEST_B
+
+    for site, other in (("datacenter", "cloud"), ("cloud", "datacenter")):
+        path = gitops_repo.work / f"overlays/{site}/kustomization.yaml"
+        path.write_text(path.read_text().replace("resources:\n", f"resources:\n  - ../{other}\n", 1))
+    gitops_repo.git("commit", "-qam", "a cycle")
+    refs = References()
+    sites = [Site(name, f"overlays/{name}", name) for name in ("datacenter", "cloud")]
+    for site in sites:
+        walk_references(gitops_repo.work, site, refs=refs)
+    dc, cloud = (site_dir(gitops_repo.work, site, refs) for site in sites)
+    assert {dc, cloud} <= set(closure(dc, refs)) and set(closure(dc, refs)) == set(closure(cloud, refs))
+    for command in (("validate",), ("status",)):
+        run = cli(*command, cwd=gitops_repo.work)
+        assert run.code == 4 and "Traceback" not in run.err, run.err
+        assert ("site datacenter" in run.err and "site cloud" in run.err) or "2 of 5 sites failed validation" in run.err
+    image = f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}"
+    edge = cli("promote", "fraud-detector", image, "--to", "edge", "--no-verify", "--force-order", cwd=gitops_repo.work)
+    assert edge.code == 0, edge.err
