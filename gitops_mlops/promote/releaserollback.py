@@ -21,7 +21,7 @@ from gitops_mlops.core.present import some
 from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.pins import kustomization
-from gitops_mlops.promote import rollbackplan
+from gitops_mlops.promote import registered, rollbackplan
 from gitops_mlops.promote.releaseresult import ReleaseResult, release_text
 from gitops_mlops.render import hydrate
 from gitops_mlops.render.cache import RenderCache
@@ -96,7 +96,7 @@ def _apply(
         moved = _goals(repo_dir, git, release, request, sites, tags, cache)
         if not any(goals for _, goals, _, _ in moved):
             return ReleaseResult(release.name, tuple(rollbackplan.rollback_result(m, (), ()) for m, _, _, _ in moved))
-        texts = _merged(moved)
+        texts = _merged(git, moved)
         edits = [FileEdit(f, first, after) for f, (first, after) in texts.items()]
         hold = _holds(repo_dir, moved, request.reason)
         written: list[FileEdit] = []
@@ -126,13 +126,15 @@ def _apply(
     return ReleaseResult(release.name, members, commit=done.commit, branch=git.branch(), also=done.also, diff=unified_diff(files))
 
 
-def _merged(moved) -> dict[str, tuple[str, str]]:
-    """file -> (its text now, with every member's pin restored in turn)."""
+def _merged(git: GitRepo, moved) -> dict[str, tuple[str, str]]:
+    """file -> (its text now, with every member's pin restored in turn, as a single rollback restores it:
+    a canary's percentage at 0, the model registry's labels of then)."""
     texts: dict[str, tuple[str, str]] = {}
     for _, goals, _, _ in moved:
+        then = registered.labels_then(git, goals)
         for g in goals:
             first, now = texts.get(g.file, (g.text, g.text))
-            texts[g.file] = (first, rollbackplan.restore_pin(now, g.file, g.pin_name, g.goal.pin))
+            texts[g.file] = (first, rollbackplan.restored(now, g, then))
     return texts
 
 

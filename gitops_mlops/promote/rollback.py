@@ -37,7 +37,7 @@ from gitops_mlops.promote.rollbackplan import (
     pin_changes,
     plan_rollback,
     refuse_placeholders,
-    restore_pin,
+    restored,
     rollback_result,
     settle_goals,
 )
@@ -79,12 +79,7 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
         refuse_placeholders(model, goals)
         goals, notes = settle_goals(config, request, goals, tags)
         then = registered.labels_then(git, goals)
-        edits = {
-            g.site.name: FileEdit(
-                g.file, g.text, registered.restore_labels(g, rolled_back(restore_pin(g.text, g.file, g.pin_name, g.goal.pin), g.file, g.pin_name), then)
-            )
-            for g in goals
-        }
+        edits = {g.site.name: FileEdit(g.file, g.text, restored(g.text, g, then)) for g in goals}
         hold = hold_edit(repo_dir, model, goals, request.reason)
         written: list[FileEdit] = []
         parent, seen = git.head(), {}  # the edited config, once the verify hook has loaded it; the hydrated branch

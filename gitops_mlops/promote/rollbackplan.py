@@ -23,7 +23,9 @@ from gitops_mlops.core.present import some
 from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.pins import kustomization
+from gitops_mlops.pins.canary import rolled_back
 from gitops_mlops.pins.kustomization import Pin
+from gitops_mlops.promote import registered
 from gitops_mlops.promote.plan import PinChange, pin_to_edit
 from gitops_mlops.promote.result import Result
 from gitops_mlops.registry import client as registry
@@ -166,6 +168,14 @@ def restore_pin(text: str, source: str, name: str, pin: Pin | None) -> str:
         return kustomization.remove_pin(text, source, name)
     values = {"newName": pin.new_name, "newTag": pin.new_tag, "digest": pin.digest}
     return kustomization.set_pin_exact(text, source, name, values)
+
+
+def restored(text: str, goal: Target, then: dict[str, dict[str, str]]) -> str:
+    """``text`` with the goal's pin as it was (``restore_pin``), a model canary's percentage at 0 beside
+    it (``pins.canary.rolled_back``), and the model registry's labels it had then (``then``:
+    ``registered.labels_then`` of the same goals)."""
+    text = rolled_back(restore_pin(text, goal.file, goal.pin_name, goal.goal.pin), goal.file, goal.pin_name)
+    return registered.restore_labels(goal, text, then)
 
 
 def expected(state: State) -> Expected:

@@ -34,7 +34,21 @@ def test_history_json_via_cli(gitops_repo):
 
     result = cli("history", "fraud-detector", "-o", "json", cwd=gitops_repo.work)
     entry = json.loads(result.out)[0]
-    assert set(entry) == {"commit", "date", "author", "action", "model", "version", "digest", "image", "stage", "sites", "registeredModel", "modelVersion", "wave"}
+    assert set(entry) == {
+        "commit",
+        "date",
+        "author",
+        "action",
+        "model",
+        "version",
+        "digest",
+        "image",
+        "stage",
+        "sites",
+        "registeredModel",
+        "modelVersion",
+        "wave",
+    }
     assert entry["author"] == "Test Pipeline" and entry["commit"] == gitops_repo.head()
 
 
