@@ -98,6 +98,10 @@ def run(server: RegistryServer, tmp: Path, args) -> None:
         + f"registries:\n  - host: {server.host}\n    insecure: true\n"
     )
     git = lambda *a: subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", *a], cwd=repo, check=True, capture_output=True)  # noqa: E731
+    for path in (*repo.glob("overlays/**/*.yaml"), *repo.glob("base/**/*.yaml")):  # the pins name the same repositories
+        text = path.read_text()
+        if "quay.io/example/" in text:
+            path.write_text(text.replace("quay.io/example/", f"{server.host}/example/"))
     git("commit", "-qam", "models from the loopback registry")
     base = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
     print(f"repo: datacenter, cloud, {args.sites} edge sites; {args.models} models at 1.0.0")
