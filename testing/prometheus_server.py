@@ -11,6 +11,8 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,3 +102,19 @@ class PrometheusServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
             self.process = None
+
+
+@contextmanager
+def running(root: Path, samples: list[tuple[str, dict[str, str], list[float]]]) -> Iterator[PrometheusServer]:
+    """A Prometheus holding ``samples`` for the length of a ``with`` (a module's fixture); a test fails,
+    naming what is missing, when Prometheus or promtool is not installed."""
+    import pytest
+
+    try:
+        server = PrometheusServer(root).start(samples)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -13,7 +13,7 @@ from gitops_mlops.change.intents import Publish, RollbackRequest
 from gitops_mlops.change.transaction import file_change, guard, run_change, transact, unified_diff
 from gitops_mlops.change.write import FileEdit, write_all
 from gitops_mlops.config.holds import add_holds
-from gitops_mlops.config.load import CONFIG_FILE, Hold, load_config
+from gitops_mlops.config.load import CONFIG_FILE, load_config
 from gitops_mlops.config.releases import Release
 from gitops_mlops.config.sites import Site, discover_sites, select
 from gitops_mlops.core.errors import InputError, PolicyError
@@ -163,17 +163,7 @@ def _verify(repo_dir: Path, config, moved, texts: dict[str, tuple[str, str]], wr
 def _holds(repo_dir: Path, moved, reason: str) -> FileEdit:
     """Each rolled-back (member, site, digest) on hold: the combination is not promoted again by automation."""
     before = (repo_dir / CONFIG_FILE).read_bytes().decode("utf-8")
-    new = [
-        Hold(
-            model.name,
-            g.site.name,
-            g.current.digest,
-            f"rolled back from {g.current.version or g.current.digest[:19]} to {g.goal.version or g.goal.digest[:19]}" + (f": {reason}" if reason else ""),
-        )
-        for model, goals, _, _ in moved
-        for g in goals
-        if g.current.digest
-    ]
+    new = [hold for model, goals, _, _ in moved for hold in rollbackplan.holds_of(model, goals, reason)]
     return FileEdit(CONFIG_FILE, before, add_holds(before, new))
 
 

@@ -254,9 +254,13 @@ def pin_changes(goals: list[Target], edits: dict[str, FileEdit]) -> tuple[PinCha
 
 def hold_edit(repo_dir: Path, model: Model, goals: list[Target], reason: str = "") -> FileEdit:
     """Put each rolled-back (model, site, digest) on hold, so automation does not undo the rollback."""
-    path = repo_dir / CONFIG_FILE
-    before = path.read_bytes().decode("utf-8")
-    new = [
+    before = (repo_dir / CONFIG_FILE).read_bytes().decode("utf-8")
+    return FileEdit(CONFIG_FILE, before, add_holds(before, holds_of(model, goals, reason)))
+
+
+def holds_of(model: Model, goals: list[Target], reason: str = "") -> list[Hold]:
+    """The hold on each rolled-back (model, site, digest), saying from what to what and why."""
+    return [
         Hold(
             model.name,
             g.site.name,
@@ -266,7 +270,6 @@ def hold_edit(repo_dir: Path, model: Model, goals: list[Target], reason: str = "
         for g in goals
         if g.current.digest
     ]
-    return FileEdit(CONFIG_FILE, before, add_holds(before, new))
 
 
 def commit_message(model: Model, goals: list[Target], message: str, reason: str = "") -> str:

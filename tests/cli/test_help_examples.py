@@ -27,7 +27,7 @@ import pytest
 from gitops_mlops.cli.main import command
 from testing.cli import cli
 from testing.paths import crd_dir
-from testing.prometheus_server import PrometheusServer
+from testing.prometheus_server import running
 from testing.repos import GitOpsRepo, make_gitops_repo, point_models_at, registry_namespace
 
 MODELS = ("fraud-detector", "demand-forecast", "openvino-model-server")
@@ -72,12 +72,8 @@ class World:
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
     series = [("model_p99_latency_seconds", {"model": "fraud-detector", "site": site}, [0.1]) for site in SITES]
-    try:
-        server = PrometheusServer(tmp_path_factory.mktemp("prometheus")).start(series)
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield server
-    server.stop()
+    with running(tmp_path_factory.mktemp("prometheus"), series) as server:
+        yield server
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from gitops_mlops.config.checks import _ARG, Prometheus, check_query, render_que
 from gitops_mlops.core.errors import InputError
 from gitops_mlops.loop.prometheus import Client
 from testing.cli import cli
-from testing.prometheus_server import PrometheusServer
+from testing.prometheus_server import running
 from testing.repos import git
 from tests.loop.test_verify import with_checks
 
@@ -20,12 +20,8 @@ DC = "overlays/datacenter/kustomization.yaml"
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
-    try:
-        server = PrometheusServer(tmp_path_factory.mktemp("prometheus")).start([("model_ok", {"namespace": "ml-serving", "site": "datacenter"}, [0])])
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield server
-    server.stop()
+    with running(tmp_path_factory.mktemp("prometheus"), [("model_ok", {"namespace": "ml-serving", "site": "datacenter"}, [0])]) as server:
+        yield server
 
 
 def test_an_injected_or_vector_no_longer_changes_what_prometheus_answers(prometheus):

@@ -14,7 +14,7 @@ from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.gitstore.verifications import read
 from testing.cli import cli
 from testing.paths import DIGEST_A, DIGEST_B
-from testing.prometheus_server import PrometheusServer
+from testing.prometheus_server import running
 from testing.repos import GitOpsRepo, pin_at, ship, tree_snapshot
 from tests.promote.test_wavegate import with_waves
 
@@ -31,12 +31,8 @@ START = datetime.now(UTC)
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
-    try:
-        server = PrometheusServer(tmp_path_factory.mktemp("prometheus")).start(SERIES)
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield server
-    server.stop()
+    with running(tmp_path_factory.mktemp("prometheus"), SERIES) as server:
+        yield server
 
 
 def at(hours: float) -> dict[str, str]:

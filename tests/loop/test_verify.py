@@ -11,7 +11,7 @@ from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.gitstore.verifications import BRANCH, read
 from testing.cli import cli
 from testing.paths import DIGEST_A, DIGEST_B
-from testing.prometheus_server import PrometheusServer
+from testing.prometheus_server import PrometheusServer, running
 from testing.repos import git, ship
 
 NAN = float("nan")
@@ -28,12 +28,8 @@ SERIES = [
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
-    try:
-        server = PrometheusServer(tmp_path_factory.mktemp("prometheus")).start(SERIES)
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield server
-    server.stop()
+    with running(tmp_path_factory.mktemp("prometheus"), SERIES) as server:
+        yield server
 
 
 def with_checks(repo, address: str, condition: str = "max(result) < 0.25", query: str = "", extra: str = "", push: bool = False) -> None:

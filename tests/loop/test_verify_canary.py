@@ -8,7 +8,7 @@ import json
 import pytest
 
 from testing.cli import cli
-from testing.prometheus_server import PrometheusServer
+from testing.prometheus_server import running
 from tests.promote.test_canary import FRAUD, A, B, canary_repo
 
 # One site, two revisions serving at once: the previous build fails the check, the canary's passes.
@@ -21,12 +21,8 @@ SERIES = [
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
-    try:
-        server = PrometheusServer(tmp_path_factory.mktemp("prometheus")).start(SERIES)
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield server
-    server.stop()
+    with running(tmp_path_factory.mktemp("prometheus"), SERIES) as server:
+        yield server
 
 
 def checked(tmp_path, address: str, query: str):
