@@ -47,7 +47,7 @@ from gitops_mlops.render.state import ModelMatcher, render_state
 class StageUpdate:
     model: str
     stage: str
-    status: str  # updated | would-update | up-to-date | waiting | held | no-match
+    status: str  # updated | would-update | up-to-date | waiting | held | no-match | release (a member: moved by update --release)
     version: str = ""
     digest: str = ""
     image: str = ""  # the full reference of the build it takes, with its digest
@@ -102,6 +102,8 @@ def update(repo_dir: Path, options: Options = Options(), client: registry.Regist
     options.publish.check_for(config.hydrate.branch if config.hydrate else None)
     GitRepo(repo_dir).refuse_in_progress()
     models = [config.model(m) for m in options.models] if options.models else list(config.models)
+    members = [m for m in models if config.release_of(m.name) is not None]  # moved with their release, never alone
+    models = [m for m in models if m not in members]
     all_sites = discover_sites(repo_dir, config)
     chosen = select(all_sites, options.selectors) if options.selectors else all_sites
     for model in models:  # policy before any registry is contacted
@@ -118,10 +120,18 @@ def update(repo_dir: Path, options: Options = Options(), client: registry.Regist
             client.close()
         if model_registry is not None:
             model_registry.close()
-    done = _apply(repo_dir, _soaked(repo_dir, config, all_sites, planned), options)
+    done = _apply(repo_dir, _soaked(repo_dir, config, all_sites, planned), options) + [_in_release(config, m) for m in members]
     order = {name: i for i, name in enumerate(_stage_order(config, all_sites))}
-    done.sort(key=lambda u: (models.index(config.model(u.model)), order[u.stage]))
+    named = [m.name for m in (*models, *members)]
+    done.sort(key=lambda u: (named.index(u.model), order.get(u.stage, -1)))
     return UpdateReport(tuple(done), client.requests + (model_registry.requests if model_registry else 0))
+
+
+def _in_release(config: Config, model: Model) -> StageUpdate:
+    """A member of a release is not updated alone (promote refuses it without --member-only): one row saying where it moves."""
+    release = config.release_of(model.name)
+    assert release is not None
+    return StageUpdate(model.name, "-", "release", note=f"member of release {release.name}: moved with its release by 'update --release {release.name}'")
 
 
 def _rendered(repo_dir: Path, config: Config, sites: tuple[Site, ...]) -> dict[str, dict[str, tuple[set[str], str]]]:

@@ -84,3 +84,21 @@ def test_combinations_are_tried_newest_first_member_by_member():
     assert {m: tag for m, (_, tag) in picked.items()} == {"fraud-detector": "1.9.0", "fraud-app": "3.0.0"}
     assert newest_compatible(config, {"fraud-detector": versions("2.1.0"), "fraud-app": versions("3.0.0")}) is None
     assert newest_compatible(config, {"fraud-detector": [], "fraud-app": versions("3.0.0")}) is None
+
+
+def test_update_without_release_leaves_members_to_update_release(gitops_repo, registry, pusher):
+    ns = with_release(gitops_repo, registry.host)
+    push_tags(pusher, f"{ns}/fraud-detector", ["1.5.0"])
+    push_tags(pusher, f"{ns}/openvino-model-server", ["2.0.0"])
+    push_tags(pusher, f"{ns}/demand-forecast", ["1.0.0"])  # outside any release: up to date as before
+    snapshot = tree_snapshot(gitops_repo.work, gitops_repo.remote)
+    run = cli("update", "-o", "json", cwd=gitops_repo.work)
+    assert run.code == 0, run.err
+    updates = json.loads(run.out)["updates"]
+    members = {u["model"]: u for u in updates if u["status"] == "release"}
+    assert sorted(members) == ["fraud-detector", "openvino-model-server"]
+    assert members["fraud-detector"]["note"] == "member of release fraud: moved with its release by 'update --release fraud'"
+    assert {u["status"] for u in updates if u["model"] == "demand-forecast"} == {"up-to-date"}
+    assert tree_snapshot(gitops_repo.work, gitops_repo.remote) == snapshot  # nothing moved alone
+    table = cli("update", "--model", "fraud-detector", cwd=gitops_repo.work)
+    assert table.code == 0 and "update --release fraud" in table.out and "0 promotions changed, 0 registry requests" in table.err
