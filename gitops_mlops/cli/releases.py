@@ -152,3 +152,35 @@ def update_release(repo: Path, release: str, models, sites, insecure, publish, o
         f"update --release {release}: {count(len(changed), 'stage')} {'would change' if publish.dry_run else 'changed'}"
         + ("; nothing written" if publish.dry_run else "")
     )
+
+
+def verify_release(repo: Path, release: str | None, model, sites, record: bool, push: bool, act: bool, output: Output) -> None:
+    """``verify --release NAME``: every member's checks at the sites, one report; exit 7, 3 or 0 as ``verify``."""
+    from gitops_mlops.core.errors import MonitoringError, PolicyError
+    from gitops_mlops.loop.releaseverify import verify_release as run
+
+    if release is None:
+        raise InputError("verify needs MODEL, or --release NAME (every member of a release)")
+    if model is not None or act:
+        raise InputError(f"{'MODEL' if model else '--act'} is for one model's verification, not with --release")
+    report = run(repo, release, sites, record=record, push=push)
+    if not emit(output, report.as_json()):
+        rows = [
+            [m.model, s.site, s.stage, s.version or "-", short(s.digest), c.check, c.verdict, c.message or c.condition]
+            for m in report.members
+            for s in m.sites
+            for c in s.checks
+        ]
+        table(rows, ["MODEL", "SITE", "STAGE", "VERSION", "DIGEST", "CHECK", "VERDICT", "CONDITION / WHY"])
+    for member in report.members:
+        if member.recorded:
+            err(f"{member.model}: recorded in commit {member.recorded[:12]} on gitops-mlops/verifications" + (", pushed" if member.pushed else ""))
+    if report.not_running:
+        err(f"note: no selected site runs {', '.join(report.not_running)}; not verified")
+    if report.errors:
+        raise MonitoringError(report.errors[0] + (f" (and {len(report.errors) - 1} more)" if len(report.errors) > 1 else ""))
+    bad = sorted({f"{m.model} at {s.site}" for m in report.members for s in m.sites if s.verdict != "successful"})
+    if bad:
+        raise PolicyError(f"release {report.release}: {count(len(bad), 'member site')} did not pass: {some(bad)}")
+    done = ", ".join(m.model for m in report.members)
+    err(f"release {report.release} verified: {done} passed every check ({count(report.requests, 'query', 'queries')})")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from gitops_mlops.cli.kit import ModelArg, Output, OutputOpt, PushOpt, RepoOpt, SitesOpt, app, emit, err, example, table
+from gitops_mlops.cli.releases import OptionalModelArg, verify_release
 from gitops_mlops.core.errors import InputError, MonitoringError, PolicyError
 from gitops_mlops.core.present import count, grouped, short, some
 
@@ -19,8 +20,9 @@ from gitops_mlops.core.present import count, grouped, short, some
     )
 )
 def verify(
-    model: ModelArg,
+    model: OptionalModelArg = None,
     site: SitesOpt = [],
+    release: Annotated[str | None, typer.Option("--release", metavar="NAME", help="Verify every member of this release the sites run, one report.")] = None,
     push: PushOpt = False,
     no_record: Annotated[bool, typer.Option("--no-record", help="Only report: record nothing in Git.")] = False,
     act: Annotated[bool, typer.Option("--act", help="Do what failed checks say: roll the sites back (held), send retraining triggers.")] = False,
@@ -37,6 +39,8 @@ def verify(
         raise InputError("verify: name the sites with --site (a site, a stage or a glob)")
     if act and no_record:
         raise InputError("--act: not with --no-record (what is acted on is recorded)")
+    if release is not None or model is None:
+        return verify_release(repo, release, model, tuple(site), not no_record, push, act, output)
     report = run(repo, model, tuple(site), record=not no_record, push=push)
     data = {
         "model": report.model,

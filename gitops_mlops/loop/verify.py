@@ -121,17 +121,28 @@ def verify(
     repo_dir = Path(repo_dir).resolve()
     config = load_config(repo_dir)
     model = config.model(model_name)
-    targets = select(discover_sites(repo_dir, config), selectors)
+    groups = groups_for(repo_dir, config, model, select(discover_sites(repo_dir, config), selectors))
+    git = GitRepo(repo_dir)
+    if record:
+        git.check_identity()  # before the measurements: a run of minutes must not end in 'who are you?'
+    return measure(git, config, model, groups, client or Client(), record, push, sleep, clock)
+
+
+def groups_for(repo_dir: Path, config: Config, model: Model, targets: tuple[Site, ...]) -> list[_Group]:
+    """The selected sites rendering ``model``, grouped by stage and digest; bad input (no site renders it,
+    a stage without checks) fails here, before any query."""
     groups = _groups(repo_dir, config, model, targets)
     without = sorted({g.stage for g in groups if not config.checks_for(model, g.stage)})
     if without:
         raise InputError(f"model {model.name}: no checks configured for stage {', '.join(without)} (stages[].checks or models[].checks)")
-    git = GitRepo(repo_dir)
-    if record:
-        git.check_identity()  # before the measurements: a run of minutes must not end in 'who are you?'
-    client = client or Client()
+    return groups
+
+
+def measure(git: GitRepo, config: Config, model: Model, groups: list[_Group], client: Client, record: bool, push: bool, sleep, clock) -> VerifyReport:
+    """Measure ``groups`` (from ``groups_for``) and record the verdicts (not the errors) in Git."""
+    before = client.requests
     results, errors = _measure(config, model, groups, client, sleep, clock)
-    report = VerifyReport(model.name, tuple(results), client.requests, errors=tuple(errors))
+    report = VerifyReport(model.name, tuple(results), client.requests - before, errors=tuple(errors))
     recordable = [r for r in results if r.verdict != "error"]
     if record and recordable:
         now = settings.now().strftime("%Y-%m-%dT%H:%M:%SZ")
