@@ -295,10 +295,15 @@ class Pusher:
         assert response.status == 201, f"manifest {repo}:{reference}: {response.status}"
         return response.getheader("Docker-Content-Digest")
 
-    def image(self, repo: str, tag: str, arch: str = "amd64", salt: str = "", media_type: str = OCI_MANIFEST) -> tuple[str, bytes]:
-        """Push a tiny single-arch image; its manifest digest and bytes."""
+    def image(
+        self, repo: str, tag: str, arch: str = "amd64", salt: str = "", media_type: str = OCI_MANIFEST, labels: dict[str, str] | None = None
+    ) -> tuple[str, bytes]:
+        """Push a tiny single-arch image (its config carrying ``labels``); its manifest digest and bytes."""
         layer = f"layer {repo} {tag} {arch} {salt}".encode()
-        config = json.dumps({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": [sha256(layer)]}}).encode()
+        image_config = {"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": [sha256(layer)]}}
+        if labels is not None:
+            image_config["config"] = {"Labels": labels}
+        config = json.dumps(image_config).encode()
         config_type = "application/vnd.oci.image.config.v1+json" if media_type == OCI_MANIFEST else "application/vnd.docker.container.image.v1+json"
         layer_type = "application/vnd.oci.image.layer.v1.tar" if media_type == OCI_MANIFEST else "application/vnd.docker.image.rootfs.diff.tar"
         manifest = json.dumps(

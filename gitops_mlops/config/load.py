@@ -17,7 +17,7 @@ from gitops_mlops.config.modelregistry import ModelRegistrySpec, check_update_fr
 from gitops_mlops.config.policy import Policy, read_policy
 from gitops_mlops.config.reader import Reader
 from gitops_mlops.config.registries import RegistrySpec, read_registries
-from gitops_mlops.config.releases import Release, read_releases, read_requires
+from gitops_mlops.config.releases import LABEL_RE, Release, read_releases, read_requires
 from gitops_mlops.config.rendering import HydrateSpec, SchemaSpec, ServingSpec, read_hydrate, read_schemas, read_serving
 from gitops_mlops.config.services import ArgoCD, ForgeSpec, read_argocd, read_forge
 from gitops_mlops.config.waves import Wave, read_soak, read_waves
@@ -47,6 +47,7 @@ class Model:
     registered_model: str = ""  # its RegisteredModel in the model registry, when named apart from the model
     update_from: str = "tags"  # where ``update`` finds versions: the repository's tags, or "modelRegistry" (its LIVE versions)
     requires: tuple[tuple[str, str], ...] = ()  # (model, semver range) it works with (config/releases.py)
+    requires_label: str = ""  # the label of its image that states what it requires, read from the registry (config/releases.py)
 
     @property
     def registered_name(self) -> str:
@@ -277,7 +278,20 @@ def _read_models(source: str, nodes: list[Node]) -> tuple[Model, ...]:
             source,
             node,
             "model",
-            {"name", "image", "repository", "sites", "artifact", "inferenceService", "checks", "retrain", "registeredModel", "updateFrom", "requires"},
+            {
+                "name",
+                "image",
+                "repository",
+                "sites",
+                "artifact",
+                "inferenceService",
+                "checks",
+                "retrain",
+                "registeredModel",
+                "updateFrom",
+                "requires",
+                "requiresLabel",
+            },
         )
         name = r.str("name", pattern=NAME_RE)
         repository = r.str("repository")
@@ -306,6 +320,7 @@ def _read_models(source: str, nodes: list[Node]) -> tuple[Model, ...]:
                 registered_model=registered_model_name(r),
                 update_from=update_from(r),
                 requires=read_requires(source, r, name),
+                requires_label=r.str("requiresLabel", default="", pattern=LABEL_RE),
             )
         )
         for other in models[:-1]:

@@ -3,11 +3,14 @@
 A release names models (a model, its serving runtime, the application that calls it)
 that are promoted, gated and rolled back as one combination. A model belongs to at
 most one release. ``requires: {fraud-detector: ">=1.4.0 <2.0.0"}`` on a model's entry
-states the versions of another model it works with.
+states the versions of another model it works with; ``requiresLabel: io.example.requires`` names
+a label of the model's image whose value states the same, as ``fraud-detector >=1.4.0 <2.0.0;
+other >=1`` (``parse_label``), read from the image's config in its registry.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from gitops_mlops.config.reader import Reader
@@ -15,6 +18,9 @@ from gitops_mlops.core.errors import InputError
 from gitops_mlops.core.names import NAME_RE, did_you_mean
 from gitops_mlops.core.semrange import parse_range
 from gitops_mlops.yamltext.nodes import MappingNode, Node, ScalarNode, line_of
+
+LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")  # an image label key, as OCI and Docker write them
+MAX_LABEL_REQUIREMENTS = 64
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,31 @@ def read_requires(source: str, r: Reader, model: str) -> tuple[tuple[str, str], 
         if key.value == model:
             raise InputError(f"{source}:{line_of(key)}: model {model!r} requires itself")
         out.append((key.value, value.value))
+    return tuple(out)
+
+
+def parse_label(text: str, where: str, model: str, names: list[str]) -> tuple[tuple[str, str], ...]:
+    """A ``requiresLabel`` value, ``MODEL RANGE; MODEL RANGE``, checked as ``requires:`` is: each model
+    configured, each range a semver range, no model named twice or requiring itself (``where``: the image and label)."""
+    out: list[tuple[str, str]] = []
+    parts = [p.strip() for p in text.split(";") if p.strip()]
+    if len(parts) > MAX_LABEL_REQUIREMENTS:
+        raise InputError(f"{where}: more than {MAX_LABEL_REQUIREMENTS} requirements")
+    for part in parts:
+        other, _, text_range = part.partition(" ")
+        if not text_range.strip():
+            raise InputError(f"{where}: {part[:80]!r} is not 'MODEL RANGE' (such as 'fraud-detector >=1.4.0 <2.0.0')")
+        if other not in names:
+            raise InputError(f"{where}: model {model!r} requires unknown model {other[:80]!r}{did_you_mean(other, names)}")
+        if other == model:
+            raise InputError(f"{where}: model {model!r} requires itself")
+        if any(o == other for o, _ in out):
+            raise InputError(f"{where}: model {other!r} is named twice")
+        try:
+            parse_range(text_range.strip())
+        except InputError as exc:
+            raise InputError(f"{where}: requires {other}: {exc}") from None
+        out.append((other, text_range.strip()))
     return tuple(out)
 
 

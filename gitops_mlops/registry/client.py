@@ -1,4 +1,4 @@
-"""OCI Distribution client: resolve a tag to a digest, check a digest exists, list tags.
+"""OCI Distribution client: resolve a tag to a digest, check a digest exists, list tags, fetch a manifest or blob by digest.
 
 Written on the standard library's ``http.client`` rather than an OCI client
 library: what promotion needs is three read-only calls, and each must be
@@ -166,6 +166,17 @@ class RegistryClient:
                 raise self._error(ref, f"more than {MAX_TAGS} tags")
             path = _next_link(response.header("Link"))
         return tags
+
+    def fetch(self, ref: ImageRef, kind: str, digest: str, limit: int = MAX_MANIFEST_BYTES) -> bytes:
+        """The body of the manifest or blob (``kind``: ``manifests`` or ``blobs``) ``digest``, checked to hash to it."""
+        ref, what = on_the_wire(ref), f"{kind[:-1]} {digest}"
+        response = self._request(ref, "GET", f"/v2/{ref.path}/{kind}/{digest}", {"Accept": ACCEPT if kind == "manifests" else "*/*"}, limit)
+        if response.status != 200:
+            raise self._status_error(ref, response, what)
+        found = "sha256:" + hashlib.sha256(response.body).hexdigest()
+        if found != digest:
+            raise self._error(ref, f"{what}: body hashes to {found}")
+        return response.body
 
     # ------------------------------------------------------------ manifests
 
