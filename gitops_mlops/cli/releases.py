@@ -76,6 +76,8 @@ def rollback_release(repo: Path, release, model, to, sites, message, verify, ins
 def report_release(result, output: Output, dry_run: bool) -> None:
     if result.recovered:
         err(f"note: {result.recovered}")
+    for note in result.notes:
+        err(f"note: {note}")
     if dry_run:
         if not emit(output, {**result.as_json(), "dryRun": True, "diff": result.diff}):
             typer.echo(result.diff, nl=False)

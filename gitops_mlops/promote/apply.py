@@ -12,6 +12,7 @@ from gitops_mlops.change.transaction import Change, file_change, transact, unifi
 from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.promote import canary, combination
+from gitops_mlops.promote.labelrequires import LabelRequirements
 from gitops_mlops.promote.plan import Intent, Plan, plan_promotion
 from gitops_mlops.promote.result import Result
 from gitops_mlops.render import hydrate
@@ -40,15 +41,17 @@ def apply_promotion(
         clock.append(("plan", time.perf_counter()))
         if not plan.changes:
             return _result(intent, plan)
-        combination.check_plan(intent.config, intent.model.name, plan.changes, plan.before)  # declared compatibility (``requires:``)
+        with LabelRequirements(intent.config, request.insecure_registries, request.verify) as labelled:
+            combination.check_plan(intent.config, intent.model.name, plan.changes, plan.before, labelled)  # declared compatibility (``requires:``)
+        notes = tuple(labelled.notes)
         files = plan.files()
         schemas = schemas_for(repo_dir, intent.config, cache=cache) if verify_effect else None  # a bad CRD path fails before a file is written
         change = _change(repo_dir, git, intent, request, plan, cache, schemas, hydrate_it, clock)
         done = transact(git, change, dry_run=dry_run, kept=kept)
     if dry_run:
-        return _result(intent, plan, diff=unified_diff(files))
+        return _result(intent, plan, diff=unified_diff(files), more=notes)
     timings = tuple((name, t - clock[i][1]) for i, (name, t) in enumerate(clock[1:]))
-    return _result(intent, plan, commit=done.commit, branch=git.branch(), timings=timings, also=done.also)
+    return _result(intent, plan, commit=done.commit, branch=git.branch(), timings=timings, also=done.also, more=notes)
 
 
 def _change(repo_dir: Path, git: GitRepo, intent: Intent, request: PromoteRequest, plan: Plan, cache, schemas, hydrate_it: bool, clock: list) -> Change:
@@ -98,7 +101,7 @@ def commit_message(intent: Intent, request: PromoteRequest, plan: Plan) -> str:
     return trailers.write(record)
 
 
-def _result(intent: Intent, plan: Plan, **extra) -> Result:
+def _result(intent: Intent, plan: Plan, more: tuple[str, ...] = (), **extra) -> Result:
     return Result(
         action="promote",
         model=intent.model.name,
@@ -110,6 +113,6 @@ def _result(intent: Intent, plan: Plan, **extra) -> Result:
         changes=plan.changes,
         not_running=plan.not_running,
         wave=intent.wave,
-        notes=(canary.describe(intent.canary),) if intent.canary and plan.changes else (),
+        notes=((canary.describe(intent.canary),) if intent.canary and plan.changes else ()) + more,
         **extra,
     )

@@ -8,10 +8,11 @@ every site of the earlier stages renders that same combination. Declared compati
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_mlops.config.load import Config
+from gitops_mlops.config.load import Config, Model
 from gitops_mlops.config.releases import Release
 from gitops_mlops.config.sites import Site
 from gitops_mlops.core.errors import PolicyError, RenderError
@@ -19,6 +20,8 @@ from gitops_mlops.core.semrange import parse_range, parse_version
 from gitops_mlops.render.cache import RenderCache
 from gitops_mlops.render.inputs import References
 from gitops_mlops.render.state import ModelMatcher, SiteRender, render_state, split_image
+
+Labelled = Callable[[Model, str], tuple[tuple[str, str], ...]]  # (model, image) -> what its image label requires (``labelrequires``)
 
 
 @dataclass(frozen=True)
@@ -100,33 +103,38 @@ def check_gate(
                 )
 
 
-def check_requires(config: Config, after: dict[str, dict[str, Member]]) -> None:
-    """Refuse a combination a model's ``requires:`` rules out, naming the site and the pair."""
+def check_requires(config: Config, after: dict[str, dict[str, Member]], labelled: Labelled | None = None) -> None:
+    """Refuse a combination a model's ``requires:`` (or, with ``labelled``, its image's label) rules out, naming the site and the pair."""
     for site, members in sorted(after.items()):
         for model in config.models:
             mine = members.get(model.name)
             if mine is None or not mine.image:
                 continue
-            for other, text in model.requires:
+            label = labelled(model, mine.image) if labelled and model.requires_label else ()
+            rules = [(o, t, "") for o, t in model.requires] + [(o, t, f" (image label {model.requires_label})") for o, t in label]
+            for other, text, source in rules:
                 theirs = members.get(other)
                 if theirs is None or not theirs.image:
                     continue
                 version = parse_version(theirs.version)
                 if version is None or not parse_range(text).allows(version, prereleases=True):
                     raise PolicyError(
-                        f"incompatible at {site}: {model.name} {mine.version or mine.digest[:19]} requires {other} {text!r}, "
+                        f"incompatible at {site}: {model.name} {mine.version or mine.digest[:19]} requires {other} {text!r}{source}, "
                         f"and the site would run {other} {theirs.version or theirs.digest[:19]}"
                     )
 
 
 def judged(config: Config) -> tuple[str, ...]:
-    """The models whose versions the compatibility check reads: both sides of every requirement (none: nothing to judge)."""
+    """The models whose versions the compatibility check reads: both sides of every requirement (none: nothing to judge);
+    every model when one reads its requirements from an image label (the label may name any)."""
+    if any(m.requires_label for m in config.models):
+        return tuple(m.name for m in config.models)
     return tuple(dict.fromkeys(n for m in config.models if m.requires for n in (m.name, *(o for o, _ in m.requires))))
 
 
-def check_release(config: Config, moves: list[tuple[str, tuple]], before: dict[str, SiteRender]) -> None:
+def check_release(config: Config, moves: list[tuple[str, tuple]], before: dict[str, SiteRender], labelled: Labelled | None = None) -> None:
     """The combination each changed site would render (its render before, with each moved model's new
-    image) must meet every ``requires:``. Nothing to judge when no model requires another."""
+    image) must meet every ``requires:`` (and requirement ``labelled`` reads). Nothing to judge when no model requires another."""
     models = judged(config)
     if not models or not any(model in models for model, changes in moves if changes):
         return
@@ -138,9 +146,9 @@ def check_release(config: Config, moves: list[tuple[str, tuple]], before: dict[s
                 after[change.site] = of_render(matcher, before[change.site], models)
             if model in models:
                 after[change.site][model] = Member(model, change.new_image or f"{model}:{change.new_version}@{change.new_digest}")
-    check_requires(config, after)
+    check_requires(config, after, labelled)
 
 
-def check_plan(config: Config, model: str, changes, before: dict[str, SiteRender]) -> None:
+def check_plan(config: Config, model: str, changes, before: dict[str, SiteRender], labelled: Labelled | None = None) -> None:
     """One model's promotion: ``check_release`` of its changes alone."""
-    check_release(config, [(model, changes)], before)
+    check_release(config, [(model, changes)], before, labelled)

@@ -47,6 +47,7 @@ class ReleaseResult:
     pull_request: str = ""
     recovered: str = ""
     timings: tuple[tuple[str, float], ...] = ()  # phase -> seconds, for benchmarks
+    notes: tuple[str, ...] = ()  # what the user is told on stderr (an image label not read)
 
     @property
     def changed(self) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.pins import kustomization
 from gitops_mlops.promote import combination, wavegate
 from gitops_mlops.promote.apply import _result as member_result
+from gitops_mlops.promote.labelrequires import LabelRequirements
 from gitops_mlops.promote.plan import Intent, Plan, plan_promotion, resolve_intent
 from gitops_mlops.promote.releaseresult import ReleaseRequest, ReleaseResult, check_members, release_text
 from gitops_mlops.promote.settle import settle_image
@@ -97,17 +98,19 @@ def apply_release(
         targets = _targets(intents)
         if not request.force_order:
             combination.check_gate(repo_dir, config, release, {i.model.name for i in intents}, targets, intents[0].all_sites, before, cache, refs)
-        combination.check_release(config, [(i.model.name, p.changes) for i, p in zip(intents, plans, strict=True)], before)
+        with LabelRequirements(config, request.insecure_registries, request.verify) as labelled:
+            combination.check_release(config, [(i.model.name, p.changes) for i, p in zip(intents, plans, strict=True)], before, labelled)
+        notes = tuple(labelled.notes)
         tick("combination")
         files = merged_edits(intents, plans)
         schemas = schemas_for(repo_dir, config, cache=cache)  # a bad CRD path fails before a file is written
         change = _change(repo_dir, git, release, intents, plans, request, cache, refs, schemas, files, tick)
         done = transact(git, change, dry_run=dry_run)
     if dry_run:
-        return ReleaseResult(release.name, tuple(results), diff=unified_diff(files))
+        return ReleaseResult(release.name, tuple(results), diff=unified_diff(files), notes=notes)
     timings = tuple((name, t - clock[i][1]) for i, (name, t) in enumerate(clock[1:]))
     members = tuple(replace(r, commit=done.commit if r.changed else None, branch=git.branch()) for r in results)
-    return ReleaseResult(release.name, members, commit=done.commit, branch=git.branch(), also=done.also, diff=unified_diff(files), timings=timings)
+    return ReleaseResult(release.name, members, commit=done.commit, branch=git.branch(), also=done.also, diff=unified_diff(files), timings=timings, notes=notes)
 
 
 def _change(repo_dir, git, release, intents, plans, request, cache, refs, schemas, files, tick):

@@ -157,7 +157,7 @@ def _apply(repo_dir: Path, release: Release, item: ReleaseStageUpdate, publish: 
     try:
         result = promote_release(repo_dir, request, publish)
     except PolicyError as exc:
-        status = "held" if "on hold" in str(exc) else "waiting"
+        status = "held" if "on hold" in str(exc) else "no-match" if str(exc).startswith("incompatible at") else "waiting"  # a label's requirement
         return replace(item, status=status, note=str(exc).split(" (use --force")[0])
     if publish.dry_run:
         return replace(item, sites=result.changed, diff=result.diff)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gitops_mlops.config.load import parse_config
-from gitops_mlops.config.releases import Release
+from gitops_mlops.config.releases import Release, parse_label
 from gitops_mlops.core.errors import InputError
 
 CONFIG = """\
@@ -73,3 +73,32 @@ def test_a_requirement_that_does_not_parse_is_bad_input(requires, message):
     text = CONFIG.replace('fraud-detector: ">=1.4.0 <2.0.0"', requires)
     with pytest.raises(InputError, match=message):
         parse_config(text)
+
+
+def test_requires_label_names_an_image_label():
+    labelled = CONFIG.replace("    repository: quay.io/example/ovms\n", "    repository: quay.io/example/ovms\n    requiresLabel: io.example.requires\n")
+    assert parse_config(labelled).model("openvino-model-server").requires_label == "io.example.requires"
+    assert parse_config(CONFIG).model("openvino-model-server").requires_label == ""
+    with pytest.raises(InputError, match=r"^gitops-mlops.yaml:6: model.requiresLabel 'not a label' is not a valid name$"):
+        parse_config(labelled.replace("io.example.requires", "'not a label'"))
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("fraud-detector", r"'fraud-detector' is not 'MODEL RANGE'"),
+        ("fraud-detectr >=1.0.0", r"requires unknown model 'fraud-detectr'"),
+        ("fraud-detector banana", r"requires fraud-detector: constraint 'banana'"),
+        ("fraud-app >=1.0.0", r"model 'fraud-app' requires itself"),
+        ("churn >=1.0.0; churn >=2.0.0", r"model 'churn' is named twice"),
+        (";".join(["churn >=1.0.0"] * 65), r"more than 64 requirements"),
+    ],
+)
+def test_a_label_value_that_does_not_parse_is_bad_input_naming_the_image_and_label(text, match):
+    names = ["fraud-detector", "fraud-app", "churn"]
+    with pytest.raises(InputError, match=r"^image app:1 label l: .*" + match):
+        parse_label(text, "image app:1 label l", "fraud-app", names)
+    assert parse_label("fraud-detector >=1.4.0 <2.0.0; churn >=1.0.0", "w", "fraud-app", names) == (
+        ("fraud-detector", ">=1.4.0 <2.0.0"),
+        ("churn", ">=1.0.0"),
+    )

@@ -1,0 +1,99 @@
+"""requiresLabel: what an image states it requires, read from its config in the real registry on loopback,
+judged as requires: is (exit 3 naming the site and the pair); real git and kustomize; refusals write nothing."""
+
+from __future__ import annotations
+
+from testing.cli import cli
+from testing.repos import tree_snapshot
+from tests.promote.test_update import configure
+
+RELEASE = "releases:\n  - name: fraud\n    members: [fraud-detector, openvino-model-server]\n"
+LABEL = "io.example.requires"
+
+
+def with_label(repo, host: str) -> str:
+    """The release, and the runtime stating what it requires in its image label ``io.example.requires``."""
+    path = repo.work / "gitops-mlops.yaml"
+    text = path.read_text()
+    marker = "    repository: quay.io/example/openvino-model-server"
+    end = text.index("\n", text.index(marker)) + 1
+    path.write_text(text[:end] + f"    requiresLabel: {LABEL}\n" + text[end:])
+    return configure(repo, host, extra=RELEASE)
+
+
+def test_a_label_requirement_refuses_an_incompatible_release_and_admits_a_compatible_one(gitops_repo, registry, pusher):
+    ns = with_label(gitops_repo, registry.host)
+    fd, rt = f"{registry.host}/{ns}/fraud-detector", f"{registry.host}/{ns}/openvino-model-server"
+    for tag in ("1.5.0", "1.6.0"):
+        pusher.image(f"{ns}/fraud-detector", tag)
+    pusher.image(f"{ns}/openvino-model-server", "2.0.0", labels={LABEL: "fraud-detector >=1.5.0 <1.6.0", "other": "x"})
+    snapshot = tree_snapshot(gitops_repo.work, gitops_repo.remote)
+    run = cli("promote", "--release", "fraud", f"fraud-detector={fd}:1.6.0", f"openvino-model-server={rt}:2.0.0", "--to", "datacenter", cwd=gitops_repo.work)
+    assert run.code == 3, run.err
+    assert run.err.strip() == (
+        "error: incompatible at datacenter: openvino-model-server 2.0.0 requires fraud-detector '>=1.5.0 <1.6.0' "
+        f"(image label {LABEL}), and the site would run fraud-detector 1.6.0"
+    )
+    assert tree_snapshot(gitops_repo.work, gitops_repo.remote) == snapshot
+    ok = cli("promote", "--release", "fraud", f"fraud-detector={fd}:1.5.0", f"openvino-model-server={rt}:2.0.0", "--to", "datacenter", cwd=gitops_repo.work)
+    assert ok.code == 0, ok.err
+    moved = tree_snapshot(gitops_repo.work, gitops_repo.remote)
+    alone = cli("promote", "fraud-detector", f"{fd}:1.6.0", "--to", "datacenter", "--member-only", cwd=gitops_repo.work)
+    assert alone.code == 3 and "incompatible at datacenter: openvino-model-server 2.0.0 requires fraud-detector" in alone.err, alone.err
+    assert len(alone.err.strip().splitlines()) == 1 and tree_snapshot(gitops_repo.work, gitops_repo.remote) == moved
+
+
+def test_with_no_verify_the_label_is_not_read_and_a_note_says_so(gitops_repo, registry, pusher):
+    ns = with_label(gitops_repo, registry.host)
+    fd_digest, _ = pusher.image(f"{ns}/fraud-detector", "1.6.0")
+    rt_digest, _ = pusher.image(f"{ns}/openvino-model-server", "2.0.0", labels={LABEL: "fraud-detector >=1.5.0 <1.6.0"})
+    members = (
+        f"fraud-detector={registry.host}/{ns}/fraud-detector:1.6.0@{fd_digest}",
+        f"openvino-model-server={registry.host}/{ns}/openvino-model-server:2.0.0@{rt_digest}",
+    )
+    snapshot = tree_snapshot(gitops_repo.work, gitops_repo.remote)
+    run = cli("promote", "--release", "fraud", *members, "--to", "datacenter", "--no-verify", "--dry-run", cwd=gitops_repo.work)
+    assert run.code == 0, run.err
+    assert f"note: openvino-model-server 2.0.0: label {LABEL} not read (registry not asked: --no-verify): what it requires was not checked" in run.err
+    assert tree_snapshot(gitops_repo.work, gitops_repo.remote) == snapshot
+
+
+def test_a_label_that_does_not_parse_or_names_an_unknown_model_is_exit_2_and_writes_nothing(gitops_repo, registry, pusher):
+    ns = with_label(gitops_repo, registry.host)
+    pusher.image(f"{ns}/fraud-detector", "1.5.0")
+    pusher.image(f"{ns}/openvino-model-server", "2.0.0", labels={LABEL: "fraud-detector banana"})
+    pusher.image(f"{ns}/openvino-model-server", "2.1.0", labels={LABEL: "fraud-detectr >=1.0.0"})
+    snapshot = tree_snapshot(gitops_repo.work, gitops_repo.remote)
+    for tag, needle in (("2.0.0", "requires fraud-detector: constraint 'banana'"), ("2.1.0", "requires unknown model 'fraud-detectr'")):
+        image = f"{registry.host}/{ns}/openvino-model-server:{tag}"
+        run = cli(
+            "promote",
+            "--release",
+            "fraud",
+            f"fraud-detector={registry.host}/{ns}/fraud-detector:1.5.0",
+            f"openvino-model-server={image}",
+            "--to",
+            "datacenter",
+            cwd=gitops_repo.work,
+        )
+        assert run.code == 2 and needle in run.err and f"label {LABEL}" in run.err and len(run.err.strip().splitlines()) == 1, run.err
+    assert tree_snapshot(gitops_repo.work, gitops_repo.remote) == snapshot
+
+
+def test_an_image_without_the_label_requires_nothing(gitops_repo, registry, pusher):
+    ns = with_label(gitops_repo, registry.host)
+    pusher.image(f"{ns}/fraud-detector", "1.6.0")
+    pusher.image(f"{ns}/openvino-model-server", "2.0.0")
+    members = (f"fraud-detector={registry.host}/{ns}/fraud-detector:1.6.0", f"openvino-model-server={registry.host}/{ns}/openvino-model-server:2.0.0")
+    run = cli("promote", "--release", "fraud", *members, "--to", "datacenter", cwd=gitops_repo.work)
+    assert run.code == 0, run.err
+    assert f"the image has no label {LABEL}: it states no requirement" in run.err
+
+
+def test_a_label_the_registry_cannot_give_is_exit_6_and_writes_nothing(gitops_repo, registry, pusher):
+    ns = with_label(gitops_repo, registry.host)
+    pusher.image(f"{ns}/fraud-detector", "1.5.0")  # the runtime the sites run is not in the registry: its label cannot be read
+    snapshot = tree_snapshot(gitops_repo.work, gitops_repo.remote)
+    run = cli("promote", "fraud-detector", f"{registry.host}/{ns}/fraud-detector:1.5.0", "--to", "datacenter", "--member-only", cwd=gitops_repo.work)
+    assert run.code == 6 and f"repository {ns}/openvino-model-server: manifest sha256:" in run.err, run.err
+    assert len(run.err.strip().splitlines()) == 1 and tree_snapshot(gitops_repo.work, gitops_repo.remote) == snapshot
