@@ -3,6 +3,8 @@ judged as requires: is (exit 3 naming the site and the pair); real git and kusto
 
 from __future__ import annotations
 
+import json
+
 from testing.cli import cli
 from testing.repos import tree_snapshot
 from tests.promote.test_update import configure
@@ -97,3 +99,16 @@ def test_a_label_the_registry_cannot_give_is_exit_6_and_writes_nothing(gitops_re
     run = cli("promote", "fraud-detector", f"{registry.host}/{ns}/fraud-detector:1.5.0", "--to", "datacenter", "--member-only", cwd=gitops_repo.work)
     assert run.code == 6 and f"repository {ns}/openvino-model-server: manifest sha256:" in run.err, run.err
     assert len(run.err.strip().splitlines()) == 1 and tree_snapshot(gitops_repo.work, gitops_repo.remote) == snapshot
+
+
+def test_update_release_leaves_a_stage_no_match_when_the_label_rules_the_newest_combination_out(gitops_repo, registry, pusher):
+    ns = with_label(gitops_repo, registry.host)
+    pusher.image(f"{ns}/fraud-detector", "1.6.0")
+    pusher.image(f"{ns}/openvino-model-server", "2.0.0", labels={LABEL: "fraud-detector >=1.5.0 <1.6.0"})
+    pusher.image(f"{ns}/demand-forecast", "1.0.0")
+    snapshot = tree_snapshot(gitops_repo.work, gitops_repo.remote)
+    run = cli("update", "--release", "fraud", "-o", "json", cwd=gitops_repo.work)
+    assert run.code == 0, run.err
+    datacenter = next(u for u in json.loads(run.out)["updates"] if u["stage"] == "datacenter")
+    assert datacenter["status"] == "no-match" and datacenter["note"].startswith("incompatible at datacenter: openvino-model-server 2.0.0 requires")
+    assert tree_snapshot(gitops_repo.work, gitops_repo.remote) == snapshot
