@@ -47,6 +47,23 @@ class Expected:
         return f"{self.repository}{':' + self.tag if self.tag else ''}@{self.digest}"
 
 
+def pin_edited(refs: References) -> References:
+    """What ``refs`` learned that still holds after pin edits: they change the values of pins in
+    kustomization texts, never which files exist nor what a kustomization references (resources,
+    components, bases). Paths and the graph of references are kept; the files' content, and so the
+    keys, are read again."""
+    return References(
+        parsed=refs.parsed,
+        normal=refs.normal,
+        resolved=refs.resolved,
+        siblings=refs.siblings,
+        children=refs.children,
+        closures=refs.closures,
+        entries=refs.entries,
+        trees=refs.trees,
+    )
+
+
 def render_effect(
     repo_dir: Path,
     config: Config,
@@ -76,19 +93,7 @@ def verify_models(
 ) -> dict[str, SiteRender]:
     """``verify`` for several models changed in one write (a release's members): every changed site is
     rendered once, each model's effect checked at its sites, and each site's new problems once."""
-    # Pin edits change the values of pins in kustomization texts: never which files exist nor what a
-    # kustomization references (resources, components, bases). What was learned about paths and the
-    # graph of references still holds; the files' content, and so the keys, are read again.
-    fresh = References(
-        parsed=refs.parsed,
-        normal=refs.normal,
-        resolved=refs.resolved,
-        siblings=refs.siblings,
-        children=refs.children,
-        closures=refs.closures,
-        entries=refs.entries,
-        trees=refs.trees,
-    )
+    fresh = pin_edited(refs)
     names = list(dict.fromkeys(name for _, expected in wants for name in expected))
     after = render_state(repo_dir, config, [sites[name] for name in names], refs=fresh, cache=cache, outputs=schemas is not None)
     if others:  # their whole output, to compare with before

@@ -86,6 +86,34 @@ def set_pin_exact(text: str, source: str, image: str, values: dict[str, str | No
     """``text`` with the pin of ``image`` holding exactly ``values``: a None value removes that field."""
     if modelcar.is_modelcar_pin(image):
         return modelcaredit.set_modelcar(text, source, image, values, True, _modelcar_found(text, source, oci_only=False))[0]
+    fast = _set_pin_exact_fast(text, image, values)
+    return fast if fast is not None else set_pin_exact_parsed(text, source, image, values)
+
+
+def _set_pin_exact_fast(text: str, image: str, values: dict[str, str | None]) -> str | None:
+    """``set_pin_exact`` of a pin in the plain form this tool writes (``edit_pin_noted``'s fast form),
+    from one regular-expression match: values replaced (quoting kept), a field set to None loses its
+    line. None when a field must be added or the text is not in that form: the parser decides then."""
+    matches = _fast_matches(text)
+    match = next((m for m in matches if _unquote(m.group(1)) == image), None) if matches else None
+    if match is None or any(v is not None and match.group(_GROUP[k]) is None for k, v in values.items()):
+        return None
+    edits = []
+    for key, value in values.items():
+        raw = match.group(_GROUP[key])
+        if raw is None:
+            continue
+        if value is None:
+            start = text.rfind("\n", 0, match.start(_GROUP[key])) + 1
+            edits.append((start, yamledit.end_of_line(text, match.end(_GROUP[key])), ""))
+        elif _unquote(raw) != value:
+            style = raw[0] if raw[0] in "\"'" else None
+            edits.append((match.start(_GROUP[key]), match.end(_GROUP[key]), yamledit.format_scalar(value, style)))
+    return yamledit.apply_edits(text, edits)
+
+
+def set_pin_exact_parsed(text: str, source: str, image: str, values: dict[str, str | None]) -> str:
+    """``set_pin_exact`` through the YAML parser: the reference its fast form is proven equal to."""
     text = set_pin(text, source, image, {k: v for k, v in values.items() if v is not None})
     gone = [k for k, v in values.items() if v is None]
     if not gone:

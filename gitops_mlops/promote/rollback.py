@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from gitops_mlops.change.effect import render_effect
+from gitops_mlops.change.effect import pin_edited, render_effect
 from gitops_mlops.change.intents import Publish, RollbackRequest
 from gitops_mlops.change.transaction import file_change, guard, run_change, transact, unified_diff
 from gitops_mlops.change.write import FileEdit, write_all
@@ -72,7 +72,8 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
     config = load_config(repo_dir)
     model = config.model(request.model)
     with RenderCache(repo_dir) as cache:
-        goals, now = plan_rollback(repo_dir, git, config, model, sites, request.to, cache)
+        refs = References()  # the folders and references the plan learned serve the render check: a pin edit changes neither
+        goals, now = plan_rollback(repo_dir, git, config, model, sites, request.to, cache, refs)
         unchanged = tuple(s.name for s in sites if s.name not in {g.site.name for g in goals})
         if not goals:
             return rollback_result(model, (), unchanged)
@@ -86,7 +87,7 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
 
         def check() -> None:
             seen["config"] = load_config(repo_dir)  # the edited config must still load
-            _render_effect(repo_dir, seen["config"], model, goals, edits, written, cache, now)
+            _render_effect(repo_dir, seen["config"], model, goals, edits, written, cache, now, refs)
 
         def message() -> str:
             made = seen["hydrated"] = hydrate.before_commit(repo_dir, git, seen["config"], parent, {g.site.name for g in goals}, cache)
@@ -102,12 +103,20 @@ def _apply(repo_dir: Path, git: GitRepo, request: RollbackRequest, sites: tuple[
 
 
 def _render_effect(
-    repo_dir: Path, config: Config, model: Model, goals: list[Target], edits: dict[str, FileEdit], written: list[FileEdit], cache: RenderCache, now: dict
+    repo_dir: Path,
+    config: Config,
+    model: Model,
+    goals: list[Target],
+    edits: dict[str, FileEdit],
+    written: list[FileEdit],
+    cache: RenderCache,
+    now: dict,
+    refs: References,
 ) -> None:
     """The old render must come back; where restoring the pin does not bring it, pin the old image itself."""
     sites = {g.site.name: g.site for g in goals}
     matcher = ModelMatcher(config)
-    after = render_state(repo_dir, config, tuple(sites.values()), cache=cache)
+    after = render_state(repo_dir, config, tuple(sites.values()), refs=pin_edited(refs), cache=cache)
     for goal in goals:
         state = after[goal.site.name]
         images = {c.image for c in matcher.by_model(goal.site.name, state.containers).get(model.name, [])}
@@ -127,7 +136,7 @@ def _render_effect(
         sites,
         (),
         now,
-        References(),
+        refs,
         cache,
         schemas_for(repo_dir, config, cache=cache),
     )

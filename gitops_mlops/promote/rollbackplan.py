@@ -46,14 +46,22 @@ class Target:
 
 
 def plan_rollback(
-    repo_dir: Path, git: GitRepo, config: Config, model: Model, sites: tuple[Site, ...], to: str | None, cache: RenderCache
+    repo_dir: Path,
+    git: GitRepo,
+    config: Config,
+    model: Model,
+    sites: tuple[Site, ...],
+    to: str | None,
+    cache: RenderCache,
+    refs: References | None = None,
 ) -> tuple[list[Target], dict]:
-    """Each site's goal state (sites already there are left out), and what every site renders now.
+    """Each site's goal state (sites already there are left out), and what every site renders now;
+    ``refs`` learns the sites' folders and references, for the render check after the edit.
 
     One history walk serves every site. Its states are read in rounds: the newest state of every
     site, then the next older only for the sites whose goal is not found yet. The first site (in
     their order) that cannot be rolled back is the error."""
-    refs = References()
+    refs = References() if refs is None else refs
     now = render_state(repo_dir, config, sites, refs=refs, cache=cache, invariants=True)
     matcher = ModelMatcher(config)
     failures: dict[str, GitOpsError] = {}

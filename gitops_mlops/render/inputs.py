@@ -298,10 +298,17 @@ def _relative(directory: Path, root: Path, refs: References) -> str:
 
 
 def without_header(data: bytes) -> bytes:
-    """The file without its leading comment lines (a site's own header); nothing else is touched."""
-    lines = data.split(b"\n")
-    first = next((i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith(b"#")), len(lines))
-    return b"\n".join(lines[first:])
+    """The file without its leading comment lines (a site's own header); nothing else is touched.
+    Only the lines up to the first that is neither blank nor a comment are looked at."""
+    at = 0
+    while True:
+        end = data.find(b"\n", at)
+        line = data[at:] if end < 0 else data[at:end]
+        if line.strip() and not line.lstrip().startswith(b"#"):
+            return data[at:]
+        if end < 0:
+            return b""
+        at = end + 1
 
 
 def _files(directory: Path, root: Path, refs: References, strip_header: bool = False) -> list[tuple[bytes, bytes, bool]]:
