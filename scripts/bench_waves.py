@@ -13,12 +13,13 @@
 
 Commands run as a pipeline runs them (``python -m gitops_mlops``, a process each, render cache warm).
 
-    python scripts/bench_waves.py [--sites 10000] [--runs 3]
+    python scripts/bench_waves.py [--sites 10000] [--runs 3] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import statistics
@@ -63,6 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="build the fleet in this (new) directory and keep it, to profile commands on it")
     args = parser.parse_args()
     from gitops_mlops.config.load import load_config
     from gitops_mlops.config.sites import discover_sites, select
@@ -71,7 +73,9 @@ def main() -> None:
     os.environ.update(
         {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost", "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}
     )
-    with tempfile.TemporaryDirectory(prefix="bench-waves-") as tmp:
+    if args.keep:
+        args.keep.mkdir(parents=True)
+    with contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory(prefix="bench-waves-") as tmp:
         started = time.perf_counter()
         repo = make_fleet_repo(Path(tmp), args.sites, 1)
         make_distinct(repo)

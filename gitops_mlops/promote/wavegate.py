@@ -70,11 +70,17 @@ def check_request(intent: Intent, request: PromoteRequest) -> None:
         )
 
 
-def read_rollout(repo_dir: Path, intent: Intent, stage: Stage, cache: RenderCache | None = None) -> Rollout:
-    """Where the intent's digest stands in ``stage``: renders, promotion records and verifications."""
+def read_rollout(repo_dir: Path, intent: Intent, stage: Stage, cache: RenderCache | None = None, upto: int | None = None) -> Rollout:
+    """Where the intent's digest stands in ``stage``: renders, promotion records and verifications. With
+    ``upto``, only waves 1..upto are read and returned (the same states as in the whole read): the sites
+    of later waves are not rendered."""
     config, model, digest = intent.config, intent.model, intent.image.digest or ""
     sites = stage_sites(model, stage, intent.all_sites)
-    state = render_state(repo_dir, config, sites, cache=cache)
+    wanted = sites
+    if upto is not None:
+        names = {s.name for wave in assign(model.name, stage, sites)[:upto] for s in wave}
+        wanted = tuple(s for s in sites if s.name in names)
+    state = render_state(repo_dir, config, wanted, cache=cache)
     matcher = ModelMatcher(config)
     running: dict[str, set[str]] = {}
     for name, rendered in state.items():
@@ -86,7 +92,8 @@ def read_rollout(repo_dir: Path, intent: Intent, stage: Stage, cache: RenderCach
     verified = {}
     if config.checks_for(model, stage.name):
         verified = verifications.latest(verifications.read(git, config, model.name, fetch=git.has_remote(config.remote)))
-    return rollout_of(config, model, stage, digest, sites, running, arrived, verified)
+    rollout = rollout_of(config, model, stage, digest, sites, running, arrived, verified)
+    return rollout if upto is None else replace(rollout, waves=rollout.waves[:upto])
 
 
 def previous_stage(repo_dir: Path, intent: Intent, now: datetime) -> list[tuple[str, float]]:
@@ -142,8 +149,8 @@ def narrow(repo_dir: Path, intent: Intent, request: PromoteRequest) -> Intent:
     if request.wave is None:
         return intent
     stage = stage_named(intent.config, intent.targets[0].stage)
-    rollout = read_rollout(repo_dir, intent, stage)
     number = parse_wave(request.wave, stage)
+    rollout = read_rollout(repo_dir, intent, stage, upto=number)  # wave N needs waves 1..N only
     wave = rollout.waves[number - 1] if number else (rollout.next_wave() or rollout.waves[-1])
     if not request.force_order and wave.number > 1 and not wave.out:  # a wave already out is up to date, whatever the waves before
         blocker = rollout.blocker(wave.number - 1, now)
@@ -153,4 +160,4 @@ def narrow(repo_dir: Path, intent: Intent, request: PromoteRequest) -> Intent:
     targets = tuple(t for t in intent.targets if t.name in members)
     if not targets:
         raise InputError(f"stage {stage.name} wave {wave.number} has no site: the stage has fewer sites than waves")
-    return replace(intent, targets=targets, wave=f"{wave.number}/{len(rollout.waves)}")
+    return replace(intent, targets=targets, wave=f"{wave.number}/{len(stage.waves)}")

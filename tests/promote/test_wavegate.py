@@ -13,7 +13,7 @@ from gitops_mlops.promote.plan import Intent
 from gitops_mlops.promote.wavegate import read_rollout, stage_named
 from testing.cli import cli
 from testing.paths import DIGEST_B, DIGEST_C
-from testing.repos import GitOpsRepo, pin_at, ship, tree_snapshot
+from testing.repos import GitOpsRepo, make_gitops_repo, pin_at, ship, tree_snapshot
 
 IMAGE = f"quay.io/example/fraud-detector:1.4.0@{DIGEST_B}"
 WAVES = "    waves:\n      - sites: edge/berlin-01\n        soak: 1h\n      - sites: 50%\n        soak: 30m\n      - sites: 100%\n"
@@ -146,3 +146,32 @@ def test_the_wave_a_promotion_took_is_in_its_json_and_in_history(gitops_repo):
     assert site[0]["wave"] == "1/3"
     table = cli("history", "fraud-detector", "-n", "2", cwd=gitops_repo.work).out.splitlines()
     assert "promote wave 1/3" in table[2] and "wave" not in table[1], table
+
+
+def test_reading_waves_one_to_n_gives_the_states_of_the_whole_read(tmp_path):
+    """The fast path of ``promote --wave N`` (only the sites of waves 1..N rendered) against the whole
+    read, on generated fleets: every wave layout, at every point of a rollout, for every N."""
+    import random
+
+    names = tuple(f"site-{i:02d}" for i in range(9))
+    repo = make_gitops_repo(tmp_path, edge_sites=names)
+    rng = random.Random(28)
+    layouts = [WAVES.replace("berlin-01", "site-03"), "    waves:\n      - sites: 1\n      - sites: 3\n      - sites: 40%\n      - sites: 100%\n"]
+    layouts.append("    waves:\n" + "".join(f"      - sites: {p}%\n" for p in sorted(rng.sample(range(5, 95), 3))) + "      - sites: 100%\n")
+    ship(repo, "1.4.0", DIGEST_B, "datacenter", "cloud")
+    for number, waves in enumerate(layouts):
+        config_path = repo.work / "gitops-mlops.yaml"
+        text = config_path.read_text()
+        config_path.write_text(text.replace("  - name: edge\n", "  - name: edge\n" + waves, 1) if number == 0 else text.replace(layouts[number - 1], waves))
+        repo.git("commit", "-qam", f"layout {number}")
+        order = rng.sample(names, len(names))
+        for done in (0, 2, 5, len(names)):
+            if done:
+                chosen = [arg for name in order[:done] for arg in ("--to", f"edge/{name}")]
+                assert cli("promote", "fraud-detector", IMAGE, *chosen, "--all-waves", cwd=repo.work).code == 0
+            config = load_config(repo.work)
+            intent = Intent(config, config.model("fraud-detector"), parse_image(IMAGE), "1.4.0", (), discover_sites(repo.work, config))
+            stage = stage_named(config, "edge")
+            whole = read_rollout(repo.work, intent, stage)
+            for upto in range(1, len(stage.waves) + 1):
+                assert read_rollout(repo.work, intent, stage, upto=upto).waves == whole.waves[:upto]
