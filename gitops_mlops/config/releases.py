@@ -21,6 +21,7 @@ from gitops_mlops.yamltext.nodes import MappingNode, Node, ScalarNode, line_of
 
 LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")  # an image label key, as OCI and Docker write them
 MAX_LABEL_REQUIREMENTS = 64
+MAX_LABEL_CHARS = 4096  # 64 requirements of a name and a range fit many times over
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ def parse_label(text: str, where: str, model: str, names: list[str]) -> tuple[tu
     """A ``requiresLabel`` value, ``MODEL RANGE; MODEL RANGE``, checked as ``requires:`` is: each model
     configured, each range a semver range, no model named twice or requiring itself (``where``: the image and label)."""
     out: list[tuple[str, str]] = []
+    if len(text) > MAX_LABEL_CHARS:
+        raise InputError(f"{where}: longer than {MAX_LABEL_CHARS} characters")
     parts = [p.strip() for p in text.split(";") if p.strip()]
     if len(parts) > MAX_LABEL_REQUIREMENTS:
         raise InputError(f"{where}: more than {MAX_LABEL_REQUIREMENTS} requirements")

@@ -44,6 +44,11 @@ class Range:
         return any(all(_OPS[op](version, bound) for op, bound in terms) for terms in self.alternatives)
 
 
+def _shown(text: str) -> str:
+    """``text`` quoted for an error message, cut to 80 characters: a constraint is untrusted input."""
+    return repr(text[:80]) + ("..." if len(text) > 80 else "")
+
+
 def parse_range(text: str) -> Range:
     """Parse a constraint; an empty one allows every version. InputError names the bad part."""
     alternatives = []
@@ -52,12 +57,12 @@ def parse_range(text: str) -> Range:
             terms: list[tuple[str, semver.Version]] = []
             tokens = re.findall(r"(?:>=|<=|==|!=|>|<|=|\^|~)?\s*[^\s<>=!^~]+", alternative)
             if not tokens or "".join(tokens).replace(" ", "") != alternative.replace(" ", ""):
-                raise InputError(f"constraint {text!r}: cannot read {alternative.strip()!r}")
+                raise InputError(f"constraint {_shown(text)}: cannot read {_shown(alternative.strip())}")
             for token in tokens:
                 match = _COMPARATOR_RE.match(token.strip())
                 version = parse_version(match.group(2)) if match else None
                 if version is None:
-                    raise InputError(f"constraint {text!r}: {token.strip()!r} is not a comparator with a full X.Y.Z version")
+                    raise InputError(f"constraint {_shown(text)}: {_shown(token.strip())} is not a comparator with a full X.Y.Z version")
                 op = match.group(1) or "="
                 if op == "^":
                     upper = version.bump_major() if version.major else version.bump_minor() if version.minor else version.bump_patch()

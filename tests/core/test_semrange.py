@@ -49,3 +49,9 @@ def test_leading_v_is_accepted():
 def test_malformed_constraints_name_the_fault(bad):
     with pytest.raises(InputError, match="constraint"):
         parse_range(bad)
+
+
+def test_a_long_constraint_is_cut_in_the_error():
+    with pytest.raises(InputError) as raised:
+        parse_range(">=1.0.0 " + "\x1b[31m" * 10_000)
+    assert len(str(raised.value)) < 400 and "..." in str(raised.value) and "\x1b" not in str(raised.value)
