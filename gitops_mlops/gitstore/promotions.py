@@ -50,7 +50,7 @@ def records(git: GitRepo, model: str, ref: str = "HEAD", limit: int = 500) -> li
         if not _SHA.match(sha):
             continue
         pairs = tuple(tuple(p.strip() for p in line.split(":", 1)) for line in text.splitlines() if ":" in line)
-        record = trailers.read(Trailered(sha=sha, date=date, author="", subject="", trailers=pairs))
+        record = trailers.read(Trailered(sha=sha, date=date, author="", subject="", trailers=pairs), model)  # its block of a release's commit
         if record is not None and record.model == model:
             found.append(Recorded(sha, committed, record))
     return found

@@ -33,3 +33,12 @@ def test_a_commit_message_holding_the_log_separators_is_read_past(gitops_repo):
     git(gitops_repo.work, "commit", "-q", "--allow-empty", "-m", message)
     found = records(GitRepo(gitops_repo.work), "fraud-detector")
     assert [r.digests() for r in found[:2]] == [{"cloud": DIGEST_B}, {"datacenter": DIGEST_A}]
+
+
+def test_a_release_commit_is_a_record_of_each_member(gitops_repo):
+    block = "Model: {m}\nModel-Version: 1.0.0\nImage: quay.io/example/{m}:1.0.0@{d}\nSites: datacenter\n"
+    message = "promote release\n\nRelease: fraud\n" + block.format(m="fraud-detector", d=DIGEST_A) + block.format(m="openvino-model-server", d=DIGEST_B)
+    git(gitops_repo.work, "commit", "-q", "--allow-empty", "-m", message + "Action: promote\n")
+    for model, digest in (("fraud-detector", DIGEST_A), ("openvino-model-server", DIGEST_B)):
+        found = records(GitRepo(gitops_repo.work), model)
+        assert found[0].record.model == model and found[0].digests() == {"datacenter": digest}
