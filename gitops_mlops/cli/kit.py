@@ -198,9 +198,17 @@ def emit(output: Output, data) -> bool:
 
 
 def table(rows: list[list[str]], header: list[str]) -> None:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    for row in [header, *rows]:
-        typer.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    """Columns of cells; a control character in a cell (read from a commit anyone can write) is shown escaped."""
+    rows = [[shown(cell) for cell in row] for row in [header, *rows]]
+    widths = [max(len(x) for x in col) for col in zip(*rows, strict=True)]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def shown(value: object) -> str:
+    """``value`` as text for a terminal: characters that are not printable (ESC, BEL, newlines) as escapes."""
+    text = str(value)
+    return text if text.isprintable() else "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def example(*lines: str) -> str:

@@ -19,7 +19,7 @@ from gitops_mlops.core.names import NAME_RE, did_you_mean
 from gitops_mlops.core.semrange import parse_range
 from gitops_mlops.yamltext.nodes import MappingNode, Node, ScalarNode, line_of
 
-LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")  # an image label key, as OCI and Docker write them
+LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}\Z")  # an image label key, as OCI and Docker write them
 MAX_LABEL_REQUIREMENTS = 64
 MAX_LABEL_CHARS = 4096  # 64 requirements of a name and a range fit many times over
 

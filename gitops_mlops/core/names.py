@@ -6,19 +6,19 @@ import re
 
 from gitops_mlops.core.errors import InputError
 
-NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")  # models and stages: DNS labels
-SITE_NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?(/[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?)*$")
-DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
-DIGEST_PREFIX_RE = re.compile(r"^sha256:[a-f0-9]{12,64}$")  # a digest or an unambiguous start of one
-VERSION_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$")  # what a tag or --version may hold
-HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
+NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")  # models and stages: DNS labels
+SITE_NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?(/[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?)*\Z")
+DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}\Z")
+DIGEST_PREFIX_RE = re.compile(r"^sha256:[a-f0-9]{12,64}\Z")  # a digest or an unambiguous start of one
+VERSION_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}\Z")  # what a tag or --version may hold
+HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?\Z")
 # git check-ref-format's rules for a branch, kept strict: letters, digits and . _ / - only.
-BRANCH_RE = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*/\.)(?!\.)[A-Za-z0-9._/-]+(?<![./])(?<!\.lock)$")
+BRANCH_RE = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*/\.)(?!\.)[A-Za-z0-9._/-]+(?<![./])(?<!\.lock)\Z")
 
 
 TOOL_BRANCHES = "gitops-mlops/"  # the tool's own branches live under this prefix
 VERIFICATIONS_BRANCH = "gitops-mlops/verifications"
-SPECIAL_REF_RE = re.compile(r"^[A-Z_]*HEAD$")  # HEAD, FETCH_HEAD, ORIG_HEAD, MERGE_HEAD, CHERRY_PICK_HEAD...
+SPECIAL_REF_RE = re.compile(r"^[A-Z_]*HEAD\Z")  # HEAD, FETCH_HEAD, ORIG_HEAD, MERGE_HEAD, CHERRY_PICK_HEAD...
 
 
 def check_branch(name: str, what: str = "--branch", reserved: tuple[str, ...] = (), tool: bool = False) -> str:

@@ -15,6 +15,8 @@ from datetime import datetime
 from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo, Trailered
 
+_SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
+
 
 @dataclass(frozen=True)
 class Recorded:
@@ -33,20 +35,24 @@ def records(git: GitRepo, model: str, ref: str = "HEAD", limit: int = 500) -> li
     """The model's promotion and rollback commits reachable from ``ref``, newest first (at most ``limit``)."""
     if git.head() is None:
         return []
-    sep, end = "\x1f", "\x1e"
-    fmt = f"%H{sep}%cI{sep}%an{sep}%s{sep}%(trailers:only,unfold){end}"
+    sep = "\x1f"  # only the sha and the date come before the trailers: no free text can shift a field
     pattern = f"^Model: {re.escape(model)}$"
-    out = git.run("log", f"--format={fmt}", "--no-color", f"--max-count={limit}", "--extended-regexp", "--grep", pattern, ref)
+    out = git.run(
+        "log", "-z", f"--format=%H{sep}%cI{sep}%(trailers:only,unfold)", "--no-color", f"--max-count={limit}", "--extended-regexp", "--grep", pattern, ref
+    )
     found = []
-    for chunk in out.split(end):
-        chunk = chunk.strip("\n")
-        if not chunk:
+    for chunk in out.split("\0"):
+        sha, date, text = (chunk.strip("\n").split(sep, 2) + ["", ""])[:3]
+        try:
+            committed = datetime.fromisoformat(date)
+        except ValueError:
+            continue  # not the start of a commit's record
+        if not _SHA.match(sha):
             continue
-        sha, date, author, subject, text = chunk.split(sep, 4)
         pairs = tuple(tuple(p.strip() for p in line.split(":", 1)) for line in text.splitlines() if ":" in line)
-        record = trailers.read(Trailered(sha=sha, date=date, author=author, subject=subject, trailers=pairs))
+        record = trailers.read(Trailered(sha=sha, date=date, author="", subject="", trailers=pairs), model)  # its block of a release's commit
         if record is not None and record.model == model:
-            found.append(Recorded(sha, datetime.fromisoformat(date), record))
+            found.append(Recorded(sha, committed, record))
     return found
 
 

@@ -54,10 +54,18 @@ def read(git: GitRepo, config: Config, model: str, fetch: bool = False) -> list[
     out = []
     for data in read_lines(git, config, f"{model}.jsonl", fetch):
         try:
-            out.append(Verification(**{**data, "checks": tuple(data.get("checks") or ())}))
+            found = Verification(**{**data, "checks": tuple(data.get("checks") or ())})
         except TypeError:
             continue  # a line this version does not read is skipped, never trusted
+        if _well_typed(found):
+            out.append(found)
     return out
+
+
+def _well_typed(found: Verification) -> bool:
+    """Every field of the type the tool writes (a commit of the tool's shape may carry any JSON)."""
+    texts = (found.model, found.site, found.stage, found.digest, found.version, found.verdict, found.at, found.source)
+    return all(isinstance(t, str) for t in texts) and all(isinstance(c, dict) for c in found.checks)
 
 
 def latest(records: list[Verification]) -> dict[str, Verification]:

@@ -96,9 +96,15 @@ def _percent(op: MappingNode, where: str) -> int:
     kind, value = fields.get("op"), fields.get("value")
     if not isinstance(kind, ScalarNode) or kind.value not in ("add", "replace") or not isinstance(value, ScalarNode):
         raise InputError(f"{where}: the canaryTrafficPercent op must be 'add' (or 'replace') with a value")
-    if not value.value.isdigit() or value.style in ("|", ">") or value.start_mark.line != value.end_mark.line:
-        raise InputError(f"{where}: canaryTrafficPercent {value.value!r} is not a whole number from 0 to 100")
-    return int(value.value)
+    text = value.value
+    if (
+        not (text.isascii() and text.isdigit() and len(text) <= 3)
+        or int(text) > 100
+        or value.style in ("|", ">")
+        or value.start_mark.line != value.end_mark.line
+    ):
+        raise InputError(f"{where}: canaryTrafficPercent {text[:20]!r} is not a whole number from 0 to 100")
+    return int(text)
 
 
 def _plain(op: MappingNode) -> bool:

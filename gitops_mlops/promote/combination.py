@@ -119,7 +119,7 @@ def check_requires(config: Config, after: dict[str, dict[str, Member]], labelled
                 version = parse_version(theirs.version)
                 if version is None or not parse_range(text).allows(version, prereleases=True):
                     raise PolicyError(
-                        f"incompatible at {site}: {model.name} {mine.version or mine.digest[:19]} requires {other} {text!r}{source}, "
+                        f"incompatible at {site}: {model.name} {mine.version or mine.digest[:19]} requires {other} {text[:80]!r}{'...' if len(text) > 80 else ''}{source}, "
                         f"and the site would run {other} {theirs.version or theirs.digest[:19]}"
                     )
 

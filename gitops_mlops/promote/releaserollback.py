@@ -60,8 +60,8 @@ def rollback_release(repo_dir: Path, request: ReleaseRollbackRequest, options: P
 def latest_promotion(git: GitRepo, release: Release, sites: set[str]) -> tuple[str, list[trailers.Record]]:
     """The newest commit that promoted the release at one of ``sites``, and its members' records."""
     for commit in git.log_trailers("HEAD", grep=[f"^Release: {release.name}$", "^Action: promote$"]):
-        records = [r for r in trailers.read_all(commit) if r.release == release.name and r.site_set & sites]
-        if records:
+        records = [r for r in trailers.read_all(commit) if r.release == release.name and r.model in release.members and r.site_set & sites]
+        if records:  # a block naming a model outside the release is not the release's (a message anyone can write)
             return commit.sha, records
     raise InputError(f"release {release.name} was never promoted together at the selected sites ({some(sorted(sites))}): nothing to roll back")
 

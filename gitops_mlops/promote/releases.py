@@ -54,6 +54,7 @@ def promote_release(repo_dir: Path, request: ReleaseRequest, options: Publish = 
     for i, (r, intent) in enumerate(zip(requests, intents, strict=True)):
         requests[i] = r if r.registry_checked else settle_image(config, intent.image, r)  # once: retries reuse the digests
         intents[i] = replace(intent, image=parse_image(requests[i].image))
+        intents[i] = wavegate.narrow(repo_dir, intents[i], requests[i])  # the stage before: its waves done, this stage's soak passed
         scan.check(config, intents[i].image, None)
         if r.verify and not settings.no_verify():
             mirrors.check(config, intents[i].image, intents[i].targets, r.insecure_registries)

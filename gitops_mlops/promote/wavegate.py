@@ -43,8 +43,8 @@ def parse_wave(text: str, stage: Stage) -> int | None:
     """``next`` (None) or a wave's number, 1 to the stage's number of waves."""
     if text == "next":
         return None
-    if not text.isdigit() or not 1 <= int(text) <= len(stage.waves):
-        raise InputError(f"--wave {text!r}: expected 'next' or a number from 1 to {len(stage.waves)} (stage {stage.name} has {len(stage.waves)} waves)")
+    if not (text.isascii() and text.isdigit()) or len(text) > 6 or not 1 <= int(text) <= len(stage.waves):
+        raise InputError(f"--wave {text[:20]!r}: expected 'next' or a number from 1 to {len(stage.waves)} (stage {stage.name} has {len(stage.waves)} waves)")
     return int(text)
 
 

@@ -158,7 +158,7 @@ def rollout_of(
         newest = max(times) if times else None
         good = [n for n in at if _verified_since(verified.get(n), digest, newest)]
         seen = [verified[n] for n in at if n in verified and verified[n].digest == digest]
-        last = max(seen, key=lambda v: v.at) if seen else None
+        last = max(seen, key=lambda v: str(v.at)) if seen else None
         states.append(
             WaveState(number, names, tuple(at), newest, stage.waves[number - 1].soak, len(good), needs, f"{last.verdict} at {last.at}" if last else "")
         )
@@ -173,6 +173,7 @@ def _verified_since(found: Verification | None, digest: str, since: datetime | N
     if since is None:
         return True
     try:
-        return datetime.fromisoformat(found.at.replace("Z", "+00:00")) >= since.replace(microsecond=0)
+        at = datetime.fromisoformat(found.at.replace("Z", "+00:00")) if isinstance(found.at, str) else None
     except ValueError:
         return False
+    return at is not None and at.tzinfo is not None and at >= since.replace(microsecond=0)  # a time without a zone is not the tool's

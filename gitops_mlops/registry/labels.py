@@ -43,10 +43,11 @@ def image_labels(client: RegistryClient, ref: ImageRef) -> dict[str, str]:
 
 def _platform(ref: ImageRef, index: dict) -> str:
     """The index's linux/amd64 manifest, else its first."""
-    entries = [m for m in index.get("manifests") or [] if isinstance(m, dict) and isinstance(m.get("digest"), str)]
+    listed = index.get("manifests")
+    entries = [m for m in listed if isinstance(m, dict) and isinstance(m.get("digest"), str)] if isinstance(listed, list) else []
     if not entries:
         raise _error(ref, "image index lists no manifests")
-    amd64 = [m for m in entries if (m.get("platform") or {}).get("os") == "linux" and (m.get("platform") or {}).get("architecture") == "amd64"]
+    amd64 = [m for m in entries if isinstance(m.get("platform"), dict) and (m["platform"].get("os"), m["platform"].get("architecture")) == ("linux", "amd64")]
     digest = (amd64 or entries)[0]["digest"]
     if not DIGEST_RE.match(digest):
         raise _error(ref, f"image index names {digest[:80]!r}, not a sha256 digest")

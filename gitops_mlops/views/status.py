@@ -126,7 +126,9 @@ def read_status(repo_dir: Path, models: tuple[str, ...] = (), selectors: tuple[s
                     continue
                 seen.add(model.name)
                 site_rows.append(_row(repo_dir, site, container.image, model, pins, refs, pin_files, holds.get((model.name, site.name), ()), placeholder))
-                if container.canary and container.canary.isdigit() and int(container.canary) <= 100:  # a modelcar in a canary: the split KServe makes
+                if (
+                    container.canary.isascii() and container.canary.isdigit() and len(container.canary) <= 3 and int(container.canary) <= 100
+                ):  # a modelcar in a canary: the split KServe makes
                     site_rows[-1] = site_rows[-1]._replace(canary=int(container.canary))
                 counter = counts.get((model.name, site.stage))
                 if counter is None:

@@ -93,3 +93,18 @@ def test_one_vocabulary_in_json_and_yaml(gitops_repo, fmt):
     assert row["digest"].startswith("sha256:") and len(row["digest"]) == 71 and row["image"].endswith("@" + row["digest"])
     assert load(cli("history", "fraud-detector", "-o", fmt, cwd=gitops_repo.work).out) == []
     assert load(cli("holds", "-o", fmt, cwd=gitops_repo.work).out) == []
+
+
+def test_a_table_shows_control_characters_escaped(gitops_repo):
+    """Trailers anyone can write (a version, a wave) reach the history table: no terminal escape passes whole."""
+    from testing.paths import DIGEST_B
+
+    message = (
+        "by hand\n\nModel: fraud-detector\nModel-Version: 1\x1b]0;title\x07\nImage: quay.io/example/fraud-detector@"
+        f"{DIGEST_B}\nSites: cloud\nAction: promote\nWave: \x1b[2J2/3\n"
+    )
+    gitops_repo.git("commit", "-q", "--allow-empty", "-m", message)
+    result = cli("history", "fraud-detector", cwd=gitops_repo.work)
+    assert result.code == 0, result.err
+    assert "\x1b" not in result.out and "\x07" not in result.out
+    assert "1\\x1b]0;title\\x07" in result.out

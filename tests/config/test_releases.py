@@ -52,6 +52,10 @@ def test_an_unknown_release_is_bad_input_naming_the_known_ones():
         ("  - name: fraud\n    members: [churn]\n", r"^gitops-mlops.yaml:17: release 'fraud' is defined twice$"),
         ("  - name: other\n    members: []\n", r"^gitops-mlops.yaml:18: release 'other' needs at least one model"),
         ("  - name: other\n    members: [churn]\n    stage: dev\n", r"^gitops-mlops.yaml:19: unknown key 'stage' in release"),
+        (
+            '  - name: "other\\n"\n    members: [churn]\n',
+            r"^gitops-mlops.yaml:17: release.name 'other\\n' is not a valid name",
+        ),  # it split the commit's trailers
     ],
 )
 def test_bad_releases_are_one_line_with_file_and_line(tail, message):
@@ -81,6 +85,8 @@ def test_requires_label_names_an_image_label():
     assert parse_config(CONFIG).model("openvino-model-server").requires_label == ""
     with pytest.raises(InputError, match=r"^gitops-mlops.yaml:6: model.requiresLabel 'not a label' is not a valid name$"):
         parse_config(labelled.replace("io.example.requires", "'not a label'"))
+    with pytest.raises(InputError, match=r"is not a valid name$"):
+        parse_config(labelled.replace("io.example.requires", '"io.example.requires\\n"'))
 
 
 @pytest.mark.parametrize(

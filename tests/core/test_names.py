@@ -105,3 +105,20 @@ def test_remotes_that_are_paths_are_refused(remote):
 def test_did_you_mean_names_close_matches_only():
     assert names.did_you_mean("fraud-detecter", ["fraud-detector", "recommender"]) == "; did you mean 'fraud-detector'?"
     assert names.did_you_mean("zzz", ["fraud-detector"]) == ""
+
+
+@pytest.mark.parametrize(
+    ("pattern", "good"),
+    [
+        (names.NAME_RE, "fraud"),
+        (names.SITE_NAME_RE, "edge/berlin-01"),
+        (names.DIGEST_RE, "sha256:" + "a" * 64),
+        (names.DIGEST_PREFIX_RE, "sha256:" + "a" * 12),
+        (names.VERSION_RE, "1.4.0"),
+        (names.HOST_RE, "quay.io:443"),
+        (names.BRANCH_RE, "main"),
+    ],
+)
+def test_a_name_does_not_end_in_a_newline(pattern, good):
+    """``$`` also matches before a last newline: a release named "fraud\\n" split its commit's trailers in two."""
+    assert pattern.match(good) and not pattern.match(good + "\n")

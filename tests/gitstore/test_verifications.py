@@ -43,3 +43,28 @@ def test_the_tools_own_records_count_and_a_hand_edit_of_one_does_not(tmp_path):
     records = verifications.read(git_repo, config, "fraud-detector", fetch=True)
     assert [v.verdict for v in records] == ["failed"]  # the edit is not an append the trailer accounts for
     assert len(verifications.hand_made(git_repo, config, fetch=True)) == 1
+
+
+def test_a_record_of_the_tools_shape_with_fields_of_the_wrong_type_is_skipped(tmp_path):
+    """Whoever may push to the branch can write a commit of the tool's shape: a line whose site is a list (or
+    whose time is a number) is not read, so latest() and the wave gate never meet it."""
+    repo = make_gitops_repo(tmp_path)
+    git_repo, config = GitRepo(repo.work), load_config(repo.work)
+    good = {
+        "model": "fraud-detector",
+        "site": "datacenter",
+        "stage": "datacenter",
+        "digest": DIGEST_B,
+        "version": "1.4.0",
+        "verdict": "successful",
+        "checks": (),
+    }
+    odd = [
+        verifications.Verification(**{**good, "site": ["cloud"]}, at="2030-01-01T00:00:00Z"),
+        verifications.Verification(**good, at=1893456000),
+        verifications.Verification(**{**good, "checks": ("x",)}, at="2030-01-01T00:00:00Z"),
+    ]
+    verifications.record(git_repo, config, "fraud-detector", [*odd, verifications.Verification(**good, at="2030-01-01T00:00:00Z")], push=False)
+    records = verifications.read(git_repo, config, "fraud-detector")
+    assert [(v.site, v.at) for v in records] == [("datacenter", "2030-01-01T00:00:00Z")]
+    assert list(verifications.latest(records)) == ["datacenter"]

@@ -82,12 +82,19 @@ def test_a_patch_that_is_not_a_literal_block_is_refused_naming_it():
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("ten", "canaryTrafficPercent 'ten' is not a whole number"), ("-5", "canaryTrafficPercent '-5' is not a whole number")],
+    [
+        ("ten", "canaryTrafficPercent 'ten' is not a whole number"),
+        ("-5", "canaryTrafficPercent '-5' is not a whole number"),
+        ("\u00b2", "canaryTrafficPercent '\u00b2' is not a whole number"),  # a digit to str.isdigit, not to int()
+        ("101", "canaryTrafficPercent '101' is not a whole number from 0 to 100"),
+        ("9" * 5000, "is not a whole number from 0 to 100"),
+    ],
 )
 def test_a_percentage_the_tool_cannot_read_is_bad_input(value, message):
     text = golden("change-percent", "original").replace("value: 10", f"value: {value}")
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(InputError, match=message) as caught:
         read_canary(text, SOURCE, NAME)
+    assert len(str(caught.value)) < 300
 
 
 def test_a_site_without_the_patch_cannot_take_a_canary():

@@ -36,3 +36,16 @@ def test_an_incompatible_pair_is_refused_naming_the_site_and_the_pair():
     with pytest.raises(PolicyError, match=r"^incompatible at edge/b: fraud-app 1.2.0 requires fraud-detector '>=1.0.0 <2.0.0', .* fraud-detector 2.0.0$"):
         check_requires(config, {"edge/a": ok, "edge/b": new})
     check_requires(config, {"edge/c": {**ok, "fraud-detector": Member("fraud-detector")}})  # a site that does not run it: nothing to judge
+
+
+def test_a_long_range_from_an_image_label_is_cut_in_the_refusal():
+    config = parse_config(re.sub(r"(\n    repository: quay.io/example/fraud-app.*\n)", r"\1    requiresLabel: io.example.requires\n", EXAMPLE))
+    assert config.model("fraud-app").requires_label == "io.example.requires"
+    long = " || ".join(["<1.0.0"] * 400)  # a range the label may state (under its 4096 characters)
+    members = {
+        "fraud-detector": Member("fraud-detector", f"quay.io/example/fraud-detector:1.5.0@{DIGEST_A}"),
+        "fraud-app": Member("fraud-app", f"quay.io/example/fraud-app:1.2.0@{DIGEST_B}"),
+    }
+    with pytest.raises(PolicyError) as caught:
+        check_requires(config, {"edge/a": members}, lambda model, image: (("fraud-detector", long),))
+    assert "(image label io.example.requires)" in str(caught.value) and len(str(caught.value)) < 400

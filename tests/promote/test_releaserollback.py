@@ -13,7 +13,7 @@ from gitops_mlops.promote.releaserollback import ReleaseRollbackRequest, rollbac
 from gitops_mlops.promote.releases import ReleaseRequest, promote_release
 from testing.cli import cli
 from testing.paths import DIGEST_A, DIGEST_B, DIGEST_C
-from tests.promote.test_releases import FD, OVMS, both, images_at, refused, with_release
+from tests.promote.test_releases import DF, FD, OVMS, both, images_at, refused, with_release
 
 
 def test_a_release_rollback_returns_every_member_in_one_commit_and_holds_the_combination(gitops_repo):
@@ -62,3 +62,20 @@ def test_a_release_rollback_refusals_change_nothing(gitops_repo):
     )
     run = cli("rollback", "--release", "fraud", "--site", "datacenter", "--to", "1.0.0", cwd=gitops_repo.work)
     assert run.code == 2 and "--to is for one model's rollback" in run.err
+
+
+def test_a_commit_naming_the_release_moves_only_its_members_back(gitops_repo):
+    """A commit message anyone can write says ``Release: fraud`` over a model outside the release: that model
+    is not rolled back as the release's, and the release's own promotion is found behind it."""
+    with_release(gitops_repo)
+    promote_release(gitops_repo.work, both(fd="1.4.0", ovms="1.9.0"))
+    before = images_at(gitops_repo, "datacenter")
+    promote_release(gitops_repo.work, both())
+    promote(gitops_repo.work, PromoteRequest("demand-forecast", f"{DF}:2.0.0@{DIGEST_C}", ("datacenter",)))
+    forged = f"by hand\n\nRelease: fraud\nModel: demand-forecast\nModel-Version: 2.0.0\nImage: {DF}:2.0.0@{DIGEST_C}\nSites: datacenter\nAction: promote\n"
+    gitops_repo.git("commit", "-q", "--allow-empty", "-m", forged)
+    result = rollback_release(gitops_repo.work, ReleaseRollbackRequest("fraud", ("datacenter",)))
+    assert [m.model for m in result.members] == ["fraud-detector", "openvino-model-server"]
+    after = images_at(gitops_repo, "datacenter")
+    assert after["demand-forecast"] == f"{DF}:2.0.0@{DIGEST_C}"
+    assert after["fraud-detector"] == before["fraud-detector"] and after["openvino-model-server"] == before["openvino-model-server"]

@@ -153,3 +153,19 @@ def test_an_incompatible_combination_is_refused_naming_the_site_and_the_pair(git
     assert promote_release(gitops_repo.work, both()).changed == ("datacenter",)  # together: compatible
     back = PromoteRequest("fraud-detector", f"{FD}:1.4.0@{DIGEST_A}", ("datacenter",), member_only=True, allow_downgrade=True)
     refused(gitops_repo, lambda: promote(gitops_repo.work, back), PolicyError, r"incompatible at datacenter: .* fraud-detector 1.4.0$")  # one model too
+
+
+def test_a_release_waits_for_the_stage_soak_as_a_promotion_does(gitops_repo, monkeypatch):
+    """``stages[].soak``: the stage before must have run each member's digest that long; --force-order skips it."""
+    with_release(gitops_repo)
+    path = gitops_repo.work / "gitops-mlops.yaml"
+    path.write_text(path.read_text().replace("  - name: cloud\n", "  - name: cloud\n    soak: 1h\n", 1))
+    gitops_repo.git("commit", "-qam", "cloud soaks an hour")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2026-03-01T10:00:00Z")
+    promote_release(gitops_repo.work, both())
+    monkeypatch.setenv("GITOPS_MLOPS_NOW", "2026-03-01T10:30:00Z")
+    refused(gitops_repo, lambda: promote_release(gitops_repo.work, both(to=("cloud",))), PolicyError, r"^stage cloud soak: datacenter has run .* 30m left")
+    assert promote_release(gitops_repo.work, both(to=("cloud",), force_order=True)).commit
+    monkeypatch.setenv("GITOPS_MLOPS_NOW", "2026-03-01T11:00:00Z")
+    gitops_repo.git("reset", "-q", "--hard", "HEAD~1")
+    assert promote_release(gitops_repo.work, both(to=("cloud",))).commit

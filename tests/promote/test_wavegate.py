@@ -98,10 +98,13 @@ def test_bad_wave_requests_are_bad_input_and_change_nothing(gitops_repo):
     for args, says in (
         (("--wave", "4"), "from 1 to 3"),
         (("--wave", "first"), "'next' or a number"),
+        (("--wave", "\u00b2"), "'next' or a number"),  # a digit to str.isdigit, not to int()
+        (("--wave", "\u0661"), "'next' or a number"),  # int() reads it as 1: no wave is named so
+        (("--wave", "9" * 5000), "'next' or a number"),
         (("--wave", "next", "--all-waves"), "choose one"),
     ):
         result = promote(gitops_repo, *args)
-        assert result.code == 2 and says in result.err, result.err
+        assert result.code == 2 and says in result.err and len(result.err) < 400, result.err
     glob = cli("promote", "fraud-detector", IMAGE, "--to", "edge/b*", "--wave", "next", cwd=gitops_repo.work)
     assert glob.code == 2 and "one whole stage" in glob.err
     assert tree_snapshot(gitops_repo.work, gitops_repo.remote) == before

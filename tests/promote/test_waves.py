@@ -84,3 +84,22 @@ def test_a_rollout_is_out_soaked_and_verified_before_done():
 
 def test_durations_are_shown_briefly():
     assert [shown_duration(s) for s in (0, 59.2, 61, 3600 * 4 + 5, 86400 * 2 + 3600)] == ["0s", "1m", "1m1s", "4h", "2d1h"]
+
+
+@pytest.mark.parametrize("when", ["2026-01-01T01:30:00", 1767231000, None, ["2026"], "not a time"])
+def test_a_verification_record_whose_time_is_not_the_tools_counts_for_nothing(when):
+    """A record on the verifications branch is pushed by whoever may push there: a time without a zone, or
+    not a string, is no verification since the digest arrived (never a traceback)."""
+    config = parse_config(
+        "models:\n  - name: m\n    repository: quay.io/x/m\nstages:\n  - name: edge\n    waves:\n"
+        "      - sites: 1\n      - sites: 100%\n"
+        "    checks:\n      - name: up\n        provider: {prometheus: {address: 'http://localhost:9'}}\n        query: up\n        successCondition: 'true'\n"
+    )
+    sites, digest, t0 = SITES[:4], "sha256:" + "b" * 64, datetime(2026, 1, 1, tzinfo=UTC)
+    first, second = assign("m", config.stages[0], sites)[1][:2]
+    running = {s.name: {digest} for s in sites}
+    odd = Verification("m", first.name, "edge", digest, "1.4.0", "successful", (), when)
+    ok = Verification("m", second.name, "edge", digest, "1.4.0", "successful", (), "2026-01-01T01:30:00Z")
+    arrived = {s.name: t0 for s in sites}
+    rollout = rollout_of(config, config.model("m"), config.stages[0], digest, sites, running, arrived, {first.name: odd, second.name: ok})
+    assert rollout.waves[1].verified == 1 and not rollout.waves[1].done(t0 + timedelta(hours=2))

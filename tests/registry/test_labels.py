@@ -10,7 +10,7 @@ import pytest
 
 from gitops_mlops.core.errors import RegistryError
 from gitops_mlops.core.imageref import parse_image
-from gitops_mlops.registry.client import OCI_MANIFEST
+from gitops_mlops.registry.client import OCI_INDEX, OCI_MANIFEST
 from gitops_mlops.registry.labels import image_labels
 from testing.repos import registry_namespace
 from tests.registry.test_client import client_for, scripted  # noqa: F401  (the fixture)
@@ -83,3 +83,21 @@ def test_a_config_larger_than_the_bound_is_refused(scripted):  # noqa: F811
     server = scripted(handler)
     with client_for(server) as client, pytest.raises(RegistryError, match="response larger than"):
         image_labels(client, parse_image(f"{server.host}/x/app@{digest}"))
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        {"manifests": [{"digest": "sha256:" + "2" * 64, "platform": "linux"}]},
+        {"manifests": [{"digest": "sha256:" + "2" * 64, "platform": ["linux", "amd64"]}]},
+        {"manifests": 5},
+        {"manifests": True},
+    ],
+)
+def test_an_index_of_the_wrong_shape_is_one_line(scripted, index):  # noqa: F811
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, **index}).encode()
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    server = scripted(lambda path: (200, {"Content-Type": OCI_INDEX, "Docker-Content-Digest": digest}, body) if digest in path else (404, {}, b"{}"))
+    with client_for(server) as client, pytest.raises(RegistryError) as caught:
+        image_labels(client, parse_image(f"{server.host}/x/app@{digest}"))
+    assert str(caught.value).startswith(f"registry {server.host}: repository x/app: ") and "\n" not in str(caught.value)

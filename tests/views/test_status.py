@@ -146,3 +146,13 @@ def test_status_marks_the_placeholder_pins_init_wrote_and_not_a_released_digest(
     assert after["cloud"]["placeholder"]
     summary = json.loads(cli("status", "--summary", "-o", "json", "--model", "fraud-detector", cwd=gitops_repo.work).out)
     assert {(d["stage"], d["placeholder"]) for d in summary} == {("datacenter", False), ("cloud", True), ("edge", True)}
+
+
+def test_a_rendered_canary_percentage_that_is_no_number_shows_no_split(gitops_repo):
+    """canaryTrafficPercent comes from the render (a base may set anything): a value int() cannot read is no traffic split."""
+    path = gitops_repo.work / "base/fraud-detector/inferenceservice.yaml"
+    path.write_text(path.read_text().replace("  predictor:\n", '  predictor:\n    canaryTrafficPercent: "\u00b2"\n', 1))
+    gitops_repo.git("commit", "-qam", "a canary percentage no one can read")
+    result = cli("status", "-o", "json", cwd=gitops_repo.work)
+    assert result.code == 0, result.err
+    assert all(row["traffic"] is None for row in json.loads(result.out) if row["model"] == "fraud-detector")
