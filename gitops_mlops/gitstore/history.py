@@ -4,6 +4,7 @@ exist, changed paths, and commits with their trailers (``Trailered``)."""
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,9 +91,7 @@ class History(GitRunner):
         self, ref: str, grep: list[str] | None = None, paths: list[str] | None = None, limit: int | None = None, skip: int = 0, first_parent: bool = False
     ) -> list[Trailered]:
         """Commits reachable from ``ref`` (newest first) with their trailers."""
-        sep, end = "\x1f", "\x1e"
-        fmt = f"%H{sep}%aI{sep}%an{sep}%s{sep}%(trailers:only,unfold){end}"
-        args = ["log", f"--format={fmt}", "--no-color"] + (["--first-parent"] if first_parent else [])
+        args = ["log", "-z", f"--format={_FIELDS}", "--no-color"] + (["--first-parent"] if first_parent else [])
         for pattern in grep or []:
             args += ["--grep", pattern]
         if grep:
@@ -104,32 +103,47 @@ class History(GitRunner):
         args.append(ref)
         if paths:
             args += ["--", *paths]
-        out = self.run(*args)
-        commits = []
-        for record in out.split(end):
-            record = record.strip("\n")
-            if not record:
-                continue
-            sha, date, author, subject, trailers = record.split(sep, 4)
-            commits.append(Trailered(sha=sha, date=date, author=author, subject=subject, trailers=_pairs(trailers)))
+        tokens = self.run(*args).split("\0")
+        commits, at = [], _next_commit(tokens, 0)
+        while at < len(tokens):
+            commits.append(_trailered(tokens[at : at + 5]))
+            at = _next_commit(tokens, at + 5)
         return commits
 
     def log_changes(self, ref: str, paths: list[str]) -> list[tuple[Trailered, tuple[str, ...], tuple[str, ...]]]:
         """The first-parent commits reachable from ``ref`` that change ``paths`` (newest first), each
         with its trailers, the files it changed against its first parent and the object id of each
         after the commit (all zeros: deleted), in one git process."""
-        sep, start = "\x1f", "\x1e"
-        fmt = f"{start}%H{sep}%aI{sep}%an{sep}%s{sep}%(trailers:only,unfold){sep}"
-        args = ["log", f"--format={fmt}", "--no-color", "-z", "--first-parent", "--diff-merges=first-parent", "--no-renames", "--raw", "--no-abbrev"]
-        out = self.run(*args, ref, "--", *paths)
-        commits = []
-        for record in out.split(start)[1:]:
-            sha, date, author, subject, trailers, raw = record.split(sep, 5)
-            fields = raw.removeprefix("\0").removeprefix("\n").split("\0")
-            entries = [(fields[i + 1], fields[i].split(" ")[3]) for i in range(0, len(fields) - 1, 2) if fields[i].startswith(":")]
-            changed, objects = tuple(path for path, _ in entries), tuple(oid for _, oid in entries)
-            commits.append((Trailered(sha=sha, date=date, author=author, subject=subject, trailers=_pairs(trailers)), changed, objects))
+        args = ["log", "-z", f"--format={_FIELDS}", "--no-color", "--first-parent", "--diff-merges=first-parent", "--no-renames", "--raw", "--no-abbrev"]
+        tokens = self.run(*args, ref, "--", *paths).split("\0")
+        commits, at = [], _next_commit(tokens, 0)
+        while at < len(tokens):
+            commit, at = _trailered(tokens[at : at + 5]), at + 5
+            entries = []
+            while at + 1 < len(tokens) and tokens[at].lstrip("\n").startswith(":"):
+                entries.append((tokens[at + 1], tokens[at].lstrip("\n").split(" ")[3]))
+                at += 2
+            commits.append((commit, tuple(path for path, _ in entries), tuple(oid for _, oid in entries)))
+            at = _next_commit(tokens, at)
         return commits
+
+
+# Every field NUL-separated (with -z): a commit message or an author name cannot hold a NUL, so
+# no text anyone writes into a commit can shift a field.
+_FIELDS = "%H%x00%aI%x00%an%x00%s%x00%(trailers:only,unfold)"
+_SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
+
+
+def _next_commit(tokens: list[str], at: int) -> int:
+    """The index of the next commit's sha at or after ``at`` (past the separators between commits)."""
+    while at < len(tokens) and not _SHA.match(tokens[at].strip("\n")):
+        at += 1
+    return at
+
+
+def _trailered(fields: list[str]) -> Trailered:
+    sha, date, author, subject, trailers = (fields + [""] * 5)[:5]
+    return Trailered(sha=sha.strip("\n"), date=date, author=author, subject=subject, trailers=_pairs(trailers))
 
 
 def _pairs(trailers: str) -> tuple[tuple[str, str], ...]:
