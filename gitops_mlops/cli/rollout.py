@@ -9,6 +9,7 @@ import typer
 
 from gitops_mlops.cli.kit import AuthorOpt, InsecureOpt, ModelArg, NoVerifyOpt, Output, OutputOpt, PushOpt, RepoOpt, app, emit, err, example, use_author
 from gitops_mlops.cli.releases import MemberOnlyOpt
+from gitops_mlops.core.errors import InputError
 
 
 @app.command(
@@ -42,9 +43,11 @@ def rollout(
     from gitops_mlops.loop.rollout import watch as run_watch
 
     seconds = parse_duration(interval, "--interval")
+    if watch and seconds < 1:
+        raise InputError(f"--interval {interval[:40]!r}: at least 1s between steps")
     options = Options(push=push, verify_registry=not no_verify, insecure_registries=tuple(insecure_registry), member_only=member_only)
     if watch:
-        last = run_watch(repo, model, image, to, options, max(seconds, 0.001), _say)
+        last = run_watch(repo, model, image, to, options, seconds, _say)
     else:
         last = step(repo, model, image, to, options)
         _say(last)

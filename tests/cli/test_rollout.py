@@ -28,8 +28,18 @@ def test_a_step_says_what_it_did_and_what_it_waits_for(gitops_repo):
 def test_watch_steps_until_done(gitops_repo):
     with_waves(gitops_repo, waves="    waves:\n      - sites: 1\n      - sites: 100%\n")
     ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud")
-    result = cli("rollout", "fraud-detector", IMAGE, "--to", "edge", "--watch", "--interval", "10ms", cwd=gitops_repo.work)
+    result = cli("rollout", "fraud-detector", IMAGE, "--to", "edge", "--watch", "--interval", "1s", cwd=gitops_repo.work)
     assert result.code == 0, result.err
     assert result.err.count("promoted wave") == 2 and result.err.rstrip().endswith(
         "done, waves done 2/2: every wave of edge runs sha256:bbbbbbbbbbbb and is done"
     )
+
+
+def test_watch_refuses_an_interval_under_a_second_and_writes_nothing(gitops_repo):
+    with_waves(gitops_repo)
+    ship(gitops_repo, "1.4.0", DIGEST_B, "datacenter", "cloud")
+    before = gitops_repo.head()
+    for interval in ("0s", "10ms"):
+        result = cli("rollout", "fraud-detector", IMAGE, "--to", "edge", "--watch", "--interval", interval, cwd=gitops_repo.work)
+        assert result.code == 2 and result.err.strip().endswith(f"--interval '{interval}': at least 1s between steps"), result.err
+    assert gitops_repo.head() == before
