@@ -11,7 +11,7 @@ import random
 import re
 from pathlib import Path
 
-from gitops_mlops.render.schemafast import follows_valid
+from gitops_mlops.render.schemafast import KnownValid, follows_valid
 from gitops_mlops.render.schemas import Schemas
 
 IMAGE = "quay.io/example/fraud-detector:1.5.0@sha256:" + "a" * 64
@@ -252,15 +252,30 @@ def mutate(doc: str, rng: random.Random) -> str:
     return "\n".join(lines)
 
 
-def prove_documents(schemas: Schemas, count: int, seed: int) -> tuple[list[str], dict[str, int]]:
-    """``count`` generated changes: the differences between the fast path and the full check, and tallies
-    (``fast``: decided by the fast path; ``invalid``: the full check found the new document invalid)."""
+class Memory:
+    """The render cache's verdict store (``metas``/``set_metas``) in memory, for proofs of many documents."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, str] = {}
+
+    def metas(self, names: list[str]) -> dict[str, str]:
+        return {n: self.items[n] for n in names if n in self.items}
+
+    def set_metas(self, items: dict[str, str]) -> None:
+        self.items.update(items)
+
+
+def prove_documents(schemas: Schemas, count: int, seed: int, store=None) -> tuple[list[str], dict[str, int]]:
+    """``count`` generated changes, each decided by ``follows_valid`` and by ``KnownValid`` over stored verdicts
+    (``store``: a render cache, else memory) and by the full check: the differences, and tallies (``fast``:
+    decided by the fast path; ``invalid``: the full check found the new document invalid)."""
     rng = random.Random(seed)
     problems: list[str] = []
     tally = {"cases": 0, "fast": 0, "invalid": 0}
+    known = KnownValid(schemas, store if store is not None else Memory())
     olds = list(BASES.values())
     for old in olds:
-        found = schemas.check_docs([old])
+        found = known.check_pairs([(None, old)])
         if found.errors or found.unchecked:
             problems.append(f"base document not valid: {found.errors[:1]} {found.unchecked}")
             return problems, tally
@@ -270,11 +285,17 @@ def prove_documents(schemas: Schemas, count: int, seed: int) -> tuple[list[str],
         full = schemas.check_docs([new])
         valid = not full.errors and not full.unchecked
         fast = follows_valid(schemas, old, new)
+        before = known.fast
+        got = known.check_pairs([(old, new)])
         tally["cases"] += 1
-        tally["fast"] += fast
+        tally["fast"] += known.fast > before
         tally["invalid"] += not valid
         if fast and not valid:
             problems.append(f"seed {seed} case {n}: the fast path says valid, the full check finds {full.errors[:1] or full.unchecked}:\n{new}")
+        if (got.errors, got.unchecked) != (full.errors, full.unchecked) or (known.fast > before) != fast:
+            problems.append(
+                f"seed {seed} case {n}: the stored verdicts decide {got.errors[:1]} (fast: {known.fast > before}), the full check {full.errors[:1]} (fast: {fast}):\n{new}"
+            )
         if valid and len(olds) < 200:  # a valid result is known valid next time: chains of changes
             olds.append(new)
     return problems, tally

@@ -7,12 +7,14 @@ decides such an object without jsonschema, and steps aside (the full check decid
 of this holds:
 
 - the earlier document is known valid: a verdict stored in the render cache for exactly its text
-  (``docverdict:`` keys, written by ``KnownValid`` for every document it finds valid);
+  (``docverdict:`` keys, written by ``KnownValid`` for every document it finds valid, with the paths
+  of its image lines read by the YAML parser, so that the next change needs no parse);
 - the two texts have the same lines but for lines ``<indent>[- ]image: <value>`` (or
   ``storageUri``), whose values on both sides are one plain YAML scalar of ``[A-Za-z0-9._/:@+-]``
   that YAML 1.1 reads as a string: the new document is the old one with those strings replaced;
-- in the old document (composed by the YAML parser) each such line is a plain, untagged string
-  value of that key in a block mapping, ending its line, and no merge key (``<<``) is used;
+- in the old document (composed by the YAML parser, ``image_lines``) each such line is a plain,
+  untagged string value of that key in a block mapping, ending its line, and no merge key (``<<``)
+  is used;
 - the schema itself allows it (``string_path``): from the root of the object's schema down to each
   changed value every schema node uses only keywords that cannot depend on the value changed
   (``type``, ``properties``, ``items``, ``additionalProperties``, ``required``, counts,
@@ -28,6 +30,7 @@ It is proven equal to the full check on generated documents (tests/render/test_s
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 import yaml
@@ -81,50 +84,60 @@ def changed_values(old: str, new: str) -> list[int] | None:
     return lines
 
 
-def value_paths(old: str, lines: list[int]) -> tuple[dict, list[tuple]] | None:
-    """The old document (composed) and the path of the value on each of ``lines``: a plain untagged string of
-    an image key in a block mapping, the whole rest of its line; None when any is not exactly that."""
+def image_lines(doc: str) -> dict | None:
+    """What the fast path needs of a document, read once by the YAML parser: its ``apiVersion`` and ``kind``,
+    and for each line holding an image key's value (a plain untagged string in a block mapping, the whole rest
+    of its line) the paths of that value. None when the document is not a mapping, or uses a merge key."""
     try:
-        root = yaml.compose(old, Loader=_Loader)
+        root = yaml.compose(doc, Loader=_Loader)
     except yaml.YAMLError:
         return None
     if not isinstance(root, yaml.MappingNode):
         return None
-    found: dict[int, list[tuple]] = {}
-    if not _walk(root, (), set(lines), found, old.split("\n")):
+    lines: dict[str, list[list]] = {}
+    if not _walk(root, (), lines, doc.split("\n")):
         return None
-    if set(found) != set(lines):
+    head = {k.value: v.value for k, v in root.value if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode)}
+    kind, api_version = head.get("kind"), head.get("apiVersion")
+    if not isinstance(kind, str) or not isinstance(api_version, str):
         return None
-    return root, [path for i in lines for path in found[i]]
+    return {"apiVersion": api_version, "kind": kind, "lines": lines}
 
 
-def _walk(node, path: tuple, lines: set[int], found: dict[int, list[tuple]], text: list[str]) -> bool:
-    """Record the paths of the changed values; False when a merge key or an unusual form is met."""
+def _walk(node, path: tuple, lines: dict[str, list[list]], text: list[str]) -> bool:
+    """Record the paths of the image values, by line; False when a merge key or a complex key is met."""
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if key.tag == "tag:yaml.org,2002:merge" or not isinstance(key, yaml.ScalarNode):
                 return False
-            if isinstance(value, yaml.ScalarNode) and value.start_mark.line in lines and key.value in KEYS:
-                line = value.start_mark.line
-                if (
-                    node.flow_style
-                    or value.style not in (None, "")  # plain (the C parser says "")
-                    or value.tag != _STR
-                    or key.tag != _STR
-                    or value.end_mark.line != line
-                    or value.end_mark.column != len(text[line])
-                ):
-                    return False
-                found.setdefault(line, []).append((*path, key.value))
-            elif not _walk(value, (*path, key.value), lines, found, text):
+            if isinstance(value, yaml.ScalarNode):
+                if key.value in KEYS and _plain_value(node, key, value, text):
+                    lines.setdefault(str(value.start_mark.line), []).append([*path, key.value])
+            elif not _walk(value, (*path, key.value), lines, text):
                 return False
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            if not _walk(item, (*path, i), lines, found, text):
+            if not _walk(item, (*path, i), lines, text):
                 return False
-    elif isinstance(node, yaml.ScalarNode) and node.start_mark.line in lines:
-        return False  # a changed line that is not an image key's value (a sequence item, a key)
     return True
+
+
+def _plain_value(mapping, key, value, text: list[str]) -> bool:
+    """Whether ``value`` is the plain string that ``_LINE`` reads on its line: the whole rest of the line after ``key: ``."""
+    line = value.start_mark.line
+    found = _LINE.match(text[line]) if line < len(text) else None
+    return bool(
+        found
+        and not mapping.flow_style
+        and value.style in (None, "")  # plain (the C parser says "")
+        and value.tag == _STR
+        and key.tag == _STR
+        and key.style in (None, "")
+        and found.group(2) == key.value
+        and value.end_mark.line == line
+        and value.start_mark.column == found.start(3)
+        and value.end_mark.column == len(text[line])
+    )
 
 
 def _expand(schema, resolver) -> list[tuple[dict, object]] | None:
@@ -185,26 +198,22 @@ def string_path(schema: dict, resolver, path: tuple) -> bool:
     return True
 
 
-def follows_valid(schemas: Schemas, old: str, new: str) -> bool:
+def follows_valid(schemas: Schemas, old: str, new: str, known: dict | None = None) -> bool:
     """Whether ``new`` is valid because ``old`` is (the caller knows it is) and they differ only in image
-    strings the schema leaves unconstrained; False means "not decided here", never "invalid"."""
+    strings the schema leaves unconstrained; False means "not decided here", never "invalid". ``known``:
+    ``image_lines(old)`` when the caller has it (stored with the old document's verdict)."""
     lines = changed_values(old, new)
     if not lines:
         return False
-    composed = value_paths(old, lines)
-    if composed is None:
+    known = known if known is not None else image_lines(old)
+    if known is None or any(str(i) not in known["lines"] for i in lines):
         return False
-    root, paths = composed
-    head = {k.value: v.value for k, v in root.value if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode)}
-    kind, api_version = head.get("kind"), head.get("apiVersion")
-    if not isinstance(kind, str) or not isinstance(api_version, str):
-        return False
-    validator = schemas.validator(api_version, kind)
+    validator = schemas.validator(known["apiVersion"], known["kind"])
     if validator is None:
         return False
     resolver = getattr(validator, "_resolver", None)  # how the schema's references are read
-    for path in paths:
-        key = (schemas.identity, api_version, kind, path)
+    for path in (tuple(p) for i in lines for p in known["lines"][str(i)]):
+        key = (schemas.identity, known["apiVersion"], known["kind"], path)
         if key not in _PATHS:
             _PATHS[key] = string_path(validator.schema, resolver, path)
         if not _PATHS[key]:
@@ -221,8 +230,9 @@ def verdict_key(schemas: Schemas, doc: str) -> str:
 
 class KnownValid:
     """``Schemas.check_docs`` for documents that replace earlier ones: a document whose earlier version has a
-    stored valid verdict and that ``follows_valid`` it is not checked again; every document found valid,
-    either way, has its verdict stored in the render cache for the next change."""
+    stored valid verdict and that ``follows_valid`` it is not checked again. Every document found valid, either
+    way, has its verdict stored in the render cache for the next change, with its ``image_lines`` (a document
+    that follows another has the other's: the same lines, the same paths, other strings)."""
 
     def __init__(self, schemas: Schemas, cache=None) -> None:
         self.schemas, self.cache = schemas, cache
@@ -230,20 +240,37 @@ class KnownValid:
 
     def check_pairs(self, pairs: list[tuple[str | None, str]]) -> Checked:
         """The findings of every new document of ``(earlier document or None, new document)`` pairs."""
-        known = self.cache.metas([verdict_key(self.schemas, old) for old, _ in pairs if old is not None]) if self.cache is not None else {}
+        keys = [verdict_key(self.schemas, old) for old, _ in pairs if old is not None]
+        known = self.cache.metas(keys) if self.cache is not None and keys else {}
         errors: list[Finding] = []
         unchecked: list[str] = []
         valid: dict[str, str] = {}
         for old, new in pairs:
-            if old is not None and verdict_key(self.schemas, old) in known and follows_valid(self.schemas, old, new):
+            stored = known.get(verdict_key(self.schemas, old)) if old is not None else None
+            lines = _loads(stored)
+            if lines is not None and follows_valid(self.schemas, old, new, lines):
                 self.fast += 1
-                valid[verdict_key(self.schemas, new)] = "valid"
+                valid[verdict_key(self.schemas, new)] = stored
                 continue
             found = self.schemas.check_docs([new])
             errors += found.errors
             unchecked += [k for k in found.unchecked if k not in unchecked]
-            if not found.errors and not found.unchecked:
-                valid[verdict_key(self.schemas, new)] = "valid"
+            if not found.errors and not found.unchecked and self.cache is not None:
+                mine = image_lines(new)
+                if mine is not None:
+                    valid[verdict_key(self.schemas, new)] = json.dumps(mine, separators=(",", ":"))
         if self.cache is not None and valid:
             self.cache.set_metas(valid)
         return Checked(tuple(errors), tuple(unchecked))
+
+
+def _loads(stored: str | None) -> dict | None:
+    """A stored verdict's ``image_lines``; None when there is none or it is not in that form."""
+    if not stored:
+        return None
+    try:
+        data = json.loads(stored)
+    except ValueError:
+        return None
+    ok = isinstance(data, dict) and isinstance(data.get("lines"), dict) and isinstance(data.get("kind"), str) and isinstance(data.get("apiVersion"), str)
+    return data if ok else None

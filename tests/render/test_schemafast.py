@@ -4,12 +4,14 @@ documents; verdicts stored in the real render cache and reused by the next chang
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from gitops_mlops.change.effect import Introduced
 from gitops_mlops.config.load import load_config
 from gitops_mlops.render.cache import RenderCache
-from gitops_mlops.render.schemafast import KnownValid, changed_values, follows_valid, verdict_key
+from gitops_mlops.render.schemafast import KnownValid, changed_values, follows_valid, image_lines, verdict_key
 from testing.paths import crd_dir
 from testing.schemafast_proof import BASES, IMAGE, prove_documents, schemas_for_proof
 
@@ -78,7 +80,14 @@ def test_verdicts_are_stored_in_the_render_cache_and_the_next_change_reuses_them
     with RenderCache(gitops_repo.work) as cache:
         first = KnownValid(schemas, cache)
         assert first.check_pairs([(None, deployment)]).errors == () and first.fast == 0
-        assert cache.metas([verdict_key(schemas, deployment)]) == {verdict_key(schemas, deployment): "valid"}
+        stored = json.loads(cache.metas([verdict_key(schemas, deployment)])[verdict_key(schemas, deployment)])
+        assert stored == image_lines(deployment) and stored["kind"] == "Deployment"
+        assert sorted(map(tuple, sum(stored["lines"].values(), []))) == [  # the volume's image is an object, the env entry's a value of "value"
+            ("metadata", "annotations", "image"),
+            ("spec", "template", "spec", "containers", 0, "image"),
+            ("spec", "template", "spec", "containers", 1, "image"),
+            ("spec", "template", "spec", "initContainers", 0, "image"),
+        ]
         second = KnownValid(schemas, cache)
         assert second.check_pairs([(deployment, step)]).errors == () and second.fast == 1
         assert verdict_key(schemas, step) in cache.metas([verdict_key(schemas, step)])  # the next change starts from it
@@ -98,3 +107,9 @@ def test_a_promotion_check_finds_the_same_problems_with_the_fast_path(gitops_rep
         assert checks.errors("edge/x", before, good) == [] and checks.known.fast == 1
         found = checks.errors("edge/x", before, bad)
         assert found and "ephemeralContainers/0/image" in found[0], found
+
+
+def test_the_proof_holds_over_verdicts_stored_in_the_real_render_cache(gitops_repo, schemas):
+    with RenderCache(gitops_repo.work) as cache:
+        problems, tally = prove_documents(schemas, 400, 99, store=cache)
+    assert problems == [] and tally["fast"] > 20, tally
