@@ -44,7 +44,8 @@ _SAFE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._/:@+-]*[A-Za-z0-9])?$")
 _STR = "tag:yaml.org,2002:str"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RESOLVER = Resolver()
-_ANNOTATIONS = {"description", "title", "default", "example", "examples", "$schema", "$id", "$defs", "definitions", "$comment", "readOnly", "deprecated"}
+_ANNOTATIONS = {"description", "title", "default", "example", "examples", "$defs", "definitions", "$comment", "readOnly", "deprecated"}
+_ROOT = {"$schema", "$id"}  # only at the root: a nested $id would move the base its references are read from
 _STRUCTURAL = _ANNOTATIONS | {
     "$ref",
     "type",
@@ -174,11 +175,13 @@ def string_path(schema: dict, resolver, path: tuple) -> bool:
             if expanded is None:
                 return False
             for sub, sub_res in expanded:
-                if not _allowed(sub, _STRUCTURAL):
+                if not _allowed(sub, _STRUCTURAL | _ROOT if sub is schema else _STRUCTURAL):
                     return False
                 if isinstance(step, str):
                     properties = sub.get("properties") or {}
                     extra = sub.get("additionalProperties", True)
+                    if not isinstance(properties, dict):
+                        return False
                     child = properties[step] if step in properties else extra
                 else:
                     child = sub.get("items", True)
