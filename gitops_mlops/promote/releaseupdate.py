@@ -157,13 +157,16 @@ def newest_compatible(config: Config, allowed: dict[str, list], labels: Callable
         return None
     rules = [(a, b, parse_range(text)) for a in names for b, text in config.model(a).requires if b in allowed]
     ranges: dict[str, object] = {}
+
+    def stated(a: str, tag: str) -> list[tuple[str, object]]:  # what a member's image label requires of the other members
+        found = [(b, text) for b, text in labels(a, tag) if b in allowed] if labels is not None else []
+        return [(b, ranges[text] if text in ranges else ranges.setdefault(text, parse_range(text))) for b, text in found]
+
     for combo in itertools.product(*(allowed[m] for m in names)):
         picked = dict(zip(names, combo, strict=True))
         if not all(rule.allows(picked[b][0], True) for _, b, rule in rules):
             continue
-        if labels is None or all(
-            ranges.setdefault(text, parse_range(text)).allows(picked[b][0], True) for a in names for b, text in labels(a, picked[a][1]) if b in picked
-        ):
+        if all(rule.allows(picked[b][0], True) for a in names for b, rule in stated(a, picked[a][1])):
             return picked
     return None
 
