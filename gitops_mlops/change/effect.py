@@ -23,6 +23,7 @@ from gitops_mlops.core.imageref import same_repository
 from gitops_mlops.render.cache import RenderCache
 from gitops_mlops.render.inputs import References, closure, site_dir
 from gitops_mlops.render.kustomize import split_documents
+from gitops_mlops.render.schemafast import KnownValid
 from gitops_mlops.render.schemas import Schemas
 from gitops_mlops.render.serving import serving_errors
 from gitops_mlops.render.state import ModelMatcher, SiteRender, render_state
@@ -158,6 +159,7 @@ class Introduced:
 
     def __init__(self, config: Config, schemas: Schemas, cache: RenderCache | None = None) -> None:
         self.config, self.schemas, self.cache = config, schemas, cache
+        self.known = KnownValid(schemas, cache)  # an object whose pin edit changed only its image strings is not checked again
         self._touched: dict[tuple[str, str], list[str] | None] = {}  # (before, after) sha -> schema errors of the touched documents (None: none touched)
         self._had: dict[str, set[str]] = {}  # before sha -> its schema errors
         self._objects: dict[str, list[dict]] = {}  # output sha -> its serving objects
@@ -177,9 +179,11 @@ class Introduced:
         key = (before_sha, after_sha)
         text = functools.cache(read_before)  # the earlier output: read at most once, and only when needed
         if key not in self._touched:
-            old_docs = set(split_documents(text())) if before_sha and text() is not None else set()
-            touched = [doc for doc in split_documents(after) if doc not in old_docs]
-            self._touched[key] = [str(f) for f in self.schemas.check_docs(touched).errors] if touched else None
+            old_list = split_documents(text()) if before_sha and text() is not None else []
+            old_docs, new_list = set(old_list), split_documents(after)
+            same = len(old_list) == len(new_list)  # a pin edit keeps the objects and their order: each new one is paired with the one it replaces
+            touched = [(old_list[i] if same else None, doc) for i, doc in enumerate(new_list) if doc not in old_docs]
+            self._touched[key] = [str(f) for f in self.known.check_pairs(touched).errors] if touched else None
         schema_found = self._touched[key]
         if schema_found is None:
             return []

@@ -3,7 +3,7 @@ moved and the commit they share, and the pull request's text written from it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gitops_mlops.change.intents import PromoteRequest
 from gitops_mlops.config.load import Config
@@ -24,6 +24,7 @@ class ReleaseRequest:
     insecure_registries: tuple[str, ...] = ()
     verify: bool = True
     all_waves: bool = False  # a stage with waves takes the whole selection at once; else a staged stage is refused
+    labels: dict[str, dict[str, str]] | None = field(default=None, compare=False, repr=False)  # image digest -> labels already read this command
 
     def member_requests(self) -> list[PromoteRequest]:
         extra = dict(

@@ -99,7 +99,7 @@ def apply_release(
         targets = _targets(intents)
         if not request.force_order:
             combination.check_gate(repo_dir, config, release, {i.model.name for i in intents}, targets, intents[0].all_sites, before, cache, refs)
-        with LabelRequirements(config, request.insecure_registries, request.verify) as labelled:
+        with LabelRequirements(config, request.insecure_registries, request.verify, labels=request.labels) as labelled:
             combination.check_release(config, [(i.model.name, p.changes) for i, p in zip(intents, plans, strict=True)], before, labelled)
         notes = tuple(labelled.notes)
         tick("combination")

@@ -2,9 +2,13 @@
 versions the stage's ``constraint`` all allows and that meet every ``requires:`` between them,
 promoted as the release (``promote --release``: one commit per stage).
 
-Everything the registry is asked (each member's tags, one manifest per chosen tag) happens
-before anything is written. The combinations are tried newest first: the first member's newest
-allowed version, then the second's, and so on (at most ``CANDIDATES`` versions of each). Only
+Everything the registry is asked (each member's tags, one manifest per chosen tag, the labels of
+the candidates whose model has a ``requiresLabel``) happens before anything is written. The
+combinations are tried newest first: the first member's newest allowed version, then the
+second's, and so on (at most ``CANDIDATES`` versions of each); the first that meets both the
+``requires:`` of the config and what each member's image label requires of the others is
+chosen. A label is read only for a combination the config's ``requires:`` admits, each image's
+at most once per command (by digest, shared with the promotion that follows). Only
 the members that run at the stage's sites are moved. Stages are applied from the last to the
 first, so a stage is judged against what the stage before ran when the command started; a
 stage the gate refuses is ``waiting``, one a hold refuses is ``held``.
@@ -13,6 +17,7 @@ stage the gate refuses is ``waiting``, one a hold refuses is ``held``.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,6 +30,7 @@ from gitops_mlops.core.imageref import parse_repository
 from gitops_mlops.core.semrange import parse_range, parse_version
 from gitops_mlops.promote import policy
 from gitops_mlops.promote.combination import Member, combinations
+from gitops_mlops.promote.labelrequires import LabelRequirements
 from gitops_mlops.promote.releaseresult import ReleaseRequest
 from gitops_mlops.promote.releases import promote_release
 from gitops_mlops.registry import client as registry
@@ -78,15 +84,37 @@ def update_release(
         running = combinations(repo_dir, config, release.members, chosen, cache)
     own = client is None
     client = client or registry.RegistryClient(registry.endpoints_for(config.registries, insecure_registries).values())
+    labelled = LabelRequirements(config, insecure_registries, client=client)
     try:
-        planned = _plan(config, release, client, chosen, all_sites, running)
+        planned = _plan(config, release, client, chosen, all_sites, running, TagLabels(config, client, labelled))
     finally:
         if own:
             client.close()
-    return [_apply(repo_dir, release, item, publish, insecure_registries) if item.status == "would-update" else item for item in planned]
+    return [_apply(repo_dir, release, item, publish, insecure_registries, labelled.labels) if item.status == "would-update" else item for item in planned]
 
 
-def _plan(config: Config, release: Release, client, chosen: tuple[Site, ...], all_sites: tuple[Site, ...], running: dict) -> list[ReleaseStageUpdate]:
+class TagLabels:
+    """``(model, tag) -> ((other, range), ...)``: what the image the tag names states it requires (its ``requiresLabel``),
+    the tag resolved once (``image``: the reference with its digest, for the promotion) and the label read once per digest."""
+
+    def __init__(self, config: Config, client, labelled: LabelRequirements) -> None:
+        self.config, self.client, self.labelled = config, client, labelled
+        self._images: dict[tuple[str, str], str] = {}
+
+    def image(self, model: str, tag: str) -> str:
+        if (model, tag) not in self._images:
+            ref = parse_repository(self.config.model(model).repository)
+            self._images[model, tag] = f"{ref.repository}:{tag}@{self.client.head(ref, tag).digest}"
+        return self._images[model, tag]
+
+    def __call__(self, model: str, tag: str) -> tuple[tuple[str, str], ...]:
+        found = self.config.model(model)
+        return self.labelled(found, self.image(model, tag)) if found.requires_label else ()
+
+
+def _plan(
+    config: Config, release: Release, client, chosen: tuple[Site, ...], all_sites: tuple[Site, ...], running: dict, labels: TagLabels
+) -> list[ReleaseStageUpdate]:
     tags: dict[str, list] = {}
     out = []
     order = [s.name for s in config.stages] + sorted({s.stage for s in all_sites} - {s.name for s in config.stages})
@@ -103,7 +131,7 @@ def _plan(config: Config, release: Release, client, chosen: tuple[Site, ...], al
                 tags[model] = sorted(((v, t) for t in client.list_tags(ref) if (v := parse_version(t)) is not None), reverse=True)
         rule = parse_range(stage.constraint)
         allowed = {m: [(v, t) for v, t in tags[m] if rule.allows(v, stage.prereleases)][:CANDIDATES] for m in here}
-        combo = newest_compatible(config, allowed)
+        combo = newest_compatible(config, allowed, labels)
         if combo is None:
             what = (
                 "no allowed version of " + ", ".join(m for m in here if not allowed[m]) if not all(allowed.values()) else "no combination of them is compatible"
@@ -115,24 +143,30 @@ def _plan(config: Config, release: Release, client, chosen: tuple[Site, ...], al
         if not behind:
             out.append(ReleaseStageUpdate(release.name, name, "up-to-date", members))
             continue
-        images = []
-        for model, tag, _ in members:
-            ref = parse_repository(config.model(model).repository)
-            images.append((model, tag, f"{ref.repository}:{tag}@{client.head(ref, tag).digest}"))
-        out.append(ReleaseStageUpdate(release.name, name, "would-update", tuple(images), behind))
+        images = tuple((model, tag, labels.image(model, tag)) for model, tag, _ in members)
+        out.append(ReleaseStageUpdate(release.name, name, "would-update", images, behind))
     return out
 
 
-def newest_compatible(config: Config, allowed: dict[str, list]) -> dict[str, tuple] | None:
+def newest_compatible(config: Config, allowed: dict[str, list], labels: Callable[[str, str], tuple] | None = None) -> dict[str, tuple] | None:
     """model -> (version, tag): the newest combination of ``allowed`` (newest first, member by member)
-    meeting every ``requires:`` between its members; None when there is none."""
+    meeting every ``requires:`` between its members, and every requirement ``labels`` (model, tag) reads
+    from a member's image label of another member; None when there is none."""
     names = list(allowed)
     if not names or not all(allowed.values()):
         return None
     rules = [(a, b, parse_range(text)) for a in names for b, text in config.model(a).requires if b in allowed]
+    ranges: dict[str, object] = {}
+
+    def stated(a: str, tag: str) -> list[tuple[str, object]]:  # what a member's image label requires of the other members
+        found = [(b, text) for b, text in labels(a, tag) if b in allowed] if labels is not None else []
+        return [(b, ranges[text] if text in ranges else ranges.setdefault(text, parse_range(text))) for b, text in found]
+
     for combo in itertools.product(*(allowed[m] for m in names)):
         picked = dict(zip(names, combo, strict=True))
-        if all(rule.allows(picked[b][0], True) for _, b, rule in rules):
+        if not all(rule.allows(picked[b][0], True) for _, b, rule in rules):
+            continue
+        if all(rule.allows(picked[b][0], True) for a in names for b, rule in stated(a, picked[a][1])):
             return picked
     return None
 
@@ -145,7 +179,9 @@ def _older(member: Member, version) -> bool:
     return current is None or current < version
 
 
-def _apply(repo_dir: Path, release: Release, item: ReleaseStageUpdate, publish: Publish, insecure: tuple[str, ...]) -> ReleaseStageUpdate:
+def _apply(
+    repo_dir: Path, release: Release, item: ReleaseStageUpdate, publish: Publish, insecure: tuple[str, ...], labels: dict | None = None
+) -> ReleaseStageUpdate:
     """One stage's combination as a release promotion: one commit, or why the stage waits."""
     request = ReleaseRequest(
         release.name,
@@ -153,6 +189,7 @@ def _apply(repo_dir: Path, release: Release, item: ReleaseStageUpdate, publish: 
         item.sites,
         message=f"update: the newest combination stage {item.stage} allows",
         insecure_registries=insecure,
+        labels=labels,
     )
     try:
         result = promote_release(repo_dir, request, publish)

@@ -147,6 +147,10 @@ class Schemas:
             return [Finding("?", ".", "a rendered document that is not an object")], None
         return self.check_object(obj)
 
+    def validator(self, api_version: str, kind: str):
+        """The validator of a kind (its ``schema``; None when no schema covers the kind)."""
+        return self._validator(api_version, kind)
+
     def _validator(self, api_version: str, kind: str):
         key = (api_version, kind)
         if key not in self._validators:
@@ -190,7 +194,10 @@ def _builtin_validator(version: str, api_version: str, kind: str):
     from referencing import Resource
 
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)  # apps/v1 -> apps-v1; rbac.authorization.k8s.io/v1 -> rbac-v1
-    file = _schema_folder(version) / f"{kind.lower()}-{group_version}.json"
+    name = f"{kind.lower()}-{group_version}"
+    if len(name) > 200 or not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", name):  # no file of the schema folder has another name
+        return None
+    file = _schema_folder(version) / f"{name}.json"
     if not file.is_file():
         return None
     schema = json.loads(file.read_text())

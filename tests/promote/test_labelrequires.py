@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import json
 
+from gitops_mlops.gitstore import trailers
+from gitops_mlops.gitstore.repo import GitRepo
+from gitops_mlops.promote import labelrequires
+from gitops_mlops.promote.releaseupdate import update_release
+from gitops_mlops.registry.labels import image_labels
 from testing.cli import cli
 from testing.repos import tree_snapshot
-from tests.promote.test_update import configure
+from tests.promote.test_update import configure, push_tags
 
 RELEASE = "releases:\n  - name: fraud\n    members: [fraud-detector, openvino-model-server]\n"
 LABEL = "io.example.requires"
@@ -101,14 +106,37 @@ def test_a_label_the_registry_cannot_give_is_exit_6_and_writes_nothing(gitops_re
     assert len(run.err.strip().splitlines()) == 1 and tree_snapshot(gitops_repo.work, gitops_repo.remote) == snapshot
 
 
-def test_update_release_leaves_a_stage_no_match_when_the_label_rules_the_newest_combination_out(gitops_repo, registry, pusher):
+def test_update_release_takes_the_next_combination_when_a_label_rules_the_newest_out(gitops_repo, registry, pusher, monkeypatch):
+    ns = with_label(gitops_repo, registry.host)
+    fd = push_tags(pusher, f"{ns}/fraud-detector", ["1.5.0", "1.6.0"])
+    rt_digest, _ = pusher.image(f"{ns}/openvino-model-server", "2.0.0", labels={LABEL: "fraud-detector >=1.5.0 <1.6.0"})
+    pusher.image(f"{ns}/openvino-model-server", "1.9.0", labels={LABEL: "fraud-detector <1.6.0"})
+    reads = []
+    monkeypatch.setattr(labelrequires, "image_labels", lambda client, ref: reads.append(ref.digest) or image_labels(client, ref))
+    head = gitops_repo.head()
+    updates = {u.stage: u for u in update_release(gitops_repo.work, "fraud")}
+    # (1.6.0, 2.0.0) and (1.6.0, 1.9.0) are ruled out by the runtime's labels; (1.5.0, 2.0.0) is the newest left
+    assert updates["datacenter"].status == "updated", updates["datacenter"].note
+    assert [(m, v) for m, v, _ in updates["datacenter"].members] == [("fraud-detector", "1.5.0"), ("openvino-model-server", "2.0.0")]
+    assert gitops_repo.git("rev-list", "--count", f"{head}..HEAD").strip() == "1"
+    (commit,) = GitRepo(gitops_repo.work).log_trailers("HEAD", limit=1)
+    assert [images for r in trailers.read_all(commit) for images, _ in r.images] == [
+        f"{registry.host}/{ns}/fraud-detector:1.5.0@{fd['1.5.0']}",
+        f"{registry.host}/{ns}/openvino-model-server:2.0.0@{rt_digest}",
+    ]
+    assert len(reads) == len(set(reads)) == 2 and all(reads), reads  # each runtime image's label read once, the promotion reusing it
+
+
+def test_update_release_is_no_match_when_labels_rule_every_combination_out(gitops_repo, registry, pusher):
     ns = with_label(gitops_repo, registry.host)
     pusher.image(f"{ns}/fraud-detector", "1.6.0")
     pusher.image(f"{ns}/openvino-model-server", "2.0.0", labels={LABEL: "fraud-detector >=1.5.0 <1.6.0"})
+    pusher.image(f"{ns}/openvino-model-server", "1.9.0", labels={LABEL: "fraud-detector <1.6.0"})
     pusher.image(f"{ns}/demand-forecast", "1.0.0")
     snapshot = tree_snapshot(gitops_repo.work, gitops_repo.remote)
     run = cli("update", "--release", "fraud", "-o", "json", cwd=gitops_repo.work)
     assert run.code == 0, run.err
-    datacenter = next(u for u in json.loads(run.out)["updates"] if u["stage"] == "datacenter")
-    assert datacenter["status"] == "no-match" and datacenter["note"].startswith("incompatible at datacenter: openvino-model-server 2.0.0 requires")
+    updates = json.loads(run.out)["updates"]
+    assert {u["status"] for u in updates} == {"no-match"}
+    assert all(u["note"].startswith("no combination of them is compatible") for u in updates), updates
     assert tree_snapshot(gitops_repo.work, gitops_repo.remote) == snapshot

@@ -86,6 +86,19 @@ def test_combinations_are_tried_newest_first_member_by_member():
     assert newest_compatible(config, {"fraud-detector": [], "fraud-app": versions("3.0.0")}) is None
 
 
+def test_a_label_requirement_skips_to_the_next_combination_and_is_asked_only_of_combinations_the_config_admits():
+    config = parse_config((PROJECT_ROOT / "gitops-mlops.yaml").read_text())
+    versions = lambda *tags: [(parse_version(t), t) for t in tags]  # noqa: E731
+    stated = {("fraud-app", "3.0.0"): (("fraud-detector", "<1.9.0"),), ("fraud-app", "2.0.0"): ()}
+    asked = []
+    labels = lambda model, tag: asked.append((model, tag)) or stated.get((model, tag), ())  # noqa: E731
+    allowed = {"fraud-detector": versions("2.1.0", "1.9.0", "1.8.0"), "fraud-app": versions("3.0.0", "2.0.0")}
+    picked = newest_compatible(config, allowed, labels)
+    assert {m: tag for m, (_, tag) in picked.items()} == {"fraud-detector": "1.9.0", "fraud-app": "2.0.0"}
+    assert ("fraud-detector", "2.1.0") not in asked  # 2.1.0 is ruled out by the config's requires: before any label is read
+    assert newest_compatible(config, {"fraud-detector": versions("1.9.0"), "fraud-app": versions("3.0.0")}, labels) is None
+
+
 def test_update_without_release_leaves_members_to_update_release(gitops_repo, registry, pusher):
     ns = with_release(gitops_repo, registry.host)
     push_tags(pusher, f"{ns}/fraud-detector", ["1.5.0"])
