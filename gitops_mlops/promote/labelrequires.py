@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from gitops_mlops.config.load import Config, Model
 from gitops_mlops.config.releases import parse_label
+from gitops_mlops.config.scaffold import initial_digest
 from gitops_mlops.core import settings
 from gitops_mlops.core.imageref import parse_image
 from gitops_mlops.registry import client as registry
@@ -46,6 +47,9 @@ class LabelRequirements:
         shown = f"{model.name} {ref.tag or (ref.digest or '')[:19]}"
         if not self.read:
             self._note(f"{shown}: label {model.requires_label} not read (registry not asked: --no-verify): what it requires was not checked")
+            return ()
+        if ref.digest == initial_digest(model.name):
+            self._note(f"{shown}: the stand-in digest init wrote, not an image: it states no requirement")
             return ()
         key = (model.name, ref.digest or image)
         if key not in self._found:

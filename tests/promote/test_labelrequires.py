@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from gitops_mlops.core.errors import RegistryError
 from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.promote import labelrequires
@@ -100,6 +103,9 @@ def test_an_image_without_the_label_requires_nothing(gitops_repo, registry, push
 def test_a_label_the_registry_cannot_give_is_exit_6_and_writes_nothing(gitops_repo, registry, pusher):
     ns = with_label(gitops_repo, registry.host)
     pusher.image(f"{ns}/fraud-detector", "1.5.0")  # the runtime the sites run is not in the registry: its label cannot be read
+    absent = f"{registry.host}/{ns}/openvino-model-server:2.0.0@sha256:{'2' * 64}"
+    shipped = cli("promote", "openvino-model-server", absent, "--to", "datacenter", "--member-only", "--no-verify", cwd=gitops_repo.work)
+    assert shipped.code == 0, shipped.err
     snapshot = tree_snapshot(gitops_repo.work, gitops_repo.remote)
     run = cli("promote", "fraud-detector", f"{registry.host}/{ns}/fraud-detector:1.5.0", "--to", "datacenter", "--member-only", cwd=gitops_repo.work)
     assert run.code == 6 and f"repository {ns}/openvino-model-server: manifest sha256:" in run.err, run.err
@@ -140,3 +146,20 @@ def test_update_release_is_no_match_when_labels_rule_every_combination_out(gitop
     assert {u["status"] for u in updates} == {"no-match"}
     assert all(u["note"].startswith("no combination of them is compatible") for u in updates), updates
     assert tree_snapshot(gitops_repo.work, gitops_repo.remote) == snapshot
+
+
+def test_the_stand_in_digest_init_wrote_is_not_asked_of_the_registry(gitops_repo, registry):
+    """A site still at init's placeholder keeps no image in any registry: its label is not read (no exit 6)."""
+    from gitops_mlops.config.load import load_config
+    from gitops_mlops.config.scaffold import initial_digest
+
+    ns = with_label(gitops_repo, registry.host)
+    config = load_config(gitops_repo.work)
+    model = config.model("openvino-model-server")
+    placeholder = f"{registry.host}/{ns}/openvino-model-server@{initial_digest(model.name)}"
+    with labelrequires.LabelRequirements(config, (registry.host,)) as labelled:
+        assert labelled(model, placeholder) == ()
+        assert labelled.labels == {} and any("stand-in digest init wrote" in note for note in labelled.notes)
+        real = f"{registry.host}/{ns}/openvino-model-server@sha256:{'1' * 64}"
+        with pytest.raises(RegistryError):
+            labelled(model, real)  # any other digest is asked for, and one the registry lacks is exit 6
