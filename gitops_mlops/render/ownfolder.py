@@ -86,7 +86,7 @@ def walk_own(repo: Path, site: Site, start: Path, allowed_remote: tuple[str, ...
     own_files = [name for name in kustomization.KUSTOMIZATION_FILES if name in names]
     if len(own_files) != 1:
         return False
-    rel_dir = inputs._relative(start, root, refs)
+    rel_dir = _relative(start, root, refs)
     data = next(d for n, d in listing if n == own_files[0])
     try:
         entries = inputs.parsed_references(data, f"{rel_dir}/{own_files[0]}", refs)
@@ -97,11 +97,20 @@ def walk_own(repo: Path, site: Site, start: Path, allowed_remote: tuple[str, ...
         return False
     refs.entries[start] = entries
     refs.children[start] = children
-    refs.trees[start] = [(name, start / name) for name, _ in listing]
+    child = getattr(start, "_make_child_relpath", start.joinpath)  # pathlib's own cheap join of one plain name, where it has one
+    refs.trees[start] = [(name, child(name)) for name, _ in listing]
     refs.files[start] = [
         (name.encode(), hashlib.sha1(inputs.without_header(d) if name == own_files[0] else d).digest(), name == own_files[0]) for name, d in listing
     ]
     return True
+
+
+def _relative(start: Path, root: Path, refs: inputs.References) -> str:
+    """``inputs._relative`` by string: a folder under the resolved root is the root's path, a slash and its own."""
+    text, top = str(start), str(root)
+    if refs.relative.get(start) is None and top != "/" and text.startswith(f"{top}/"):
+        refs.relative[start] = text[len(top) + 1 :]
+    return inputs._relative(start, root, refs)
 
 
 def _children(
