@@ -45,6 +45,7 @@ class References:
     trees: dict[Path, list[tuple[str, Path]] | str] = field(default_factory=dict)  # a directory -> its checked files, or why not
     entries: dict[Path, tuple[str, ...]] = field(default_factory=dict)  # a directory -> its kustomization's references
     relative: dict[Path, str] = field(default_factory=dict)  # a directory in a closure -> its path in the repository
+    general: bool = False  # every folder walked the general way (the reference ``ownfolder`` is proven against)
 
 
 def resolved(repo: Path, relative: str, refs: References) -> Path:
@@ -152,7 +153,7 @@ def walk_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = ()
     root = resolved(repo, "", refs)
     start = kustomization_of(repo, site).parent
     stack = [start]
-    if start not in refs.children and ownfolder.walk_own(repo, site, start, allowed_remote, refs):
+    if not refs.general and start not in refs.children and ownfolder.walk_own(repo, site, start, allowed_remote, refs):
         stack = list(refs.children[start])  # the site's own folder, of the plain shape, read in one pass
     while stack:
         directory = stack.pop()

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from gitops_mlops.config.sites import Site
-from gitops_mlops.core.errors import InputError
 from gitops_mlops.pins import kustomization
-from gitops_mlops.render import inputs, ownfolder
-from gitops_mlops.render.inputs import References, closure, site_keys, walk_references
+from gitops_mlops.render import ownfolder
+from gitops_mlops.render.inputs import References
+from testing.fastpath_proof import walk_learned
 
 SITES = 12
 DEPLOYMENT = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  template:\n    spec:\n      containers:\n        - name: c\n          image: m\n"
@@ -131,41 +131,19 @@ def _restore(site: Path) -> None:
     (site / "namespace.yaml").write_text(f"kind: Namespace\nmetadata:\n  name: s{i}\n")
 
 
-def learned(repo: Path, fast: bool, monkeypatch) -> dict:
-    """What the walk and the keys learn of every site: (error) or (closure, each folder's entries, children and files, key)."""
-    with monkeypatch.context() as patch:
-        if not fast:
-            patch.setattr(ownfolder, "walk_own", lambda *args: False)
-        refs = References()
-        sites = [Site(f"edge/s{i}", f"overlays/edge/s{i}", "edge") for i in range(SITES)]
-        out: dict = {}
-        good = []
-        for site in sites:
-            try:
-                walk_references(repo, site, ("https://example.com/",) if site.name.endswith("1") else (), refs)
-            except InputError as exc:
-                out[site.name] = ("error", str(exc))
-                continue
-            good.append(site)
-        try:
-            keys = site_keys(repo, good, refs, "salt")
-        except InputError as exc:
-            return {"keys-error": str(exc)}
-        for site in good:
-            folders = closure(inputs.site_dir(repo, site, refs), refs)
-            described = [(str(d), refs.entries.get(d), refs.children.get(d), refs.trees.get(d)) for d in folders]
-            out[site.name] = (folders, described, keys[site.name])
-        return out
+def learned(repo: Path, general: bool) -> dict:
+    sites = [Site(f"edge/s{i}", f"overlays/edge/s{i}", "edge") for i in range(SITES)]
+    return walk_learned(repo, sites, general, lambda site: ("https://example.com/",) if site.name.endswith("1") else ())
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_the_one_pass_learns_what_the_general_walk_learns(tmp_path, monkeypatch, seed):
+def test_the_one_pass_learns_what_the_general_walk_learns(tmp_path, seed):
     rng = random.Random(seed)
     repo = make_tree(tmp_path)
     fast_taken = 0
     for step in range(60):
         what = mutate(rng, repo)
-        fast, reference = learned(repo, True, monkeypatch), learned(repo, False, monkeypatch)
+        fast, reference = learned(repo, False), learned(repo, True)
         assert fast == reference, f"seed {seed} step {step}: after {what}"
         fast_taken += sum(1 for v in fast.values() if isinstance(v, tuple) and v[0] != "error")
     assert fast_taken, "some sites took the one pass"
