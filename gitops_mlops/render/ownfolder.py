@@ -8,7 +8,9 @@ from one ``scandir`` and one read of each file: a reference inside the folder na
 listed, and one outside it is resolved as the general walk resolves it (once per command for every
 site sharing it). Anything else (a subfolder, a symlink, a special or oversized file, a reference to
 something missing, a remote one refused, a text the parser refuses) steps aside: the general walk
-decides, and says what is wrong. Proven equal to the general walk on generated trees
+decides, and says what is wrong. The files' hashes are taken as the walk reads them, where
+``site_keys`` would read them later in the same command; a command that edits files in between
+renders afterwards with ``change.effect.pin_edited(refs)``, which drops them. Proven equal to the general walk on generated trees
 (tests/render/test_ownfolder.py).
 """
 
