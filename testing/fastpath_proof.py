@@ -4,7 +4,7 @@ References: one ``kustomize build`` per site, and a YAML parse. Fast paths: batc
 and two kustomize processes at once), pin-invariant renders from mirrors with plain bases rendered
 once (flattened), the render state cold and after a change of pin values only (served from the
 pin-invariant render without kustomize), the fast pin reader, and the line scanner that reads
-the containers of a render. ``prove`` returns every difference, one line each; none is the proof.
+the containers of a render, the one-pass read of a site's own folder against the general walk. ``prove`` returns every difference, one line each; none is the proof.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from gitops_mlops.config.sites import Site, discover_sites, kustomization_of
 from gitops_mlops.core.errors import GitOpsError
 from gitops_mlops.pins import kustomization
 from gitops_mlops.pins.sentinels import pin_invariant
+from gitops_mlops.render.inputs import References, closure, site_dir, site_keys, walk_references
 from gitops_mlops.render.kustomize import Kustomize, mirrorable, render_sites, split_documents
 from gitops_mlops.render.state import _POD_PATHS, STORAGE_URI, containers_of, render_state
 from testing.fleetgen import Fleet, fleet
@@ -181,6 +182,7 @@ def prove(fleet: Fleet, root: Path, kustomize: Kustomize | None = None) -> list[
     steps = (
         ("batched renders", lambda: prove_renders(kustomize, repo, sites, expected, jobs=1 + fleet.seed % 3)),  # one batch, a few, or one site each
         ("readers", lambda: prove_readers(repo, sites, expected)),
+        ("one-pass own folders", lambda: prove_own_folders(repo, sites)),
         ("render state, cold", lambda: prove_state(kustomize, repo, config, sites, expected, "render state, cold")),
     )
     problems = _run(steps)
@@ -195,6 +197,33 @@ def prove(fleet: Fleet, root: Path, kustomize: Kustomize | None = None) -> list[
     )
     problems += _run(steps)
     return [f"seed {fleet.seed}: {p}" for p in problems]
+
+
+def walk_learned(repo: Path, sites, general: bool, allowed=lambda site: ()) -> dict:
+    """What the walk and the keys learn of every site: its error, or its closure with each folder's
+    references, children and checked files, and its key; ``general``: without the one-pass own folder."""
+    refs, out, good = References(general=general), {}, []
+    for site in sites:
+        try:
+            walk_references(repo, site, allowed(site), refs)
+        except GitOpsError as exc:
+            out[site.name] = ("error", str(exc))
+            continue
+        good.append(site)
+    try:
+        keys = site_keys(repo, good, refs, "salt")
+    except GitOpsError as exc:
+        return {"keys-error": str(exc)}
+    for site in good:
+        folders = closure(site_dir(repo, site, refs), refs)
+        out[site.name] = (folders, [(str(d), refs.entries.get(d), refs.children.get(d), refs.trees.get(d)) for d in folders], keys[site.name])
+    return out
+
+
+def prove_own_folders(repo: Path, sites) -> list[str]:
+    """The one-pass read of the sites' own folders (``render/ownfolder.py``) against the general walk."""
+    fast, general = walk_learned(repo, sites, False), walk_learned(repo, sites, True)
+    return [f"one-pass own folder: {name}: {fast.get(name)!r:.200} differs from the general walk" for name in general if fast.get(name) != general[name]]
 
 
 def _run(steps) -> list[str]:

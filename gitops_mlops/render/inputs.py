@@ -20,6 +20,7 @@ from gitops_mlops.config.sites import Site, contained, kustomization_of
 from gitops_mlops.core import repofiles
 from gitops_mlops.core.errors import InputError
 from gitops_mlops.pins import kustomization
+from gitops_mlops.render import ownfolder
 
 _REMOTE_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|[\w.-]+\.[a-z]{2,}(?::\d+)?/[^?]*\?|github\.com/|gitlab\.com/|bitbucket\.org/)", re.I)
 
@@ -44,6 +45,7 @@ class References:
     trees: dict[Path, list[tuple[str, Path]] | str] = field(default_factory=dict)  # a directory -> its checked files, or why not
     entries: dict[Path, tuple[str, ...]] = field(default_factory=dict)  # a directory -> its kustomization's references
     relative: dict[Path, str] = field(default_factory=dict)  # a directory in a closure -> its path in the repository
+    general: bool = False  # every folder walked the general way (the reference ``ownfolder`` is proven against)
 
 
 def resolved(repo: Path, relative: str, refs: References) -> Path:
@@ -127,7 +129,11 @@ def fast_references(text: str) -> tuple[str, ...] | None:
 
 
 def _references_of(file: Path, source: str, refs: References) -> tuple[str, ...]:
-    data = repofiles.read_bytes(file, source, limit=kustomization.MAX_KUSTOMIZATION_BYTES)
+    return parsed_references(repofiles.read_bytes(file, source, limit=kustomization.MAX_KUSTOMIZATION_BYTES), source, refs)
+
+
+def parsed_references(data: bytes, source: str, refs: References) -> tuple[str, ...]:
+    """The references of a kustomization text: known by its sha1, else parsed (and learned, for the cache)."""
     sha = hashlib.sha1(data).hexdigest()
     known = refs.parsed.get(sha)  # read before, in this command or an earlier one (the render cache keeps them)
     if known is None:
@@ -147,6 +153,8 @@ def walk_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = ()
     root = resolved(repo, "", refs)
     start = kustomization_of(repo, site).parent
     stack = [start]
+    if not refs.general and start not in refs.children and ownfolder.walk_own(repo, site, start, allowed_remote, refs):
+        stack = list(refs.children[start])  # the site's own folder, of the plain shape, read in one pass
     while stack:
         directory = stack.pop()
         if directory in refs.children:
@@ -208,17 +216,21 @@ def _children(
         normal = os.path.normpath(os.path.join(rel_dir, ref))
         known = refs.normal.get(normal)
         if known is None:
-            where = f"site {site.name}: {rel_dir}/{file.name}: resource {ref!r}"
-            try:
-                target = contained(repo, normal, "path")
-            except InputError as exc:
-                raise InputError(f"{where}: {str(exc).split(': ', 1)[-1]}") from None
-            if not target.is_dir() and not target.exists():
-                raise InputError(f"{where}: does not exist")
-            known = refs.normal[normal] = (target, target.is_dir())
+            known = refs.normal[normal] = resolve_reference(repo, normal, f"site {site.name}: {rel_dir}/{file.name}: resource {ref!r}")
         if known[1]:
             children.append(known[0])
     return tuple(children)
+
+
+def resolve_reference(repo: Path, normal: str, where: str) -> tuple[Path, bool]:
+    """Where a local reference (normalised, repository-relative) leads, and whether it is a folder."""
+    try:
+        target = contained(repo, normal, "path")
+    except InputError as exc:
+        raise InputError(f"{where}: {str(exc).split(': ', 1)[-1]}") from None
+    if not target.is_dir() and not target.exists():
+        raise InputError(f"{where}: does not exist")
+    return target, target.is_dir()
 
 
 def readers(repo: Path, sites, allowed_remote: tuple[str, ...], refs: References, dirs: set[Path], skip: set[str] = frozenset()) -> tuple[Site, ...]:
