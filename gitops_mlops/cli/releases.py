@@ -160,12 +160,13 @@ def verify_release(repo: Path, release: str | None, model, sites, record: bool, 
     """``verify --release NAME``: every member's checks at the sites, one report; exit 7, 3 or 0 as ``verify``."""
     from gitops_mlops.core.errors import MonitoringError, PolicyError
     from gitops_mlops.loop.releaseverify import verify_release as run
+    from gitops_mlops.loop.verify import Run
 
     if release is None:
         raise InputError("verify needs MODEL, or --release NAME (every member of a release)")
     if model is not None or act:
         raise InputError(f"{'MODEL' if model else '--act'} is for one model's verification, not with --release")
-    report = run(repo, release, sites, record=record, push=push)
+    report = run(repo, release, sites, Run(record=record, push=push))
     if not emit(output, report.as_json()):
         rows = [
             [m.model, s.site, s.stage, s.version or "-", short(s.digest), c.check, c.verdict, c.message or c.condition]

@@ -33,6 +33,7 @@ def verify(
 
     Exit 0 when every check passed, 3 when one failed or stayed inconclusive, 7 when monitoring
     could not be reached or answered an error."""
+    from gitops_mlops.loop.verify import Run
     from gitops_mlops.loop.verify import verify as run
 
     if not site:
@@ -41,7 +42,7 @@ def verify(
         raise InputError("--act: not with --no-record (what is acted on is recorded)")
     if release is not None or model is None:
         return verify_release(repo, release, model, tuple(site), not no_record, push, act, output)
-    report = run(repo, model, tuple(site), record=not no_record, push=push)
+    report = run(repo, model, tuple(site), Run(record=not no_record, push=push))
     data = {
         "model": report.model,
         "verdict": report.verdict,
@@ -103,6 +104,7 @@ def watch(
 
     from gitops_mlops.config.checks import parse_duration
     from gitops_mlops.core.errors import GitOpsError
+    from gitops_mlops.loop.verify import Run
     from gitops_mlops.loop.verify import verify as run
 
     if not site:
@@ -111,7 +113,7 @@ def watch(
     done = 0
     while times is None or done < times:
         try:
-            report = run(repo, model, tuple(site), record=True, push=push)
+            report = run(repo, model, tuple(site), Run(push=push))
             err(f"{model}: {report.verdict} at {count(len(report.sites), 'site')}, {count(report.requests, 'query', 'queries')}")
             _act(repo, report, push)
             for error in report.errors:

@@ -10,9 +10,7 @@ members are measured one after the other, in the release's order, with one monit
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gitops_mlops.config.load import load_config
@@ -20,7 +18,7 @@ from gitops_mlops.config.sites import discover_sites, select
 from gitops_mlops.core.errors import InputError
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.loop.prometheus import Client
-from gitops_mlops.loop.verify import ORDER, VerifyReport, groups_for, measure
+from gitops_mlops.loop.verify import ORDER, Run, VerifyReport, groups_for, measure
 from gitops_mlops.render.state import ModelMatcher, render_state
 
 
@@ -61,16 +59,7 @@ class ReleaseVerifyReport:
         }
 
 
-def verify_release(
-    repo_dir: Path,
-    release_name: str,
-    selectors: tuple[str, ...],
-    record: bool = True,
-    push: bool = False,
-    client: Client | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.time,
-) -> ReleaseVerifyReport:
+def verify_release(repo_dir: Path, release_name: str, selectors: tuple[str, ...], run: Run = Run()) -> ReleaseVerifyReport:
     """Verify every member of the release some selected site runs; nothing is queried until all are prepared."""
     repo_dir = Path(repo_dir).resolve()
     config = load_config(repo_dir)
@@ -87,8 +76,8 @@ def verify_release(
         raise InputError(f"release {release.name}: no selected site runs any of its members ({', '.join(release.members)})")
     prepared = [(model, groups_for(repo_dir, config, model, targets)) for model in members]
     git = GitRepo(repo_dir)
-    if record:
+    if run.record:
         git.check_identity()
-    client = client or Client()
-    reports = tuple(measure(git, config, model, groups, client, record, push, sleep, clock) for model, groups in prepared)
+    run = replace(run, client=run.client or Client())  # one monitoring client for every member
+    reports = tuple(measure(git, config, model, groups, run) for model, groups in prepared)
     return ReleaseVerifyReport(release.name, reports, tuple(m for m in release.members if m not in running))

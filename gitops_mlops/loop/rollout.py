@@ -31,7 +31,7 @@ from gitops_mlops.core.errors import InputError, MonitoringError, PolicyError
 from gitops_mlops.core.present import some
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.loop.prometheus import Client
-from gitops_mlops.loop.verify import verify
+from gitops_mlops.loop.verify import Run, verify
 from gitops_mlops.promote.plan import Intent, resolve_intent
 from gitops_mlops.promote.promotion import promote
 from gitops_mlops.promote.rollback import rollback
@@ -183,7 +183,7 @@ def _verify_due(repo_dir: Path, intent: Intent, rollout: Rollout, now, options: 
     sites = tuple(name for w in due for name in w.current)
     if not sites:
         return None
-    report = verify(repo_dir, intent.model.name, sites, record=True, push=options.push, client=options.client, sleep=options.sleep)
+    report = verify(repo_dir, intent.model.name, sites, Run(push=options.push, client=options.client, sleep=options.sleep))
     if report.errors:
         raise MonitoringError(f"rollout: verifying {some(list(sites))}: {report.errors[0]}")
     waves = ", ".join(str(w.number) for w in due)

@@ -107,25 +107,28 @@ class _Group:
     image: str = ""
 
 
-def verify(
-    repo_dir: Path,
-    model_name: str,
-    selectors: tuple[str, ...],
-    record: bool = True,
-    push: bool = False,
-    client: Client | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.time,
-) -> VerifyReport:
-    """Each selected site's checks, measured on one timeline (``sleep`` waits; each query is evaluated at ``clock()``)."""
+@dataclass(frozen=True)
+class Run:
+    """How a verification runs: whether its verdicts are recorded in Git (and pushed), the monitoring
+    client (one per run when None), and its timeline (``sleep`` waits; each query is evaluated at ``clock()``)."""
+
+    record: bool = True
+    push: bool = False
+    client: Client | None = field(default=None, compare=False)
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+    clock: Callable[[], float] = field(default=time.time, compare=False)
+
+
+def verify(repo_dir: Path, model_name: str, selectors: tuple[str, ...], run: Run = Run()) -> VerifyReport:
+    """Each selected site's checks, measured on one timeline."""
     repo_dir = Path(repo_dir).resolve()
     config = load_config(repo_dir)
     model = config.model(model_name)
     groups = groups_for(repo_dir, config, model, select(discover_sites(repo_dir, config), selectors))
     git = GitRepo(repo_dir)
-    if record:
+    if run.record:
         git.check_identity()  # before the measurements: a run of minutes must not end in 'who are you?'
-    return measure(git, config, model, groups, client or Client(), record, push, sleep, clock)
+    return measure(git, config, model, groups, run)
 
 
 def groups_for(repo_dir: Path, config: Config, model: Model, targets: tuple[Site, ...]) -> list[_Group]:
@@ -138,20 +141,21 @@ def groups_for(repo_dir: Path, config: Config, model: Model, targets: tuple[Site
     return groups
 
 
-def measure(git: GitRepo, config: Config, model: Model, groups: list[_Group], client: Client, record: bool, push: bool, sleep, clock) -> VerifyReport:
-    """Measure ``groups`` (from ``groups_for``) and record the verdicts (not the errors) in Git."""
+def measure(git: GitRepo, config: Config, model: Model, groups: list[_Group], run: Run) -> VerifyReport:
+    """Measure ``groups`` (from ``groups_for``) with ``run.client`` and record the verdicts (not the errors) in Git."""
+    client = run.client or Client()
     before = client.requests
-    results, errors = _measure(config, model, groups, client, sleep, clock)
+    results, errors = _measure(config, model, groups, client, run.sleep, run.clock)
     report = VerifyReport(model.name, tuple(results), client.requests - before, errors=tuple(errors))
     recordable = [r for r in results if r.verdict != "error"]
-    if record and recordable:
+    if run.record and recordable:
         now = settings.now().strftime("%Y-%m-%dT%H:%M:%SZ")
         source = git.head() or ""
         entries = [
             verifications.Verification(model.name, r.site, r.stage, r.digest, r.version, r.verdict, tuple(c.as_json() for c in r.checks), now, source)
             for r in recordable
         ]
-        sha, pushed = verifications.record(git, config, model.name, entries, push)
+        sha, pushed = verifications.record(git, config, model.name, entries, run.push)
         report = replace(report, recorded=sha, pushed=pushed)
     return report
 

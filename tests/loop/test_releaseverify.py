@@ -11,6 +11,7 @@ from gitops_mlops.config.load import load_config
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.gitstore.verifications import BRANCH, read
 from gitops_mlops.loop.releaseverify import verify_release
+from gitops_mlops.loop.verify import Run
 from testing.cli import cli
 from testing.prometheus_server import running
 from testing.repos import git, make_gitops_repo, tree_snapshot
@@ -54,7 +55,7 @@ def test_a_member_failing_at_a_site_is_exit_3_naming_member_and_site(release_rep
     assert run.code == 3
     assert run.err.strip().splitlines()[-1] == "error: release fraud: 1 member site did not pass: fraud-app at cloud"
     assert "fraud-app" in run.out and "failed" in run.out  # the table names the member, site and verdict
-    report = verify_release(release_repo.work, "fraud", ("cloud",), record=False)
+    report = verify_release(release_repo.work, "fraud", ("cloud",), Run(record=False))
     assert [(m.model, m.verdict) for m in report.members] == [
         ("fraud-detector", "successful"),
         ("openvino-model-server", "successful"),

@@ -272,7 +272,7 @@ def test_a_trigger_url_that_refuses_is_exit_7_and_is_not_recorded_as_sent(gitops
 
 def test_a_check_that_flaps_within_its_failure_limit_passes_and_beyond_it_fails(gitops_repo, prometheus):
     """The measurements are evaluated at chosen times against the real Prometheus: 0.12, 0.5, 0.12 a minute apart."""
-    from gitops_mlops.loop.verify import verify
+    from gitops_mlops.loop.verify import Run, verify
 
     class Clock:
         def __init__(self, start: float) -> None:
@@ -288,7 +288,7 @@ def test_a_check_that_flaps_within_its_failure_limit_passes_and_beyond_it_fails(
         extra = f"        interval: 1m\n        count: 3\n        failureLimit: {limit}\n"
         with_checks(gitops_repo, prometheus.address, query='flapping_latency_seconds{site=~"{{args.site}}"}', extra=extra)
         clock = Clock(prometheus.now - 145)  # just after the first of the three samples
-        report = verify(gitops_repo.work, "fraud-detector", ("datacenter",), record=False, sleep=clock.sleep, clock=clock)
+        report = verify(gitops_repo.work, "fraud-detector", ("datacenter",), Run(record=False, sleep=clock.sleep, clock=clock))
         (check,) = report.sites[0].checks
         assert check.phases == ("successful", "failed", "successful") and check.verdict == verdict
         assert report.requests == 3
