@@ -23,12 +23,7 @@ LABEL = "io.example.requires"
 
 def with_label(repo, host: str) -> str:
     """The release, and the runtime stating what it requires in its image label ``io.example.requires``."""
-    path = repo.work / "gitops-mlops.yaml"
-    text = path.read_text()
-    marker = "    repository: quay.io/example/openvino-model-server"
-    end = text.index("\n", text.index(marker)) + 1
-    path.write_text(text[:end] + f"    requiresLabel: {LABEL}\n" + text[end:])
-    return configure(repo, host, extra=RELEASE)
+    return configure(repo, host, extra=RELEASE, runtime=f"    requiresLabel: {LABEL}\n")
 
 
 def test_a_label_requirement_refuses_an_incompatible_release_and_admits_a_compatible_one(gitops_repo, registry, pusher):

@@ -22,12 +22,7 @@ REQUIRES = '    requires:\n      fraud-detector: ">=1.5.0 <1.6.0"\n'
 
 def with_release(repo, host: str) -> str:
     """The release, the runtime requiring fraud-detector 1.5.x, and models in the test registry."""
-    path = repo.work / "gitops-mlops.yaml"
-    text = path.read_text()
-    marker = "    repository: quay.io/example/openvino-model-server"
-    end = text.index("\n", text.index(marker)) + 1
-    path.write_text(text[:end] + REQUIRES + text[end:])
-    return configure(repo, host, extra=RELEASE)
+    return configure(repo, host, extra=RELEASE, runtime=REQUIRES)
 
 
 def by_stage(updates) -> dict[str, tuple[str, tuple[str, ...]]]:

@@ -27,13 +27,18 @@ def trailers(repo, ref="HEAD") -> dict[str, str]:
     return dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
 
 
-def configure(repo, host: str, stages: dict[str, str] | None = None, extra: str = "") -> str:
-    """Models in a fresh namespace of the registry at ``host``; ``stages`` adds lines under a stage."""
+def configure(repo, host: str, stages: dict[str, str] | None = None, extra: str = "", runtime: str = "") -> str:
+    """Models in a fresh namespace of the registry at ``host``; ``stages`` adds lines under a stage,
+    ``runtime`` lines (indented as its keys) under the model openvino-model-server."""
     ns = registry_namespace()
     path = repo.work / "gitops-mlops.yaml"
     text = path.read_text()
     for stage, lines in (stages or {}).items():
         text = text.replace(f"  - name: {stage}\n", f"  - name: {stage}\n" + "".join(f"    {line}\n" for line in lines.split(";")))
+    if runtime:
+        marker = "    repository: quay.io/example/openvino-model-server"
+        end = text.index("\n", text.index(marker)) + 1
+        text = text[:end] + runtime + text[end:]
     path.write_text(text)
     point_models_at(repo, host, ns, extra=extra)
     return ns
