@@ -99,7 +99,8 @@ class RenderCache:
         return rows
 
     def entries(self, keys: list[str]) -> dict[str, Entry]:
-        rows = self._query("SELECT key, containers, output_sha FROM renders WHERE key IN ({})", sorted(set(keys)))
+        """Each key's entry; one without its output's sha (an earlier version kept some) is a miss."""
+        rows = self._query("SELECT key, containers, output_sha FROM renders WHERE key IN ({}) AND output_sha != ''", sorted(set(keys)))
         return {key: Entry(containers, sha) for key, containers, sha in rows}
 
     def outputs(self, keys: list[str]) -> dict[str, str]:

@@ -124,15 +124,16 @@ def _serve_from_invariants(repo, checked, missing, invariant, refs, salt, cache,
     next command); returns each site's pin-invariant key and the sites still missing a render."""
     invariant_keys = site_keys(repo, [s for s in checked if s.name in invariant], refs, salt, {n: f.text.encode() for n, f in invariant.items()})
     found = cache.entries(list(invariant_keys.values()))
-    outs = cache.outputs([k for k in invariant_keys.values() if k in found]) if outputs else {}
+    wanted = [key for name, key in invariant_keys.items() if key in found and not (keys[name] in known and (not outputs or keys[name] in texts))]
+    outs = cache.outputs(wanted)  # the output too when only containers are asked: an entry is never kept without its sha
     derived: dict[str, tuple[Entry, str | None]] = {}
     for name, key in invariant_keys.items():
         if keys[name] in known and (not outputs or keys[name] in texts):
             continue
-        if key in found and (not outputs or key in outs):
+        if key in outs:
             form = invariant[name]
-            output = form.substitute(outs[key]) if outputs else None
-            entry = Entry(form.substitute(found[key].containers), hashlib.sha256(output.encode()).hexdigest() if outputs else "")
+            output = form.substitute(outs[key])
+            entry = Entry(form.substitute(found[key].containers), hashlib.sha256(output.encode()).hexdigest())
             known[keys[name]] = entry
             derived[keys[name]] = (entry, output)  # the next command finds it by its own key
             if outputs:

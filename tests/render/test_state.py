@@ -93,3 +93,29 @@ def test_a_symlink_inside_the_site_renders_as_kustomize_renders_it_in_the_reposi
     expected = subprocess.run([*Kustomize.find().command, str(site)], capture_output=True, text=True, check=True).stdout
     assert rendered.code == 0 and "LEVEL: inside" in rendered.out, rendered.err
     assert rendered.out.strip() == expected.strip()
+
+
+@pytest.mark.own_render_cache
+def test_a_render_served_from_its_pin_invariant_form_carries_the_sha_of_its_output(tmp_path):
+    """A site whose pins changed is served from its pin-invariant render; asked for containers only, its
+    entry still has the sha256 of the output kustomize builds (an empty one would make verdicts kept by
+    output sha shared between different outputs), in this command and in the next."""
+    import hashlib
+
+    from gitops_mlops.config.load import load_config
+    from gitops_mlops.config.sites import discover_sites
+    from gitops_mlops.render.state import render_state
+
+    repo = make_gitops_repo(tmp_path)
+    config = load_config(repo.work)
+    sites = discover_sites(repo.work, config)
+    render_state(repo.work, config, sites, invariants=True)  # every pin-invariant render kept
+    path = repo.work / "overlays/edge/austin-01/kustomization.yaml"
+    old = "sha256:65f0ff1db0545894e8327a0f6c4e26423ea6d5a6499bb37ba82a3559cdf86a0e"
+    path.write_text(path.read_text().replace(old, "sha256:" + "7" * 64))
+    built = Kustomize.find().build(path.parent)
+    want = hashlib.sha256(built.encode()).hexdigest()
+    site = next(s for s in sites if s.name.endswith("austin-01"))
+    assert render_state(repo.work, config, [site])[site.name].output_sha == want
+    again = render_state(repo.work, config, [site], outputs=True)[site.name]
+    assert (again.output_sha, again.output) == (want, built)
