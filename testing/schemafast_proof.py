@@ -110,6 +110,18 @@ spec:
   free:
     image: quay.io/example/free:1.0.0
 """,
+    # line breaks the YAML parser counts and split("\n") does not, before an unconstrained and a constrained image
+    "breaks": """apiVersion: proof.example.com/v1
+kind: Constrained
+metadata:
+  name: b
+spec:
+  note: "p\u2028q\u2028r"
+  free:
+    image: quay.io/example/free:1.0.0
+  pinned:
+    image: quay.io/example/a
+""",
 }
 
 CONSTRAINED_CRD = """apiVersion: apiextensions.k8s.io/v1
@@ -139,6 +151,8 @@ spec:
           spec:
             type: object
             properties:
+              note:
+                type: string
               pinned:
                 type: object
                 properties:
@@ -215,6 +229,9 @@ HOSTILE = [
 ]
 
 
+ODD_BREAKS = ["\u2028", "\u2029", "\x85", "\r", "\u2028\u2028"]
+
+
 def schemas_for_proof(crds: Path, tmp: Path) -> Schemas:
     """The product's checker with the real CRDs and the constrained CRD written under ``tmp``."""
     extra = tmp / "constrained-crd.yaml"
@@ -233,6 +250,8 @@ def mutate(doc: str, rng: random.Random) -> str:
             prefix = re.match(r"( *(?:- )*(?:image|storageUri):)", lines[i]).group(1)
             value = rng.choice(STRINGS) if rng.random() < 0.6 else rng.choice(HOSTILE)
             lines[i] = f"{prefix} {value}" if value else prefix
+        elif roll < 0.78:  # a quoted value holding a line break YAML counts and split("\n") does not
+            lines.insert(rng.randrange(1, len(lines)), '  note: "p' + rng.choice(ODD_BREAKS) + 'q"')
         elif roll < 0.82:  # another value changed
             i = rng.randrange(len(lines))
             if ": " in lines[i]:

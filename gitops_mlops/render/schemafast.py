@@ -62,6 +62,9 @@ _STRUCTURAL = _ANNOTATIONS | {
 _LEAF = _ANNOTATIONS | {"$ref", "type", "nullable"}
 
 
+_ODD_BREAKS = re.compile("[\t\r\x85\u2028\u2029]")  # a tab, or a line break YAML counts that split("\\n") does not
+
+
 def _plain_string(value: str) -> bool:
     """Whether ``value`` is one plain scalar YAML 1.1 reads as a string (not a number, bool, null, date)."""
     return bool(_SAFE.match(value)) and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR
@@ -69,7 +72,7 @@ def _plain_string(value: str) -> bool:
 
 def changed_values(old: str, new: str) -> list[int] | None:
     """The lines where ``new`` differs from ``old`` only in a plain string value of an image key; None otherwise."""
-    if old == new or "\t" in new or "\r" in new:
+    if old == new or _ODD_BREAKS.search(old) or _ODD_BREAKS.search(new):
         return None
     a, b = old.split("\n"), new.split("\n")
     if len(a) != len(b):
@@ -88,7 +91,10 @@ def changed_values(old: str, new: str) -> list[int] | None:
 def image_lines(doc: str) -> dict | None:
     """What the fast path needs of a document, read once by the YAML parser: its ``apiVersion`` and ``kind``,
     and for each line holding an image key's value (a plain untagged string in a block mapping, the whole rest
-    of its line) the paths of that value. None when the document is not a mapping, or uses a merge key."""
+    of its line) the paths of that value. None when the document is not a mapping, uses a merge key, or holds a
+    line break the parser counts as one and ``split("\\n")`` does not (their line numbers would disagree)."""
+    if _ODD_BREAKS.search(doc):
+        return None
     try:
         root = yaml.compose(doc, Loader=_Loader)
     except yaml.YAMLError:
