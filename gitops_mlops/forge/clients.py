@@ -128,7 +128,7 @@ class Api:
             raise GitError(f"{what}: {response.status} {_cause(response.status, response.body, self.target)}")
         try:
             answer = json.loads(response.body) if response.body.strip() else None
-        except ValueError:
+        except (ValueError, RecursionError):
             raise GitError(f"{what}: the answer is not JSON") from None
         return answer if need is None else _checked(answer, need, what)
 
@@ -152,7 +152,7 @@ def _checked(answer, need: dict | list, what: str):
 def _cause(status: int, body: bytes, target: Target) -> str:
     try:
         detail = json.loads(body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         detail = {}
     if not isinstance(detail, dict):
         detail = {}

@@ -180,7 +180,7 @@ def _load(path: Path) -> Journal | None:
         return Journal(data["owner"], data["head"], tuple(tuple(f) for f in data["files"]), data.get("commit"))
     except FileNotFoundError:
         return None
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, RecursionError, KeyError, TypeError):
         raise GitError(f"{path}: unreadable; if no gitops-mlops run is going on in this checkout, delete it") from None
 
 

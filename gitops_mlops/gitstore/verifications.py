@@ -87,7 +87,7 @@ def read_lines(git: GitRepo, config: Config, file: str, fetch: bool = False) -> 
     for line in tool_lines(git, sha, file)[0] if sha else ():
         try:
             out.append(json.loads(line))
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
     return [row for row in out if isinstance(row, dict)]
 

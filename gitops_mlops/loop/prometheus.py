@@ -86,7 +86,7 @@ def _tls(provider: Prometheus) -> ssl.SSLContext | None:
 def _error_of(body: bytes) -> str:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
     if isinstance(data, dict) and data.get("status") == "error":
         return f"{data.get('errorType', 'error')}: {data.get('error', '')}".strip()
@@ -99,7 +99,7 @@ def _vector(provider: Prometheus, body: bytes) -> list[Sample]:
         raise MonitoringError(f"{where}: response larger than {MAX_RESPONSE} bytes")
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise MonitoringError(f"{where}: the answer is not JSON: not a Prometheus API") from None
     if not isinstance(data, dict) or "status" not in data:
         raise MonitoringError(f"{where}: the answer is not a Prometheus API response")

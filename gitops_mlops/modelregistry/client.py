@@ -108,7 +108,7 @@ class Client:
             raise ModelRegistryError(f"{what}: {response.status} {_cause(response.status, response.body, self.spec)}")
         try:
             answer = json.loads(response.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             answer = None
         if not isinstance(answer, dict):
             raise ModelRegistryError(f"{what}: the answer is not a JSON object; not the model registry's API, or it changed")
@@ -156,7 +156,7 @@ def _context(spec: ModelRegistrySpec, repo_dir: Path | None) -> ssl.SSLContext:
 def _cause(status: int, body: bytes, spec: ModelRegistrySpec) -> str:
     try:
         detail = json.loads(body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         detail = {}
     message = str(detail.get("message", "")) if isinstance(detail, dict) else ""
     hint = {

@@ -78,7 +78,7 @@ def _from_auth_file(path: Path, host: str) -> Credentials | None:
         if not path.is_file() or path.stat().st_size > MAX_AUTH_FILE_BYTES:
             return None
         data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         raise RegistryError(f"registry {host}: cannot read auth file {path} (not JSON)") from None
     auths = data.get("auths") if isinstance(data, dict) else None
     if not isinstance(auths, dict):

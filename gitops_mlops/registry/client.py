@@ -159,7 +159,7 @@ class RegistryClient:
                 page = data.get("tags") or []
                 if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
                     raise ValueError
-            except (ValueError, AttributeError):
+            except (ValueError, RecursionError, AttributeError):
                 raise self._error(ref, "tag list is not JSON with a 'tags' list") from None
             tags.extend(page)
             if len(tags) > MAX_TAGS:
@@ -196,7 +196,7 @@ class RegistryClient:
                 raise self._error(ref, f"{what}: body hashes to {digest}, but Docker-Content-Digest says {header_digest}")
             try:
                 body_type = json.loads(response.body).get("mediaType")
-            except (ValueError, AttributeError):
+            except (ValueError, RecursionError, AttributeError):
                 raise self._error(ref, f"{what}: body is not JSON") from None
             if body_type and body_type != media_type:
                 raise self._error(ref, f"{what}: body mediaType {body_type} differs from Content-Type {media_type}")
@@ -249,7 +249,7 @@ class RegistryClient:
         try:
             data = json.loads(response.body)
             token = data.get("token") or data.get("access_token")
-        except (ValueError, AttributeError):
+        except (ValueError, RecursionError, AttributeError):
             token = None
         if not isinstance(token, str) or not token:
             raise self._error(ref, f"token from {realm.netloc}: the answer holds no token")
@@ -378,7 +378,7 @@ def _error_code(body: bytes) -> str:
     try:
         errors = json.loads(body).get("errors") or []
         return str(errors[0].get("code", "")) if errors else ""
-    except (ValueError, AttributeError, IndexError, TypeError):
+    except (ValueError, RecursionError, AttributeError, IndexError, TypeError):
         return ""
 
 

@@ -57,7 +57,7 @@ def _platform(ref: ImageRef, index: dict) -> str:
 def _json(ref: ImageRef, body: bytes, what: str) -> dict:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict):
         raise _error(ref, f"{what}: not a JSON object")

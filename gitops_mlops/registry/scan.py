@@ -70,7 +70,7 @@ def read_trivy(path: Path) -> list[Finding]:
         ]
     except OSError as exc:
         raise InputError(f"--scan-report {path}: cannot read: {exc.strerror}") from None
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, RecursionError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"--scan-report {path}: not a Trivy JSON report: {exc}") from None
 
 
@@ -95,7 +95,7 @@ def read_quay(config: Config, image: ImageRef) -> list[Finding]:
         raise RegistryError(f"{where}: HTTP {response.status}")
     try:
         data = json.loads(response.body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise RegistryError(f"{where}: the answer is not JSON") from None
     status = data.get("status") if isinstance(data, dict) else None
     if status != "scanned":

@@ -154,7 +154,7 @@ def _index(git: GitRepo, sha: str) -> dict[str, dict]:
     for line in text.splitlines():
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(record, dict) and isinstance(record.get("site"), str):
             out[record["site"]] = record

@@ -66,6 +66,11 @@ def served(manifest: dict, config: bytes):
             b'{"config": {"Labels": {"a": 1}}}',
             "Labels is not a mapping",
         ),
+        (  # nested deeper than the JSON decoder recurses: one line, not a traceback
+            {"config": {"digest": "sha256:" + hashlib.sha256(b"[" * 5000 + b"]" * 5000).hexdigest()}},
+            b"[" * 5000 + b"]" * 5000,
+            "not a JSON object",
+        ),
     ],
 )
 def test_what_the_registry_should_not_answer_is_one_line(scripted, manifest, config, cause):  # noqa: F811
