@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 try:  # the C parser is ~15x faster; the pure one gives identical nodes
@@ -20,6 +21,8 @@ except ImportError:  # pragma: no cover - exercised only without the C extension
 from gitops_mlops.core.errors import InputError
 
 __all__ = ["MappingNode", "Node", "ScalarNode", "SequenceNode", "compose", "line_of", "mapping_get", "to_python"]
+
+MAX_DEPTH = 1000  # nesting of mappings and sequences; kustomize allows 10,000, no manifest needs a tenth
 
 _BOOL_TRUE = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"}
 
@@ -33,6 +36,8 @@ def compose(text: str, source: str) -> Node | None:
     """Compose exactly one YAML document, refusing aliases, anchors, merge keys and duplicate keys."""
     if text.startswith("\ufeff"):
         raise InputError(f"{source}: a UTF-8 byte order mark is not supported")
+    if sum(text.count(c) for c in "[{-:?") > MAX_DEPTH:  # fewer of them cannot nest deeper: no scan
+        _refuse_deep(text, source)
     loader = _Loader(text)
     try:
         nodes = []
@@ -54,6 +59,30 @@ def compose(text: str, source: str) -> Node | None:
         return None
     _check_tree(nodes[0], source)
     return nodes[0]
+
+
+def _refuse_deep(text: str, source: str) -> None:
+    """Refuse collections nested deeper than MAX_DEPTH, read as events (the C composer recurses and
+    crashes the process on tens of thousands of levels; every level is opened by one of ``[{-:?``)."""
+    loader = _Loader(text)
+    depth = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise InputError(f"{source}:{event.start_mark.line + 1}: YAML nested deeper than {MAX_DEPTH} levels")
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{source}{line}: invalid YAML: {exc.problem or exc.context}") from None
+    except YAMLError as exc:
+        raise InputError(f"{source}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    finally:
+        loader.dispose()
 
 
 def _refuse_anchors(text: str, source: str) -> None:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from testing.hostile import IMAGE, REPO, Case, append, check_with, checks_on_a_namespace, promote, replace_in, run
+from testing.hostile import DC, IMAGE, REPO, Case, append, check_with, checks_on_a_namespace, promote, replace_in, run
 from testing.paths import DIGEST_B
 
 pytestmark = pytest.mark.slow  # hostile inputs through the real command line: outside the inner loop
 
 CASES = [
+    # nesting the C parser would recurse into until the process crashed
+    Case("config-nested-deep", 2, "YAML nested deeper than 1000 levels", setup=append("gitops-mlops.yaml", "holds: " + "[" * 50_000 + "]" * 50_000 + "\n")),
+    Case("kustomization-nested-deep", 4, "exceeded max depth", setup=append(DC, "labels: " + "[" * 50_000 + "]" * 50_000 + "\n")),
     # numbers and durations: decimal digits, bounded
     Case(
         "check-count-huge",

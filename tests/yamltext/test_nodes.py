@@ -208,3 +208,24 @@ def test_scalar_node_keeps_its_quote_style():
     assert styles["b"] == '"'
     assert styles["c"] not in ("'", '"')
     assert all(isinstance(v, ScalarNode) for _, v in root.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x: " + "[" * 50_000 + "]" * 50_000 + "\n",  # the C composer recursed this deep and crashed the process
+        "x: " + "{a: " * 5_000 + "1" + "}" * 5_000 + "\n",
+        "- " * 5_000 + "x\n",  # compact block sequences: no brackets at all
+        "".join(" " * i + f"k{i}:\n" for i in range(1_100)) + " " * 1_100 + "v\n",
+    ],
+    ids=["flow-sequences", "flow-mappings", "compact-sequences", "block-mappings"],
+)
+def test_yaml_nested_deeper_than_the_limit_is_one_line(text):
+    with pytest.raises(InputError) as caught:
+        compose(text, "deep.yaml")
+    assert "nested deeper than 1000 levels" in str(caught.value) and str(caught.value).startswith("deep.yaml:")
+
+
+def test_yaml_nested_to_the_limit_composes():
+    node = compose("x: " + "[" * 999 + "]" * 999 + "\n", "deep.yaml")
+    assert isinstance(node, MappingNode)
