@@ -338,7 +338,7 @@ def _files(directory: Path, root: Path, refs: References, strip_header: bool = F
         data = repofiles.read_bytes(path, f"{source}/{relative}", root)
         if strip_header and own_file:
             data = without_header(data)
-        out.append((relative.encode(), hashlib.sha1(data).digest(), own_file))
+        out.append((os.fsencode(relative), hashlib.sha1(data).digest(), own_file))
     return out
 
 

@@ -102,7 +102,7 @@ def walk_own(repo: Path, site: Site, start: Path, allowed_remote: tuple[str, ...
     child = getattr(start, "_make_child_relpath", start.joinpath)  # pathlib's own cheap join of one plain name, where it has one
     refs.trees[start] = [(name, child(name)) for name, _ in listing]
     refs.files[start] = [
-        (name.encode(), hashlib.sha1(inputs.without_header(d) if name == own_files[0] else d).digest(), name == own_files[0]) for name, d in listing
+        (os.fsencode(name), hashlib.sha1(inputs.without_header(d) if name == own_files[0] else d).digest(), name == own_files[0]) for name, d in listing
     ]
     return True
 

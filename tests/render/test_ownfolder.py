@@ -93,6 +93,7 @@ def mutate(rng: random.Random, repo: Path) -> str:
         "oversized": lambda: (site / "big.yaml").write_bytes(b"#" * (2 * 1024 * 1024) if rng.random() < 0.1 else b"kind: X\n"),
         "two-kustomizations": lambda: (site / "kustomization.yml").write_text("resources: []\n"),
         "not-utf8": lambda: _kfile(site) and _kfile(site).write_bytes(b"resources:\n  - \xff\n"),
+        "not-utf8-name": lambda: (site / os.fsdecode(b"x\xff.yaml")).write_text("kind: ConfigMap\n"),  # scandir gives a surrogate escape
         "unparsable": lambda: _kfile(site) and _kfile(site).write_text("resources: [a\n"),
         "flow": lambda: _kfile(site) and _kfile(site).write_text("resources: [../../../base/model, namespace.yaml]\n"),
         "restore": lambda: _restore(site),
