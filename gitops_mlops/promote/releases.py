@@ -65,7 +65,7 @@ def promote_release(repo_dir: Path, request: ReleaseRequest, options: Publish = 
     def apply(dry_run: bool) -> ReleaseResult:  # the intents read above hold while HEAD has not moved; after a reset they are read again
         fresh = intents
         if not dry_run and git.head() != resolved_at:
-            fresh = [replace(resolve_intent(repo_dir, r), image=i.image) for r, i in zip(requests, intents, strict=True)]
+            fresh = [wavegate.narrow(repo_dir, replace(resolve_intent(repo_dir, r), image=i.image), r) for r, i in zip(requests, intents, strict=True)]
         return apply_release(repo_dir, git, release, fresh, requests, request, dry_run=dry_run)
 
     result = run_change(git, options, config, apply, "promote", release_text)

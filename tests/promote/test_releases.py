@@ -169,3 +169,32 @@ def test_a_release_waits_for_the_stage_soak_as_a_promotion_does(gitops_repo, mon
     monkeypatch.setenv("GITOPS_MLOPS_NOW", "2026-03-01T11:00:00Z")
     gitops_repo.git("reset", "-q", "--hard", "HEAD~1")
     assert promote_release(gitops_repo.work, both(to=("cloud",))).commit
+
+
+def test_a_release_retried_after_a_competing_push_is_gated_on_the_new_tip(gitops_repo, monkeypatch):
+    """The soak had passed at the first attempt; a commit pushed first made the stage soak three hours,
+    so on its tip the retry is refused as a first attempt would be, and nothing is pushed."""
+    import sys
+
+    with_release(gitops_repo)
+    path = gitops_repo.work / "gitops-mlops.yaml"
+    path.write_text(path.read_text().replace("  - name: cloud\n", "  - name: cloud\n    soak: 1h\n", 1))
+    gitops_repo.git("commit", "-qam", "cloud soaks an hour")
+    gitops_repo.git("push", "-q", "origin", "main")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2026-03-01T10:00:00Z")
+    promote_release(gitops_repo.work, both(), Publish(push=True))
+    monkeypatch.delenv("GIT_COMMITTER_DATE")
+    monkeypatch.setenv("GITOPS_MLOPS_NOW", "2026-03-01T11:30:00Z")
+    other = gitops_repo.clone("other")
+    longer = "import pathlib; p = pathlib.Path('gitops-mlops.yaml'); p.write_text(p.read_text().replace('soak: 1h', 'soak: 3h'))"
+    hook = gitops_repo.work / ".git" / "hooks" / "pre-push"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"[ -e {other.work}/raced ] && exit 0\ntouch {other.work}/raced\n"
+        f'cd {other.work} && unset GIT_DIR GIT_INDEX_FILE GIT_WORK_TREE && {sys.executable} -c "{longer}" && '
+        "git commit -qam 'cloud soaks three hours' && git push -q origin main >/dev/null 2>&1\n"
+    )
+    hook.chmod(0o755)
+    with pytest.raises(PolicyError, match=r"^stage cloud soak: datacenter has run .* 1h30m left"):
+        promote_release(gitops_repo.work, both(to=("cloud",)), Publish(push=True))
+    assert (other.work / "raced").exists() and gitops_repo.remote_head() == git(other.work, "rev-parse", "HEAD").strip()  # theirs, not ours on top
