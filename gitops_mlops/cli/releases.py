@@ -149,6 +149,8 @@ def update_release(repo: Path, release: str, models, sites, insecure, publish, o
         table(rows, ["STAGE", "STATUS", "COMBINATION", "SITES", "NOTE"])
         if publish.dry_run:
             typer.echo("".join(u.diff for u in updates), nl=False)
+    for note in dict.fromkeys(n for u in updates for n in u.notes):
+        err(f"note: {note}")
     changed = [u for u in updates if u.status in ("updated", "would-update") and u.sites]
     err(
         f"update --release {release}: {count(len(changed), 'stage')} {'would change' if publish.dry_run else 'changed'}"

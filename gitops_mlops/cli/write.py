@@ -225,6 +225,8 @@ def update(
         table(rows, ["MODEL", "STAGE", "STATUS", "VERSION", "DIGEST", "SITES", "NOTE"])
         if dry_run:
             typer.echo("".join(u.diff for u in report.updates), nl=False)
+    for note in dict.fromkeys(n for u in report.updates for n in u.notes):
+        err(f"note: {note}")
     changed = [u for u in report.updates if u.status in ("updated", "would-update") and u.sites]
     verb = "would change" if dry_run else "changed"
     err(f"update: {count(len(changed), 'promotion')} {verb}, {count(report.requests, 'registry request')}" + ("; nothing written" if dry_run else ""))

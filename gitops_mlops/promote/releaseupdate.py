@@ -50,6 +50,7 @@ class ReleaseStageUpdate:
     commit: str | None = None
     pushed: bool = False
     diff: str = ""
+    notes: tuple[str, ...] = ()  # what the user is told on stderr (an image label not read)
 
     def as_json(self) -> dict:
         return {
@@ -90,6 +91,7 @@ def update_release(
     finally:
         if own:
             client.close()
+    planned = [replace(item, notes=tuple(labelled.notes)) for item in planned]  # what choosing the combinations could not read
     return [_apply(repo_dir, release, item, publish, insecure_registries, labelled.labels) if item.status == "would-update" else item for item in planned]
 
 
@@ -196,6 +198,7 @@ def _apply(
     except PolicyError as exc:
         status = "held" if "on hold" in str(exc) else "no-match" if str(exc).startswith("incompatible at") else "waiting"  # a label's requirement
         return replace(item, status=status, note=str(exc).split(" (use --force")[0])
+    item = replace(item, notes=tuple(dict.fromkeys(item.notes + result.notes)))
     if publish.dry_run:
         return replace(item, sites=result.changed, diff=result.diff)
     return replace(item, status="updated" if result.changed else "up-to-date", sites=result.changed, commit=result.commit, pushed=result.pushed)

@@ -59,6 +59,7 @@ class StageUpdate:
     diff: str = ""
     branch: str | None = None  # where the commit went, with --branch
     pull_request: str = ""  # the pull request's URL, with --open-pr
+    notes: tuple[str, ...] = ()  # what the user is told on stderr (an image label not read)
     registered: RegisteredVersion | None = field(default=None, compare=False, repr=False)  # the registered version taken
 
     def as_json(self) -> dict:
@@ -267,7 +268,7 @@ def _apply(repo_dir: Path, planned: list[StageUpdate], options: Options) -> list
         if result is None:
             out.append(item)
         elif options.publish.dry_run:
-            out.append(replace(item, sites=result.changed, diff=result.diff))
+            out.append(replace(item, sites=result.changed, diff=result.diff, notes=result.notes))
         else:
             out.append(
                 replace(
@@ -278,6 +279,7 @@ def _apply(repo_dir: Path, planned: list[StageUpdate], options: Options) -> list
                     pushed=result.pushed,
                     branch=result.branch if result.commit else None,
                     pull_request=result.pull_request,
+                    notes=result.notes,
                 )
             )
     return out

@@ -95,6 +95,22 @@ def test_an_image_without_the_label_requires_nothing(gitops_repo, registry, push
     assert f"the image has no label {LABEL}: it states no requirement" in run.err
 
 
+@pytest.mark.parametrize("env", [{}, {"GITOPS_MLOPS_NO_VERIFY": "1"}], ids=["no-label", "not-read"])
+def test_update_and_update_release_say_what_a_label_did_not_tell(gitops_repo, registry, pusher, env):
+    """The notes promote prints (no label on the image; the label not read) are printed by update and update --release too."""
+    ns = with_label(gitops_repo, registry.host)
+    pusher.image(f"{ns}/fraud-detector", "1.6.0")
+    pusher.image(f"{ns}/openvino-model-server", "2.0.0")
+    pusher.image(f"{ns}/demand-forecast", "1.0.0")
+    said = f"label {LABEL} not read (registry not asked: --no-verify)" if env else f"the image has no label {LABEL}: it states no requirement"
+    run = cli("update", "--release", "fraud", "--dry-run", cwd=gitops_repo.work, env=env)
+    assert run.code == 0 and f"note: openvino-model-server 2.0.0: {said}" in run.err, run.err
+    (gitops_repo.work / "gitops-mlops.yaml").write_text((gitops_repo.work / "gitops-mlops.yaml").read_text().replace(RELEASE, ""))
+    gitops_repo.git("commit", "-qam", "no release")
+    run = cli("update", "--model", "openvino-model-server", "--dry-run", cwd=gitops_repo.work, env=env)
+    assert run.code == 0 and f"note: openvino-model-server 2.0.0: {said}" in run.err, run.err
+
+
 def test_a_label_the_registry_cannot_give_is_exit_6_and_writes_nothing(gitops_repo, registry, pusher):
     ns = with_label(gitops_repo, registry.host)
     pusher.image(f"{ns}/fraud-detector", "1.5.0")  # the runtime the sites run is not in the registry: its label cannot be read
