@@ -58,7 +58,7 @@ def _listing(own: str, contents: bool = True) -> list[tuple[str, bytes | None]] 
     without ``contents`` only the kustomization file is read (of the others, None: their size is checked)."""
     try:
         with os.scandir(own) as found:
-            entries = sorted(found, key=lambda e: e.name)
+            entries = sorted(found, key=lambda e: e.name) if contents else list(found)  # the order matters to what is kept only
     except OSError:
         return None
     if len(entries) > repofiles.MAX_TREE_FILES:
