@@ -41,7 +41,7 @@ def _read(path: str, limit: int) -> bytes | None:
         if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
             return None
         data = os.read(fd, limit + 1)
-        while len(data) <= limit:  # a short read of a larger file: read on to its end
+        while len(data) <= limit and len(data) != info.st_size:  # a short read of a larger file: read on to its end
             more = os.read(fd, limit + 1 - len(data))
             if not more:
                 break
