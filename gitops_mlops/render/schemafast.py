@@ -253,15 +253,18 @@ class KnownValid:
 
     REFERENCES = 4  # documents found valid that a new one is compared with, per line count (the latest)
 
-    def __init__(self, schemas: Schemas, cache=None) -> None:
-        self.schemas, self.cache = schemas, cache
+    def __init__(self, schemas: Schemas, cache=None, deferred: bool = False) -> None:
+        self.schemas, self.cache, self.deferred = schemas, cache, deferred  # deferred: verdicts written by ``flush``, in one transaction
+        self.pending: dict[str, str] = {}
         self.fast = 0  # documents decided by the fast path, for benchmarks and tests
         self._references: dict[int, list[tuple[str, dict, str]]] = {}  # line count -> (document, any-key lines, stored verdict)
 
     def check_pairs(self, pairs: list[tuple[str | None, str]]) -> Checked:
         """The findings of every new document of ``(earlier document or None, new document)`` pairs."""
         keys = [verdict_key(self.schemas, old) for old, _ in pairs if old is not None]
-        known = self.cache.metas(keys) if self.cache is not None and keys else {}
+        known = {k: self.pending[k] for k in keys if k in self.pending}
+        if self.cache is not None and len(known) < len(keys):
+            known |= self.cache.metas([k for k in keys if k not in known])
         errors: list[Finding] = []
         unchecked: list[str] = []
         valid: dict[str, str] = {}
@@ -288,8 +291,16 @@ class KnownValid:
                     valid[verdict_key(self.schemas, new)] = verdict
                 self._remember(new, verdict)
         if self.cache is not None and valid:
-            self.cache.set_metas(valid)
+            self.pending |= valid
+            if not self.deferred:
+                self.flush()
         return Checked(tuple(errors), tuple(unchecked))
+
+    def flush(self) -> None:
+        """Write the verdicts found so far to the render cache."""
+        if self.cache is not None and self.pending:
+            self.cache.set_metas(self.pending)
+        self.pending = {}
 
     def _follows_reference(self, new: str) -> str | None:
         """The stored verdict ('' when none) of a document found valid here that ``new`` follows; None when it follows none."""

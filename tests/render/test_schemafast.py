@@ -133,3 +133,15 @@ def test_the_proof_holds_over_verdicts_stored_in_the_real_render_cache(gitops_re
     with RenderCache(gitops_repo.work) as cache:
         problems, tally = prove_documents(schemas, 400, 99, store=cache)
     assert problems == [] and tally["fast"] > 20, tally
+
+
+def test_deferred_verdicts_serve_the_same_check_and_are_written_once_flushed(gitops_repo, schemas):
+    deployment = _site_document(77)  # a document no other test stores a verdict for
+    step = deployment.replace(f"        image: {IMAGE}", f"        image: {NEW}")
+    with RenderCache(gitops_repo.work) as cache:
+        known = KnownValid(schemas, cache, deferred=True)
+        assert known.check_pairs([(None, deployment)]).errors == ()
+        assert cache.meta(verdict_key(schemas, deployment)) is None  # not written yet
+        assert known.check_pairs([(deployment, step)]).errors == () and known.fast == 1  # served from the pending verdict
+        known.flush()
+        assert cache.meta(verdict_key(schemas, deployment)) and cache.meta(verdict_key(schemas, step))
