@@ -40,9 +40,9 @@ def _read(path: str, limit: int) -> bytes | None:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
             return None
-        data = os.read(fd, limit + 1)
-        while len(data) <= limit and len(data) != info.st_size:  # a short read of a larger file: read on to its end
-            more = os.read(fd, limit + 1 - len(data))
+        data = os.read(fd, info.st_size + 1)  # its size and one byte more: a buffer of the limit's size costs an mmap each time
+        while len(data) <= limit and len(data) != info.st_size:  # a short read, or a file grown since: read on to its end
+            more = os.read(fd, min(limit + 1 - len(data), 1 << 20))
             if not more:
                 break
             data += more
