@@ -3,7 +3,8 @@
 
 Each fleet (testing/fleetgen.py) is rendered by one ``kustomize build`` per site and by every fast
 path (batched, flattened and pin-invariant renders, the render state cold and after a change of
-pin values, the fast pin reader, the container scanner); any difference is printed with the
+pin values, the fast pin reader, the container scanner, the one-pass own folder and the lean readers of a folder against the
+general walk); any difference is printed with the
 seed that makes its fleet again. Exit 1 if there was one.
 
     python scripts/prove_fastpaths.py [--fleets 100] [--seed N] [--jobs 2]

@@ -4,7 +4,7 @@ References: one ``kustomize build`` per site, and a YAML parse. Fast paths: batc
 and two kustomize processes at once), pin-invariant renders from mirrors with plain bases rendered
 once (flattened), the render state cold and after a change of pin values only (served from the
 pin-invariant render without kustomize), the fast pin reader, and the line scanner that reads
-the containers of a render, the one-pass read of a site's own folder against the general walk. ``prove`` returns every difference, one line each; none is the proof.
+the containers of a render, the one-pass read of a site's own folder and the lean readers of a folder (and what the walk learns after them) against the general walk. ``prove`` returns every difference, one line each; none is the proof.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from gitops_mlops.pins import kustomization
 from gitops_mlops.pins.sentinels import pin_invariant
 from gitops_mlops.render.inputs import References, closure, site_dir, site_keys, walk_references
 from gitops_mlops.render.kustomize import Kustomize, mirrorable, render_sites, split_documents
+from gitops_mlops.render.readers import readers
 from gitops_mlops.render.state import _POD_PATHS, STORAGE_URI, containers_of, render_state
 from testing.fleetgen import Fleet, fleet
 
@@ -183,6 +184,7 @@ def prove(fleet: Fleet, root: Path, kustomize: Kustomize | None = None) -> list[
         ("batched renders", lambda: prove_renders(kustomize, repo, sites, expected, jobs=1 + fleet.seed % 3)),  # one batch, a few, or one site each
         ("readers", lambda: prove_readers(repo, sites, expected)),
         ("one-pass own folders", lambda: prove_own_folders(repo, sites)),
+        ("readers of folders", lambda: prove_readers_of(repo, sites, fleet_folders(repo, sites))),
         ("render state, cold", lambda: prove_state(kustomize, repo, config, sites, expected, "render state, cold")),
     )
     problems = _run(steps)
@@ -199,10 +201,11 @@ def prove(fleet: Fleet, root: Path, kustomize: Kustomize | None = None) -> list[
     return [f"seed {fleet.seed}: {p}" for p in problems]
 
 
-def walk_learned(repo: Path, sites, general: bool, allowed=lambda site: ()) -> dict:
+def walk_learned(repo: Path, sites, general: bool, allowed=lambda site: (), refs: References | None = None) -> dict:
     """What the walk and the keys learn of every site: its error, or its closure with each folder's
-    references, children and checked files, and its key; ``general``: without the one-pass own folder."""
-    refs, out, good = References(general=general), {}, []
+    references, children and checked files, and its key; ``general``: without the one-pass own folder;
+    ``refs``: what an earlier step of the same command learned (the readers of a folder, say)."""
+    refs, out, good = References(general=general) if refs is None else refs, {}, []
     for site in sites:
         try:
             walk_references(repo, site, allowed(site), refs)
@@ -224,6 +227,41 @@ def prove_own_folders(repo: Path, sites) -> list[str]:
     """The one-pass read of the sites' own folders (``render/ownfolder.py``) against the general walk."""
     fast, general = walk_learned(repo, sites, False), walk_learned(repo, sites, True)
     return [f"one-pass own folder: {name}: {fast.get(name)!r:.200} differs from the general walk" for name in general if fast.get(name) != general[name]]
+
+
+def prove_readers_of(repo: Path, sites, folders, allowed=lambda site: ()) -> list[str]:
+    """The readers of each set of ``folders`` (``render/readers.py``) against the general walk's, and what the
+    same command's walk and keys learn afterwards against what the general walk alone learns."""
+    problems = []
+    reference = walk_learned(repo, sites, True, allowed)
+    for dirs in folders:
+        refs, general = References(), References(general=True)
+        fast = _readers(repo, sites, allowed, refs, dirs)
+        want = _readers(repo, sites, allowed, general, dirs)
+        if fast != want:
+            problems.append(f"readers of {sorted(map(str, dirs))[:3]}: {fast} differ from the general walk's {want}")
+        after = walk_learned(repo, sites, False, allowed, refs)
+        problems += [f"walk after the readers: {n}: {after.get(n)!r:.200} differs from the general walk" for n in reference if after.get(n) != reference[n]]
+    return problems
+
+
+def _readers(repo: Path, sites, allowed, refs: References, dirs) -> tuple[str, ...] | str:
+    """The names of the readers, each site walked with its own allowed remotes (one call per distinct list)."""
+    found = set()
+    try:
+        for remotes in {allowed(s) for s in sites}:
+            mine = [s for s in sites if allowed(s) == remotes]
+            found |= {s.name for s in readers(repo, mine, remotes, refs, set(dirs), {mine[0].name} if len(mine) > 2 else set())}
+    except GitOpsError as exc:
+        return f"error: {exc}"
+    return tuple(sorted(found))
+
+
+def fleet_folders(repo: Path, sites) -> list[set[Path]]:
+    """Sets of folders a change may touch: each site's own, a few together, and every folder with a kustomization."""
+    own = [(repo / s.path).resolve() for s in sites]
+    shared = sorted({p.parent.resolve() for p in repo.rglob("kustomization.yaml") if ".git" not in p.parts}, key=str)
+    return [{d} for d in own] + [set(own[::3]), set(own[1::4])] + [{d} for d in shared] + [set(shared)]
 
 
 def _run(steps) -> list[str]:

@@ -134,18 +134,26 @@ def _check_introduced(config, wants, names, sites, before, after, cache, schemas
     for _, expected in wants:
         for site, want in expected.items():
             by_site.setdefault(site, []).append(want)
-    for name in names:
-        here = by_site[name]
-        meant = [c for c in after[name].containers if any(not w.digest and w.matches(c.repository, c.tag, c.digest) for w in here)]  # a tag alone, on purpose
-        new = set(rendered_errors(config, sites[name], tuple(c for c in after[name].containers if c not in meant))) - set(
-            rendered_errors(config, sites[name], before[name].containers if name in before else ())
-        )
-        if new:
-            raise RenderError(f"validation failed, nothing changed: {sorted(new)[0]}")
+    try:
+        for name in names:
+            _check_site(config, name, by_site[name], sites, before, after, checks)
+    finally:
         if checks is not None:
-            introduced = checks.introduced(name, before.get(name), after[name])
-            if introduced:
-                raise RenderError(f"validation failed, nothing changed: site {name}: {introduced[0]}")
+            checks.known.flush()  # the verdicts found valid, in one write
+
+
+def _check_site(config, name, here, sites, before, after, checks) -> None:
+    """One changed site: no validation problem it did not have before."""
+    meant = [c for c in after[name].containers if any(not w.digest and w.matches(c.repository, c.tag, c.digest) for w in here)]  # a tag alone, on purpose
+    new = set(rendered_errors(config, sites[name], tuple(c for c in after[name].containers if c not in meant))) - set(
+        rendered_errors(config, sites[name], before[name].containers if name in before else ())
+    )
+    if new:
+        raise RenderError(f"validation failed, nothing changed: {sorted(new)[0]}")
+    if checks is not None:
+        introduced = checks.introduced(name, before.get(name), after[name])
+        if introduced:
+            raise RenderError(f"validation failed, nothing changed: site {name}: {introduced[0]}")
 
 
 def introduced_errors(config: Config, schemas: Schemas, site: str, before: str | None, after: str) -> list[str]:
@@ -159,7 +167,7 @@ class Introduced:
 
     def __init__(self, config: Config, schemas: Schemas, cache: RenderCache | None = None) -> None:
         self.config, self.schemas, self.cache = config, schemas, cache
-        self.known = KnownValid(schemas, cache)  # an object whose pin edit changed only its image strings is not checked again
+        self.known = KnownValid(schemas, cache, deferred=True)  # an object whose pin edit changed only its image strings is not checked again
         self._touched: dict[tuple[str, str], list[str] | None] = {}  # (before, after) sha -> schema errors of the touched documents (None: none touched)
         self._had: dict[str, set[str]] = {}  # before sha -> its schema errors
         self._objects: dict[str, list[dict]] = {}  # output sha -> its serving objects

@@ -30,7 +30,8 @@ from gitops_mlops.core.names import SITE_NAME_RE
 from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.pins.kustomization import find_kustomization_file
-from gitops_mlops.render.inputs import References, readers, site_dir, walk_references
+from gitops_mlops.render.inputs import References, site_dir, walk_references
+from gitops_mlops.render.readers import readers
 from gitops_mlops.render.state import render_state
 
 _GENERATOR_PATH = re.compile(r"^\s*-\s*path:\s*['\"]?([^'\"#\s]+)['\"]?\s*(?:#.*)?$", re.M)

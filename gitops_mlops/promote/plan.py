@@ -26,8 +26,9 @@ from gitops_mlops.pins import kustomization, modelcar, modelcarlabels
 from gitops_mlops.pins.kustomization import Pin
 from gitops_mlops.promote import canary, policy
 from gitops_mlops.render.cache import RenderCache
-from gitops_mlops.render.inputs import References, closure, readers, site_dir, walk_references
+from gitops_mlops.render.inputs import References, closure, site_dir, walk_references
 from gitops_mlops.render.provenance import where_set
+from gitops_mlops.render.readers import readers
 from gitops_mlops.render.state import Container, ModelMatcher, SiteRender, render_state
 
 
@@ -152,6 +153,8 @@ def plan_promotion(repo_dir: Path, intent: Intent, request: PromoteRequest, cach
     """The pin edits of one promotion, judged on what the sites render now (``refs``: what is known of
     the sites' references, shared by the members of a release planned on one tree)."""
     refs = References() if refs is None else refs
+    if cache is not None and not refs.parsed:  # the references of every kustomization text read before: the walk of the readers below parses none again
+        refs.parsed.update(cache.references())
     earlier: tuple[Site, ...] = ()
     if not request.force_order:  # the earlier stages' sites the model lives at: the gate reads their renders
         last = max(intent.config.stage_index(s.stage) for s in intent.targets)

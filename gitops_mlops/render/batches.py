@@ -6,19 +6,21 @@ Pure text and file work: kustomize itself runs in ``kustomize.py``.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 from gitops_mlops.config.sites import Site
+from gitops_mlops.core import repofiles
 from gitops_mlops.core.errors import GitOpsError
 from gitops_mlops.pins import kustomization
-from gitops_mlops.render.inputs import References, resource_estimate, site_dir
+from gitops_mlops.render.inputs import References, closure, site_dir
 
 # Sites per kustomize process. One process's cost per site grows with the resources it holds
 # (scripts/bench_batch.py: distinct edge sites of 10 models each, on this 2-core machine), while a
 # process of one site pays the start-up each time; the bottom of that curve is here.
 BATCH_SIZE = 10
-# And at most this many resources (``inputs.resource_estimate``) per process: ten sites of ten models.
+# And at most this many resources (``resource_estimate``) per process: ten sites of ten models.
 # A site of a hundred models (about 400) renders alone: per site, batches of 1, 2 and 3 cost the
 # same there (2.5 s) and a batch of 10 cost 3.5 s (scripts/bench_batch.py --models 100).
 RESOURCE_BUDGET = 400
@@ -102,3 +104,22 @@ def split_marked(output: str, token: str, count: int) -> list[str] | None:
             return None
         docs[found.pop()].append(marker.sub("", doc))
     return ["---\n".join(site_docs) for site_docs in docs]
+
+
+_KIND_LINE = re.compile(rb"^kind:", re.M)
+
+
+def resource_estimate(repo: Path, site: Site, refs: References) -> int:
+    """Roughly how many resources a checked site's build holds: the ``kind:`` lines of the YAML
+    files in every directory it reads (patches count too; an estimate to size batches by)."""
+    total = 0
+    for directory in closure(site_dir(repo, site, refs), refs):
+        count = refs.kinds.get(directory)
+        if count is None:
+            count = 0
+            for entry in os.scandir(directory):
+                if entry.is_file() and entry.name.endswith((".yaml", ".yml")) and entry.name not in kustomization.KUSTOMIZATION_FILES:
+                    count += len(_KIND_LINE.findall(repofiles.read_bytes(Path(entry.path), entry.path)))
+            refs.kinds[directory] = count
+        total += count
+    return total

@@ -152,9 +152,28 @@ def walk_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = ()
     refs = References() if refs is None else refs
     root = resolved(repo, "", refs)
     start = kustomization_of(repo, site).parent
-    stack = [start]
     if not refs.general and start not in refs.children and ownfolder.walk_own(repo, site, start, allowed_remote, refs):
-        stack = list(refs.children[start])  # the site's own folder, of the plain shape, read in one pass
+        walk_from(repo, site, list(refs.children[start]), allowed_remote, refs, taken=[start])  # the own folder, of the plain shape, read in one pass
+    else:
+        walk_from(repo, site, [start], allowed_remote, refs)
+    check_trees(site, closure(start, refs), root, refs)
+
+
+def walk_from(repo: Path, site: Site, stack: list[Path], allowed_remote: tuple[str, ...], refs: References, taken: list[Path] | None = None) -> None:
+    """Walk the folders on ``stack`` and every folder they reference (``taken``: those the caller walked
+    already). A reference refused forgets the folders this walk took: a later walk that reaches them
+    walks them again and is refused again, never taken for whole."""
+    root = resolved(repo, "", refs)
+    taken = [] if taken is None else taken
+    try:
+        _walk_stack(repo, site, stack, allowed_remote, refs, root, taken)
+    except InputError:
+        for directory in taken:
+            refs.children.pop(directory, None)
+        raise
+
+
+def _walk_stack(repo: Path, site: Site, stack: list[Path], allowed_remote: tuple[str, ...], refs: References, root: Path, taken: list[Path]) -> None:
     while stack:
         directory = stack.pop()
         if directory in refs.children:
@@ -171,7 +190,12 @@ def walk_references(repo: Path, site: Site, allowed_remote: tuple[str, ...] = ()
                 refs.siblings[shared] = children
         stack.extend(children)
         refs.children[directory] = children
-    for directory in closure(start, refs):  # every folder the build reads, walked once per References
+        taken.append(directory)
+
+
+def check_trees(site: Site, folders, root: Path, refs: References) -> None:
+    """Refuse the site when a file under one of ``folders`` may not be read (each folder walked once per References)."""
+    for directory in folders:
         tree = refs.trees.get(directory)
         if tree is None:
             tree = _check_tree(directory, root, _relative(directory, root, refs), refs)
@@ -233,22 +257,6 @@ def resolve_reference(repo: Path, normal: str, where: str) -> tuple[Path, bool]:
     return target, target.is_dir()
 
 
-def readers(repo: Path, sites, allowed_remote: tuple[str, ...], refs: References, dirs: set[Path], skip: set[str] = frozenset()) -> tuple[Site, ...]:
-    """The sites (but those named in ``skip``) whose build reads one of ``dirs``; a site that does
-    not check out is broken already and left out."""
-    found = []
-    for site in sites:
-        if site.name in skip:
-            continue
-        try:
-            walk_references(repo, site, allowed_remote, refs)
-        except InputError:
-            continue
-        if any(d in dirs for d in closure(site_dir(repo, site, refs), refs)):
-            found.append(site)
-    return tuple(found)
-
-
 def closure(directory: Path, refs: References) -> tuple[Path, ...]:
     """``directory`` and every directory its build reads, after walk_references walked it. A cycle
     (a directory whose build reads itself again) ends where it closes: kustomize refuses such a build,
@@ -275,25 +283,6 @@ def _closure(directory: Path, refs: References, active: set[Path]) -> tuple[tupl
     if whole:
         refs.closures[directory] = found
     return found, whole
-
-
-_KIND_LINE = re.compile(rb"^kind:", re.M)
-
-
-def resource_estimate(repo: Path, site: Site, refs: References) -> int:
-    """Roughly how many resources a checked site's build holds: the ``kind:`` lines of the YAML
-    files in every directory it reads (patches count too; an estimate to size batches by)."""
-    total = 0
-    for directory in closure(site_dir(repo, site, refs), refs):
-        count = refs.kinds.get(directory)
-        if count is None:
-            count = 0
-            for entry in os.scandir(directory):
-                if entry.is_file() and entry.name.endswith((".yaml", ".yml")) and entry.name not in kustomization.KUSTOMIZATION_FILES:
-                    count += len(_KIND_LINE.findall(repofiles.read_bytes(Path(entry.path), entry.path)))
-            refs.kinds[directory] = count
-        total += count
-    return total
 
 
 def site_closure(repo: Path, site: Site, refs: References) -> tuple[str, ...]:

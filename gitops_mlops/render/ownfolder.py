@@ -40,9 +40,9 @@ def _read(path: str, limit: int) -> bytes | None:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
             return None
-        data = os.read(fd, limit + 1)
-        while len(data) <= limit:  # a short read of a larger file: read on to its end
-            more = os.read(fd, limit + 1 - len(data))
+        data = os.read(fd, info.st_size + 1)  # its size and one byte more: a buffer of the limit's size costs an mmap each time
+        while len(data) <= limit and len(data) != info.st_size:  # a short read, or a file grown since: read on to its end
+            more = os.read(fd, min(limit + 1 - len(data), 1 << 20))
             if not more:
                 break
             data += more
@@ -53,11 +53,12 @@ def _read(path: str, limit: int) -> bytes | None:
         os.close(fd)
 
 
-def _listing(own: str) -> list[tuple[str, bytes]] | None:
-    """Every entry of ``own`` as (name, bytes) in name order, when each is a regular file within the limits."""
+def _listing(own: str, contents: bool = True) -> list[tuple[str, bytes | None]] | None:
+    """Every entry of ``own`` as (name, bytes) in name order, when each is a regular file within the limits;
+    without ``contents`` only the kustomization file is read (of the others, None: their size is checked)."""
     try:
         with os.scandir(own) as found:
-            entries = sorted(found, key=lambda e: e.name)
+            entries = sorted(found, key=lambda e: e.name) if contents else list(found)  # the order matters to what is kept only
     except OSError:
         return None
     if len(entries) > repofiles.MAX_TREE_FILES:
@@ -66,22 +67,36 @@ def _listing(own: str) -> list[tuple[str, bytes]] | None:
     for entry in entries:
         if not entry.is_file(follow_symlinks=False):  # a folder, a symlink, a special file: the general walk
             return None
-        limit = kustomization.MAX_KUSTOMIZATION_BYTES if entry.name in kustomization.KUSTOMIZATION_FILES else repofiles.MAX_FILE_BYTES
-        data = _read(entry.path, limit)
+        own_file = entry.name in kustomization.KUSTOMIZATION_FILES
+        if not contents and not own_file:  # what the general walk checks of it: a regular file within the limit
+            if _size(entry) > repofiles.MAX_FILE_BYTES:
+                return None
+            out.append((entry.name, None))
+            continue
+        data = _read(entry.path, kustomization.MAX_KUSTOMIZATION_BYTES if own_file else repofiles.MAX_FILE_BYTES)
         if data is None:
             return None
         out.append((entry.name, data))
     return out
 
 
-def walk_own(repo: Path, site: Site, start: Path, allowed_remote: tuple[str, ...], refs: inputs.References) -> bool:
+def _size(entry: os.DirEntry) -> int:
+    try:
+        return entry.stat(follow_symlinks=False).st_size
+    except OSError:
+        return repofiles.MAX_FILE_BYTES + 1  # gone since it was listed: the general walk says so
+
+
+def walk_own(repo: Path, site: Site, start: Path, allowed_remote: tuple[str, ...], refs: inputs.References, hashes: bool = True) -> bool:
     """Learn the site's own folder ``start`` into ``refs`` as ``walk_references`` would (its entries, children,
     checked files and, for ``site_keys``, its files' hashes); False, with nothing learned, when the folder is
-    not of the plain shape."""
+    not of the plain shape. Without ``hashes`` only its entries and children are learned, and of its files
+    only the kustomization is read: the folder is checked as the general walk checks it, but its checked
+    files are not kept (a later walk of the site checks them again)."""
     root = inputs.resolved(repo, "", refs)
     if inputs.site_dir(repo, site, refs) != start:
         return False  # reached through a symlink: the general walk
-    listing = _listing(str(start))
+    listing = _listing(str(start), hashes)
     if listing is None:
         return False
     names = {name for name, _ in listing}
@@ -99,6 +114,8 @@ def walk_own(repo: Path, site: Site, start: Path, allowed_remote: tuple[str, ...
         return False
     refs.entries[start] = entries
     refs.children[start] = children
+    if not hashes:
+        return True
     child = getattr(start, "_make_child_relpath", start.joinpath)  # pathlib's own cheap join of one plain name, where it has one
     refs.trees[start] = [(name, child(name)) for name, _ in listing]
     refs.files[start] = [

@@ -28,6 +28,26 @@ def test_the_fast_path_never_says_valid_where_the_full_check_finds_a_problem(sch
     problems, tally = prove_documents(schemas, 1500, seed)
     assert problems == []
     assert tally["fast"] > 100 and tally["invalid"] > 300, tally  # both sides exercised: hostile changes caught, image changes decided fast
+    assert tally["alike"] > 10, tally  # and other strings changed: documents of other sites of a template
+
+
+def _site_document(i: int, replicas: str = "2") -> str:
+    doc = BASES["deployment"].replace("  name: fraud\n", f"  name: fraud-{i}\n  namespace: serving-site-{i:04d}\n", 1)
+    doc = doc.replace("    app: fraud\n  name:", f"    app: fraud\n    example.com/site: site-{i:04d}\n  name:", 1)
+    return doc.replace("replicas: 2", f"replicas: {replicas}")
+
+
+def test_the_objects_of_many_sites_of_one_template_are_checked_once(schemas):
+    docs = [_site_document(i) for i in range(30)]
+    known = KnownValid(schemas)
+    assert known.check_pairs([(None, d) for d in docs]) == schemas.check_docs(docs) and known.fast == 29
+
+
+def test_a_site_whose_object_differs_where_the_schema_constrains_it_is_checked_in_full(schemas):
+    docs = [_site_document(0), _site_document(1, replicas="two"), _site_document(2).replace("apps/v1", "apps/v2", 1)]
+    known = KnownValid(schemas)
+    found = known.check_pairs([(None, d) for d in docs])
+    assert found == schemas.check_docs(docs) and found.errors and known.fast == 0
 
 
 def test_an_image_string_of_a_container_or_a_storage_uri_follows_a_valid_object(schemas):
@@ -113,3 +133,15 @@ def test_the_proof_holds_over_verdicts_stored_in_the_real_render_cache(gitops_re
     with RenderCache(gitops_repo.work) as cache:
         problems, tally = prove_documents(schemas, 400, 99, store=cache)
     assert problems == [] and tally["fast"] > 20, tally
+
+
+def test_deferred_verdicts_serve_the_same_check_and_are_written_once_flushed(gitops_repo, schemas):
+    deployment = _site_document(77)  # a document no other test stores a verdict for
+    step = deployment.replace(f"        image: {IMAGE}", f"        image: {NEW}")
+    with RenderCache(gitops_repo.work) as cache:
+        known = KnownValid(schemas, cache, deferred=True)
+        assert known.check_pairs([(None, deployment)]).errors == ()
+        assert cache.meta(verdict_key(schemas, deployment)) is None  # not written yet
+        assert known.check_pairs([(deployment, step)]).errors == () and known.fast == 1  # served from the pending verdict
+        known.flush()
+        assert cache.meta(verdict_key(schemas, deployment)) and cache.meta(verdict_key(schemas, step))
