@@ -114,3 +114,18 @@ def pin_invariant_shared(text: str, source: str, memo: dict[str, PinInvariant | 
         memo[body] = pin_invariant(body, source, shapes)
     form = memo[body]
     return PinInvariant(header + form.text, form.values) if form is not None and header else form
+
+
+class Forms:
+    """The pin-invariant forms of one run, each text's worked out once: what the sites render now,
+    their states along the history and the render check after a write read the same kustomizations
+    (a rollback's restored pin is an earlier state's text again). ``of`` is ``pin_invariant`` of the
+    text, as ``pin_invariant_shared`` and the shapes give it: the source names a file in errors only,
+    and a text with an error has no form whatever its source."""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, PinInvariant | None] = {}
+        self._shapes: dict = {}
+
+    def of(self, text: str, source: str) -> PinInvariant | None:
+        return pin_invariant_shared(text, source, self._memo, self._shapes)

@@ -28,7 +28,7 @@ from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo, Trailered
 from gitops_mlops.pins import kustomization
 from gitops_mlops.pins.kustomization import Pin
-from gitops_mlops.pins.sentinels import PinInvariant, leading_comments, pin_invariant_shared
+from gitops_mlops.pins.sentinels import Forms, PinInvariant, leading_comments
 from gitops_mlops.render.cache import RenderCache
 from gitops_mlops.render.inputs import References, site_closure, walk_references
 from gitops_mlops.render.state import ModelMatcher, SiteRender, decode_containers, render_state, split_image
@@ -124,8 +124,10 @@ class FleetHistory:
         cache: RenderCache,
         limit: int = MAX_COMMITS,
         refs: References | None = None,
+        forms: Forms | None = None,
     ) -> None:
-        """``refs``: what rendering the sites now learned (their references checked), when they were."""
+        """``refs``: what rendering the sites now learned (their references checked), when they were;
+        ``forms``: the pin-invariant forms rendering them now worked out, when it did."""
         self.repo_dir, self.git, self.config, self.model, self.cache = Path(repo_dir).resolve(), git, config, model, cache
         self.matcher = ModelMatcher(config)
         checked = refs is not None
@@ -138,8 +140,7 @@ class FleetHistory:
             self.lines[site.name] = _Line(site, pin_name, tuple(site_closure(self.repo_dir, site, refs)), rel)
         self._walk(limit)
         self._forms: dict[tuple[str, int], tuple[str, str]] = {}  # (site, group) -> (invariant text, its render's containers)
-        self._memo: dict[str, PinInvariant | None] = {}
-        self._shapes: dict = {}  # kustomizations that differ in pin values only are put in sentinel form once
+        self.forms = forms if forms is not None else Forms()  # kustomizations that differ in pin values only are put in sentinel form once
         self._trees: dict[str, Path] = {}
         self._extracted: dict[str, set[str]] = {}
         self._records: dict[str, trailers.Record | None] = {}  # by commit: one commit is a state of many sites
@@ -193,7 +194,7 @@ class FleetHistory:
             if any(path == folder or path.startswith(f"{folder}/") or folder == "." for path in dirty for folder in line.folders):
                 continue
             text = texts[line.site.name]
-            asks.append(_Ask(line, 0, text, pin_invariant_shared(text, line.site.path, self._memo, self._shapes)))
+            asks.append(_Ask(line, 0, text, self.forms.of(text, line.site.path)))
         self._remember(asks, renders)
         for ask in asks:
             self._settle(ask, renders[ask.line.site.name])
@@ -215,7 +216,7 @@ class FleetHistory:
         pending = []
         for (line, index), spec in zip(asks, specs, strict=True):
             text = texts.get(spec) if spec else None
-            form = pin_invariant_shared(text, line.site.path, self._memo, self._shapes) if text is not None else None
+            form = self.forms.of(text, line.site.path) if text is not None else None
             pending.append(_Ask(line, index, text, form))
         pending = [ask for ask in pending if not self._substituted(ask)]
         first: dict[tuple[str, int], _Ask] = {}
@@ -267,7 +268,7 @@ class FleetHistory:
             there = {folder for ask in group for folder in ask.line.folders if f"{sha}:{folder}" in present}
             tree = self._tree(sha, sorted(there))
             sites = tuple(Site(a.line.site.name, a.line.site.path, a.line.site.stage) for a in group)
-            renders = render_state(tree, self.config, sites, cache=self.cache, invariants=True)
+            renders = render_state(tree, self.config, sites, cache=self.cache, invariants=True, forms=self.forms)
             elsewhere = [a for a in group if not renders[a.line.site.name].ok and not all(f"{sha}:{f}" in present for f in a.line.folders)]
             if elsewhere:  # their inputs were elsewhere then: render them from the whole tree
                 whole = self._tree(sha, ["."], whole=True)
@@ -323,11 +324,12 @@ def site_states(
     repo_dir: Path, git: GitRepo, config: Config, model: Model, site: Site, pin_name: str, cache: RenderCache, limit: int = MAX_COMMITS
 ) -> Iterator[State]:
     """The site's states, newest first: one per commit touching its inputs, read in growing batches."""
-    with FleetHistory(repo_dir, git, config, model, [(site, pin_name)], cache, limit) as history:
+    forms = Forms()
+    with FleetHistory(repo_dir, git, config, model, [(site, pin_name)], cache, limit, forms=forms) as history:
         total, at, size = history.count(site.name), 0, 16
         file = kustomization.find_kustomization_file(history.repo_dir / site.path)
         if total and file is not None:  # its newest state is what it renders now, unless its inputs changed since
-            now = render_state(history.repo_dir, config, (site,), cache=cache, invariants=True)
+            now = render_state(history.repo_dir, config, (site,), cache=cache, invariants=True, forms=forms)
             history.seed(now, {site.name: file.read_text(encoding="utf-8", errors="replace")})
         while at < total:
             chunk = range(at, min(total, at + size))

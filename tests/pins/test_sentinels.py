@@ -11,7 +11,7 @@ import pytest
 from gitops_mlops.config.load import load_config, parse_config
 from gitops_mlops.config.sites import Site, discover_sites
 from gitops_mlops.pins.kustomization import set_pin
-from gitops_mlops.pins.sentinels import pin_invariant, pin_invariant_shared
+from gitops_mlops.pins.sentinels import Forms, pin_invariant, pin_invariant_shared
 from gitops_mlops.render import cache as rendercache
 from gitops_mlops.render.kustomize import Kustomize, render_sites
 from gitops_mlops.render.state import render_state
@@ -259,6 +259,36 @@ def test_forms_kept_by_shape_equal_each_forms_own():
     for text in texts + texts:
         assert pin_invariant(text, "k", shapes) == pin_invariant(text, "k"), text
     assert 0 < len(shapes) < len({t for t in texts if pin_invariant(t, "k") is not None})
+
+
+def generated_kustomizations(rng) -> list[str]:
+    """Texts a run reads: the golden pin forms, with headers and with other pin values (as one site
+    along its promotions, or sites made from one template), some quoted, some odd or holding a sentinel."""
+    headers = ["", "# site a\n", "# site b\n\n", "\n  # indented\n", "# gitops-mlops-pin-0001-t\n", "# one\r\n"]
+    values = ["1.0.0", "2.3.4", "'2.3.4'", '"9.9.9"', "v1_2", "1.0.0 # a comment", "gitops-mlops-pin-0002-t", "bad value!"]
+    digests = ["sha256:" + c * 64 for c in "abcdef"] + ["sha256:" + "5e" * 28 + "0000000a"]
+    texts = []
+    for case in CASES:
+        for which in ("original", "expected"):
+            text = golden(case, which)
+            for _ in range(rng.randint(1, 6)):
+                made = text.replace("1.0.0", rng.choice(values)).replace("sha256:" + "a" * 64, rng.choice(digests))
+                texts.append(rng.choice(headers) + made)
+    return texts
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_forms_shared_by_a_run_equal_each_forms_own(seed):
+    """One run's ``Forms`` (what the sites render now, their history, the render check after a write)
+    gives every text the form ``pin_invariant`` gives it alone, whatever texts came before it."""
+    import random
+
+    rng = random.Random(seed)
+    texts = generated_kustomizations(rng)
+    forms, sources = Forms(), ["overlays/edge/a", "overlays/edge/b", "k"]
+    for text in rng.sample(texts, len(texts)) + rng.sample(texts, len(texts) // 2):
+        assert forms.of(text, rng.choice(sources)) == pin_invariant(text, "k"), text
+    assert any(pin_invariant(t, "k") is None for t in texts) and any(pin_invariant(t, "k") is not None for t in texts)
 
 
 def test_the_literal_check_for_a_sentinel_agrees_with_the_regular_expression():
