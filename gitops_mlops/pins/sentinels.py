@@ -11,6 +11,7 @@ site has no pin-invariant form and renders with kustomize as always.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -72,9 +73,8 @@ def pin_invariant(text: str, source: str, shapes: dict | None = None) -> PinInva
     known = shapes.get(shape) if shapes is not None else None
     if known is None:
         tokens = tuple(sentinel(index, field) for index, (field, *_) in enumerate(spans))
-        edits = [(start, end, yamledit.format_scalar(token, style)) for token, (_, start, end, _, style) in zip(tokens, spans, strict=True)]
         order = tuple(sorted(range(len(tokens)), key=lambda i: -len(tokens[i])))  # longest sentinels first
-        known = (yamledit.apply_edits(text, edits), tokens, order)
+        known = (_filled(shape, spans), tokens, order)
         if shapes is not None:
             shapes[shape] = known
     form, tokens, order = known
@@ -91,6 +91,23 @@ def _shape(text: str, spans: list[tuple[str, int, int, str, str | None]]) -> tup
         at = spans[i][2]
     segments.append(text[at:])
     return ("shape", tuple(segments), tuple((i, spans[i][0], spans[i][4]) for i in placed))
+
+
+@functools.cache
+def _written(index: int, field: str, style: str | None) -> str:
+    """The sentinel of a pin value as the file writes it: in the value's quoting style."""
+    return yamledit.format_scalar(sentinel(index, field), style)
+
+
+def _filled(shape: tuple, spans: list[tuple[str, int, int, str, str | None]]) -> str:
+    """The text outside the pin values (``shape``'s segments) with each value's sentinel, as written, in
+    its place: ``yamledit.apply_edits`` of those edits, the values' spans being apart and never empty."""
+    _, segments, placed = shape
+    parts = [segments[0]]
+    for (index, field, style), segment in zip(placed, segments[1:], strict=True):
+        parts.append(_written(index, field, style))
+        parts.append(segment)
+    return "".join(parts)
 
 
 _HEADER = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*")

@@ -10,11 +10,14 @@ import pytest
 
 from gitops_mlops.config.load import load_config, parse_config
 from gitops_mlops.config.sites import Site, discover_sites
+from gitops_mlops.core.errors import GitOpsError
 from gitops_mlops.pins.kustomization import set_pin
-from gitops_mlops.pins.sentinels import Forms, pin_invariant, pin_invariant_shared
+from gitops_mlops.pins.pinedit import pin_value_spans
+from gitops_mlops.pins.sentinels import _SAFE, Forms, PinInvariant, has_sentinel, pin_invariant, pin_invariant_shared, sentinel
 from gitops_mlops.render import cache as rendercache
 from gitops_mlops.render.kustomize import Kustomize, render_sites
 from gitops_mlops.render.state import render_state
+from gitops_mlops.yamltext.edit import apply_edits, format_scalar
 from testing.paths import PROJECT_ROOT
 from testing.repos import build_tree, git
 from tests.pins.test_kustomization import CASES, golden
@@ -289,6 +292,40 @@ def test_forms_shared_by_a_run_equal_each_forms_own(seed):
     for text in rng.sample(texts, len(texts)) + rng.sample(texts, len(texts) // 2):
         assert forms.of(text, rng.choice(sources)) == pin_invariant(text, "k"), text
     assert any(pin_invariant(t, "k") is None for t in texts) and any(pin_invariant(t, "k") is not None for t in texts)
+
+
+def reference_form(text: str) -> PinInvariant | None:
+    """The sentinel form the general way: each value's span edited by ``apply_edits`` to its sentinel
+    in its quoting style (``format_scalar``)."""
+    if has_sentinel(text):
+        return None
+    try:
+        spans = pin_value_spans(text, "k")
+    except GitOpsError:
+        return None
+    if not spans or not all(_SAFE[field].match(value) for field, _, _, value, _ in spans):
+        return None
+    tokens = [sentinel(index, field) for index, (field, *_) in enumerate(spans)]
+    edits = [(start, end, format_scalar(token, style)) for token, (_, start, end, _, style) in zip(tokens, spans, strict=True)]
+    order = sorted(range(len(tokens)), key=lambda i: -len(tokens[i]))
+    return PinInvariant(apply_edits(text, edits), tuple((tokens[i], spans[i][3]) for i in order))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_sentinel_form_filled_from_its_shape_equals_the_form_edited_in_place(seed):
+    """A form is the text outside its pin values with the sentinels put in between: on generated
+    kustomizations (the golden forms, modelcars among them, with other values, headers and quoting)
+    the same text as each value's span edited in place."""
+    import random
+
+    from tests.pins.test_modelcaredit_golden import CASES as CAR_CASES
+    from tests.pins.test_modelcaredit_golden import golden as car_golden
+
+    rng = random.Random(seed)
+    texts = generated_kustomizations(rng) + [car_golden(case, which) for case in CAR_CASES for which in ("original", "expected")]
+    for text in texts:
+        assert pin_invariant(text, "k") == reference_form(text), text
+    assert sum(reference_form(t) is not None for t in texts) > len(texts) // 2
 
 
 def test_the_literal_check_for_a_sentinel_agrees_with_the_regular_expression():
