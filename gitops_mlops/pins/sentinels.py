@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gitops_mlops.core.errors import GitOpsError
 from gitops_mlops.core.names import DIGEST_RE
-from gitops_mlops.pins import kustomization
+from gitops_mlops.pins import kustomization, modelcar
+from gitops_mlops.pins.pinread import Pin
 from gitops_mlops.yamltext import edit as yamledit
 
 _SAFE = {
@@ -146,3 +147,24 @@ class Forms:
 
     def of(self, text: str, source: str) -> PinInvariant | None:
         return pin_invariant_shared(text, source, self._memo, self._shapes)
+
+
+def pins_of_form(form: PinInvariant, form_pins: tuple[Pin, ...]) -> tuple[Pin, ...]:
+    """The pins of the text ``form`` stands for, from ``form_pins``, the pins read from its form text:
+    each sentinel read back as its value. For a text with no storageUri patch that may hold a pin
+    (``may_hold_pin``), where every pin field is a plain ``images:`` value and so one sentinel."""
+    values = dict(form.values)
+    return tuple(
+        replace(
+            pin,
+            new_name=values.get(pin.new_name, pin.new_name) if pin.new_name else pin.new_name,
+            new_tag=values.get(pin.new_tag, pin.new_tag) if pin.new_tag else pin.new_tag,
+            digest=values.get(pin.digest, pin.digest) if pin.digest else pin.digest,
+        )
+        for pin in form_pins
+    )
+
+
+def may_read_through(text: str) -> bool:
+    """Whether ``pins_of_form`` serves ``text``: no storageUri patch in it may hold a pin."""
+    return not modelcar.may_hold_pin(text)

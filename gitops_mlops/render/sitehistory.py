@@ -28,7 +28,7 @@ from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo, Trailered
 from gitops_mlops.pins import kustomization
 from gitops_mlops.pins.kustomization import Pin
-from gitops_mlops.pins.sentinels import Forms, PinInvariant, leading_comments
+from gitops_mlops.pins.sentinels import Forms, PinInvariant, leading_comments, may_read_through, pins_of_form
 from gitops_mlops.render.cache import RenderCache
 from gitops_mlops.render.inputs import References, site_closure, walk_references
 from gitops_mlops.render.state import ModelMatcher, SiteRender, decode_containers, render_state, split_image
@@ -145,6 +145,7 @@ class FleetHistory:
         self._extracted: dict[str, set[str]] = {}
         self._records: dict[str, trailers.Record | None] = {}  # by commit: one commit is a state of many sites
         self._pins: dict[str, tuple[Pin, ...]] = {}  # by kustomization text, its leading comments left out
+        self._by_form: dict[str, tuple[Pin, ...] | None] = {}  # by form text
         self._scratch = scratch.folder("history", settings.scratch_dir())
 
     def __enter__(self) -> FleetHistory:
@@ -236,7 +237,7 @@ class FleetHistory:
 
     def _settle(self, ask: _Ask, render: SiteRender) -> None:
         line, commit = ask.line, ask.line.commits[ask.index]
-        pins = self._pins_of(ask.text, line.rel) if ask.text is not None else ()
+        pins = self._pins_of(ask.text, line.rel, ask.form) if ask.text is not None else ()
         pin = next((p for p in pins if p.name == line.pin_name), None)
         found = self.matcher.by_model(line.site.name, render.containers).get(self.model.name, [])
         images = tuple(sorted({c.image for c in found}))
@@ -244,17 +245,23 @@ class FleetHistory:
             self._records[commit.sha] = trailers.read(commit, self.model.name) or trailers.read(commit)  # a release's commit: this model's block
         line.states[ask.index] = State(commit.sha, images, pin, self._records[commit.sha], render.error, commit.date, commit.author)
 
-    def _pins_of(self, text: str, source: str) -> tuple[Pin, ...]:
+    def _pins_of(self, text: str, source: str, form: PinInvariant | None = None) -> tuple[Pin, ...]:
         """The pins of a kustomization text (none when it cannot be read), worked out once for texts that
-        differ only in their leading comment lines (sites made from one template): comments hold no pin."""
+        differ only in their leading comment lines (sites made from one template): comments hold no pin.
+        A text with a pin-invariant form and no storageUri patch is read through the form: its form text is
+        read once for all the texts of its shape (one site along its promotions), its values put back."""
         body = text[leading_comments(text) :]
         found = self._pins.get(body)
         if found is None:
-            try:
-                found = self._pins[body] = kustomization.pins(body, source)
-            except GitOpsError:
-                found = self._pins[body] = ()
+            through = self._form_pins(form, source) if form is not None and may_read_through(text) else None
+            found = self._pins[body] = pins_of_form(form, through) if through is not None else _read_pins(body, source)
         return found
+
+    def _form_pins(self, form: PinInvariant, source: str) -> tuple[Pin, ...] | None:
+        """The pins of a form text (None when it cannot be read: the text is read itself)."""
+        if form.text not in self._by_form:
+            self._by_form[form.text] = _read_pins(form.text, source) or None
+        return self._by_form[form.text]
 
     def _render(self, asks: list[_Ask]) -> None:
         """Render ``asks`` from their commits' trees: each commit's folders extracted once, its sites in one call."""
@@ -298,6 +305,13 @@ class FleetHistory:
             key = keys.get(ask.line.site.name)
             if key in entries:
                 self._forms[(ask.line.site.name, ask.line.group(ask.index))] = (ask.form.text, entries[key].containers)
+
+
+def _read_pins(text: str, source: str) -> tuple[Pin, ...]:
+    try:
+        return kustomization.pins(text, source)
+    except GitOpsError:
+        return ()
 
 
 def _kustomization_path(repo_dir: Path, site: Site) -> str:

@@ -328,6 +328,37 @@ def test_the_sentinel_form_filled_from_its_shape_equals_the_form_edited_in_place
     assert sum(reference_form(t) is not None for t in texts) > len(texts) // 2
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_pins_read_through_the_form_equal_the_pins_read_from_the_text(seed):
+    """A site's history reads each state's pins through its form (read once per shape, the values put
+    back): on generated kustomizations the same pins as the text read itself, or no form to read through."""
+    import random
+
+    from gitops_mlops.pins.kustomization import pins
+    from gitops_mlops.pins.sentinels import may_read_through, pins_of_form
+    from tests.pins.test_modelcaredit_golden import CASES as CAR_CASES
+    from tests.pins.test_modelcaredit_golden import golden as car_golden
+
+    def read(text: str):
+        try:
+            return pins(text, "k")
+        except GitOpsError:
+            return ()
+
+    rng = random.Random(seed)
+    texts = generated_kustomizations(rng) + [car_golden(case, which) for case in CAR_CASES for which in ("original", "expected")]
+    served = 0
+    for text in texts:
+        form = pin_invariant(text, "k")
+        if form is None or not may_read_through(text) or not read(form.text):
+            continue
+        served += 1
+        got = pins_of_form(form, read(form.text))
+        assert got == read(text), text
+        assert [p.line for p in got] == [p.line for p in read(text)], text
+    assert served > len(texts) // 2
+
+
 def test_the_literal_check_for_a_sentinel_agrees_with_the_regular_expression():
     """``has_sentinel`` equals ``_SENTINEL_RE.search`` on generated texts: pieces of sentinels, near
     misses (a digit short, another letter, a short run of 5e) and ordinary kustomization text."""
