@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from gitops_mlops.core.errors import GitOpsError
 from gitops_mlops.core.names import DIGEST_RE
@@ -155,11 +155,12 @@ def pins_of_form(form: PinInvariant, form_pins: tuple[Pin, ...]) -> tuple[Pin, .
     (``may_hold_pin``), where every pin field is a plain ``images:`` value and so one sentinel."""
     values = dict(form.values)
     return tuple(
-        replace(
-            pin,
-            new_name=values.get(pin.new_name, pin.new_name) if pin.new_name else pin.new_name,
-            new_tag=values.get(pin.new_tag, pin.new_tag) if pin.new_tag else pin.new_tag,
-            digest=values.get(pin.digest, pin.digest) if pin.digest else pin.digest,
+        Pin(  # made, not ``dataclasses.replace``d: a history reads a pin of every state
+            pin.name,
+            values.get(pin.new_name, pin.new_name) if pin.new_name else pin.new_name,
+            values.get(pin.new_tag, pin.new_tag) if pin.new_tag else pin.new_tag,
+            values.get(pin.digest, pin.digest) if pin.digest else pin.digest,
+            line=pin.line,
         )
         for pin in form_pins
     )
