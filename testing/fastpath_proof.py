@@ -4,7 +4,7 @@ References: one ``kustomize build`` per site, and a YAML parse. Fast paths: batc
 and two kustomize processes at once), pin-invariant renders from mirrors with plain bases rendered
 once (flattened), the render state cold and after a change of pin values only (served from the
 pin-invariant render without kustomize), the fast pin reader, and the line scanner that reads
-the containers of a render, the one-pass read of a site's own folder and the lean readers of a folder (and what the walk learns after them) against the general walk. ``prove`` returns every difference, one line each; none is the proof.
+the containers of a render, a history's pins read through the pin-invariant form, the one-pass read of a site's own folder and the lean readers of a folder (and what the walk learns after them) against the general walk. ``prove`` returns every difference, one line each; none is the proof.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from gitops_mlops.config.load import parse_config
 from gitops_mlops.config.sites import Site, discover_sites, kustomization_of
 from gitops_mlops.core.errors import GitOpsError
 from gitops_mlops.pins import kustomization
-from gitops_mlops.pins.sentinels import pin_invariant
+from gitops_mlops.pins.sentinels import may_read_through, pin_invariant, pins_of_form
 from gitops_mlops.render.inputs import References, closure, site_dir, site_keys, walk_references
 from gitops_mlops.render.kustomize import Kustomize, mirrorable, render_sites, split_documents
 from gitops_mlops.render.readers import readers
@@ -150,6 +150,19 @@ def change_pin_values(repo: Path, sites) -> list[str]:
     return problems
 
 
+def _prove_pins_through_form(site: Site, text: str, full) -> list[str]:
+    """The pins a site's history reads through the pin-invariant form (``sentinels.pins_of_form``) against the parse."""
+    form = pin_invariant(text, site.path)
+    if form is None or not may_read_through(text):
+        return []
+    try:
+        read = kustomization.pins(form.text, site.path)
+    except GitOpsError:
+        return []  # the history reads the text itself
+    through = pins_of_form(form, read)
+    return [] if not read or through == full else [f"pins through the pin-invariant form: {site.name}: {through} differs from a YAML parse"]
+
+
 def prove_readers(repo: Path, sites, outputs: dict[str, str | None]) -> list[str]:
     problems = []
     for site in sites:
@@ -161,6 +174,7 @@ def prove_readers(repo: Path, sites, outputs: dict[str, str | None]) -> list[str
             continue  # change_pin_values names it
         if fast is not None and sorted(fast, key=str) != sorted(full, key=str):
             problems.append(f"fast pin reader: {site.name}: {fast} differs from a YAML parse")
+        problems += _prove_pins_through_form(site, text, full)
     for name, output in outputs.items():
         if output is not None:
             fast = sorted((c.resource, c.name, c.image) for c in containers_of(output))

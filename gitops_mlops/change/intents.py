@@ -8,10 +8,13 @@ git or the registry is touched.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gitops_mlops.core.errors import InputError
 from gitops_mlops.core.names import check_branch, check_remote
-from gitops_mlops.modelregistry.versions import RegisteredVersion
+
+if TYPE_CHECKING:  # a name in annotations only: every command parses its options without the model registry's HTTP client
+    from gitops_mlops.modelregistry.versions import RegisteredVersion
 
 
 @dataclass(frozen=True)

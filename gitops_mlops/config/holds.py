@@ -6,10 +6,10 @@ digest to that site again (it was rolled back) until someone releases it.
 
 from __future__ import annotations
 
-from gitops_mlops.config.load import CONFIG_FILE, Hold
+from gitops_mlops.config.load import CONFIG_FILE, Hold, composed_config
 from gitops_mlops.core.errors import InputError
 from gitops_mlops.yamltext.edit import content_end, dash_column, end_of_line, flow_separator, format_scalar
-from gitops_mlops.yamltext.nodes import MappingNode, ScalarNode, SequenceNode, compose, mapping_get, to_python
+from gitops_mlops.yamltext.nodes import MappingNode, ScalarNode, SequenceNode, mapping_get, to_python
 
 
 def _fields(hold: Hold) -> list[tuple[str, str]]:
@@ -28,7 +28,7 @@ def _block(holds: list[Hold], dash_col: int, newline: str) -> str:
 
 
 def _locate(text: str):
-    root = compose(text, CONFIG_FILE)
+    root = composed_config(text)
     if not isinstance(root, MappingNode):
         raise InputError(f"{CONFIG_FILE}: not a mapping")
     return root, mapping_get(root, "holds")

@@ -228,8 +228,15 @@ TOP_KEYS = {
 }  # what the top level of gitops-mlops.yaml may hold
 
 
+@lru_cache(maxsize=4)
+def composed_config(text: str) -> Node | None:
+    """``compose`` of a ``gitops-mlops.yaml`` text, once per text: a rollback's holds are placed by the
+    node tree its load of the config composed (nodes are read, never changed, by their readers)."""
+    return compose(text, CONFIG_FILE)
+
+
 def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
-    root = compose(text, source)
+    root = composed_config(text) if source == CONFIG_FILE else compose(text, source)
     if root is None:
         raise InputError(f"{source}: empty")
     top = Reader(source, root, "config", TOP_KEYS)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from gitops_mlops.core.errors import InputError
-from gitops_mlops.core.httpclient import has_credentials, redact_url
 from gitops_mlops.yamltext.nodes import MappingNode, Node, ScalarNode, SequenceNode, line_of
 
 _DECIMAL = re.compile(r"[0-9]{1,12}", re.ASCII)
@@ -43,6 +42,8 @@ class Reader:
         url = self.str(key, default)
         if not url:
             return url
+        from gitops_mlops.core.httpclient import has_credentials, redact_url  # here: reading a config needs no HTTP client unless it names a URL
+
         if not re.match(r"^https?://[^\s/]+", url):
             raise self.error(self.values[key], f"{self.where}.{key} {redact_url(url)!r} is not an http(s):// URL")
         if has_credentials(url):

@@ -16,8 +16,6 @@ import json
 import shlex
 from collections.abc import Hashable, Iterable
 
-from ruamel.yaml import YAML
-
 SHOWN = 3  # sites named in a grouped line before "and N more"
 
 
@@ -25,6 +23,8 @@ def dump(data, fmt: str) -> str:
     """``data`` as JSON (indented) or YAML (block style), ending with a newline."""
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"
+    from ruamel.yaml import YAML  # here: a command that prints no YAML starts without it
+
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
     yaml.sort_base_mapping_type_on_output = False

@@ -11,12 +11,14 @@ site has no pin-invariant form and renders with kustomize as always.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 from gitops_mlops.core.errors import GitOpsError
 from gitops_mlops.core.names import DIGEST_RE
-from gitops_mlops.pins import kustomization
+from gitops_mlops.pins import kustomization, modelcar
+from gitops_mlops.pins.pinread import Pin
 from gitops_mlops.yamltext import edit as yamledit
 
 _SAFE = {
@@ -72,9 +74,8 @@ def pin_invariant(text: str, source: str, shapes: dict | None = None) -> PinInva
     known = shapes.get(shape) if shapes is not None else None
     if known is None:
         tokens = tuple(sentinel(index, field) for index, (field, *_) in enumerate(spans))
-        edits = [(start, end, yamledit.format_scalar(token, style)) for token, (_, start, end, _, style) in zip(tokens, spans, strict=True)]
         order = tuple(sorted(range(len(tokens)), key=lambda i: -len(tokens[i])))  # longest sentinels first
-        known = (yamledit.apply_edits(text, edits), tokens, order)
+        known = (_filled(shape, spans), tokens, order)
         if shapes is not None:
             shapes[shape] = known
     form, tokens, order = known
@@ -91,6 +92,23 @@ def _shape(text: str, spans: list[tuple[str, int, int, str, str | None]]) -> tup
         at = spans[i][2]
     segments.append(text[at:])
     return ("shape", tuple(segments), tuple((i, spans[i][0], spans[i][4]) for i in placed))
+
+
+@functools.cache
+def _written(index: int, field: str, style: str | None) -> str:
+    """The sentinel of a pin value as the file writes it: in the value's quoting style."""
+    return yamledit.format_scalar(sentinel(index, field), style)
+
+
+def _filled(shape: tuple, spans: list[tuple[str, int, int, str, str | None]]) -> str:
+    """The text outside the pin values (``shape``'s segments) with each value's sentinel, as written, in
+    its place: ``yamledit.apply_edits`` of those edits, the values' spans being apart and never empty."""
+    _, segments, placed = shape
+    parts = [segments[0]]
+    for (index, field, style), segment in zip(placed, segments[1:], strict=True):
+        parts.append(_written(index, field, style))
+        parts.append(segment)
+    return "".join(parts)
 
 
 _HEADER = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*")
@@ -114,3 +132,40 @@ def pin_invariant_shared(text: str, source: str, memo: dict[str, PinInvariant | 
         memo[body] = pin_invariant(body, source, shapes)
     form = memo[body]
     return PinInvariant(header + form.text, form.values) if form is not None and header else form
+
+
+class Forms:
+    """The pin-invariant forms of one run, each text's worked out once: what the sites render now,
+    their states along the history and the render check after a write read the same kustomizations
+    (a rollback's restored pin is an earlier state's text again). ``of`` is ``pin_invariant`` of the
+    text, as ``pin_invariant_shared`` and the shapes give it: the source names a file in errors only,
+    and a text with an error has no form whatever its source."""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, PinInvariant | None] = {}
+        self._shapes: dict = {}
+
+    def of(self, text: str, source: str) -> PinInvariant | None:
+        return pin_invariant_shared(text, source, self._memo, self._shapes)
+
+
+def pins_of_form(form: PinInvariant, form_pins: tuple[Pin, ...]) -> tuple[Pin, ...]:
+    """The pins of the text ``form`` stands for, from ``form_pins``, the pins read from its form text:
+    each sentinel read back as its value. For a text with no storageUri patch that may hold a pin
+    (``may_hold_pin``), where every pin field is a plain ``images:`` value and so one sentinel."""
+    values = dict(form.values)
+    return tuple(
+        Pin(  # made, not ``dataclasses.replace``d: a history reads a pin of every state
+            pin.name,
+            values.get(pin.new_name, pin.new_name) if pin.new_name else pin.new_name,
+            values.get(pin.new_tag, pin.new_tag) if pin.new_tag else pin.new_tag,
+            values.get(pin.digest, pin.digest) if pin.digest else pin.digest,
+            line=pin.line,
+        )
+        for pin in form_pins
+    )
+
+
+def may_read_through(text: str) -> bool:
+    """Whether ``pins_of_form`` serves ``text``: no storageUri patch in it may hold a pin."""
+    return not modelcar.may_hold_pin(text)

@@ -25,6 +25,7 @@ from gitops_mlops.gitstore.repo import GitRepo
 from gitops_mlops.pins import kustomization
 from gitops_mlops.pins.canary import rolled_back
 from gitops_mlops.pins.kustomization import Pin
+from gitops_mlops.pins.sentinels import Forms
 from gitops_mlops.promote import registered
 from gitops_mlops.promote.plan import PinChange, pin_to_edit
 from gitops_mlops.promote.result import Result
@@ -61,8 +62,8 @@ def plan_rollback(
     One history walk serves every site. Its states are read in rounds: the newest state of every
     site, then the next older only for the sites whose goal is not found yet. The first site (in
     their order) that cannot be rolled back is the error."""
-    refs = References() if refs is None else refs
-    now = render_state(repo_dir, config, sites, refs=refs, cache=cache, invariants=True)
+    refs, forms = References() if refs is None else refs, Forms()  # the forms of the sites now serve their newest states
+    now = render_state(repo_dir, config, sites, refs=refs, cache=cache, invariants=True, forms=forms)
     matcher = ModelMatcher(config)
     failures: dict[str, GitOpsError] = {}
     found: dict[str, tuple[str, str, str]] = {}  # site -> (kustomization file, its text, the pin's name)
@@ -82,7 +83,7 @@ def plan_rollback(
             break
         found[site.name] = (rel, text, name)
     walked = [site for site in sites if site.name in found]
-    with FleetHistory(repo_dir, git, config, model, [(site, found[site.name][2]) for site in walked], cache, refs=refs) as history:
+    with FleetHistory(repo_dir, git, config, model, [(site, found[site.name][2]) for site in walked], cache, refs=refs, forms=forms) as history:
         history.seed(now, {name: text for name, (_, text, _) in found.items()})
         outcomes = _walk_back(history, model, walked, to)
     goals = []

@@ -28,7 +28,7 @@ from gitops_mlops.gitstore import trailers
 from gitops_mlops.gitstore.repo import GitRepo, Trailered
 from gitops_mlops.pins import kustomization
 from gitops_mlops.pins.kustomization import Pin
-from gitops_mlops.pins.sentinels import PinInvariant, leading_comments, pin_invariant_shared
+from gitops_mlops.pins.sentinels import Forms, PinInvariant, leading_comments, may_read_through, pins_of_form
 from gitops_mlops.render.cache import RenderCache
 from gitops_mlops.render.inputs import References, site_closure, walk_references
 from gitops_mlops.render.state import ModelMatcher, SiteRender, decode_containers, render_state, split_image
@@ -124,8 +124,10 @@ class FleetHistory:
         cache: RenderCache,
         limit: int = MAX_COMMITS,
         refs: References | None = None,
+        forms: Forms | None = None,
     ) -> None:
-        """``refs``: what rendering the sites now learned (their references checked), when they were."""
+        """``refs``: what rendering the sites now learned (their references checked), when they were;
+        ``forms``: the pin-invariant forms rendering them now worked out, when it did."""
         self.repo_dir, self.git, self.config, self.model, self.cache = Path(repo_dir).resolve(), git, config, model, cache
         self.matcher = ModelMatcher(config)
         checked = refs is not None
@@ -138,12 +140,12 @@ class FleetHistory:
             self.lines[site.name] = _Line(site, pin_name, tuple(site_closure(self.repo_dir, site, refs)), rel)
         self._walk(limit)
         self._forms: dict[tuple[str, int], tuple[str, str]] = {}  # (site, group) -> (invariant text, its render's containers)
-        self._memo: dict[str, PinInvariant | None] = {}
-        self._shapes: dict = {}  # kustomizations that differ in pin values only are put in sentinel form once
+        self.forms = forms if forms is not None else Forms()  # kustomizations that differ in pin values only are put in sentinel form once
         self._trees: dict[str, Path] = {}
         self._extracted: dict[str, set[str]] = {}
         self._records: dict[str, trailers.Record | None] = {}  # by commit: one commit is a state of many sites
         self._pins: dict[str, tuple[Pin, ...]] = {}  # by kustomization text, its leading comments left out
+        self._by_form: dict[str, tuple[Pin, ...] | None] = {}  # by form text
         self._scratch = scratch.folder("history", settings.scratch_dir())
 
     def __enter__(self) -> FleetHistory:
@@ -193,7 +195,7 @@ class FleetHistory:
             if any(path == folder or path.startswith(f"{folder}/") or folder == "." for path in dirty for folder in line.folders):
                 continue
             text = texts[line.site.name]
-            asks.append(_Ask(line, 0, text, pin_invariant_shared(text, line.site.path, self._memo, self._shapes)))
+            asks.append(_Ask(line, 0, text, self.forms.of(text, line.site.path)))
         self._remember(asks, renders)
         for ask in asks:
             self._settle(ask, renders[ask.line.site.name])
@@ -215,7 +217,7 @@ class FleetHistory:
         pending = []
         for (line, index), spec in zip(asks, specs, strict=True):
             text = texts.get(spec) if spec else None
-            form = pin_invariant_shared(text, line.site.path, self._memo, self._shapes) if text is not None else None
+            form = self.forms.of(text, line.site.path) if text is not None else None
             pending.append(_Ask(line, index, text, form))
         pending = [ask for ask in pending if not self._substituted(ask)]
         first: dict[tuple[str, int], _Ask] = {}
@@ -235,7 +237,7 @@ class FleetHistory:
 
     def _settle(self, ask: _Ask, render: SiteRender) -> None:
         line, commit = ask.line, ask.line.commits[ask.index]
-        pins = self._pins_of(ask.text, line.rel) if ask.text is not None else ()
+        pins = self._pins_of(ask.text, line.rel, ask.form) if ask.text is not None else ()
         pin = next((p for p in pins if p.name == line.pin_name), None)
         found = self.matcher.by_model(line.site.name, render.containers).get(self.model.name, [])
         images = tuple(sorted({c.image for c in found}))
@@ -243,17 +245,23 @@ class FleetHistory:
             self._records[commit.sha] = trailers.read(commit, self.model.name) or trailers.read(commit)  # a release's commit: this model's block
         line.states[ask.index] = State(commit.sha, images, pin, self._records[commit.sha], render.error, commit.date, commit.author)
 
-    def _pins_of(self, text: str, source: str) -> tuple[Pin, ...]:
+    def _pins_of(self, text: str, source: str, form: PinInvariant | None = None) -> tuple[Pin, ...]:
         """The pins of a kustomization text (none when it cannot be read), worked out once for texts that
-        differ only in their leading comment lines (sites made from one template): comments hold no pin."""
+        differ only in their leading comment lines (sites made from one template): comments hold no pin.
+        A text with a pin-invariant form and no storageUri patch is read through the form: its form text is
+        read once for all the texts of its shape (one site along its promotions), its values put back."""
         body = text[leading_comments(text) :]
         found = self._pins.get(body)
         if found is None:
-            try:
-                found = self._pins[body] = kustomization.pins(body, source)
-            except GitOpsError:
-                found = self._pins[body] = ()
+            through = self._form_pins(form, source) if form is not None and may_read_through(text) else None
+            found = self._pins[body] = pins_of_form(form, through) if through is not None else _read_pins(body, source)
         return found
+
+    def _form_pins(self, form: PinInvariant, source: str) -> tuple[Pin, ...] | None:
+        """The pins of a form text (None when it cannot be read: the text is read itself)."""
+        if form.text not in self._by_form:
+            self._by_form[form.text] = _read_pins(form.text, source) or None
+        return self._by_form[form.text]
 
     def _render(self, asks: list[_Ask]) -> None:
         """Render ``asks`` from their commits' trees: each commit's folders extracted once, its sites in one call."""
@@ -267,7 +275,7 @@ class FleetHistory:
             there = {folder for ask in group for folder in ask.line.folders if f"{sha}:{folder}" in present}
             tree = self._tree(sha, sorted(there))
             sites = tuple(Site(a.line.site.name, a.line.site.path, a.line.site.stage) for a in group)
-            renders = render_state(tree, self.config, sites, cache=self.cache, invariants=True)
+            renders = render_state(tree, self.config, sites, cache=self.cache, invariants=True, forms=self.forms)
             elsewhere = [a for a in group if not renders[a.line.site.name].ok and not all(f"{sha}:{f}" in present for f in a.line.folders)]
             if elsewhere:  # their inputs were elsewhere then: render them from the whole tree
                 whole = self._tree(sha, ["."], whole=True)
@@ -299,6 +307,13 @@ class FleetHistory:
                 self._forms[(ask.line.site.name, ask.line.group(ask.index))] = (ask.form.text, entries[key].containers)
 
 
+def _read_pins(text: str, source: str) -> tuple[Pin, ...]:
+    try:
+        return kustomization.pins(text, source)
+    except GitOpsError:
+        return ()
+
+
 def _kustomization_path(repo_dir: Path, site: Site) -> str:
     """The site's kustomization file, relative to the repository (its usual name when it has none now)."""
     file = kustomization.find_kustomization_file(repo_dir / site.path)
@@ -323,11 +338,12 @@ def site_states(
     repo_dir: Path, git: GitRepo, config: Config, model: Model, site: Site, pin_name: str, cache: RenderCache, limit: int = MAX_COMMITS
 ) -> Iterator[State]:
     """The site's states, newest first: one per commit touching its inputs, read in growing batches."""
-    with FleetHistory(repo_dir, git, config, model, [(site, pin_name)], cache, limit) as history:
+    forms = Forms()
+    with FleetHistory(repo_dir, git, config, model, [(site, pin_name)], cache, limit, forms=forms) as history:
         total, at, size = history.count(site.name), 0, 16
         file = kustomization.find_kustomization_file(history.repo_dir / site.path)
         if total and file is not None:  # its newest state is what it renders now, unless its inputs changed since
-            now = render_state(history.repo_dir, config, (site,), cache=cache, invariants=True)
+            now = render_state(history.repo_dir, config, (site,), cache=cache, invariants=True, forms=forms)
             history.seed(now, {site.name: file.read_text(encoding="utf-8", errors="replace")})
         while at < total:
             chunk = range(at, min(total, at + size))

@@ -16,7 +16,7 @@ from gitops_mlops.config.sites import Site, kustomization_of
 from gitops_mlops.core import settings
 from gitops_mlops.core.errors import InputError
 from gitops_mlops.pins.kustomization import read_text
-from gitops_mlops.pins.sentinels import PinInvariant, pin_invariant_shared
+from gitops_mlops.pins.sentinels import Forms, PinInvariant
 from gitops_mlops.render.cache import Entry, RenderCache
 from gitops_mlops.render.containers import (  # noqa: F401 (importable from here, as before the split)
     _POD_PATHS,
@@ -72,6 +72,7 @@ def render_state(
     kustomize: Kustomize | None = None,
     cache: RenderCache | None = None,
     invariants: bool = False,
+    forms: Forms | None = None,
 ) -> dict[str, SiteRender]:
     """Every site's render: from the cache when its inputs are unchanged, else from kustomize.
 
@@ -79,7 +80,8 @@ def render_state(
     replaced by sentinels, ``sentinels.py``). A site whose inputs changed only in pin values
     is its pin-invariant render with the values substituted, without running kustomize.
     With ``outputs`` each site's whole rendered output (and its sha256) is included too; with
-    ``invariants`` every site that has a pin-invariant form gets its render cached and named."""
+    ``invariants`` every site that has a pin-invariant form gets its render cached and named.
+    ``forms``: the run's pin-invariant forms, shared with its other renders and its history."""
     repo = Path(repo).resolve()
     kustomize = kustomize or Kustomize.find()
     settings.kustomize_timeout()  # a bad value is refused whether or not the cache serves every site
@@ -99,7 +101,7 @@ def render_state(
         known = cache.entries(list(keys.values()))
         texts = cache.outputs([keys[s.name] for s in checked if keys[s.name] in known]) if outputs else {}
         missing = [s for s in checked if keys[s.name] not in known or (outputs and keys[s.name] not in texts)]
-        invariant = _invariant_forms(repo, checked if invariants else missing, refs) if missing or invariants else {}
+        invariant = _invariant_forms(repo, checked if invariants else missing, refs, forms or Forms()) if missing or invariants else {}
         invariant_keys: dict[str, str] = {}
         if invariant:
             invariant_keys, missing = _serve_from_invariants(repo, checked, missing, invariant, refs, salt, cache, keys, known, texts, outputs, invariants)
@@ -145,16 +147,15 @@ def _serve_from_invariants(repo, checked, missing, invariant, refs, salt, cache,
     return invariant_keys, missing
 
 
-def _invariant_forms(repo: Path, sites: list[Site], refs: References) -> dict[str, PinInvariant]:
+def _invariant_forms(repo: Path, sites: list[Site], refs: References, shared: Forms) -> dict[str, PinInvariant]:
     forms = {}
-    memo: dict[str, PinInvariant | None] = {}
     for site in sites:
         path = kustomization_of(repo, site)
         try:
             text = read_text(path, site.path)
         except InputError:
             continue
-        form = pin_invariant_shared(text, site.path, memo)
+        form = shared.of(text, site.path)
         if form is not None and mirrorable(repo, site, refs):
             forms[site.name] = form
     return forms

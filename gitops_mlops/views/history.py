@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -149,7 +150,7 @@ def site_history(repo_dir: Path, git: GitRepo, config: Config, model: Model, sit
     with RenderCache(repo_dir) as cache:
         states = site_states(Path(repo_dir).resolve(), git, config, model, site, model.pin_name, cache)
         newer = next(states, None)
-        for older in (*states, None):
+        for older in itertools.chain(states, (None,)):  # lazily: with a limit, the states past it are never read
             if newer is None:
                 break
             if older is None or older.images != newer.images:

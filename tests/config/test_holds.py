@@ -84,3 +84,34 @@ def test_holds_command_lists_what_a_rollback_held(gitops_repo):
     assert cli("holds", "--model", "demand-forecast", "-o", "json", cwd=gitops_repo.work).out.strip() == "[]"
     bad = cli("holds", "--model", "nope", cwd=gitops_repo.work)
     assert bad.code == 2 and "nope" in bad.err
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_holds_placed_by_the_loaded_config_tree_equal_holds_placed_alone(seed):
+    """A rollback adds its holds to the config it has just loaded: the node tree that load composed
+    (kept per text) places them exactly where a fresh compose does, on generated configs."""
+    import random
+
+    from gitops_mlops.config.load import composed_config, parse_config
+    from gitops_mlops.core.errors import InputError
+
+    rng = random.Random(seed)
+    texts = [before for before, _ in GOLDEN.values()]
+    for _ in range(60):
+        shape = rng.choice(["", "holds:\n", "holds: []\n", "holds:\n  - {model: m, site: s, digest: d}\n"])
+        tail = rng.choice(["", "stages: []\n", "# a comment\n"])
+        texts.append(
+            "models: []\n"
+            + shape
+            + "".join(f"  - model: m{i}\n    site: s{i}\n    digest: d{i}\n" for i in range(rng.randint(0, 3)) if shape == "holds:\n")
+            + tail
+        )
+    for text in texts:
+        holds = [Hold("fraud-detector", f"edge/site-{n}", DIGEST_B, rng.choice(["", "rolled back: a reason"])) for n in range(rng.randint(1, 4))]
+        composed_config.cache_clear()
+        alone = add_holds(text, holds)
+        try:
+            parse_config(text)
+        except InputError:  # a generated config the loader refuses (no stages): its tree is kept all the same
+            pass
+        assert add_holds(text, holds) == alone, text

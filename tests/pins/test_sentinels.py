@@ -10,11 +10,14 @@ import pytest
 
 from gitops_mlops.config.load import load_config, parse_config
 from gitops_mlops.config.sites import Site, discover_sites
+from gitops_mlops.core.errors import GitOpsError
 from gitops_mlops.pins.kustomization import set_pin
-from gitops_mlops.pins.sentinels import pin_invariant, pin_invariant_shared
+from gitops_mlops.pins.pinedit import pin_value_spans
+from gitops_mlops.pins.sentinels import _SAFE, Forms, PinInvariant, has_sentinel, pin_invariant, pin_invariant_shared, sentinel
 from gitops_mlops.render import cache as rendercache
 from gitops_mlops.render.kustomize import Kustomize, render_sites
 from gitops_mlops.render.state import render_state
+from gitops_mlops.yamltext.edit import apply_edits, format_scalar
 from testing.paths import PROJECT_ROOT
 from testing.repos import build_tree, git
 from tests.pins.test_kustomization import CASES, golden
@@ -259,6 +262,101 @@ def test_forms_kept_by_shape_equal_each_forms_own():
     for text in texts + texts:
         assert pin_invariant(text, "k", shapes) == pin_invariant(text, "k"), text
     assert 0 < len(shapes) < len({t for t in texts if pin_invariant(t, "k") is not None})
+
+
+def generated_kustomizations(rng) -> list[str]:
+    """Texts a run reads: the golden pin forms, with headers and with other pin values (as one site
+    along its promotions, or sites made from one template), some quoted, some odd or holding a sentinel."""
+    headers = ["", "# site a\n", "# site b\n\n", "\n  # indented\n", "# gitops-mlops-pin-0001-t\n", "# one\r\n"]
+    values = ["1.0.0", "2.3.4", "'2.3.4'", '"9.9.9"', "v1_2", "1.0.0 # a comment", "gitops-mlops-pin-0002-t", "bad value!"]
+    digests = ["sha256:" + c * 64 for c in "abcdef"] + ["sha256:" + "5e" * 28 + "0000000a"]
+    texts = []
+    for case in CASES:
+        for which in ("original", "expected"):
+            text = golden(case, which)
+            for _ in range(rng.randint(1, 6)):
+                made = text.replace("1.0.0", rng.choice(values)).replace("sha256:" + "a" * 64, rng.choice(digests))
+                texts.append(rng.choice(headers) + made)
+    return texts
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_forms_shared_by_a_run_equal_each_forms_own(seed):
+    """One run's ``Forms`` (what the sites render now, their history, the render check after a write)
+    gives every text the form ``pin_invariant`` gives it alone, whatever texts came before it."""
+    import random
+
+    rng = random.Random(seed)
+    texts = generated_kustomizations(rng)
+    forms, sources = Forms(), ["overlays/edge/a", "overlays/edge/b", "k"]
+    for text in rng.sample(texts, len(texts)) + rng.sample(texts, len(texts) // 2):
+        assert forms.of(text, rng.choice(sources)) == pin_invariant(text, "k"), text
+    assert any(pin_invariant(t, "k") is None for t in texts) and any(pin_invariant(t, "k") is not None for t in texts)
+
+
+def reference_form(text: str) -> PinInvariant | None:
+    """The sentinel form the general way: each value's span edited by ``apply_edits`` to its sentinel
+    in its quoting style (``format_scalar``)."""
+    if has_sentinel(text):
+        return None
+    try:
+        spans = pin_value_spans(text, "k")
+    except GitOpsError:
+        return None
+    if not spans or not all(_SAFE[field].match(value) for field, _, _, value, _ in spans):
+        return None
+    tokens = [sentinel(index, field) for index, (field, *_) in enumerate(spans)]
+    edits = [(start, end, format_scalar(token, style)) for token, (_, start, end, _, style) in zip(tokens, spans, strict=True)]
+    order = sorted(range(len(tokens)), key=lambda i: -len(tokens[i]))
+    return PinInvariant(apply_edits(text, edits), tuple((tokens[i], spans[i][3]) for i in order))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_sentinel_form_filled_from_its_shape_equals_the_form_edited_in_place(seed):
+    """A form is the text outside its pin values with the sentinels put in between: on generated
+    kustomizations (the golden forms, modelcars among them, with other values, headers and quoting)
+    the same text as each value's span edited in place."""
+    import random
+
+    from tests.pins.test_modelcaredit_golden import CASES as CAR_CASES
+    from tests.pins.test_modelcaredit_golden import golden as car_golden
+
+    rng = random.Random(seed)
+    texts = generated_kustomizations(rng) + [car_golden(case, which) for case in CAR_CASES for which in ("original", "expected")]
+    for text in texts:
+        assert pin_invariant(text, "k") == reference_form(text), text
+    assert sum(reference_form(t) is not None for t in texts) > len(texts) // 2
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_pins_read_through_the_form_equal_the_pins_read_from_the_text(seed):
+    """A site's history reads each state's pins through its form (read once per shape, the values put
+    back): on generated kustomizations the same pins as the text read itself, or no form to read through."""
+    import random
+
+    from gitops_mlops.pins.kustomization import pins
+    from gitops_mlops.pins.sentinels import may_read_through, pins_of_form
+    from tests.pins.test_modelcaredit_golden import CASES as CAR_CASES
+    from tests.pins.test_modelcaredit_golden import golden as car_golden
+
+    def read(text: str):
+        try:
+            return pins(text, "k")
+        except GitOpsError:
+            return ()
+
+    rng = random.Random(seed)
+    texts = generated_kustomizations(rng) + [car_golden(case, which) for case in CAR_CASES for which in ("original", "expected")]
+    served = 0
+    for text in texts:
+        form = pin_invariant(text, "k")
+        if form is None or not may_read_through(text) or not read(form.text):
+            continue
+        served += 1
+        got = pins_of_form(form, read(form.text))
+        assert got == read(text), text
+        assert [p.line for p in got] == [p.line for p in read(text)], text
+    assert served > len(texts) // 2
 
 
 def test_the_literal_check_for_a_sentinel_agrees_with_the_regular_expression():

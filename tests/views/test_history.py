@@ -103,3 +103,18 @@ def test_an_entry_knows_whether_its_sites_went_to_one_image_or_several():
     assert (one.digest, one.tag, one.several) == ("", "1.1", False)
     assert (bare.digest, bare.tag, bare.several) == ("", "", False)
     assert (several.digest, several.tag, several.several) == ("", "", True)
+
+
+def test_a_sites_history_cut_at_n_is_the_first_n_entries_of_the_whole(tmp_path):
+    """``history --site ONE -n N`` stops reading states once it has N entries: on a varied history, for
+    every site and every N, the first N entries of the whole history."""
+    from testing.repos import make_gitops_repo
+    from tests.promote.test_rollback_fleet import EIGHT, varied_history
+
+    repo = make_gitops_repo(tmp_path, EIGHT[:4])
+    varied_history(repo)
+    for site in ("edge/site-1", "edge/site-2", "edge/site-late", "cloud"):
+        whole = read_history(repo.work, "fraud-detector", selectors=(site,))
+        assert len(whole) > 1, site
+        for n in range(1, len(whole) + 2):
+            assert read_history(repo.work, "fraud-detector", selectors=(site,), limit=n) == whole[:n], (site, n)
