@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import os
 import re
@@ -49,10 +50,16 @@ def contained(repo: Path, relative: str, what: str) -> Path:
     return target
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _joined(repo: Path, file: str) -> Path:
+    """``repo / file``, made once per command and site (commands ask for a fleet's kustomizations several times)."""
+    return repo / file
+
+
 def kustomization_of(repo: Path, site: Site) -> Path:
     """The site's one kustomization file, checked to stay inside the repository."""
     if site.file:  # found (and checked) by discovery
-        return (repo if repo.is_absolute() else repo.resolve()) / site.file
+        return _joined(repo, site.file) if repo.is_absolute() else repo.resolve() / site.file
     directory = contained(repo, site.path, f"site {site.name}: path")
     if not directory.is_dir():
         raise InputError(f"site {site.name}: {site.path} is not a directory")
