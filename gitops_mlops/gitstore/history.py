@@ -110,11 +110,13 @@ class History(GitRunner):
             at = _next_commit(tokens, at + 5)
         return commits
 
-    def log_changes(self, ref: str, paths: list[str]) -> list[tuple[Trailered, tuple[str, ...], tuple[str, ...]]]:
+    def log_changes(self, ref: str, paths: list[str], limit: int | None = None, skip: int = 0) -> list[tuple[Trailered, tuple[str, ...], tuple[str, ...]]]:
         """The first-parent commits reachable from ``ref`` that change ``paths`` (newest first), each
         with its trailers, the files it changed against its first parent and the object id of each
-        after the commit (all zeros: deleted), in one git process."""
+        after the commit (all zeros: deleted), in one git process; the first ``limit`` of them past
+        the first ``skip`` (a walk read in pieces goes on from its oldest commit with ``skip=1``)."""
         args = ["log", "-z", f"--format={_FIELDS}", "--no-color", "--first-parent", "--diff-merges=first-parent", "--no-renames", "--raw", "--no-abbrev"]
+        args += ([f"--max-count={limit}"] if limit else []) + ([f"--skip={skip}"] if skip else [])
         tokens = self.run(*args, ref, "--", *paths).split("\0")
         commits, at = [], _next_commit(tokens, 0)
         while at < len(tokens):

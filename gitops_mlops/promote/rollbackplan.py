@@ -35,6 +35,8 @@ from gitops_mlops.render.inputs import References
 from gitops_mlops.render.sitehistory import FleetHistory, State
 from gitops_mlops.render.state import ModelMatcher, render_state, split_image
 
+FIRST_PIECE = 8  # commits the history walk reads first: a retried rollback needs each site's newest two or three states
+
 
 @dataclass(frozen=True)
 class Target:
@@ -59,7 +61,8 @@ def plan_rollback(
     """Each site's goal state (sites already there are left out), and what every site renders now;
     ``refs`` learns the sites' folders and references, for the render check after the edit.
 
-    One history walk serves every site. Its states are read in rounds: the newest state of every
+    One history walk serves every site, read newest first in pieces only as far as some site's goal
+    is not found yet (a retry that finds nothing to do reads each site's newest few commits). Its states are read in rounds: the newest state of every
     site, then the next older only for the sites whose goal is not found yet. The first site (in
     their order) that cannot be rolled back is the error."""
     refs, forms = References() if refs is None else refs, Forms()  # the forms of the sites now serve their newest states
@@ -83,7 +86,8 @@ def plan_rollback(
             break
         found[site.name] = (rel, text, name)
     walked = [site for site in sites if site.name in found]
-    with FleetHistory(repo_dir, git, config, model, [(site, found[site.name][2]) for site in walked], cache, refs=refs, forms=forms) as history:
+    pinned = [(site, found[site.name][2]) for site in walked]
+    with FleetHistory(repo_dir, git, config, model, pinned, cache, refs=refs, forms=forms, piece=FIRST_PIECE) as history:
         history.seed(now, {name: text for name, (_, text, _) in found.items()})
         outcomes = _walk_back(history, model, walked, to)
     goals = []
@@ -106,6 +110,8 @@ def _walk_back(history: FleetHistory, model: Model, sites: list[Site], to: str |
     pending = {site.name: site for site in sites}
     with progress.Task("reading site histories", len(sites)) as task:
         while pending:
+            while any(len(states[name]) >= history.count(name) and not history.walked(name) for name in pending):
+                history.more()  # a site read as far as the walk went, not to its end: the walk goes on
             depth = {name: len(states[name]) for name in pending if len(states[name]) < history.count(name)}
             for name, state in history.states(depth).items():
                 states[name].append(state)
@@ -113,7 +119,7 @@ def _walk_back(history: FleetHistory, model: Model, sites: list[Site], to: str |
                 if not states[name]:
                     outcome = InputError(f"site {name}: no {model.name} workload in its render and no earlier state to return to")
                 else:
-                    complete = len(states[name]) >= history.count(name)
+                    complete = len(states[name]) >= history.count(name) and history.walked(name)
                     try:
                         goal = _goal(model, pending[name], states[name], complete, to)
                     except InputError as exc:

@@ -125,9 +125,12 @@ class FleetHistory:
         limit: int = MAX_COMMITS,
         refs: References | None = None,
         forms: Forms | None = None,
+        piece: int | None = None,
     ) -> None:
         """``refs``: what rendering the sites now learned (their references checked), when they were;
-        ``forms``: the pin-invariant forms rendering them now worked out, when it did."""
+        ``forms``: the pin-invariant forms rendering them now worked out, when it did; ``piece``: the
+        walk read newest first in pieces of that many commits and more (``more``), only as far as
+        asked, instead of all at once."""
         self.repo_dir, self.git, self.config, self.model, self.cache = Path(repo_dir).resolve(), git, config, model, cache
         self.matcher = ModelMatcher(config)
         checked = refs is not None
@@ -138,7 +141,10 @@ class FleetHistory:
                 walk_references(self.repo_dir, site, config.policy.remote_resources, refs)
             rel = site.file if site.file.rpartition("/")[0] == site.path else _kustomization_path(self.repo_dir, site)
             self.lines[site.name] = _Line(site, pin_name, tuple(site_closure(self.repo_dir, site, refs)), rel)
-        self._walk(limit)
+        self._limit, self._piece = limit, piece
+        self._rest: tuple[str, int] | None = ("HEAD", 0)  # where the walk goes on (from a commit, past how many); None: read to its end
+        self._prepare()
+        self.more()
         self._forms: dict[tuple[str, int], tuple[str, str]] = {}  # (site, group) -> (invariant text, its render's containers)
         self.forms = forms if forms is not None else Forms()  # kustomizations that differ in pin values only are put in sentinel form once
         self._trees: dict[str, Path] = {}
@@ -155,15 +161,16 @@ class FleetHistory:
     def __exit__(self, *exc) -> None:
         self._scratch.__exit__(*exc)
 
-    def _walk(self, limit: int) -> None:
-        """Each site's commits from one ``git log`` over the union of their folders."""
+    def _prepare(self) -> None:
+        """Which lines each changed directory belongs to, and what to ask ``git log`` for."""
         by_folder: dict[str, list[_Line]] = {}
         for line in self.lines.values():
             for folder in line.folders:
                 by_folder.setdefault(folder, []).append(line)
-        if not by_folder:
-            return
-        everywhere = by_folder.pop(".", [])
+        self._everywhere = by_folder.pop(".", [])
+        self._paths = ["."] if self._everywhere else _pathspecs(sorted(by_folder))
+        if not self._paths:
+            self._rest = None
         owners: dict[str, list[_Line]] = {}  # a directory -> the sites whose folders hold it
 
         def owning(directory: str) -> list[_Line]:
@@ -173,17 +180,36 @@ class FleetHistory:
                 found = owners[directory] = by_folder.get(directory, []) + (owning(parent) if parent else [])
             return found
 
-        for commit, changed, objects in self.git.log_changes("HEAD", _pathspecs(sorted(by_folder)) if not everywhere else ["."]):
-            touched: dict[str, tuple[_Line, list[str]]] = {line.site.name: (line, list(changed)) for line in everywhere}
+        self._owning = owning
+
+    def more(self) -> bool:
+        """Read the next piece of the walk (all of it without pieces), each commit given to the sites it
+        touches; False when it was read to its end already. A piece goes on from the oldest commit of the
+        one before (``git log`` from it, past it): the same first-parent line, so the same commits."""
+        if self._rest is None:
+            return False
+        (ref, skip), size = self._rest, self._piece
+        commits = self.git.log_changes(ref, self._paths, limit=size, skip=skip)
+        if size is None or len(commits) < size:
+            self._rest = None
+        else:
+            self._rest, self._piece = (commits[-1][0].sha, 1), size * 4
+        for commit, changed, objects in commits:
+            touched: dict[str, tuple[_Line, list[str]]] = {line.site.name: (line, list(changed)) for line in self._everywhere}
             for path in changed:
-                for line in owning(path.rpartition("/")[0]):
+                for line in self._owning(path.rpartition("/")[0]):
                     touched.setdefault(line.site.name, (line, []))[1].append(path)
             written = dict(zip(changed, objects, strict=True)) if touched else {}
             for line, paths in touched.values():
-                if len(line.commits) < limit:
+                if len(line.commits) < self._limit:
                     line.commits.append(commit)
                     line.pin_only.append(set(paths) == {line.rel})
                     line.written.append(written.get(line.rel))
+        return True
+
+    def walked(self, site: str) -> bool:
+        """Whether every commit of the site's history is listed (``count`` is final)."""
+        return self._rest is None or len(self.lines[site].commits) >= self._limit
 
     def seed(self, renders: dict[str, SiteRender], texts: dict[str, str]) -> None:
         """Take what the sites render now as their newest state, for the sites whose inputs have no

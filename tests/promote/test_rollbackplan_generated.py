@@ -1,7 +1,8 @@
 """What a rollback goes back to (``plan_rollback``: the sites rendered now and one history walk for them
 all, sharing their pin-invariant forms, pins read through those forms) proven equal to each site walked
 alone with a render cache of its own, on generated histories: promotions to some stages, rollbacks,
-header comments, quoting and pins changed by hand."""
+header comments, quoting and pins changed by hand; and the plan whose walk is read in pieces, only as far
+as the goals need, proven equal to the plan of the whole walk read at once."""
 
 from __future__ import annotations
 
@@ -9,16 +10,18 @@ import random
 
 import pytest
 
-from gitops_mlops.change.intents import RollbackRequest
+from gitops_mlops.change.intents import PromoteRequest, RollbackRequest
 from gitops_mlops.config.load import load_config
 from gitops_mlops.config.sites import discover_sites
 from gitops_mlops.core.errors import GitOpsError
 from gitops_mlops.gitstore.repo import GitRepo
+from gitops_mlops.promote import rollbackplan
+from gitops_mlops.promote.promotion import promote
 from gitops_mlops.promote.rollback import rollback
-from gitops_mlops.promote.rollbackplan import _goal, _reached, plan_rollback
+from gitops_mlops.promote.rollbackplan import Target, _goal, _reached, plan_rollback
 from gitops_mlops.render.cache import RenderCache
 from gitops_mlops.render.sitehistory import State
-from testing.repos import GitOpsRepo, make_gitops_repo, ship
+from testing.repos import FRAUD_REPO, GitOpsRepo, make_gitops_repo, ship
 from tests.promote.test_rollback_fleet import walked_alone
 
 SITES = ("site-0", "site-1", "site-2", "site-3")
@@ -93,3 +96,47 @@ def test_the_rollback_plan_equals_each_site_walked_alone(seed, tmp_path, monkeyp
         return
     assert not errors
     assert {g.site.name: (g.current.images, g.goal.images, g.goal.pin) for g in goals} == expected
+
+
+def varied_history(repo: GitOpsRepo, rng: random.Random) -> list[str]:
+    """Promotions of a stage or of one edge site (some sites never promoted, some once), rollbacks (some
+    refused: nothing to go back to), the holds they leave (a promotion refused by one) and hand edits;
+    returns the versions promoted."""
+    versions = []
+    for n in range(1, 2 + rng.randint(3, 12)):
+        step, site = rng.random(), f"edge/{rng.choice(SITES)}"
+        try:
+            if step < 0.45:
+                selectors = (rng.choice([*STAGES, site, site]),)
+                request = PromoteRequest(model="fraud-detector", image=f"{FRAUD_REPO}:1.{n}.0@{digest(n)}", selectors=selectors, force_order=True)
+                promote(repo.work, request)
+                versions.append(f"1.{n}.0")
+            elif step < 0.7:
+                rollback(repo.work, RollbackRequest(model="fraud-detector", selectors=(rng.choice([site, "edge"]),)))
+            else:
+                hand_edit(repo, rng)
+        except GitOpsError:
+            pass  # refused (a hold, nothing to go back to): a generated history may ask for that
+    return versions
+
+
+def planned(repo: GitOpsRepo, piece: int | None, to: str | None, monkeypatch) -> list[Target] | str:
+    monkeypatch.setattr(rollbackplan, "FIRST_PIECE", piece)
+    config = load_config(repo.work)
+    sites = tuple(s for s in discover_sites(repo.work, config) if s.stage == "edge")
+    with RenderCache(repo.work) as cache:
+        try:
+            return plan_rollback(repo.work, GitRepo(repo.work), config, config.model("fraud-detector"), sites, to, cache)[0]
+        except GitOpsError as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_plan_read_in_pieces_equals_the_plan_of_the_whole_walk(seed, tmp_path, monkeypatch):
+    rng = random.Random(seed)
+    repo = make_gitops_repo(tmp_path, SITES)
+    versions = varied_history(repo, rng)
+    for to in [None, *rng.sample(versions, min(2, len(versions))), "9.9.9"]:
+        whole = planned(repo, None, to, monkeypatch)
+        for piece in (1, 2):
+            assert planned(repo, piece, to, monkeypatch) == whole, (piece, to)
