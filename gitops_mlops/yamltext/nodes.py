@@ -7,6 +7,8 @@ bomb is refused at the first alias, before any expansion), no merge keys.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -38,8 +40,7 @@ def compose(text: str, source: str) -> Node | None:
         raise InputError(f"{source}: a UTF-8 byte order mark is not supported")
     if sum(text.count(c) for c in "[{-:?") > MAX_DEPTH:  # fewer of them cannot nest deeper: no scan
         _refuse_deep(text, source)
-    loader = _Loader(text)
-    try:
+    with _reading(text, source) as loader:
         nodes = []
         while loader.check_node():
             nodes.append(loader.get_node())
@@ -47,14 +48,6 @@ def compose(text: str, source: str) -> Node | None:
                 raise InputError(f"{source}:{line_of(nodes[1])}: more than one YAML document")
         if "&" in text:
             _refuse_anchors(text, source)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{source}{line}: invalid YAML: {exc.problem or exc.context}") from None
-    except YAMLError as exc:
-        raise InputError(f"{source}: invalid YAML: {str(exc).splitlines()[0]}") from None
-    finally:
-        loader.dispose()
     if not nodes:
         return None
     _check_tree(nodes[0], source)
@@ -64,9 +57,8 @@ def compose(text: str, source: str) -> Node | None:
 def _refuse_deep(text: str, source: str) -> None:
     """Refuse collections nested deeper than MAX_DEPTH, read as events (the C composer recurses and
     crashes the process on tens of thousands of levels; every level is opened by one of ``[{-:?``)."""
-    loader = _Loader(text)
     depth = 0
-    try:
+    with _reading(text, source) as loader:
         while loader.check_event():
             event = loader.get_event()
             if isinstance(event, CollectionStartEvent):
@@ -75,6 +67,14 @@ def _refuse_deep(text: str, source: str) -> None:
                     raise InputError(f"{source}:{event.start_mark.line + 1}: YAML nested deeper than {MAX_DEPTH} levels")
             elif isinstance(event, CollectionEndEvent):
                 depth -= 1
+
+
+@contextmanager
+def _reading(text: str, source: str) -> Iterator:
+    """A loader of ``text``; a YAML error while it reads is one line naming ``source`` (and the line, where known)."""
+    loader = _Loader(text)
+    try:
+        yield loader
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""
